@@ -1,0 +1,12 @@
+//! sea-orm entity models of the race-day gateway: the shape of each table and how tables
+//! relate. Data only: the rules that govern them live in the `schema` crate.
+
+pub mod account;
+pub mod distance;
+pub mod event;
+pub mod event_organization;
+pub mod event_status_change;
+pub mod notification;
+pub mod organization;
+pub mod password_reset;
+pub mod session;

@@ -1,0 +1,15 @@
+//! Schema migrations, written with sea-query's builder so that one definition is valid on
+//! PostgreSQL and on SQLite. Applied in order by `gateway migrate` and on every start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,70 @@
+//! What the API needs from its host: the database, the time, a way to send mail, and who
+//! is asking.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use entities::account;
+use sea_orm::DatabaseConnection;
+
+/// The time, passed in so that rules judged against "now" (deadlines, expiry) are testable.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A message to one person.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Sends mail (password recovery). The server picks SMTP, a folder, or the log.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: Mail) -> Result<(), String>;
+}
+
+/// Everything the resolvers share, stored once in the schema's data.
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The pool every resolver and service queries through.
+    pub db: DatabaseConnection,
+    /// "Now" for expiry and lifecycle rules.
+    pub clock: Arc<dyn Clock>,
+    /// Delivers password-reset links.
+    pub mailer: Arc<dyn Mailer>,
+    /// Base URL of the SPA, used to build links in mail.
+    pub public_url: String,
+}
+
+/// Who is asking: resolved from the bearer token once per request.
+#[derive(Debug, Clone, Default)]
+pub enum Viewer {
+    #[default]
+    Anonymous,
+    Account {
+        account: account::Model,
+        /// SHA-256 of the bearer token, so `signOut` can end exactly this session.
+        token_hash: String,
+    },
+}
+
+impl Viewer {
+    pub fn account(&self) -> Option<&account::Model> {
+        match self {
+            Self::Anonymous => None,
+            Self::Account { account, .. } => Some(account),
+        }
+    }
+}

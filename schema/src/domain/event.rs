@@ -1,0 +1,168 @@
+//! Event inputs and the lifecycle rule: which status may follow which.
+
+use std::str::FromStr;
+
+use entities::event::EventStatus;
+
+use crate::error::ApiError;
+
+/// A URL-safe event or organization handle: lower-case letters, digits and inner hyphens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let ok = (2..=80).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if !ok {
+            return Err(ApiError::bad_input(
+                "slug must be 2 to 80 lower-case letters, digits or inner hyphens",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An IANA time zone name that the tz database knows (`Asia/Almaty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(chrono_tz::Tz);
+
+impl TimeZone {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        chrono_tz::Tz::from_str(raw)
+            .map(Self)
+            .map_err(|_| ApiError::bad_input(format!("unknown IANA time zone: {raw}")))
+    }
+
+    pub fn tz(self) -> chrono_tz::Tz {
+        self.0
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+/// An event name: trimmed, 1 to 200 characters.
+#[derive(Debug, Clone)]
+pub struct EventName(String);
+
+impl EventName {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ApiError::bad_input("name must be 1 to 200 characters"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Why an event's status changed: runners read it in their alert, so it is required.
+#[derive(Debug, Clone)]
+pub struct Reason(String);
+
+impl Reason {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let reason = raw.trim();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            return Err(ApiError::bad_input("reason must be 1 to 1000 characters"));
+        }
+        Ok(Self(reason.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Whether an event may move from `from` to `to`.
+///
+/// CANCELLED and COMPLETED are final. RESCHEDULED may repeat (each time with a new start);
+/// any other status may not be set again. A suspended event resumes as SCHEDULED.
+pub fn check_transition(from: EventStatus, to: EventStatus) -> Result<(), ApiError> {
+    use EventStatus::*;
+    let allowed = match from {
+        Cancelled | Completed => false,
+        Scheduled => matches!(to, Suspended | Cancelled | Rescheduled | Completed),
+        Suspended => matches!(to, Scheduled | Cancelled | Rescheduled),
+        Rescheduled => matches!(
+            to,
+            Scheduled | Suspended | Cancelled | Rescheduled | Completed
+        ),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidStatusTransition(format!(
+            "an event that is {} cannot become {}",
+            status_name(from),
+            status_name(to)
+        )))
+    }
+}
+
+fn status_name(status: EventStatus) -> &'static str {
+    match status {
+        EventStatus::Scheduled => "SCHEDULED",
+        EventStatus::Suspended => "SUSPENDED",
+        EventStatus::Cancelled => "CANCELLED",
+        EventStatus::Rescheduled => "RESCHEDULED",
+        EventStatus::Completed => "COMPLETED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn final_statuses_accept_nothing() {
+        for to in EventStatus::iter() {
+            assert!(check_transition(EventStatus::Cancelled, to).is_err());
+            assert!(check_transition(EventStatus::Completed, to).is_err());
+        }
+    }
+
+    #[test]
+    fn only_rescheduling_may_repeat() {
+        for status in EventStatus::iter() {
+            assert_eq!(
+                check_transition(status, status).is_ok(),
+                status == EventStatus::Rescheduled
+            );
+        }
+    }
+
+    #[test]
+    fn a_suspended_race_resumes_or_is_cancelled() {
+        assert!(check_transition(EventStatus::Suspended, EventStatus::Scheduled).is_ok());
+        assert!(check_transition(EventStatus::Suspended, EventStatus::Cancelled).is_ok());
+        assert!(check_transition(EventStatus::Suspended, EventStatus::Completed).is_err());
+    }
+
+    #[test]
+    fn slugs_and_zones_are_checked() {
+        assert!(Slug::parse("almaty-marathon-2020").is_ok());
+        for bad in ["A", "-x", "x-", "Almaty", "a b", "a_b"] {
+            assert!(Slug::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            TimeZone::parse("Asia/Almaty").map(TimeZone::name).ok(),
+            Some("Asia/Almaty")
+        );
+        assert!(TimeZone::parse("Mars/Olympus").is_err());
+    }
+}

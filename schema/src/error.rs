@@ -1,0 +1,96 @@
+//! The API's one error type. Every variant maps to a SCREAMING_CASE `extensions.code`;
+//! internal failures are logged here and reach the client only as `INTERNAL`.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+/// Deliberately not `Display`: async-graphql converts any `Display` error into a plain
+/// message, which would drop the code. Without it, `?` in a resolver goes through our
+/// `From` below and keeps it.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated,
+    Forbidden(&'static str),
+    NotFound(&'static str),
+    BadInput(String),
+    Conflict(String),
+    InvalidCredentials,
+    InvalidResetToken,
+    InvalidStatusTransition(String),
+    /// The detail is for the log; the client sees only "internal error".
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadInput(message.into())
+    }
+
+    /// What the client reads.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated => "sign in first".into(),
+            Self::Forbidden(why) => (*why).into(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::BadInput(why) | Self::Conflict(why) | Self::InvalidStatusTransition(why) => {
+                why.clone()
+            }
+            Self::InvalidCredentials => "email or password is wrong".into(),
+            Self::InvalidResetToken => "the reset token is invalid, expired or already used".into(),
+            Self::Internal(_) => "internal error".into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidResetToken => "INVALID_RESET_TOKEN",
+            Self::InvalidStatusTransition(_) => "INVALID_STATUS_TRANSITION",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        // The database text may hold data or schema details: it goes to the log only.
+        Self::Internal(format!("database: {err}"))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(detail) = &err {
+            tracing::error!(%detail, "internal error");
+        }
+        let code = err.code();
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// Turns a unique-constraint violation into the user error it stands for.
+///
+/// `constraints` pairs a PostgreSQL constraint or index name with the `table.column` text
+/// SQLite reports for the same rule; the first that matches the message wins. Any other
+/// database error stays internal.
+pub fn on_unique_violation(
+    err: DbErr,
+    constraints: &[(&str, &str)],
+    to_error: impl FnOnce(&str) -> ApiError,
+) -> ApiError {
+    if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
+        for (pg_name, sqlite_columns) in constraints {
+            if message.contains(pg_name) || message.contains(sqlite_columns) {
+                return to_error(pg_name);
+            }
+        }
+    }
+    err.into()
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,170 @@
+//! Accounts over GraphQL: sign-up, sign-in and out, `me`, password recovery.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use entities::{account, organization};
+
+use super::guards::{api, signed_in};
+use super::ids::to_id;
+use super::loaders::{DbLoader, OrganizationId};
+use crate::context::Viewer;
+use crate::domain::{DisplayName, Email, Password};
+use crate::error::ApiError;
+use crate::services::accounts;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::account::Role")]
+pub enum Role {
+    Runner,
+    Organizer,
+    Partner,
+}
+
+pub struct Account(pub account::Model);
+
+#[Object]
+impl Account {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+
+    /// The organization an organizer or partner acts for.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Organization>> {
+        let Some(id) = self.0.organization_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?;
+        Ok(loader.load_one(OrganizationId(id)).await?.map(Organization))
+    }
+}
+
+pub struct Organization(pub organization::Model);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Bearer token for `Authorization: Bearer <token>`; shown once.
+    token: String,
+    account: Account,
+}
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    email: String,
+    password: String,
+    display_name: String,
+}
+
+#[derive(InputObject)]
+pub struct SignInInput {
+    email: String,
+    password: String,
+}
+
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// The token from the reset mail.
+    token: String,
+    new_password: String,
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in account.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Account> {
+        Ok(Account(signed_in(ctx)?.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates a runner account and signs it in.
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        input: SignUpInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let email = Email::parse(&input.email)?;
+        let password = Password::parse(&input.password)?;
+        let display_name = DisplayName::parse(&input.display_name)?;
+        let (account, token) = accounts::sign_up(api(ctx)?, email, password, display_name).await?;
+        Ok(AuthPayload {
+            token,
+            account: Account(account),
+        })
+    }
+
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        input: SignInInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let (account, token) = accounts::sign_in(api(ctx)?, &input.email, &input.password).await?;
+        Ok(AuthPayload {
+            token,
+            account: Account(account),
+        })
+    }
+
+    /// Ends the session of the token this request was made with.
+    async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let Some(Viewer::Account { token_hash, .. }) = ctx.data_opt::<Viewer>() else {
+            return Err(ApiError::Unauthenticated.into());
+        };
+        accounts::sign_out(&api(ctx)?.db, token_hash).await?;
+        Ok(true)
+    }
+
+    /// Mails a single-use reset link valid for an hour. Always answers `true`, whether or
+    /// not the email has an account.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        accounts::request_password_reset(api(ctx)?, &email).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password and signs out every session of the account.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetPasswordInput,
+    ) -> async_graphql::Result<bool> {
+        let password = Password::parse(&input.new_password)?;
+        accounts::reset_password(api(ctx)?, &input.token, password).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,465 @@
+//! Events over GraphQL: the public listing and lookups, and the organizer's mutations,
+//! including `changeEventStatus`, where an alert begins.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use entities::event_organization::OrganizationRole;
+use entities::{account::Role as AccountRole, distance, event, event_status_change};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::accounts::Organization;
+use super::guards::{RoleGuard, api, signed_in};
+use super::ids::{parse_id, to_id};
+use super::loaders::{DbLoader, DistancesOf, EventId, HistoryOf, OrganizationsOf};
+use super::money::{Money, MoneyInput};
+use crate::domain::{EventName, Reason, Slug, TimeZone};
+use crate::error::ApiError;
+use crate::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::event::EventStatus")]
+pub enum EventStatus {
+    Scheduled,
+    Suspended,
+    Cancelled,
+    Rescheduled,
+    Completed,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::event::RegistrationState")]
+pub enum RegistrationState {
+    Open,
+    Suspended,
+    Closed,
+}
+
+fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DataLoader<DbLoader>> {
+    ctx.data::<DataLoader<DbLoader>>()
+}
+
+/// A time shown in an event's own zone, RFC 3339 with the local offset.
+fn local_time(at: DateTime<Utc>, zone: &str) -> String {
+    match TimeZone::parse(zone) {
+        Ok(tz) => at.with_timezone(&tz.tz()).to_rfc3339(),
+        Err(_) => at.to_rfc3339(),
+    }
+}
+
+pub struct Event(pub event::Model);
+
+#[Object]
+impl Event {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn venue(&self) -> &str {
+        &self.0.venue
+    }
+
+    /// The start, in UTC.
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+
+    /// The start in the event's own time zone, e.g. `2020-04-19T08:00:00+06:00`.
+    async fn starts_at_local(&self) -> String {
+        local_time(self.0.starts_at, &self.0.time_zone)
+    }
+
+    /// IANA time zone of the event; deadlines are judged in it.
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+
+    async fn capacity(&self) -> i32 {
+        self.0.capacity
+    }
+
+    async fn status(&self) -> EventStatus {
+        self.0.status.into()
+    }
+
+    async fn registration_state(&self) -> RegistrationState {
+        self.0.registration_state.into()
+    }
+
+    async fn distances(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Distance>> {
+        let rows = loader(ctx)?.load_one(DistancesOf(self.0.id)).await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Distance).collect())
+    }
+
+    async fn organizers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Organization>> {
+        self.organizations(ctx, OrganizationRole::Organizer).await
+    }
+
+    /// Partners (sponsors) of the event.
+    async fn partners(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Organization>> {
+        self.organizations(ctx, OrganizationRole::Partner).await
+    }
+
+    /// Every status the event has had, oldest first.
+    async fn status_history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<EventStatusChange>> {
+        let rows = loader(ctx)?.load_one(HistoryOf(self.0.id)).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(EventStatusChange)
+            .collect())
+    }
+}
+
+impl Event {
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+        role: OrganizationRole,
+    ) -> async_graphql::Result<Vec<Organization>> {
+        let rows = loader(ctx)?.load_one(OrganizationsOf(self.0.id)).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, org)| Organization(org))
+            .collect())
+    }
+}
+
+pub struct Distance(pub distance::Model);
+
+#[Object]
+impl Distance {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn length_meters(&self) -> i32 {
+        self.0.length_m
+    }
+
+    /// The entry fee.
+    async fn fee(&self) -> Money {
+        Money::from_minor(self.0.fee_minor, &self.0.currency)
+    }
+
+    async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Event> {
+        loader(ctx)?
+            .load_one(EventId(self.0.event_id))
+            .await?
+            .map(Event)
+            .ok_or_else(|| ApiError::NotFound("event").into())
+    }
+}
+
+/// One change of an event's status. Its `id` is also the cursor for
+/// `eventStatusChanged(after:)`.
+pub struct EventStatusChange(pub event_status_change::Model);
+
+#[Object]
+impl EventStatusChange {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Event> {
+        loader(ctx)?
+            .load_one(EventId(self.0.event_id))
+            .await?
+            .map(Event)
+            .ok_or_else(|| ApiError::NotFound("event").into())
+    }
+
+    /// Null for the first line, when the event was announced.
+    async fn previous_status(&self) -> Option<EventStatus> {
+        self.0.previous_status.map(Into::into)
+    }
+
+    async fn status(&self) -> EventStatus {
+        self.0.status.into()
+    }
+
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The event's start as of this change (the new start when rescheduled).
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct EventFilter {
+    /// Any of these statuses.
+    status: Option<Vec<EventStatus>>,
+    /// Starting at or after this instant.
+    starts_from: Option<DateTime<Utc>>,
+    /// Starting before this instant.
+    starts_before: Option<DateTime<Utc>>,
+    /// Organized or partnered by this organization.
+    organization_id: Option<ID>,
+}
+
+fn encode_cursor(event: &event::Model) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}:{}",
+        event.starts_at.timestamp_micros(),
+        event.id
+    ))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
+    let invalid = || ApiError::bad_input("after is not a cursor from this connection");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
+    let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    let id: i64 = id.parse().map_err(|_| invalid())?;
+    let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    Ok((at, id))
+}
+
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// Events ordered by start (Relay connection). `first` is 1 to 100, default 20.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Event>> {
+        let first = first.unwrap_or(20);
+        if !(1..=100).contains(&first) {
+            return Err(ApiError::bad_input("first must be between 1 and 100").into());
+        }
+        let filter = filter.unwrap_or_default();
+        let organization_id = match &filter.organization_id {
+            Some(id) => Some(parse_id(id, "organization")?),
+            None => None,
+        };
+        let service_filter = ServiceFilter {
+            statuses: filter
+                .status
+                .map(|s| s.into_iter().map(Into::into).collect()),
+            starts_from: filter.starts_from,
+            starts_before: filter.starts_before,
+            organization_id,
+        };
+        let after_key = after.as_deref().map(decode_cursor).transpose()?;
+        let limit = first as u64;
+        let mut rows =
+            service::list_events(&api(ctx)?.db, &service_filter, after_key, limit).await?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(first as usize);
+        let mut connection = Connection::new(after_key.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(encode_cursor(&e), Event(e))),
+        );
+        Ok(connection)
+    }
+
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Event>> {
+        let Ok(id) = parse_id(&id, "event") else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?.load_one(EventId(id)).await?.map(Event))
+    }
+
+    async fn event_by_slug(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> async_graphql::Result<Option<Event>> {
+        let found = event::Entity::find()
+            .filter(event::Column::Slug.eq(slug))
+            .one(&api(ctx)?.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(found.map(Event))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateEventInput {
+    slug: String,
+    name: String,
+    #[graphql(default)]
+    description: String,
+    venue: String,
+    /// The start, as an instant (UTC or with an offset).
+    starts_at: DateTime<Utc>,
+    /// IANA time zone, e.g. `Asia/Almaty`.
+    time_zone: String,
+    capacity: i32,
+    #[graphql(default_with = "RegistrationState::Closed")]
+    registration_state: RegistrationState,
+}
+
+#[derive(InputObject)]
+pub struct UpdateEventInput {
+    event_id: ID,
+    name: Option<String>,
+    description: Option<String>,
+    venue: Option<String>,
+    capacity: Option<i32>,
+    registration_state: Option<RegistrationState>,
+}
+
+#[derive(InputObject)]
+pub struct DistanceFields {
+    name: String,
+    length_meters: i32,
+    fee: MoneyInput,
+}
+
+impl DistanceFields {
+    fn parse(&self) -> Result<DistanceInput, ApiError> {
+        Ok(DistanceInput {
+            name: self.name.clone(),
+            length_m: self.length_meters,
+            fee: self.fee.parse()?,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct ChangeEventStatusInput {
+    event_id: ID,
+    status: EventStatus,
+    /// Shown to runners in the alert.
+    reason: String,
+    /// The new start; required when, and only when, rescheduling.
+    starts_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct EventMutation;
+
+#[Object]
+impl EventMutation {
+    /// Creates an event organized by the organizer's organization.
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn create_event(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateEventInput,
+    ) -> async_graphql::Result<Event> {
+        let api = api(ctx)?;
+        let new = service::NewEvent {
+            slug: Slug::parse(&input.slug)?,
+            name: EventName::parse(&input.name)?,
+            description: input.description,
+            venue: input.venue,
+            starts_at: input.starts_at,
+            time_zone: TimeZone::parse(&input.time_zone)?,
+            capacity: input.capacity,
+            registration_state: input.registration_state.into(),
+        };
+        let created = service::create_event(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
+        Ok(Event(created))
+    }
+
+    /// Changes an event's descriptive fields or its registration state.
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn update_event(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateEventInput,
+    ) -> async_graphql::Result<Event> {
+        let api = api(ctx)?;
+        let patch = service::EventPatch {
+            name: input.name.as_deref().map(EventName::parse).transpose()?,
+            description: input.description,
+            venue: input.venue,
+            capacity: input.capacity,
+            registration_state: input.registration_state.map(Into::into),
+        };
+        let event_id = parse_id(&input.event_id, "event")?;
+        let updated =
+            service::update_event(&api.db, api.clock.now(), signed_in(ctx)?, event_id, patch)
+                .await?;
+        Ok(Event(updated))
+    }
+
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn add_distance(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        input: DistanceFields,
+    ) -> async_graphql::Result<Distance> {
+        let api = api(ctx)?;
+        let fields = input.parse()?;
+        let event_id = parse_id(&event_id, "event")?;
+        let event = service::find_organized(&api.db, signed_in(ctx)?, event_id).await?;
+        let added = service::add_distance(&api.db, api.clock.now(), event.id, fields).await?;
+        Ok(Distance(added))
+    }
+
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn update_distance(
+        &self,
+        ctx: &Context<'_>,
+        distance_id: ID,
+        input: DistanceFields,
+    ) -> async_graphql::Result<Distance> {
+        let fields = input.parse()?;
+        let distance_id = parse_id(&distance_id, "distance")?;
+        let updated =
+            service::update_distance(&api(ctx)?.db, signed_in(ctx)?, distance_id, fields).await?;
+        Ok(Distance(updated))
+    }
+
+    /// Suspends, cancels, reschedules, resumes or completes an event, and announces it to
+    /// every subscribed runner.
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn change_event_status(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeEventStatusInput,
+    ) -> async_graphql::Result<Event> {
+        let api = api(ctx)?;
+        let change = service::StatusChange {
+            event_id: parse_id(&input.event_id, "event")?,
+            status: input.status.into(),
+            reason: Reason::parse(&input.reason)?,
+            starts_at: input.starts_at,
+        };
+        let (event, _) =
+            service::change_status(&api.db, api.clock.now(), signed_in(ctx)?, change).await?;
+        Ok(Event(event))
+    }
+}

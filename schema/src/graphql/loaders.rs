@@ -1,0 +1,154 @@
+//! Batched loads for where a list meets a relation (events -> distances, organizers,
+//! history): one query per relation per request tick, not one per parent.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use entities::event_organization::OrganizationRole;
+use entities::{distance, event, event_organization, event_status_change, organization};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::error::ApiError;
+
+pub struct DbLoader {
+    db: DatabaseConnection,
+}
+
+impl DbLoader {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn db_error(err: sea_orm::DbErr) -> async_graphql::Error {
+    ApiError::from(err).into()
+}
+
+/// Groups child rows under their parent key, every requested key present.
+fn group<K: std::hash::Hash + Eq + Copy, V>(
+    keys: &[K],
+    rows: impl IntoIterator<Item = (K, V)>,
+) -> HashMap<K, Vec<V>> {
+    let mut grouped: HashMap<K, Vec<V>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for (key, value) in rows {
+        grouped.entry(key).or_default().push(value);
+    }
+    grouped
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct EventId(pub i64);
+
+impl Loader<EventId> for DbLoader {
+    type Value = event::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[EventId]) -> Result<HashMap<EventId, Self::Value>, Self::Error> {
+        let rows = event::Entity::find()
+            .filter(event::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|e| (EventId(e.id), e)).collect())
+    }
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct OrganizationId(pub i64);
+
+impl Loader<OrganizationId> for DbLoader {
+    type Value = organization::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[OrganizationId],
+    ) -> Result<HashMap<OrganizationId, Self::Value>, Self::Error> {
+        let rows = organization::Entity::find()
+            .filter(organization::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|o| (OrganizationId(o.id), o))
+            .collect())
+    }
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct DistancesOf(pub i64);
+
+impl Loader<DistancesOf> for DbLoader {
+    type Value = Vec<distance::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[DistancesOf],
+    ) -> Result<HashMap<DistancesOf, Self::Value>, Self::Error> {
+        let rows = distance::Entity::find()
+            .filter(distance::Column::EventId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_desc(distance::Column::LengthM)
+            .order_by_asc(distance::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(group(
+            keys,
+            rows.into_iter().map(|d| (DistancesOf(d.event_id), d)),
+        ))
+    }
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct HistoryOf(pub i64);
+
+impl Loader<HistoryOf> for DbLoader {
+    type Value = Vec<event_status_change::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[HistoryOf],
+    ) -> Result<HashMap<HistoryOf, Self::Value>, Self::Error> {
+        let rows = event_status_change::Entity::find()
+            .filter(event_status_change::Column::EventId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(event_status_change::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(group(
+            keys,
+            rows.into_iter().map(|h| (HistoryOf(h.event_id), h)),
+        ))
+    }
+}
+
+/// The organizations linked to an event, with their role.
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct OrganizationsOf(pub i64);
+
+impl Loader<OrganizationsOf> for DbLoader {
+    type Value = Vec<(OrganizationRole, organization::Model)>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[OrganizationsOf],
+    ) -> Result<HashMap<OrganizationsOf, Self::Value>, Self::Error> {
+        let rows = event_organization::Entity::find()
+            .filter(event_organization::Column::EventId.is_in(keys.iter().map(|k| k.0)))
+            .find_also_related(organization::Entity)
+            .order_by_asc(event_organization::Column::OrganizationId)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(group(
+            keys,
+            rows.into_iter().filter_map(|(link, org)| {
+                org.map(|org| (OrganizationsOf(link.event_id), (link.role, org)))
+            }),
+        ))
+    }
+}

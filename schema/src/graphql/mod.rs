@@ -1,0 +1,59 @@
+//! The GraphQL schema: resolvers split by domain and merged, the DataLoaders they share,
+//! guards, and an extension that gives every error an `extensions.code`.
+
+mod accounts;
+mod error_codes;
+mod events;
+mod guards;
+mod ids;
+mod loaders;
+mod money;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::context::ApiContext;
+
+pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED};
+
+#[derive(MergedObject, Default)]
+pub struct Query(accounts::AccountQuery, events::EventQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(accounts::AccountMutation, events::EventMutation);
+
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Bounds on what one query may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub depth: usize,
+    pub complexity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            depth: 10,
+            complexity: 500,
+        }
+    }
+}
+
+fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(error_codes::ErrorCodes)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+}
+
+/// The schema with its shared data.
+pub fn build_schema(ctx: ApiContext, limits: Limits) -> ApiSchema {
+    let loader = DataLoader::new(loaders::DbLoader::new(ctx.db.clone()), tokio::spawn);
+    builder(limits).data(loader).data(ctx).finish()
+}
+
+/// The SDL clients rely on (committed as `schema/schema.graphql`).
+pub fn sdl() -> String {
+    builder(Limits::default()).finish().sdl()
+}

@@ -1,0 +1,44 @@
+//! The Money output type and input.
+
+use async_graphql::{InputObject, SimpleObject};
+
+use crate::domain;
+use crate::error::ApiError;
+
+/// An exact amount: `amount` is a decimal string in major units ("12500.00"), safe where
+/// a 32-bit Int would overflow; `currency` is the ISO 4217 code.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Money {
+    pub amount: String,
+    pub currency: String,
+}
+
+impl Money {
+    /// From stored minor units; an unknown stored currency is shown as-is in minor units.
+    pub fn from_minor(minor: i64, currency: &str) -> Self {
+        match domain::Currency::parse(currency) {
+            Ok(c) => Self {
+                amount: domain::Money { minor, currency: c }.amount(),
+                currency: c.code().into(),
+            },
+            Err(_) => Self {
+                amount: minor.to_string(),
+                currency: currency.into(),
+            },
+        }
+    }
+}
+
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "MoneyInput")]
+pub struct MoneyInput {
+    /// Decimal string in major units, e.g. "12500.00".
+    pub amount: String,
+    pub currency: String,
+}
+
+impl MoneyInput {
+    pub fn parse(&self) -> Result<domain::Money, ApiError> {
+        domain::Money::parse(&self.amount, &self.currency)
+    }
+}

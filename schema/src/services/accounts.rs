@@ -1,0 +1,251 @@
+//! Accounts and sessions: sign-up, sign-in, bearer-token lookup, sign-out and password
+//! recovery by single-use, expiring token.
+
+use chrono::{DateTime, Duration, Utc};
+use entities::{account, account::Role, password_reset, session};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::secrets::{hash_password, hash_token, new_token, verify_password};
+use crate::context::{ApiContext, Mail};
+use crate::domain::{DisplayName, Email, Password};
+use crate::error::{ApiError, ApiResult, on_unique_violation};
+
+/// How long a bearer token stays valid.
+pub const SESSION_LIFETIME: Duration = Duration::days(30);
+/// How long a password-reset token stays valid.
+pub const RESET_LIFETIME: Duration = Duration::hours(1);
+
+/// A new account's details, already validated.
+pub struct NewAccount {
+    pub email: Email,
+    pub password: Password,
+    pub display_name: DisplayName,
+    pub role: Role,
+    pub organization_id: Option<i64>,
+}
+
+/// Creates an account. Organizers and partners act for an organization; runners do not.
+#[tracing::instrument(skip(db, new), fields(email = new.email.as_str(), role = ?new.role))]
+pub async fn create_account(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    new: NewAccount,
+) -> ApiResult<account::Model> {
+    match (new.role, new.organization_id) {
+        (Role::Runner, Some(_)) => {
+            return Err(ApiError::bad_input(
+                "a runner does not act for an organization",
+            ));
+        }
+        (Role::Organizer | Role::Partner, None) => {
+            return Err(ApiError::bad_input(
+                "organizers and partners need an organization",
+            ));
+        }
+        _ => {}
+    }
+    let password_hash = hash_password(new.password.expose().to_owned()).await?;
+    account::ActiveModel {
+        email: Set(new.email.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        display_name: Set(new.display_name.into_inner()),
+        role: Set(new.role),
+        organization_id: Set(new.organization_id),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        on_unique_violation(e, &[("account_email_key", "account.email")], |_| {
+            ApiError::Conflict("an account with this email already exists".into())
+        })
+    })
+}
+
+/// Opens a session and returns its bearer token (shown once, stored hashed).
+pub async fn open_session(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    account_id: i64,
+) -> ApiResult<String> {
+    let token = new_token("rdg");
+    session::ActiveModel {
+        account_id: Set(account_id),
+        token_hash: Set(hash_token(&token)),
+        created_at: Set(now),
+        expires_at: Set(now + SESSION_LIFETIME),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// A runner signs up and is signed in at once.
+pub async fn sign_up(
+    ctx: &ApiContext,
+    email: Email,
+    password: Password,
+    display_name: DisplayName,
+) -> ApiResult<(account::Model, String)> {
+    let now = ctx.clock.now();
+    let txn = ctx.db.begin().await?;
+    let account = create_account(
+        &txn,
+        now,
+        NewAccount {
+            email,
+            password,
+            display_name,
+            role: Role::Runner,
+            organization_id: None,
+        },
+    )
+    .await?;
+    let token = open_session(&txn, now, account.id).await?;
+    txn.commit().await?;
+    Ok((account, token))
+}
+
+/// Checks email and password; the same error whether the email or the password is wrong.
+#[tracing::instrument(skip(ctx, password))]
+pub async fn sign_in(
+    ctx: &ApiContext,
+    email: &str,
+    password: &str,
+) -> ApiResult<(account::Model, String)> {
+    let found = match Email::parse(email) {
+        Ok(email) => {
+            account::Entity::find()
+                .filter(account::Column::Email.eq(email.as_str()))
+                .one(&ctx.db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let stored = found.as_ref().map(|a| a.password_hash.clone());
+    if !verify_password(password.to_owned(), stored).await? {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let account = found.ok_or(ApiError::InvalidCredentials)?;
+    let token = open_session(&ctx.db, ctx.clock.now(), account.id).await?;
+    Ok((account, token))
+}
+
+/// The account behind a bearer token, if the token is known and unexpired.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    token: &str,
+) -> ApiResult<Option<(account::Model, String)>> {
+    let token_hash = hash_token(token);
+    let found = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(&token_hash))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .find_also_related(account::Entity)
+        .one(db)
+        .await?;
+    Ok(found
+        .and_then(|(_, account)| account)
+        .map(|account| (account, token_hash)))
+}
+
+/// Ends the session whose token hash is given.
+pub async fn sign_out(db: &impl ConnectionTrait, token_hash: &str) -> ApiResult<()> {
+    session::Entity::delete_many()
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sends a reset link if the email has an account. The caller answers the same either
+/// way, and the mail goes out in the background so timing does not tell either.
+#[tracing::instrument(skip(ctx))]
+pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<()> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
+    let Some(account) = account::Entity::find()
+        .filter(account::Column::Email.eq(email.as_str()))
+        .one(&ctx.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let now = ctx.clock.now();
+    let token = new_token("reset");
+    password_reset::ActiveModel {
+        account_id: Set(account.id),
+        token_hash: Set(hash_token(&token)),
+        created_at: Set(now),
+        expires_at: Set(now + RESET_LIFETIME),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&ctx.db)
+    .await?;
+    let mail = Mail {
+        to: account.email,
+        subject: "Reset your password".into(),
+        body: format!(
+            "Hello {},\n\nTo choose a new password, open this link within an hour:\n{}/reset-password?token={}\n\nThe token: {}\n\nIf you did not ask for this, ignore this message.\n",
+            account.display_name,
+            ctx.public_url.trim_end_matches('/'),
+            token,
+            token
+        ),
+    };
+    let mailer = ctx.mailer.clone();
+    tokio::spawn(async move {
+        if let Err(error) = mailer.send(mail).await {
+            tracing::error!(%error, "password reset mail was not sent");
+        }
+    });
+    Ok(())
+}
+
+/// Sets a new password with a reset token, uses the token up and ends every session of
+/// the account, all in one transaction.
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -> ApiResult<()> {
+    let now = ctx.clock.now();
+    let password_hash = hash_password(password.expose().to_owned()).await?;
+    let txn = ctx.db.begin().await?;
+    let reset = password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(hash_token(token)))
+        .one(&txn)
+        .await?
+        .filter(|r| r.used_at.is_none() && r.expires_at > now)
+        .ok_or(ApiError::InvalidResetToken)?;
+    // Claim the token conditionally so two concurrent resets cannot both use it.
+    let claimed = password_reset::Entity::update_many()
+        .col_expr(
+            password_reset::Column::UsedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(password_reset::Column::Id.eq(reset.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(ApiError::InvalidResetToken);
+    }
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::PasswordHash,
+            sea_orm::sea_query::Expr::value(password_hash),
+        )
+        .filter(account::Column::Id.eq(reset.account_id))
+        .exec(&txn)
+        .await?;
+    session::Entity::delete_many()
+        .filter(session::Column::AccountId.eq(reset.account_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Domain operations as plain async functions over a database connection, callable from
+//! resolvers, the CLI and tests alike. Every state change is one transaction.
+
+pub mod accounts;
+pub mod demo;
+pub mod events;
+pub mod organizations;
+mod secrets;
+
+pub use secrets::{hash_token, new_token};

@@ -1,0 +1,178 @@
+//! The command line: `serve` (the default), `migrate`, `seed --demo`, `export-schema`,
+//! `accounts create`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use entities::account::Role;
+use schema::domain::{DisplayName, Email, Password};
+use schema::services::{accounts, organizations};
+
+use crate::config::Settings;
+use crate::database;
+use crate::startup::{Application, shutdown_signal};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gateway",
+    version,
+    about = "GraphQL gateway and alert hub for race organizers"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve GraphQL (the default).
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Add data: `--demo` seeds the Almaty Marathon 2020 story (idempotent).
+    Seed {
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print the GraphQL SDL.
+    ExportSchema,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        email: String,
+        /// Slug of the organization an organizer or partner acts for.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Name shown to others (default: the part of the email before `@`).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    Organizer,
+    Partner,
+    Runner,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Organizer => Role::Organizer,
+            RoleArg::Partner => Role::Partner,
+            RoleArg::Runner => Role::Runner,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped(shutdown_signal())
+                .await
+        }
+        Command::Migrate => {
+            let db = connect(&settings).await?;
+            tracing::info!("migrations applied");
+            drop(db);
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                return Err("say what to seed: --demo".into());
+            }
+            let db = connect(&settings).await?;
+            let report = schema::services::demo::seed_demo(&db)
+                .await
+                .map_err(|e| e.message())?;
+            println!(
+                "organizations created: {}, events created: {}",
+                report.organizations_created, report.events_created
+            );
+            Ok(())
+        }
+        Command::ExportSchema => {
+            print!("{}", schema::sdl());
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::Create {
+            role,
+            email,
+            organization,
+            display_name,
+        }) => {
+            let db = connect(&settings).await?;
+            let password = read_password().await?;
+            let email = Email::parse(&email).map_err(|e| e.message())?;
+            let display_name = display_name.unwrap_or_else(|| {
+                email
+                    .as_str()
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            let organization_id = match organization {
+                Some(slug) => Some(
+                    organizations::find_by_slug(&db, &slug)
+                        .await
+                        .map_err(|e| e.message())?
+                        .ok_or_else(|| format!("no organization with slug {slug}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let account = accounts::create_account(
+                &db,
+                chrono::Utc::now(),
+                accounts::NewAccount {
+                    email,
+                    password: Password::parse(&password).map_err(|e| e.message())?,
+                    display_name: DisplayName::parse(&display_name).map_err(|e| e.message())?,
+                    role: role.into(),
+                    organization_id,
+                },
+            )
+            .await
+            .map_err(|e| e.message())?;
+            println!(
+                "account {} created: {} ({:?})",
+                account.id, account.email, account.role
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn connect(settings: &Settings) -> Result<sea_orm::DatabaseConnection, String> {
+    let db = database::connect(&settings.database_url(), 2)
+        .await
+        .map_err(|e| format!("connecting to the database: {e}"))?;
+    database::migrate(&db)
+        .await
+        .map_err(|e| format!("migrating: {e}"))?;
+    Ok(db)
+}
+
+/// The first line of standard input, without its line ending (a CLI may block here).
+async fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

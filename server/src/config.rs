@@ -1,0 +1,87 @@
+//! Every setting, typed, with its environment variable and default. The README's
+//! configuration table lists the same; secrets are wrapped so they never print.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use secrecy::SecretString;
+
+/// Where the embedded default keeps its SQLite file.
+pub const EMBEDDED_DATABASE_URL: &str = "sqlite://./data/gateway.db?mode=rwc";
+
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// PostgreSQL (`postgres://…`) or SQLite (`sqlite://…`) URL. Unset: the embedded
+    /// SQLite file under ./data/.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+
+    /// Redis URL; checked by /readyz when set.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Seed the 2020 demo data when the database has no organizations yet. Default: on for
+    /// the embedded SQLite, off when DATABASE_URL is set.
+    #[arg(long, env = "SEED_DEMO")]
+    pub seed_demo: Option<bool>,
+
+    /// Base URL of the SPA, for links in mail.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// SMTP server for mail, e.g. `smtps://user:pass@mail.example.kz`. Unset: mail goes to
+    /// MAIL_DIR if set, otherwise to the log.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender address of mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Almaty Marathon <no-reply@almaty-marathon.kz>"
+    )]
+    pub mail_from: String,
+
+    /// Folder where each mail is written as a file (development and tests).
+    #[arg(long, env = "MAIL_DIR")]
+    pub mail_dir: Option<std::path::PathBuf>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "QUERY_DEPTH_LIMIT", default_value_t = 10)]
+    pub query_depth_limit: usize,
+
+    /// Highest complexity (fields counted) a query may have.
+    #[arg(long, env = "QUERY_COMPLEXITY_LIMIT", default_value_t = 500)]
+    pub query_complexity_limit: usize,
+}
+
+impl Settings {
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.database_url
+            .as_ref()
+            .map(|url| url.expose_secret().to_owned())
+            .unwrap_or_else(|| EMBEDDED_DATABASE_URL.to_owned())
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.is_none()
+    }
+
+    pub fn seed_demo_on_empty(&self) -> bool {
+        self.seed_demo.unwrap_or(self.is_embedded())
+    }
+}

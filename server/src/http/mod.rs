@@ -1,0 +1,20 @@
+//! The HTTP surface: GraphQL over HTTP and GraphiQL on /graphql, health and readiness.
+
+mod graphql;
+mod health;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+use crate::config::Settings;
+use crate::startup::AppState;
+
+pub fn router(state: AppState, settings: &Settings) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .with_state(state)
+}

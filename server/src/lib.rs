@@ -1,0 +1,13 @@
+//! The `gateway` service: typed configuration, the database connection, the HTTP surface
+//! (GraphQL over HTTP, GraphiQL, health), mail delivery, and the command line.
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod http;
+pub mod mailer;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,89 @@
+//! Mail delivery: SMTP when configured; otherwise each mail is written as a file in
+//! MAIL_DIR, or, failing that, to the log (so a developer can still reset a password).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use schema::{Mail, Mailer};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+
+pub fn from_settings(settings: &Settings) -> Result<Arc<dyn Mailer>, String> {
+    if let Some(url) = &settings.smtp_url {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+            .map_err(|e| format!("SMTP_URL: {e}"))?
+            .build();
+        let from: Mailbox = settings
+            .mail_from
+            .parse()
+            .map_err(|e| format!("MAIL_FROM: {e}"))?;
+        return Ok(Arc::new(SmtpMailer { transport, from }));
+    }
+    if let Some(dir) = &settings.mail_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("MAIL_DIR {}: {e}", dir.display()))?;
+        return Ok(Arc::new(FolderMailer {
+            dir: dir.clone(),
+            sequence: AtomicU64::new(0),
+        }));
+    }
+    tracing::warn!("neither SMTP_URL nor MAIL_DIR is set: mail is written to the log");
+    Ok(Arc::new(LogMailer))
+}
+
+struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: Mail) -> Result<(), String> {
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mail.to.parse().map_err(|e| format!("recipient: {e}"))?)
+            .subject(mail.subject)
+            .body(mail.body)
+            .map_err(|e| format!("building mail: {e}"))?;
+        self.transport
+            .send(message)
+            .await
+            .map_err(|e| format!("SMTP: {e}"))?;
+        Ok(())
+    }
+}
+
+/// Writes `<unix-nanos>-<n>.eml`-like text files; one mail per file, never overwritten.
+struct FolderMailer {
+    dir: PathBuf,
+    sequence: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Mailer for FolderMailer {
+    async fn send(&self, mail: Mail) -> Result<(), String> {
+        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
+        let path = self.dir.join(format!("{stamp}-{n}.txt"));
+        let text = format!(
+            "To: {}\nSubject: {}\n\n{}",
+            mail.to, mail.subject, mail.body
+        );
+        tokio::fs::write(&path, text)
+            .await
+            .map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+}
+
+struct LogMailer;
+
+#[async_trait::async_trait]
+impl Mailer for LogMailer {
+    async fn send(&self, mail: Mail) -> Result<(), String> {
+        tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (no SMTP configured)");
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! Building and running the service. `Application::build` connects, migrates, seeds if
+//! asked, and binds (port 0 in tests); `run_until_stopped` serves until the shutdown
+//! future resolves, then drains in-flight requests.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use schema::{ApiContext, Limits, SystemClock};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::{database, http, mailer};
+
+/// What every request handler shares.
+pub struct App {
+    /// The GraphQL schema with its data (database, clock, mailer, loaders).
+    pub schema: schema::ApiSchema,
+    /// The pool, for health checks and token lookup before GraphQL runs.
+    pub db: DatabaseConnection,
+    /// Redis, when configured: /readyz pings it.
+    pub redis: Option<redis::Client>,
+    /// The clock tokens are judged against.
+    pub clock: Arc<dyn schema::Clock>,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    settings: Settings,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, String> {
+        let db = database::connect(&settings.database_url(), settings.database_max_connections)
+            .await
+            .map_err(|e| format!("connecting to the database: {e}"))?;
+        database::migrate(&db)
+            .await
+            .map_err(|e| format!("migrating: {e}"))?;
+        if settings.seed_demo_on_empty() {
+            let organizations = entities::organization::Entity::find()
+                .count(&db)
+                .await
+                .map_err(|e| format!("checking for demo data: {e}"))?;
+            if organizations == 0 {
+                let report = schema::services::demo::seed_demo(&db)
+                    .await
+                    .map_err(|e| format!("seeding demo data: {}", e.message()))?;
+                tracing::info!(?report, "seeded the 2020 demo data");
+            }
+        }
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                redis::Client::open(url.expose_secret()).map_err(|e| format!("REDIS_URL: {e}"))?,
+            ),
+            None => None,
+        };
+        let clock: Arc<dyn schema::Clock> = Arc::new(SystemClock);
+        let api = ApiContext {
+            db: db.clone(),
+            clock: clock.clone(),
+            mailer: mailer::from_settings(&settings)?,
+            public_url: settings.public_url.clone(),
+        };
+        let limits = Limits {
+            depth: settings.query_depth_limit,
+            complexity: settings.query_complexity_limit,
+        };
+        let schema = schema::build_schema(api, limits);
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .map_err(|e| format!("binding {}: {e}", settings.bind))?;
+        let state = AppState(Arc::new(App {
+            schema,
+            db,
+            redis,
+            clock,
+        }));
+        Ok(Self {
+            listener,
+            state,
+            settings,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
+        let address = self.listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!("GraphiQL on http://{address}/graphql");
+        let router = http::router(self.state, &self.settings);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| format!("serving: {e}"))
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
