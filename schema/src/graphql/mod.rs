@@ -57,3 +57,18 @@ pub fn build_schema(ctx: ApiContext, limits: Limits) -> ApiSchema {
 pub fn sdl() -> String {
     builder(Limits::default()).finish().sdl()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The committed SDL is the contract; a change to it must be deliberate. Regenerate
+    /// with `cargo run -p server -- export-schema > schema/schema.graphql`.
+    #[test]
+    fn the_committed_sdl_matches_the_code() {
+        let committed = include_str!("../../schema.graphql");
+        let current = super::sdl();
+        assert!(
+            committed == current,
+            "schema/schema.graphql is out of date: run `cargo run -p server -- export-schema > schema/schema.graphql`"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! GraphQL over HTTP: status codes, media types, limits, GraphiQL, health.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_unsupported() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "text/plain")
+        .body("{ events { edges { cursor } } }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn unknown_fields_are_a_400_for_graphql_response_clients_and_200_for_json_ones() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let query = json!({ "query": "{ events { edges { node { nope } } } }" });
+    let modern = app
+        .client
+        .post(app.graphql_url())
+        .header("accept", GRAPHQL_RESPONSE)
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(modern.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        modern.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(GRAPHQL_RESPONSE)
+    );
+    let body: Value = modern.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    assert_eq!(body["data"], Value::Null);
+
+    let legacy = app
+        .client
+        .post(app.graphql_url())
+        .header("accept", "application/json")
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(legacy.status(), StatusCode::OK);
+    assert!(
+        legacy.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+}
+
+#[tokio::test]
+async fn a_syntax_error_has_a_parse_code() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let body = app.graphql(None, "{ events { ", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_PARSE_FAILED"
+    );
+}
+
+#[tokio::test]
+async fn a_variable_of_the_wrong_type_is_refused_with_a_code() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let body = app
+        .graphql(
+            None,
+            "query($n: Int) { events(first: $n) { edges { cursor } } }",
+            json!({ "n": "ten" }),
+        )
+        .await;
+    let code = body["errors"][0]["extensions"]["code"].as_str().unwrap();
+    assert!(
+        ["GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"].contains(&code),
+        "{body}"
+    );
+    assert_eq!(body["data"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_query_nested_too_deep_is_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let deep = "{ events { edges { node { distances { event { distances { event { distances { event { distances { event { name } } } } } } } } } } } }";
+    let body = app.graphql(None, deep, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep")
+    );
+}
+
+#[tokio::test]
+async fn a_mutation_over_get_is_not_allowed_and_changes_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .query(&[("query", "mutation { signUp(input: {email: \"a@b.kz\", password: \"a long enough one\", displayName: \"A\"}) { token } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(app.count("account").await, 0);
+}
+
+#[tokio::test]
+async fn a_query_over_get_works() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .query(&[(
+            "query",
+            "{ eventBySlug(slug: \"almaty-marathon-2020\") { status } }",
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["eventBySlug"]["status"], "CANCELLED");
+}
+
+#[tokio::test]
+async fn a_browser_gets_graphiql() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("graphiql"), "GraphiQL page");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let padding = "#".repeat(100 * 1024);
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .json(&json!({ "query": format!("{{ events {{ edges {{ cursor }} }} }}\n{padding}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn health_is_ok_and_readiness_checks_the_database() {
+    let app = spawn_app(Backend::Postgres).await;
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], true);
+}
+
+#[tokio::test]
+async fn readiness_fails_while_redis_is_unreachable() {
+    let unreachable = spawn_app_with(Backend::Sqlite, |s| {
+        s.redis_url = Some("redis://127.0.0.1:1".to_owned().into())
+    })
+    .await;
+    let ready = unreachable
+        .client
+        .get(format!("{}/readyz", unreachable.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["redis"], false);
+
+    let reachable = spawn_app_with(Backend::Sqlite, |s| {
+        s.redis_url = Some("redis://127.0.0.1:6379".to_owned().into())
+    })
+    .await;
+    let ready = reachable
+        .client
+        .get(format!("{}/readyz", reachable.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+}

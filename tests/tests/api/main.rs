@@ -1,0 +1,10 @@
+//! The gateway's black-box tests: the real server over HTTP, a fresh database per test,
+//! on PostgreSQL and on SQLite. Test names are sentences.
+// A failed expectation is how a test fails: unwrap and expect are the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod accounts;
+mod events;
+mod http_protocol;
