@@ -20,6 +20,18 @@ pub struct Model {
     pub capacity: i32,
     pub status: EventStatus,
     pub registration_state: RegistrationState,
+    /// Registrations taken; moved only by a guarded `UPDATE`, so capacity is never oversold.
+    pub registered_count: i32,
+    /// The last bib number handed out within the event.
+    pub last_bib: i32,
+    /// Last day (in the event's zone) a refund application is accepted; `None`: no
+    /// refunds are offered.
+    pub refund_deadline: Option<Date>,
+    /// Share of the fee kept as starter kit, T-shirt and medal, in basis points (5000 =
+    /// 50%); the rest goes to charity under KIT_AND_DONATE.
+    pub kit_share_bp: i32,
+    /// First day (in the event's zone) starter kits may be issued.
+    pub kit_issue_from: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -64,6 +76,8 @@ pub enum Relation {
     EventOrganization,
     #[sea_orm(has_many = "super::event_status_change::Entity")]
     EventStatusChange,
+    #[sea_orm(has_many = "super::registration::Entity")]
+    Registration,
 }
 
 impl Related<super::distance::Entity> for Entity {

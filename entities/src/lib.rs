@@ -2,11 +2,15 @@
 //! relate. Data only: the rules that govern them live in the `schema` crate.
 
 pub mod account;
+pub mod charity_project;
 pub mod distance;
+pub mod donation;
 pub mod event;
 pub mod event_organization;
 pub mod event_status_change;
 pub mod notification;
 pub mod organization;
 pub mod password_reset;
+pub mod refund_request;
+pub mod registration;
 pub mod session;

@@ -17,6 +17,13 @@ pub enum ApiError {
     InvalidCredentials,
     InvalidResetToken,
     InvalidStatusTransition(String),
+    RegistrationClosed,
+    SoldOut,
+    AlreadyRegistered,
+    AlreadyRequested,
+    DeadlinePassed,
+    RefundNotAvailable(String),
+    KitIssueNotStarted,
     /// The detail is for the log; the client sees only "internal error".
     Internal(String),
 }
@@ -37,6 +44,13 @@ impl ApiError {
             }
             Self::InvalidCredentials => "email or password is wrong".into(),
             Self::InvalidResetToken => "the reset token is invalid, expired or already used".into(),
+            Self::RegistrationClosed => "registration for this event is not open".into(),
+            Self::SoldOut => "the event is full".into(),
+            Self::AlreadyRegistered => "you are already registered for this event".into(),
+            Self::AlreadyRequested => "a refund request for this registration already exists".into(),
+            Self::DeadlinePassed => "the deadline for refund applications has passed".into(),
+            Self::RefundNotAvailable(why) => why.clone(),
+            Self::KitIssueNotStarted => "starter kits are not issued for this event yet".into(),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -51,6 +65,13 @@ impl ApiError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
             Self::InvalidStatusTransition(_) => "INVALID_STATUS_TRANSITION",
+            Self::RegistrationClosed => "REGISTRATION_CLOSED",
+            Self::SoldOut => "SOLD_OUT",
+            Self::AlreadyRegistered => "ALREADY_REGISTERED",
+            Self::AlreadyRequested => "ALREADY_REQUESTED",
+            Self::DeadlinePassed => "DEADLINE_PASSED",
+            Self::RefundNotAvailable(_) => "REFUND_NOT_AVAILABLE",
+            Self::KitIssueNotStarted => "KIT_ISSUE_NOT_STARTED",
             Self::Internal(_) => "INTERNAL",
         }
     }

@@ -30,10 +30,17 @@ pub enum Command {
     Serve,
     /// Apply database migrations.
     Migrate,
-    /// Add data: `--demo` seeds the Almaty Marathon 2020 story (idempotent).
+    /// Add data: `--demo` seeds the Almaty Marathon 2020 story (idempotent);
+    /// `--runners N` adds N synthetic runners (deterministic per index).
     Seed {
         #[arg(long)]
         demo: bool,
+        /// How many synthetic runners to add.
+        #[arg(long)]
+        runners: Option<u64>,
+        /// The event they register for (default: the synthetic race).
+        #[arg(long, requires = "runners")]
+        event: Option<String>,
     },
     /// Print the GraphQL SDL.
     ExportSchema,
@@ -91,18 +98,32 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             drop(db);
             Ok(())
         }
-        Command::Seed { demo } => {
-            if !demo {
-                return Err("say what to seed: --demo".into());
+        Command::Seed { demo, runners, event } => {
+            if !demo && runners.is_none() {
+                return Err("say what to seed: --demo and/or --runners N".into());
             }
             let db = connect(&settings).await?;
-            let report = schema::services::demo::seed_demo(&db)
-                .await
-                .map_err(|e| e.message())?;
-            println!(
-                "organizations created: {}, events created: {}",
-                report.organizations_created, report.events_created
-            );
+            if demo {
+                let report = schema::services::demo::seed_demo(&db).await.map_err(|e| e.message())?;
+                println!(
+                    "organizations created: {}, events created: {}, charity projects created: {}",
+                    report.organizations_created, report.events_created, report.charity_projects_created
+                );
+            }
+            if let Some(count) = runners {
+                let started = std::time::Instant::now();
+                let report = schema::services::synthetic::seed_runners(&db, chrono::Utc::now(), count, event.as_deref())
+                    .await
+                    .map_err(|e| e.message())?;
+                println!(
+                    "synthetic runners added to {}: {}, refund requests: {}, donations: {} in {:.1} s",
+                    report.event_slug,
+                    report.runners,
+                    report.refund_requests,
+                    report.donations,
+                    started.elapsed().as_secs_f64()
+                );
+            }
             Ok(())
         }
         Command::ExportSchema => {

@@ -9,7 +9,6 @@ async fn main() -> std::process::ExitCode {
     match server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "gateway stopped");
             eprintln!("error: {error}");
             std::process::ExitCode::FAILURE
         }

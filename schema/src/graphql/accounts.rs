@@ -9,7 +9,10 @@ use super::loaders::{DbLoader, OrganizationId};
 use crate::context::Viewer;
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::ApiError;
-use crate::services::accounts;
+use super::charity::Donation;
+use super::refunds::RefundRequest;
+use super::registrations::Registration;
+use crate::services::{accounts, charity, refunds, registrations};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::account::Role")]
@@ -46,6 +49,34 @@ impl Account {
         };
         let loader = ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?;
         Ok(loader.load_one(OrganizationId(id)).await?.map(Organization))
+    }
+
+    /// The runner's own registrations, newest first.
+    async fn registrations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Registration>> {
+        let db = &self.own(ctx)?.db;
+        Ok(registrations::of_runner(db, self.0.id).await?.into_iter().map(Registration).collect())
+    }
+
+    /// The runner's own refund requests, newest first.
+    async fn refund_requests(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundRequest>> {
+        let db = &self.own(ctx)?.db;
+        Ok(refunds::of_runner(db, self.0.id).await?.into_iter().map(RefundRequest).collect())
+    }
+
+    /// The donated shares of the runner's fees.
+    async fn donations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Donation>> {
+        let db = &self.own(ctx)?.db;
+        Ok(charity::of_runner(db, self.0.id).await?.into_iter().map(Donation).collect())
+    }
+}
+
+impl Account {
+    /// Personal lists are read only by the account itself.
+    fn own<'a>(&self, ctx: &'a Context<'_>) -> Result<&'a crate::context::ApiContext, ApiError> {
+        if signed_in(ctx)?.id != self.0.id {
+            return Err(ApiError::Forbidden("only the account itself can read this"));
+        }
+        api(ctx)
     }
 }
 

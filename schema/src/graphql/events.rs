@@ -93,6 +93,20 @@ impl Event {
         self.0.capacity
     }
 
+    /// Places taken.
+    async fn registered_count(&self) -> i32 {
+        self.0.registered_count
+    }
+
+    async fn places_left(&self) -> i32 {
+        (self.0.capacity - self.0.registered_count).max(0)
+    }
+
+    /// What runners are offered if the event is cancelled, and when kits are issued.
+    async fn refund_policy(&self) -> super::refunds::RefundPolicy {
+        super::refunds::RefundPolicy::of(&self.0)
+    }
+
     async fn status(&self) -> EventStatus {
         self.0.status.into()
     }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
 use entities::event_organization::OrganizationRole;
-use entities::{distance, event, event_organization, event_status_change, organization};
+use entities::{
+    distance, event, event_organization, event_status_change, organization, refund_request, registration,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::ApiError;
@@ -150,5 +152,74 @@ impl Loader<OrganizationsOf> for DbLoader {
                 org.map(|org| (OrganizationsOf(link.event_id), (link.role, org)))
             }),
         ))
+    }
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct DistanceId(pub i64);
+
+impl Loader<DistanceId> for DbLoader {
+    type Value = distance::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[DistanceId]) -> Result<HashMap<DistanceId, Self::Value>, Self::Error> {
+        let rows = distance::Entity::find()
+            .filter(distance::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|d| (DistanceId(d.id), d)).collect())
+    }
+}
+
+/// The refund request of a registration, if one was filed.
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct RefundOf(pub i64);
+
+impl Loader<RefundOf> for DbLoader {
+    type Value = refund_request::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RefundOf]) -> Result<HashMap<RefundOf, Self::Value>, Self::Error> {
+        let rows = refund_request::Entity::find()
+            .filter(refund_request::Column::RegistrationId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|r| (RefundOf(r.registration_id), r)).collect())
+    }
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct RegistrationId(pub i64);
+
+impl Loader<RegistrationId> for DbLoader {
+    type Value = registration::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RegistrationId]) -> Result<HashMap<RegistrationId, Self::Value>, Self::Error> {
+        let rows = registration::Entity::find()
+            .filter(registration::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|r| (RegistrationId(r.id), r)).collect())
+    }
+}
+
+/// Money raised by a charity project (the sum of its donations, minor units).
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+pub struct RaisedBy(pub i64);
+
+impl Loader<RaisedBy> for DbLoader {
+    type Value = i64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RaisedBy]) -> Result<HashMap<RaisedBy, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let raised = crate::services::charity::raised_by_project(&self.db, &ids)
+            .await
+            .map_err(async_graphql::Error::from)?;
+        Ok(keys.iter().map(|k| (*k, raised.get(&k.0).copied().unwrap_or(0))).collect())
     }
 }

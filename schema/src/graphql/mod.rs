@@ -2,12 +2,16 @@
 //! guards, and an extension that gives every error an `extensions.code`.
 
 mod accounts;
+mod charity;
+mod date;
 mod error_codes;
 mod events;
 mod guards;
 mod ids;
 mod loaders;
 mod money;
+mod refunds;
+mod registrations;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -17,10 +21,22 @@ use crate::context::ApiContext;
 pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED};
 
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountQuery, events::EventQuery);
+pub struct Query(
+    accounts::AccountQuery,
+    events::EventQuery,
+    registrations::RegistrationQuery,
+    refunds::RefundQuery,
+    charity::CharityQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountMutation, events::EventMutation);
+pub struct Mutation(
+    accounts::AccountMutation,
+    events::EventMutation,
+    registrations::RegistrationMutation,
+    refunds::RefundMutation,
+    charity::CharityMutation,
+);
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 

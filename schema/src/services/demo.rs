@@ -1,6 +1,7 @@
 //! The demo data, from the story of the Almaty Marathon 2020: its organizers and general
 //! partner, the cancelled marathon with its history, the Women's and Children's Race whose
-//! registration was suspended, and one upcoming race to try a live cancellation on.
+//! registration was suspended, one upcoming race to try a live cancellation on, and the
+//! charity programme (the five 2020 projects and 17 earlier ones).
 //! Fees, distances, venues and the upcoming race are illustrative. Idempotent: rows are
 //! found by slug and created only when missing.
 
@@ -8,13 +9,17 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Asia::Almaty;
 use entities::event::{EventStatus, RegistrationState};
 use entities::event_organization::OrganizationRole;
-use entities::{event, organization};
+use chrono::NaiveDate;
+use entities::charity_project::CharityStatus;
+use entities::donation::DonationSource;
+use entities::{charity_project, event, organization};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
 };
 
 use super::events::{self, DistanceInput, HistoryLine, NewEvent, append_status_change};
+use super::charity::{self, NewDonation, ProjectInput};
 use super::organizations;
 use crate::domain::{EventName, Money, Slug, TimeZone};
 use crate::error::{ApiError, ApiResult};
@@ -45,7 +50,50 @@ events over the coronavirus, unfortunately we are forced to cancel the Almaty Ma
 pub struct SeedReport {
     pub organizations_created: usize,
     pub events_created: usize,
+    pub charity_projects_created: usize,
 }
+
+/// The five 2020 projects named in the story (KZT 35,000,000 in all; the split between
+/// them is illustrative).
+const PROJECTS_2020: &[(&str, &str, &str, &str)] = &[
+    ("Kenes Public Association of Persons with Disabilities", "Equip a playground", "Almaty", "7000000"),
+    (
+        "Regional Special Boarding School for Children with Intellectual Disabilities",
+        "Build a football field",
+        "Yessik",
+        "8000000",
+    ),
+    ("SOS Children's Village of Almaty", "Create workout playgrounds", "Almaty", "6000000"),
+    (
+        "Amalia Habitation Center for Children with Special Needs",
+        "Acquire sensory integration equipment",
+        "Almaty",
+        "5000000",
+    ),
+    ("NUR Foster Home", "Build a sports ground", "Talgar", "9000000"),
+];
+
+/// "17 charity projects over the previous 8 years": the count is the story's, the
+/// projects and amounts are illustrative.
+const EARLIER_PROJECTS: &[(i32, &str, &str, &str)] = &[
+    (2012, "Almaty Children's Hospital No. 2", "Rehabilitation equipment", "1500000"),
+    (2012, "Boarding School No. 5", "Sports equipment", "1000000"),
+    (2013, "Almaty Orphanage No. 1", "Playground", "1800000"),
+    (2013, "Youth Athletics School", "Running track repair", "1200000"),
+    (2014, "Centre for Children with Cerebral Palsy", "Therapy equipment", "2000000"),
+    (2014, "Talgar District School", "Gym renovation", "1500000"),
+    (2015, "Almaty Hospice for Children", "Garden and walkways", "2200000"),
+    (2015, "Kaskelen Orphanage", "Sports ground", "1800000"),
+    (2016, "Inclusive Kindergarten No. 12", "Sensory room", "2500000"),
+    (2016, "Special Olympics Kazakhstan", "Athletes' travel", "2000000"),
+    (2017, "Almaty Regional Children's Hospital", "Playroom", "2600000"),
+    (2017, "Issyk Boarding School", "Football field", "3000000"),
+    (2018, "Centre for the Visually Impaired", "Tactile paths", "3000000"),
+    (2018, "Shelter for Mothers and Children", "Courtyard playground", "2500000"),
+    (2019, "Autism Centre Ashyk Alem", "Therapy equipment", "3500000"),
+    (2019, "Esik Foster Home", "Workout area", "3000000"),
+    (2019, "Almaty Children's Rehabilitation Centre", "Hydrotherapy pool equipment", "4000000"),
+];
 
 fn almaty(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> ApiResult<DateTime<Utc>> {
     Almaty
@@ -156,6 +204,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
         seed_event(&txn, demo).await?;
         report.events_created += 1;
     }
+    report.charity_projects_created = seed_charity(&txn).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -203,6 +252,22 @@ async fn seed_event(db: &impl ConnectionTrait, demo: DemoEvent) -> ApiResult<()>
         )
         .await?;
     }
+    // The 2020 policy: "before 23:59 on March 31", 50/50, kits "issued starting from
+    // April 20". The 2027 dates are illustrative.
+    let dates = match demo.slug {
+        MARATHON_2020 => Some(((2020, 3, 31), (2020, 4, 20))),
+        MARATHON_2027 => Some(((2027, 3, 31), (2027, 4, 12))),
+        _ => None,
+    };
+    let created = match dates {
+        Some(((dy, dm, dd), (ky, km, kd))) => {
+            let mut policy: event::ActiveModel = created.into();
+            policy.refund_deadline = Set(NaiveDate::from_ymd_opt(dy, dm, dd));
+            policy.kit_issue_from = Set(NaiveDate::from_ymd_opt(ky, km, kd));
+            policy.update(db).await?
+        }
+        None => created,
+    };
     if demo.slug == MARATHON_2020 {
         record_historic_cancellation(db, created).await?;
     }
@@ -235,4 +300,67 @@ async fn record_historic_cancellation(
     )
     .await?;
     Ok(())
+}
+
+/// The charity programme: the five 2020 projects (funded by the marathon's donated fee
+/// shares) and seventeen completed projects of 2012-2019 with what they raised.
+async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
+    let marathon = event::Entity::find()
+        .filter(event::Column::Slug.eq(MARATHON_2020))
+        .one(db)
+        .await?
+        .map(|e| e.id);
+    let planned = PROJECTS_2020
+        .iter()
+        .map(|(beneficiary, what, city, target)| (2020, *beneficiary, *what, *city, *target, marathon));
+    let earlier = EARLIER_PROJECTS
+        .iter()
+        .map(|(year, beneficiary, what, target)| (*year, *beneficiary, *what, "Almaty region", *target, None));
+    let mut created = 0;
+    for (year, beneficiary, what, city, target, event_id) in planned.chain(earlier) {
+        let exists = charity_project::Entity::find()
+            .filter(charity_project::Column::Year.eq(year))
+            .filter(charity_project::Column::Beneficiary.eq(beneficiary))
+            .one(db)
+            .await?
+            .is_some();
+        if exists {
+            continue;
+        }
+        let completed = year < 2020;
+        let project = charity::insert_project(
+            db,
+            almaty(year, 1, 15, 10, 0)?,
+            ProjectInput {
+                event_id,
+                beneficiary: beneficiary.into(),
+                description: what.into(),
+                city: city.into(),
+                year,
+                target: kzt(target)?,
+                status: if completed { CharityStatus::Completed } else { CharityStatus::InProgress },
+                report: completed.then(|| format!("{what}: delivered and handed over in {year}.")),
+            },
+        )
+        .await?;
+        if completed {
+            charity::insert_donations(
+                db,
+                almaty(year, 5, 1, 10, 0)?,
+                vec![NewDonation {
+                    source: DonationSource::Direct,
+                    event_id: None,
+                    project_id: Some(project.id),
+                    refund_request_id: None,
+                    account_id: None,
+                    donor_name: Some(format!("Almaty Marathon {year} participants and partners")),
+                    amount_minor: project.target_minor,
+                    currency: project.currency.clone(),
+                }],
+            )
+            .await?;
+        }
+        created += 1;
+    }
+    Ok(created)
 }

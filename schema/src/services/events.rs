@@ -217,7 +217,16 @@ pub async fn update_event(
     }
     if let Some(capacity) = patch.capacity {
         check_capacity(capacity)?;
-        active.capacity = Set(capacity);
+        // Guarded like registration itself: never below the places already taken.
+        let resized = event::Entity::update_many()
+            .col_expr(event::Column::Capacity, Expr::value(capacity))
+            .filter(event::Column::Id.eq(event_id))
+            .filter(event::Column::RegisteredCount.lte(capacity))
+            .exec(&txn)
+            .await?;
+        if resized.rows_affected != 1 {
+            return Err(ApiError::Conflict("capacity cannot go below the registrations already taken".into()));
+        }
     }
     if let Some(state) = patch.registration_state {
         active.registration_state = Set(state);

@@ -5,6 +5,10 @@ pub mod accounts;
 pub mod demo;
 pub mod events;
 pub mod organizations;
+pub mod charity;
+pub mod refunds;
+pub mod registrations;
+pub mod synthetic;
 mod secrets;
 
 pub use secrets::{hash_token, new_token};

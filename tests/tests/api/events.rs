@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_code, gateway_binary, spawn_app};
+use crate::helpers::{Backend, error_code, gateway_binary, spawn_app};
 use crate::on_both_databases;
 
 const CHANGE_STATUS: &str = "mutation($input: ChangeEventStatusInput!) {
@@ -16,20 +16,6 @@ const CHANGE_STATUS: &str = "mutation($input: ChangeEventStatusInput!) {
         statusHistory { previousStatus status reason startsAt }
     }
 }";
-
-async fn event_id(app: &TestApp, slug: &str) -> String {
-    let data = app
-        .ok(
-            None,
-            "query($slug: String!) { eventBySlug(slug: $slug) { id } }",
-            json!({ "slug": slug }),
-        )
-        .await;
-    data["eventBySlug"]["id"]
-        .as_str()
-        .expect("event exists")
-        .to_owned()
-}
 
 async fn the_demo_tells_the_2020_story(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -196,10 +182,10 @@ async fn an_organizer_made_on_the_command_line_cancels_the_upcoming_race(backend
     let app = spawn_app(backend).await;
     let url = app.database.url.clone();
     let first = gateway(&url, &["seed", "--demo"], None);
-    assert!(first.contains("events created: 3"), "{first}");
+    assert!(first.contains("events created: 3, charity projects created: 22"), "{first}");
     let second = gateway(&url, &["seed", "--demo"], None);
     assert!(
-        second.contains("organizations created: 0, events created: 0"),
+        second.contains("organizations created: 0, events created: 0, charity projects created: 0"),
         "a second seed changes nothing: {second}"
     );
     gateway(
@@ -219,7 +205,7 @@ async fn an_organizer_made_on_the_command_line_cancels_the_upcoming_race(backend
     let token = app
         .sign_in("director@almaty-marathon.kz", "a director's long password")
         .await;
-    let upcoming = event_id(&app, "almaty-marathon-2027").await;
+    let upcoming = app.event_id("almaty-marathon-2027").await;
     let notifications_before = app.count("notification").await;
 
     let data = app
@@ -259,8 +245,8 @@ async fn forbidden_transitions_are_refused_and_nothing_is_written(backend: Backe
     let token = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let cancelled = event_id(&app, "almaty-marathon-2020").await;
-    let upcoming = event_id(&app, "almaty-marathon-2027").await;
+    let cancelled = app.event_id("almaty-marathon-2020").await;
+    let upcoming = app.event_id("almaty-marathon-2027").await;
     let (history, outbox) = (
         app.count("event_status_change").await,
         app.count("notification").await,
@@ -321,7 +307,7 @@ async fn a_race_is_suspended_rescheduled_and_resumed(backend: Backend) {
     let token = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let upcoming = event_id(&app, "almaty-marathon-2027").await;
+    let upcoming = app.event_id("almaty-marathon-2027").await;
     let suspended = app
         .ok(Some(&token), CHANGE_STATUS, json!({ "input": { "eventId": upcoming, "status": "SUSPENDED", "reason": "Awaiting a permit" } }))
         .await;
@@ -372,7 +358,7 @@ on_both_databases!(a_race_is_suspended_rescheduled_and_resumed);
 async fn only_the_events_own_organizers_may_change_it(backend: Backend) {
     let app = spawn_app(backend).await;
     app.seed_demo().await;
-    let women_race = event_id(&app, "womens-and-childrens-race-2020").await;
+    let women_race = app.event_id("womens-and-childrens-race-2020").await;
     let input =
         json!({ "input": { "eventId": women_race, "status": "CANCELLED", "reason": "Ban" } });
 

@@ -277,6 +277,56 @@ impl TestApp {
         data["signIn"]["token"].as_str().expect("token").to_owned()
     }
 
+    /// `n` runner accounts with sessions, inserted directly (hashing `n` passwords would
+    /// only slow the test down); returns their bearer tokens.
+    pub async fn runner_tokens(&self, n: usize) -> Vec<String> {
+        use sea_orm::{EntityTrait, Set};
+        static BATCH: AtomicU64 = AtomicU64::new(0);
+        let batch = BATCH.fetch_add(1, Ordering::Relaxed);
+        let now = chrono::Utc::now();
+        let accounts = (0..n).map(|i| entities::account::ActiveModel {
+            email: Set(format!("runner{batch}-{i}@crowd.test")),
+            password_hash: Set("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$ZmFrZWZha2VmYWtlZmFrZWZha2VmYWtlZmFrZQ".into()),
+            display_name: Set(format!("Runner {i}")),
+            role: Set(entities::account::Role::Runner),
+            organization_id: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        let ids = entities::account::Entity::insert_many(accounts).exec_with_returning_keys(&self.db).await.unwrap();
+        let tokens: Vec<String> = (0..n).map(|i| format!("rdg_crowd-{batch}-{i}-{}", unique_name("t"))).collect();
+        let sessions = ids.iter().zip(&tokens).map(|(id, token)| entities::session::ActiveModel {
+            account_id: Set(*id),
+            token_hash: Set(schema::services::hash_token(token)),
+            created_at: Set(now),
+            expires_at: Set(now + chrono::Duration::days(1)),
+            ..Default::default()
+        });
+        entities::session::Entity::insert_many(sessions).exec(&self.db).await.unwrap();
+        tokens
+    }
+
+    /// The id of an event, by slug.
+    pub async fn event_id(&self, slug: &str) -> String {
+        let data = self
+            .ok(None, "query($slug: String!) { eventBySlug(slug: $slug) { id } }", json!({ "slug": slug }))
+            .await;
+        data["eventBySlug"]["id"].as_str().expect("event exists").to_owned()
+    }
+
+    /// The ids of an event's distances, longest first.
+    pub async fn distance_ids(&self, slug: &str) -> Vec<String> {
+        let data = self
+            .ok(None, "query($slug: String!) { eventBySlug(slug: $slug) { distances { id } } }", json!({ "slug": slug }))
+            .await;
+        data["eventBySlug"]["distances"]
+            .as_array()
+            .expect("distances")
+            .iter()
+            .map(|d| d["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+
     /// Seeds the 2020 demo data.
     pub async fn seed_demo(&self) {
         let db = sea_orm::Database::connect(self.database.url.clone())

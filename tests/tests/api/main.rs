@@ -6,5 +6,8 @@
 mod helpers;
 
 mod accounts;
+mod charity;
 mod events;
 mod http_protocol;
+mod refunds;
+mod registrations;

@@ -1,0 +1,129 @@
+//! How a cancelled race's fee is split, and how dates in a policy are judged.
+//!
+//! The rounding rule: the kit share is the fee times the kit percentage, rounded DOWN to
+//! the minor unit; the donation is the rest. So the charity receives any fraction of a
+//! tiyn, kit share plus donation is always exactly the fee, and a full refund is the fee.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::error::ApiError;
+
+/// A share in basis points: 0 to 10,000 (5,000 is 50%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BasisPoints(i32);
+
+impl BasisPoints {
+    pub const WHOLE: i32 = 10_000;
+
+    pub fn parse(raw: i32) -> Result<Self, ApiError> {
+        if !(0..=Self::WHOLE).contains(&raw) {
+            return Err(ApiError::bad_input("a share must be 0 to 10000 basis points"));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// Where a fee goes, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeSplit {
+    pub refund: i64,
+    pub kit_share: i64,
+    pub donation: i64,
+}
+
+/// Splits `fee` for a full refund (`full == true`) or for kit-and-donate with the kit
+/// share `kit`. Exact: see the module's rounding rule.
+pub fn split_fee(fee: i64, full: bool, kit: BasisPoints) -> FeeSplit {
+    if full {
+        return FeeSplit { refund: fee, kit_share: 0, donation: 0 };
+    }
+    // i128: fee * 10,000 cannot overflow even for the largest i64 fee.
+    let kit_share = (i128::from(fee) * i128::from(kit.get()) / i128::from(BasisPoints::WHOLE)) as i64;
+    FeeSplit { refund: 0, kit_share, donation: fee - kit_share }
+}
+
+/// The calendar date it is now in the event's zone.
+fn local_date(now: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    now.with_timezone(&zone).date_naive()
+}
+
+/// True until the last instant of `date` in `zone` (a deadline "by 31 March").
+pub fn is_on_or_before_local_date(now: DateTime<Utc>, zone: Tz, date: NaiveDate) -> bool {
+    local_date(now, zone) <= date
+}
+
+/// True once `date` has ended in `zone`.
+pub fn is_after_local_date(now: DateTime<Utc>, zone: Tz, date: NaiveDate) -> bool {
+    local_date(now, zone) > date
+}
+
+/// True from the first instant of `date` in `zone` (kits "issued from 20 April").
+pub fn is_on_or_after_local_date(now: DateTime<Utc>, zone: Tz, date: NaiveDate) -> bool {
+    local_date(now, zone) >= date
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Almaty;
+    use proptest::prelude::*;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Almaty.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_marathon_deadline_is_judged_in_almaty() {
+        let deadline = NaiveDate::from_ymd_opt(2020, 3, 31).unwrap();
+        assert!(is_on_or_before_local_date(at(2020, 3, 31, 23, 59, 59), Almaty, deadline));
+        assert!(!is_on_or_before_local_date(at(2020, 4, 1, 0, 0, 0), Almaty, deadline));
+        // 31 March 20:00 UTC is already 1 April in Almaty (UTC+6 in 2020): out.
+        let utc = Utc.with_ymd_and_hms(2020, 3, 31, 20, 0, 0).unwrap();
+        assert!(!is_on_or_before_local_date(utc, Almaty, deadline));
+        assert!(is_after_local_date(utc, Almaty, deadline));
+    }
+
+    #[test]
+    fn kits_are_issued_from_the_first_instant_of_the_day() {
+        let from = NaiveDate::from_ymd_opt(2020, 4, 20).unwrap();
+        assert!(!is_on_or_after_local_date(at(2020, 4, 19, 23, 59, 59), Almaty, from));
+        assert!(is_on_or_after_local_date(at(2020, 4, 20, 0, 0, 0), Almaty, from));
+    }
+
+    #[test]
+    fn an_odd_fee_gives_the_odd_tiyn_to_charity() {
+        let half = BasisPoints::parse(5000).unwrap();
+        assert_eq!(split_fee(1_500_001, false, half), FeeSplit { refund: 0, kit_share: 750_000, donation: 750_001 });
+        assert_eq!(split_fee(1_500_001, true, half), FeeSplit { refund: 1_500_001, kit_share: 0, donation: 0 });
+        assert!(BasisPoints::parse(10_001).is_err());
+        assert!(BasisPoints::parse(-1).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn a_split_is_exact_and_rounds_the_kit_share_down(fee in 0_i64..=i64::MAX / 2, bp in 0_i32..=10_000) {
+            let kit = BasisPoints::parse(bp).unwrap();
+            let split = split_fee(fee, false, kit);
+            prop_assert_eq!(split.kit_share + split.donation, fee);
+            prop_assert_eq!(split.refund, 0);
+            prop_assert!(split.kit_share >= 0 && split.donation >= 0);
+            // kit_share = floor(fee * bp / 10000): it is at most the exact share and
+            // less than one minor unit below it.
+            let exact = i128::from(fee) * i128::from(bp);
+            let kit_scaled = i128::from(split.kit_share) * 10_000;
+            prop_assert!(kit_scaled <= exact && exact - kit_scaled < 10_000);
+        }
+
+        #[test]
+        fn a_full_refund_is_the_fee(fee in 0_i64..=i64::MAX, bp in 0_i32..=10_000) {
+            let split = split_fee(fee, true, BasisPoints::parse(bp).unwrap());
+            prop_assert_eq!(split, FeeSplit { refund: fee, kit_share: 0, donation: 0 });
+        }
+    }
+}

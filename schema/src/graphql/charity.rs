@@ -1,0 +1,219 @@
+//! Charity over GraphQL: the projects, what they raised, the yearly summary, and the
+//! organizer's CRUD and direct donations.
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entities::account::Role as AccountRole;
+use entities::{charity_project, donation};
+
+use super::guards::{RoleGuard, api, signed_in};
+use super::ids::{parse_id, to_id};
+use super::loaders::{DbLoader, RaisedBy};
+use super::money::{Money, MoneyInput};
+use crate::services::charity::{self as service, ProjectInput};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::charity_project::CharityStatus")]
+pub enum CharityStatus {
+    Planned,
+    InProgress,
+    Completed,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::donation::DonationSource")]
+pub enum DonationSource {
+    /// The donated share of a runner's fee.
+    FeeShare,
+    /// A gift recorded by an organizer.
+    Direct,
+}
+
+pub struct CharityProject(pub charity_project::Model);
+
+#[Object]
+impl CharityProject {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn beneficiary(&self) -> &str {
+        &self.0.beneficiary
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn city(&self) -> &str {
+        &self.0.city
+    }
+
+    async fn year(&self) -> i32 {
+        self.0.year
+    }
+
+    async fn status(&self) -> CharityStatus {
+        self.0.status.into()
+    }
+
+    async fn report(&self) -> Option<&str> {
+        self.0.report.as_deref()
+    }
+
+    async fn target(&self) -> Money {
+        Money::from_minor(self.0.target_minor, &self.0.currency)
+    }
+
+    /// The sum of its donations.
+    async fn raised(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
+        let raised = ctx
+            .data::<async_graphql::dataloader::DataLoader<DbLoader>>()?
+            .load_one(RaisedBy(self.0.id))
+            .await?
+            .unwrap_or(0);
+        Ok(Money::from_minor(raised, &self.0.currency))
+    }
+
+    async fn event_id(&self) -> Option<ID> {
+        self.0.event_id.map(to_id)
+    }
+}
+
+pub struct Donation(pub donation::Model);
+
+#[Object]
+impl Donation {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn source(&self) -> DonationSource {
+        self.0.source.into()
+    }
+
+    async fn amount(&self) -> Money {
+        Money::from_minor(self.0.amount_minor, &self.0.currency)
+    }
+
+    async fn project_id(&self) -> Option<ID> {
+        self.0.project_id.map(to_id)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A year of the charity programme.
+#[derive(SimpleObject)]
+pub struct CharitySummary {
+    year: i32,
+    projects: Vec<CharityProject>,
+    /// Raised by the year's projects, one entry per currency.
+    total_raised: Vec<Money>,
+    /// Their targets, one entry per currency.
+    total_target: Vec<Money>,
+    /// Projects of this year and every year before.
+    projects_to_date: i32,
+    /// Years with at least one project, up to this one.
+    years_to_date: i32,
+}
+
+#[derive(InputObject)]
+pub struct CharityProjectInput {
+    /// The event whose programme funds it (donated fee shares flow to its projects).
+    event_id: Option<ID>,
+    beneficiary: String,
+    #[graphql(default)]
+    description: String,
+    city: String,
+    year: i32,
+    target: MoneyInput,
+    #[graphql(default_with = "CharityStatus::Planned")]
+    status: CharityStatus,
+    report: Option<String>,
+}
+
+impl CharityProjectInput {
+    fn parse(self) -> async_graphql::Result<ProjectInput> {
+        Ok(ProjectInput {
+            event_id: self.event_id.as_ref().map(|id| parse_id(id, "event")).transpose()?,
+            beneficiary: self.beneficiary,
+            description: self.description,
+            city: self.city,
+            year: self.year,
+            target: self.target.parse()?,
+            status: self.status.into(),
+            report: self.report,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CharityQuery;
+
+#[Object]
+impl CharityQuery {
+    /// Charity projects of a year, or of every year.
+    async fn charity_projects(&self, ctx: &Context<'_>, year: Option<i32>) -> async_graphql::Result<Vec<CharityProject>> {
+        Ok(service::projects(&api(ctx)?.db, year).await?.into_iter().map(CharityProject).collect())
+    }
+
+    /// Raised against target per project and in total for a year, and the history to date.
+    async fn charity_summary(&self, ctx: &Context<'_>, year: i32) -> async_graphql::Result<CharitySummary> {
+        let summary = service::summary(&api(ctx)?.db, year).await?;
+        let total = |pick: fn(&(i64, i64)) -> i64| {
+            summary.totals.iter().map(|(currency, t)| Money::from_minor(pick(t), currency)).collect::<Vec<_>>()
+        };
+        Ok(CharitySummary {
+            year,
+            total_raised: total(|t| t.0),
+            total_target: total(|t| t.1),
+            projects: summary.projects.into_iter().map(|(p, _)| CharityProject(p)).collect(),
+            projects_to_date: summary.projects_to_date as i32,
+            years_to_date: summary.years_to_date as i32,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CharityMutation;
+
+#[Object]
+impl CharityMutation {
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn create_charity_project(&self, ctx: &Context<'_>, input: CharityProjectInput) -> async_graphql::Result<CharityProject> {
+        let api = api(ctx)?;
+        let created = service::create_project(&api.db, api.clock.now(), signed_in(ctx)?, input.parse()?).await?;
+        Ok(CharityProject(created))
+    }
+
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn update_charity_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CharityProjectInput,
+    ) -> async_graphql::Result<CharityProject> {
+        let id = parse_id(&id, "charity project")?;
+        let updated = service::update_project(&api(ctx)?.db, signed_in(ctx)?, id, input.parse()?).await?;
+        Ok(CharityProject(updated))
+    }
+
+    /// Records a gift made directly to a project.
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn record_donation(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        amount: MoneyInput,
+        donor_name: Option<String>,
+    ) -> async_graphql::Result<Donation> {
+        let api = api(ctx)?;
+        let id = parse_id(&project_id, "charity project")?;
+        let created =
+            service::record_direct_donation(&api.db, api.clock.now(), signed_in(ctx)?, id, amount.parse()?, donor_name).await?;
+        Ok(Donation(created))
+    }
+}

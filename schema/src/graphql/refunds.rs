@@ -1,0 +1,267 @@
+//! Refunds over GraphQL: the event's policy, a runner's request, the organizer's decision
+//! and payment, and the default outcome for those who filed nothing.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entities::account::Role as AccountRole;
+use entities::refund_request;
+
+use super::date::Date;
+use super::events::Event;
+use super::guards::{RoleGuard, api, signed_in};
+use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
+use super::loaders::{DbLoader, RegistrationId};
+use super::money::Money;
+use super::registrations::Registration;
+use crate::domain::BasisPoints;
+use crate::error::ApiError;
+use crate::services::events::find_organized;
+use crate::services::refunds::{self as service, RefundChoice, RefundPolicy as ServicePolicy};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::refund_request::RefundOption")]
+pub enum RefundOption {
+    /// The whole fee back; no kit.
+    FullRefund,
+    /// Starter kit, T-shirt and medal for the kit share; the rest to charity.
+    KitAndDonate,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::refund_request::RefundStatus")]
+pub enum RefundStatus {
+    Submitted,
+    Approved,
+    Rejected,
+    Paid,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RefundDecision {
+    Approved,
+    Rejected,
+}
+
+pub struct RefundRequest(pub refund_request::Model);
+
+#[Object]
+impl RefundRequest {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn option(&self) -> RefundOption {
+        self.0.option.into()
+    }
+
+    async fn donation_consent(&self) -> bool {
+        self.0.donation_consent
+    }
+
+    async fn status(&self) -> RefundStatus {
+        self.0.status.into()
+    }
+
+    /// Paid back to the runner.
+    async fn refund(&self) -> Money {
+        Money::from_minor(self.0.refund_minor, &self.0.currency)
+    }
+
+    /// Kept as starter kit, T-shirt and medal.
+    async fn kit_share(&self) -> Money {
+        Money::from_minor(self.0.kit_share_minor, &self.0.currency)
+    }
+
+    /// Given to the event's charity programme.
+    async fn donation(&self) -> Money {
+        Money::from_minor(self.0.donation_minor, &self.0.currency)
+    }
+
+    /// True when the policy's default outcome was applied because nothing was filed.
+    async fn is_default(&self) -> bool {
+        self.0.is_default
+    }
+
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+
+    async fn decision_note(&self) -> Option<&str> {
+        self.0.decision_note.as_deref()
+    }
+
+    async fn paid_at(&self) -> Option<DateTime<Utc>> {
+        self.0.paid_at
+    }
+
+    async fn registration(&self, ctx: &Context<'_>) -> async_graphql::Result<Registration> {
+        ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?
+            .load_one(RegistrationId(self.0.registration_id))
+            .await?
+            .map(Registration)
+            .ok_or_else(|| ApiError::NotFound("registration").into())
+    }
+}
+
+/// What a cancelled event offers its runners.
+#[derive(SimpleObject)]
+pub struct RefundPolicy {
+    /// Last day to apply, in the event's time zone (inclusive, until 23:59:59 there).
+    deadline: Option<Date>,
+    /// The last instant applications are accepted, in UTC.
+    deadline_ends_at: Option<DateTime<Utc>>,
+    /// Share of the fee kept as kit, T-shirt and medal, in basis points (5000 = 50%).
+    kit_share_basis_points: i32,
+    /// Share donated under KIT_AND_DONATE, in basis points.
+    donation_basis_points: i32,
+    /// The outcome for a runner who files nothing by the deadline.
+    default_option: RefundOption,
+    /// First day starter kits are issued, in the event's time zone.
+    kit_issue_from: Option<Date>,
+}
+
+impl RefundPolicy {
+    pub fn of(event: &entities::event::Model) -> Self {
+        let deadline_ends_at = event.refund_deadline.and_then(|date| {
+            let zone = crate::domain::TimeZone::parse(&event.time_zone).ok()?;
+            let next_day = date.succ_opt()?.and_hms_opt(0, 0, 0)?;
+            let start_of_next = next_day.and_local_timezone(zone.tz()).earliest()?;
+            Some(start_of_next.with_timezone(&Utc) - chrono::Duration::seconds(1))
+        });
+        Self {
+            deadline: event.refund_deadline.map(Date),
+            deadline_ends_at,
+            kit_share_basis_points: event.kit_share_bp,
+            donation_basis_points: BasisPoints::WHOLE - event.kit_share_bp,
+            default_option: RefundOption::KitAndDonate,
+            kit_issue_from: event.kit_issue_from.map(Date),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RequestRefundInput {
+    registration_id: ID,
+    option: RefundOption,
+    /// Required (true) for KIT_AND_DONATE.
+    #[graphql(default)]
+    donation_consent: bool,
+}
+
+#[derive(InputObject)]
+pub struct RefundPolicyInput {
+    event_id: ID,
+    /// Last day to apply, in the event's zone; null: no refunds offered.
+    deadline: Option<Date>,
+    #[graphql(default = 5000)]
+    kit_share_basis_points: i32,
+    kit_issue_from: Option<Date>,
+}
+
+#[derive(Default)]
+pub struct RefundQuery;
+
+#[Object]
+impl RefundQuery {
+    /// An event's refund requests, for its organizers (Relay connection by id).
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn refund_requests(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        status: Option<RefundStatus>,
+        option: Option<RefundOption>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, RefundRequest>> {
+        let api = api(ctx)?;
+        let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
+        let limit = page_size(first)?;
+        let after_id = after.as_deref().map(parse_id_cursor).transpose()?;
+        let mut rows = service::list_for_event(
+            &api.db,
+            event.id,
+            status.map(Into::into),
+            option.map(Into::into),
+            after_id,
+            limit,
+        )
+        .await?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut connection = Connection::new(after_id.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|r| Edge::new(id_cursor(r.id), RefundRequest(r))));
+        Ok(connection)
+    }
+}
+
+#[derive(Default)]
+pub struct RefundMutation;
+
+#[Object]
+impl RefundMutation {
+    /// A runner's choice for their registration of a cancelled event. Errors:
+    /// ALREADY_REQUESTED, DEADLINE_PASSED, REFUND_NOT_AVAILABLE, NOT_FOUND.
+    #[graphql(guard = "RoleGuard(AccountRole::Runner)")]
+    async fn request_refund(&self, ctx: &Context<'_>, input: RequestRefundInput) -> async_graphql::Result<RefundRequest> {
+        let api = api(ctx)?;
+        let choice = RefundChoice {
+            registration_id: parse_id(&input.registration_id, "registration")?,
+            option: input.option.into(),
+            donation_consent: input.donation_consent,
+        };
+        Ok(RefundRequest(service::request_refund(&api.db, api.clock.now(), signed_in(ctx)?, choice).await?))
+    }
+
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn decide_refund(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        decision: RefundDecision,
+        note: Option<String>,
+    ) -> async_graphql::Result<RefundRequest> {
+        let api = api(ctx)?;
+        let status = match decision {
+            RefundDecision::Approved => refund_request::RefundStatus::Approved,
+            RefundDecision::Rejected => refund_request::RefundStatus::Rejected,
+        };
+        let id = parse_id(&id, "refund request")?;
+        Ok(RefundRequest(service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?))
+    }
+
+    /// Records that an approved full refund was paid back.
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn mark_refund_paid(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<RefundRequest> {
+        let api = api(ctx)?;
+        let id = parse_id(&id, "refund request")?;
+        Ok(RefundRequest(service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?))
+    }
+
+    /// After the deadline: kit plus donation for every registration with no request.
+    /// Idempotent; returns how many registrations it applied to.
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn apply_default_refund_outcome(&self, ctx: &Context<'_>, event_id: ID) -> async_graphql::Result<i32> {
+        let api = api(ctx)?;
+        let id = parse_id(&event_id, "event")?;
+        let applied = service::apply_default_outcome(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
+        Ok(i32::try_from(applied).unwrap_or(i32::MAX))
+    }
+
+    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    async fn set_refund_policy(&self, ctx: &Context<'_>, input: RefundPolicyInput) -> async_graphql::Result<Event> {
+        let api = api(ctx)?;
+        let policy = ServicePolicy {
+            deadline: input.deadline.map(|d| d.0),
+            kit_share: BasisPoints::parse(input.kit_share_basis_points)?,
+            kit_issue_from: input.kit_issue_from.map(|d| d.0),
+        };
+        let id = parse_id(&input.event_id, "event")?;
+        Ok(Event(service::set_policy(&api.db, api.clock.now(), signed_in(ctx)?, id, policy).await?))
+    }
+}
