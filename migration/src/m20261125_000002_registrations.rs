@@ -176,21 +176,37 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            index("registration_runner_event_key", Registration::Table, &["event_id", "account_id"])
-                .unique()
-                .take(),
+            index(
+                "registration_runner_event_key",
+                Registration::Table,
+                &["event_id", "account_id"],
+            )
+            .unique()
+            .take(),
         )
         .await?;
         m.create_index(
-            index("registration_event_bib_key", Registration::Table, &["event_id", "bib"])
-                .unique()
-                .take(),
+            index(
+                "registration_event_bib_key",
+                Registration::Table,
+                &["event_id", "bib"],
+            )
+            .unique()
+            .take(),
         )
         .await?;
-        m.create_index(index("idx_registration_account", Registration::Table, &["account_id"]))
-            .await?;
-        m.create_index(index("idx_registration_distance", Registration::Table, &["distance_id"]))
-            .await?;
+        m.create_index(index(
+            "idx_registration_account",
+            Registration::Table,
+            &["account_id"],
+        ))
+        .await?;
+        m.create_index(index(
+            "idx_registration_distance",
+            Registration::Table,
+            &["distance_id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -256,8 +272,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("idx_charity_project_year", CharityProject::Table, &["year"]))
-            .await?;
+        m.create_index(index(
+            "idx_charity_project_year",
+            CharityProject::Table,
+            &["year"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -266,7 +286,11 @@ impl MigrationTrait for Migration {
                 .col(string(Donation::Source))
                 .col(big_integer_null(Donation::EventId))
                 .col(big_integer_null(Donation::ProjectId))
-                .col(big_integer_null(Donation::RefundRequestId).unique_key().take())
+                .col(
+                    big_integer_null(Donation::RefundRequestId)
+                        .unique_key()
+                        .take(),
+                )
                 .col(big_integer_null(Donation::AccountId))
                 .col(string_null(Donation::DonorName))
                 .col(big_integer(Donation::AmountMinor))
@@ -286,10 +310,18 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("idx_donation_project", Donation::Table, &["project_id"]))
-            .await?;
-        m.create_index(index("idx_donation_account", Donation::Table, &["account_id"]))
-            .await?;
+        m.create_index(index(
+            "idx_donation_project",
+            Donation::Table,
+            &["project_id"],
+        ))
+        .await?;
+        m.create_index(index(
+            "idx_donation_account",
+            Donation::Table,
+            &["account_id"],
+        ))
+        .await?;
         Ok(())
     }
 }

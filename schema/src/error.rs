@@ -47,7 +47,9 @@ impl ApiError {
             Self::RegistrationClosed => "registration for this event is not open".into(),
             Self::SoldOut => "the event is full".into(),
             Self::AlreadyRegistered => "you are already registered for this event".into(),
-            Self::AlreadyRequested => "a refund request for this registration already exists".into(),
+            Self::AlreadyRequested => {
+                "a refund request for this registration already exists".into()
+            }
             Self::DeadlinePassed => "the deadline for refund applications has passed".into(),
             Self::RefundNotAvailable(why) => why.clone(),
             Self::KitIssueNotStarted => "starter kits are not issued for this event yet".into(),

@@ -98,23 +98,36 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             drop(db);
             Ok(())
         }
-        Command::Seed { demo, runners, event } => {
+        Command::Seed {
+            demo,
+            runners,
+            event,
+        } => {
             if !demo && runners.is_none() {
                 return Err("say what to seed: --demo and/or --runners N".into());
             }
             let db = connect(&settings).await?;
             if demo {
-                let report = schema::services::demo::seed_demo(&db).await.map_err(|e| e.message())?;
+                let report = schema::services::demo::seed_demo(&db)
+                    .await
+                    .map_err(|e| e.message())?;
                 println!(
                     "organizations created: {}, events created: {}, charity projects created: {}",
-                    report.organizations_created, report.events_created, report.charity_projects_created
+                    report.organizations_created,
+                    report.events_created,
+                    report.charity_projects_created
                 );
             }
             if let Some(count) = runners {
                 let started = std::time::Instant::now();
-                let report = schema::services::synthetic::seed_runners(&db, chrono::Utc::now(), count, event.as_deref())
-                    .await
-                    .map_err(|e| e.message())?;
+                let report = schema::services::synthetic::seed_runners(
+                    &db,
+                    chrono::Utc::now(),
+                    count,
+                    event.as_deref(),
+                )
+                .await
+                .map_err(|e| e.message())?;
                 println!(
                     "synthetic runners added to {}: {}, refund requests: {}, donations: {} in {:.1} s",
                     report.event_slug,

@@ -1,2 +1,202 @@
 //! Black-box tests and load tools for the gateway. The integration tests live in
-//! `tests/api/` (one binary); load tools will live in `src/bin/`.
+//! `tests/api/` (one binary); the load tools in `src/bin/` start the real (release)
+//! gateway as a child process and drive it over HTTP. This module holds what the tools
+//! share: a scratch database, the gateway process, runner accounts.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set};
+
+/// A PostgreSQL database created for one load run, dropped at the end.
+pub struct ScratchDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    pub async fn create(server: &str, name: &str) -> Result<Self, String> {
+        let admin_url = format!("{server}/postgres");
+        let admin = Database::connect(&admin_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .map_err(|e| e.to_string())?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        admin.close().await.ok();
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            admin_url,
+            name: name.to_owned(),
+        })
+    }
+
+    pub async fn drop_now(self) {
+        if let Ok(admin) = Database::connect(&self.admin_url).await {
+            let _ = admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+/// The `gateway` binary beside this tool (release when the tool is run with --release).
+pub fn gateway_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    let dir = if dir.ends_with("deps") {
+        dir.parent().map(PathBuf::from).unwrap_or(dir)
+    } else {
+        dir
+    };
+    dir.join(format!("gateway{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A free loopback port (bound, then released for the child to take).
+pub fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+/// A gateway child process, killed on drop.
+pub struct Gateway {
+    pub child: Child,
+    pub address: String,
+}
+
+impl Gateway {
+    /// Starts `gateway serve` with `env` and waits until /readyz answers 200.
+    pub async fn start(env: &[(&str, String)]) -> Result<Self, String> {
+        let port = free_port()?;
+        let mut command = Command::new(gateway_binary());
+        command
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env(
+                "RUST_LOG",
+                std::env::var("GATEWAY_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", gateway_binary().display()))?;
+        let gateway = Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(response) = client
+                .get(format!("{}/readyz", gateway.address))
+                .send()
+                .await
+                && response.status().is_success()
+            {
+                return Ok(gateway);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("the gateway did not become ready within 60 s".into())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the gateway process, in KiB (from /proc).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+    }
+
+    /// CPU time (user + system) the gateway has used, in microseconds.
+    pub fn cpu_micros(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        let after_name = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(ticks * 1_000_000 / 100)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `n` runner accounts with sessions, inserted directly; returns their bearer tokens.
+pub async fn runner_tokens(
+    db: &DatabaseConnection,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<String>, String> {
+    let now = chrono::Utc::now();
+    let mut tokens = Vec::with_capacity(n);
+    for start in (0..n).step_by(2000) {
+        let end = (start + 2000).min(n);
+        let accounts = (start..end).map(|i| entities::account::ActiveModel {
+            email: Set(format!("{prefix}-{i}@load.test")),
+            // Not a hash of any password: these accounts sign in only by the token below.
+            password_hash: Set("!load-test".into()),
+            display_name: Set(format!("Load runner {i}")),
+            role: Set(entities::account::Role::Runner),
+            organization_id: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        let ids = entities::account::Entity::insert_many(accounts)
+            .exec_with_returning_keys(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        let batch: Vec<String> = (start..end).map(|i| format!("rdg_{prefix}-{i}")).collect();
+        let sessions = ids
+            .iter()
+            .zip(&batch)
+            .map(|(id, token)| entities::session::ActiveModel {
+                account_id: Set(*id),
+                token_hash: Set(schema::services::hash_token(token)),
+                created_at: Set(now),
+                expires_at: Set(now + chrono::Duration::days(1)),
+                ..Default::default()
+            });
+        entities::session::Entity::insert_many(sessions)
+            .exec(db)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokens.extend(batch);
+    }
+    Ok(tokens)
+}
+
+/// Percentile of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}

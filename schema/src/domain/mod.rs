@@ -9,5 +9,8 @@ mod runner;
 pub use account::{DisplayName, Email, Password};
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition};
 pub use money::{Currency, Money};
-pub use refund::{BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date, is_on_or_before_local_date, split_fee};
+pub use refund::{
+    BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,
+    is_on_or_before_local_date, split_fee,
+};
 pub use runner::{City, CountryCode};

@@ -18,7 +18,9 @@ impl BasisPoints {
 
     pub fn parse(raw: i32) -> Result<Self, ApiError> {
         if !(0..=Self::WHOLE).contains(&raw) {
-            return Err(ApiError::bad_input("a share must be 0 to 10000 basis points"));
+            return Err(ApiError::bad_input(
+                "a share must be 0 to 10000 basis points",
+            ));
         }
         Ok(Self(raw))
     }
@@ -40,11 +42,20 @@ pub struct FeeSplit {
 /// share `kit`. Exact: see the module's rounding rule.
 pub fn split_fee(fee: i64, full: bool, kit: BasisPoints) -> FeeSplit {
     if full {
-        return FeeSplit { refund: fee, kit_share: 0, donation: 0 };
+        return FeeSplit {
+            refund: fee,
+            kit_share: 0,
+            donation: 0,
+        };
     }
     // i128: fee * 10,000 cannot overflow even for the largest i64 fee.
-    let kit_share = (i128::from(fee) * i128::from(kit.get()) / i128::from(BasisPoints::WHOLE)) as i64;
-    FeeSplit { refund: 0, kit_share, donation: fee - kit_share }
+    let kit_share =
+        (i128::from(fee) * i128::from(kit.get()) / i128::from(BasisPoints::WHOLE)) as i64;
+    FeeSplit {
+        refund: 0,
+        kit_share,
+        donation: fee - kit_share,
+    }
 }
 
 /// The calendar date it is now in the event's zone.
@@ -75,14 +86,25 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-        Almaty.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().with_timezone(&Utc)
+        Almaty
+            .with_ymd_and_hms(y, mo, d, h, mi, s)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn the_marathon_deadline_is_judged_in_almaty() {
         let deadline = NaiveDate::from_ymd_opt(2020, 3, 31).unwrap();
-        assert!(is_on_or_before_local_date(at(2020, 3, 31, 23, 59, 59), Almaty, deadline));
-        assert!(!is_on_or_before_local_date(at(2020, 4, 1, 0, 0, 0), Almaty, deadline));
+        assert!(is_on_or_before_local_date(
+            at(2020, 3, 31, 23, 59, 59),
+            Almaty,
+            deadline
+        ));
+        assert!(!is_on_or_before_local_date(
+            at(2020, 4, 1, 0, 0, 0),
+            Almaty,
+            deadline
+        ));
         // 31 March 20:00 UTC is already 1 April in Almaty (UTC+6 in 2020): out.
         let utc = Utc.with_ymd_and_hms(2020, 3, 31, 20, 0, 0).unwrap();
         assert!(!is_on_or_before_local_date(utc, Almaty, deadline));
@@ -92,15 +114,37 @@ mod tests {
     #[test]
     fn kits_are_issued_from_the_first_instant_of_the_day() {
         let from = NaiveDate::from_ymd_opt(2020, 4, 20).unwrap();
-        assert!(!is_on_or_after_local_date(at(2020, 4, 19, 23, 59, 59), Almaty, from));
-        assert!(is_on_or_after_local_date(at(2020, 4, 20, 0, 0, 0), Almaty, from));
+        assert!(!is_on_or_after_local_date(
+            at(2020, 4, 19, 23, 59, 59),
+            Almaty,
+            from
+        ));
+        assert!(is_on_or_after_local_date(
+            at(2020, 4, 20, 0, 0, 0),
+            Almaty,
+            from
+        ));
     }
 
     #[test]
     fn an_odd_fee_gives_the_odd_tiyn_to_charity() {
         let half = BasisPoints::parse(5000).unwrap();
-        assert_eq!(split_fee(1_500_001, false, half), FeeSplit { refund: 0, kit_share: 750_000, donation: 750_001 });
-        assert_eq!(split_fee(1_500_001, true, half), FeeSplit { refund: 1_500_001, kit_share: 0, donation: 0 });
+        assert_eq!(
+            split_fee(1_500_001, false, half),
+            FeeSplit {
+                refund: 0,
+                kit_share: 750_000,
+                donation: 750_001
+            }
+        );
+        assert_eq!(
+            split_fee(1_500_001, true, half),
+            FeeSplit {
+                refund: 1_500_001,
+                kit_share: 0,
+                donation: 0
+            }
+        );
         assert!(BasisPoints::parse(10_001).is_err());
         assert!(BasisPoints::parse(-1).is_err());
     }

@@ -10,7 +10,9 @@ impl CountryCode {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let code = raw.trim().to_ascii_uppercase();
         if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(ApiError::bad_input("country must be a two-letter ISO 3166-1 code"));
+            return Err(ApiError::bad_input(
+                "country must be a two-letter ISO 3166-1 code",
+            ));
         }
         Ok(Self(code))
     }
@@ -28,7 +30,9 @@ impl City {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let city = raw.trim();
         if city.is_empty() || city.chars().count() > 100 || city.chars().any(char::is_control) {
-            return Err(ApiError::bad_input("city must be 1 to 100 printable characters"));
+            return Err(ApiError::bad_input(
+                "city must be 1 to 100 printable characters",
+            ));
         }
         Ok(Self(city.to_owned()))
     }
@@ -44,11 +48,17 @@ mod tests {
 
     #[test]
     fn country_codes_are_two_letters() {
-        assert_eq!(CountryCode::parse(" kz ").map(CountryCode::into_inner).ok(), Some("KZ".into()));
+        assert_eq!(
+            CountryCode::parse(" kz ").map(CountryCode::into_inner).ok(),
+            Some("KZ".into())
+        );
         for bad in ["", "K", "KAZ", "K1"] {
             assert!(CountryCode::parse(bad).is_err(), "{bad}");
         }
         assert!(City::parse("  ").is_err());
-        assert_eq!(City::parse(" Almaty ").map(City::into_inner).ok(), Some("Almaty".into()));
+        assert_eq!(
+            City::parse(" Almaty ").map(City::into_inner).ok(),
+            Some("Almaty".into())
+        );
     }
 }

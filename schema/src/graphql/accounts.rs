@@ -3,15 +3,15 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entities::{account, organization};
 
+use super::charity::Donation;
 use super::guards::{api, signed_in};
 use super::ids::to_id;
 use super::loaders::{DbLoader, OrganizationId};
+use super::refunds::RefundRequest;
+use super::registrations::Registration;
 use crate::context::Viewer;
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::ApiError;
-use super::charity::Donation;
-use super::refunds::RefundRequest;
-use super::registrations::Registration;
 use crate::services::{accounts, charity, refunds, registrations};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -54,19 +54,34 @@ impl Account {
     /// The runner's own registrations, newest first.
     async fn registrations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Registration>> {
         let db = &self.own(ctx)?.db;
-        Ok(registrations::of_runner(db, self.0.id).await?.into_iter().map(Registration).collect())
+        Ok(registrations::of_runner(db, self.0.id)
+            .await?
+            .into_iter()
+            .map(Registration)
+            .collect())
     }
 
     /// The runner's own refund requests, newest first.
-    async fn refund_requests(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundRequest>> {
+    async fn refund_requests(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<RefundRequest>> {
         let db = &self.own(ctx)?.db;
-        Ok(refunds::of_runner(db, self.0.id).await?.into_iter().map(RefundRequest).collect())
+        Ok(refunds::of_runner(db, self.0.id)
+            .await?
+            .into_iter()
+            .map(RefundRequest)
+            .collect())
     }
 
     /// The donated shares of the runner's fees.
     async fn donations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Donation>> {
         let db = &self.own(ctx)?.db;
-        Ok(charity::of_runner(db, self.0.id).await?.into_iter().map(Donation).collect())
+        Ok(charity::of_runner(db, self.0.id)
+            .await?
+            .into_iter()
+            .map(Donation)
+            .collect())
     }
 }
 

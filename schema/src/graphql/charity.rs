@@ -1,7 +1,7 @@
 //! Charity over GraphQL: the projects, what they raised, the yearly summary, and the
 //! organizer's CRUD and direct donations.
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::account::Role as AccountRole;
 use entities::{charity_project, donation};
@@ -138,7 +138,11 @@ pub struct CharityProjectInput {
 impl CharityProjectInput {
     fn parse(self) -> async_graphql::Result<ProjectInput> {
         Ok(ProjectInput {
-            event_id: self.event_id.as_ref().map(|id| parse_id(id, "event")).transpose()?,
+            event_id: self
+                .event_id
+                .as_ref()
+                .map(|id| parse_id(id, "event"))
+                .transpose()?,
             beneficiary: self.beneficiary,
             description: self.description,
             city: self.city,
@@ -156,21 +160,41 @@ pub struct CharityQuery;
 #[Object]
 impl CharityQuery {
     /// Charity projects of a year, or of every year.
-    async fn charity_projects(&self, ctx: &Context<'_>, year: Option<i32>) -> async_graphql::Result<Vec<CharityProject>> {
-        Ok(service::projects(&api(ctx)?.db, year).await?.into_iter().map(CharityProject).collect())
+    async fn charity_projects(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+    ) -> async_graphql::Result<Vec<CharityProject>> {
+        Ok(service::projects(&api(ctx)?.db, year)
+            .await?
+            .into_iter()
+            .map(CharityProject)
+            .collect())
     }
 
     /// Raised against target per project and in total for a year, and the history to date.
-    async fn charity_summary(&self, ctx: &Context<'_>, year: i32) -> async_graphql::Result<CharitySummary> {
+    async fn charity_summary(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+    ) -> async_graphql::Result<CharitySummary> {
         let summary = service::summary(&api(ctx)?.db, year).await?;
         let total = |pick: fn(&(i64, i64)) -> i64| {
-            summary.totals.iter().map(|(currency, t)| Money::from_minor(pick(t), currency)).collect::<Vec<_>>()
+            summary
+                .totals
+                .iter()
+                .map(|(currency, t)| Money::from_minor(pick(t), currency))
+                .collect::<Vec<_>>()
         };
         Ok(CharitySummary {
             year,
             total_raised: total(|t| t.0),
             total_target: total(|t| t.1),
-            projects: summary.projects.into_iter().map(|(p, _)| CharityProject(p)).collect(),
+            projects: summary
+                .projects
+                .into_iter()
+                .map(|(p, _)| CharityProject(p))
+                .collect(),
             projects_to_date: summary.projects_to_date as i32,
             years_to_date: summary.years_to_date as i32,
         })
@@ -183,9 +207,15 @@ pub struct CharityMutation;
 #[Object]
 impl CharityMutation {
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
-    async fn create_charity_project(&self, ctx: &Context<'_>, input: CharityProjectInput) -> async_graphql::Result<CharityProject> {
+    async fn create_charity_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CharityProjectInput,
+    ) -> async_graphql::Result<CharityProject> {
         let api = api(ctx)?;
-        let created = service::create_project(&api.db, api.clock.now(), signed_in(ctx)?, input.parse()?).await?;
+        let created =
+            service::create_project(&api.db, api.clock.now(), signed_in(ctx)?, input.parse()?)
+                .await?;
         Ok(CharityProject(created))
     }
 
@@ -197,7 +227,8 @@ impl CharityMutation {
         input: CharityProjectInput,
     ) -> async_graphql::Result<CharityProject> {
         let id = parse_id(&id, "charity project")?;
-        let updated = service::update_project(&api(ctx)?.db, signed_in(ctx)?, id, input.parse()?).await?;
+        let updated =
+            service::update_project(&api(ctx)?.db, signed_in(ctx)?, id, input.parse()?).await?;
         Ok(CharityProject(updated))
     }
 
@@ -212,8 +243,15 @@ impl CharityMutation {
     ) -> async_graphql::Result<Donation> {
         let api = api(ctx)?;
         let id = parse_id(&project_id, "charity project")?;
-        let created =
-            service::record_direct_donation(&api.db, api.clock.now(), signed_in(ctx)?, id, amount.parse()?, donor_name).await?;
+        let created = service::record_direct_donation(
+            &api.db,
+            api.clock.now(),
+            signed_in(ctx)?,
+            id,
+            amount.parse()?,
+            donor_name,
+        )
+        .await?;
         Ok(Donation(created))
     }
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 use entities::event_organization::OrganizationRole;
 use entities::{
-    distance, event, event_organization, event_status_change, organization, refund_request, registration,
+    distance, event, event_organization, event_status_change, organization, refund_request,
+    registration,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -162,7 +163,10 @@ impl Loader<DistanceId> for DbLoader {
     type Value = distance::Model;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[DistanceId]) -> Result<HashMap<DistanceId, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[DistanceId],
+    ) -> Result<HashMap<DistanceId, Self::Value>, Self::Error> {
         let rows = distance::Entity::find()
             .filter(distance::Column::Id.is_in(keys.iter().map(|k| k.0)))
             .all(&self.db)
@@ -186,7 +190,10 @@ impl Loader<RefundOf> for DbLoader {
             .all(&self.db)
             .await
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(|r| (RefundOf(r.registration_id), r)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (RefundOf(r.registration_id), r))
+            .collect())
     }
 }
 
@@ -197,13 +204,19 @@ impl Loader<RegistrationId> for DbLoader {
     type Value = registration::Model;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[RegistrationId]) -> Result<HashMap<RegistrationId, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[RegistrationId],
+    ) -> Result<HashMap<RegistrationId, Self::Value>, Self::Error> {
         let rows = registration::Entity::find()
             .filter(registration::Column::Id.is_in(keys.iter().map(|k| k.0)))
             .all(&self.db)
             .await
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(|r| (RegistrationId(r.id), r)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (RegistrationId(r.id), r))
+            .collect())
     }
 }
 
@@ -220,6 +233,9 @@ impl Loader<RaisedBy> for DbLoader {
         let raised = crate::services::charity::raised_by_project(&self.db, &ids)
             .await
             .map_err(async_graphql::Error::from)?;
-        Ok(keys.iter().map(|k| (*k, raised.get(&k.0).copied().unwrap_or(0))).collect())
+        Ok(keys
+            .iter()
+            .map(|k| (*k, raised.get(&k.0).copied().unwrap_or(0)))
+            .collect())
     }
 }

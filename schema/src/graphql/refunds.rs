@@ -2,7 +2,7 @@
 //! and payment, and the default outcome for those who filed nothing.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::account::Role as AccountRole;
 use entities::refund_request;
@@ -195,7 +195,10 @@ impl RefundQuery {
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(after_id.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|r| Edge::new(id_cursor(r.id), RefundRequest(r))));
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(id_cursor(r.id), RefundRequest(r))),
+        );
         Ok(connection)
     }
 }
@@ -208,14 +211,20 @@ impl RefundMutation {
     /// A runner's choice for their registration of a cancelled event. Errors:
     /// ALREADY_REQUESTED, DEADLINE_PASSED, REFUND_NOT_AVAILABLE, NOT_FOUND.
     #[graphql(guard = "RoleGuard(AccountRole::Runner)")]
-    async fn request_refund(&self, ctx: &Context<'_>, input: RequestRefundInput) -> async_graphql::Result<RefundRequest> {
+    async fn request_refund(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestRefundInput,
+    ) -> async_graphql::Result<RefundRequest> {
         let api = api(ctx)?;
         let choice = RefundChoice {
             registration_id: parse_id(&input.registration_id, "registration")?,
             option: input.option.into(),
             donation_consent: input.donation_consent,
         };
-        Ok(RefundRequest(service::request_refund(&api.db, api.clock.now(), signed_in(ctx)?, choice).await?))
+        Ok(RefundRequest(
+            service::request_refund(&api.db, api.clock.now(), signed_in(ctx)?, choice).await?,
+        ))
     }
 
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
@@ -232,29 +241,46 @@ impl RefundMutation {
             RefundDecision::Rejected => refund_request::RefundStatus::Rejected,
         };
         let id = parse_id(&id, "refund request")?;
-        Ok(RefundRequest(service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?))
+        Ok(RefundRequest(
+            service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?,
+        ))
     }
 
     /// Records that an approved full refund was paid back.
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
-    async fn mark_refund_paid(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<RefundRequest> {
+    async fn mark_refund_paid(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<RefundRequest> {
         let api = api(ctx)?;
         let id = parse_id(&id, "refund request")?;
-        Ok(RefundRequest(service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?))
+        Ok(RefundRequest(
+            service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?,
+        ))
     }
 
     /// After the deadline: kit plus donation for every registration with no request.
     /// Idempotent; returns how many registrations it applied to.
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
-    async fn apply_default_refund_outcome(&self, ctx: &Context<'_>, event_id: ID) -> async_graphql::Result<i32> {
+    async fn apply_default_refund_outcome(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+    ) -> async_graphql::Result<i32> {
         let api = api(ctx)?;
         let id = parse_id(&event_id, "event")?;
-        let applied = service::apply_default_outcome(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
+        let applied =
+            service::apply_default_outcome(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
         Ok(i32::try_from(applied).unwrap_or(i32::MAX))
     }
 
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
-    async fn set_refund_policy(&self, ctx: &Context<'_>, input: RefundPolicyInput) -> async_graphql::Result<Event> {
+    async fn set_refund_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundPolicyInput,
+    ) -> async_graphql::Result<Event> {
         let api = api(ctx)?;
         let policy = ServicePolicy {
             deadline: input.deadline.map(|d| d.0),
@@ -262,6 +288,8 @@ impl RefundMutation {
             kit_issue_from: input.kit_issue_from.map(|d| d.0),
         };
         let id = parse_id(&input.event_id, "event")?;
-        Ok(Event(service::set_policy(&api.db, api.clock.now(), signed_in(ctx)?, id, policy).await?))
+        Ok(Event(
+            service::set_policy(&api.db, api.clock.now(), signed_in(ctx)?, id, policy).await?,
+        ))
     }
 }

@@ -2,7 +2,7 @@
 //! an event's and moves starter kits along.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, Object, ID};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entities::account::Role as AccountRole;
 use entities::registration;
@@ -17,7 +17,9 @@ use super::refunds::RefundRequest;
 use crate::domain::{City, CountryCode};
 use crate::error::ApiError;
 use crate::services::events::find_organized;
-use crate::services::registrations::{self as service, RegistrationFilter as ServiceFilter, RegistrationInput};
+use crate::services::registrations::{
+    self as service, RegistrationFilter as ServiceFilter, RegistrationInput,
+};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::registration::TshirtSize")]
@@ -53,7 +55,9 @@ pub enum Gender {
     Other,
 }
 
-fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a async_graphql::dataloader::DataLoader<DbLoader>> {
+fn loader<'a>(
+    ctx: &'a Context<'_>,
+) -> async_graphql::Result<&'a async_graphql::dataloader::DataLoader<DbLoader>> {
     ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()
 }
 
@@ -129,8 +133,14 @@ impl Registration {
     }
 
     /// The refund request filed for it, if any.
-    async fn refund_request(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RefundRequest>> {
-        Ok(loader(ctx)?.load_one(RefundOf(self.0.id)).await?.map(RefundRequest))
+    async fn refund_request(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<RefundRequest>> {
+        Ok(loader(ctx)?
+            .load_one(RefundOf(self.0.id))
+            .await?
+            .map(RefundRequest))
     }
 }
 
@@ -163,7 +173,9 @@ impl RegistrationQuery {
     async fn registration(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Registration> {
         let viewer = signed_in(ctx)?;
         let id = parse_id(&id, "registration")?;
-        Ok(Registration(service::find_visible(&api(ctx)?.db, viewer, id).await?))
+        Ok(Registration(
+            service::find_visible(&api(ctx)?.db, viewer, id).await?,
+        ))
     }
 
     /// An event's registrations, for its organizers (Relay connection by id).
@@ -181,17 +193,25 @@ impl RegistrationQuery {
         let limit = page_size(first)?;
         let filter = filter.unwrap_or_default();
         let service_filter = ServiceFilter {
-            distance_id: filter.distance_id.as_ref().map(|id| parse_id(id, "distance")).transpose()?,
+            distance_id: filter
+                .distance_id
+                .as_ref()
+                .map(|id| parse_id(id, "distance"))
+                .transpose()?,
             starter_kit: filter.starter_kit.map(Into::into),
             state: filter.state.map(Into::into),
             bib: filter.bib,
         };
         let after_id = after.as_deref().map(parse_id_cursor).transpose()?;
-        let mut rows = service::list_for_event(&api.db, event.id, &service_filter, after_id, limit).await?;
+        let mut rows =
+            service::list_for_event(&api.db, event.id, &service_filter, after_id, limit).await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(after_id.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|r| Edge::new(id_cursor(r.id), Registration(r))));
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(id_cursor(r.id), Registration(r))),
+        );
         Ok(connection)
     }
 }
@@ -204,14 +224,22 @@ impl RegistrationMutation {
     /// Registers the signed-in runner for a distance. Errors: REGISTRATION_CLOSED,
     /// ALREADY_REGISTERED, SOLD_OUT.
     #[graphql(guard = "RoleGuard(AccountRole::Runner)")]
-    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> async_graphql::Result<Registration> {
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<Registration> {
         let api = api(ctx)?;
         let fields = RegistrationInput {
             distance_id: parse_id(&input.distance_id, "distance")?,
             tshirt_size: input.tshirt_size.map(Into::into),
             gender: input.gender.map(Into::into),
             birth_date: input.birth_date.map(|d| d.0),
-            country: input.country.as_deref().map(CountryCode::parse).transpose()?,
+            country: input
+                .country
+                .as_deref()
+                .map(CountryCode::parse)
+                .transpose()?,
             city: input.city.as_deref().map(City::parse).transpose()?,
         };
         let created = service::register(&api.db, api.clock.now(), signed_in(ctx)?, fields).await?;
@@ -229,7 +257,9 @@ impl RegistrationMutation {
     ) -> async_graphql::Result<Registration> {
         let api = api(ctx)?;
         let id = parse_id(&registration_id, "registration")?;
-        let moved = service::advance_starter_kit(&api.db, api.clock.now(), signed_in(ctx)?, id, to.into()).await?;
+        let moved =
+            service::advance_starter_kit(&api.db, api.clock.now(), signed_in(ctx)?, id, to.into())
+                .await?;
         Ok(Registration(moved))
     }
 }

@@ -14,8 +14,8 @@ use entities::donation::DonationSource;
 use entities::{account, charity_project, donation};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::events::{acting_organization, find_organized};
@@ -37,9 +37,16 @@ pub struct ProjectInput {
 fn check_project(input: &ProjectInput) -> ApiResult<()> {
     let within = |value: &str, max: usize| !value.trim().is_empty() && value.chars().count() <= max;
     if !within(&input.beneficiary, 300) || !within(&input.city, 100) {
-        return Err(ApiError::bad_input("beneficiary and city must be 1 to 300 and 1 to 100 characters"));
+        return Err(ApiError::bad_input(
+            "beneficiary and city must be 1 to 300 and 1 to 100 characters",
+        ));
     }
-    if input.description.chars().count() > 10_000 || input.report.as_ref().is_some_and(|r| r.chars().count() > 50_000) {
+    if input.description.chars().count() > 10_000
+        || input
+            .report
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 50_000)
+    {
         return Err(ApiError::bad_input("description or report is too long"));
     }
     if !(1990..=2100).contains(&input.year) {
@@ -50,7 +57,11 @@ fn check_project(input: &ProjectInput) -> ApiResult<()> {
 
 /// The actor may manage a project of this event (or, for a project of no event, any
 /// organizer may).
-async fn check_may_manage(db: &impl ConnectionTrait, actor: &account::Model, event_id: Option<i64>) -> ApiResult<()> {
+async fn check_may_manage(
+    db: &impl ConnectionTrait,
+    actor: &account::Model,
+    event_id: Option<i64>,
+) -> ApiResult<()> {
     match event_id {
         Some(event_id) => find_organized(db, actor, event_id).await.map(|_| ()),
         None => acting_organization(actor).map(|_| ()),
@@ -127,14 +138,22 @@ struct Raised {
 }
 
 /// Money raised per project (sum of its donations), for the given projects.
-pub async fn raised_by_project(db: &impl ConnectionTrait, project_ids: &[i64]) -> ApiResult<HashMap<i64, i64>> {
+pub async fn raised_by_project(
+    db: &impl ConnectionTrait,
+    project_ids: &[i64],
+) -> ApiResult<HashMap<i64, i64>> {
     if project_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows = donation::Entity::find()
         .select_only()
         .column(donation::Column::ProjectId)
-        .column_as(Expr::col(donation::Column::AmountMinor).sum().cast_as("BIGINT"), "raised")
+        .column_as(
+            Expr::col(donation::Column::AmountMinor)
+                .sum()
+                .cast_as("BIGINT"),
+            "raised",
+        )
         .filter(donation::Column::ProjectId.is_in(project_ids.iter().copied()))
         .group_by(donation::Column::ProjectId)
         .into_model::<Raised>()
@@ -237,7 +256,10 @@ pub async fn record_direct_donation(
         .ok_or(ApiError::NotFound("charity project"))?;
     check_may_manage(&txn, actor, project.event_id).await?;
     if project.currency != amount.currency.code() {
-        return Err(ApiError::bad_input(format!("this project collects {}", project.currency)));
+        return Err(ApiError::bad_input(format!(
+            "this project collects {}",
+            project.currency
+        )));
     }
     let created = donation::ActiveModel {
         source: Set(DonationSource::Direct),
@@ -245,7 +267,9 @@ pub async fn record_direct_donation(
         project_id: Set(Some(project.id)),
         refund_request_id: Set(None),
         account_id: Set(None),
-        donor_name: Set(donor_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())),
+        donor_name: Set(donor_name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())),
         amount_minor: Set(amount.minor),
         currency: Set(project.currency),
         created_at: Set(now),
@@ -258,7 +282,10 @@ pub async fn record_direct_donation(
 }
 
 /// Projects of a year (or every year), oldest year first.
-pub async fn projects(db: &impl ConnectionTrait, year: Option<i32>) -> ApiResult<Vec<charity_project::Model>> {
+pub async fn projects(
+    db: &impl ConnectionTrait,
+    year: Option<i32>,
+) -> ApiResult<Vec<charity_project::Model>> {
     let mut query = charity_project::Entity::find();
     if let Some(year) = year {
         query = query.filter(charity_project::Column::Year.eq(year));
@@ -311,7 +338,10 @@ pub async fn summary(db: &impl ConnectionTrait, year: i32) -> ApiResult<Summary>
 }
 
 /// A runner's own donations (their donated fee shares), newest first.
-pub async fn of_runner(db: &impl ConnectionTrait, account_id: i64) -> ApiResult<Vec<donation::Model>> {
+pub async fn of_runner(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+) -> ApiResult<Vec<donation::Model>> {
     Ok(donation::Entity::find()
         .filter(donation::Column::AccountId.eq(account_id))
         .order_by_desc(donation::Column::Id)
@@ -326,7 +356,11 @@ mod tests {
     #[test]
     fn the_neediest_project_gets_the_donation_and_ties_go_to_the_lower_id() {
         let mut allocator = Allocator {
-            projects: vec![(1, "KZT".into(), 100), (2, "KZT".into(), 300), (3, "KZT".into(), 300)],
+            projects: vec![
+                (1, "KZT".into(), 100),
+                (2, "KZT".into(), 300),
+                (3, "KZT".into(), 300),
+            ],
         };
         assert_eq!(allocator.allocate(250, "KZT"), Some(2));
         assert_eq!(allocator.allocate(10, "KZT"), Some(3));

@@ -5,21 +5,21 @@
 //! Fees, distances, venues and the upcoming race are illustrative. Idempotent: rows are
 //! found by slug and created only when missing.
 
+use chrono::NaiveDate;
 use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Asia::Almaty;
-use entities::event::{EventStatus, RegistrationState};
-use entities::event_organization::OrganizationRole;
-use chrono::NaiveDate;
 use entities::charity_project::CharityStatus;
 use entities::donation::DonationSource;
+use entities::event::{EventStatus, RegistrationState};
+use entities::event_organization::OrganizationRole;
 use entities::{charity_project, event, organization};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
 };
 
-use super::events::{self, DistanceInput, HistoryLine, NewEvent, append_status_change};
 use super::charity::{self, NewDonation, ProjectInput};
+use super::events::{self, DistanceInput, HistoryLine, NewEvent, append_status_change};
 use super::organizations;
 use crate::domain::{EventName, Money, Slug, TimeZone};
 use crate::error::{ApiError, ApiResult};
@@ -56,43 +56,113 @@ pub struct SeedReport {
 /// The five 2020 projects named in the story (KZT 35,000,000 in all; the split between
 /// them is illustrative).
 const PROJECTS_2020: &[(&str, &str, &str, &str)] = &[
-    ("Kenes Public Association of Persons with Disabilities", "Equip a playground", "Almaty", "7000000"),
+    (
+        "Kenes Public Association of Persons with Disabilities",
+        "Equip a playground",
+        "Almaty",
+        "7000000",
+    ),
     (
         "Regional Special Boarding School for Children with Intellectual Disabilities",
         "Build a football field",
         "Yessik",
         "8000000",
     ),
-    ("SOS Children's Village of Almaty", "Create workout playgrounds", "Almaty", "6000000"),
+    (
+        "SOS Children's Village of Almaty",
+        "Create workout playgrounds",
+        "Almaty",
+        "6000000",
+    ),
     (
         "Amalia Habitation Center for Children with Special Needs",
         "Acquire sensory integration equipment",
         "Almaty",
         "5000000",
     ),
-    ("NUR Foster Home", "Build a sports ground", "Talgar", "9000000"),
+    (
+        "NUR Foster Home",
+        "Build a sports ground",
+        "Talgar",
+        "9000000",
+    ),
 ];
 
 /// "17 charity projects over the previous 8 years": the count is the story's, the
 /// projects and amounts are illustrative.
 const EARLIER_PROJECTS: &[(i32, &str, &str, &str)] = &[
-    (2012, "Almaty Children's Hospital No. 2", "Rehabilitation equipment", "1500000"),
+    (
+        2012,
+        "Almaty Children's Hospital No. 2",
+        "Rehabilitation equipment",
+        "1500000",
+    ),
     (2012, "Boarding School No. 5", "Sports equipment", "1000000"),
     (2013, "Almaty Orphanage No. 1", "Playground", "1800000"),
-    (2013, "Youth Athletics School", "Running track repair", "1200000"),
-    (2014, "Centre for Children with Cerebral Palsy", "Therapy equipment", "2000000"),
+    (
+        2013,
+        "Youth Athletics School",
+        "Running track repair",
+        "1200000",
+    ),
+    (
+        2014,
+        "Centre for Children with Cerebral Palsy",
+        "Therapy equipment",
+        "2000000",
+    ),
     (2014, "Talgar District School", "Gym renovation", "1500000"),
-    (2015, "Almaty Hospice for Children", "Garden and walkways", "2200000"),
+    (
+        2015,
+        "Almaty Hospice for Children",
+        "Garden and walkways",
+        "2200000",
+    ),
     (2015, "Kaskelen Orphanage", "Sports ground", "1800000"),
-    (2016, "Inclusive Kindergarten No. 12", "Sensory room", "2500000"),
-    (2016, "Special Olympics Kazakhstan", "Athletes' travel", "2000000"),
-    (2017, "Almaty Regional Children's Hospital", "Playroom", "2600000"),
+    (
+        2016,
+        "Inclusive Kindergarten No. 12",
+        "Sensory room",
+        "2500000",
+    ),
+    (
+        2016,
+        "Special Olympics Kazakhstan",
+        "Athletes' travel",
+        "2000000",
+    ),
+    (
+        2017,
+        "Almaty Regional Children's Hospital",
+        "Playroom",
+        "2600000",
+    ),
     (2017, "Issyk Boarding School", "Football field", "3000000"),
-    (2018, "Centre for the Visually Impaired", "Tactile paths", "3000000"),
-    (2018, "Shelter for Mothers and Children", "Courtyard playground", "2500000"),
-    (2019, "Autism Centre Ashyk Alem", "Therapy equipment", "3500000"),
+    (
+        2018,
+        "Centre for the Visually Impaired",
+        "Tactile paths",
+        "3000000",
+    ),
+    (
+        2018,
+        "Shelter for Mothers and Children",
+        "Courtyard playground",
+        "2500000",
+    ),
+    (
+        2019,
+        "Autism Centre Ashyk Alem",
+        "Therapy equipment",
+        "3500000",
+    ),
     (2019, "Esik Foster Home", "Workout area", "3000000"),
-    (2019, "Almaty Children's Rehabilitation Centre", "Hydrotherapy pool equipment", "4000000"),
+    (
+        2019,
+        "Almaty Children's Rehabilitation Centre",
+        "Hydrotherapy pool equipment",
+        "4000000",
+    ),
 ];
 
 fn almaty(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> ApiResult<DateTime<Utc>> {
@@ -312,10 +382,14 @@ async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
         .map(|e| e.id);
     let planned = PROJECTS_2020
         .iter()
-        .map(|(beneficiary, what, city, target)| (2020, *beneficiary, *what, *city, *target, marathon));
+        .map(|(beneficiary, what, city, target)| {
+            (2020, *beneficiary, *what, *city, *target, marathon)
+        });
     let earlier = EARLIER_PROJECTS
         .iter()
-        .map(|(year, beneficiary, what, target)| (*year, *beneficiary, *what, "Almaty region", *target, None));
+        .map(|(year, beneficiary, what, target)| {
+            (*year, *beneficiary, *what, "Almaty region", *target, None)
+        });
     let mut created = 0;
     for (year, beneficiary, what, city, target, event_id) in planned.chain(earlier) {
         let exists = charity_project::Entity::find()
@@ -338,7 +412,11 @@ async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
                 city: city.into(),
                 year,
                 target: kzt(target)?,
-                status: if completed { CharityStatus::Completed } else { CharityStatus::InProgress },
+                status: if completed {
+                    CharityStatus::Completed
+                } else {
+                    CharityStatus::InProgress
+                },
                 report: completed.then(|| format!("{what}: delivered and handed over in {year}.")),
             },
         )

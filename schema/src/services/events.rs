@@ -225,7 +225,9 @@ pub async fn update_event(
             .exec(&txn)
             .await?;
         if resized.rows_affected != 1 {
-            return Err(ApiError::Conflict("capacity cannot go below the registrations already taken".into()));
+            return Err(ApiError::Conflict(
+                "capacity cannot go below the registrations already taken".into(),
+            ));
         }
     }
     if let Some(state) = patch.registration_state {

@@ -2,13 +2,13 @@
 //! resolvers, the CLI and tests alike. Every state change is one transaction.
 
 pub mod accounts;
+pub mod charity;
 pub mod demo;
 pub mod events;
 pub mod organizations;
-pub mod charity;
 pub mod refunds;
 pub mod registrations;
-pub mod synthetic;
 mod secrets;
+pub mod synthetic;
 
 pub use secrets::{hash_token, new_token};

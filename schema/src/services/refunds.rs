@@ -18,7 +18,9 @@ use sea_orm::{
 use super::charity::{Allocator, NewDonation, insert_donations};
 use super::events::find_organized;
 use super::registrations::find_visible;
-use crate::domain::{BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee};
+use crate::domain::{
+    BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee,
+};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// An event's refund policy, validated at the edge.
@@ -71,17 +73,23 @@ pub async fn request_refund(
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     if event.status != EventStatus::Cancelled {
-        return Err(ApiError::RefundNotAvailable("refunds are offered only for a cancelled event".into()));
+        return Err(ApiError::RefundNotAvailable(
+            "refunds are offered only for a cancelled event".into(),
+        ));
     }
     let Some(deadline) = event.refund_deadline else {
-        return Err(ApiError::RefundNotAvailable("this event has no refund policy".into()));
+        return Err(ApiError::RefundNotAvailable(
+            "this event has no refund policy".into(),
+        ));
     };
     let zone = TimeZone::parse(&event.time_zone)?;
     if !is_on_or_before_local_date(now, zone.tz(), deadline) {
         return Err(ApiError::DeadlinePassed);
     }
     if choice.option == RefundOption::KitAndDonate && !choice.donation_consent {
-        return Err(ApiError::bad_input("KIT_AND_DONATE needs donationConsent: true"));
+        return Err(ApiError::bad_input(
+            "KIT_AND_DONATE needs donationConsent: true",
+        ));
     }
     let split = split_fee(
         owned.fee_minor,
@@ -93,7 +101,9 @@ pub async fn request_refund(
         event_id: Set(owned.event_id),
         account_id: Set(runner.id),
         option: Set(choice.option),
-        donation_consent: Set(choice.option == RefundOption::KitAndDonate && choice.donation_consent),
+        donation_consent: Set(
+            choice.option == RefundOption::KitAndDonate && choice.donation_consent
+        ),
         status: Set(RefundStatus::Submitted),
         refund_minor: Set(split.refund),
         kit_share_minor: Set(split.kit_share),
@@ -106,23 +116,30 @@ pub async fn request_refund(
     .insert(db)
     .await
     .map_err(|e| {
-        on_unique_violation(e, &[("refund_request_registration_id_key", "refund_request.registration_id")], |_| {
-            ApiError::AlreadyRequested
-        })
+        on_unique_violation(
+            e,
+            &[(
+                "refund_request_registration_id_key",
+                "refund_request.registration_id",
+            )],
+            |_| ApiError::AlreadyRequested,
+        )
     })
 }
 
 /// The fee-share donation a kit-and-donate outcome makes, allocated by the charity rule.
 fn donation_for(request: &refund_request::Model, allocator: &mut Allocator) -> Option<NewDonation> {
-    (request.option == RefundOption::KitAndDonate && request.donation_minor > 0).then(|| NewDonation {
-        source: DonationSource::FeeShare,
-        event_id: Some(request.event_id),
-        project_id: allocator.allocate(request.donation_minor, &request.currency),
-        refund_request_id: Some(request.id),
-        account_id: Some(request.account_id),
-        donor_name: None,
-        amount_minor: request.donation_minor,
-        currency: request.currency.clone(),
+    (request.option == RefundOption::KitAndDonate && request.donation_minor > 0).then(|| {
+        NewDonation {
+            source: DonationSource::FeeShare,
+            event_id: Some(request.event_id),
+            project_id: allocator.allocate(request.donation_minor, &request.currency),
+            refund_request_id: Some(request.id),
+            account_id: Some(request.account_id),
+            donor_name: None,
+            amount_minor: request.donation_minor,
+            currency: request.currency.clone(),
+        }
     })
 }
 
@@ -145,7 +162,9 @@ async fn move_request(
     request: &refund_request::Model,
     from: RefundStatus,
     to: RefundStatus,
-    extra: impl FnOnce(sea_orm::UpdateMany<refund_request::Entity>) -> sea_orm::UpdateMany<refund_request::Entity>,
+    extra: impl FnOnce(
+        sea_orm::UpdateMany<refund_request::Entity>,
+    ) -> sea_orm::UpdateMany<refund_request::Entity>,
 ) -> ApiResult<refund_request::Model> {
     let update = refund_request::Entity::update_many()
         .col_expr(refund_request::Column::Status, Expr::value(to))
@@ -153,7 +172,10 @@ async fn move_request(
         .filter(refund_request::Column::Status.eq(from));
     let moved = extra(update).exec(db).await?;
     if moved.rows_affected != 1 {
-        return Err(ApiError::Conflict(format!("the request is {:?}, not {from:?}", request.status)));
+        return Err(ApiError::Conflict(format!(
+            "the request is {:?}, not {from:?}",
+            request.status
+        )));
     }
     refund_request::Entity::find_by_id(request.id)
         .one(db)
@@ -209,12 +231,19 @@ pub async fn mark_paid(
     if found.option != RefundOption::FullRefund {
         return Err(ApiError::Conflict("only a full refund is paid back".into()));
     }
-    let paid = move_request(&txn, &found, RefundStatus::Approved, RefundStatus::Paid, |update| {
-        update.col_expr(refund_request::Column::PaidAt, Expr::value(now))
-    })
+    let paid = move_request(
+        &txn,
+        &found,
+        RefundStatus::Approved,
+        RefundStatus::Paid,
+        |update| update.col_expr(refund_request::Column::PaidAt, Expr::value(now)),
+    )
     .await?;
     registration::Entity::update_many()
-        .col_expr(registration::Column::State, Expr::value(RegistrationStatus::Refunded))
+        .col_expr(
+            registration::Column::State,
+            Expr::value(RegistrationStatus::Refunded),
+        )
         .filter(registration::Column::Id.eq(found.registration_id))
         .exec(&txn)
         .await?;
@@ -235,14 +264,20 @@ pub async fn apply_default_outcome(
     let txn = db.begin().await?;
     let event = find_organized(&txn, actor, event_id).await?;
     if event.status != EventStatus::Cancelled {
-        return Err(ApiError::RefundNotAvailable("the event is not cancelled".into()));
+        return Err(ApiError::RefundNotAvailable(
+            "the event is not cancelled".into(),
+        ));
     }
     let Some(deadline) = event.refund_deadline else {
-        return Err(ApiError::RefundNotAvailable("this event has no refund policy".into()));
+        return Err(ApiError::RefundNotAvailable(
+            "this event has no refund policy".into(),
+        ));
     };
     let zone = TimeZone::parse(&event.time_zone)?;
     if !is_after_local_date(now, zone.tz(), deadline) {
-        return Err(ApiError::Conflict("the refund deadline has not passed yet".into()));
+        return Err(ApiError::Conflict(
+            "the refund deadline has not passed yet".into(),
+        ));
     }
     let kit_share = BasisPoints::parse(event.kit_share_bp)?;
     let mut allocator = Allocator::for_event(&txn, event.id).await?;
@@ -289,18 +324,25 @@ pub async fn apply_default_outcome(
                 submitted_at: Set(now),
                 decided_at: Set(Some(now)),
                 decided_by: Set(Some(actor.id)),
-                decision_note: Set(Some("default outcome: no application by the deadline".into())),
+                decision_note: Set(Some(
+                    "default outcome: no application by the deadline".into(),
+                )),
                 ..Default::default()
             }
         });
-        let ids = refund_request::Entity::insert_many(rows).exec_with_returning_keys(&txn).await?;
+        let ids = refund_request::Entity::insert_many(rows)
+            .exec_with_returning_keys(&txn)
+            .await?;
         applied += ids.len() as u64;
         let created = refund_request::Entity::find()
             .filter(refund_request::Column::Id.is_in(ids))
             .order_by_asc(refund_request::Column::Id)
             .all(&txn)
             .await?;
-        let donations = created.iter().filter_map(|r| donation_for(r, &mut allocator)).collect();
+        let donations = created
+            .iter()
+            .filter_map(|r| donation_for(r, &mut allocator))
+            .collect();
         insert_donations(&txn, now, donations).await?;
     }
     txn.commit().await?;
@@ -335,7 +377,10 @@ pub async fn list_for_event(
 }
 
 /// A runner's own refund requests, newest first.
-pub async fn of_runner(db: &impl ConnectionTrait, account_id: i64) -> ApiResult<Vec<refund_request::Model>> {
+pub async fn of_runner(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+) -> ApiResult<Vec<refund_request::Model>> {
     Ok(refund_request::Entity::find()
         .filter(refund_request::Column::AccountId.eq(account_id))
         .order_by_desc(refund_request::Column::Id)

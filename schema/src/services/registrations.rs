@@ -32,7 +32,10 @@ pub struct RegistrationInput {
 fn already_registered(err: sea_orm::DbErr) -> ApiError {
     on_unique_violation(
         err,
-        &[("registration_runner_event_key", "registration.event_id, registration.account_id")],
+        &[(
+            "registration_runner_event_key",
+            "registration.event_id, registration.account_id",
+        )],
         |_| ApiError::AlreadyRegistered,
     )
 }
@@ -48,7 +51,9 @@ pub async fn register(
     if let Some(birth_date) = input.birth_date
         && (birth_date > now.date_naive() || birth_date.year_ce().1 < 1900)
     {
-        return Err(ApiError::bad_input("birthDate must be a past date after 1900"));
+        return Err(ApiError::bad_input(
+            "birthDate must be a past date after 1900",
+        ));
     }
     let distance = distance::Entity::find_by_id(input.distance_id)
         .one(db)
@@ -67,8 +72,14 @@ pub async fn register(
     // Writing first also makes SQLite take its write lock at BEGIN time and queue on the
     // busy timeout, instead of failing to upgrade a read lock mid-transaction.
     let claimed = event::Entity::update_many()
-        .col_expr(event::Column::RegisteredCount, Expr::col(event::Column::RegisteredCount).add(1))
-        .col_expr(event::Column::LastBib, Expr::col(event::Column::LastBib).add(1))
+        .col_expr(
+            event::Column::RegisteredCount,
+            Expr::col(event::Column::RegisteredCount).add(1),
+        )
+        .col_expr(
+            event::Column::LastBib,
+            Expr::col(event::Column::LastBib).add(1),
+        )
         .filter(event::Column::Id.eq(distance.event_id))
         .filter(event::Column::RegistrationState.eq(RegistrationState::Open))
         .filter(event::Column::Status.is_in([EventStatus::Scheduled, EventStatus::Rescheduled]))
@@ -82,8 +93,15 @@ pub async fn register(
             .await?
             .ok_or(ApiError::NotFound("event"))?;
         let open = event.registration_state == RegistrationState::Open
-            && matches!(event.status, EventStatus::Scheduled | EventStatus::Rescheduled);
-        return Err(if open { ApiError::SoldOut } else { ApiError::RegistrationClosed });
+            && matches!(
+                event.status,
+                EventStatus::Scheduled | EventStatus::Rescheduled
+            );
+        return Err(if open {
+            ApiError::SoldOut
+        } else {
+            ApiError::RegistrationClosed
+        });
     };
     let registration = registration::ActiveModel {
         event_id: Set(event.id),
@@ -124,14 +142,19 @@ pub async fn find_visible(
     if found.account_id == viewer.id {
         return Ok(found);
     }
-    if viewer.role == account::Role::Organizer && find_organized(db, viewer, found.event_id).await.is_ok() {
+    if viewer.role == account::Role::Organizer
+        && find_organized(db, viewer, found.event_id).await.is_ok()
+    {
         return Ok(found);
     }
     Err(ApiError::NotFound("registration"))
 }
 
 /// A runner's own registrations, newest first.
-pub async fn of_runner(db: &impl ConnectionTrait, account_id: i64) -> ApiResult<Vec<registration::Model>> {
+pub async fn of_runner(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+) -> ApiResult<Vec<registration::Model>> {
     Ok(registration::Entity::find()
         .filter(registration::Column::AccountId.eq(account_id))
         .order_by_desc(registration::Column::Id)
@@ -197,7 +220,9 @@ pub async fn advance_starter_kit(
         StarterKit::Ready => StarterKit::Pending,
         StarterKit::Issued => StarterKit::Ready,
         StarterKit::Pending => {
-            return Err(ApiError::bad_input("a starter kit moves forward: to READY, then ISSUED"));
+            return Err(ApiError::bad_input(
+                "a starter kit moves forward: to READY, then ISSUED",
+            ));
         }
     };
     if found.starter_kit != from {
@@ -217,7 +242,9 @@ pub async fn advance_starter_kit(
         .await?
         .is_some();
     if refunded || found.state == RegistrationStatus::Refunded {
-        return Err(ApiError::Conflict("this registration's fee is refunded: no starter kit".into()));
+        return Err(ApiError::Conflict(
+            "this registration's fee is refunded: no starter kit".into(),
+        ));
     }
     if to == StarterKit::Issued {
         let zone = TimeZone::parse(&event.time_zone)?;
@@ -235,7 +262,9 @@ pub async fn advance_starter_kit(
         .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
-        return Err(ApiError::Conflict("the starter kit changed meanwhile".into()));
+        return Err(ApiError::Conflict(
+            "the starter kit changed meanwhile".into(),
+        ));
     }
     let updated = registration::Entity::find_by_id(found.id)
         .one(&txn)

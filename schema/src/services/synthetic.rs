@@ -68,14 +68,34 @@ impl Dice {
 }
 
 const COUNTRIES: &[(u64, &str)] = &[
-    (82, "KZ"), (6, "RU"), (3, "KG"), (3, "UZ"), (1, "US"), (1, "DE"), (1, "TR"), (1, "GB"), (1, "CN"), (1, "KR"),
+    (82, "KZ"),
+    (6, "RU"),
+    (3, "KG"),
+    (3, "UZ"),
+    (1, "US"),
+    (1, "DE"),
+    (1, "TR"),
+    (1, "GB"),
+    (1, "CN"),
+    (1, "KR"),
 ];
 const KZ_CITIES: &[(u64, &str)] = &[
-    (68, "Almaty"), (12, "Astana"), (5, "Shymkent"), (5, "Karaganda"), (4, "Taraz"), (3, "Aktobe"), (3, "Pavlodar"),
+    (68, "Almaty"),
+    (12, "Astana"),
+    (5, "Shymkent"),
+    (5, "Karaganda"),
+    (4, "Taraz"),
+    (3, "Aktobe"),
+    (3, "Pavlodar"),
 ];
 const TSHIRTS: &[(u64, Option<TshirtSize>)] = &[
-    (40, None), (5, Some(TshirtSize::Xs)), (14, Some(TshirtSize::S)), (18, Some(TshirtSize::M)),
-    (13, Some(TshirtSize::L)), (7, Some(TshirtSize::Xl)), (3, Some(TshirtSize::Xxl)),
+    (40, None),
+    (5, Some(TshirtSize::Xs)),
+    (14, Some(TshirtSize::S)),
+    (18, Some(TshirtSize::M)),
+    (13, Some(TshirtSize::L)),
+    (7, Some(TshirtSize::Xl)),
+    (3, Some(TshirtSize::Xxl)),
 ];
 
 fn capital(country: &str) -> &'static str {
@@ -138,7 +158,11 @@ fn runner(index: u64, event: &event::Model, distances: usize, now: DateTime<Utc>
     let event_day = event.starts_at.date_naive();
     let birth_date = event_day - Duration::days(age * 365 + (dice.next() % 365) as i64);
     let country = dice.pick(COUNTRIES);
-    let city = if country == "KZ" { dice.pick(KZ_CITIES) } else { capital(country) };
+    let city = if country == "KZ" {
+        dice.pick(KZ_CITIES)
+    } else {
+        capital(country)
+    };
     let tshirt = dice.pick(TSHIRTS);
     // Registration opens 150 days before the start (or before now, for a past race).
     let window_end = Ord::min(event.starts_at, now);
@@ -152,7 +176,12 @@ fn runner(index: u64, event: &event::Model, distances: usize, now: DateTime<Utc>
     let refund = (event.status == EventStatus::Cancelled).then(|| match dice.percent() {
         0..=14 => Some((
             RefundOption::FullRefund,
-            dice.pick(&[(30, RefundStatus::Submitted), (30, RefundStatus::Approved), (30, RefundStatus::Paid), (10, RefundStatus::Rejected)]),
+            dice.pick(&[
+                (30, RefundStatus::Submitted),
+                (30, RefundStatus::Approved),
+                (30, RefundStatus::Paid),
+                (10, RefundStatus::Rejected),
+            ]),
         )),
         15..=49 => Some((
             RefundOption::KitAndDonate,
@@ -168,7 +197,10 @@ fn runner(index: u64, event: &event::Model, distances: usize, now: DateTime<Utc>
         city,
         tshirt,
         registered_at,
-        starter_kit: if refund.flatten().is_some_and(|(o, _)| o == RefundOption::FullRefund) {
+        starter_kit: if refund
+            .flatten()
+            .is_some_and(|(o, _)| o == RefundOption::FullRefund)
+        {
             StarterKit::Pending
         } else {
             starter_kit
@@ -178,7 +210,11 @@ fn runner(index: u64, event: &event::Model, distances: usize, now: DateTime<Utc>
 }
 
 async fn synthetic_event(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiResult<event::Model> {
-    if let Some(found) = event::Entity::find().filter(event::Column::Slug.eq(SYNTHETIC_EVENT)).one(db).await? {
+    if let Some(found) = event::Entity::find()
+        .filter(event::Column::Slug.eq(SYNTHETIC_EVENT))
+        .one(db)
+        .await?
+    {
         return Ok(found);
     }
     let starts_at = chrono_tz::Asia::Almaty
@@ -203,16 +239,40 @@ async fn synthetic_event(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiRe
     )
     .await?;
     if let Some(org) = organizations::find_by_slug(db, "courage-to-be-the-first").await? {
-        events::link_organization(db, created.id, org.id, entities::event_organization::OrganizationRole::Organizer)
-            .await?;
+        events::link_organization(
+            db,
+            created.id,
+            org.id,
+            entities::event_organization::OrganizationRole::Organizer,
+        )
+        .await?;
     }
     if let Some(partner) = organizations::find_by_slug(db, "kaspi-kz").await? {
-        events::link_organization(db, created.id, partner.id, entities::event_organization::OrganizationRole::Partner)
-            .await?;
+        events::link_organization(
+            db,
+            created.id,
+            partner.id,
+            entities::event_organization::OrganizationRole::Partner,
+        )
+        .await?;
     }
-    for (name, length_m, fee) in [("Marathon", 42_195, "15000"), ("Half marathon", 21_097, "12000"), ("10 km", 10_000, "8000"), ("5 km", 5_000, "5000")] {
-        events::add_distance(db, now, created.id, DistanceInput { name: name.into(), length_m, fee: Money::parse(fee, "KZT")? })
-            .await?;
+    for (name, length_m, fee) in [
+        ("Marathon", 42_195, "15000"),
+        ("Half marathon", 21_097, "12000"),
+        ("10 km", 10_000, "8000"),
+        ("5 km", 5_000, "5000"),
+    ] {
+        events::add_distance(
+            db,
+            now,
+            created.id,
+            DistanceInput {
+                name: name.into(),
+                length_m,
+                fee: Money::parse(fee, "KZT")?,
+            },
+        )
+        .await?;
     }
     Ok(created)
 }
@@ -229,7 +289,8 @@ pub async fn seed_runners(
     if count == 0 || count > 10_000_000 {
         return Err(ApiError::bad_input("runners must be 1 to 10,000,000"));
     }
-    let password_hash = super::secrets::hash_password(super::secrets::new_token("synthetic")).await?;
+    let password_hash =
+        super::secrets::hash_password(super::secrets::new_token("synthetic")).await?;
     let txn = db.begin().await?;
     let event = match event_slug {
         Some(slug) => event::Entity::find()
@@ -255,10 +316,20 @@ pub async fn seed_runners(
         .await?;
     let reserved = i32::try_from(count).map_err(|_| ApiError::bad_input("too many runners"))?;
     let claimed = event::Entity::update_many()
-        .col_expr(event::Column::RegisteredCount, Expr::col(event::Column::RegisteredCount).add(reserved))
-        .col_expr(event::Column::LastBib, Expr::col(event::Column::LastBib).add(reserved))
+        .col_expr(
+            event::Column::RegisteredCount,
+            Expr::col(event::Column::RegisteredCount).add(reserved),
+        )
+        .col_expr(
+            event::Column::LastBib,
+            Expr::col(event::Column::LastBib).add(reserved),
+        )
         .filter(event::Column::Id.eq(event.id))
-        .filter(Expr::col(event::Column::RegisteredCount).add(reserved).lte(Expr::col(event::Column::Capacity)))
+        .filter(
+            Expr::col(event::Column::RegisteredCount)
+                .add(reserved)
+                .lte(Expr::col(event::Column::Capacity)),
+        )
         .exec_with_returning(&txn)
         .await?;
     let Some(reserved_event) = claimed.into_iter().next() else {
@@ -271,48 +342,70 @@ pub async fn seed_runners(
     let first_bib = reserved_event.last_bib - reserved + 1;
     let kit_share = BasisPoints::parse(event.kit_share_bp)?;
     let mut allocator = Allocator::for_event(&txn, event.id).await?;
-    let mut report = SyntheticReport { event_slug: event.slug.clone(), runners: count, refund_requests: 0, donations: 0 };
+    let mut report = SyntheticReport {
+        event_slug: event.slug.clone(),
+        runners: count,
+        refund_requests: 0,
+        donations: 0,
+    };
 
     let mut offset = 0_u64;
     while offset < count {
         let batch = Ord::min(count - offset, BATCH as u64);
         let indexes: Vec<u64> = (first_index + offset..first_index + offset + batch).collect();
-        let runners: Vec<Runner> = indexes.iter().map(|i| runner(*i, &event, distances.len(), now)).collect();
-        let accounts = indexes.iter().zip(&runners).map(|(i, r)| account::ActiveModel {
-            email: Set(format!("runner-{i}@{domain}")),
-            password_hash: Set(password_hash.clone()),
-            display_name: Set(format!("Synthetic runner {i}")),
-            role: Set(Role::Runner),
-            organization_id: Set(None),
-            created_at: Set(r.registered_at),
-            ..Default::default()
-        });
-        let account_ids = account::Entity::insert_many(accounts).exec_with_returning_keys(&txn).await?;
-        let registrations = runners.iter().zip(&account_ids).enumerate().map(|(k, (r, account_id))| {
-            let distance = &distances[r.distance];
-            registration::ActiveModel {
-                event_id: Set(event.id),
-                distance_id: Set(distance.id),
-                account_id: Set(*account_id),
-                bib: Set(first_bib + (offset as i32) + k as i32),
-                fee_minor: Set(distance.fee_minor),
-                currency: Set(distance.currency.clone()),
-                tshirt_size: Set(r.tshirt),
-                tshirt_paid: Set(r.tshirt.is_some()),
-                starter_kit: Set(r.starter_kit),
-                state: Set(match r.refund {
-                    Some((RefundOption::FullRefund, RefundStatus::Paid)) => RegistrationStatus::Refunded,
-                    _ => RegistrationStatus::Confirmed,
-                }),
-                gender: Set(Some(r.gender)),
-                birth_date: Set(Some(r.birth_date)),
-                country: Set(Some(r.country.to_owned())),
-                city: Set(Some(r.city.to_owned())),
-                registered_at: Set(r.registered_at),
+        let runners: Vec<Runner> = indexes
+            .iter()
+            .map(|i| runner(*i, &event, distances.len(), now))
+            .collect();
+        let accounts = indexes
+            .iter()
+            .zip(&runners)
+            .map(|(i, r)| account::ActiveModel {
+                email: Set(format!("runner-{i}@{domain}")),
+                password_hash: Set(password_hash.clone()),
+                display_name: Set(format!("Synthetic runner {i}")),
+                role: Set(Role::Runner),
+                organization_id: Set(None),
+                created_at: Set(r.registered_at),
                 ..Default::default()
-            }
-        });
-        let registration_ids = registration::Entity::insert_many(registrations).exec_with_returning_keys(&txn).await?;
+            });
+        let account_ids = account::Entity::insert_many(accounts)
+            .exec_with_returning_keys(&txn)
+            .await?;
+        let registrations =
+            runners
+                .iter()
+                .zip(&account_ids)
+                .enumerate()
+                .map(|(k, (r, account_id))| {
+                    let distance = &distances[r.distance];
+                    registration::ActiveModel {
+                        event_id: Set(event.id),
+                        distance_id: Set(distance.id),
+                        account_id: Set(*account_id),
+                        bib: Set(first_bib + (offset as i32) + k as i32),
+                        fee_minor: Set(distance.fee_minor),
+                        currency: Set(distance.currency.clone()),
+                        tshirt_size: Set(r.tshirt),
+                        tshirt_paid: Set(r.tshirt.is_some()),
+                        starter_kit: Set(r.starter_kit),
+                        state: Set(match r.refund {
+                            Some((RefundOption::FullRefund, RefundStatus::Paid)) => {
+                                RegistrationStatus::Refunded
+                            }
+                            _ => RegistrationStatus::Confirmed,
+                        }),
+                        gender: Set(Some(r.gender)),
+                        birth_date: Set(Some(r.birth_date)),
+                        country: Set(Some(r.country.to_owned())),
+                        city: Set(Some(r.city.to_owned())),
+                        registered_at: Set(r.registered_at),
+                        ..Default::default()
+                    }
+                });
+        let registration_ids = registration::Entity::insert_many(registrations)
+            .exec_with_returning_keys(&txn)
+            .await?;
 
         let requests: Vec<refund_request::ActiveModel> = runners
             .iter()
@@ -344,7 +437,9 @@ pub async fn seed_runners(
             })
             .collect();
         if !requests.is_empty() {
-            let ids = refund_request::Entity::insert_many(requests).exec_with_returning_keys(&txn).await?;
+            let ids = refund_request::Entity::insert_many(requests)
+                .exec_with_returning_keys(&txn)
+                .await?;
             report.refund_requests += ids.len() as u64;
             let approved_donations = refund_request::Entity::find()
                 .filter(refund_request::Column::Id.is_in(ids))

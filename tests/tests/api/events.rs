@@ -182,7 +182,10 @@ async fn an_organizer_made_on_the_command_line_cancels_the_upcoming_race(backend
     let app = spawn_app(backend).await;
     let url = app.database.url.clone();
     let first = gateway(&url, &["seed", "--demo"], None);
-    assert!(first.contains("events created: 3, charity projects created: 22"), "{first}");
+    assert!(
+        first.contains("events created: 3, charity projects created: 22"),
+        "{first}"
+    );
     let second = gateway(&url, &["seed", "--demo"], None);
     assert!(
         second.contains("organizations created: 0, events created: 0, charity projects created: 0"),

@@ -293,31 +293,53 @@ impl TestApp {
             created_at: Set(now),
             ..Default::default()
         });
-        let ids = entities::account::Entity::insert_many(accounts).exec_with_returning_keys(&self.db).await.unwrap();
-        let tokens: Vec<String> = (0..n).map(|i| format!("rdg_crowd-{batch}-{i}-{}", unique_name("t"))).collect();
-        let sessions = ids.iter().zip(&tokens).map(|(id, token)| entities::session::ActiveModel {
-            account_id: Set(*id),
-            token_hash: Set(schema::services::hash_token(token)),
-            created_at: Set(now),
-            expires_at: Set(now + chrono::Duration::days(1)),
-            ..Default::default()
-        });
-        entities::session::Entity::insert_many(sessions).exec(&self.db).await.unwrap();
+        let ids = entities::account::Entity::insert_many(accounts)
+            .exec_with_returning_keys(&self.db)
+            .await
+            .unwrap();
+        let tokens: Vec<String> = (0..n)
+            .map(|i| format!("rdg_crowd-{batch}-{i}-{}", unique_name("t")))
+            .collect();
+        let sessions = ids
+            .iter()
+            .zip(&tokens)
+            .map(|(id, token)| entities::session::ActiveModel {
+                account_id: Set(*id),
+                token_hash: Set(schema::services::hash_token(token)),
+                created_at: Set(now),
+                expires_at: Set(now + chrono::Duration::days(1)),
+                ..Default::default()
+            });
+        entities::session::Entity::insert_many(sessions)
+            .exec(&self.db)
+            .await
+            .unwrap();
         tokens
     }
 
     /// The id of an event, by slug.
     pub async fn event_id(&self, slug: &str) -> String {
         let data = self
-            .ok(None, "query($slug: String!) { eventBySlug(slug: $slug) { id } }", json!({ "slug": slug }))
+            .ok(
+                None,
+                "query($slug: String!) { eventBySlug(slug: $slug) { id } }",
+                json!({ "slug": slug }),
+            )
             .await;
-        data["eventBySlug"]["id"].as_str().expect("event exists").to_owned()
+        data["eventBySlug"]["id"]
+            .as_str()
+            .expect("event exists")
+            .to_owned()
     }
 
     /// The ids of an event's distances, longest first.
     pub async fn distance_ids(&self, slug: &str) -> Vec<String> {
         let data = self
-            .ok(None, "query($slug: String!) { eventBySlug(slug: $slug) { distances { id } } }", json!({ "slug": slug }))
+            .ok(
+                None,
+                "query($slug: String!) { eventBySlug(slug: $slug) { distances { id } } }",
+                json!({ "slug": slug }),
+            )
             .await;
         data["eventBySlug"]["distances"]
             .as_array()

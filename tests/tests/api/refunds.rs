@@ -11,13 +11,16 @@ use crate::registrations::register;
 
 const REQUEST: &str = "mutation($input: RequestRefundInput!) { requestRefund(input: $input) {
     id option status donationConsent refund { amount } kitShare { amount } donation { amount currency } } }";
-const CHANGE_STATUS: &str = "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }";
+const CHANGE_STATUS: &str =
+    "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }";
 
 /// A runner registered for the 2027 marathon's half (KZT 12,000), which the organizer
 /// then cancels. Returns (runner token, registration id, organizer token).
 async fn registered_then_cancelled(app: &TestApp, email: &str) -> (String, String, String) {
     app.seed_demo().await;
-    let organizer = app.organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first").await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
     let runner = app.sign_up_runner(email).await;
     let half = app.distance_ids("almaty-marathon-2027").await[1].clone();
     let body = register(app, &runner, &half).await;
@@ -28,7 +31,13 @@ async fn registered_then_cancelled(app: &TestApp, email: &str) -> (String, Strin
     (runner, registration, organizer)
 }
 
-async fn request(app: &TestApp, token: &str, registration: &str, option: &str, consent: bool) -> Value {
+async fn request(
+    app: &TestApp,
+    token: &str,
+    registration: &str,
+    option: &str,
+    consent: bool,
+) -> Value {
     app.graphql(
         Some(token),
         REQUEST,
@@ -39,7 +48,8 @@ async fn request(app: &TestApp, token: &str, registration: &str, option: &str, c
 
 async fn a_runner_chooses_kit_and_donate_and_the_organizer_approves_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (runner, registration, organizer) = registered_then_cancelled(&app, "runner@example.kz").await;
+    let (runner, registration, organizer) =
+        registered_then_cancelled(&app, "runner@example.kz").await;
 
     let no_consent = request(&app, &runner, &registration, "KIT_AND_DONATE", false).await;
     assert_eq!(error_code(&no_consent), "BAD_USER_INPUT");
@@ -47,46 +57,102 @@ async fn a_runner_chooses_kit_and_donate_and_the_organizer_approves_it(backend: 
     let filed = &body["data"]["requestRefund"];
     assert_eq!(filed["status"], "SUBMITTED", "{body}");
     assert_eq!(filed["kitShare"]["amount"], "6000.00");
-    assert_eq!(filed["donation"], json!({ "amount": "6000.00", "currency": "KZT" }));
+    assert_eq!(
+        filed["donation"],
+        json!({ "amount": "6000.00", "currency": "KZT" })
+    );
     assert_eq!(filed["refund"]["amount"], "0.00");
     let again = request(&app, &runner, &registration, "FULL_REFUND", false).await;
     assert_eq!(error_code(&again), "ALREADY_REQUESTED");
 
     let id = filed["id"].as_str().unwrap();
     let decide = "mutation($id: ID!, $d: RefundDecision!) { decideRefund(id: $id, decision: $d, note: \"Thank you\") { status decisionNote } }";
-    let as_runner = app.graphql(Some(&runner), decide, json!({ "id": id, "d": "APPROVED" })).await;
+    let as_runner = app
+        .graphql(Some(&runner), decide, json!({ "id": id, "d": "APPROVED" }))
+        .await;
     assert_eq!(error_code(&as_runner), "FORBIDDEN");
-    let approved = app.ok(Some(&organizer), decide, json!({ "id": id, "d": "APPROVED" })).await;
-    assert_eq!(approved["decideRefund"], json!({ "status": "APPROVED", "decisionNote": "Thank you" }));
-    let twice = app.graphql(Some(&organizer), decide, json!({ "id": id, "d": "REJECTED" })).await;
+    let approved = app
+        .ok(
+            Some(&organizer),
+            decide,
+            json!({ "id": id, "d": "APPROVED" }),
+        )
+        .await;
+    assert_eq!(
+        approved["decideRefund"],
+        json!({ "status": "APPROVED", "decisionNote": "Thank you" })
+    );
+    let twice = app
+        .graphql(
+            Some(&organizer),
+            decide,
+            json!({ "id": id, "d": "REJECTED" }),
+        )
+        .await;
     assert_eq!(error_code(&twice), "CONFLICT");
 
     let mine = app
         .ok(Some(&runner), "{ me { donations { source amount { amount } } registrations { refundRequest { status } } } }", json!({}))
         .await;
-    assert_eq!(mine["me"]["donations"], json!([{ "source": "FEE_SHARE", "amount": { "amount": "6000.00" } }]));
-    assert_eq!(mine["me"]["registrations"][0]["refundRequest"]["status"], "APPROVED");
-    let pay = app.graphql(Some(&organizer), "mutation($id: ID!) { markRefundPaid(id: $id) { status } }", json!({ "id": id })).await;
-    assert_eq!(error_code(&pay), "CONFLICT", "nothing to pay back for kit and donate");
+    assert_eq!(
+        mine["me"]["donations"],
+        json!([{ "source": "FEE_SHARE", "amount": { "amount": "6000.00" } }])
+    );
+    assert_eq!(
+        mine["me"]["registrations"][0]["refundRequest"]["status"],
+        "APPROVED"
+    );
+    let pay = app
+        .graphql(
+            Some(&organizer),
+            "mutation($id: ID!) { markRefundPaid(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&pay),
+        "CONFLICT",
+        "nothing to pay back for kit and donate"
+    );
 }
 on_both_databases!(a_runner_chooses_kit_and_donate_and_the_organizer_approves_it);
 
 async fn a_full_refund_is_approved_then_paid(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (runner, registration, organizer) = registered_then_cancelled(&app, "runner@example.kz").await;
+    let (runner, registration, organizer) =
+        registered_then_cancelled(&app, "runner@example.kz").await;
     let body = request(&app, &runner, &registration, "FULL_REFUND", true).await;
     let filed = &body["data"]["requestRefund"];
     assert_eq!(filed["refund"]["amount"], "12000.00", "{body}");
-    assert_eq!(filed["donationConsent"], false, "no donation with a full refund");
+    assert_eq!(
+        filed["donationConsent"], false,
+        "no donation with a full refund"
+    );
     let id = filed["id"].as_str().unwrap();
     let pay = "mutation($id: ID!) { markRefundPaid(id: $id) { status paidAt } }";
-    let too_soon = app.graphql(Some(&organizer), pay, json!({ "id": id })).await;
+    let too_soon = app
+        .graphql(Some(&organizer), pay, json!({ "id": id }))
+        .await;
     assert_eq!(error_code(&too_soon), "CONFLICT", "approve before paying");
-    app.ok(Some(&organizer), "mutation($id: ID!) { decideRefund(id: $id, decision: APPROVED) { status } }", json!({ "id": id })).await;
+    app.ok(
+        Some(&organizer),
+        "mutation($id: ID!) { decideRefund(id: $id, decision: APPROVED) { status } }",
+        json!({ "id": id }),
+    )
+    .await;
     let paid = app.ok(Some(&organizer), pay, json!({ "id": id })).await;
     assert_eq!(paid["markRefundPaid"]["status"], "PAID");
-    let state = app.ok(Some(&runner), "{ me { registrations { state } donations { id } } }", json!({})).await;
-    assert_eq!(state["me"], json!({ "registrations": [{ "state": "REFUNDED" }], "donations": [] }));
+    let state = app
+        .ok(
+            Some(&runner),
+            "{ me { registrations { state } donations { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        state["me"],
+        json!({ "registrations": [{ "state": "REFUNDED" }], "donations": [] })
+    );
     let listed = app
         .ok(
             Some(&organizer),
@@ -94,7 +160,10 @@ async fn a_full_refund_is_approved_then_paid(backend: Backend) {
             json!({ "e": app.event_id("almaty-marathon-2027").await }),
         )
         .await;
-    assert_eq!(listed["refundRequests"]["edges"][0]["node"], json!({ "option": "FULL_REFUND", "refund": { "amount": "12000.00" }, "registration": { "bib": 1 } }));
+    assert_eq!(
+        listed["refundRequests"]["edges"][0]["node"],
+        json!({ "option": "FULL_REFUND", "refund": { "amount": "12000.00" }, "registration": { "bib": 1 } })
+    );
 }
 on_both_databases!(a_full_refund_is_approved_then_paid);
 
@@ -103,7 +172,12 @@ async fn refunds_are_only_for_cancelled_events_and_own_registrations(backend: Ba
     app.seed_demo().await;
     let runner = app.sign_up_runner("runner@example.kz").await;
     let nosy = app.sign_up_runner("nosy@example.kz").await;
-    let body = register(&app, &runner, &app.distance_ids("almaty-marathon-2027").await[0]).await;
+    let body = register(
+        &app,
+        &runner,
+        &app.distance_ids("almaty-marathon-2027").await[0],
+    )
+    .await;
     let registration = body["data"]["register"]["id"].as_str().unwrap().to_owned();
     let scheduled = request(&app, &runner, &registration, "FULL_REFUND", false).await;
     assert_eq!(error_code(&scheduled), "REFUND_NOT_AVAILABLE");
@@ -124,14 +198,33 @@ async fn the_deadline_is_judged_in_almaty_time(backend: Backend) {
         .into_iter()
         .find(|a| a.email == "late@example.kz")
         .unwrap();
-    let registration_id = <entities::registration::Entity as sea_orm::EntityTrait>::find().all(&app.db).await.unwrap()[0].id;
-    let db = sea_orm::Database::connect(app.database.url.clone()).await.unwrap();
-    let choice = || RefundChoice { registration_id, option: entities::refund_request::RefundOption::FullRefund, donation_consent: false };
+    let registration_id = <entities::registration::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.db)
+        .await
+        .unwrap()[0]
+        .id;
+    let db = sea_orm::Database::connect(app.database.url.clone())
+        .await
+        .unwrap();
+    let choice = || RefundChoice {
+        registration_id,
+        option: entities::refund_request::RefundOption::FullRefund,
+        donation_consent: false,
+    };
     // The 2027 policy's deadline is 31 March 2027 in Asia/Almaty (UTC+5 since 2024).
-    let first_of_april = chrono_tz::Asia::Almaty.with_ymd_and_hms(2027, 4, 1, 0, 0, 0).unwrap().with_timezone(&chrono::Utc);
+    let first_of_april = chrono_tz::Asia::Almaty
+        .with_ymd_and_hms(2027, 4, 1, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let late = request_refund(&db, first_of_april, &runner, choice()).await;
-    assert_eq!(late.map(|_| ()).map_err(|e| e.code()), Err("DEADLINE_PASSED"));
-    let last_second = chrono_tz::Asia::Almaty.with_ymd_and_hms(2027, 3, 31, 23, 59, 59).unwrap().with_timezone(&chrono::Utc);
+    assert_eq!(
+        late.map(|_| ()).map_err(|e| e.code()),
+        Err("DEADLINE_PASSED")
+    );
+    let last_second = chrono_tz::Asia::Almaty
+        .with_ymd_and_hms(2027, 3, 31, 23, 59, 59)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let in_time = request_refund(&db, last_second, &runner, choice()).await;
     assert!(in_time.is_ok(), "23:59:59 Almaty time is in time");
 
@@ -149,20 +242,49 @@ on_both_databases!(the_deadline_is_judged_in_almaty_time);
 async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend) {
     let app = spawn_app(backend).await;
     app.seed_demo().await;
-    let organizer = app.organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first").await;
-    let db = sea_orm::Database::connect(app.database.url.clone()).await.unwrap();
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let db = sea_orm::Database::connect(app.database.url.clone())
+        .await
+        .unwrap();
     let event = app.event_id("almaty-marathon-2027").await;
-    schema::services::synthetic::seed_runners(&db, chrono::Utc::now(), 25, Some("almaty-marathon-2027")).await.unwrap();
+    schema::services::synthetic::seed_runners(
+        &db,
+        chrono::Utc::now(),
+        25,
+        Some("almaty-marathon-2027"),
+    )
+    .await
+    .unwrap();
     let runner = app.sign_up_runner("early@example.kz").await;
-    let body = register(&app, &runner, &app.distance_ids("almaty-marathon-2027").await[0]).await;
+    let body = register(
+        &app,
+        &runner,
+        &app.distance_ids("almaty-marathon-2027").await[0],
+    )
+    .await;
     let registration = body["data"]["register"]["id"].as_str().unwrap().to_owned();
-    app.ok(Some(&organizer), CHANGE_STATUS, json!({ "input": { "eventId": event, "status": "CANCELLED", "reason": "Ban" } })).await;
+    app.ok(
+        Some(&organizer),
+        CHANGE_STATUS,
+        json!({ "input": { "eventId": event, "status": "CANCELLED", "reason": "Ban" } }),
+    )
+    .await;
     request(&app, &runner, &registration, "FULL_REFUND", false).await;
 
     let apply = "mutation($e: ID!) { applyDefaultRefundOutcome(eventId: $e) }";
-    let before_deadline = app.graphql(Some(&organizer), apply, json!({ "e": event })).await;
-    assert_eq!(error_code(&before_deadline), "CONFLICT", "not before the deadline has passed");
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive().to_string();
+    let before_deadline = app
+        .graphql(Some(&organizer), apply, json!({ "e": event }))
+        .await;
+    assert_eq!(
+        error_code(&before_deadline),
+        "CONFLICT",
+        "not before the deadline has passed"
+    );
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(2))
+        .date_naive()
+        .to_string();
     app.ok(
         Some(&organizer),
         "mutation($e: ID!, $d: Date) { setRefundPolicy(input: {eventId: $e, deadline: $d, kitShareBasisPoints: 5000}) { refundPolicy { deadline } } }",
@@ -171,7 +293,10 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
     .await;
     let donations_before = app.count("donation").await;
     let first = app.ok(Some(&organizer), apply, json!({ "e": event })).await;
-    assert_eq!(first["applyDefaultRefundOutcome"], 25, "every synthetic runner; not the one who filed");
+    assert_eq!(
+        first["applyDefaultRefundOutcome"], 25,
+        "every synthetic runner; not the one who filed"
+    );
     let second = app.ok(Some(&organizer), apply, json!({ "e": event })).await;
     assert_eq!(second["applyDefaultRefundOutcome"], 0, "idempotent");
     assert_eq!(app.count("refund_request").await, 26);
@@ -188,7 +313,10 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
         assert_eq!(node["isDefault"], true);
         assert_eq!(node["status"], "APPROVED");
         let cents = |v: &Value| -> i64 { v.as_str().unwrap().replace('.', "").parse().unwrap() };
-        assert_eq!(cents(&node["kitShare"]["amount"]) + cents(&node["donation"]["amount"]), cents(&node["registration"]["fee"]["amount"]));
+        assert_eq!(
+            cents(&node["kitShare"]["amount"]) + cents(&node["donation"]["amount"]),
+            cents(&node["registration"]["fee"]["amount"])
+        );
     }
 }
 on_both_databases!(the_default_outcome_is_applied_once_after_the_deadline);

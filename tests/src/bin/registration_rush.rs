@@ -1,0 +1,247 @@
+//! Load tool: a registration-opening rush. Starts the gateway (release build) on a fresh
+//! PostgreSQL database, opens an event of 18,000 places, and lets 18,000 runners (plus
+//! some late ones) register through GraphQL with 64 in flight at once. Reports
+//! registrations per second and latency, then checks none was oversold.
+//!
+//!     cargo build --release && cargo run --release -p gateway-tests --bin registration_rush
+//!
+//! Flags: --runners N (18000), --late N (500), --concurrency N (64),
+//! --postgres URL (postgres://postgres@127.0.0.1:5432).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gateway_tests::{Gateway, ScratchDatabase, percentile_ms, runner_tokens};
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+
+fn flag(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Result<Value, String> {
+    let mut request = client
+        .post(url)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let runners: usize = flag("--runners", "18000")
+        .parse()
+        .map_err(|_| "--runners")?;
+    let late: usize = flag("--late", "500").parse().map_err(|_| "--late")?;
+    let concurrency: usize = flag("--concurrency", "64")
+        .parse()
+        .map_err(|_| "--concurrency")?;
+    let server = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
+
+    let scratch = ScratchDatabase::create(&server, "gw_registration_rush").await?;
+    let gateway = Gateway::start(&[
+        ("DATABASE_URL", scratch.url.clone()),
+        ("SEED_DEMO", "true".into()),
+    ])
+    .await?;
+    let url = format!("{}/graphql", gateway.address);
+    let db = Database::connect(&scratch.url)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // An organizer opens a race with exactly `runners` places.
+    let organization =
+        schema::services::organizations::find_by_slug(&db, "courage-to-be-the-first")
+            .await
+            .map_err(|e| e.message())?
+            .ok_or("demo organization missing")?;
+    let organizer = schema::services::accounts::create_account(
+        &db,
+        chrono::Utc::now(),
+        schema::services::accounts::NewAccount {
+            email: schema::domain::Email::parse("director@almaty-marathon.kz")
+                .map_err(|e| e.message())?,
+            password: schema::domain::Password::parse("a director's long password")
+                .map_err(|e| e.message())?,
+            display_name: schema::domain::DisplayName::parse("Director")
+                .map_err(|e| e.message())?,
+            role: entities::account::Role::Organizer,
+            organization_id: Some(organization.id),
+        },
+    )
+    .await
+    .map_err(|e| e.message())?;
+    let organizer_token =
+        schema::services::accounts::open_session(&db, chrono::Utc::now(), organizer.id)
+            .await
+            .map_err(|e| e.message())?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let created = graphql(
+        &client,
+        &url,
+        Some(&organizer_token),
+        "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
+        json!({ "input": { "slug": "rush-2027", "name": "Rush 2027", "venue": "Almaty", "startsAt": "2027-04-18T03:00:00Z",
+                "timeZone": "Asia/Almaty", "capacity": runners, "registrationState": "OPEN" } }),
+    )
+    .await?;
+    let event_id = created["data"]["createEvent"]["id"]
+        .as_str()
+        .ok_or(format!("createEvent: {created}"))?
+        .to_owned();
+    let mut distances = Vec::new();
+    for (name, length, fee) in [
+        ("Marathon", 42195, "15000"),
+        ("Half marathon", 21097, "12000"),
+        ("10 km", 10000, "8000"),
+    ] {
+        let added = graphql(
+            &client,
+            &url,
+            Some(&organizer_token),
+            "mutation($e: ID!, $input: DistanceFields!) { addDistance(eventId: $e, input: $input) { id } }",
+            json!({ "e": event_id, "input": { "name": name, "lengthMeters": length, "fee": { "amount": fee, "currency": "KZT" } } }),
+        )
+        .await?;
+        distances.push(
+            added["data"]["addDistance"]["id"]
+                .as_str()
+                .ok_or(format!("addDistance: {added}"))?
+                .to_owned(),
+        );
+    }
+
+    let total = runners + late;
+    let tokens = Arc::new(runner_tokens(&db, "rush", total).await?);
+    let distances = Arc::new(distances);
+    println!("{total} runners ready ({runners} places, {late} late); {concurrency} in flight");
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, tokens, distances, next) = (
+            client.clone(),
+            url.clone(),
+            tokens.clone(),
+            distances.clone(),
+            next.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut outcomes: Vec<(Duration, String)> = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= tokens.len() {
+                    break;
+                }
+                let sent = Instant::now();
+                let answer = graphql(
+                    &client,
+                    &url,
+                    Some(&tokens[i]),
+                    "mutation($input: RegisterInput!) { register(input: $input) { bib } }",
+                    json!({ "input": { "distanceId": distances[i % distances.len()], "tshirtSize": "M" } }),
+                )
+                .await;
+                let outcome = match answer {
+                    Ok(body) if body["data"]["register"]["bib"].is_number() => "registered".to_owned(),
+                    Ok(body) => body["errors"][0]["extensions"]["code"].as_str().unwrap_or("no code").to_owned(),
+                    Err(e) => format!("transport: {e}"),
+                };
+                outcomes.push((sent.elapsed(), outcome));
+            }
+            outcomes
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for worker in workers {
+        outcomes.extend(worker.await.map_err(|e| e.to_string())?);
+    }
+    let elapsed = started.elapsed();
+
+    let registered = outcomes.iter().filter(|(_, o)| o == "registered").count();
+    let sold_out = outcomes.iter().filter(|(_, o)| o == "SOLD_OUT").count();
+    let other: Vec<&String> = outcomes
+        .iter()
+        .map(|(_, o)| o)
+        .filter(|o| *o != "registered" && *o != "SOLD_OUT")
+        .collect();
+    let mut latencies: Vec<Duration> = outcomes
+        .iter()
+        .filter(|(_, o)| o == "registered")
+        .map(|(d, _)| *d)
+        .collect();
+    latencies.sort_unstable();
+
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT bib) AS bibs FROM registration".to_owned(),
+        ))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no count")?;
+    let stored: i64 = row.try_get("", "n").map_err(|e| e.to_string())?;
+    let bibs: i64 = row.try_get("", "bibs").map_err(|e| e.to_string())?;
+
+    println!("requests: {total} in {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "registered: {registered} ({:.0} registrations/s)",
+        registered as f64 / elapsed.as_secs_f64()
+    );
+    println!("sold out: {sold_out}; other answers: {}", other.len());
+    println!(
+        "register latency ms: p50 {:.1}, p99 {:.1}, max {:.1}",
+        percentile_ms(&latencies, 50.0),
+        percentile_ms(&latencies, 99.0),
+        percentile_ms(&latencies, 100.0)
+    );
+    println!("stored registrations: {stored}, distinct bibs: {bibs}");
+    let ok = registered == runners
+        && stored == runners as i64
+        && bibs == stored
+        && sold_out == late
+        && other.is_empty();
+    println!(
+        "{}",
+        if ok {
+            "CHECK OK: all stored, none oversold"
+        } else {
+            "CHECK FAILED"
+        }
+    );
+    drop(gateway);
+    db.close().await.ok();
+    scratch.drop_now().await;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected outcome; first others: {:?}",
+            other.iter().take(3).collect::<Vec<_>>()
+        ))
+    }
+}
