@@ -6,6 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entities::account;
 use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, broadcast};
+
+use crate::services::notifications::Notice;
 
 /// The time, passed in so that rules judged against "now" (deadlines, expiry) are testable.
 pub trait Clock: Send + Sync {
@@ -35,6 +38,13 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: Mail) -> Result<(), String>;
 }
 
+/// Where live notifications come from. Every instance's hub feeds one of these with each
+/// notification exactly once, in id order; subscribers each hold a receiver. Publishing is
+/// not here: notifications enter through the outbox (the log), never directly.
+pub trait Bus: Send + Sync {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>>;
+}
+
 /// Everything the resolvers share, stored once in the schema's data.
 #[derive(Clone)]
 pub struct ApiContext {
@@ -46,6 +56,11 @@ pub struct ApiContext {
     pub mailer: Arc<dyn Mailer>,
     /// Base URL of the SPA, used to build links in mail.
     pub public_url: String,
+    /// Live notifications for subscriptions.
+    pub bus: Arc<dyn Bus>,
+    /// Woken after a transaction appended to the notification log, so the relay publishes
+    /// at once instead of at its next poll.
+    pub outbox: Arc<Notify>,
 }
 
 /// Who is asking: resolved from the bearer token once per request.

@@ -65,6 +65,39 @@ pub struct Settings {
     /// Highest complexity (fields counted) a query may have.
     #[arg(long, env = "QUERY_COMPLEXITY_LIMIT", default_value_t = 500)]
     pub query_complexity_limit: usize,
+
+    /// Prefix of the Redis channel names, so deployments (and tests) sharing one Redis do
+    /// not hear each other.
+    #[arg(long, env = "REDIS_CHANNEL_PREFIX", default_value = "gateway")]
+    pub redis_channel_prefix: String,
+
+    /// Whether this instance may relay the outbox (one instance holds the lease at a time).
+    #[arg(long, env = "RELAY_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub relay_enabled: bool,
+
+    /// How often the relay looks for unpublished notifications when nothing woke it, in ms.
+    #[arg(long, env = "RELAY_POLL_MS", default_value_t = 200)]
+    pub relay_poll_ms: u64,
+
+    /// How long the relay lease lasts unless renewed, in ms: the failover time.
+    #[arg(long, env = "RELAY_LEASE_MS", default_value_t = 3000)]
+    pub relay_lease_ms: u64,
+
+    /// Notices the hub keeps for slow subscribers before they must replay from the log.
+    #[arg(long, env = "HUB_BUFFER", default_value_t = 1024)]
+    pub hub_buffer: usize,
+
+    /// How long a WebSocket may stay open without `connection_init`, in ms.
+    #[arg(long, env = "WS_INIT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub ws_init_timeout_ms: u64,
+
+    /// Interval of server pings (graphql-transport-ws) or keep-alives (graphql-ws), in s.
+    #[arg(long, env = "WS_KEEPALIVE_SECS", default_value_t = 30)]
+    pub ws_keepalive_secs: u64,
+
+    /// This instance's name in the relay lease and logs. Default: pid and start time.
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
 }
 
 impl Settings {

@@ -10,12 +10,20 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
+use crate::alerts::hub::Hub;
+use crate::alerts::redis_bus::{self, RedisPublisher};
+use crate::alerts::relay::{self, RelayConfig};
+use crate::alerts::{InProcess, Publisher};
 use crate::config::Settings;
+use crate::http::WsSettings;
+use crate::metrics::Metrics;
 use crate::{database, http, mailer};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
 
 /// What every request handler shares.
 pub struct App {
-    /// The GraphQL schema with its data (database, clock, mailer, loaders).
+    /// The GraphQL schema with its data (database, clock, mailer, loaders, bus).
     pub schema: schema::ApiSchema,
     /// The pool, for health checks and token lookup before GraphQL runs.
     pub db: DatabaseConnection,
@@ -23,6 +31,12 @@ pub struct App {
     pub redis: Option<redis::Client>,
     /// The clock tokens are judged against.
     pub clock: Arc<dyn schema::Clock>,
+    /// Served on /metrics.
+    pub metrics: Arc<Metrics>,
+    /// Flips to true on shutdown; WebSocket sessions close when it does.
+    pub shutdown: watch::Receiver<bool>,
+    /// WebSocket protocol timings.
+    pub ws: WsSettings,
 }
 
 #[derive(Clone)]
@@ -39,6 +53,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     settings: Settings,
+    /// Background work (relay, Redis listener) that drains on shutdown.
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    stop: watch::Sender<bool>,
 }
 
 impl Application {
@@ -68,11 +85,53 @@ impl Application {
             None => None,
         };
         let clock: Arc<dyn schema::Clock> = Arc::new(SystemClock);
+        let metrics = Arc::new(Metrics::default());
+        let (stop, shutdown) = watch::channel(false);
+        let hub = Hub::start(db.clone(), settings.hub_buffer, metrics.clone())
+            .await
+            .map_err(|e| format!("starting the hub: {}", e.message()))?;
+        let outbox = Arc::new(Notify::new());
+        let mut workers = Vec::new();
+        let publisher: Arc<dyn Publisher> = match &redis {
+            Some(client) => {
+                workers.push(tokio::spawn(redis_bus::listen(
+                    client.clone(),
+                    settings.redis_channel_prefix.clone(),
+                    hub.clone(),
+                    shutdown.clone(),
+                )));
+                Arc::new(RedisPublisher::new(
+                    client.clone(),
+                    &settings.redis_channel_prefix,
+                ))
+            }
+            None => Arc::new(InProcess(hub.clone())),
+        };
+        if settings.relay_enabled {
+            let config = RelayConfig {
+                instance: settings
+                    .instance_id
+                    .clone()
+                    .unwrap_or_else(default_instance_id),
+                poll: Duration::from_millis(settings.relay_poll_ms),
+                lease: Duration::from_millis(settings.relay_lease_ms),
+            };
+            workers.push(tokio::spawn(relay::run(
+                db.clone(),
+                publisher,
+                config,
+                outbox.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            )));
+        }
         let api = ApiContext {
             db: db.clone(),
             clock: clock.clone(),
             mailer: mailer::from_settings(&settings)?,
             public_url: settings.public_url.clone(),
+            bus: hub,
+            outbox,
         };
         let limits = Limits {
             depth: settings.query_depth_limit,
@@ -82,16 +141,25 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .map_err(|e| format!("binding {}: {e}", settings.bind))?;
+        let ws = WsSettings {
+            init_timeout: Duration::from_millis(settings.ws_init_timeout_ms),
+            keepalive: Duration::from_secs(settings.ws_keepalive_secs.max(1)),
+        };
         let state = AppState(Arc::new(App {
             schema,
             db,
             redis,
             clock,
+            metrics,
+            shutdown,
+            ws,
         }));
         Ok(Self {
             listener,
             state,
             settings,
+            workers,
+            stop,
         })
     }
 
@@ -106,10 +174,19 @@ impl Application {
         let address = self.listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!("GraphiQL on http://{address}/graphql");
         let router = http::router(self.state, &self.settings);
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+        let stop = self.stop;
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // WebSocket sessions and background workers watch this.
+                let _ = stop.send(true);
+            })
             .await
-            .map_err(|e| format!("serving: {e}"))
+            .map_err(|e| format!("serving: {e}"));
+        for worker in self.workers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+        }
+        served
     }
 }
 
@@ -134,4 +211,13 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// A name for this process in the relay lease: pid plus start time.
+fn default_instance_id() -> String {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("gateway-{}-{started}", std::process::id())
 }

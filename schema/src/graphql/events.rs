@@ -19,6 +19,8 @@ use super::money::{Money, MoneyInput};
 use crate::domain::{EventName, Reason, Slug, TimeZone};
 use crate::error::ApiError;
 use crate::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
+use crate::services::notifications::StatusChangeMessage;
+use std::sync::Arc;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::event::EventStatus")]
@@ -138,7 +140,7 @@ impl Event {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(EventStatusChange)
+            .map(EventStatusChange::new)
             .collect())
     }
 }
@@ -190,18 +192,51 @@ impl Distance {
 }
 
 /// One change of an event's status. Its `id` is also the cursor for
-/// `eventStatusChanged(after:)`.
-pub struct EventStatusChange(pub event_status_change::Model);
+/// `eventStatusChanged(after:)`: ids follow commit order.
+pub struct EventStatusChange {
+    pub change: event_status_change::Model,
+    /// The event, when the hub already loaded it for every subscriber at once.
+    pub event: Option<Arc<event::Model>>,
+}
+
+impl EventStatusChange {
+    pub fn new(change: event_status_change::Model) -> Self {
+        Self {
+            change,
+            event: None,
+        }
+    }
+
+    /// From a decoded notification, sharing the hub's copy of the event.
+    pub fn from_message(message: &StatusChangeMessage, event: Option<Arc<event::Model>>) -> Self {
+        Self {
+            change: event_status_change::Model {
+                id: message.status_change_id,
+                event_id: message.event_id,
+                previous_status: message.previous_status,
+                status: message.status,
+                reason: message.reason.clone(),
+                starts_at: message.starts_at,
+                changed_by: None,
+                occurred_at: message.occurred_at,
+            },
+            event,
+        }
+    }
+}
 
 #[Object]
 impl EventStatusChange {
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.change.id)
     }
 
     async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Event> {
+        if let Some(event) = &self.event {
+            return Ok(Event(event.as_ref().clone()));
+        }
         loader(ctx)?
-            .load_one(EventId(self.0.event_id))
+            .load_one(EventId(self.change.event_id))
             .await?
             .map(Event)
             .ok_or_else(|| ApiError::NotFound("event").into())
@@ -209,24 +244,24 @@ impl EventStatusChange {
 
     /// Null for the first line, when the event was announced.
     async fn previous_status(&self) -> Option<EventStatus> {
-        self.0.previous_status.map(Into::into)
+        self.change.previous_status.map(Into::into)
     }
 
     async fn status(&self) -> EventStatus {
-        self.0.status.into()
+        self.change.status.into()
     }
 
     async fn reason(&self) -> &str {
-        &self.0.reason
+        &self.change.reason
     }
 
     /// The event's start as of this change (the new start when rescheduled).
     async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.starts_at
+        self.change.starts_at
     }
 
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+        self.change.occurred_at
     }
 }
 
@@ -474,6 +509,7 @@ impl EventMutation {
         };
         let (event, _) =
             service::change_status(&api.db, api.clock.now(), signed_in(ctx)?, change).await?;
+        api.outbox.notify_one();
         Ok(Event(event))
     }
 }

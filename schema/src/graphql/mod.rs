@@ -2,6 +2,7 @@
 //! guards, and an extension that gives every error an `extensions.code`.
 
 mod accounts;
+mod alerts;
 mod charity;
 mod date;
 mod error_codes;
@@ -14,7 +15,7 @@ mod refunds;
 mod registrations;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::context::ApiContext;
 
@@ -38,7 +39,10 @@ pub struct Mutation(
     charity::CharityMutation,
 );
 
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(alerts::AlertSubscription);
+
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// Bounds on what one query may ask for.
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +60,15 @@ impl Default for Limits {
     }
 }
 
-fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(error_codes::ErrorCodes)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
+fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .extension(error_codes::ErrorCodes)
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity)
 }
 
 /// The schema with its shared data.

@@ -241,9 +241,10 @@ impl RefundMutation {
             RefundDecision::Rejected => refund_request::RefundStatus::Rejected,
         };
         let id = parse_id(&id, "refund request")?;
-        Ok(RefundRequest(
-            service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?,
-        ))
+        let decided =
+            service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?;
+        api.outbox.notify_one();
+        Ok(RefundRequest(decided))
     }
 
     /// Records that an approved full refund was paid back.
@@ -255,9 +256,9 @@ impl RefundMutation {
     ) -> async_graphql::Result<RefundRequest> {
         let api = api(ctx)?;
         let id = parse_id(&id, "refund request")?;
-        Ok(RefundRequest(
-            service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?,
-        ))
+        let paid = service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
+        api.outbox.notify_one();
+        Ok(RefundRequest(paid))
     }
 
     /// After the deadline: kit plus donation for every registration with no request.

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entities::{account, account::Role, password_reset, session};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::secrets::{hash_password, hash_token, new_token, verify_password};
 use crate::context::{ApiContext, Mail};
@@ -92,7 +90,7 @@ pub async fn sign_up(
     display_name: DisplayName,
 ) -> ApiResult<(account::Model, String)> {
     let now = ctx.clock.now();
-    let txn = ctx.db.begin().await?;
+    let txn = super::begin_write(&ctx.db).await?;
     let account = create_account(
         &txn,
         now,
@@ -214,7 +212,7 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
 pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -> ApiResult<()> {
     let now = ctx.clock.now();
     let password_hash = hash_password(password.expose().to_owned()).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = super::begin_write(&ctx.db).await?;
     let reset = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(hash_token(token)))
         .one(&txn)

@@ -15,7 +15,7 @@ use entities::{account, charity_project, donation};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::events::{acting_organization, find_organized};
@@ -109,7 +109,7 @@ pub async fn update_project(
     input: ProjectInput,
 ) -> ApiResult<charity_project::Model> {
     check_project(&input)?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let found = charity_project::Entity::find_by_id(project_id)
         .one(&txn)
         .await?
@@ -249,7 +249,7 @@ pub async fn record_direct_donation(
     if amount.minor <= 0 {
         return Err(ApiError::bad_input("a donation must be more than zero"));
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let project = charity_project::Entity::find_by_id(project_id)
         .one(&txn)
         .await?

@@ -15,7 +15,7 @@ use entities::event_organization::OrganizationRole;
 use entities::{charity_project, event, organization};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use super::charity::{self, NewDonation, ProjectInput};
@@ -253,7 +253,7 @@ fn demo_events() -> ApiResult<Vec<DemoEvent>> {
 
 /// Seeds the demo data in one transaction; a second run changes nothing.
 pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let mut report = SeedReport::default();
     for (slug, name) in ORGANIZERS.iter().chain(std::iter::once(&GENERAL_PARTNER)) {
         if organizations::find_by_slug(&txn, slug).await?.is_none() {

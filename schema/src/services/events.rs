@@ -5,21 +5,16 @@
 use chrono::{DateTime, Utc};
 use entities::event::{EventStatus, RegistrationState};
 use entities::event_organization::OrganizationRole;
-use entities::{
-    account, account::Role, distance, event, event_organization, event_status_change, notification,
-};
+use entities::{account, account::Role, distance, event, event_organization, event_status_change};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde::Serialize;
 
+use super::notifications::{self, NotificationKind, StatusChangeMessage};
 use crate::domain::{EventName, Money, Reason, Slug, TimeZone, check_transition};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
-
-/// The notification kind of a status change.
-pub const EVENT_STATUS_CHANGED: &str = "EVENT_STATUS_CHANGED";
 
 /// The organization an organizer acts for, or why they may not act.
 pub fn acting_organization(actor: &account::Model) -> ApiResult<i64> {
@@ -99,7 +94,7 @@ pub async fn create_event(
     check_capacity(new.capacity)?;
     check_text("description", &new.description, 10_000)?;
     check_text("venue", &new.venue, 500)?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let event = insert_event(&txn, now, new, Some(actor.id)).await?;
     link_organization(&txn, event.id, organization_id, OrganizationRole::Organizer).await?;
     txn.commit().await?;
@@ -191,7 +186,7 @@ pub async fn update_event(
     event_id: i64,
     patch: EventPatch,
 ) -> ApiResult<event::Model> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let event = find_organized(&txn, actor, event_id).await?;
     if patch.registration_state == Some(RegistrationState::Open)
         && matches!(
@@ -297,7 +292,7 @@ pub async fn update_distance(
     input: DistanceInput,
 ) -> ApiResult<distance::Model> {
     check_distance(&input)?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let found = distance::Entity::find_by_id(distance_id)
         .one(&txn)
         .await?
@@ -321,23 +316,6 @@ pub struct StatusChange {
     pub starts_at: Option<DateTime<Utc>>,
 }
 
-/// What the notification log carries for a status change: enough for a push message or a
-/// WebSocket payload without another query.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusChangeMessage {
-    pub status_change_id: i64,
-    pub event_id: i64,
-    pub event_name: String,
-    pub event_slug: String,
-    pub time_zone: String,
-    pub previous_status: Option<EventStatus>,
-    pub status: EventStatus,
-    pub reason: String,
-    pub starts_at: DateTime<Utc>,
-    pub occurred_at: DateTime<Utc>,
-}
-
 /// Moves an event to a new status. In one transaction: the event row (guarded by its
 /// previous status, so two organizers racing cannot both win), the history line and the
 /// outbox row. Cancelling or completing closes registration; suspending suspends it.
@@ -348,7 +326,7 @@ pub async fn change_status(
     actor: &account::Model,
     change: StatusChange,
 ) -> ApiResult<(event::Model, event_status_change::Model)> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let event = find_organized(&txn, actor, change.event_id).await?;
     check_transition(event.status, change.status)?;
     let starts_at = match (change.status, change.starts_at) {
@@ -439,6 +417,9 @@ pub async fn append_status_change(
     event: &event::Model,
     line: HistoryLine,
 ) -> ApiResult<event_status_change::Model> {
+    // The counter first: it serializes announcing transactions, so history ids, like
+    // notification ids, follow commit order and can serve as a gap-free cursor.
+    let notification_id = notifications::next_id(db).await?;
     let history = event_status_change::ActiveModel {
         event_id: Set(event.id),
         previous_status: Set(Some(event.status)),
@@ -463,18 +444,19 @@ pub async fn append_status_change(
         starts_at: history.starts_at,
         occurred_at: history.occurred_at,
     };
-    let payload = serde_json::to_string(&message)
-        .map_err(|e| ApiError::Internal(format!("encoding notification: {e}")))?;
-    notification::ActiveModel {
-        kind: Set(EVENT_STATUS_CHANGED.into()),
-        event_id: Set(Some(event.id)),
-        status_change_id: Set(Some(history.id)),
-        payload: Set(payload),
-        created_at: Set(history.occurred_at),
-        published_at: Set(line.published_at),
-        ..Default::default()
-    }
-    .insert(db)
+    notifications::insert(
+        db,
+        notification_id,
+        notifications::Outgoing {
+            kind: NotificationKind::EventStatusChanged,
+            event_id: Some(event.id),
+            status_change_id: Some(history.id),
+            account_id: None,
+            payload: notifications::encode(&message)?,
+            created_at: history.occurred_at,
+            published_at: line.published_at,
+        },
+    )
     .await?;
     Ok(history)
 }

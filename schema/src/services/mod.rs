@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod charity;
 pub mod demo;
 pub mod events;
+pub mod notifications;
 pub mod organizations;
 pub mod refunds;
 pub mod registrations;
@@ -12,3 +13,17 @@ mod secrets;
 pub mod synthetic;
 
 pub use secrets::{hash_token, new_token};
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), waiting on the busy timeout, instead of reading first and then
+/// failing to upgrade when another writer committed meanwhile. PostgreSQL ignores the mode.
+pub async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::TransactionTrait;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

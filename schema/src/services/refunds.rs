@@ -12,11 +12,12 @@ use entities::{account, event, refund_request, registration};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::charity::{Allocator, NewDonation, insert_donations};
 use super::events::find_organized;
+use super::notifications::{self, NotificationKind, Outgoing, RefundDecisionMessage};
 use super::registrations::find_visible;
 use crate::domain::{
     BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee,
@@ -37,7 +38,7 @@ pub async fn set_policy(
     event_id: i64,
     policy: RefundPolicy,
 ) -> ApiResult<event::Model> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let found = find_organized(&txn, actor, event_id).await?;
     let mut active: event::ActiveModel = found.into();
     active.refund_deadline = Set(policy.deadline);
@@ -147,13 +148,46 @@ async fn find_for_organizer(
     db: &impl ConnectionTrait,
     actor: &account::Model,
     request_id: i64,
-) -> ApiResult<refund_request::Model> {
+) -> ApiResult<(refund_request::Model, event::Model)> {
     let found = refund_request::Entity::find_by_id(request_id)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("refund request"))?;
-    find_organized(db, actor, found.event_id).await?;
-    Ok(found)
+    let event = find_organized(db, actor, found.event_id).await?;
+    Ok((found, event))
+}
+
+/// Tells the runner what became of their request (a personal notification).
+async fn notify_runner(
+    db: &impl ConnectionTrait,
+    request: &refund_request::Model,
+    event: &event::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let message = RefundDecisionMessage {
+        refund_request_id: request.id,
+        registration_id: request.registration_id,
+        event_id: event.id,
+        event_name: event.name.clone(),
+        option: request.option,
+        status: request.status,
+        note: request.decision_note.clone(),
+        decided_at: now,
+    };
+    notifications::append(
+        db,
+        Outgoing {
+            kind: NotificationKind::RefundDecided,
+            event_id: Some(event.id),
+            status_change_id: None,
+            account_id: Some(request.account_id),
+            payload: notifications::encode(&message)?,
+            created_at: now,
+            published_at: None,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Moves a request from `from` to `to`, guarded so two organizers cannot both decide it.
@@ -200,8 +234,8 @@ pub async fn decide(
     if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
         return Err(ApiError::bad_input("note must be at most 2000 characters"));
     }
-    let txn = db.begin().await?;
-    let found = find_for_organizer(&txn, actor, request_id).await?;
+    let txn = super::begin_write(db).await?;
+    let (found, event) = find_for_organizer(&txn, actor, request_id).await?;
     let decided = move_request(&txn, &found, RefundStatus::Submitted, decision, |update| {
         update
             .col_expr(refund_request::Column::DecidedAt, Expr::value(now))
@@ -215,6 +249,7 @@ pub async fn decide(
             insert_donations(&txn, now, vec![donation]).await?;
         }
     }
+    notify_runner(&txn, &decided, &event, now).await?;
     txn.commit().await?;
     Ok(decided)
 }
@@ -226,8 +261,8 @@ pub async fn mark_paid(
     actor: &account::Model,
     request_id: i64,
 ) -> ApiResult<refund_request::Model> {
-    let txn = db.begin().await?;
-    let found = find_for_organizer(&txn, actor, request_id).await?;
+    let txn = super::begin_write(db).await?;
+    let (found, event) = find_for_organizer(&txn, actor, request_id).await?;
     if found.option != RefundOption::FullRefund {
         return Err(ApiError::Conflict("only a full refund is paid back".into()));
     }
@@ -247,6 +282,7 @@ pub async fn mark_paid(
         .filter(registration::Column::Id.eq(found.registration_id))
         .exec(&txn)
         .await?;
+    notify_runner(&txn, &paid, &event, now).await?;
     txn.commit().await?;
     Ok(paid)
 }
@@ -261,7 +297,7 @@ pub async fn apply_default_outcome(
     actor: &account::Model,
     event_id: i64,
 ) -> ApiResult<u64> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let event = find_organized(&txn, actor, event_id).await?;
     if event.status != EventStatus::Cancelled {
         return Err(ApiError::RefundNotAvailable(

@@ -12,7 +12,7 @@ use entities::{account, distance, event, refund_request, registration};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::events::find_organized;
@@ -68,7 +68,7 @@ pub async fn register(
         return Err(ApiError::AlreadyRegistered);
     }
 
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     // Writing first also makes SQLite take its write lock at BEGIN time and queue on the
     // busy timeout, instead of failing to upgrade a read lock mid-transaction.
     let claimed = event::Entity::update_many()
@@ -213,7 +213,7 @@ pub async fn advance_starter_kit(
     registration_id: i64,
     to: StarterKit,
 ) -> ApiResult<registration::Model> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let found = find_visible(&txn, actor, registration_id).await?;
     let event = find_organized(&txn, actor, found.event_id).await?;
     let from = match to {

@@ -12,7 +12,7 @@ use entities::{account, distance, event, refund_request, registration};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 
 use super::charity::{Allocator, NewDonation, insert_donations};
@@ -291,7 +291,7 @@ pub async fn seed_runners(
     }
     let password_hash =
         super::secrets::hash_password(super::secrets::new_token("synthetic")).await?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let event = match event_slug {
         Some(slug) => event::Entity::find()
             .filter(event::Column::Slug.eq(slug))

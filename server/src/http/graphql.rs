@@ -106,6 +106,7 @@ async fn execute(
             );
         }
     };
+    state.metrics.graphql_requests.inc();
     let response = state.schema.execute(request.data(viewer)).await;
     // A request that never reached execution (parse or validation failure) has no data
     // and only errors without a path.

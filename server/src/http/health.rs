@@ -42,3 +42,15 @@ async fn ping_redis(client: &redis::Client) -> bool {
         Ok(Ok(_))
     )
 }
+
+pub async fn metrics(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -2,6 +2,9 @@
 
 mod graphql;
 mod health;
+mod ws;
+
+pub use ws::WsSettings;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -13,6 +16,8 @@ use crate::startup::AppState;
 pub fn router(state: AppState, settings: &Settings) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

@@ -128,7 +128,7 @@ async fn donated_shares_go_to_the_neediest_project_and_gifts_to_the_named_one(ba
         .iter()
         .find(|p| p["beneficiary"] == "NUR Foster Home")
         .unwrap();
-    assert_eq!(cents(&nur_after["raised"]["amount"]), before + 1_000_000_00);
+    assert_eq!(cents(&nur_after["raised"]["amount"]), before + 100_000_000);
 
     let wrong_currency = app
         .graphql(

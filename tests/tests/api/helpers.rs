@@ -38,7 +38,7 @@ macro_rules! on_both_databases {
     };
 }
 
-fn unique_name(prefix: &str) -> String {
+pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -169,6 +169,14 @@ pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings
         max_body_bytes: 64 * 1024,
         query_depth_limit: 10,
         query_complexity_limit: 500,
+        redis_channel_prefix: unique_name("gwtest"),
+        relay_enabled: true,
+        relay_poll_ms: 100,
+        relay_lease_ms: 2000,
+        hub_buffer: 1024,
+        ws_init_timeout_ms: 10_000,
+        ws_keepalive_secs: 30,
+        instance_id: None,
     }
 }
 
@@ -205,6 +213,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
 }
 
 impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql/ws", self.address.replace("http://", "ws://"))
+    }
+
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.address)
     }

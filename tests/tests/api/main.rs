@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod ws_client;
 
 mod accounts;
+mod alerts;
+mod alerts_cluster;
 mod charity;
 mod events;
 mod http_protocol;

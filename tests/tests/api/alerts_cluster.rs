@@ -1,0 +1,342 @@
+//! The alert pipeline across gateway processes sharing one PostgreSQL and one Redis: a
+//! change made on one instance reaches subscribers of another; Redis restarts and killed
+//! connections lose nothing; an instance that dies between commit and publish leaves its
+//! change to another instance's relay.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gateway_tests::{Gateway, free_port};
+use serde_json::json;
+
+use crate::alerts::{CHANGE_STATUS, STATUS_CHANGED};
+use crate::helpers::{Backend, TestDatabase, unique_name};
+use crate::ws_client::{TRANSPORT, Ws};
+
+/// A demo database (migrated and seeded) and an organizer's token on it.
+async fn demo_database() -> (TestDatabase, String) {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let db = server::database::connect(&database.url, 2).await.unwrap();
+    server::database::migrate(&db).await.unwrap();
+    schema::services::demo::seed_demo(&db).await.unwrap();
+    let organization =
+        schema::services::organizations::find_by_slug(&db, "courage-to-be-the-first")
+            .await
+            .unwrap()
+            .unwrap();
+    let organizer = schema::services::accounts::create_account(
+        &db,
+        chrono::Utc::now(),
+        schema::services::accounts::NewAccount {
+            email: schema::domain::Email::parse("director@almaty-marathon.kz").unwrap(),
+            password: schema::domain::Password::parse("a director's long password").unwrap(),
+            display_name: schema::domain::DisplayName::parse("Director").unwrap(),
+            role: entities::account::Role::Organizer,
+            organization_id: Some(organization.id),
+        },
+    )
+    .await
+    .unwrap();
+    let token = schema::services::accounts::open_session(&db, chrono::Utc::now(), organizer.id)
+        .await
+        .unwrap();
+    (database, token)
+}
+
+async fn instance(
+    database: &TestDatabase,
+    redis_url: &str,
+    prefix: &str,
+    extra: &[(&str, &str)],
+) -> Gateway {
+    let mut env = vec![
+        ("DATABASE_URL", database.url.clone()),
+        ("REDIS_URL", redis_url.to_owned()),
+        ("REDIS_CHANNEL_PREFIX", prefix.to_owned()),
+        ("SEED_DEMO", "false".to_owned()),
+        ("RELAY_POLL_MS", "100".to_owned()),
+        ("RELAY_LEASE_MS", "1500".to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    Gateway::start(&env).await.expect("gateway instance starts")
+}
+
+fn ws_url(gateway: &Gateway) -> String {
+    format!("{}/graphql/ws", gateway.address.replace("http://", "ws://"))
+}
+
+async fn cancel(gateway: &Gateway, token: &str, event: &str, status: &str, reason: &str) {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/graphql", gateway.address))
+        .bearer_auth(token)
+        .json(&json!({ "query": CHANGE_STATUS, "variables": { "input": { "eventId": event, "status": status, "reason": reason } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+async fn event_id(gateway: &Gateway, slug: &str) -> String {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/graphql", gateway.address))
+        .json(&json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { id } }", "variables": { "s": slug } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["eventBySlug"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A redis-server of the test's own, on its own port, so stopping it touches no other test.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> Self {
+        let mut redis = Self {
+            port: free_port().unwrap(),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if redis_cli(self.port, &["PING"]).contains("PONG") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("own redis-server did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+async fn statuses(ws: &mut Ws, id: &str, n: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let payload = ws.payload(id).await;
+        seen.push(
+            payload["data"]["eventStatusChanged"]["reason"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned(),
+        );
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_instance_b_hears_a_cancellation_made_on_instance_a() {
+    let (database, organizer) = demo_database().await;
+    let prefix = unique_name("gwcluster");
+    let a = instance(&database, "redis://127.0.0.1:6379", &prefix, &[]).await;
+    let b = instance(&database, "redis://127.0.0.1:6379", &prefix, &[]).await;
+    let event = event_id(&a, "almaty-marathon-2027").await;
+    let mut ws = Ws::init(&ws_url(&b), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cancel(
+        &a,
+        &organizer,
+        &event,
+        "CANCELLED",
+        "Public events are banned",
+    )
+    .await;
+    let payload = ws.payload("s").await;
+    assert_eq!(payload["data"]["eventStatusChanged"]["status"], "CANCELLED");
+    assert_eq!(
+        payload["data"]["eventStatusChanged"]["event"]["name"],
+        "Almaty Marathon 2027"
+    );
+    ws.expect_silence(Duration::from_millis(500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_redis_restarts_are_all_delivered() {
+    let (database, organizer) = demo_database().await;
+    let mut redis = OwnRedis::start().await;
+    let gateway = instance(&database, &redis.url(), &unique_name("gwrestart"), &[]).await;
+    let event = event_id(&gateway, "almaty-marathon-2027").await;
+    let mut ws = Ws::init(&ws_url(&gateway), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cancel(&gateway, &organizer, &event, "SUSPENDED", "before").await;
+    assert_eq!(statuses(&mut ws, "s", 1).await, ["before"]);
+
+    redis.stop();
+    cancel(&gateway, &organizer, &event, "SCHEDULED", "while down 1").await;
+    cancel(&gateway, &organizer, &event, "SUSPENDED", "while down 2").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart().await;
+    assert_eq!(
+        statuses(&mut ws, "s", 2).await,
+        ["while down 1", "while down 2"]
+    );
+    cancel(&gateway, &organizer, &event, "SCHEDULED", "after").await;
+    assert_eq!(statuses(&mut ws, "s", 1).await, ["after"]);
+    ws.expect_silence(Duration::from_millis(500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_after_client_kill_are_all_delivered() {
+    let (database, organizer) = demo_database().await;
+    let redis = OwnRedis::start().await;
+    let gateway = instance(&database, &redis.url(), &unique_name("gwkill"), &[]).await;
+    let event = event_id(&gateway, "almaty-marathon-2027").await;
+    let mut ws = Ws::init(&ws_url(&gateway), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The hub's subscription, then every connection (the relay's publisher too).
+    assert!(redis_cli(redis.port, &["CLIENT", "KILL", "TYPE", "pubsub"]).trim() != "0");
+    cancel(
+        &gateway,
+        &organizer,
+        &event,
+        "SUSPENDED",
+        "after pubsub kill",
+    )
+    .await;
+    assert_eq!(statuses(&mut ws, "s", 1).await, ["after pubsub kill"]);
+    redis_cli(redis.port, &["CLIENT", "KILL", "TYPE", "normal"]);
+    redis_cli(redis.port, &["CLIENT", "KILL", "TYPE", "pubsub"]);
+    cancel(
+        &gateway,
+        &organizer,
+        &event,
+        "SCHEDULED",
+        "after all killed 1",
+    )
+    .await;
+    cancel(
+        &gateway,
+        &organizer,
+        &event,
+        "SUSPENDED",
+        "after all killed 2",
+    )
+    .await;
+    assert_eq!(
+        statuses(&mut ws, "s", 2).await,
+        ["after all killed 1", "after all killed 2"]
+    );
+    ws.expect_silence(Duration::from_millis(500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_left_unpublished_by_a_dead_instance_is_published_by_another() {
+    let (database, organizer) = demo_database().await;
+    let prefix = unique_name("gwfailover");
+    // Instance A holds the relay lease but cannot reach Redis: it commits changes and
+    // never publishes them. Then it dies.
+    let dead_redis = format!("redis://127.0.0.1:{}", free_port().unwrap());
+    let mut a = instance(
+        &database,
+        &dead_redis,
+        &prefix,
+        &[("INSTANCE_ID", "instance-a")],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b = instance(
+        &database,
+        "redis://127.0.0.1:6379",
+        &prefix,
+        // B polls slowly, so A, woken by its own commit, takes the lease first.
+        &[("INSTANCE_ID", "instance-b"), ("RELAY_POLL_MS", "1000")],
+    )
+    .await;
+    let event = event_id(&b, "almaty-marathon-2027").await;
+    let mut ws = Ws::init(&ws_url(&b), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    cancel(&a, &organizer, &event, "CANCELLED", "committed on A").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let db = sea_orm::Database::connect(database.url.clone())
+        .await
+        .unwrap();
+    let lease = <entities::relay_lease::Entity as sea_orm::EntityTrait>::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        lease[0].holder, "instance-a",
+        "A holds the lease and cannot publish"
+    );
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+
+    let payload = ws.payload("s").await;
+    assert_eq!(
+        payload["data"]["eventStatusChanged"]["reason"],
+        "committed on A"
+    );
+    let lease = <entities::relay_lease::Entity as sea_orm::EntityTrait>::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        lease[0].holder, "instance-b",
+        "B took over the expired lease"
+    );
+    ws.expect_silence(Duration::from_millis(500)).await;
+}

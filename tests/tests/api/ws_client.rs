@@ -1,0 +1,136 @@
+//! A small GraphQL-over-WebSocket client for the tests: either protocol, JSON in and out,
+//! close codes observable.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub struct Ws {
+    socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+pub const TRANSPORT: &str = "graphql-transport-ws";
+pub const LEGACY: &str = "graphql-ws";
+
+/// What the server did next.
+#[derive(Debug)]
+pub enum Received {
+    Json(Value),
+    Closed(u16),
+    Nothing,
+}
+
+impl Ws {
+    pub async fn connect(url: &str, protocol: &str) -> Self {
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+        Self { socket }
+    }
+
+    /// Connects and completes `connection_init` (with a bearer token, if given).
+    pub async fn init(url: &str, protocol: &str, token: Option<&str>) -> Self {
+        let mut ws = Self::connect(url, protocol).await;
+        let payload = match token {
+            Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        match ws.next(Duration::from_secs(10)).await {
+            Received::Json(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
+            other => panic!("no connection_ack: {other:?}"),
+        }
+        ws
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.socket
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Starts an operation (`subscribe` or, on the legacy protocol, `start`).
+    pub async fn subscribe(&mut self, protocol: &str, id: &str, query: &str, variables: Value) {
+        let kind = if protocol == LEGACY {
+            "start"
+        } else {
+            "subscribe"
+        };
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
+    }
+
+    /// The next message that is not a ping, keep-alive or pong (pings are answered).
+    pub async fn next(&mut self, wait: Duration) -> Received {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return Received::Nothing,
+                Ok(None) => return Received::Closed(1006),
+                Ok(Some(Err(_))) => return Received::Closed(1006),
+                Ok(Some(Ok(message))) => message,
+            };
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("server sends JSON");
+                    match value["type"].as_str() {
+                        Some("ping") => self.send(json!({ "type": "pong" })).await,
+                        Some("ka") => {}
+                        _ => return Received::Json(value),
+                    }
+                }
+                Message::Close(frame) => {
+                    return frame
+                        .map(|f| Received::Closed(u16::from(f.code)))
+                        .unwrap_or(Received::Closed(1005));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next payload of operation `id` (`next` or `data`), failing on anything else.
+    pub async fn payload(&mut self, id: &str) -> Value {
+        match self.next(Duration::from_secs(15)).await {
+            Received::Json(message)
+                if message["id"] == id
+                    && (message["type"] == "next" || message["type"] == "data") =>
+            {
+                message["payload"].clone()
+            }
+            other => panic!("expected a payload for {id}, got {other:?}"),
+        }
+    }
+
+    /// Asserts that nothing more arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        match self.next(wait).await {
+            Received::Nothing => {}
+            other => panic!("expected nothing more, got {other:?}"),
+        }
+    }
+
+    pub async fn expect_close(&mut self, wait: Duration) -> u16 {
+        match self.next(wait).await {
+            Received::Closed(code) => code,
+            other => panic!("expected the server to close, got {other:?}"),
+        }
+    }
+}
