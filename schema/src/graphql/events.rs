@@ -52,7 +52,13 @@ fn local_time(at: DateTime<Utc>, zone: &str) -> String {
     }
 }
 
-pub struct Event(pub event::Model);
+pub struct Event(pub Arc<event::Model>);
+
+impl From<event::Model> for Event {
+    fn from(model: event::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 #[Object]
 impl Event {
@@ -186,7 +192,7 @@ impl Distance {
         loader(ctx)?
             .load_one(EventId(self.0.event_id))
             .await?
-            .map(Event)
+            .map(Event::from)
             .ok_or_else(|| ApiError::NotFound("event").into())
     }
 }
@@ -233,12 +239,12 @@ impl EventStatusChange {
 
     async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Event> {
         if let Some(event) = &self.event {
-            return Ok(Event(event.as_ref().clone()));
+            return Ok(Event(event.clone()));
         }
         loader(ctx)?
             .load_one(EventId(self.change.event_id))
             .await?
-            .map(Event)
+            .map(Event::from)
             .ok_or_else(|| ApiError::NotFound("event").into())
     }
 
@@ -335,7 +341,7 @@ impl EventQuery {
         let mut connection = Connection::new(after_key.is_some(), has_next);
         connection.edges.extend(
             rows.into_iter()
-                .map(|e| Edge::new(encode_cursor(&e), Event(e))),
+                .map(|e| Edge::new(encode_cursor(&e), Event::from(e))),
         );
         Ok(connection)
     }
@@ -344,7 +350,7 @@ impl EventQuery {
         let Ok(id) = parse_id(&id, "event") else {
             return Ok(None);
         };
-        Ok(loader(ctx)?.load_one(EventId(id)).await?.map(Event))
+        Ok(loader(ctx)?.load_one(EventId(id)).await?.map(Event::from))
     }
 
     async fn event_by_slug(
@@ -357,7 +363,7 @@ impl EventQuery {
             .one(&api(ctx)?.db)
             .await
             .map_err(ApiError::from)?;
-        Ok(found.map(Event))
+        Ok(found.map(Event::from))
     }
 }
 
@@ -438,7 +444,7 @@ impl EventMutation {
             registration_state: input.registration_state.into(),
         };
         let created = service::create_event(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
-        Ok(Event(created))
+        Ok(Event::from(created))
     }
 
     /// Changes an event's descriptive fields or its registration state.
@@ -460,7 +466,7 @@ impl EventMutation {
         let updated =
             service::update_event(&api.db, api.clock.now(), signed_in(ctx)?, event_id, patch)
                 .await?;
-        Ok(Event(updated))
+        Ok(Event::from(updated))
     }
 
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
@@ -510,6 +516,6 @@ impl EventMutation {
         let (event, _) =
             service::change_status(&api.db, api.clock.now(), signed_in(ctx)?, change).await?;
         api.outbox.notify_one();
-        Ok(Event(event))
+        Ok(Event::from(event))
     }
 }

@@ -289,7 +289,7 @@ impl RefundMutation {
             kit_issue_from: input.kit_issue_from.map(|d| d.0),
         };
         let id = parse_id(&input.event_id, "event")?;
-        Ok(Event(
+        Ok(Event::from(
             service::set_policy(&api.db, api.clock.now(), signed_in(ctx)?, id, policy).await?,
         ))
     }

@@ -120,7 +120,7 @@ impl Registration {
         loader(ctx)?
             .load_one(EventId(self.0.event_id))
             .await?
-            .map(Event)
+            .map(Event::from)
             .ok_or_else(|| ApiError::NotFound("event").into())
     }
 

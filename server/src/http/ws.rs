@@ -86,6 +86,8 @@ struct Session {
 enum Step {
     Continue,
     Send(Value),
+    /// A frame already serialized (the hot path: one alert to every subscriber).
+    SendText(String),
     Close(u16, String),
 }
 
@@ -128,17 +130,10 @@ impl Session {
                 },
                 _ = shutdown.changed() => Step::Close(1001, "server shutting down".into()),
             };
-            match step {
-                Step::Continue => {}
-                Step::Send(value) => {
-                    if sink
-                        .send(Message::Text(Utf8Bytes::from(value.to_string())))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
+            let text = match step {
+                Step::Continue => continue,
+                Step::Send(value) => value.to_string(),
+                Step::SendText(text) => text,
                 Step::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
@@ -147,6 +142,13 @@ impl Session {
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
                 }
+            };
+            if sink
+                .send(Message::Text(Utf8Bytes::from(text)))
+                .await
+                .is_err()
+            {
+                break;
             }
         }
         for (_, handle) in self.operations.drain() {
@@ -299,13 +301,18 @@ impl Session {
                 ),
             };
         }
-        let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
         let kind = if self.protocol == Protocol::TransportWs {
             "next"
         } else {
             "data"
         };
-        Step::Send(json!({ "id": id, "type": kind, "payload": payload }))
+        // Serialized straight into the frame, without an intermediate JSON tree.
+        match (serde_json::to_string(&id), serde_json::to_string(&response)) {
+            (Ok(id), Ok(payload)) => Step::SendText(format!(
+                r#"{{"id":{id},"type":"{kind}","payload":{payload}}}"#
+            )),
+            _ => Step::Close(1011, "could not encode a response".into()),
+        }
     }
 }
 
