@@ -8,6 +8,7 @@ use entities::account;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, broadcast};
 
+use crate::domain::PushPolicy;
 use crate::services::notifications::Notice;
 
 /// The time, passed in so that rules judged against "now" (deadlines, expiry) are testable.
@@ -61,6 +62,16 @@ pub struct ApiContext {
     /// Woken after a transaction appended to the notification log, so the relay publishes
     /// at once instead of at its next poll.
     pub outbox: Arc<Notify>,
+    /// Which push endpoints are accepted, and the VAPID key browsers subscribe with.
+    pub push: Arc<PushContext>,
+}
+
+/// What the API knows of Web Push; sending is the server's business.
+#[derive(Debug, Clone, Default)]
+pub struct PushContext {
+    pub policy: PushPolicy,
+    /// The VAPID public key, base64url, for the SPA's `pushManager.subscribe`.
+    pub public_key: String,
 }
 
 /// Who is asking: resolved from the bearer token once per request.

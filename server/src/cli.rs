@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `seed --demo`, `export-schema`,
-//! `accounts create`.
+//! `accounts create`, `vapid generate`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use entities::account::Role;
@@ -47,6 +47,15 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Web Push keys.
+    #[command(subcommand)]
+    Vapid(VapidCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VapidCommand {
+    /// Print a new VAPID key pair, as the VAPID_PRIVATE_KEY setting and its public key.
+    Generate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +150,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::ExportSchema => {
             print!("{}", schema::sdl());
+            Ok(())
+        }
+        Command::Vapid(VapidCommand::Generate) => {
+            use secrecy::ExposeSecret;
+            // Standard output only, for the operator to put in a secret store; never logged.
+            let (private, public) = crate::push::vapid::generate()?;
+            println!("VAPID_PRIVATE_KEY={}", private.expose_secret());
+            println!("# public key (webPushPublicKey): {public}");
             Ok(())
         }
         Command::Accounts(AccountsCommand::Create {

@@ -98,6 +98,67 @@ pub struct Settings {
     /// This instance's name in the relay lease and logs. Default: pid and start time.
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,
+
+    /// VAPID private key (base64url P-256 scalar, from `gateway vapid generate`). Unset: a
+    /// key pair generated on first start and kept in the database.
+    #[arg(long, env = "VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<SecretString>,
+
+    /// Contact for push services, in every VAPID token: `mailto:` or `https:`.
+    #[arg(
+        long,
+        env = "VAPID_SUBJECT",
+        default_value = "mailto:no-reply@almaty-marathon.kz"
+    )]
+    pub vapid_subject: String,
+
+    /// Push service hosts that endpoints may point at (comma-separated; `*.` for
+    /// subdomains).
+    #[arg(
+        long,
+        env = "PUSH_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = "fcm.googleapis.com,*.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com"
+    )]
+    pub push_allowed_hosts: Vec<String>,
+
+    /// Origins trusted even over http and on private addresses (comma-separated, e.g.
+    /// `http://127.0.0.1` for a local push service). Empty in production.
+    #[arg(long, env = "PUSH_TRUSTED_ORIGINS", value_delimiter = ',')]
+    pub push_trusted_origins: Vec<String>,
+
+    /// Whether this instance runs a push worker.
+    #[arg(long, env = "PUSH_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub push_enabled: bool,
+
+    /// Push requests in flight at once per instance.
+    #[arg(long, env = "PUSH_CONCURRENCY", default_value_t = 64)]
+    pub push_concurrency: usize,
+
+    /// Deliveries a worker claims per query.
+    #[arg(long, env = "PUSH_BATCH", default_value_t = 256)]
+    pub push_batch: u64,
+
+    /// How long a claim lasts, in ms: after a worker dies, its unsent claims wait this
+    /// long before another instance sends them.
+    #[arg(long, env = "PUSH_LEASE_MS", default_value_t = 30_000)]
+    pub push_lease_ms: u64,
+
+    /// How often an idle push worker looks for due deliveries, in ms.
+    #[arg(long, env = "PUSH_POLL_MS", default_value_t = 1_000)]
+    pub push_poll_ms: u64,
+
+    /// Attempts before a delivery is given up.
+    #[arg(long, env = "PUSH_MAX_ATTEMPTS", default_value_t = 6)]
+    pub push_max_attempts: i32,
+
+    /// Delay before the first retry, in ms; doubled for each further one.
+    #[arg(long, env = "PUSH_RETRY_BASE_MS", default_value_t = 1_000)]
+    pub push_retry_base_ms: u64,
+
+    /// Timeout of one push request, in ms.
+    #[arg(long, env = "PUSH_TIMEOUT_MS", default_value_t = 10_000)]
+    pub push_timeout_ms: u64,
 }
 
 impl Settings {

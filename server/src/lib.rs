@@ -8,6 +8,7 @@ pub mod database;
 pub mod http;
 pub mod mailer;
 pub mod metrics;
+pub mod push;
 pub mod startup;
 pub mod telemetry;
 

@@ -45,6 +45,10 @@ pub struct Metrics {
     pub notifications_relayed: Counter,
     pub notices_broadcast: Counter,
     pub graphql_requests: Counter,
+    pub pushes_delivered: Counter,
+    pub pushes_retried: Counter,
+    pub pushes_failed: Counter,
+    pub pushes_pruned: Counter,
 }
 
 impl Metrics {
@@ -86,6 +90,30 @@ impl Metrics {
             "GraphQL requests over HTTP.",
             self.graphql_requests.get().to_string(),
         );
+        for (name, help, counter) in [
+            (
+                "gateway_pushes_delivered_total",
+                "Push messages a push service accepted.",
+                &self.pushes_delivered,
+            ),
+            (
+                "gateway_pushes_retried_total",
+                "Push attempts answered 429, 5xx or a network error, to be retried.",
+                &self.pushes_retried,
+            ),
+            (
+                "gateway_pushes_failed_total",
+                "Push deliveries given up.",
+                &self.pushes_failed,
+            ),
+            (
+                "gateway_pushes_pruned_total",
+                "Push subscriptions deleted after a 404 or 410.",
+                &self.pushes_pruned,
+            ),
+        ] {
+            line(name, "counter", help, counter.get().to_string());
+        }
         out
     }
 }

@@ -17,7 +17,9 @@ use crate::alerts::{InProcess, Publisher};
 use crate::config::Settings;
 use crate::http::WsSettings;
 use crate::metrics::Metrics;
-use crate::{database, http, mailer};
+use crate::push::sender::Sender;
+use crate::push::vapid::{self, VapidSigner};
+use crate::{database, http, mailer, push};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
@@ -91,6 +93,7 @@ impl Application {
             .await
             .map_err(|e| format!("starting the hub: {}", e.message()))?;
         let outbox = Arc::new(Notify::new());
+        let push_wake = Arc::new(Notify::new());
         let mut workers = Vec::new();
         let publisher: Arc<dyn Publisher> = match &redis {
             Some(client) => {
@@ -107,14 +110,16 @@ impl Application {
             }
             None => Arc::new(InProcess(hub.clone())),
         };
+        let instance = settings
+            .instance_id
+            .clone()
+            .unwrap_or_else(default_instance_id);
         if settings.relay_enabled {
             let config = RelayConfig {
-                instance: settings
-                    .instance_id
-                    .clone()
-                    .unwrap_or_else(default_instance_id),
+                instance: instance.clone(),
                 poll: Duration::from_millis(settings.relay_poll_ms),
                 lease: Duration::from_millis(settings.relay_lease_ms),
+                push_wake: push_wake.clone(),
             };
             workers.push(tokio::spawn(relay::run(
                 db.clone(),
@@ -125,6 +130,18 @@ impl Application {
                 shutdown.clone(),
             )));
         }
+        let push_context = Arc::new(
+            start_push(
+                &db,
+                &settings,
+                instance,
+                push_wake,
+                metrics.clone(),
+                &shutdown,
+                &mut workers,
+            )
+            .await?,
+        );
         let api = ApiContext {
             db: db.clone(),
             clock: clock.clone(),
@@ -132,6 +149,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             bus: hub,
             outbox,
+            push: push_context,
         };
         let limits = Limits {
             depth: settings.query_depth_limit,
@@ -211,6 +229,57 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Loads (or creates) the VAPID key and, when enabled, starts this instance's push worker.
+async fn start_push(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    instance: String,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    shutdown: &watch::Receiver<bool>,
+    workers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<schema::PushContext, String> {
+    if !(settings.vapid_subject.starts_with("mailto:")
+        || settings.vapid_subject.starts_with("https:"))
+    {
+        return Err("VAPID_SUBJECT must be a mailto: or https: URL".into());
+    }
+    let (private, public_key) =
+        vapid::load_or_create(db, settings.vapid_private_key.as_ref()).await?;
+    let policy = schema::domain::PushPolicy {
+        allowed_hosts: settings.push_allowed_hosts.clone(),
+        trusted_origins: settings.push_trusted_origins.clone(),
+    };
+    if settings.push_enabled {
+        let signer = VapidSigner::new(&private, settings.vapid_subject.clone())?;
+        let sender = Sender::new(
+            Arc::new(policy.clone()),
+            signer,
+            Duration::from_millis(settings.push_timeout_ms),
+            settings.push_concurrency.max(1),
+        )?;
+        let config = push::WorkerConfig {
+            instance,
+            concurrency: settings.push_concurrency.max(1),
+            batch: settings.push_batch.max(1),
+            lease: Duration::from_millis(settings.push_lease_ms),
+            poll: Duration::from_millis(settings.push_poll_ms),
+            max_attempts: settings.push_max_attempts.max(1),
+            retry_base: Duration::from_millis(settings.push_retry_base_ms),
+            public_url: settings.public_url.clone(),
+        };
+        workers.push(tokio::spawn(push::run(
+            db.clone(),
+            Arc::new(sender),
+            config,
+            wake,
+            metrics,
+            shutdown.clone(),
+        )));
+    }
+    Ok(schema::PushContext { policy, public_key })
 }
 
 /// A name for this process in the relay lease: pid plus start time.

@@ -3,6 +3,8 @@
 //! gateway as a child process and drive it over HTTP. This module holds what the tools
 //! share: a scratch database, the gateway process, runner accounts.
 
+pub mod push_service;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

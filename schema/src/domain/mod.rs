@@ -3,12 +3,14 @@
 mod account;
 mod event;
 mod money;
+mod push;
 mod refund;
 mod runner;
 
 pub use account::{DisplayName, Email, Password};
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition};
 pub use money::{Currency, Money};
+pub use push::{DEFAULT_PUSH_HOSTS, PushEndpoint, PushKeys, PushPolicy, is_public_address};
 pub use refund::{
     BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,
     is_on_or_before_local_date, split_fee,

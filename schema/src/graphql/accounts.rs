@@ -83,6 +83,15 @@ impl Account {
             .map(Donation)
             .collect())
     }
+
+    /// The browsers this account subscribed to alerts by Web Push.
+    async fn push_subscriptions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::push::PushSubscription>> {
+        self.own(ctx)?;
+        super::push::of_account(ctx, self.0.id).await
+    }
 }
 
 impl Account {

@@ -11,6 +11,7 @@ mod guards;
 mod ids;
 mod loaders;
 mod money;
+mod push;
 mod refunds;
 mod registrations;
 
@@ -28,6 +29,7 @@ pub struct Query(
     registrations::RegistrationQuery,
     refunds::RefundQuery,
     charity::CharityQuery,
+    push::PushQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct Mutation(
     registrations::RegistrationMutation,
     refunds::RefundMutation,
     charity::CharityMutation,
+    push::PushMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -7,6 +7,8 @@ pub mod demo;
 pub mod events;
 pub mod notifications;
 pub mod organizations;
+pub mod push_deliveries;
+pub mod push_subscriptions;
 pub mod refunds;
 pub mod registrations;
 mod secrets;

@@ -3,6 +3,10 @@
 //! rows go out once and in order; a crash between publishing and marking makes the next
 //! holder publish those rows again, and hubs drop the repeats by id. A lease that is not
 //! renewed expires, and another instance takes over.
+//!
+//! Between publishing and marking, the relay enqueues the rows' Web Push deliveries
+//! (idempotent), so a row marked published always has its pushes queued; publishing comes
+//! first because WebSocket subscribers should not wait for the push queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +30,8 @@ pub struct RelayConfig {
     pub instance: String,
     pub poll: Duration,
     pub lease: Duration,
+    /// Woken once pushes are queued, so this instance's push worker starts at once.
+    pub push_wake: Arc<Notify>,
 }
 
 pub async fn run(
@@ -126,6 +132,17 @@ async fn relay_once(
             }
         }
         if !sent.is_empty() {
+            let rows_sent: Vec<notification::Model> = rows
+                .iter()
+                .filter(|r| sent.contains(&r.id))
+                .cloned()
+                .collect();
+            let queued = schema::services::push_deliveries::enqueue(db, &rows_sent, Utc::now())
+                .await
+                .map_err(|e| e.message())?;
+            if queued > 0 {
+                config.push_wake.notify_one();
+            }
             notification::Entity::update_many()
                 .col_expr(notification::Column::PublishedAt, Expr::value(Utc::now()))
                 .filter(notification::Column::Id.is_in(sent.iter().copied()))

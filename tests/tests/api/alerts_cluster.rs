@@ -14,7 +14,7 @@ use crate::helpers::{Backend, TestDatabase, unique_name};
 use crate::ws_client::{TRANSPORT, Ws};
 
 /// A demo database (migrated and seeded) and an organizer's token on it.
-async fn demo_database() -> (TestDatabase, String) {
+pub(crate) async fn demo_database() -> (TestDatabase, String) {
     let database = TestDatabase::create(Backend::Postgres).await;
     let db = server::database::connect(&database.url, 2).await.unwrap();
     server::database::migrate(&db).await.unwrap();
@@ -43,7 +43,7 @@ async fn demo_database() -> (TestDatabase, String) {
     (database, token)
 }
 
-async fn instance(
+pub(crate) async fn instance(
     database: &TestDatabase,
     redis_url: &str,
     prefix: &str,
@@ -65,7 +65,13 @@ fn ws_url(gateway: &Gateway) -> String {
     format!("{}/graphql/ws", gateway.address.replace("http://", "ws://"))
 }
 
-async fn cancel(gateway: &Gateway, token: &str, event: &str, status: &str, reason: &str) {
+pub(crate) async fn cancel(
+    gateway: &Gateway,
+    token: &str,
+    event: &str,
+    status: &str,
+    reason: &str,
+) {
     let body: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/graphql", gateway.address))
         .bearer_auth(token)
@@ -79,7 +85,7 @@ async fn cancel(gateway: &Gateway, token: &str, event: &str, status: &str, reaso
     assert!(body.get("errors").is_none(), "{body}");
 }
 
-async fn event_id(gateway: &Gateway, slug: &str) -> String {
+pub(crate) async fn event_id(gateway: &Gateway, slug: &str) -> String {
     let body: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/graphql", gateway.address))
         .json(&json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { id } }", "variables": { "s": slug } }))

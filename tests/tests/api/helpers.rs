@@ -177,6 +177,21 @@ pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings
         ws_init_timeout_ms: 10_000,
         ws_keepalive_secs: 30,
         instance_id: None,
+        vapid_private_key: None,
+        vapid_subject: "mailto:ops@almaty-marathon.kz".into(),
+        push_allowed_hosts: schema::domain::DEFAULT_PUSH_HOSTS
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect(),
+        push_trusted_origins: Vec::new(),
+        push_enabled: true,
+        push_concurrency: 16,
+        push_batch: 64,
+        push_lease_ms: 30_000,
+        push_poll_ms: 200,
+        push_max_attempts: 6,
+        push_retry_base_ms: 1_000,
+        push_timeout_ms: 5_000,
     }
 }
 

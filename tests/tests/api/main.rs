@@ -12,5 +12,7 @@ mod alerts_cluster;
 mod charity;
 mod events;
 mod http_protocol;
+mod push;
+mod push_cluster;
 mod refunds;
 mod registrations;

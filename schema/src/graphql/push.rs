@@ -1,0 +1,221 @@
+//! Web Push over GraphQL: the VAPID public key for `pushManager.subscribe`, subscribing a
+//! browser (the standard PushSubscription JSON) and unsubscribing it, and, for
+//! organizers, what became of each alert's pushes.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entities::account::Role;
+use entities::notification;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::events::{Event, EventStatus};
+use super::guards::{RoleGuard, api, signed_in};
+use super::ids::{parse_id, to_id};
+use super::loaders::{DbLoader, EventId};
+use crate::domain::{PushEndpoint, PushKeys};
+use crate::error::ApiError;
+use crate::services::events::find_organized;
+use crate::services::notifications::{NotificationKind, StatusChangeMessage};
+use crate::services::push_deliveries;
+use crate::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
+
+/// The `keys` of a browser's PushSubscription.
+#[derive(InputObject)]
+pub struct PushKeysInput {
+    /// The browser's P-256 public key, base64url (65 bytes uncompressed).
+    #[graphql(name = "p256dh")]
+    p256dh: String,
+    /// The browser's auth secret, base64url (16 bytes).
+    auth: String,
+}
+
+#[derive(InputObject)]
+pub struct SubscribePushInput {
+    /// `PushSubscription.endpoint`: an https URL of an allowed push service.
+    endpoint: String,
+    keys: PushKeysInput,
+    /// The events to be alerted about. Left out: every event the runner is registered
+    /// for, now or later.
+    event_ids: Option<Vec<ID>>,
+}
+
+/// A browser subscribed to alerts.
+pub struct PushSubscription(SubscriptionView);
+
+#[Object]
+impl PushSubscription {
+    async fn id(&self) -> ID {
+        to_id(self.0.subscription.id)
+    }
+
+    async fn endpoint(&self) -> &str {
+        &self.0.subscription.endpoint
+    }
+
+    /// True when it follows every event the runner is registered for.
+    async fn all_registered_events(&self) -> bool {
+        self.0.subscription.all_registered_events
+    }
+
+    /// The events it names (empty when it follows all registered events).
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Event>> {
+        let loaded = ctx
+            .data::<DataLoader<DbLoader>>()?
+            .load_many(self.0.event_ids.iter().map(|id| EventId(*id)))
+            .await?;
+        Ok(self
+            .0
+            .event_ids
+            .iter()
+            .filter_map(|id| loaded.get(&EventId(*id)).cloned().map(Event::from))
+            .collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.subscription.created_at
+    }
+}
+
+/// What became of one alert's pushes.
+#[derive(SimpleObject)]
+pub struct PushReport {
+    notification_id: ID,
+    status: EventStatus,
+    reason: String,
+    occurred_at: DateTime<Utc>,
+    /// One per matching subscription.
+    queued: i64,
+    /// Attempted at least once.
+    sent: i64,
+    /// Accepted by the push service.
+    delivered: i64,
+    /// Given up (a final 4xx, or too many attempts).
+    failed: i64,
+    /// The push service said the subscription is gone; it was deleted.
+    pruned: i64,
+    /// Its subscription was deleted before it could be sent.
+    dropped: i64,
+    /// Waiting, in flight or retrying.
+    pending: i64,
+    /// HTTP requests made, retries included.
+    attempts: i64,
+}
+
+#[derive(Default)]
+pub struct PushQuery;
+
+#[Object]
+impl PushQuery {
+    /// The VAPID public key (base64url), the `applicationServerKey` for
+    /// `pushManager.subscribe`.
+    async fn web_push_public_key(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(api(ctx)?.push.public_key.clone())
+    }
+
+    /// Per alert of the event (newest first, at most 50): pushes queued, sent, delivered,
+    /// failed and pruned. For the event's organizers.
+    #[graphql(guard = "RoleGuard(Role::Organizer)")]
+    async fn push_reports(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+    ) -> async_graphql::Result<Vec<PushReport>> {
+        let api = api(ctx)?;
+        let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
+        let rows = notification::Entity::find()
+            .filter(notification::Column::EventId.eq(event.id))
+            .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
+            .order_by_desc(notification::Column::Id)
+            .limit(50)
+            .all(&api.db)
+            .await
+            .map_err(ApiError::from)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let reports = push_deliveries::reports(&api.db, &ids).await?;
+        Ok(rows
+            .iter()
+            .zip(reports)
+            .filter_map(|(row, report)| {
+                let message: StatusChangeMessage = serde_json::from_str(&row.payload).ok()?;
+                Some(PushReport {
+                    notification_id: to_id(row.id),
+                    status: message.status.into(),
+                    reason: message.reason,
+                    occurred_at: message.occurred_at,
+                    queued: report.queued,
+                    sent: report.sent,
+                    delivered: report.delivered,
+                    failed: report.failed,
+                    pruned: report.pruned,
+                    dropped: report.dropped,
+                    pending: report.pending,
+                    attempts: report.attempts,
+                })
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct PushMutation;
+
+#[Object]
+impl PushMutation {
+    /// Subscribes this browser to alerts by Web Push; subscribing the same endpoint again
+    /// updates it. Errors: BAD_USER_INPUT (endpoint not an https URL of an allowed push
+    /// service, or keys of the wrong size or off the curve), NOT_FOUND (an unknown event).
+    async fn subscribe_push(
+        &self,
+        ctx: &Context<'_>,
+        input: SubscribePushInput,
+    ) -> async_graphql::Result<PushSubscription> {
+        let runner = signed_in(ctx)?;
+        let api = api(ctx)?;
+        let endpoint = PushEndpoint::parse(&input.endpoint, &api.push.policy)?;
+        let keys = PushKeys::parse(&input.keys.p256dh, &input.keys.auth)?;
+        let event_ids = input
+            .event_ids
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| parse_id(id, "event"))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let view = push_subscriptions::subscribe(
+            &api.db,
+            api.clock.now(),
+            runner,
+            NewSubscription {
+                endpoint,
+                keys,
+                event_ids,
+            },
+        )
+        .await?;
+        Ok(PushSubscription(view))
+    }
+
+    /// Removes the signed-in account's subscription with this endpoint; false when there
+    /// was none.
+    async fn unsubscribe_push(
+        &self,
+        ctx: &Context<'_>,
+        endpoint: String,
+    ) -> async_graphql::Result<bool> {
+        let runner = signed_in(ctx)?;
+        Ok(push_subscriptions::unsubscribe(&api(ctx)?.db, runner, &endpoint).await?)
+    }
+}
+
+/// The account's own push subscriptions (for `me { pushSubscriptions }`).
+pub async fn of_account(
+    ctx: &Context<'_>,
+    account_id: i64,
+) -> async_graphql::Result<Vec<PushSubscription>> {
+    Ok(push_subscriptions::of_account(&api(ctx)?.db, account_id)
+        .await?
+        .into_iter()
+        .map(PushSubscription)
+        .collect())
+}

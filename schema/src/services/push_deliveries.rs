@@ -1,0 +1,408 @@
+//! The Web Push delivery queue: one row per (notification, subscription), enqueued by the
+//! relay, claimed in batches by the push workers of any instance, and kept afterwards so
+//! organizers can count what was sent, delivered, failed and pruned.
+//!
+//! Claims are leases: a worker that dies mid-batch leaves rows whose lease runs out, and
+//! another worker claims them again. Delivery is therefore at least once; the payload
+//! carries the notification id so a service worker can drop a repeat.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entities::push_delivery::{self, DeliveryStatus};
+use entities::{notification, push_subscription, push_subscription_event, registration};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, Statement, Value,
+};
+
+use super::notifications::NotificationKind;
+use crate::error::ApiResult;
+
+/// Enqueues one delivery per matching subscription for each status change in `rows`:
+/// subscriptions that name the event, and those that follow every event their runner
+/// is registered for. Idempotent: a row published twice is enqueued once.
+#[tracing::instrument(skip(db, rows), fields(rows = rows.len()))]
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    rows: &[notification::Model],
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    use push_delivery::Column as D;
+    use push_subscription::Column as S;
+    let mut enqueued = 0;
+    for row in rows {
+        let (Some(NotificationKind::EventStatusChanged), Some(event_id)) =
+            (NotificationKind::parse(&row.kind), row.event_id)
+        else {
+            continue;
+        };
+        let names_event = Query::select()
+            .expr(Expr::val(1))
+            .from(push_subscription_event::Entity)
+            .and_where(
+                Expr::col((
+                    push_subscription_event::Entity,
+                    push_subscription_event::Column::SubscriptionId,
+                ))
+                .equals((push_subscription::Entity, S::Id)),
+            )
+            .and_where(
+                Expr::col((
+                    push_subscription_event::Entity,
+                    push_subscription_event::Column::EventId,
+                ))
+                .eq(event_id),
+            )
+            .to_owned();
+        let registered = Query::select()
+            .expr(Expr::val(1))
+            .from(registration::Entity)
+            .and_where(
+                Expr::col((registration::Entity, registration::Column::AccountId))
+                    .equals((push_subscription::Entity, S::AccountId)),
+            )
+            .and_where(
+                Expr::col((registration::Entity, registration::Column::EventId)).eq(event_id),
+            )
+            .to_owned();
+        let matching = Query::select()
+            .expr(Expr::val(row.id))
+            .column((push_subscription::Entity, S::Id))
+            .expr(Expr::val(event_id))
+            .expr(Expr::val(DeliveryStatus::Pending))
+            .expr(Expr::val(0))
+            .expr(Expr::val(now))
+            .expr(Expr::val(now))
+            .from(push_subscription::Entity)
+            .cond_where(
+                Condition::any().add(Expr::exists(names_event)).add(
+                    Condition::all()
+                        .add(
+                            Expr::col((push_subscription::Entity, S::AllRegisteredEvents)).eq(true),
+                        )
+                        .add(Expr::exists(registered)),
+                ),
+            )
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(push_delivery::Entity)
+            .columns([
+                D::NotificationId,
+                D::SubscriptionId,
+                D::EventId,
+                D::Status,
+                D::Attempts,
+                D::NextAttemptAt,
+                D::CreatedAt,
+            ])
+            .select_from(matching)
+            .map_err(|e| crate::ApiError::Internal(format!("building enqueue: {e}")))?
+            .on_conflict(
+                OnConflict::columns([D::NotificationId, D::SubscriptionId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        enqueued += db.execute(&insert).await?.rows_affected();
+    }
+    Ok(enqueued)
+}
+
+/// A claimed delivery, with what is needed to send it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Claimed {
+    pub id: i64,
+    pub notification_id: i64,
+    pub subscription_id: Option<i64>,
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due deliveries for `worker` until `lease_until`. Safe with many
+/// workers: on PostgreSQL rows locked by another claim are skipped; SQLite has one
+/// writer at a time anyway.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+) -> ApiResult<Vec<Claimed>> {
+    let pending = DeliveryStatus::Pending;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let statement = match db.get_database_backend() {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE push_delivery SET claimed_by = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM push_delivery \
+                 WHERE status = $3 AND next_attempt_at <= $4 \
+                 AND (lease_until IS NULL OR lease_until < $4) \
+                 ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, notification_id, subscription_id, attempts",
+            [
+                worker.into(),
+                lease_until.into(),
+                pending.into(),
+                now.into(),
+                limit.into(),
+            ],
+        ),
+        backend => Statement::from_sql_and_values(
+            backend,
+            "UPDATE push_delivery SET claimed_by = ?, lease_until = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM push_delivery \
+                 WHERE status = ? AND next_attempt_at <= ? \
+                 AND (lease_until IS NULL OR lease_until < ?) \
+                 ORDER BY id LIMIT ?) \
+             RETURNING id, notification_id, subscription_id, attempts",
+            [
+                Value::from(worker),
+                lease_until.into(),
+                pending.into(),
+                now.into(),
+                now.into(),
+                limit.into(),
+            ],
+        ),
+    };
+    let rows = db.query_all_raw(statement).await?;
+    let mut claimed = rows
+        .iter()
+        .map(|row| Claimed::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+/// The subscriptions of claimed deliveries, by id (deleted ones are absent).
+pub async fn subscriptions(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i64>,
+) -> ApiResult<HashMap<i64, push_subscription::Model>> {
+    Ok(push_subscription::Entity::find()
+        .filter(push_subscription::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect())
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted by the push service.
+    Delivered { status_code: u16 },
+    /// Try again, not before `at`.
+    Retry {
+        at: DateTime<Utc>,
+        status_code: Option<u16>,
+        error: String,
+    },
+    /// Given up.
+    Failed {
+        status_code: Option<u16>,
+        error: String,
+    },
+    /// The subscription is gone (404/410): delete it.
+    Pruned { status_code: u16 },
+    /// The subscription was deleted before sending.
+    Dropped,
+}
+
+/// Records the outcomes of a set of attempts in one transaction: bulk updates for the
+/// common case (delivered), one statement each for the rest, and pruned subscriptions
+/// deleted with their still-pending deliveries marked dropped.
+#[tracing::instrument(skip(db, outcomes), fields(n = outcomes.len()))]
+pub async fn record(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    outcomes: &[(Claimed, Outcome)],
+) -> ApiResult<()> {
+    use push_delivery::Column as D;
+    let txn = super::begin_write(db).await?;
+    let mut delivered: HashMap<u16, Vec<i64>> = HashMap::new();
+    let mut dropped = Vec::new();
+    let mut pruned_subscriptions = Vec::new();
+    for (claimed, outcome) in outcomes {
+        let update = push_delivery::Entity::update_many().filter(D::Id.eq(claimed.id));
+        match outcome {
+            Outcome::Delivered { status_code } => {
+                delivered.entry(*status_code).or_default().push(claimed.id);
+            }
+            Outcome::Dropped => dropped.push(claimed.id),
+            Outcome::Retry {
+                at,
+                status_code,
+                error,
+            } => {
+                update
+                    .col_expr(D::NextAttemptAt, Expr::value(*at))
+                    .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(D::ClaimedBy, Expr::value(Option::<String>::None))
+                    .col_expr(D::LastStatusCode, Expr::value(status_code.map(i32::from)))
+                    .col_expr(D::LastError, Expr::value(error.clone()))
+                    .exec(&txn)
+                    .await?;
+            }
+            Outcome::Failed { status_code, error } => {
+                update
+                    .col_expr(D::Status, Expr::value(DeliveryStatus::Failed))
+                    .col_expr(D::LastStatusCode, Expr::value(status_code.map(i32::from)))
+                    .col_expr(D::LastError, Expr::value(error.clone()))
+                    .col_expr(D::FinishedAt, Expr::value(now))
+                    .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .exec(&txn)
+                    .await?;
+            }
+            Outcome::Pruned { status_code } => {
+                update
+                    .col_expr(D::Status, Expr::value(DeliveryStatus::Pruned))
+                    .col_expr(D::LastStatusCode, Expr::value(i32::from(*status_code)))
+                    .col_expr(D::FinishedAt, Expr::value(now))
+                    .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .exec(&txn)
+                    .await?;
+                pruned_subscriptions.extend(claimed.subscription_id);
+            }
+        }
+    }
+    for (status_code, ids) in delivered {
+        push_delivery::Entity::update_many()
+            .col_expr(D::Status, Expr::value(DeliveryStatus::Delivered))
+            .col_expr(D::LastStatusCode, Expr::value(i32::from(status_code)))
+            .col_expr(D::FinishedAt, Expr::value(now))
+            .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(D::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+    }
+    if !pruned_subscriptions.is_empty() {
+        // Other deliveries still waiting for a pruned subscription can never be sent.
+        push_delivery::Entity::update_many()
+            .col_expr(D::Status, Expr::value(DeliveryStatus::Dropped))
+            .col_expr(D::FinishedAt, Expr::value(now))
+            .filter(D::SubscriptionId.is_in(pruned_subscriptions.iter().copied()))
+            .filter(D::Status.eq(DeliveryStatus::Pending))
+            .exec(&txn)
+            .await?;
+        push_subscription::Entity::delete_many()
+            .filter(push_subscription::Column::Id.is_in(pruned_subscriptions))
+            .exec(&txn)
+            .await?;
+    }
+    if !dropped.is_empty() {
+        push_delivery::Entity::update_many()
+            .col_expr(D::Status, Expr::value(DeliveryStatus::Dropped))
+            .col_expr(D::FinishedAt, Expr::value(now))
+            .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(D::Id.is_in(dropped))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Gives claimed but unstarted deliveries back (a worker shutting down), without
+/// counting the claim as an attempt.
+pub async fn release(db: &impl ConnectionTrait, ids: Vec<i64>) -> ApiResult<()> {
+    use push_delivery::Column as D;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    push_delivery::Entity::update_many()
+        .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(D::ClaimedBy, Expr::value(Option::<String>::None))
+        .col_expr(D::Attempts, Expr::col(D::Attempts).sub(1))
+        .filter(D::Id.is_in(ids))
+        .filter(D::Status.eq(DeliveryStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What became of one notification's pushes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub notification_id: i64,
+    /// Deliveries enqueued: one per matching subscription.
+    pub queued: i64,
+    /// Deliveries attempted at least once.
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub pruned: i64,
+    /// Dropped because the subscription was deleted first.
+    pub dropped: i64,
+    /// Not finished yet (waiting, in flight, or retrying).
+    pub pending: i64,
+    /// HTTP requests made in all (retries included).
+    pub attempts: i64,
+}
+
+#[derive(FromQueryResult)]
+struct ReportRow {
+    notification_id: i64,
+    status: String,
+    deliveries: i64,
+    attempted: i64,
+    attempts: i64,
+}
+
+/// Reports for the given notifications, in the order asked; a notification with no
+/// subscribers gets an all-zero report.
+pub async fn reports(
+    db: &impl ConnectionTrait,
+    notification_ids: &[i64],
+) -> ApiResult<Vec<Report>> {
+    use push_delivery::Column as D;
+    let rows = push_delivery::Entity::find()
+        .select_only()
+        .column(D::NotificationId)
+        .column(D::Status)
+        .column_as(Expr::col(D::Id).count(), "deliveries")
+        .column_as(
+            Expr::case(Expr::col(D::Attempts).gt(0), 1).finally(0).sum(),
+            "attempted",
+        )
+        .column_as(Expr::col(D::Attempts).sum(), "attempts")
+        .filter(D::NotificationId.is_in(notification_ids.iter().copied()))
+        .group_by(D::NotificationId)
+        .group_by(D::Status)
+        .into_model::<ReportRow>()
+        .all(db)
+        .await?;
+    let mut by_id: HashMap<i64, Report> = notification_ids
+        .iter()
+        .map(|id| {
+            (
+                *id,
+                Report {
+                    notification_id: *id,
+                    ..Report::default()
+                },
+            )
+        })
+        .collect();
+    for row in rows {
+        let Some(report) = by_id.get_mut(&row.notification_id) else {
+            continue;
+        };
+        report.queued += row.deliveries;
+        report.sent += row.attempted;
+        report.attempts += row.attempts;
+        match row.status.as_str() {
+            "DELIVERED" => report.delivered += row.deliveries,
+            "FAILED" => report.failed += row.deliveries,
+            "PRUNED" => report.pruned += row.deliveries,
+            "DROPPED" => report.dropped += row.deliveries,
+            _ => report.pending += row.deliveries,
+        }
+    }
+    Ok(notification_ids
+        .iter()
+        .filter_map(|id| by_id.remove(id))
+        .collect())
+}

@@ -1,0 +1,273 @@
+//! Sending one push message: encrypted (RFC 8291 aes128gcm) and VAPID-signed (RFC 8292)
+//! by the web-push crate, posted through the workspace's rustls client.
+//!
+//! The endpoint is a URL a browser gave us, so every request is checked again here: the
+//! URL against the push policy (allowlisted host, https), and every address the host
+//! resolves to against the private ranges, in the resolver itself, so that no DNS answer
+//! can point a request inside our network. Redirects are not followed.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use entities::push_subscription;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use schema::domain::{PushEndpoint, PushPolicy};
+use url::{Host, Url};
+use web_push::{ContentEncoding, SubscriptionInfo, Urgency, WebPushMessageBuilder};
+
+use super::vapid::VapidSigner;
+
+/// A message ready for any subscription: the plaintext is encrypted per subscription.
+#[derive(Debug)]
+pub struct Alert {
+    /// Small JSON a service worker can show.
+    pub payload: Vec<u8>,
+    pub ttl: u32,
+    pub urgency: Urgency,
+    /// One per event, so a newer alert replaces an older unread one.
+    pub topic: String,
+}
+
+/// Why a request was not made or did not complete.
+#[derive(Debug)]
+pub enum SendError {
+    /// The endpoint is not (or no longer) acceptable: never retried.
+    Refused(String),
+    /// Encryption or signing failed: the subscription's keys are unusable.
+    Invalid(String),
+    /// Connection, TLS or timeout: worth retrying.
+    Network(String),
+}
+
+/// The push service's answer.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+}
+
+/// How long a host's checked addresses are reused: one lookup serves thousands of pushes.
+const DNS_CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// Why a host cannot be reached.
+#[derive(Debug, Clone)]
+enum LookupError {
+    /// It resolves only to addresses the policy forbids: never to be fetched.
+    Refused(String),
+    /// Resolution failed: maybe later.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(why) | Self::Unavailable(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+type Lookup = Result<Vec<SocketAddr>, LookupError>;
+
+/// Resolves names, keeping only addresses the policy allows, with a short cache. Used both
+/// before a request (a host with no allowed address is refused, not retried) and as the
+/// HTTP client's resolver (so the connection goes only to a checked address).
+struct GuardedResolver {
+    policy: Arc<PushPolicy>,
+    cache: Mutex<HashMap<String, (Lookup, Instant)>>,
+}
+
+impl GuardedResolver {
+    async fn lookup(&self, host: &str) -> Lookup {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((found, at)) = cache.get(host)
+            && at.elapsed() < DNS_CACHE_FOR
+        {
+            return found.clone();
+        }
+        let found = match tokio::net::lookup_host((host, 0)).await {
+            Ok(resolved) => {
+                let allowed: Vec<SocketAddr> = resolved
+                    .filter(|address| self.policy.address_allowed(host, address.ip()))
+                    .collect();
+                if allowed.is_empty() {
+                    Err(LookupError::Refused(format!(
+                        "{host} resolves to no public address"
+                    )))
+                } else {
+                    Ok(allowed)
+                }
+            }
+            // Not cached: a resolver hiccup should be retried soon.
+            Err(error) => {
+                return Err(LookupError::Unavailable(format!(
+                    "resolving {host}: {error}"
+                )));
+            }
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(host.to_owned(), (found.clone(), Instant::now()));
+        }
+        found
+    }
+}
+
+struct ClientResolver(Arc<GuardedResolver>);
+
+impl Resolve for ClientResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let resolver = self.0.clone();
+        Box::pin(async move {
+            let addresses = resolver.lookup(name.as_str()).await?;
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+pub struct Sender {
+    client: reqwest::Client,
+    policy: Arc<PushPolicy>,
+    resolver: Arc<GuardedResolver>,
+    signer: VapidSigner,
+}
+
+impl Sender {
+    pub fn new(
+        policy: Arc<PushPolicy>,
+        signer: VapidSigner,
+        timeout: Duration,
+        connections_per_host: usize,
+    ) -> Result<Self, String> {
+        let resolver = Arc::new(GuardedResolver {
+            policy: policy.clone(),
+            cache: Mutex::new(HashMap::new()),
+        });
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(ClientResolver(resolver.clone())))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(connections_per_host)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("race-day-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("building the push client: {e}"))?;
+        Ok(Self {
+            client,
+            policy,
+            resolver,
+            signer,
+        })
+    }
+
+    /// Encrypts `alert` for `subscription`, signs, and posts it.
+    pub async fn send(
+        &self,
+        subscription: &push_subscription::Model,
+        alert: &Alert,
+    ) -> Result<Answer, SendError> {
+        let endpoint = PushEndpoint::parse(&subscription.endpoint, &self.policy)
+            .map_err(|e| SendError::Refused(e.message()))?;
+        let url = Url::parse(endpoint.as_str()).map_err(|e| SendError::Refused(e.to_string()))?;
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        match (literal, url.host_str()) {
+            (Some(ip), Some(host)) if !self.policy.address_allowed(host, ip) => {
+                return Err(SendError::Refused("endpoint is a private address".into()));
+            }
+            (None, Some(host)) => match self.resolver.lookup(host).await {
+                Ok(_) => {}
+                Err(LookupError::Unavailable(why)) => return Err(SendError::Network(why)),
+                Err(LookupError::Refused(why)) => return Err(SendError::Refused(why)),
+            },
+            _ => {}
+        }
+        // The VAPID audience is the origin: scheme, host and any non-default port.
+        let origin = url.origin().ascii_serialization();
+        let signature = self.signer.signature(&origin).map_err(SendError::Invalid)?;
+        let info = SubscriptionInfo::new(
+            subscription.endpoint.as_str(),
+            subscription.p256dh.as_str(),
+            subscription.auth.as_str(),
+        );
+        let mut builder = WebPushMessageBuilder::new(&info);
+        builder.set_payload(ContentEncoding::Aes128Gcm, &alert.payload);
+        builder.set_ttl(alert.ttl);
+        builder.set_urgency(alert.urgency);
+        builder.set_topic(alert.topic.clone());
+        builder.set_vapid_signature(signature);
+        let message = builder
+            .build()
+            .map_err(|e| SendError::Invalid(format!("encrypting: {e}")))?;
+        let payload = message
+            .payload
+            .ok_or_else(|| SendError::Invalid("no payload".into()))?;
+        let mut request = self
+            .client
+            .post(url)
+            .header("TTL", message.ttl.to_string())
+            .header("Urgency", alert.urgency.to_string())
+            .header("Topic", alert.topic.as_str())
+            .header("Content-Encoding", payload.content_encoding.to_str())
+            .header("Content-Type", "application/octet-stream");
+        for (name, value) in payload.crypto_headers {
+            request = request.header(name, value);
+        }
+        let response = request
+            .body(payload.content)
+            .send()
+            .await
+            .map_err(|e| SendError::Network(without_url(e)))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        // Read the (small) body so the connection goes back to the pool.
+        let _ = response.bytes().await;
+        Ok(Answer {
+            status,
+            retry_after,
+        })
+    }
+}
+
+/// The error without the URL: endpoints are capability URLs and stay out of records.
+fn without_url(error: reqwest::Error) -> String {
+    error.without_url().to_string()
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_a_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let parsed = retry_after(&headers).unwrap();
+        assert!((110..=120).contains(&parsed.as_secs()), "{parsed:?}");
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,160 @@
+//! VAPID (RFC 8292): the key pair every instance signs push requests with, and the signed
+//! token, cached per push-service origin (signing is an ECDSA operation; one token serves
+//! every message to that origin until shortly before it expires).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use entities::vapid_key;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use secrecy::{ExposeSecret, SecretString};
+use web_push::{
+    PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignature, VapidSignatureBuilder,
+};
+
+/// How long a signed token is valid (RFC 8292 allows at most 24 hours).
+const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// A cached token is renewed this long before it expires.
+const RENEW_BEFORE: Duration = Duration::from_secs(3600);
+
+/// A fresh P-256 key pair: (private scalar, uncompressed public point), base64url.
+pub fn generate() -> Result<(SecretString, String), String> {
+    let (pair, _) = ece::generate_keypair_and_auth_secret().map_err(|e| e.to_string())?;
+    let components = pair.raw_components().map_err(|e| e.to_string())?;
+    // The scalar may come out shorter than 32 bytes; the key format wants exactly 32.
+    let scalar = components.private_key();
+    let mut private = [0u8; 32];
+    let offset = 32usize
+        .checked_sub(scalar.len())
+        .ok_or("private key longer than 32 bytes")?;
+    private[offset..].copy_from_slice(scalar);
+    Ok((
+        URL_SAFE_NO_PAD.encode(private).into(),
+        URL_SAFE_NO_PAD.encode(components.public_key()),
+    ))
+}
+
+/// The public key of a private key given as base64url.
+pub fn public_key_of(private: &SecretString) -> Result<String, String> {
+    let builder = VapidSignatureBuilder::from_base64_no_sub(private.expose_secret())
+        .map_err(|_| "VAPID_PRIVATE_KEY is not a base64url P-256 private key".to_owned())?;
+    Ok(URL_SAFE_NO_PAD.encode(builder.get_public_key()))
+}
+
+/// The key pair in force: VAPID_PRIVATE_KEY when configured, else the one in the
+/// database, generated and stored by the first instance that starts (the insert is a
+/// no-op for any instance that loses the race, which then reads the winner's key).
+pub async fn load_or_create(
+    db: &DatabaseConnection,
+    configured: Option<&SecretString>,
+) -> Result<(SecretString, String), String> {
+    if let Some(private) = configured {
+        let public = public_key_of(private)?;
+        return Ok((private.clone(), public));
+    }
+    if let Some(row) = stored(db).await? {
+        return Ok((row.private_key.into(), row.public_key));
+    }
+    let (private, public) = generate()?;
+    vapid_key::Entity::insert(vapid_key::ActiveModel {
+        id: Set(1),
+        private_key: Set(private.expose_secret().to_owned()),
+        public_key: Set(public),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(vapid_key::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map_err(|e| format!("storing the VAPID key: {e}"))?;
+    let row = stored(db).await?.ok_or("the VAPID key was not stored")?;
+    tracing::info!(public_key = %row.public_key, "generated the VAPID key pair");
+    Ok((row.private_key.into(), row.public_key))
+}
+
+async fn stored(db: &DatabaseConnection) -> Result<Option<vapid_key::Model>, String> {
+    vapid_key::Entity::find_by_id(1)
+        .one(db)
+        .await
+        .map_err(|e| format!("reading the VAPID key: {e}"))
+}
+
+/// Signs VAPID tokens, one per push-service origin, and reuses them until near expiry.
+pub struct VapidSigner {
+    key: PartialVapidSignatureBuilder,
+    subject: String,
+    cache: Mutex<HashMap<String, (VapidSignature, Instant)>>,
+}
+
+impl VapidSigner {
+    pub fn new(private: &SecretString, subject: String) -> Result<Self, String> {
+        let key = VapidSignatureBuilder::from_base64_no_sub(private.expose_secret())
+            .map_err(|_| "VAPID_PRIVATE_KEY is not a base64url P-256 private key".to_owned())?;
+        Ok(Self {
+            key,
+            subject,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The token for `origin` (scheme, host and any non-default port: the `aud` claim).
+    pub fn signature(&self, origin: &str) -> Result<VapidSignature, String> {
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((signature, renew_at)) = cache.get(origin)
+            && now < *renew_at
+        {
+            return Ok(signature.clone());
+        }
+        let info = SubscriptionInfo::new(origin, "", "");
+        let mut builder = self.key.clone().add_sub_info(&info);
+        let expires = Utc::now().timestamp() + TOKEN_LIFETIME.as_secs() as i64;
+        builder.add_claim("aud", origin);
+        builder.add_claim("sub", self.subject.as_str());
+        builder.add_claim("exp", expires);
+        let signature = builder.build().map_err(|e| format!("signing VAPID: {e}"))?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                origin.to_owned(),
+                (signature.clone(), now + TOKEN_LIFETIME - RENEW_BEFORE),
+            );
+        }
+        Ok(signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_derives_the_public_key_it_came_with() {
+        let (private, public) = generate().unwrap();
+        assert_eq!(public_key_of(&private).unwrap(), public);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&public).unwrap().len(), 65);
+    }
+
+    #[test]
+    fn one_token_is_signed_per_origin_and_reused() {
+        let (private, _) = generate().unwrap();
+        let signer = VapidSigner::new(&private, "mailto:ops@example.kz".into()).unwrap();
+        let a = signer.signature("https://fcm.googleapis.com").unwrap();
+        let again = signer.signature("https://fcm.googleapis.com").unwrap();
+        let other = signer.signature("http://127.0.0.1:9000").unwrap();
+        assert_eq!(a, again);
+        assert_ne!(a.auth_t, other.auth_t);
+        let claims = a.auth_t.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+        assert_eq!(claims["aud"], "https://fcm.googleapis.com");
+        assert_eq!(claims["sub"], "mailto:ops@example.kz");
+    }
+}

@@ -1,0 +1,357 @@
+//! A stand-in for a browser push service (the one third party we cannot run), as strict
+//! as a real one: it hands out browser-like subscriptions (a P-256 key pair and an auth
+//! secret per subscription), verifies each request's VAPID token (RFC 8292: ES256
+//! signature by the key in `k`, `aud` equal to its own origin, `exp` within 24 hours, a
+//! `mailto:`/`https:` subject) and decrypts the body with the subscription's private key
+//! (RFC 8291 aes128gcm). Requests that fail either check are answered 401/400 and
+//! recorded as rejections. Responses can be scripted per subscription (429 with
+//! Retry-After, 500, 410, …).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde_json::Value;
+
+/// What a browser would hand to `subscribePush`.
+#[derive(Debug, Clone)]
+pub struct BrowserSubscription {
+    pub id: u64,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// One accepted request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub subscription: u64,
+    pub at: Instant,
+    /// The status the mock answered.
+    pub status: u16,
+    /// The decrypted JSON payload (`None` when this request was not sampled).
+    pub payload: Option<Value>,
+    pub ttl: Option<u32>,
+    pub urgency: Option<String>,
+    pub topic: Option<String>,
+}
+
+/// A scripted answer: status and optional Retry-After seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Scripted {
+    pub status: u16,
+    pub retry_after_secs: Option<u64>,
+}
+
+struct Keys {
+    private: Vec<u8>,
+    public: Vec<u8>,
+    auth: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Inner {
+    keys: HashMap<u64, Keys>,
+    script: HashMap<u64, VecDeque<Scripted>>,
+    received: Vec<Received>,
+    rejections: Vec<String>,
+    verified_tokens: HashSet<String>,
+}
+
+struct Shared {
+    origin: String,
+    /// The VAPID public key requests must be signed with, once known.
+    vapid_key: Mutex<Option<Vec<u8>>>,
+    /// Decrypt one request in this many (1: all); the others are only counted.
+    decrypt_every: u64,
+    /// Wait this long before answering (to catch a worker mid-batch).
+    delay: Mutex<Duration>,
+    requests: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+pub struct MockPushService {
+    shared: Arc<Shared>,
+    next_id: AtomicU64,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl MockPushService {
+    /// Starts on 127.0.0.1, port 0; decrypts one request in `decrypt_every`.
+    pub async fn start(decrypt_every: u64) -> Result<Self, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let shared = Arc::new(Shared {
+            origin: format!("http://127.0.0.1:{port}"),
+            vapid_key: Mutex::new(None),
+            decrypt_every: decrypt_every.max(1),
+            delay: Mutex::new(Duration::ZERO),
+            requests: AtomicU64::new(0),
+            inner: Mutex::new(Inner::default()),
+        });
+        let app = Router::new()
+            .route("/push/{id}", post(push))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            shared,
+            next_id: AtomicU64::new(1),
+            _server: server,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: the VAPID audience it expects.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// Requests must be signed by this VAPID public key (base64url).
+    pub fn expect_vapid_key(&self, public_key: &str) -> Result<(), String> {
+        let key = URL_SAFE_NO_PAD
+            .decode(public_key)
+            .map_err(|e| e.to_string())?;
+        *lock(&self.shared.vapid_key) = Some(key);
+        Ok(())
+    }
+
+    /// A new browser subscription, as `pushManager.subscribe` would create it.
+    pub fn subscribe(&self) -> Result<BrowserSubscription, String> {
+        let (pair, auth) = ece::generate_keypair_and_auth_secret().map_err(|e| e.to_string())?;
+        let components = pair.raw_components().map_err(|e| e.to_string())?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let keys = Keys {
+            private: components.private_key().to_vec(),
+            public: components.public_key().to_vec(),
+            auth: auth.to_vec(),
+        };
+        let subscription = BrowserSubscription {
+            id,
+            endpoint: format!("{}/push/{id}", self.shared.origin),
+            p256dh: URL_SAFE_NO_PAD.encode(&keys.public),
+            auth: URL_SAFE_NO_PAD.encode(&keys.auth),
+        };
+        lock(&self.shared.inner).keys.insert(id, keys);
+        Ok(subscription)
+    }
+
+    /// The next answers for a subscription, in order; 201 once they run out.
+    pub fn script(&self, subscription: u64, answers: &[Scripted]) {
+        lock(&self.shared.inner)
+            .script
+            .entry(subscription)
+            .or_default()
+            .extend(answers.iter().copied());
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *lock(&self.shared.delay) = delay;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.shared.inner).received.clone()
+    }
+
+    /// How many requests passed both checks and were answered 2xx.
+    pub fn delivered(&self) -> usize {
+        lock(&self.shared.inner)
+            .received
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .count()
+    }
+
+    /// Requests refused for a bad VAPID token or an undecryptable body, with why.
+    pub fn rejections(&self) -> Vec<String> {
+        lock(&self.shared.inner).rejections.clone()
+    }
+
+    /// All requests, accepted or not.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `done` holds of what was received, or `timeout` passes.
+    pub async fn wait_until(&self, timeout: Duration, done: impl Fn(&[Received]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done(&lock(&self.shared.inner).received) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn push(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let n = shared.requests.fetch_add(1, Ordering::Relaxed);
+    let delay = *lock(&shared.delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let reject = |status: StatusCode, why: String| {
+        lock(&shared.inner).rejections.push(why);
+        status.into_response()
+    };
+    if header(&headers, "content-encoding").as_deref() != Some("aes128gcm") {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            "Content-Encoding is not aes128gcm".into(),
+        );
+    }
+    let Some(ttl) = header(&headers, "ttl").and_then(|t| t.parse::<u32>().ok()) else {
+        return reject(StatusCode::BAD_REQUEST, "TTL header missing".into());
+    };
+    if let Err(why) = verify_vapid(&shared, header(&headers, "authorization").as_deref()) {
+        return reject(StatusCode::UNAUTHORIZED, why);
+    }
+    let sampled = n % shared.decrypt_every == 0;
+    let payload = if sampled {
+        let decrypted = {
+            let inner = lock(&shared.inner);
+            let Some(keys) = inner.keys.get(&id) else {
+                drop(inner);
+                return StatusCode::GONE.into_response();
+            };
+            let components = ece::EcKeyComponents::new(keys.private.clone(), keys.public.clone());
+            ece::decrypt(&components, &keys.auth, &body)
+        };
+        match decrypted
+            .map_err(|e| e.to_string())
+            .and_then(|plain| serde_json::from_slice::<Value>(&plain).map_err(|e| e.to_string()))
+        {
+            Ok(value) => Some(value),
+            Err(why) => return reject(StatusCode::BAD_REQUEST, format!("cannot decrypt: {why}")),
+        }
+    } else {
+        None
+    };
+    let answer = lock(&shared.inner)
+        .script
+        .get_mut(&id)
+        .and_then(VecDeque::pop_front)
+        .unwrap_or(Scripted {
+            status: 201,
+            retry_after_secs: None,
+        });
+    lock(&shared.inner).received.push(Received {
+        subscription: id,
+        at: Instant::now(),
+        status: answer.status,
+        payload,
+        ttl: Some(ttl),
+        urgency: header(&headers, "urgency"),
+        topic: header(&headers, "topic"),
+    });
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED);
+    match answer.retry_after_secs {
+        Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
+        None => status.into_response(),
+    }
+}
+
+/// RFC 8292: `Authorization: vapid t=<JWT>, k=<public key>`.
+fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), String> {
+    let value = authorization.ok_or("no Authorization header")?;
+    let params = value
+        .strip_prefix("vapid ")
+        .ok_or("Authorization is not the vapid scheme")?;
+    let mut token = None;
+    let mut key = None;
+    for part in params.split(',') {
+        let part = part.trim();
+        if let Some(t) = part.strip_prefix("t=") {
+            token = Some(t);
+        } else if let Some(k) = part.strip_prefix("k=") {
+            key = Some(k);
+        }
+    }
+    let (token, key) = (token.ok_or("no t=")?, key.ok_or("no k=")?);
+    let key = URL_SAFE_NO_PAD
+        .decode(key)
+        .map_err(|_| "k is not base64url")?;
+    match &*lock(&shared.vapid_key) {
+        Some(expected) if *expected != key => return Err("signed by an unexpected key".into()),
+        _ => {}
+    }
+    if lock(&shared.inner).verified_tokens.contains(token) {
+        return Ok(());
+    }
+    let mut parts = token.split('.');
+    let (Some(head), Some(claims), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("the token is not a JWS".into());
+    };
+    let head: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    if head["alg"] != "ES256" {
+        return Err(format!("alg is {}, not ES256", head["alg"]));
+    }
+    let verifying = VerifyingKey::from_sec1_bytes(&key).map_err(|_| "k is not a P-256 point")?;
+    let signature = Signature::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|_| "the signature is not 64 bytes")?;
+    verifying
+        .verify(
+            format!("{}.{}", token.split('.').next().unwrap_or_default(), claims).as_bytes(),
+            &signature,
+        )
+        .map_err(|_| "the ES256 signature does not verify")?;
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    if claims["aud"] != shared.origin.as_str() {
+        return Err(format!("aud is {}, not {}", claims["aud"], shared.origin));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let exp = claims["exp"].as_i64().ok_or("no exp")?;
+    if exp <= now || exp > now + 24 * 3600 {
+        return Err(format!("exp {exp} is not within the next 24 hours"));
+    }
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    if !(sub.starts_with("mailto:") || sub.starts_with("https:")) {
+        return Err(format!("sub {sub:?} is not a mailto: or https: URL"));
+    }
+    lock(&shared.inner).verified_tokens.insert(token.to_owned());
+    Ok(())
+}

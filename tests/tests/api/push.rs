@@ -1,0 +1,433 @@
+//! Web Push end to end: a cancellation reaches a mock push service that verifies the VAPID
+//! token and decrypts the body as a browser's push service would; 410 prunes, 429 waits
+//! for Retry-After, 500 is retried; bad subscriptions are refused and nothing is written.
+
+use std::time::Duration;
+
+use gateway_tests::push_service::{BrowserSubscription, MockPushService, Scripted};
+use serde_json::{Value, json};
+
+use crate::alerts::change;
+use crate::helpers::{Backend, TestApp, error_code, spawn_app_with};
+use crate::on_both_databases;
+use crate::registrations::register;
+
+pub const SUBSCRIBE: &str = "mutation($input: SubscribePushInput!) {
+    subscribePush(input: $input) { id endpoint allRegisteredEvents events { id } } }";
+const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
+    notificationId status reason queued sent delivered failed pruned dropped pending attempts } }";
+
+/// A gateway that may push to the local mock, retrying quickly.
+async fn push_app(backend: Backend) -> TestApp {
+    let app = spawn_app_with(backend, |s| {
+        s.push_trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push_poll_ms = 100;
+        s.push_retry_base_ms = 300;
+    })
+    .await;
+    app.seed_demo().await;
+    app
+}
+
+async fn mock_for(app: &TestApp) -> MockPushService {
+    let mock = MockPushService::start(1).await.unwrap();
+    let key = app.ok(None, "{ webPushPublicKey }", json!({})).await;
+    mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())
+        .unwrap();
+    mock
+}
+
+pub async fn subscribe(
+    app: &TestApp,
+    token: &str,
+    browser: &BrowserSubscription,
+    events: Option<Vec<&str>>,
+) -> Value {
+    let mut input = json!({ "endpoint": browser.endpoint,
+        "keys": { "p256dh": browser.p256dh, "auth": browser.auth } });
+    if let Some(events) = events {
+        input["eventIds"] = json!(events);
+    }
+    app.graphql(Some(token), SUBSCRIBE, json!({ "input": input }))
+        .await
+}
+
+/// A runner registered for the 2027 marathon whose browser follows all their events.
+async fn registered_subscriber(app: &TestApp, mock: &MockPushService, email: &str) -> u64 {
+    let token = app.sign_up_runner(email).await;
+    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let registered = register(app, &token, distance).await;
+    assert!(registered.get("errors").is_none(), "{registered}");
+    let browser = mock.subscribe().unwrap();
+    let body = subscribe(app, &token, &browser, None).await;
+    assert_eq!(
+        body["data"]["subscribePush"]["allRegisteredEvents"], true,
+        "{body}"
+    );
+    browser.id
+}
+
+async fn cancel_2027(app: &TestApp) -> (String, String) {
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    change(
+        (app, &organizer),
+        &event,
+        "CANCELLED",
+        "Public events are banned",
+        None,
+    )
+    .await;
+    (organizer, event)
+}
+
+async fn a_cancellation_reaches_every_matching_browser_decrypted(backend: Backend) {
+    let app = push_app(backend).await;
+    let mock = mock_for(&app).await;
+    let registered = registered_subscriber(&app, &mock, "aigerim@example.kz").await;
+    // Not registered, but follows the event by name.
+    let follower = app.sign_up_runner("follower@example.kz").await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let named = mock.subscribe().unwrap();
+    subscribe(&app, &follower, &named, Some(vec![&event])).await;
+    // Follows another event only: hears nothing.
+    let women = app.event_id("womens-and-childrens-race-2020").await;
+    let elsewhere = mock.subscribe().unwrap();
+    let other = app.sign_up_runner("other@example.kz").await;
+    subscribe(&app, &other, &elsewhere, Some(vec![&women])).await;
+
+    let (organizer, event) = cancel_2027(&app).await;
+    assert!(
+        mock.wait_until(Duration::from_secs(10), |r| r.len() >= 2)
+            .await,
+        "pushes arrive: {:?}",
+        mock.rejections()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = mock.received();
+    assert_eq!(mock.rejections(), Vec::<String>::new());
+    let mut who: Vec<u64> = received.iter().map(|r| r.subscription).collect();
+    who.sort_unstable();
+    assert_eq!(who, [registered, named.id]);
+    let push = &received[0];
+    let payload = push.payload.as_ref().unwrap();
+    assert_eq!(payload["title"], "Almaty Marathon 2027 is cancelled");
+    assert_eq!(payload["body"], "Public events are banned");
+    assert_eq!(payload["status"], "CANCELLED");
+    assert_eq!(payload["eventId"], event.as_str());
+    assert_eq!(
+        payload["url"],
+        "http://spa.test/events/almaty-marathon-2027"
+    );
+    assert!(payload["notificationId"].as_str().is_some());
+    assert_eq!(push.urgency.as_deref(), Some("high"));
+    assert_eq!(
+        push.topic.as_deref(),
+        Some(format!("event-{event}").as_str())
+    );
+    assert!(push.ttl.unwrap() >= 3600);
+
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    let report = &reports["pushReports"][0];
+    assert_eq!(report["status"], "CANCELLED");
+    assert_eq!(
+        (
+            &report["queued"],
+            &report["delivered"],
+            &report["sent"],
+            &report["pending"]
+        ),
+        (&json!(2), &json!(2), &json!(2), &json!(0)),
+        "{report}"
+    );
+}
+on_both_databases!(a_cancellation_reaches_every_matching_browser_decrypted);
+
+async fn a_subscription_answered_410_is_pruned(backend: Backend) {
+    let app = push_app(backend).await;
+    let mock = mock_for(&app).await;
+    let token = app.sign_up_runner("gone@example.kz").await;
+    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    register(&app, &token, distance).await;
+    let browser = mock.subscribe().unwrap();
+    subscribe(&app, &token, &browser, None).await;
+    mock.script(
+        browser.id,
+        &[Scripted {
+            status: 410,
+            retry_after_secs: None,
+        }],
+    );
+    let (organizer, event) = cancel_2027(&app).await;
+    assert!(
+        mock.wait_until(Duration::from_secs(10), |r| !r.is_empty())
+            .await
+    );
+    let pruned = async {
+        loop {
+            let me = app
+                .ok(
+                    Some(&token),
+                    "{ me { pushSubscriptions { id } } }",
+                    json!({}),
+                )
+                .await;
+            if me["me"]["pushSubscriptions"] == json!([]) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), pruned)
+        .await
+        .expect("the subscription is deleted");
+    assert_eq!(app.count("push_subscription").await, 0);
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    assert_eq!(reports["pushReports"][0]["pruned"], 1);
+    assert_eq!(reports["pushReports"][0]["delivered"], 0);
+}
+on_both_databases!(a_subscription_answered_410_is_pruned);
+
+async fn a_429_is_retried_no_sooner_than_its_retry_after(backend: Backend) {
+    let app = push_app(backend).await;
+    let mock = mock_for(&app).await;
+    let id = registered_subscriber(&app, &mock, "busy@example.kz").await;
+    mock.script(
+        id,
+        &[Scripted {
+            status: 429,
+            retry_after_secs: Some(2),
+        }],
+    );
+    let (organizer, event) = cancel_2027(&app).await;
+    assert!(
+        mock.wait_until(Duration::from_secs(10), |r| r.len() >= 2)
+            .await
+    );
+    let received = mock.received();
+    let waited = received[1].at - received[0].at;
+    assert!(
+        waited >= Duration::from_secs(2),
+        "retried after {waited:?}, before Retry-After"
+    );
+    assert_eq!((received[0].status, received[1].status), (429, 201));
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    assert_eq!(reports["pushReports"][0]["delivered"], 1);
+    assert_eq!(reports["pushReports"][0]["attempts"], 2);
+}
+on_both_databases!(a_429_is_retried_no_sooner_than_its_retry_after);
+
+async fn a_500_then_201_is_delivered_exactly_once(backend: Backend) {
+    let app = push_app(backend).await;
+    let mock = mock_for(&app).await;
+    let id = registered_subscriber(&app, &mock, "flaky@example.kz").await;
+    mock.script(
+        id,
+        &[Scripted {
+            status: 500,
+            retry_after_secs: None,
+        }],
+    );
+    cancel_2027(&app).await;
+    assert!(
+        mock.wait_until(Duration::from_secs(10), |r| r.len() >= 2)
+            .await
+    );
+    // Nothing more arrives once it was accepted.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let statuses: Vec<u16> = mock.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 201]);
+    assert_eq!(mock.delivered(), 1);
+}
+on_both_databases!(a_500_then_201_is_delivered_exactly_once);
+
+async fn invalid_subscriptions_are_refused_and_nothing_is_written(backend: Backend) {
+    // Production policy: no trusted origins.
+    let app = spawn_app_with(backend, |_| {}).await;
+    app.seed_demo().await;
+    let mock = MockPushService::start(1).await.unwrap();
+    let browser = mock.subscribe().unwrap();
+    let token = app.sign_up_runner("careless@example.kz").await;
+    let good_endpoint = "https://fcm.googleapis.com/fcm/send/abc:APA91b";
+    let short_key = "BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let mut off_curve = vec![4u8];
+    off_curve.extend([9u8; 64]);
+    let off_curve = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(off_curve)
+    };
+    let cases = [
+        (
+            good_endpoint.to_owned(),
+            short_key.to_owned(),
+            browser.auth.clone(),
+            "65-byte",
+        ),
+        (
+            good_endpoint.to_owned(),
+            off_curve,
+            browser.auth.clone(),
+            "not a point",
+        ),
+        (
+            good_endpoint.to_owned(),
+            browser.p256dh.clone(),
+            "c2hvcnQ".to_owned(),
+            "16 bytes",
+        ),
+        (
+            "http://fcm.googleapis.com/fcm/send/x".to_owned(),
+            browser.p256dh.clone(),
+            browser.auth.clone(),
+            "https",
+        ),
+        (
+            "https://10.0.0.7/push/1".to_owned(),
+            browser.p256dh.clone(),
+            browser.auth.clone(),
+            "private",
+        ),
+        (
+            browser.endpoint.clone(),
+            browser.p256dh.clone(),
+            browser.auth.clone(),
+            "https",
+        ),
+        (
+            "https://push.evil.example/x".to_owned(),
+            browser.p256dh.clone(),
+            browser.auth.clone(),
+            "allowlist",
+        ),
+    ];
+    for (endpoint, p256dh, auth, says) in cases {
+        let body = app
+            .graphql(
+                Some(&token),
+                SUBSCRIBE,
+                json!({ "input": { "endpoint": endpoint, "keys": { "p256dh": p256dh, "auth": auth } } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{endpoint}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{endpoint}: {message}");
+    }
+    // Without signing in, and for an unknown event.
+    let anonymous = app
+        .graphql(
+            None,
+            SUBSCRIBE,
+            json!({ "input": { "endpoint": good_endpoint, "keys": { "p256dh": browser.p256dh, "auth": browser.auth } } }),
+        )
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+    let unknown = app
+        .graphql(
+            Some(&token),
+            SUBSCRIBE,
+            json!({ "input": { "endpoint": good_endpoint, "keys": { "p256dh": browser.p256dh, "auth": browser.auth }, "eventIds": ["999999"] } }),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), "NOT_FOUND");
+    assert_eq!(app.count("push_subscription").await, 0);
+    assert_eq!(app.count("push_subscription_event").await, 0);
+}
+on_both_databases!(invalid_subscriptions_are_refused_and_nothing_is_written);
+
+async fn subscribing_again_updates_and_unsubscribing_removes(backend: Backend) {
+    let app = push_app(backend).await;
+    let mock = MockPushService::start(1).await.unwrap();
+    let token = app.sign_up_runner("twice@example.kz").await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let women = app.event_id("womens-and-childrens-race-2020").await;
+    let browser = mock.subscribe().unwrap();
+    let first = subscribe(&app, &token, &browser, Some(vec![&event])).await;
+    let second = subscribe(&app, &token, &browser, Some(vec![&women, &event])).await;
+    assert_eq!(
+        first["data"]["subscribePush"]["id"],
+        second["data"]["subscribePush"]["id"]
+    );
+    assert_eq!(app.count("push_subscription").await, 1);
+    assert_eq!(app.count("push_subscription_event").await, 2);
+    let me = app
+        .ok(
+            Some(&token),
+            "{ me { pushSubscriptions { endpoint events { slug } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me["me"]["pushSubscriptions"][0]["endpoint"],
+        browser.endpoint.as_str()
+    );
+    assert_eq!(
+        me["me"]["pushSubscriptions"][0]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Another runner cannot remove it.
+    let stranger = app.sign_up_runner("stranger@example.kz").await;
+    let unsubscribe = "mutation($e: String!) { unsubscribePush(endpoint: $e) }";
+    let theirs = app
+        .ok(
+            Some(&stranger),
+            unsubscribe,
+            json!({ "e": browser.endpoint }),
+        )
+        .await;
+    assert_eq!(theirs["unsubscribePush"], false);
+    let mine = app
+        .ok(Some(&token), unsubscribe, json!({ "e": browser.endpoint }))
+        .await;
+    assert_eq!(mine["unsubscribePush"], true);
+    assert_eq!(app.count("push_subscription").await, 0);
+    assert_eq!(app.count("push_subscription_event").await, 0);
+}
+on_both_databases!(subscribing_again_updates_and_unsubscribing_removes);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_host_that_resolves_to_a_private_address_is_never_fetched() {
+    // `localhost` is on this allowlist but resolves to loopback, and is not trusted: the
+    // subscription is accepted (its URL is fine), the request is refused at resolution.
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.push_allowed_hosts = vec!["localhost".into()];
+        s.push_poll_ms = 100;
+    })
+    .await;
+    app.seed_demo().await;
+    let mock = MockPushService::start(1).await.unwrap();
+    let token = app.sign_up_runner("rebind@example.kz").await;
+    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    register(&app, &token, distance).await;
+    let mut browser = mock.subscribe().unwrap();
+    browser.endpoint = "https://localhost/push/1".into();
+    let body = subscribe(&app, &token, &browser, None).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (organizer, event) = cancel_2027(&app).await;
+    let failed = async {
+        loop {
+            let reports = app
+                .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+                .await;
+            if reports["pushReports"][0]["failed"] == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), failed)
+        .await
+        .expect("the delivery fails");
+    assert_eq!(mock.requests(), 0);
+}
