@@ -205,3 +205,34 @@ pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
+
+/// An organizer of `organization_slug` (created directly) and a session for it; returns
+/// the bearer token.
+pub async fn organizer_token(
+    db: &DatabaseConnection,
+    organization_slug: &str,
+) -> Result<String, String> {
+    use schema::domain::{DisplayName, Email, Password};
+    use schema::services::{accounts, organizations};
+    let organization = organizations::find_by_slug(db, organization_slug)
+        .await
+        .map_err(|e| e.message())?
+        .ok_or_else(|| format!("no organization {organization_slug}"))?;
+    let organizer = accounts::create_account(
+        db,
+        chrono::Utc::now(),
+        accounts::NewAccount {
+            email: Email::parse(&format!("director@{organization_slug}.test"))
+                .map_err(|e| e.message())?,
+            password: Password::parse("a director's long password").map_err(|e| e.message())?,
+            display_name: DisplayName::parse("Director").map_err(|e| e.message())?,
+            role: entities::account::Role::Organizer,
+            organization_id: Some(organization.id),
+        },
+    )
+    .await
+    .map_err(|e| e.message())?;
+    accounts::open_session(db, chrono::Utc::now(), organizer.id)
+        .await
+        .map_err(|e| e.message())
+}

@@ -92,11 +92,12 @@ pub async fn run(
             let metrics = metrics.clone();
             let max_attempts = config.max_attempts;
             let retry_base = config.retry_base;
-            in_flight.push(async move {
+            // A task per message, so encryption (the costly part) runs on every core.
+            in_flight.push(tokio::spawn(async move {
                 let outcome = deliver(&sender, &job, max_attempts, retry_base).await;
                 count(&metrics, &outcome);
                 (job.claimed, outcome)
-            });
+            }));
         }
         if in_flight.is_empty() {
             record(&db, &mut outcomes).await;
@@ -113,7 +114,8 @@ pub async fn run(
         }
         tokio::select! {
             Some(done) = in_flight.next() => {
-                outcomes.push(done);
+                // A panicked send loses its outcome; its lease runs out and it is retried.
+                outcomes.extend(done.ok());
                 if outcomes.len() >= RECORD_EVERY {
                     record(&db, &mut outcomes).await;
                 }
@@ -126,7 +128,7 @@ pub async fn run(
     // unstarted claims back so another instance need not wait for the lease.
     let drain = async {
         while let Some(done) = in_flight.next().await {
-            outcomes.push(done);
+            outcomes.extend(done.ok());
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;

@@ -205,30 +205,7 @@ async fn main() -> Result<(), String> {
     let db = sea_orm::Database::connect(&scratch.url)
         .await
         .map_err(|e| e.to_string())?;
-    let organization =
-        schema::services::organizations::find_by_slug(&db, "courage-to-be-the-first")
-            .await
-            .map_err(|e| e.message())?
-            .ok_or("no org")?;
-    let organizer = schema::services::accounts::create_account(
-        &db,
-        chrono::Utc::now(),
-        schema::services::accounts::NewAccount {
-            email: schema::domain::Email::parse("director@almaty-marathon.kz")
-                .map_err(|e| e.message())?,
-            password: schema::domain::Password::parse("a director's long password")
-                .map_err(|e| e.message())?,
-            display_name: schema::domain::DisplayName::parse("Director")
-                .map_err(|e| e.message())?,
-            role: entities::account::Role::Organizer,
-            organization_id: Some(organization.id),
-        },
-    )
-    .await
-    .map_err(|e| e.message())?;
-    let token = schema::services::accounts::open_session(&db, chrono::Utc::now(), organizer.id)
-        .await
-        .map_err(|e| e.message())?;
+    let token = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
 
     let prefix = format!("fanout{}", std::process::id());
     let mut gateways = Vec::new();

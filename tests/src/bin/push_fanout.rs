@@ -1,0 +1,253 @@
+//! Load tool: one cancellation to the marathon's whole field by Web Push.
+//!
+//!     cargo build --release && ./target/release/push_fanout --subscriptions 18000
+//!
+//! Seeds the demo data in a scratch PostgreSQL database, inserts N runners each with a
+//! browser-like push subscription to the Almaty Marathon 2027 (keys made by the mock
+//! push service, rows inserted directly: the subscribe path is covered by the tests),
+//! starts the release gateway (one instance, in-process bus), cancels the race, and
+//! waits until the mock push service has accepted all N messages. The mock verifies every
+//! request's VAPID token (each distinct token once) and decrypts one body in
+//! --decrypt-every (default 50), so that it is not the bottleneck.
+//!
+//! Prints: the time from the mutation's response until the last message arrived,
+//! messages per second, the gateway's CPU time per message (user + system, from /proc),
+//! and, measured in the same run on one thread of this tool, the cost of the encryption
+//! alone (web-push's message build: ECDH, HKDF, AES-128-GCM, with a cached VAPID token),
+//! the floor any sender pays.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gateway_tests::push_service::{BrowserSubscription, MockPushService};
+use gateway_tests::{Gateway, ScratchDatabase, gateway_binary};
+use sea_orm::{EntityTrait, Set};
+use serde_json::{Value, json};
+
+fn flag(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// This process's CPU time (user + system), in microseconds.
+fn own_cpu_micros() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<String> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .map(|ticks| ticks * 10_000)
+        .unwrap_or(0)
+}
+
+/// The encryption floor: build `n` messages exactly as the gateway does, on one thread.
+fn encryption_floor(browsers: &[BrowserSubscription], n: usize) -> Result<(f64, f64), String> {
+    use web_push::{ContentEncoding, SubscriptionInfo, VapidSignature, WebPushMessageBuilder};
+    let payload = serde_json::to_vec(&json!({
+        "title": "Almaty Marathon 2027 is cancelled", "body": "Public events are banned",
+        "eventId": "3", "status": "CANCELLED", "notificationId": "4",
+        "startsAt": "2027-04-18T03:00:00Z", "url": "http://127.0.0.1:8080/events/almaty-marathon-2027" }))
+    .map_err(|e| e.to_string())?;
+    let signature = VapidSignature {
+        auth_t: "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.signature".into(),
+        auth_k: vec![4; 65],
+    };
+    let cpu_before = own_cpu_micros();
+    let started = Instant::now();
+    for i in 0..n {
+        let browser = &browsers[i % browsers.len()];
+        let info = SubscriptionInfo::new(
+            browser.endpoint.as_str(),
+            browser.p256dh.as_str(),
+            browser.auth.as_str(),
+        );
+        let mut builder = WebPushMessageBuilder::new(&info);
+        builder.set_payload(ContentEncoding::Aes128Gcm, &payload);
+        builder.set_ttl(3600);
+        builder.set_vapid_signature(signature.clone());
+        builder.build().map_err(|e| e.to_string())?;
+    }
+    let wall = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let cpu = (own_cpu_micros() - cpu_before) as f64 / n as f64;
+    Ok((wall, cpu))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let n: usize = flag("--subscriptions", "18000")
+        .parse()
+        .map_err(|_| "--subscriptions")?;
+    let decrypt_every: u64 = flag("--decrypt-every", "50")
+        .parse()
+        .map_err(|_| "--decrypt-every")?;
+    let concurrency = flag("--concurrency", "64");
+    let postgres = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
+
+    let scratch = ScratchDatabase::create(&postgres, "gw_push_fanout").await?;
+    let seeded = Command::new(gateway_binary())
+        .args(["seed", "--demo"])
+        .env("DATABASE_URL", &scratch.url)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !seeded.status.success() {
+        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
+    }
+    let db = sea_orm::Database::connect(&scratch.url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let event = entities::event::Entity::find()
+        .all(&db)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|e| e.slug == "almaty-marathon-2027")
+        .ok_or("no 2027 event")?;
+
+    let mock = MockPushService::start(decrypt_every).await?;
+    let setup = Instant::now();
+    let mut browsers = Vec::with_capacity(n);
+    for _ in 0..n {
+        browsers.push(mock.subscribe()?);
+    }
+    let _ = gateway_tests::runner_tokens(&db, "push", n).await?;
+    let accounts: Vec<i64> = {
+        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+        entities::account::Entity::find()
+            .filter(entities::account::Column::Email.like("push-%@load.test"))
+            .order_by_asc(entities::account::Column::Id)
+            .all(&db)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    let now = chrono::Utc::now();
+    for (chunk_browsers, chunk_accounts) in browsers.chunks(2000).zip(accounts.chunks(2000)) {
+        let rows = chunk_browsers
+            .iter()
+            .zip(chunk_accounts)
+            .map(|(b, account)| entities::push_subscription::ActiveModel {
+                account_id: Set(*account),
+                endpoint: Set(b.endpoint.clone()),
+                p256dh: Set(b.p256dh.clone()),
+                auth: Set(b.auth.clone()),
+                all_registered_events: Set(false),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        let ids = entities::push_subscription::Entity::insert_many(rows)
+            .exec_with_returning_keys(&db)
+            .await
+            .map_err(|e| e.to_string())?;
+        entities::push_subscription_event::Entity::insert_many(ids.into_iter().map(|id| {
+            entities::push_subscription_event::ActiveModel {
+                subscription_id: Set(id),
+                event_id: Set(event.id),
+            }
+        }))
+        .exec_without_returning(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    println!(
+        "{n} subscriptions set up in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let organizer = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
+
+    let gateway = Gateway::start(&[
+        ("DATABASE_URL", scratch.url.clone()),
+        ("SEED_DEMO", "false".into()),
+        ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1".into()),
+        ("PUSH_CONCURRENCY", concurrency.clone()),
+    ])
+    .await?;
+    let client = reqwest::Client::new();
+    let key: Value = client
+        .post(format!("{}/graphql", gateway.address))
+        .json(&json!({ "query": "{ webPushPublicKey }" }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    mock.expect_vapid_key(key["data"]["webPushPublicKey"].as_str().ok_or("no key")?)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let cpu_before = gateway.cpu_micros().ok_or("gateway CPU")?;
+    let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
+        "variables": { "input": { "eventId": event.id.to_string(), "status": "CANCELLED", "reason": "Public events are banned" } } });
+    let answer: Value = client
+        .post(format!("{}/graphql", gateway.address))
+        .bearer_auth(&organizer)
+        .json(&mutation)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let responded = Instant::now();
+    if answer.get("errors").is_some() {
+        return Err(format!("mutation failed: {answer}"));
+    }
+    let mut first = None;
+    while mock.delivered() < n {
+        if first.is_none() && mock.requests() > 0 {
+            first = Some(responded.elapsed());
+        }
+        if responded.elapsed() > Duration::from_secs(300) {
+            return Err(format!("only {} of {n} arrived in 300 s", mock.delivered()));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let all = responded.elapsed();
+    let cpu = gateway.cpu_micros().ok_or("gateway CPU")? - cpu_before;
+    let received = mock.received();
+    let mut distinct: Vec<u64> = received.iter().map(|r| r.subscription).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let decrypted = received.iter().filter(|r| r.payload.is_some()).count();
+    let rejections = mock.rejections();
+
+    let (floor_wall, floor_cpu) = encryption_floor(&browsers, 3000.min(n).max(1))?;
+    let per_message = cpu as f64 / n as f64;
+    println!(
+        "pushes: {n} subscriptions, {} requests, {} distinct subscriptions accepted, {} rejected, {decrypted} decrypted and checked",
+        mock.requests(),
+        distinct.len(),
+        rejections.len()
+    );
+    println!(
+        "time from mutation response: first push {:.0} ms, all {n} {:.2} s; {:.0} messages/s",
+        first.unwrap_or_default().as_secs_f64() * 1000.0,
+        all.as_secs_f64(),
+        n as f64 / all.as_secs_f64()
+    );
+    println!(
+        "gateway CPU per message: {per_message:.0} us (user + system over the whole delivery, relay and queue included)"
+    );
+    println!(
+        "encryption alone (floor), one thread: {floor_cpu:.0} us CPU, {floor_wall:.0} us wall per message; gateway / floor = {:.2}",
+        per_message / floor_cpu.max(1.0)
+    );
+    if let Some(why) = rejections.first() {
+        println!("first rejection: {why}");
+    }
+    drop(gateway);
+    db.close().await.ok();
+    scratch.drop_now().await;
+    Ok(())
+}
