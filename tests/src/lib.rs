@@ -40,6 +40,24 @@ impl ScratchDatabase {
         })
     }
 
+    /// A scratch database with the demo data, seeded by the gateway binary itself, and a
+    /// connection to it.
+    pub async fn with_demo(server: &str, name: &str) -> Result<(Self, DatabaseConnection), String> {
+        let scratch = Self::create(server, name).await?;
+        let seeded = Command::new(gateway_binary())
+            .args(["seed", "--demo"])
+            .env("DATABASE_URL", &scratch.url)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !seeded.status.success() {
+            return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
+        }
+        let db = Database::connect(&scratch.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((scratch, db))
+    }
+
     pub async fn drop_now(self) {
         if let Ok(admin) = Database::connect(&self.admin_url).await {
             let _ = admin
@@ -51,6 +69,35 @@ impl ScratchDatabase {
             let _ = admin.close().await;
         }
     }
+}
+
+/// The value after `name` on the command line, or `default`.
+pub fn flag(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// POSTs a GraphQL request body to `address` and returns the JSON answer.
+pub async fn post_graphql(
+    client: &reqwest::Client,
+    address: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let mut request = client.post(format!("{address}/graphql")).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The `gateway` binary beside this tool (release when the tool is run with --release).

@@ -20,19 +20,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_tests::{ScratchDatabase, free_port, gateway_binary};
+use gateway_tests::{ScratchDatabase, flag, free_port, gateway_binary};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-fn flag(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn now_micros() -> i64 {
     SystemTime::now()
@@ -193,18 +185,7 @@ async fn main() -> Result<(), String> {
     let postgres = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
     let redis = flag("--redis", "redis://127.0.0.1:6379");
 
-    let scratch = ScratchDatabase::create(&postgres, "gw_fanout").await?;
-    let seeded = Command::new(gateway_binary())
-        .args(["seed", "--demo"])
-        .env("DATABASE_URL", &scratch.url)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !seeded.status.success() {
-        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
-    }
-    let db = sea_orm::Database::connect(&scratch.url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (scratch, db) = ScratchDatabase::with_demo(&postgres, "gw_fanout").await?;
     let token = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
 
     let prefix = format!("fanout{}", std::process::id());

@@ -16,21 +16,12 @@
 //! alone (web-push's message build: ECDH, HKDF, AES-128-GCM, with a cached VAPID token),
 //! the floor any sender pays.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::{BrowserSubscription, MockPushService};
-use gateway_tests::{Gateway, ScratchDatabase, gateway_binary};
+use gateway_tests::{Gateway, ScratchDatabase, flag, post_graphql};
 use sea_orm::{EntityTrait, Set};
-use serde_json::{Value, json};
-
-fn flag(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
+use serde_json::json;
 
 /// This process's CPU time (user + system), in microseconds.
 fn own_cpu_micros() -> u64 {
@@ -92,18 +83,7 @@ async fn main() -> Result<(), String> {
     let concurrency = flag("--concurrency", "64");
     let postgres = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
 
-    let scratch = ScratchDatabase::create(&postgres, "gw_push_fanout").await?;
-    let seeded = Command::new(gateway_binary())
-        .args(["seed", "--demo"])
-        .env("DATABASE_URL", &scratch.url)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !seeded.status.success() {
-        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
-    }
-    let db = sea_orm::Database::connect(&scratch.url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (scratch, db) = ScratchDatabase::with_demo(&postgres, "gw_push_fanout").await?;
     let event = entities::event::Entity::find()
         .all(&db)
         .await
@@ -174,31 +154,20 @@ async fn main() -> Result<(), String> {
     ])
     .await?;
     let client = reqwest::Client::new();
-    let key: Value = client
-        .post(format!("{}/graphql", gateway.address))
-        .json(&json!({ "query": "{ webPushPublicKey }" }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let key = post_graphql(
+        &client,
+        &gateway.address,
+        None,
+        &json!({ "query": "{ webPushPublicKey }" }),
+    )
+    .await?;
     mock.expect_vapid_key(key["data"]["webPushPublicKey"].as_str().ok_or("no key")?)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let cpu_before = gateway.cpu_micros().ok_or("gateway CPU")?;
     let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
         "variables": { "input": { "eventId": event.id.to_string(), "status": "CANCELLED", "reason": "Public events are banned" } } });
-    let answer: Value = client
-        .post(format!("{}/graphql", gateway.address))
-        .bearer_auth(&organizer)
-        .json(&mutation)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let answer = post_graphql(&client, &gateway.address, Some(&organizer), &mutation).await?;
     let responded = Instant::now();
     if answer.get("errors").is_some() {
         return Err(format!("mutation failed: {answer}"));

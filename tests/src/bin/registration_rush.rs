@@ -12,38 +12,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway_tests::{Gateway, ScratchDatabase, percentile_ms, runner_tokens};
+use gateway_tests::{Gateway, ScratchDatabase, flag, percentile_ms, runner_tokens};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
-fn flag(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
+/// A GraphQL request to `address` (the gateway's base URL).
 async fn graphql(
     client: &reqwest::Client,
-    url: &str,
+    address: &str,
     token: Option<&str>,
     query: &str,
     variables: Value,
 ) -> Result<Value, String> {
-    let mut request = client
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())
+    post_graphql(
+        client,
+        address,
+        token,
+        &json!({ "query": query, "variables": variables }),
+    )
+    .await
 }
 
 #[tokio::main]
@@ -63,7 +50,7 @@ async fn main() -> Result<(), String> {
         ("SEED_DEMO", "true".into()),
     ])
     .await?;
-    let url = format!("{}/graphql", gateway.address);
+    let url = gateway.address.clone();
     let db = Database::connect(&scratch.url)
         .await
         .map_err(|e| e.to_string())?;
