@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway_tests::{Gateway, ScratchDatabase, flag, percentile_ms, runner_tokens};
+use gateway_tests::{Gateway, ScratchDatabase, flag, percentile_ms, post_graphql, runner_tokens};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
