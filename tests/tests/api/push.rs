@@ -431,3 +431,50 @@ async fn an_allowed_host_that_resolves_to_a_private_address_is_never_fetched() {
         .expect("the delivery fails");
     assert_eq!(mock.requests(), 0);
 }
+
+async fn a_delivery_is_given_up_after_the_attempt_limit_with_the_reason(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.push_trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push_poll_ms = 100;
+        s.push_retry_base_ms = 100;
+        s.push_max_attempts = 2;
+    })
+    .await;
+    app.seed_demo().await;
+    let mock = mock_for(&app).await;
+    let id = registered_subscriber(&app, &mock, "down@example.kz").await;
+    let unavailable = Scripted {
+        status: 503,
+        retry_after_secs: None,
+    };
+    mock.script(id, &[unavailable, unavailable, unavailable]);
+    let (organizer, event) = cancel_2027(&app).await;
+    let failed = async {
+        loop {
+            let reports = app
+                .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+                .await;
+            if reports["pushReports"][0]["failed"] == 1 {
+                return reports;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let reports = tokio::time::timeout(Duration::from_secs(10), failed)
+        .await
+        .expect("the delivery is given up");
+    assert_eq!(reports["pushReports"][0]["attempts"], 2);
+    assert_eq!(mock.requests(), 2, "no attempt beyond the limit");
+    use sea_orm::EntityTrait;
+    let delivery = entities::push_delivery::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.last_status_code, Some(503));
+    assert_eq!(
+        delivery.last_error.as_deref(),
+        Some("gave up after 2 attempts: HTTP 503")
+    );
+}
+on_both_databases!(a_delivery_is_given_up_after_the_attempt_limit_with_the_reason);
