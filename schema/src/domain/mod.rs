@@ -3,12 +3,17 @@
 mod account;
 mod event;
 mod money;
+pub mod participation;
+mod partner;
 mod refund;
 mod runner;
+pub mod suppression;
 
 pub use account::{DisplayName, Email, Password};
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition};
 pub use money::{Currency, Money};
+pub use participation::Dimension;
+pub use partner::{PartnerScope, ScopeSet};
 pub use refund::{
     BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,
     is_on_or_before_local_date, split_fee,

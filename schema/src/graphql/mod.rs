@@ -11,8 +11,11 @@ mod guards;
 mod ids;
 mod loaders;
 mod money;
+mod partner_access;
+mod partner_keys;
 mod refunds;
 mod registrations;
+mod stats;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -28,6 +31,8 @@ pub struct Query(
     registrations::RegistrationQuery,
     refunds::RefundQuery,
     charity::CharityQuery,
+    stats::StatsQuery,
+    partner_keys::PartnerKeyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +42,7 @@ pub struct Mutation(
     registrations::RegistrationMutation,
     refunds::RefundMutation,
     charity::CharityMutation,
+    partner_keys::PartnerKeyMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -67,6 +73,7 @@ fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subs
         Subscription::default(),
     )
     .extension(error_codes::ErrorCodes)
+    .extension(partner_access::PartnerKeyScopes)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
 }
