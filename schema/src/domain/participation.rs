@@ -333,8 +333,16 @@ mod tests {
     #[test]
     fn ages_are_judged_on_race_day() {
         let brackets = AgeBrackets::on(date("2027-09-19"));
-        assert_eq!(brackets.bracket(date("2007-09-19")), "20-29", "20 on the day");
-        assert_eq!(brackets.bracket(date("2007-09-20")), "U20", "20 the day after");
+        assert_eq!(
+            brackets.bracket(date("2007-09-19")),
+            "20-29",
+            "20 on the day"
+        );
+        assert_eq!(
+            brackets.bracket(date("2007-09-20")),
+            "U20",
+            "20 the day after"
+        );
         assert_eq!(brackets.bracket(date("1957-09-19")), "70+");
         assert_eq!(brackets.bracket(date("1957-09-20")), "60-69");
         assert_eq!(brackets.bracket(date("1990-01-01")), "30-39");
@@ -354,8 +362,17 @@ mod tests {
 
     fn keys(distance: &str, kit: &str) -> RunnerKeys {
         RunnerKeys(
-            [distance, "MALE", "30-39", "KZ", "Almaty", "2027-05-01", kit, "NONE"]
-                .map(str::to_owned),
+            [
+                distance,
+                "MALE",
+                "30-39",
+                "KZ",
+                "Almaty",
+                "2027-05-01",
+                kit,
+                "NONE",
+            ]
+            .map(str::to_owned),
         )
     }
 
@@ -365,7 +382,10 @@ mod tests {
         tally.add(&keys("1", "PENDING"), 1);
         let cells = tally.cells();
         assert_eq!(cells.len(), 37);
-        assert_eq!(cells[0].0.dimension_a, NO_DIMENSION, "the total sorts first");
+        assert_eq!(
+            cells[0].0.dimension_a, NO_DIMENSION,
+            "the total sorts first"
+        );
         let mut sorted = cells.clone();
         sorted.sort();
         assert_eq!(cells, sorted);

@@ -32,7 +32,9 @@ impl ScopeSet {
         scopes.sort_unstable();
         scopes.dedup();
         if scopes.is_empty() {
-            return Err(ApiError::bad_input("a partner key needs at least one scope"));
+            return Err(ApiError::bad_input(
+                "a partner key needs at least one scope",
+            ));
         }
         Ok(Self(scopes))
     }

@@ -135,8 +135,7 @@ impl PartnerKeyMutation {
             scopes: ScopeSet::new(input.scopes.into_iter().map(Into::into))?,
             expires_at: input.expires_at,
         };
-        let (issued, key) =
-            service::issue(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
+        let (issued, key) = service::issue(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
         Ok(IssuedPartnerKey {
             key,
             partner_key: PartnerKey(issued),

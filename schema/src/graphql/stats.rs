@@ -143,8 +143,7 @@ impl ParticipationStats {
         dimension: domain::Dimension,
     ) -> async_graphql::Result<Option<Vec<Group>>> {
         let figures =
-            service::participation(&api(ctx)?.db, &self.event, &[dimension], self.audience)
-                .await?;
+            service::participation(&api(ctx)?.db, &self.event, &[dimension], self.audience).await?;
         Ok(figures.groups)
     }
 }

@@ -142,10 +142,7 @@ pub async fn list(
     if let Some(organization_id) = organization_id {
         query = query.filter(partner_key::Column::OrganizationId.eq(organization_id));
     }
-    Ok(query
-        .order_by_desc(partner_key::Column::Id)
-        .all(db)
-        .await?)
+    Ok(query.order_by_desc(partner_key::Column::Id).all(db).await?)
 }
 
 /// What a presented key grants, if it is a live key (known, not revoked, not expired).

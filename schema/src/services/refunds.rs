@@ -393,13 +393,8 @@ pub async fn apply_default_outcome(
             .filter_map(|r| donation_for(r, &mut allocator))
             .collect();
         insert_donations(&txn, now, donations).await?;
-        counters::count_refund_requests(
-            &txn,
-            &event,
-            &without_request,
-            RefundOption::KitAndDonate,
-        )
-        .await?;
+        counters::count_refund_requests(&txn, &event, &without_request, RefundOption::KitAndDonate)
+            .await?;
     }
     txn.commit().await?;
     Ok(applied)

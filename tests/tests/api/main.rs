@@ -12,5 +12,8 @@ mod alerts_cluster;
 mod charity;
 mod events;
 mod http_protocol;
+mod partner_keys;
+mod partner_stats;
 mod refunds;
 mod registrations;
+mod stats_counts;

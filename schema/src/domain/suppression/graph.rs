@@ -114,7 +114,17 @@ mod tests {
         assert_eq!(first_bridge(5, &edges), Some(4));
         assert_eq!(first_bridge(4, &edges[..4]), None);
         // Two squares joined by one edge: that edge is the bridge.
-        let edges = [(0, 1), (1, 2), (2, 3), (3, 0), (3, 4), (4, 5), (5, 6), (6, 7), (7, 4)];
+        let edges = [
+            (0, 1),
+            (1, 2),
+            (2, 3),
+            (3, 0),
+            (3, 4),
+            (4, 5),
+            (5, 6),
+            (6, 7),
+            (7, 4),
+        ];
         assert_eq!(first_bridge(8, &edges), Some(4));
         let side = side_of(8, &edges, 4, 3);
         assert!(side[0] && side[3] && !side[4]);

@@ -10,14 +10,15 @@ use super::*;
 
 #[test]
 fn a_lone_small_group_takes_the_next_smallest_with_it() {
-    assert_eq!(
-        protect_list(&[3, 12, 15]),
-        Some(vec![true, true, false])
-    );
+    assert_eq!(protect_list(&[3, 12, 15]), Some(vec![true, true, false]));
     assert_eq!(protect_list(&[10, 20]), Some(vec![false, false]));
     // Two hidden ones would sum to 2, giving both away: a third is hidden.
     assert_eq!(protect_list(&[1, 1, 50]), Some(vec![true, true, true]));
-    assert_eq!(protect_list(&[2, 2]), None, "a total under 5 is not published");
+    assert_eq!(
+        protect_list(&[2, 2]),
+        None,
+        "a total under 5 is not published"
+    );
     // All hidden, but they are not all ones: each could be 1 or 2 or 3.
     assert_eq!(protect_list(&[2, 2, 1]), Some(vec![true, true, true]));
     // Five groups of one: however many are hidden, they sum to their number.
@@ -108,6 +109,9 @@ impl Attacker {
     }
 }
 
+/// A published list: key -> (count, the attacker's variable when hidden).
+type PublishedList = BTreeMap<usize, (i64, Option<usize>)>;
+
 /// What publishing some microdata came to.
 struct Outcome {
     /// Hidden counts the attacker recomputed (must be none).
@@ -126,7 +130,7 @@ fn attack(runners: &[[usize; 3]]) -> Outcome {
     let mut hidden_count = 0;
     let (mut protected_tables, mut withheld) = (0, 0);
     // Each list: key -> (count, variable if hidden); None when withheld.
-    let mut lists: Vec<Option<BTreeMap<usize, (i64, Option<usize>)>>> = Vec::new();
+    let mut lists: Vec<Option<PublishedList>> = Vec::new();
     for d in 0..3 {
         let mut counts: BTreeMap<usize, i64> = BTreeMap::new();
         for r in runners {
@@ -252,7 +256,11 @@ fn most_tables_are_published_with_their_small_cells_hidden() {
     let (mut protected, mut withheld) = (0, 0);
     for seed in 0..400 {
         let outcome = attack(&skewed(seed, 40 + (seed as usize % 60)));
-        assert!(outcome.found.is_empty(), "seed {seed}: recomputed {:?}", outcome.found);
+        assert!(
+            outcome.found.is_empty(),
+            "seed {seed}: recomputed {:?}",
+            outcome.found
+        );
         protected += outcome.protected_tables;
         withheld += outcome.withheld;
     }

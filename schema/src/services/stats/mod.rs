@@ -15,8 +15,8 @@ use entities::event_organization::OrganizationRole;
 use entities::{donation, event, event_organization, participation_count};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 pub use publish::{Audience, Counters, Figures, Group, GroupKey, KeyValue};
@@ -56,7 +56,9 @@ impl StatsReader {
                 .any(|l| l.organization_id == organization_id && l.role == role)
         };
         match self {
-            Self::Organizer { organization_id } => has(organization_id, OrganizationRole::Organizer),
+            Self::Organizer { organization_id } => {
+                has(organization_id, OrganizationRole::Organizer)
+            }
             Self::Partner {
                 organization_id,
                 issuer_organization_id,
@@ -79,7 +81,10 @@ pub async fn find_event(
         .find_with_related(event_organization::Entity)
         .all(db)
         .await?;
-    let (event, links) = found.into_iter().next().ok_or(ApiError::NotFound("event"))?;
+    let (event, links) = found
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("event"))?;
     if !reader.may_read(&links) {
         return Err(ApiError::Forbidden(
             "your organization may not read this event's statistics",
@@ -110,7 +115,8 @@ pub async fn partner_events(
                 .to_owned(),
         )
     };
-    let mut query = event::Entity::find().filter(linked(organization_id, OrganizationRole::Partner));
+    let mut query =
+        event::Entity::find().filter(linked(organization_id, OrganizationRole::Partner));
     if let Some(issuer) = issuer_organization_id {
         query = query.filter(linked(issuer, OrganizationRole::Organizer));
     }
@@ -127,9 +133,7 @@ pub fn check_group_by(group_by: &[Dimension]) -> ApiResult<()> {
         [] | [_] => Ok(()),
         [a, b] if a != b => Ok(()),
         [_, _] => Err(ApiError::bad_input("groupBy names a dimension twice")),
-        _ => Err(ApiError::bad_input(
-            "groupBy takes at most two dimensions",
-        )),
+        _ => Err(ApiError::bad_input("groupBy takes at most two dimensions")),
     }
 }
 

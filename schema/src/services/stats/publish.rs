@@ -177,11 +177,20 @@ impl Counters<'_> {
         )
     }
 
-    fn publish_pair(&self, first: Dimension, second: Dimension, partner: bool) -> Option<Vec<Group>> {
+    fn publish_pair(
+        &self,
+        first: Dimension,
+        second: Dimension,
+        partner: bool,
+    ) -> Option<Vec<Group>> {
         // Each pair is stored (and protected) once, in dimension order; a query naming
         // it the other way round gets the same table transposed.
         let swapped = second < first;
-        let (a, b) = if swapped { (second, first) } else { (first, second) };
+        let (a, b) = if swapped {
+            (second, first)
+        } else {
+            (first, second)
+        };
         let rows = self.protected_list(a, partner)?;
         let columns = self.protected_list(b, partner)?;
         let mut cells: Vec<(usize, usize, i64)> = self

@@ -114,7 +114,9 @@ pub async fn rebuild(
     db: &DatabaseConnection,
     event_slug: Option<&str>,
 ) -> ApiResult<Vec<(String, i64)>> {
-    let mut query = event::Entity::find().select_only().column(event::Column::Id);
+    let mut query = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id);
     if let Some(slug) = event_slug {
         query = query.filter(event::Column::Slug.eq(slug));
     }
