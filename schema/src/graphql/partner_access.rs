@@ -1,8 +1,10 @@
 //! What a partner may reach. A partner key (`pk_…`) is refused at the root of every
-//! operation except the fields its scopes name: an allowlist, so a field added later is
-//! closed to keys until someone opens it on purpose. Below the allowed roots only public
-//! types (events, distances, organizations) and aggregates are reachable, and every
-//! field that needs an account refuses a key anyway (`guards::signed_in`: FORBIDDEN).
+//! query and mutation except the fields its scopes name: an allowlist, so a field added
+//! later is closed to keys until someone opens it on purpose. Below the allowed roots
+//! only public types (events, distances, organizations) and aggregates are reachable,
+//! and every field that needs an account refuses a key anyway (`guards::signed_in`:
+//! FORBIDDEN), which is also what keeps `myNotifications` closed over WebSocket while the
+//! public `eventStatusChanged` stays open.
 
 use std::sync::Arc;
 
@@ -29,17 +31,15 @@ const EVENT_FIELDS: &[&str] = &[
     "charitySummary",
 ];
 
+/// The root operation types the allowlist guards.
+const ROOTS: &[&str] = &["Query", "Mutation", "Subscription"];
+
 /// Whether a key may resolve this root field.
 fn key_may_resolve(grant: &PartnerGrant, parent_type: &str, field: &str) -> Result<(), ApiError> {
-    if parent_type != "Query" {
-        return Err(PARTNER_KEY_REFUSED);
-    }
-    let scope = if STATS_FIELDS.contains(&field) {
-        PartnerScope::StatsRead
-    } else if EVENT_FIELDS.contains(&field) {
-        PartnerScope::EventsRead
-    } else {
-        return Err(PARTNER_KEY_REFUSED);
+    let scope = match parent_type {
+        "Query" if STATS_FIELDS.contains(&field) => PartnerScope::StatsRead,
+        "Query" if EVENT_FIELDS.contains(&field) => PartnerScope::EventsRead,
+        _ => return Err(PARTNER_KEY_REFUSED),
     };
     if !grant.scopes.contains(scope) {
         return Err(missing_scope(scope));
@@ -71,7 +71,7 @@ impl Extension for PartnerKeyScopes {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let at_root = info.path_node.parent.is_none();
+        let at_root = info.path_node.parent.is_none() && ROOTS.contains(&info.parent_type);
         if at_root
             && !info.is_for_introspection
             && !info.name.starts_with("__")

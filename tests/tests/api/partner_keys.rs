@@ -342,6 +342,21 @@ async fn a_partner_key_reaches_no_personal_data(backend: Backend) {
     assert_eq!(schema["__schema"]["queryType"]["name"], "Query");
 
     // Over WebSocket a key may follow public alerts, not personal notifications.
+    let mut public = Ws::init(&app.ws_url(), TRANSPORT, Some(&key)).await;
+    public
+        .subscribe(
+            TRANSPORT,
+            "public",
+            "subscription { eventStatusChanged(after: \"0\") { id status event { name } } }",
+            json!({}),
+        )
+        .await;
+    let replayed = public.payload("public").await;
+    assert!(
+        replayed["data"]["eventStatusChanged"]["status"].is_string(),
+        "{replayed}"
+    );
+    drop(public);
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, Some(&key)).await;
     ws.subscribe(
         TRANSPORT,

@@ -15,12 +15,15 @@
 //! --arrivals N registrations in phase 3 (2000), --postgres URL
 //! (postgres://postgres@127.0.0.1:5432).
 
+mod load;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use gateway_tests::{Gateway, ScratchDatabase, gateway_binary, percentile_ms, runner_tokens};
+use gateway_tests::{Gateway, ScratchDatabase, gateway_binary, runner_tokens};
+use load::{graphql, measure, report};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
 use serde_json::{Value, json};
 
@@ -40,32 +43,6 @@ fn number(name: &str, default: &str) -> Result<usize, String> {
     flag(name, default)
         .parse()
         .map_err(|_| format!("{name} takes a number"))
-}
-
-async fn graphql(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Result<Value, String> {
-    let mut request = client
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    match body.get("errors") {
-        Some(errors) => Err(errors.to_string()),
-        None => Ok(body["data"].clone()),
-    }
 }
 
 /// (distance id, age bracket) -> count
@@ -109,53 +86,6 @@ impl Naive {
             })
             .collect()
     }
-}
-
-/// Runs `concurrency` loops of `call` for `seconds` (after a one-second warm-up) and
-/// returns the sorted latencies.
-async fn measure<F, Fut>(concurrency: usize, seconds: u64, call: F) -> Result<Vec<Duration>, String>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
-{
-    let call = Arc::new(call);
-    let warm_until = Instant::now() + Duration::from_secs(1);
-    let stop_at = warm_until + Duration::from_secs(seconds);
-    let mut workers = Vec::new();
-    for worker in 0..concurrency {
-        let call = call.clone();
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let sent = Instant::now();
-                if sent >= stop_at {
-                    break;
-                }
-                call(worker).await?;
-                if sent >= warm_until {
-                    latencies.push(sent.elapsed());
-                }
-            }
-            Ok::<_, String>(latencies)
-        }));
-    }
-    let mut all = Vec::new();
-    for worker in workers {
-        all.extend(worker.await.map_err(|e| e.to_string())??);
-    }
-    all.sort_unstable();
-    Ok(all)
-}
-
-fn report(name: &str, latencies: &[Duration], seconds: u64) {
-    println!(
-        "{name}: {} queries in {seconds} s ({:.0}/s), latency ms p50 {:.2}, p99 {:.2}, max {:.2}",
-        latencies.len(),
-        latencies.len() as f64 / seconds as f64,
-        percentile_ms(latencies, 50.0),
-        percentile_ms(latencies, 99.0),
-        percentile_ms(latencies, 100.0)
-    );
 }
 
 #[tokio::main]
