@@ -11,6 +11,8 @@ pub mod event_status_change;
 pub mod notification;
 pub mod notification_counter;
 pub mod organization;
+pub mod participation_count;
+pub mod partner_key;
 pub mod password_reset;
 pub mod push_delivery;
 pub mod push_subscription;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_foundation;
 mod m20261125_000002_registrations;
 mod m20261125_000003_alerts;
+mod m20261125_000004_partner_stats;
 mod m20261125_000005_web_push;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_foundation::Migration),
             Box::new(m20261125_000002_registrations::Migration),
             Box::new(m20261125_000003_alerts::Migration),
+            Box::new(m20261125_000004_partner_stats::Migration),
             Box::new(m20261125_000005_web_push::Migration),
         ]
     }

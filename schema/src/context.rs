@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, broadcast};
 
 use crate::domain::PushPolicy;
+use crate::domain::ScopeSet;
 use crate::services::notifications::Notice;
 
 /// The time, passed in so that rules judged against "now" (deadlines, expiry) are testable.
@@ -84,13 +85,27 @@ pub enum Viewer {
         /// SHA-256 of the bearer token, so `signOut` can end exactly this session.
         token_hash: String,
     },
+    /// A partner API key (`pk_…`): no account, so everything that needs one refuses it
+    /// with FORBIDDEN; it reads statistics and public event data as its scopes allow.
+    PartnerKey(PartnerGrant),
 }
 
 impl Viewer {
     pub fn account(&self) -> Option<&account::Model> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::PartnerKey(_) => None,
             Self::Account { account, .. } => Some(account),
         }
     }
+}
+
+/// What a valid partner key grants.
+#[derive(Debug, Clone)]
+pub struct PartnerGrant {
+    pub key_id: i64,
+    /// The partner organization it acts for.
+    pub organization_id: i64,
+    /// The organizer organization that issued it: only its events are visible.
+    pub issuer_organization_id: i64,
+    pub scopes: ScopeSet,
 }

@@ -8,6 +8,8 @@ pub mod error;
 pub mod graphql;
 pub mod services;
 
-pub use context::{ApiContext, Bus, Clock, Mail, Mailer, PushContext, SystemClock, Viewer};
+pub use context::{
+    ApiContext, Bus, Clock, Mail, Mailer, PartnerGrant, PushContext, SystemClock, Viewer,
+};
 pub use error::{ApiError, ApiResult};
 pub use graphql::{ApiSchema, Limits, build_schema, sdl};

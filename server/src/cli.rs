@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `seed --demo`, `export-schema`,
-//! `accounts create`, `vapid generate`.
+//! `accounts create`, `stats rebuild`, `vapid generate`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use entities::account::Role;
@@ -47,9 +47,22 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Participation statistics.
+    #[command(subcommand)]
+    Stats(StatsCommand),
     /// Web Push keys.
     #[command(subcommand)]
     Vapid(VapidCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StatsCommand {
+    /// Recompute the participation counters from the registrations.
+    Rebuild {
+        /// Only this event (default: every event).
+        #[arg(long)]
+        event: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +159,22 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     started.elapsed().as_secs_f64()
                 );
             }
+            Ok(())
+        }
+        Command::Stats(StatsCommand::Rebuild { event }) => {
+            let db = connect(&settings).await?;
+            let started = std::time::Instant::now();
+            let rebuilt = schema::services::stats::rebuild(&db, event.as_deref())
+                .await
+                .map_err(|e| e.message())?;
+            for (slug, registrations) in &rebuilt {
+                println!("{slug}: {registrations} registrations counted");
+            }
+            println!(
+                "participation counters rebuilt for {} events in {:.1} s",
+                rebuilt.len(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::ExportSchema => {

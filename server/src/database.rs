@@ -33,6 +33,12 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(options).await
 }
 
+/// Applies the migrations, then builds the participation counters of any event that has
+/// registrations but no counters yet (registered before the counters existed).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    Migrator::up(db, None).await?;
+    schema::services::stats::rebuild_missing(db)
+        .await
+        .map_err(|e| DbErr::Custom(format!("building participation counters: {e:?}")))?;
+    Ok(())
 }

@@ -3,13 +3,18 @@
 mod account;
 mod event;
 mod money;
+pub mod participation;
+mod partner;
 mod push;
 mod refund;
 mod runner;
+pub mod suppression;
 
 pub use account::{DisplayName, Email, Password};
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition};
 pub use money::{Currency, Money};
+pub use participation::Dimension;
+pub use partner::{PartnerScope, ScopeSet};
 pub use push::{DEFAULT_PUSH_HOSTS, PushEndpoint, PushKeys, PushPolicy, is_public_address};
 pub use refund::{
     BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,

@@ -194,6 +194,7 @@ impl AccountMutation {
 
     /// Ends the session of the token this request was made with.
     async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        signed_in(ctx)?;
         let Some(Viewer::Account { token_hash, .. }) = ctx.data_opt::<Viewer>() else {
             return Err(ApiError::Unauthenticated.into());
         };

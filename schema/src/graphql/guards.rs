@@ -1,5 +1,5 @@
 //! Who may call what. Fields that need a signed-in account or a role say so with a guard;
-//! anonymous callers get UNAUTHENTICATED, the wrong role FORBIDDEN.
+//! anonymous callers get UNAUTHENTICATED, the wrong role (or a partner key) FORBIDDEN.
 
 use async_graphql::{Context, Guard};
 use entities::account::{self, Role};
@@ -19,12 +19,19 @@ impl Guard for RoleGuard {
     }
 }
 
-/// The signed-in account, or UNAUTHENTICATED.
+/// The signed-in account; UNAUTHENTICATED for an anonymous caller, FORBIDDEN for a
+/// partner key (it is someone, but no account: nothing personal is ever its to read).
 pub fn signed_in<'a>(ctx: &'a Context<'_>) -> Result<&'a account::Model, ApiError> {
-    ctx.data_opt::<Viewer>()
-        .and_then(Viewer::account)
-        .ok_or(ApiError::Unauthenticated)
+    match ctx.data_opt::<Viewer>() {
+        Some(Viewer::Account { account, .. }) => Ok(account),
+        Some(Viewer::PartnerKey(_)) => Err(PARTNER_KEY_REFUSED),
+        Some(Viewer::Anonymous) | None => Err(ApiError::Unauthenticated),
+    }
 }
+
+/// What a partner key is told when it asks for anything but statistics and public data.
+pub const PARTNER_KEY_REFUSED: ApiError =
+    ApiError::Forbidden("a partner key reads statistics and public event data only");
 
 /// The shared API context; missing only if the host forgot to install it.
 pub fn api<'a>(ctx: &'a Context<'_>) -> Result<&'a ApiContext, ApiError> {

@@ -11,9 +11,12 @@ mod guards;
 mod ids;
 mod loaders;
 mod money;
+mod partner_access;
+mod partner_keys;
 mod push;
 mod refunds;
 mod registrations;
+mod stats;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -30,6 +33,8 @@ pub struct Query(
     refunds::RefundQuery,
     charity::CharityQuery,
     push::PushQuery,
+    stats::StatsQuery,
+    partner_keys::PartnerKeyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +45,7 @@ pub struct Mutation(
     refunds::RefundMutation,
     charity::CharityMutation,
     push::PushMutation,
+    partner_keys::PartnerKeyMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -70,6 +76,7 @@ fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subs
         Subscription::default(),
     )
     .extension(error_codes::ErrorCodes)
+    .extension(partner_access::PartnerKeyScopes)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
 }

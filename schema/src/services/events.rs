@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::notifications::{self, NotificationKind, StatusChangeMessage};
+use crate::domain::participation::race_day;
 use crate::domain::{EventName, Money, Reason, Slug, TimeZone, check_transition};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
@@ -391,12 +392,19 @@ pub async fn change_status(
     )
     .await?;
 
-    let event = event::Entity::find_by_id(event.id)
+    let updated = event::Entity::find_by_id(event.id)
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
+    // Ages are judged on race day: a new race day regroups runners by age, so the
+    // event's counters are rebuilt here, in the same transaction (the event row is
+    // locked by the update above, which keeps counting writers out meanwhile).
+    let zone = TimeZone::parse(&event.time_zone)?.tz();
+    if race_day(event.starts_at, zone) != race_day(updated.starts_at, zone) {
+        super::stats::rebuild_event(&txn, &updated).await?;
+    }
     txn.commit().await?;
-    Ok((event, history))
+    Ok((updated, history))
 }
 
 /// A status change to record.

@@ -7,11 +7,13 @@ pub mod demo;
 pub mod events;
 pub mod notifications;
 pub mod organizations;
+pub mod partner_keys;
 pub mod push_deliveries;
 pub mod push_subscriptions;
 pub mod refunds;
 pub mod registrations;
 mod secrets;
+pub mod stats;
 pub mod synthetic;
 
 pub use secrets::{hash_token, new_token};

@@ -19,6 +19,7 @@ use super::charity::{Allocator, NewDonation, insert_donations};
 use super::events::find_organized;
 use super::notifications::{self, NotificationKind, Outgoing, RefundDecisionMessage};
 use super::registrations::find_visible;
+use super::stats::counters;
 use crate::domain::{
     BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee,
 };
@@ -97,7 +98,15 @@ pub async fn request_refund(
         choice.option == RefundOption::FullRefund,
         BasisPoints::parse(event.kit_share_bp)?,
     );
-    refund_request::ActiveModel {
+    // The request and its count in one transaction, under the event lock, counting the
+    // registration as it is stored now (see `stats::counters`).
+    let txn = super::begin_write(db).await?;
+    counters::lock_event(&txn, event.id).await?;
+    let owned = registration::Entity::find_by_id(owned.id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("registration"))?;
+    let filed = refund_request::ActiveModel {
         registration_id: Set(owned.id),
         event_id: Set(owned.event_id),
         account_id: Set(runner.id),
@@ -114,7 +123,7 @@ pub async fn request_refund(
         submitted_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(|e| {
         on_unique_violation(
@@ -125,7 +134,10 @@ pub async fn request_refund(
             )],
             |_| ApiError::AlreadyRequested,
         )
-    })
+    })?;
+    counters::count_refund_requests(&txn, &event, &[owned], filed.option).await?;
+    txn.commit().await?;
+    Ok(filed)
 }
 
 /// The fee-share donation a kit-and-donate outcome makes, allocated by the charity rule.
@@ -316,6 +328,7 @@ pub async fn apply_default_outcome(
         ));
     }
     let kit_share = BasisPoints::parse(event.kit_share_bp)?;
+    counters::lock_event(&txn, event.id).await?;
     let mut allocator = Allocator::for_event(&txn, event.id).await?;
     let mut applied = 0_u64;
     let mut after_id = 0_i64;
@@ -380,6 +393,8 @@ pub async fn apply_default_outcome(
             .filter_map(|r| donation_for(r, &mut allocator))
             .collect();
         insert_donations(&txn, now, donations).await?;
+        counters::count_refund_requests(&txn, &event, &without_request, RefundOption::KitAndDonate)
+            .await?;
     }
     txn.commit().await?;
     Ok(applied)

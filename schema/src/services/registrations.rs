@@ -16,6 +16,8 @@ use sea_orm::{
 };
 
 use super::events::find_organized;
+use super::stats::counters;
+use crate::domain::participation::Counted;
 use crate::domain::{City, CountryCode, TimeZone, is_on_or_after_local_date};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
@@ -124,6 +126,8 @@ pub async fn register(
     .insert(&txn)
     .await
     .map_err(already_registered)?;
+    // Counted in the same transaction, under the event row the claim above locked.
+    counters::count_new(&txn, &event, &registration).await?;
     txn.commit().await?;
     Ok(registration)
 }
@@ -214,8 +218,15 @@ pub async fn advance_starter_kit(
     to: StarterKit,
 ) -> ApiResult<registration::Model> {
     let txn = super::begin_write(db).await?;
-    let found = find_visible(&txn, actor, registration_id).await?;
-    let event = find_organized(&txn, actor, found.event_id).await?;
+    let visible = find_visible(&txn, actor, registration_id).await?;
+    let event = find_organized(&txn, actor, visible.event_id).await?;
+    // The event lock first, then a fresh read: what the counters move from is exactly
+    // what is stored (see `stats::counters`).
+    counters::lock_event(&txn, event.id).await?;
+    let found = registration::Entity::find_by_id(visible.id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("registration"))?;
     let from = match to {
         StarterKit::Ready => StarterKit::Pending,
         StarterKit::Issued => StarterKit::Ready,
@@ -231,16 +242,17 @@ pub async fn advance_starter_kit(
             found.starter_kit
         )));
     }
-    let refunded = refund_request::Entity::find()
+    let request = refund_request::Entity::find()
         .filter(refund_request::Column::RegistrationId.eq(found.id))
-        .filter(refund_request::Column::Option.eq(refund_request::RefundOption::FullRefund))
-        .filter(refund_request::Column::Status.is_in([
-            refund_request::RefundStatus::Approved,
-            refund_request::RefundStatus::Paid,
-        ]))
         .one(&txn)
-        .await?
-        .is_some();
+        .await?;
+    let refunded = request.as_ref().is_some_and(|r| {
+        r.option == refund_request::RefundOption::FullRefund
+            && matches!(
+                r.status,
+                refund_request::RefundStatus::Approved | refund_request::RefundStatus::Paid
+            )
+    });
     if refunded || found.state == RegistrationStatus::Refunded {
         return Err(ApiError::Conflict(
             "this registration's fee is refunded: no starter kit".into(),
@@ -270,6 +282,13 @@ pub async fn advance_starter_kit(
         .one(&txn)
         .await?
         .ok_or(ApiError::NotFound("registration"))?;
+    let option = request.map(|r| r.option);
+    counters::count_changes(
+        &txn,
+        &event,
+        &[(Counted::of(&found, option), Counted::of(&updated, option))],
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -17,7 +17,8 @@ use sea_orm::{
 
 use super::charity::{Allocator, NewDonation, insert_donations};
 use super::events::{self, DistanceInput, NewEvent};
-use super::organizations;
+use super::{organizations, stats};
+use crate::domain::participation::{Counted, KeyRules, RunnerKeys, Tally};
 use crate::domain::{BasisPoints, EventName, Money, Slug, TimeZone, split_fee};
 use crate::error::{ApiError, ApiResult};
 
@@ -342,6 +343,10 @@ pub async fn seed_runners(
     let first_bib = reserved_event.last_bib - reserved + 1;
     let kit_share = BasisPoints::parse(event.kit_share_bp)?;
     let mut allocator = Allocator::for_event(&txn, event.id).await?;
+    // Counted in Rust as the batches go, written once at the end: a few thousand counter
+    // rows however many runners (the claim above holds the event lock).
+    let rules = KeyRules::for_event(&event)?;
+    let mut tally = Tally::default();
     let mut report = SyntheticReport {
         event_slug: event.slug.clone(),
         runners: count,
@@ -406,6 +411,19 @@ pub async fn seed_runners(
         let registration_ids = registration::Entity::insert_many(registrations)
             .exec_with_returning_keys(&txn)
             .await?;
+        for r in &runners {
+            let counted = Counted {
+                distance_id: distances[r.distance].id,
+                gender: Some(r.gender),
+                birth_date: Some(r.birth_date),
+                country: Some(r.country),
+                city: Some(r.city),
+                registered_at: r.registered_at,
+                starter_kit: r.starter_kit,
+                refund_option: r.refund.map(|(option, _)| option),
+            };
+            tally.add(&RunnerKeys::of(&counted, &rules), 1);
+        }
 
         let requests: Vec<refund_request::ActiveModel> = runners
             .iter()
@@ -467,6 +485,7 @@ pub async fn seed_runners(
         }
         offset += batch;
     }
+    stats::counters::apply(&txn, event.id, &tally).await?;
     txn.commit().await?;
     Ok(report)
 }

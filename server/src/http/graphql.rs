@@ -11,7 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use schema::Viewer;
-use schema::services::accounts;
+use schema::services::{accounts, partner_keys};
 use serde_json::json;
 
 use crate::startup::AppState;
@@ -74,11 +74,19 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Who is asking. An unknown or expired token is treated as no token: guarded fields
-/// then answer UNAUTHENTICATED.
+/// then answer UNAUTHENTICATED. A partner key is told from a session token by its
+/// `pk_` prefix, so either costs one lookup; an expired or revoked key is no key.
 pub async fn resolve_viewer(state: &AppState, token: Option<&str>) -> Result<Viewer, String> {
     let Some(token) = token else {
         return Ok(Viewer::Anonymous);
     };
+    if token.starts_with(partner_keys::KEY_PREFIX) {
+        return match partner_keys::authenticate(&state.db, state.clock.now(), token).await {
+            Ok(Some(grant)) => Ok(Viewer::PartnerKey(grant)),
+            Ok(None) => Ok(Viewer::Anonymous),
+            Err(error) => Err(error.message()),
+        };
+    }
     match accounts::authenticate(&state.db, state.clock.now(), token).await {
         Ok(Some((account, token_hash))) => Ok(Viewer::Account {
             account,

@@ -1,0 +1,324 @@
+//! Participation statistics over GraphQL: `participationStats` for one event and
+//! `partnerSummary` for a sponsor's dashboard. Organizers see their events' figures in
+//! full; partners (accounts, or keys with STATS_READ) see the events they sponsor with
+//! small groups suppressed (see `domain::suppression`).
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use entities::{event, organization};
+use sea_orm::EntityTrait;
+
+use super::accounts::Organization;
+use super::events::Event;
+use super::guards::api;
+use super::ids::parse_id;
+use super::loaders::{DbLoader, DistanceId};
+use super::money::Money;
+use super::partner_access::stats_reader;
+use crate::domain;
+use crate::error::ApiError;
+use crate::services::stats::{
+    self as service, Audience, Figures, Group, GroupKey, KeyValue, StatsReader,
+};
+
+/// What registrations are grouped by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::domain::Dimension")]
+pub enum Dimension {
+    /// The distance registered for (value: the distance's id).
+    Distance,
+    /// FEMALE, MALE or OTHER.
+    Gender,
+    /// Age on race day: U20, 20-29, 30-39, 40-49, 50-59, 60-69, 70+.
+    AgeGroup,
+    /// ISO 3166-1 alpha-2 code.
+    Country,
+    /// As the runner typed it.
+    City,
+    /// The day of registration in the event's own time zone (YYYY-MM-DD).
+    RegistrationDate,
+    /// PENDING, READY or ISSUED.
+    StarterKit,
+    /// NONE (no request), FULL_REFUND or KIT_AND_DONATE, whatever the request's status.
+    RefundOption,
+}
+
+fn count(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A group's key in one dimension.
+pub struct StatsKey(GroupKey);
+
+#[Object]
+impl StatsKey {
+    async fn dimension(&self) -> Dimension {
+        self.0.dimension.into()
+    }
+
+    /// The key (see `Dimension`); null when the runners did not say, or when withheld.
+    async fn value(&self) -> Option<&str> {
+        match &self.0.value {
+            KeyValue::Known(value) => Some(value),
+            KeyValue::Unknown | KeyValue::Withheld => None,
+        }
+    }
+
+    /// True for a city typed by fewer than 5 runners, which a partner does not see.
+    async fn withheld(&self) -> bool {
+        self.0.value == KeyValue::Withheld
+    }
+
+    /// For people: the distance's name, "20-29", "not given", "withheld", …
+    async fn label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let value = match &self.0.value {
+            KeyValue::Unknown => return Ok("not given".into()),
+            KeyValue::Withheld => return Ok("withheld".into()),
+            KeyValue::Known(value) => value,
+        };
+        if self.0.dimension == domain::Dimension::Distance
+            && let Ok(id) = value.parse::<i64>()
+            && let Some(distance) = ctx
+                .data::<DataLoader<DbLoader>>()?
+                .load_one(DistanceId(id))
+                .await?
+        {
+            return Ok(distance.name);
+        }
+        Ok(match value.as_str() {
+            "U20" => "under 20".into(),
+            "70+" => "70 and over".into(),
+            "NONE" if self.0.dimension == domain::Dimension::RefundOption => "no request".into(),
+            other => other.to_owned(),
+        })
+    }
+}
+
+/// One group: its keys (one per dimension grouped by) and how many registrations it has.
+#[derive(SimpleObject)]
+pub struct StatsGroup {
+    keys: Vec<StatsKey>,
+    /// Null when suppressed.
+    count: Option<i32>,
+    /// True for a group a partner may not see the size of: fewer than 5 registrations, or
+    /// hidden so that the others do not give it away.
+    suppressed: bool,
+}
+
+impl From<Group> for StatsGroup {
+    fn from(group: Group) -> Self {
+        Self {
+            keys: group.keys.into_iter().map(StatsKey).collect(),
+            count: group.count.map(count),
+            suppressed: group.count.is_none(),
+        }
+    }
+}
+
+/// The money an event's charity programme raised.
+#[derive(SimpleObject)]
+pub struct CharityRaised {
+    /// True for a partner when there are 1 to 4 donations (a sum of so few could
+    /// identify a donor's gift): `donations` and `amounts` are then null.
+    suppressed: bool,
+    donations: Option<i32>,
+    /// One amount per currency.
+    amounts: Option<Vec<Money>>,
+}
+
+/// An event's registrations, counted, as the caller may see them.
+pub struct ParticipationStats {
+    event: Arc<event::Model>,
+    group_by: Vec<domain::Dimension>,
+    audience: Audience,
+    figures: Figures,
+}
+
+impl ParticipationStats {
+    async fn one_list(
+        &self,
+        ctx: &Context<'_>,
+        dimension: domain::Dimension,
+    ) -> async_graphql::Result<Option<Vec<Group>>> {
+        let figures =
+            service::participation(&api(ctx)?.db, &self.event, &[dimension], self.audience).await?;
+        Ok(figures.groups)
+    }
+}
+
+#[Object]
+impl ParticipationStats {
+    async fn event(&self) -> Event {
+        Event(self.event.clone())
+    }
+
+    async fn group_by(&self) -> Vec<Dimension> {
+        self.group_by.iter().map(|d| (*d).into()).collect()
+    }
+
+    /// True when small groups are suppressed (a partner's view).
+    async fn suppression_applied(&self) -> bool {
+        self.audience == Audience::Partner
+    }
+
+    /// Registrations taken (refunded ones included); null for a partner when 1 to 4.
+    async fn total(&self) -> Option<i32> {
+        self.figures.total.map(count)
+    }
+
+    /// The groups, ordered by key; with no `groupBy`, one group holding every
+    /// registration. Empty when `withheld`.
+    async fn groups(&self) -> Vec<StatsGroup> {
+        self.figures
+            .groups
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(StatsGroup::from)
+            .collect()
+    }
+
+    /// True when no suppression could make these groups safe to show a partner (too few
+    /// runners, or a table too sparse): `groups` is then empty.
+    async fn withheld(&self) -> bool {
+        self.figures.groups.is_none()
+    }
+
+    /// Registrations per day in the event's time zone; null when withheld.
+    async fn registrations_over_time(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<StatsGroup>>> {
+        let groups = self
+            .one_list(ctx, domain::Dimension::RegistrationDate)
+            .await?;
+        Ok(groups.map(|g| g.into_iter().map(StatsGroup::from).collect()))
+    }
+
+    /// Starter kits issued; null when suppressed.
+    async fn kits_issued(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        let Some(groups) = self.one_list(ctx, domain::Dimension::StarterKit).await? else {
+            return Ok(None);
+        };
+        let issued = groups.into_iter().find(|g| {
+            g.keys
+                .first()
+                .is_some_and(|k| k.value == KeyValue::Known("ISSUED".into()))
+        });
+        Ok(match issued {
+            Some(group) => group.count.map(count),
+            None => Some(0),
+        })
+    }
+
+    /// Registrations by refund option (NONE: no request); null when withheld.
+    async fn refunds_by_option(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<StatsGroup>>> {
+        let groups = self.one_list(ctx, domain::Dimension::RefundOption).await?;
+        Ok(groups.map(|g| g.into_iter().map(StatsGroup::from).collect()))
+    }
+
+    /// Money the event's charity programme raised.
+    async fn charity_raised(&self, ctx: &Context<'_>) -> async_graphql::Result<CharityRaised> {
+        let raised = service::charity_raised(&api(ctx)?.db, self.event.id, self.audience).await?;
+        Ok(CharityRaised {
+            suppressed: raised.donations.is_none(),
+            donations: raised.donations.map(count),
+            amounts: raised.raised.map(|amounts| {
+                amounts
+                    .iter()
+                    .map(|(currency, minor)| Money::from_minor(*minor, currency))
+                    .collect()
+            }),
+        })
+    }
+}
+
+/// A sponsor's dashboard: every event it partners, with its figures.
+#[derive(SimpleObject)]
+pub struct PartnerSummary {
+    organization: Organization,
+    events: Vec<ParticipationStats>,
+}
+
+fn group_by(dimensions: Option<Vec<Dimension>>) -> Result<Vec<domain::Dimension>, ApiError> {
+    let dimensions: Vec<domain::Dimension> = dimensions
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    service::check_group_by(&dimensions)?;
+    Ok(dimensions)
+}
+
+#[derive(Default)]
+pub struct StatsQuery;
+
+#[Object]
+impl StatsQuery {
+    /// An event's registrations counted by up to two dimensions, with totals, kits,
+    /// refunds and charity money. Organizers: their organization's events, every count.
+    /// Partners: the events they sponsor, small groups suppressed. Errors:
+    /// UNAUTHENTICATED, FORBIDDEN (runners; another's event), NOT_FOUND,
+    /// BAD_USER_INPUT (more than two dimensions, or one twice).
+    async fn participation_stats(
+        &self,
+        ctx: &Context<'_>,
+        event_id: ID,
+        group_by: Option<Vec<Dimension>>,
+    ) -> async_graphql::Result<ParticipationStats> {
+        let reader = stats_reader(ctx)?;
+        let dimensions = self::group_by(group_by)?;
+        let db = &api(ctx)?.db;
+        let event = service::find_event(db, reader, parse_id(&event_id, "event")?).await?;
+        let figures = service::participation(db, &event, &dimensions, reader.audience()).await?;
+        Ok(ParticipationStats {
+            event: Arc::new(event),
+            group_by: dimensions,
+            audience: reader.audience(),
+            figures,
+        })
+    }
+
+    /// For a partner: every event it sponsors (for a key, those of the organizer that
+    /// issued it), soonest first, each with its figures grouped by `groupBy`.
+    async fn partner_summary(
+        &self,
+        ctx: &Context<'_>,
+        group_by: Option<Vec<Dimension>>,
+    ) -> async_graphql::Result<PartnerSummary> {
+        let reader = stats_reader(ctx)?;
+        let StatsReader::Partner {
+            organization_id, ..
+        } = reader
+        else {
+            return Err(ApiError::Forbidden("only a partner has a partner summary").into());
+        };
+        let dimensions = self::group_by(group_by)?;
+        let db = &api(ctx)?.db;
+        let organization = organization::Entity::find_by_id(organization_id)
+            .one(db)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::NotFound("organization"))?;
+        let mut events = Vec::new();
+        for event in service::partner_events(db, reader).await? {
+            let figures =
+                service::participation(db, &event, &dimensions, reader.audience()).await?;
+            events.push(ParticipationStats {
+                event: Arc::new(event),
+                group_by: dimensions.clone(),
+                audience: reader.audience(),
+                figures,
+            });
+        }
+        Ok(PartnerSummary {
+            organization: Organization(organization),
+            events,
+        })
+    }
+}

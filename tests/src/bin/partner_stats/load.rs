@@ -1,0 +1,86 @@
+//! What the partner_stats tool measures with: a GraphQL call, and concurrent loops of a
+//! call timed after a warm-up.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gateway_tests::percentile_ms;
+use serde_json::{Value, json};
+
+/// POSTs a GraphQL request; its `data`, or its errors as text.
+pub async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Result<Value, String> {
+    let mut request = client
+        .post(url)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let body: Value = request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    match body.get("errors") {
+        Some(errors) => Err(errors.to_string()),
+        None => Ok(body["data"].clone()),
+    }
+}
+
+/// Runs `concurrency` loops of `call` for `seconds` (after a one-second warm-up) and
+/// returns the sorted latencies.
+pub async fn measure<F, Fut>(
+    concurrency: usize,
+    seconds: u64,
+    call: F,
+) -> Result<Vec<Duration>, String>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let call = Arc::new(call);
+    let warm_until = Instant::now() + Duration::from_secs(1);
+    let stop_at = warm_until + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let call = call.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let sent = Instant::now();
+                if sent >= stop_at {
+                    break;
+                }
+                call(worker).await?;
+                if sent >= warm_until {
+                    latencies.push(sent.elapsed());
+                }
+            }
+            Ok::<_, String>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.map_err(|e| e.to_string())??);
+    }
+    all.sort_unstable();
+    Ok(all)
+}
+
+pub fn report(name: &str, latencies: &[Duration], seconds: u64) {
+    println!(
+        "{name}: {} queries in {seconds} s ({:.0}/s), latency ms p50 {:.2}, p99 {:.2}, max {:.2}",
+        latencies.len(),
+        latencies.len() as f64 / seconds as f64,
+        percentile_ms(latencies, 50.0),
+        percentile_ms(latencies, 99.0),
+        percentile_ms(latencies, 100.0)
+    );
+}

@@ -1,0 +1,345 @@
+//! Load tool: partner statistics at scale. Starts the gateway (release build) on a fresh
+//! PostgreSQL database, seeds N synthetic runners into one event with `gateway seed
+//! --runners N`, then measures, with the same number of concurrent clients:
+//!
+//! 1. `participationStats(eventId, groupBy: [DISTANCE, AGE_GROUP])` through the gateway
+//!    with a partner key (counters, suppression, HTTP, GraphQL: the whole path);
+//! 2. the naive way: `SELECT distance_id, <age bracket>, count(*) FROM registration
+//!    WHERE event_id = $1 GROUP BY 1, 2` straight on PostgreSQL;
+//! 3. the same stats queries while registrations keep arriving through the gateway, then
+//!    checks that the figures equal the direct SQL count exactly.
+//!
+//!     cargo build --release && ./target/release/partner_stats --runners 100000
+//!
+//! Flags: --runners N (100000), --concurrency N (16), --seconds S per phase (10),
+//! --arrivals N registrations in phase 3 (2000), --postgres URL
+//! (postgres://postgres@127.0.0.1:5432).
+
+mod load;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use gateway_tests::{Gateway, ScratchDatabase, gateway_binary, runner_tokens};
+use load::{graphql, measure, report};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
+use serde_json::{Value, json};
+
+const STATS: &str =
+    "query($e: ID!) { participationStats(eventId: $e, groupBy: [DISTANCE, AGE_GROUP]) {
+    total withheld groups { keys { value } count suppressed } } }";
+
+fn flag(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn number(name: &str, default: &str) -> Result<usize, String> {
+    flag(name, default)
+        .parse()
+        .map_err(|_| format!("{name} takes a number"))
+}
+
+/// (distance id, age bracket) -> count
+type Table = BTreeMap<(String, String), i64>;
+
+fn from_answer(data: &Value) -> Result<Table, String> {
+    let groups = data["participationStats"]["groups"]
+        .as_array()
+        .ok_or(format!("no groups: {data}"))?;
+    let mut table = Table::new();
+    for group in groups {
+        let key = |i: usize| group["keys"][i]["value"].as_str().unwrap_or("").to_owned();
+        let count = group["count"].as_i64().ok_or("a suppressed group")?;
+        table.insert((key(0), key(1)), count);
+    }
+    Ok(table)
+}
+
+/// The naive way: GROUP BY over the registrations.
+struct Naive {
+    sql: String,
+    event_id: i64,
+}
+
+impl Naive {
+    async fn run(&self, db: &DatabaseConnection) -> Result<Table, String> {
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                &self.sql,
+                [self.event_id.into()],
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|row| {
+                let distance: i64 = row.try_get("", "distance_id").map_err(|e| e.to_string())?;
+                let age: String = row.try_get("", "age_group").map_err(|e| e.to_string())?;
+                let n: i64 = row.try_get("", "n").map_err(|e| e.to_string())?;
+                Ok(((distance.to_string(), age), n))
+            })
+            .collect()
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let runners = number("--runners", "100000")?;
+    let concurrency = number("--concurrency", "16")?;
+    let seconds = number("--seconds", "10")? as u64;
+    let arrivals = number("--arrivals", "2000")?;
+    let server = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
+
+    let scratch = ScratchDatabase::create(&server, "gw_partner_stats").await?;
+    let gateway = Gateway::start(&[
+        ("DATABASE_URL", scratch.url.clone()),
+        ("SEED_DEMO", "true".into()),
+    ])
+    .await?;
+    let url = format!("{}/graphql", gateway.address);
+
+    let seeding = Instant::now();
+    let seeded = std::process::Command::new(gateway_binary())
+        .args(["seed", "--runners", &runners.to_string()])
+        .env("DATABASE_URL", &scratch.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .map_err(|e| format!("gateway seed: {e}"))?;
+    if !seeded.status.success() {
+        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
+    }
+    print!(
+        "gateway seed --runners {runners}: {}",
+        String::from_utf8_lossy(&seeded.stdout)
+    );
+    println!(
+        "(seed command took {:.1} s)",
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let db = Database::connect(
+        sea_orm::ConnectOptions::new(scratch.url.clone())
+            .max_connections(concurrency as u32 + 2)
+            .sqlx_logging(false)
+            .to_owned(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let organizer = organizer_session(&db).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let kaspi = schema::services::organizations::find_by_slug(&db, "kaspi-kz")
+        .await
+        .map_err(|e| e.message())?
+        .ok_or("demo partner missing")?;
+    let issued = graphql(
+        &client,
+        &url,
+        Some(&organizer),
+        "mutation($input: IssuePartnerKeyInput!) { issuePartnerKey(input: $input) { key } }",
+        json!({ "input": { "organizationId": kaspi.id.to_string(), "scopes": ["STATS_READ"],
+                "expiresAt": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339() } }),
+    )
+    .await?;
+    let key = issued["issuePartnerKey"]["key"]
+        .as_str()
+        .ok_or("no key")?
+        .to_owned();
+    let event = graphql(
+        &client,
+        &url,
+        None,
+        "{ eventBySlug(slug: \"synthetic-race\") { id startsAt timeZone distances { id } } }",
+        json!({}),
+    )
+    .await?;
+    let event = &event["eventBySlug"];
+    let event_id = event["id"].as_str().ok_or("no synthetic race")?.to_owned();
+    let distances: Vec<String> = event["distances"]
+        .as_array()
+        .ok_or("no distances")?
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect();
+    let model =
+        entities::event::Entity::find_by_id(event_id.parse::<i64>().map_err(|e| e.to_string())?)
+            .one(&db)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no synthetic race")?;
+    let rules =
+        schema::domain::participation::KeyRules::for_event(&model).map_err(|e| e.message())?;
+    let naive = Arc::new(Naive {
+        sql: format!(
+            "SELECT distance_id, {} AS age_group, count(*) AS n FROM registration WHERE event_id = $1 GROUP BY 1, 2",
+            rules.brackets.sql_case("birth_date")
+        ),
+        event_id: model.id,
+    });
+
+    let first = graphql(&client, &url, Some(&key), STATS, json!({ "e": event_id })).await?;
+    let total = first["participationStats"]["total"].as_i64().unwrap_or(-1);
+    println!(
+        "{runners} runners; total seen by the partner: {total}; {concurrency} concurrent clients, {seconds} s per phase"
+    );
+
+    // 1. Through the gateway, with the partner key.
+    let stats_call = {
+        let (client, url, key, event_id) =
+            (client.clone(), url.clone(), key.clone(), event_id.clone());
+        move |_| {
+            let (client, url, key, event_id) =
+                (client.clone(), url.clone(), key.clone(), event_id.clone());
+            async move {
+                graphql(&client, &url, Some(&key), STATS, json!({ "e": event_id }))
+                    .await
+                    .map(|_| ())
+            }
+        }
+    };
+    let latencies = measure(concurrency, seconds, stats_call.clone()).await?;
+    report(
+        "participationStats via gateway (counters)",
+        &latencies,
+        seconds,
+    );
+
+    // 2. The naive GROUP BY, straight on PostgreSQL.
+    let naive_call = {
+        let (db, naive) = (db.clone(), naive.clone());
+        move |_| {
+            let (db, naive) = (db.clone(), naive.clone());
+            async move { naive.run(&db).await.map(|_| ()) }
+        }
+    };
+    let latencies = measure(concurrency, seconds, naive_call).await?;
+    report("naive GROUP BY on PostgreSQL", &latencies, seconds);
+
+    // 3. Stats while registrations keep arriving through the gateway.
+    let tokens = Arc::new(runner_tokens(&db, "arrival", arrivals).await?);
+    let done = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(0));
+    let registering = Instant::now();
+    let mut registerers = Vec::new();
+    for _ in 0..concurrency.div_ceil(2) {
+        let (client, url, tokens, distances, next, done) = (
+            client.clone(),
+            url.clone(),
+            tokens.clone(),
+            distances.clone(),
+            next.clone(),
+            done.clone(),
+        );
+        registerers.push(tokio::spawn(async move {
+            let mut registered = 0_usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= tokens.len() {
+                    break;
+                }
+                graphql(
+                    &client,
+                    &url,
+                    Some(&tokens[i]),
+                    "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+                    json!({ "input": { "distanceId": distances[i % distances.len()], "gender": "FEMALE",
+                            "birthDate": format!("{}-06-15", 1950 + i % 55), "country": "KZ", "city": "Almaty" } }),
+                )
+                .await?;
+                registered += 1;
+            }
+            done.store(true, Ordering::Relaxed);
+            Ok::<_, String>(registered)
+        }));
+    }
+    let live = measure(concurrency, seconds, stats_call).await?;
+    let mut registered = 0;
+    for r in registerers {
+        registered += r.await.map_err(|e| e.to_string())??;
+    }
+    let register_seconds = registering.elapsed().as_secs_f64();
+    report(
+        "participationStats while registrations arrive",
+        &live,
+        seconds,
+    );
+    println!(
+        "registrations through the gateway meanwhile: {registered} in {register_seconds:.1} s ({:.0}/s){}",
+        registered as f64 / register_seconds,
+        if done.load(Ordering::Relaxed) {
+            ""
+        } else {
+            " (still running when the phase ended)"
+        }
+    );
+
+    // Exact: the organizer's (unsuppressed) figures, the partner's and the naive count agree.
+    let organizer_view = from_answer(
+        &graphql(
+            &client,
+            &url,
+            Some(&organizer),
+            STATS,
+            json!({ "e": event_id }),
+        )
+        .await?,
+    )?;
+    let partner_view =
+        from_answer(&graphql(&client, &url, Some(&key), STATS, json!({ "e": event_id })).await?)?;
+    let direct = naive.run(&db).await?;
+    let expected = (runners + arrivals) as i64;
+    let counted: i64 = direct.values().sum();
+    let exact = organizer_view == direct && partner_view == direct && counted == expected;
+    println!(
+        "{}: {} groups, {counted} registrations (expected {expected})",
+        if exact {
+            "CHECK OK: stats equal the direct SQL count"
+        } else {
+            "CHECK FAILED"
+        },
+        direct.len()
+    );
+    drop(gateway);
+    db.close().await.ok();
+    scratch.drop_now().await;
+    if exact {
+        Ok(())
+    } else {
+        Err("the figures differ from the direct count".into())
+    }
+}
+
+/// An organizer of the synthetic race's organization, signed in directly.
+async fn organizer_session(db: &DatabaseConnection) -> Result<String, String> {
+    let organization = schema::services::organizations::find_by_slug(db, "courage-to-be-the-first")
+        .await
+        .map_err(|e| e.message())?
+        .ok_or("demo organization missing")?;
+    let organizer = schema::services::accounts::create_account(
+        db,
+        chrono::Utc::now(),
+        schema::services::accounts::NewAccount {
+            email: schema::domain::Email::parse("director@almaty-marathon.kz")
+                .map_err(|e| e.message())?,
+            password: schema::domain::Password::parse("a director's long password")
+                .map_err(|e| e.message())?,
+            display_name: schema::domain::DisplayName::parse("Director")
+                .map_err(|e| e.message())?,
+            role: entities::account::Role::Organizer,
+            organization_id: Some(organization.id),
+        },
+    )
+    .await
+    .map_err(|e| e.message())?;
+    schema::services::accounts::open_session(db, chrono::Utc::now(), organizer.id)
+        .await
+        .map_err(|e| e.message())
+}

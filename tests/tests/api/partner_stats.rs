@@ -1,0 +1,397 @@
+//! What partners see of participation: only the events they sponsor, small groups
+//! suppressed so that no total, margin or second query gives one away, and the organizer
+//! sees everything.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+use crate::on_both_databases;
+use crate::partner_keys::{STATS, demo_with_key, issue_key, organization_id};
+
+/// A new race of the director's organization sponsored by Kaspi.kz; returns its id and
+/// its distance ids (marathon, half, 10 km).
+async fn sponsored_race(app: &TestApp, organizer: &str, slug: &str) -> (String, Vec<String>) {
+    let created = app
+        .ok(
+            Some(organizer),
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
+            json!({ "input": { "slug": slug, "name": "Small Race", "venue": "Almaty", "startsAt": "2027-10-10T03:00:00Z",
+                    "timeZone": "Asia/Almaty", "capacity": 500, "registrationState": "OPEN" } }),
+        )
+        .await;
+    let event = created["createEvent"]["id"].as_str().unwrap().to_owned();
+    let kaspi: i64 = organization_id(app, "kaspi-kz").await.parse().unwrap();
+    schema::services::events::link_organization(
+        &app.db,
+        event.parse().unwrap(),
+        kaspi,
+        entities::event_organization::OrganizationRole::Partner,
+    )
+    .await
+    .unwrap();
+    let mut distances = Vec::new();
+    for (name, length, fee) in [
+        ("Marathon", 42195, "15000"),
+        ("Half", 21097, "12000"),
+        ("10 km", 10000, "8000"),
+    ] {
+        let added = app
+            .ok(
+                Some(organizer),
+                "mutation($e: ID!, $input: DistanceFields!) { addDistance(eventId: $e, input: $input) { id } }",
+                json!({ "e": event, "input": { "name": name, "lengthMeters": length, "fee": { "amount": fee, "currency": "KZT" } } }),
+            )
+            .await;
+        distances.push(added["addDistance"]["id"].as_str().unwrap().to_owned());
+    }
+    (event, distances)
+}
+
+/// Registers runners: (distance index, gender, city) each.
+async fn crowd(app: &TestApp, distances: &[String], runners: &[(usize, &str, &str)]) {
+    let tokens = app.runner_tokens(runners.len()).await;
+    for (token, (distance, gender, city)) in tokens.iter().zip(runners) {
+        app.ok(
+            Some(token),
+            "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+            json!({ "input": { "distanceId": distances[*distance], "gender": gender, "birthDate": "1990-05-01",
+                    "country": "KZ", "city": city } }),
+        )
+        .await;
+    }
+}
+
+/// (keys, count or None) per group.
+fn groups(stats: &Value) -> BTreeMap<Vec<String>, Option<i64>> {
+    stats["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let keys = g["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["value"].as_str().unwrap_or("?").to_owned())
+                .collect();
+            assert_eq!(g["suppressed"], g["count"].is_null(), "{g}");
+            (keys, g["count"].as_i64())
+        })
+        .collect()
+}
+
+async fn stats(app: &TestApp, token: &str, event: &str, by: &[&str]) -> Value {
+    app.ok(Some(token), STATS, json!({ "e": event, "by": by }))
+        .await["participationStats"]
+        .clone()
+}
+
+/// Asserts the attacks fail on a published list: never exactly one hidden group (the
+/// total minus the visible ones would be it).
+fn assert_list_safe(list: &BTreeMap<Vec<String>, Option<i64>>) {
+    let hidden = list.values().filter(|c| c.is_none()).count();
+    assert!(hidden != 1, "exactly one hidden group: {list:?}");
+}
+
+async fn small_groups_are_suppressed_and_cannot_be_recomputed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (organizer, key) = demo_with_key(&app).await;
+    let (event, distances) = sponsored_race(&app, &organizer, "small-race").await;
+    // Marathon F 8 M 9; half F 7 M 8 OTHER 2; 10 km F 5 M 6 OTHER 1. One runner from
+    // Talgar, three from Astana, the rest from Almaty.
+    let mut runners = Vec::new();
+    for (distance, women, men, other) in [(0, 8, 9, 0), (1, 7, 8, 2), (2, 5, 6, 1)] {
+        runners.extend(std::iter::repeat_n((distance, "FEMALE", "Almaty"), women));
+        runners.extend(std::iter::repeat_n((distance, "MALE", "Almaty"), men));
+        runners.extend(std::iter::repeat_n((distance, "OTHER", "Almaty"), other));
+    }
+    runners[0].2 = "Talgar";
+    for r in &mut runners[1..4] {
+        r.2 = "Astana";
+    }
+    crowd(&app, &distances, &runners).await;
+
+    let by_gender = stats(&app, &key, &event, &["GENDER"]).await;
+    assert_eq!(by_gender["total"], 46);
+    let gender = groups(&by_gender);
+    assert_eq!(gender[&vec!["OTHER".to_owned()]], None, "3 is small");
+    assert_eq!(gender[&vec!["FEMALE".to_owned()]], None, "hidden with it");
+    assert_eq!(gender[&vec!["MALE".to_owned()]], Some(23));
+    assert_list_safe(&gender);
+    let distance = groups(&stats(&app, &key, &event, &["DISTANCE"]).await);
+    assert_eq!(
+        distance.values().copied().collect::<Vec<_>>(),
+        [Some(17), Some(17), Some(12)]
+    );
+
+    // The pair, both ways round: the same cells hidden.
+    let pair = stats(&app, &key, &event, &["DISTANCE", "GENDER"]).await;
+    let table = groups(&pair);
+    let swapped: BTreeMap<Vec<String>, Option<i64>> =
+        groups(&stats(&app, &key, &event, &["GENDER", "DISTANCE"]).await)
+            .into_iter()
+            .map(|(mut keys, count)| {
+                keys.reverse();
+                (keys, count)
+            })
+            .collect();
+    assert_eq!(table, swapped);
+    let hidden: Vec<(usize, &str)> = table
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(k, _)| {
+            (
+                distances.iter().position(|d| *d == k[0]).unwrap(),
+                k[1].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hidden
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        [(1, "FEMALE"), (1, "OTHER"), (2, "FEMALE"), (2, "OTHER")]
+            .into_iter()
+            .collect()
+    );
+    // A distance's count minus the visible cells of its row is never one hidden cell;
+    // nor is a gender's (where shown) minus its column.
+    for d in &distances {
+        let row: Vec<Option<i64>> = table
+            .iter()
+            .filter(|(k, _)| k[0] == *d)
+            .map(|(_, c)| *c)
+            .collect();
+        assert!(
+            row.iter().filter(|c| c.is_none()).count() != 1,
+            "row {d}: {row:?}"
+        );
+    }
+    for g in ["FEMALE", "MALE", "OTHER"] {
+        let column: Vec<Option<i64>> = table
+            .iter()
+            .filter(|(k, _)| k[1] == g)
+            .map(|(_, c)| *c)
+            .collect();
+        let shown_margin = gender[&vec![g.to_owned()]].is_some();
+        assert!(
+            !shown_margin || column.iter().filter(|c| c.is_none()).count() != 1,
+            "{g}: {column:?}"
+        );
+    }
+
+    // A city typed by fewer than five runners is not even named to a partner.
+    let cities = stats(&app, &key, &event, &["CITY", "DISTANCE"]).await;
+    assert!(
+        !cities.to_string().contains("Talgar") && !cities.to_string().contains("Astana"),
+        "{cities}"
+    );
+    let city_list = stats(&app, &key, &event, &["CITY"]).await;
+    assert_list_safe(&groups(&city_list));
+    assert!(
+        city_list["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["keys"][0]["withheld"] == true)
+    );
+
+    // The organizer sees every count, and every name.
+    let full = stats(&app, &organizer, &event, &["GENDER", "DISTANCE"]).await;
+    assert_eq!(full["suppressionApplied"], false);
+    assert!(groups(&full).values().all(Option::is_some));
+    assert_eq!(
+        groups(&full)[&vec!["OTHER".to_owned(), distances[2].clone()]],
+        Some(1)
+    );
+    assert!(
+        stats(&app, &organizer, &event, &["CITY"])
+            .await
+            .to_string()
+            .contains("Talgar")
+    );
+
+    // Fewer than five donations: their sum is hidden from the partner.
+    let project = app
+        .ok(Some(&organizer), "mutation($input: CharityProjectInput!) { createCharityProject(input: $input) { id } }",
+            json!({ "input": { "eventId": event, "beneficiary": "Talgar school", "city": "Talgar", "year": 2027, "target": { "amount": "100000", "currency": "KZT" } } }))
+        .await["createCharityProject"]["id"]
+        .clone();
+    let charity = "query($e: ID!) { participationStats(eventId: $e) { charityRaised { suppressed donations amounts { amount currency } } } }";
+    for n in 1..=5 {
+        app.ok(Some(&organizer), "mutation($p: ID!) { recordDonation(projectId: $p, amount: { amount: \"1000\", currency: \"KZT\" }) { id } }", json!({ "p": project }))
+            .await;
+        let seen = app.ok(Some(&key), charity, json!({ "e": event })).await;
+        let raised = &seen["participationStats"]["charityRaised"];
+        if n < 5 {
+            assert_eq!(
+                *raised,
+                json!({ "suppressed": true, "donations": null, "amounts": null }),
+                "{n}"
+            );
+        } else {
+            assert_eq!(
+                *raised,
+                json!({ "suppressed": false, "donations": 5, "amounts": [{ "amount": "5000.00", "currency": "KZT" }] })
+            );
+        }
+    }
+    let organizer_view = app
+        .ok(Some(&organizer), charity, json!({ "e": event }))
+        .await;
+    assert_eq!(
+        organizer_view["participationStats"]["charityRaised"]["donations"],
+        5
+    );
+}
+on_both_databases!(small_groups_are_suppressed_and_cannot_be_recomputed);
+
+async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (organizer, key) = demo_with_key(&app).await;
+    let marathon = app.event_id("almaty-marathon-2027").await;
+    let womens = app.event_id("womens-and-childrens-race-2020").await;
+    let own = app
+        .ok(Some(&organizer), "mutation { createEvent(input: { slug: \"unsponsored\", name: \"Unsponsored\", venue: \"Almaty\",
+            startsAt: \"2027-06-01T03:00:00Z\", timeZone: \"Asia/Almaty\", capacity: 10 }) { id } }", json!({}))
+        .await["createEvent"]["id"]
+        .clone();
+    app.ok(Some(&key), STATS, json!({ "e": marathon })).await;
+    let body = app.graphql(Some(&key), STATS, json!({ "e": own })).await;
+    assert_eq!(
+        error_code(&body),
+        "FORBIDDEN",
+        "Kaspi.kz does not sponsor it"
+    );
+    assert_eq!(
+        error_code(
+            &app.graphql(Some(&key), STATS, json!({ "e": "999999" }))
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    let runner = app.sign_up_runner("runner@example.kz").await;
+    assert_eq!(
+        error_code(
+            &app.graphql(Some(&runner), STATS, json!({ "e": marathon }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        error_code(&app.graphql(None, STATS, json!({ "e": marathon })).await),
+        "UNAUTHENTICATED"
+    );
+    for by in [
+        json!(["CITY", "GENDER", "DISTANCE"]),
+        json!(["CITY", "CITY"]),
+    ] {
+        let body = app
+            .graphql(Some(&key), STATS, json!({ "e": marathon, "by": by }))
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{by}");
+    }
+
+    // An organizer reads its own organization's events, in full.
+    let different = app
+        .organizer_token("team@differentyou.kz", "different-you")
+        .await;
+    let full = app
+        .ok(Some(&different), STATS, json!({ "e": marathon }))
+        .await;
+    assert_eq!(full["participationStats"]["suppressionApplied"], false);
+    assert_eq!(
+        error_code(
+            &app.graphql(Some(&different), STATS, json!({ "e": womens }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+
+    // A key issued by World Class sees only the events World Class organizes.
+    let world_class = app
+        .organizer_token("coach@worldclass.kz", "world-class-almaty")
+        .await;
+    let narrow = issue_key(&app, &world_class, &["STATS_READ"]).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let summary = "{ partnerSummary { organization { slug } events { event { slug } total suppressionApplied } } }";
+    let seen = app.ok(Some(&narrow), summary, json!({})).await;
+    let slugs: Vec<&str> = seen["partnerSummary"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["almaty-marathon-2020", "almaty-marathon-2027"]);
+    assert_eq!(
+        error_code(
+            &app.graphql(Some(&narrow), STATS, json!({ "e": womens }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+
+    // A partner account (password sign-in) sees what a key with every scope sees, for
+    // every event Kaspi.kz sponsors; still nothing personal.
+    let kaspi: i64 = organization_id(&app, "kaspi-kz").await.parse().unwrap();
+    schema::services::accounts::create_account(
+        &app.db,
+        chrono::Utc::now(),
+        schema::services::accounts::NewAccount {
+            email: schema::domain::Email::parse("stats@kaspi.kz").unwrap(),
+            password: schema::domain::Password::parse("a partner's long password").unwrap(),
+            display_name: schema::domain::DisplayName::parse("Kaspi").unwrap(),
+            role: entities::account::Role::Partner,
+            organization_id: Some(kaspi),
+        },
+    )
+    .await
+    .unwrap();
+    let partner = app
+        .sign_in("stats@kaspi.kz", "a partner's long password")
+        .await;
+    let as_account = app.ok(Some(&partner), summary, json!({})).await;
+    assert_eq!(
+        as_account["partnerSummary"]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        as_account["partnerSummary"]["organization"]["slug"],
+        "kaspi-kz"
+    );
+    assert_eq!(
+        app.ok(
+            Some(&partner),
+            STATS,
+            json!({ "e": marathon, "by": ["DISTANCE"] })
+        )
+        .await,
+        app.ok(
+            Some(&key),
+            STATS,
+            json!({ "e": marathon, "by": ["DISTANCE"] })
+        )
+        .await
+    );
+    let body = app
+        .graphql(
+            Some(&partner),
+            "query($e: ID!) { registrations(eventId: $e) { edges { node { bib } } } }",
+            json!({ "e": marathon }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    assert_eq!(
+        error_code(&app.graphql(Some(&organizer), summary, json!({})).await),
+        "FORBIDDEN"
+    );
+}
+on_both_databases!(each_reader_sees_only_the_events_that_are_theirs);
