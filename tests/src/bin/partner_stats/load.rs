@@ -4,30 +4,24 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway_tests::percentile_ms;
+use gateway_tests::{percentile_ms, post_graphql};
 use serde_json::{Value, json};
 
-/// POSTs a GraphQL request; its `data`, or its errors as text.
+/// POSTs a GraphQL request to the gateway at `address`; its `data`, or its errors as text.
 pub async fn graphql(
     client: &reqwest::Client,
-    url: &str,
+    address: &str,
     token: Option<&str>,
     query: &str,
     variables: Value,
 ) -> Result<Value, String> {
-    let mut request = client
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let body = post_graphql(
+        client,
+        address,
+        token,
+        &json!({ "query": query, "variables": variables }),
+    )
+    .await?;
     match body.get("errors") {
         Some(errors) => Err(errors.to_string()),
         None => Ok(body["data"].clone()),

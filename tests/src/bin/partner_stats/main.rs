@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use gateway_tests::{Gateway, ScratchDatabase, gateway_binary, runner_tokens};
+use gateway_tests::{Gateway, ScratchDatabase, flag, gateway_binary, runner_tokens};
 use load::{graphql, measure, report};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
 use serde_json::{Value, json};
@@ -30,14 +30,6 @@ use serde_json::{Value, json};
 const STATS: &str =
     "query($e: ID!) { participationStats(eventId: $e, groupBy: [DISTANCE, AGE_GROUP]) {
     total withheld groups { keys { value } count suppressed } } }";
-
-fn flag(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn number(name: &str, default: &str) -> Result<usize, String> {
     flag(name, default)
@@ -102,7 +94,7 @@ async fn main() -> Result<(), String> {
         ("SEED_DEMO", "true".into()),
     ])
     .await?;
-    let url = format!("{}/graphql", gateway.address);
+    let url = gateway.address.clone();
 
     let seeding = Instant::now();
     let seeded = std::process::Command::new(gateway_binary())
