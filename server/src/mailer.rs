@@ -1,5 +1,7 @@
 //! Mail delivery: SMTP when configured; otherwise each mail is written as a file in
-//! MAIL_DIR, or, failing that, to the log (so a developer can still reset a password).
+//! MAIL_DIR, or, failing that, to the log: whole on the embedded default (so a developer
+//! can still reset a password), but only its recipient and subject once DATABASE_URL
+//! names a real database, because a reset link is a secret and logs are not.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,8 +32,13 @@ pub fn from_settings(settings: &Settings) -> Result<Arc<dyn Mailer>, String> {
             sequence: AtomicU64::new(0),
         }));
     }
-    tracing::warn!("neither SMTP_URL nor MAIL_DIR is set: mail is written to the log");
-    Ok(Arc::new(LogMailer))
+    let include_body = settings.is_embedded();
+    if include_body {
+        tracing::warn!("neither SMTP_URL nor MAIL_DIR is set: mail is written to the log");
+    } else {
+        tracing::error!("neither SMTP_URL nor MAIL_DIR is set: mail cannot be delivered");
+    }
+    Ok(Arc::new(LogMailer { include_body }))
 }
 
 struct SmtpMailer {
@@ -78,12 +85,19 @@ impl Mailer for FolderMailer {
     }
 }
 
-struct LogMailer;
+struct LogMailer {
+    /// Only on the embedded default: the body may hold a password-reset link.
+    include_body: bool,
+}
 
 #[async_trait::async_trait]
 impl Mailer for LogMailer {
     async fn send(&self, mail: Mail) -> Result<(), String> {
-        tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (no SMTP configured)");
+        if self.include_body {
+            tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (no SMTP configured)");
+        } else {
+            tracing::error!(to = %mail.to, subject = %mail.subject, "mail not delivered: set SMTP_URL or MAIL_DIR");
+        }
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use entities::{account, event, push_subscription, push_subscription_event};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 
 use crate::domain::{PushEndpoint, PushKeys};
@@ -53,7 +53,7 @@ pub async fn subscribe(
         ));
     }
     let endpoint = new.endpoint.into_inner();
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let found = event::Entity::find()
         .filter(event::Column::Id.is_in(event_ids.iter().copied()))
         .count(&txn)
