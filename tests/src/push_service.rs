@@ -318,11 +318,11 @@ fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), Stri
     else {
         return Err("the token is not a JWS".into());
     };
-    let head: Value =
+    let header: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
-    if head["alg"] != "ES256" {
-        return Err(format!("alg is {}, not ES256", head["alg"]));
+    if header["alg"] != "ES256" {
+        return Err(format!("alg is {}, not ES256", header["alg"]));
     }
     let verifying = VerifyingKey::from_sec1_bytes(&key).map_err(|_| "k is not a P-256 point")?;
     let signature = Signature::from_slice(
@@ -332,10 +332,7 @@ fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), Stri
     )
     .map_err(|_| "the signature is not 64 bytes")?;
     verifying
-        .verify(
-            format!("{}.{}", token.split('.').next().unwrap_or_default(), claims).as_bytes(),
-            &signature,
-        )
+        .verify(format!("{head}.{claims}").as_bytes(), &signature)
         .map_err(|_| "the ES256 signature does not verify")?;
     let claims: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).map_err(|e| e.to_string())?)

@@ -124,7 +124,7 @@ pub fn is_public_address(ip: IpAddr) -> bool {
 
 /// A push endpoint we are willing to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushEndpoint(String);
+pub struct PushEndpoint(Url);
 
 impl PushEndpoint {
     pub fn parse(raw: &str, policy: &PushPolicy) -> Result<Self, ApiError> {
@@ -139,7 +139,7 @@ impl PushEndpoint {
             ));
         }
         if policy.is_trusted(&url) {
-            return Ok(Self(url.into()));
+            return Ok(Self(url));
         }
         if url.scheme() != "https" {
             return Err(ApiError::bad_input("endpoint must be an https URL"));
@@ -163,15 +163,15 @@ impl PushEndpoint {
                 "endpoint must use the push service's standard port",
             ));
         }
-        Ok(Self(url.into()))
+        Ok(Self(url))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub fn url(&self) -> &Url {
         &self.0
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into()
     }
 }
 

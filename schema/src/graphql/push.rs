@@ -6,17 +6,14 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::account::Role;
-use entities::notification;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::events::{Event, EventStatus};
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DbLoader, EventId};
 use crate::domain::{PushEndpoint, PushKeys};
-use crate::error::ApiError;
 use crate::services::events::find_organized;
-use crate::services::notifications::{NotificationKind, StatusChangeMessage};
+use crate::services::notifications::StatusChangeMessage;
 use crate::services::push_deliveries;
 use crate::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
 
@@ -123,19 +120,9 @@ impl PushQuery {
     ) -> async_graphql::Result<Vec<PushReport>> {
         let api = api(ctx)?;
         let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
-        let rows = notification::Entity::find()
-            .filter(notification::Column::EventId.eq(event.id))
-            .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
-            .order_by_desc(notification::Column::Id)
-            .limit(50)
-            .all(&api.db)
-            .await
-            .map_err(ApiError::from)?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let reports = push_deliveries::reports(&api.db, &ids).await?;
-        Ok(rows
-            .iter()
-            .zip(reports)
+        Ok(push_deliveries::event_reports(&api.db, event.id, 50)
+            .await?
+            .into_iter()
             .filter_map(|(row, report)| {
                 let message: StatusChangeMessage = serde_json::from_str(&row.payload).ok()?;
                 Some(PushReport {

@@ -406,3 +406,22 @@ pub async fn reports(
         .filter_map(|id| by_id.remove(id))
         .collect())
 }
+
+/// The newest `limit` status-change notifications of an event, each with its report.
+pub async fn event_reports(
+    db: &impl ConnectionTrait,
+    event_id: i64,
+    limit: u64,
+) -> ApiResult<Vec<(notification::Model, Report)>> {
+    use sea_orm::QueryOrder;
+    let rows = notification::Entity::find()
+        .filter(notification::Column::EventId.eq(event_id))
+        .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
+        .order_by_desc(notification::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let reports = reports(db, &ids).await?;
+    Ok(rows.into_iter().zip(reports).collect())
+}

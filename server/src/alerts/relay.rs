@@ -132,12 +132,9 @@ async fn relay_once(
             }
         }
         if !sent.is_empty() {
-            let rows_sent: Vec<notification::Model> = rows
-                .iter()
-                .filter(|r| sent.contains(&r.id))
-                .cloned()
-                .collect();
-            let queued = schema::services::push_deliveries::enqueue(db, &rows_sent, Utc::now())
+            // Publishing stops at the first failure: what went out is a prefix of `rows`.
+            let went_out = &rows[..sent.len()];
+            let queued = schema::services::push_deliveries::enqueue(db, went_out, Utc::now())
                 .await
                 .map_err(|e| e.message())?;
             if queued > 0 {

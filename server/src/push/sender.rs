@@ -15,7 +15,7 @@ use entities::push_subscription;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use schema::domain::{PushEndpoint, PushPolicy};
-use url::{Host, Url};
+use url::Host;
 use web_push::{ContentEncoding, SubscriptionInfo, Urgency, WebPushMessageBuilder};
 
 use super::vapid::VapidSigner;
@@ -172,7 +172,7 @@ impl Sender {
     ) -> Result<Answer, SendError> {
         let endpoint = PushEndpoint::parse(&subscription.endpoint, &self.policy)
             .map_err(|e| SendError::Refused(e.message()))?;
-        let url = Url::parse(endpoint.as_str()).map_err(|e| SendError::Refused(e.to_string()))?;
+        let url = endpoint.url();
         let literal = match url.host() {
             Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
@@ -211,7 +211,7 @@ impl Sender {
             .ok_or_else(|| SendError::Invalid("no payload".into()))?;
         let mut request = self
             .client
-            .post(url)
+            .post(url.clone())
             .header("TTL", message.ttl.to_string())
             .header("Urgency", alert.urgency.to_string())
             .header("Topic", alert.topic.as_str())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use entities::push_delivery::{self, DeliveryStatus};
 use gateway_tests::push_service::MockPushService;
-use gateway_tests::{Gateway, runner_tokens};
+use gateway_tests::{Gateway, post_graphql, runner_tokens};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
@@ -28,19 +28,17 @@ async fn subscribers(
     let mut ids = Vec::new();
     for token in tokens {
         let browser = mock.subscribe().unwrap();
-        let body: serde_json::Value = client
-            .post(format!("{}/graphql", gateway.address))
-            .bearer_auth(&token)
-            .json(&json!({ "query": SUBSCRIBE, "variables": { "input": {
+        let body = post_graphql(
+            &client,
+            &gateway.address,
+            Some(&token),
+            &json!({ "query": SUBSCRIBE, "variables": { "input": {
                 "endpoint": browser.endpoint,
                 "keys": { "p256dh": browser.p256dh, "auth": browser.auth },
-                "eventIds": [event] } } }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+                "eventIds": [event] } } }),
+        )
+        .await
+        .unwrap();
         assert!(body.get("errors").is_none(), "{body}");
         ids.push(browser.id);
     }
@@ -57,15 +55,14 @@ fn push_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 async fn public_key(gateway: &Gateway) -> String {
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/graphql", gateway.address))
-        .json(&json!({ "query": "{ webPushPublicKey }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = post_graphql(
+        &reqwest::Client::new(),
+        &gateway.address,
+        None,
+        &json!({ "query": "{ webPushPublicKey }" }),
+    )
+    .await
+    .unwrap();
     body["data"]["webPushPublicKey"]
         .as_str()
         .unwrap()
