@@ -123,7 +123,7 @@ async fn main() -> Result<(), String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    let organizer = organizer_session(&db).await?;
+    let organizer = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()
@@ -307,31 +307,4 @@ async fn main() -> Result<(), String> {
     } else {
         Err("the figures differ from the direct count".into())
     }
-}
-
-/// An organizer of the synthetic race's organization, signed in directly.
-async fn organizer_session(db: &DatabaseConnection) -> Result<String, String> {
-    let organization = schema::services::organizations::find_by_slug(db, "courage-to-be-the-first")
-        .await
-        .map_err(|e| e.message())?
-        .ok_or("demo organization missing")?;
-    let organizer = schema::services::accounts::create_account(
-        db,
-        chrono::Utc::now(),
-        schema::services::accounts::NewAccount {
-            email: schema::domain::Email::parse("director@almaty-marathon.kz")
-                .map_err(|e| e.message())?,
-            password: schema::domain::Password::parse("a director's long password")
-                .map_err(|e| e.message())?,
-            display_name: schema::domain::DisplayName::parse("Director")
-                .map_err(|e| e.message())?,
-            role: entities::account::Role::Organizer,
-            organization_id: Some(organization.id),
-        },
-    )
-    .await
-    .map_err(|e| e.message())?;
-    schema::services::accounts::open_session(db, chrono::Utc::now(), organizer.id)
-        .await
-        .map_err(|e| e.message())
 }
