@@ -1,7 +1,6 @@
-//! Black-box tests and load tools for the gateway. The integration tests live in
-//! `tests/api/` (one binary); the load tools in `src/bin/` start the real (release)
-//! gateway as a child process and drive it over HTTP. This module holds what the tools
-//! share: a scratch database, the gateway process, runner accounts.
+//! What the gateway's black-box tests (`tests/api/`, one binary) and its load tools (the
+//! `gateway-load` package in `load/`) share: a scratch database, the gateway as a child
+//! process, runner and organizer accounts, and the mock push service.
 
 pub mod push_service;
 
@@ -69,15 +68,6 @@ impl ScratchDatabase {
             let _ = admin.close().await;
         }
     }
-}
-
-/// The value after `name` on the command line, or `default`.
-pub fn flag(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// POSTs a GraphQL request body to `address` and returns the JSON answer.

@@ -1,7 +1,7 @@
 //! Load tool: fan-out of one cancellation to many `eventStatusChanged` subscribers.
 //!
-//!     cargo build --release && ./target/release/fanout --subscribers 19900 --instances 1
-//!     ./target/release/fanout --subscribers 20000 --instances 2
+//!     cargo build --release --workspace && ./target/release/load fanout --subscribers 19900 --instances 1
+//!     ./target/release/load fanout --subscribers 20000 --instances 2
 //!
 //! Every process here may hold at most 20,000 open files (sockets count), so one gateway
 //! instance can take about 19,900 WebSockets, and the clients are spread over worker
@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_tests::{ScratchDatabase, flag, free_port, gateway_binary};
+use gateway_tests::{ScratchDatabase, free_port, gateway_binary};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -91,12 +91,31 @@ async fn subscriber(
     None
 }
 
+/// One client process of a fan-out run (started by `load fanout`, not by hand).
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// The gateway's WebSocket URL.
+    #[arg(long)]
+    url: String,
+    /// The event to subscribe to.
+    #[arg(long)]
+    event: String,
+    /// Connections this worker opens.
+    #[arg(long)]
+    count: usize,
+    /// Last octet of the first 127.0.0.x source address.
+    #[arg(long, default_value_t = 2)]
+    first_ip: u8,
+}
+
 /// Worker mode: open `count` subscribers, say READY, wait, print receipts as JSON.
-async fn worker() -> Result<(), String> {
-    let url = flag("--url", "");
-    let event = flag("--event", "");
-    let count: usize = flag("--count", "0").parse().map_err(|_| "--count")?;
-    let first_ip: u8 = flag("--first-ip", "2").parse().map_err(|_| "--first-ip")?;
+pub async fn worker(args: WorkerArgs) -> Result<(), String> {
+    let WorkerArgs {
+        url,
+        event,
+        count,
+        first_ip,
+    } = args;
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(count.max(1));
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
@@ -168,22 +187,34 @@ fn with_ulimit(exe: &std::path::Path, args: &[String]) -> Command {
     command
 }
 
-#[tokio::main]
-async fn main() -> Result<(), String> {
-    if std::env::args().any(|a| a == "--worker") {
-        return worker().await;
-    }
-    let subscribers: usize = flag("--subscribers", "19900")
-        .parse()
-        .map_err(|_| "--subscribers")?;
-    let instances: usize = flag("--instances", "1")
-        .parse()
-        .map_err(|_| "--instances")?;
-    let per_worker: usize = flag("--per-worker", "10000")
-        .parse()
-        .map_err(|_| "--per-worker")?;
-    let postgres = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
-    let redis = flag("--redis", "redis://127.0.0.1:6379");
+/// One cancellation to many `eventStatusChanged` subscribers.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Subscribers in all, split evenly over the instances.
+    #[arg(long, default_value_t = 19_900)]
+    subscribers: usize,
+    /// Gateway instances (sharing PostgreSQL and Redis).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Connections per client process (the open-file limit is 20,000 a process).
+    #[arg(long, default_value_t = 10_000)]
+    per_worker: usize,
+    #[command(flatten)]
+    postgres: crate::Postgres,
+    /// The Redis the instances share.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let Args {
+        subscribers,
+        instances,
+        per_worker,
+        postgres,
+        redis,
+    } = args;
+    let postgres = postgres.url;
 
     let (scratch, db) = ScratchDatabase::with_demo(&postgres, "gw_fanout").await?;
     let token = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
@@ -259,7 +290,7 @@ async fn main() -> Result<(), String> {
             let url = format!("{}/graphql/ws", address.replace("http://", "ws://"));
             let exe = std::env::current_exe().map_err(|e| e.to_string())?;
             let args = vec![
-                "--worker".to_owned(),
+                "fanout-worker".to_owned(),
                 "--url".into(),
                 url,
                 "--event".into(),

@@ -3,16 +3,13 @@
 //! some late ones) register through GraphQL with 64 in flight at once. Reports
 //! registrations per second and latency, then checks none was oversold.
 //!
-//!     cargo build --release && cargo run --release -p gateway-tests --bin registration_rush
-//!
-//! Flags: --runners N (18000), --late N (500), --concurrency N (64),
-//! --postgres URL (postgres://postgres@127.0.0.1:5432).
+//!     cargo build --release --workspace && ./target/release/load rush
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway_tests::{Gateway, ScratchDatabase, flag, percentile_ms, post_graphql, runner_tokens};
+use gateway_tests::{Gateway, ScratchDatabase, percentile_ms, post_graphql, runner_tokens};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
@@ -33,16 +30,30 @@ async fn graphql(
     .await
 }
 
-#[tokio::main]
-async fn main() -> Result<(), String> {
-    let runners: usize = flag("--runners", "18000")
-        .parse()
-        .map_err(|_| "--runners")?;
-    let late: usize = flag("--late", "500").parse().map_err(|_| "--late")?;
-    let concurrency: usize = flag("--concurrency", "64")
-        .parse()
-        .map_err(|_| "--concurrency")?;
-    let server = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
+/// A registration-opening rush.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Places in the race, and runners who get one.
+    #[arg(long, default_value_t = 18_000)]
+    runners: usize,
+    /// Runners who come after the race is full (each must be answered SOLD_OUT).
+    #[arg(long, default_value_t = 500)]
+    late: usize,
+    /// Registrations in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[command(flatten)]
+    postgres: crate::Postgres,
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let Args {
+        runners,
+        late,
+        concurrency,
+        postgres,
+    } = args;
+    let server = postgres.url;
 
     let scratch = ScratchDatabase::create(&server, "gw_registration_rush").await?;
     let gateway = Gateway::start(&[

@@ -1,6 +1,6 @@
 //! Load tool: one cancellation to the marathon's whole field by Web Push.
 //!
-//!     cargo build --release && ./target/release/push_fanout --subscriptions 18000
+//!     cargo build --release --workspace && ./target/release/load push-fanout --subscriptions 18000
 //!
 //! Seeds the demo data in a scratch PostgreSQL database, inserts N runners each with a
 //! browser-like push subscription to the Almaty Marathon 2027 (keys made by the mock
@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::{BrowserSubscription, MockPushService};
-use gateway_tests::{Gateway, ScratchDatabase, flag, post_graphql};
+use gateway_tests::{Gateway, ScratchDatabase, post_graphql};
 use sea_orm::{EntityTrait, Set};
 use serde_json::json;
 
@@ -72,16 +72,27 @@ fn encryption_floor(browsers: &[BrowserSubscription], n: usize) -> Result<(f64, 
     Ok((wall, cpu))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), String> {
-    let n: usize = flag("--subscriptions", "18000")
-        .parse()
-        .map_err(|_| "--subscriptions")?;
-    let decrypt_every: u64 = flag("--decrypt-every", "50")
-        .parse()
-        .map_err(|_| "--decrypt-every")?;
-    let concurrency = flag("--concurrency", "64");
-    let postgres = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
+/// One cancellation to the marathon's whole field by Web Push.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Browsers subscribed to the race.
+    #[arg(long, default_value_t = 18_000)]
+    subscriptions: usize,
+    /// The mock push service decrypts one body in this many (it verifies every token).
+    #[arg(long, default_value_t = 50)]
+    decrypt_every: u64,
+    /// The gateway's PUSH_CONCURRENCY.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[command(flatten)]
+    postgres: crate::Postgres,
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let n = args.subscriptions;
+    let decrypt_every = args.decrypt_every;
+    let concurrency = args.concurrency.to_string();
+    let postgres = args.postgres.url;
 
     let (scratch, db) = ScratchDatabase::with_demo(&postgres, "gw_push_fanout").await?;
     let event = entities::event::Entity::find()

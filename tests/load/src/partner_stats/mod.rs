@@ -9,33 +9,23 @@
 //! 3. the same stats queries while registrations keep arriving through the gateway, then
 //!    checks that the figures equal the direct SQL count exactly.
 //!
-//!     cargo build --release && ./target/release/partner_stats --runners 100000
-//!
-//! Flags: --runners N (100000), --concurrency N (16), --seconds S per phase (10),
-//! --arrivals N registrations in phase 3 (2000), --postgres URL
-//! (postgres://postgres@127.0.0.1:5432).
+//!     cargo build --release --workspace && ./target/release/load partner-stats --runners 100000
 
-mod load;
+mod measure;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use gateway_tests::{Gateway, ScratchDatabase, flag, gateway_binary, runner_tokens};
-use load::{graphql, measure, report};
+use gateway_tests::{Gateway, ScratchDatabase, gateway_binary, runner_tokens};
+use measure::{graphql, measure, report};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
 use serde_json::{Value, json};
 
 const STATS: &str =
     "query($e: ID!) { participationStats(eventId: $e, groupBy: [DISTANCE, AGE_GROUP]) {
     total withheld groups { keys { value } count suppressed } } }";
-
-fn number(name: &str, default: &str) -> Result<usize, String> {
-    flag(name, default)
-        .parse()
-        .map_err(|_| format!("{name} takes a number"))
-}
 
 /// (distance id, age bracket) -> count
 type Table = BTreeMap<(String, String), i64>;
@@ -80,13 +70,34 @@ impl Naive {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), String> {
-    let runners = number("--runners", "100000")?;
-    let concurrency = number("--concurrency", "16")?;
-    let seconds = number("--seconds", "10")? as u64;
-    let arrivals = number("--arrivals", "2000")?;
-    let server = flag("--postgres", "postgres://postgres@127.0.0.1:5432");
+/// Partner statistics at scale, against the naive GROUP BY.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Synthetic runners seeded into the event.
+    #[arg(long, default_value_t = 100_000)]
+    runners: usize,
+    /// Concurrent clients in each phase.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Length of each phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Registrations arriving through the gateway during phase 3.
+    #[arg(long, default_value_t = 2000)]
+    arrivals: usize,
+    #[command(flatten)]
+    postgres: crate::Postgres,
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let Args {
+        runners,
+        concurrency,
+        seconds,
+        arrivals,
+        postgres,
+    } = args;
+    let server = postgres.url;
 
     let scratch = ScratchDatabase::create(&server, "gw_partner_stats").await?;
     let gateway = Gateway::start(&[

@@ -1,0 +1,60 @@
+//! `load`: the gateway's load tools, one subcommand each. Each starts the release
+//! `gateway` (built beside this binary) on a scratch PostgreSQL database and prints what it
+//! measured; the README's benchmark figures come from these.
+//!
+//!     cargo build --release --workspace
+//!     ./target/release/load rush | fanout | push-fanout | partner-stats [--help]
+
+mod fanout;
+mod partner_stats;
+mod push_fanout;
+mod rush;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "load",
+    about = "Load tools for the race-day gateway (release builds)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Tool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Tool {
+    /// A registration-opening rush: 18,000 places, more runners than places.
+    Rush(rush::Args),
+    /// One cancellation to many WebSocket subscribers, on one or more instances.
+    Fanout(fanout::Args),
+    /// A client process of `fanout` (started by it).
+    #[command(hide = true)]
+    FanoutWorker(fanout::WorkerArgs),
+    /// One cancellation to the whole field by Web Push, against the mock push service.
+    PushFanout(push_fanout::Args),
+    /// Partner statistics over many runners, against the naive GROUP BY.
+    PartnerStats(partner_stats::Args),
+}
+
+/// The PostgreSQL server on which each tool creates (and drops) its scratch database.
+#[derive(clap::Args, Debug)]
+pub struct Postgres {
+    /// PostgreSQL server URL, without a database name.
+    #[arg(
+        long = "postgres",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub url: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    match Cli::parse().command {
+        Tool::Rush(args) => rush::run(args).await,
+        Tool::Fanout(args) => fanout::run(args).await,
+        Tool::FanoutWorker(args) => fanout::worker(args).await,
+        Tool::PushFanout(args) => push_fanout::run(args).await,
+        Tool::PartnerStats(args) => partner_stats::run(args).await,
+    }
+}
