@@ -1,6 +1,7 @@
 //! The notification log (the outbox): every alert, appended in the same transaction as the
 //! change it announces. Its id comes from `notification_counter`, so ids follow commit order
-//! without gaps; `published_at` is set once the relay has handed the row to the bus.
+//! without gaps; `published_at` is set once the relay has handed the row to the bus, and
+//! `pushes_queued_at` once its Web Push deliveries are queued (independently of the bus).
 
 use sea_orm::entity::prelude::*;
 
@@ -19,6 +20,7 @@ pub struct Model {
     pub payload: String,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    pub pushes_queued_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261125_000002_registrations;
 mod m20261125_000003_alerts;
 mod m20261125_000004_partner_stats;
 mod m20261125_000005_web_push;
+mod m20261130_000007_push_queue_cursor;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_alerts::Migration),
             Box::new(m20261125_000004_partner_stats::Migration),
             Box::new(m20261125_000005_web_push::Migration),
+            Box::new(m20261130_000007_push_queue_cursor::Migration),
         ]
     }
 }

@@ -8,9 +8,7 @@ use entities::account;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, broadcast};
 
-use crate::domain::PushPolicy;
-use crate::domain::ScopeSet;
-use crate::services::notifications::Notice;
+use crate::domain::{Notice, PushPolicy, ScopeSet};
 
 /// The time, passed in so that rules judged against "now" (deadlines, expiry) are testable.
 pub trait Clock: Send + Sync {
@@ -60,11 +58,41 @@ pub struct ApiContext {
     pub public_url: String,
     /// Live notifications for subscriptions.
     pub bus: Arc<dyn Bus>,
-    /// Woken after a transaction appended to the notification log, so the relay publishes
-    /// at once instead of at its next poll.
-    pub outbox: Arc<Notify>,
+    /// Rung after a transaction that appended to the notification log has committed.
+    pub outbox: Arc<OutboxBell>,
     /// Which push endpoints are accepted, and the VAPID key browsers subscribe with.
     pub push: Arc<PushContext>,
+}
+
+/// Wakes this instance's readers of the notification log (the relay, the push enqueuer)
+/// when a local transaction has appended to it, so they act at once instead of at their
+/// next poll. Other instances' appends reach them through the hub or their polls.
+#[derive(Default)]
+pub struct OutboxBell {
+    relay: Notify,
+    push: Notify,
+}
+
+impl OutboxBell {
+    /// Call after the commit (never inside the transaction: a reader woken too early would
+    /// not see the row yet).
+    pub fn ring(&self) {
+        self.relay.notify_one();
+        self.push.notify_one();
+    }
+
+    /// Wakes only the push worker (new deliveries are due, from another instance's append).
+    pub fn ring_push(&self) {
+        self.push.notify_one();
+    }
+
+    pub async fn relay_rung(&self) {
+        self.relay.notified().await;
+    }
+
+    pub async fn push_rung(&self) {
+        self.push.notified().await;
+    }
 }
 
 /// What the API knows of Web Push; sending is the server's business.

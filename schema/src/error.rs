@@ -57,6 +57,15 @@ impl ApiError {
         }
     }
 
+    /// The whole story for a log line or an operator's terminal: the client's text, or
+    /// for an internal error the detail behind it (never sent to a client).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Internal(detail) => detail.clone(),
+            other => format!("{}: {}", other.code(), other.message()),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "UNAUTHENTICATED",

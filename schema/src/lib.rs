@@ -9,7 +9,8 @@ pub mod graphql;
 pub mod services;
 
 pub use context::{
-    ApiContext, Bus, Clock, Mail, Mailer, PartnerGrant, PushContext, SystemClock, Viewer,
+    ApiContext, Bus, Clock, Mail, Mailer, OutboxBell, PartnerGrant, PushContext, SystemClock,
+    Viewer,
 };
 pub use error::{ApiError, ApiResult};
 pub use graphql::{ApiSchema, Limits, build_schema, sdl};

@@ -2,15 +2,16 @@
 //! (GraphQL over HTTP, GraphiQL, health), mail delivery, and the command line.
 
 pub mod alerts;
+pub mod app;
 pub mod cli;
-pub mod config;
 pub mod database;
 pub mod http;
 pub mod mailer;
 pub mod metrics;
 pub mod push;
+pub mod settings;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::Settings;
-pub use startup::Application;
+pub use settings::Settings;
+pub use startup::{Application, Pipeline};

@@ -12,27 +12,28 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use schema::{Mail, Mailer};
 use secrecy::ExposeSecret;
 
-use crate::config::Settings;
+use anyhow::Context;
 
-pub fn from_settings(settings: &Settings) -> Result<Arc<dyn Mailer>, String> {
+use crate::settings::MailSettings;
+
+/// The mailer the settings ask for. `embedded`: the embedded default (SQLite under
+/// ./data), the one case where a mail may be written whole to the log.
+pub fn from_settings(settings: &MailSettings, embedded: bool) -> anyhow::Result<Arc<dyn Mailer>> {
     if let Some(url) = &settings.smtp_url {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-            .map_err(|e| format!("SMTP_URL: {e}"))?
+            .context("SMTP_URL")?
             .build();
-        let from: Mailbox = settings
-            .mail_from
-            .parse()
-            .map_err(|e| format!("MAIL_FROM: {e}"))?;
+        let from: Mailbox = settings.mail_from.parse().context("MAIL_FROM")?;
         return Ok(Arc::new(SmtpMailer { transport, from }));
     }
     if let Some(dir) = &settings.mail_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("MAIL_DIR {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("MAIL_DIR {}", dir.display()))?;
         return Ok(Arc::new(FolderMailer {
             dir: dir.clone(),
             sequence: AtomicU64::new(0),
         }));
     }
-    let include_body = settings.is_embedded();
+    let include_body = embedded;
     if include_body {
         tracing::warn!("neither SMTP_URL nor MAIL_DIR is set: mail is written to the log");
     } else {

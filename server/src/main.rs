@@ -14,7 +14,8 @@ async fn main() -> std::process::ExitCode {
     match server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // `{:#}` prints the whole chain: what we were doing, and the cause.
+            eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }

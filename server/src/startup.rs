@@ -1,112 +1,90 @@
 //! Building and running the service. `Application::build` connects, migrates, seeds if
-//! asked, and binds (port 0 in tests); `run_until_stopped` serves until the shutdown
-//! future resolves, then drains in-flight requests.
+//! asked, starts the alert pipeline and the push worker, and binds (port 0 in tests);
+//! `run_until_stopped` serves until the shutdown future resolves, then drains.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use schema::{ApiContext, Limits, SystemClock};
+use anyhow::{Context, anyhow};
+use schema::{ApiContext, OutboxBell, SystemClock};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::alerts::hub::Hub;
-use crate::alerts::redis_bus::{self, RedisPublisher};
-use crate::alerts::relay::{self, RelayConfig};
+use crate::alerts::redis_bus::{Listener, RedisPublisher};
+use crate::alerts::relay::Relay;
 use crate::alerts::{InProcess, Publisher};
-use crate::config::Settings;
-use crate::http::WsSettings;
+use crate::app::{App, AppState};
 use crate::metrics::Metrics;
 use crate::push::sender::Sender;
 use crate::push::vapid::{self, VapidSigner};
-use crate::{database, http, mailer, push};
-use std::time::Duration;
-use tokio::sync::{Notify, watch};
-
-/// What every request handler shares.
-pub struct App {
-    /// The GraphQL schema with its data (database, clock, mailer, loaders, bus).
-    pub schema: schema::ApiSchema,
-    /// The pool, for health checks and token lookup before GraphQL runs.
-    pub db: DatabaseConnection,
-    /// Redis, when configured: /readyz pings it.
-    pub redis: Option<redis::Client>,
-    /// The clock tokens are judged against.
-    pub clock: Arc<dyn schema::Clock>,
-    /// Served on /metrics.
-    pub metrics: Arc<Metrics>,
-    /// Flips to true on shutdown; WebSocket sessions close when it does.
-    pub shutdown: watch::Receiver<bool>,
-    /// WebSocket protocol timings.
-    pub ws: WsSettings,
-}
-
-#[derive(Clone)]
-pub struct AppState(pub Arc<App>);
-
-impl std::ops::Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
-}
+use crate::push::{Worker, WorkerConfig};
+use crate::settings::Settings;
+use crate::{database, http, mailer};
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     settings: Settings,
-    /// Background work (relay, Redis listener) that drains on shutdown.
+    pipeline: Pipeline,
+    /// Background work (relay, Redis listener, push worker) that drains on shutdown.
     workers: Vec<tokio::task::JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
 
+/// The alert pipeline's workers, callable one step at a time (tests turn the background
+/// loops off with RELAY_ENABLED=false and PUSH_ENABLED=false and drive these instead).
+#[derive(Clone)]
+pub struct Pipeline {
+    pub relay: Arc<Relay>,
+    /// Absent when the VAPID key is unusable for signing (the API still answers).
+    pub push: Option<Arc<Worker>>,
+}
+
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, String> {
-        let db = database::connect(&settings.database_url(), settings.database_max_connections)
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = database::connect(&settings.database.url(), settings.database.max_connections)
             .await
-            .map_err(|e| format!("connecting to the database: {e}"))?;
+            .context("connecting to the database")?;
         database::migrate(&db)
             .await
-            .map_err(|e| format!("migrating: {e}"))?;
-        if settings.seed_demo_on_empty() {
-            let organizations = entities::organization::Entity::find()
-                .count(&db)
-                .await
-                .map_err(|e| format!("checking for demo data: {e}"))?;
-            if organizations == 0 {
-                let report = schema::services::demo::seed_demo(&db)
-                    .await
-                    .map_err(|e| format!("seeding demo data: {}", e.message()))?;
-                tracing::info!(?report, "seeded the 2020 demo data");
-            }
+            .context("migrating the database")?;
+        if settings.database.seed_demo_on_empty() {
+            seed_demo_if_empty(&db).await?;
         }
-        let redis = match &settings.redis_url {
-            Some(url) => Some(
-                redis::Client::open(url.expose_secret()).map_err(|e| format!("REDIS_URL: {e}"))?,
-            ),
+        let redis = match &settings.bus.redis_url {
+            Some(url) => Some(redis::Client::open(url.expose_secret()).context("REDIS_URL")?),
             None => None,
         };
         let clock: Arc<dyn schema::Clock> = Arc::new(SystemClock);
         let metrics = Arc::new(Metrics::default());
         let (stop, shutdown) = watch::channel(false);
-        let hub = Hub::start(db.clone(), settings.hub_buffer, metrics.clone())
-            .await
-            .map_err(|e| format!("starting the hub: {}", e.message()))?;
-        let outbox = Arc::new(Notify::new());
-        let push_wake = Arc::new(Notify::new());
+        let bell = Arc::new(OutboxBell::default());
+        let hub = Hub::start(
+            db.clone(),
+            settings.bus.hub_buffer as usize,
+            bell.clone(),
+            metrics.clone(),
+        )
+        .await
+        .context("starting the hub")?;
         let mut workers = Vec::new();
         let publisher: Arc<dyn Publisher> = match &redis {
             Some(client) => {
-                workers.push(tokio::spawn(redis_bus::listen(
-                    client.clone(),
-                    settings.redis_channel_prefix.clone(),
-                    hub.clone(),
-                    shutdown.clone(),
-                )));
+                let listener = Listener {
+                    client: client.clone(),
+                    prefix: settings.bus.redis_channel_prefix.clone(),
+                    poll: settings.bus.hub_poll,
+                    outage_poll: settings.bus.hub_outage_poll,
+                };
+                workers.push(tokio::spawn(listener.run(hub.clone(), shutdown.clone())));
                 Arc::new(RedisPublisher::new(
                     client.clone(),
-                    &settings.redis_channel_prefix,
-                ))
+                    &settings.bus.redis_channel_prefix,
+                )?)
             }
             None => Arc::new(InProcess(hub.clone())),
         };
@@ -114,55 +92,66 @@ impl Application {
             .instance_id
             .clone()
             .unwrap_or_else(default_instance_id);
-        if settings.relay_enabled {
-            let config = RelayConfig {
-                instance: instance.clone(),
-                poll: Duration::from_millis(settings.relay_poll_ms),
-                lease: Duration::from_millis(settings.relay_lease_ms),
-                push_wake: push_wake.clone(),
-            };
-            workers.push(tokio::spawn(relay::run(
-                db.clone(),
-                publisher,
-                config,
-                outbox.clone(),
-                metrics.clone(),
+        let relay = Arc::new(Relay::new(
+            db.clone(),
+            publisher,
+            instance.clone(),
+            settings.bus.relay_lease,
+            metrics.clone(),
+        ));
+        if settings.bus.relay_enabled {
+            workers.push(tokio::spawn(relay.clone().run(
+                bell.clone(),
+                settings.bus.relay_poll,
                 shutdown.clone(),
             )));
         }
-        let push_context = Arc::new(
-            start_push(
-                &db,
-                &settings,
-                instance,
-                push_wake,
-                metrics.clone(),
-                &shutdown,
-                &mut workers,
+        let (private_key, public_key) =
+            vapid::load_or_create(&db, settings.push.vapid_private_key.as_ref())
+                .await
+                .map_err(|e| anyhow!(e))
+                .context("loading the VAPID key")?;
+        let policy = schema::domain::PushPolicy {
+            allowed_hosts: settings.push.allowed_hosts.clone(),
+            trusted_origins: settings.push.trusted_origins.clone(),
+        };
+        let push = {
+            let signer = VapidSigner::new(&private_key, settings.push.vapid_subject.clone())
+                .map_err(|e| anyhow!(e))?;
+            let sender = Sender::new(
+                Arc::new(policy.clone()),
+                signer,
+                settings.push.timeout,
+                settings.push.concurrency as usize,
             )
-            .await?,
-        );
+            .map_err(|e| anyhow!(e))?;
+            let config =
+                WorkerConfig::new(&settings.push, instance, settings.http.public_url.clone());
+            Arc::new(Worker::new(
+                db.clone(),
+                Arc::new(sender),
+                config,
+                metrics.clone(),
+            ))
+        };
+        if settings.push.enabled {
+            workers.push(tokio::spawn(
+                push.clone().run(bell.clone(), shutdown.clone()),
+            ));
+        }
         let api = ApiContext {
             db: db.clone(),
             clock: clock.clone(),
-            mailer: mailer::from_settings(&settings)?,
-            public_url: settings.public_url.clone(),
+            mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
+            public_url: settings.http.public_url.clone(),
             bus: hub,
-            outbox,
-            push: push_context,
+            outbox: bell,
+            push: Arc::new(schema::PushContext { policy, public_key }),
         };
-        let limits = Limits {
-            depth: settings.query_depth_limit,
-            complexity: settings.query_complexity_limit,
-        };
-        let schema = schema::build_schema(api, limits);
-        let listener = TcpListener::bind(settings.bind)
+        let schema = schema::build_schema(api, settings.limits.schema_limits());
+        let listener = TcpListener::bind(settings.http.bind)
             .await
-            .map_err(|e| format!("binding {}: {e}", settings.bind))?;
-        let ws = WsSettings {
-            init_timeout: Duration::from_millis(settings.ws_init_timeout_ms),
-            keepalive: Duration::from_secs(settings.ws_keepalive_secs.max(1)),
-        };
+            .with_context(|| format!("binding {}", settings.http.bind))?;
         let state = AppState(Arc::new(App {
             schema,
             db,
@@ -170,12 +159,16 @@ impl Application {
             clock,
             metrics,
             shutdown,
-            ws,
+            ws: settings.websocket.clone(),
         }));
         Ok(Self {
             listener,
             state,
             settings,
+            pipeline: Pipeline {
+                relay,
+                push: Some(push),
+            },
             workers,
             stop,
         })
@@ -185,11 +178,16 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The pipeline's workers, to run one step at a time.
+    pub fn pipeline(&self) -> Pipeline {
+        self.pipeline.clone()
+    }
+
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), String> {
-        let address = self.listener.local_addr().map_err(|e| e.to_string())?;
+    ) -> anyhow::Result<()> {
+        let address = self.listener.local_addr()?;
         tracing::info!("GraphiQL on http://{address}/graphql");
         let router = http::router(self.state, &self.settings);
         let stop = self.stop;
@@ -200,12 +198,27 @@ impl Application {
                 let _ = stop.send(true);
             })
             .await
-            .map_err(|e| format!("serving: {e}"));
+            .context("serving");
         for worker in self.workers {
             let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
         }
         served
     }
+}
+
+async fn seed_demo_if_empty(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let organizations = entities::organization::Entity::find()
+        .count(db)
+        .await
+        .context("checking for demo data")?;
+    if organizations == 0 {
+        let report = schema::services::demo::seed_demo(db)
+            .await
+            .map_err(|e| anyhow!(e.detail()))
+            .context("seeding the demo data")?;
+        tracing::info!(?report, "seeded the 2020 demo data");
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -229,57 +242,6 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
-}
-
-/// Loads (or creates) the VAPID key and, when enabled, starts this instance's push worker.
-async fn start_push(
-    db: &DatabaseConnection,
-    settings: &Settings,
-    instance: String,
-    wake: Arc<Notify>,
-    metrics: Arc<Metrics>,
-    shutdown: &watch::Receiver<bool>,
-    workers: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Result<schema::PushContext, String> {
-    if !(settings.vapid_subject.starts_with("mailto:")
-        || settings.vapid_subject.starts_with("https:"))
-    {
-        return Err("VAPID_SUBJECT must be a mailto: or https: URL".into());
-    }
-    let (private, public_key) =
-        vapid::load_or_create(db, settings.vapid_private_key.as_ref()).await?;
-    let policy = schema::domain::PushPolicy {
-        allowed_hosts: settings.push_allowed_hosts.clone(),
-        trusted_origins: settings.push_trusted_origins.clone(),
-    };
-    if settings.push_enabled {
-        let signer = VapidSigner::new(&private, settings.vapid_subject.clone())?;
-        let sender = Sender::new(
-            Arc::new(policy.clone()),
-            signer,
-            Duration::from_millis(settings.push_timeout_ms),
-            settings.push_concurrency.max(1),
-        )?;
-        let config = push::WorkerConfig {
-            instance,
-            concurrency: settings.push_concurrency.max(1),
-            batch: settings.push_batch.max(1),
-            lease: Duration::from_millis(settings.push_lease_ms),
-            poll: Duration::from_millis(settings.push_poll_ms),
-            max_attempts: settings.push_max_attempts.max(1),
-            retry_base: Duration::from_millis(settings.push_retry_base_ms),
-            public_url: settings.public_url.clone(),
-        };
-        workers.push(tokio::spawn(push::run(
-            db.clone(),
-            Arc::new(sender),
-            config,
-            wake,
-            metrics,
-            shutdown.clone(),
-        )));
-    }
-    Ok(schema::PushContext { policy, public_key })
 }
 
 /// A name for this process in the relay lease: pid plus start time.

@@ -3,6 +3,7 @@
 mod account;
 mod event;
 mod money;
+mod notification;
 pub mod participation;
 mod partner;
 mod push;
@@ -13,6 +14,7 @@ pub mod suppression;
 pub use account::{DisplayName, Email, Password};
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition};
 pub use money::{Currency, Money};
+pub use notification::{Notice, NotificationKind, RefundDecisionMessage, StatusChangeMessage};
 pub use participation::Dimension;
 pub use partner::{PartnerScope, ScopeSet};
 pub use push::{DEFAULT_PUSH_HOSTS, PushEndpoint, PushKeys, PushPolicy, is_public_address};

@@ -18,8 +18,9 @@ use super::guards::{api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::refunds::{RefundOption, RefundStatus};
 use crate::context::ApiContext;
+use crate::domain::{Notice, NotificationKind, RefundDecisionMessage};
 use crate::error::ApiError;
-use crate::services::notifications::{self, Notice, NotificationKind, RefundDecisionMessage};
+use crate::services::notifications;
 use crate::services::registrations;
 
 /// Rows read from the log per replay query.
@@ -173,7 +174,7 @@ impl AlertSubscription {
         // Without a cursor the stream starts now: everything committed so far is "before".
         let mut cursor = match after {
             Some(after) => after,
-            None => last_status_change_id(&api).await?,
+            None => notifications::last_status_change_id(&api.db).await?,
         };
         let wanted = move |notice: &Notice| {
             notice.kind == Some(NotificationKind::EventStatusChanged)
@@ -184,13 +185,12 @@ impl AlertSubscription {
             loop {
                 if replay {
                     loop {
-                        let rows = match notifications::status_changes_after(&api.db, cursor, event_filter, REPLAY_BATCH).await {
-                            Ok(rows) => rows,
-                            Err(e) => { yield Err(e.into()); return; }
+                        let notices = match notifications::status_changes_after(&api.db, cursor, event_filter, REPLAY_BATCH).await {
+                            Ok(notices) => notices,
+                            Err(e) => { yield Err(ApiError::from(e).into()); return; }
                         };
-                        let done = (rows.len() as u64) < REPLAY_BATCH;
-                        for row in rows {
-                            let notice = Notice::decode(&row, None);
+                        let done = (notices.len() as u64) < REPLAY_BATCH;
+                        for notice in notices {
                             if let Some(change) = status_change_of(&notice) {
                                 cursor = change.change.id;
                                 yield Ok(change);
@@ -241,14 +241,14 @@ impl AlertSubscription {
             loop {
                 if replay {
                     loop {
-                        let rows = match notifications::personal_after(&api.db, account_id, &mine.ids(), cursor, REPLAY_BATCH).await {
-                            Ok(rows) => rows,
-                            Err(e) => { yield Err(e.into()); return; }
+                        let notices = match notifications::personal_after(&api.db, account_id, &mine.ids(), cursor, REPLAY_BATCH).await {
+                            Ok(notices) => notices,
+                            Err(e) => { yield Err(ApiError::from(e).into()); return; }
                         };
-                        let done = (rows.len() as u64) < REPLAY_BATCH;
-                        for row in rows {
-                            cursor = row.id;
-                            yield Ok(Notification(Arc::new(Notice::decode(&row, None))));
+                        let done = (notices.len() as u64) < REPLAY_BATCH;
+                        for notice in notices {
+                            cursor = notice.id;
+                            yield Ok(Notification(Arc::new(notice)));
                         }
                         if done { break; }
                     }
@@ -271,15 +271,4 @@ impl AlertSubscription {
             }
         })
     }
-}
-
-/// The newest status change's id, the starting point of a stream without a cursor.
-async fn last_status_change_id(api: &ApiContext) -> Result<i64, ApiError> {
-    use entities::event_status_change;
-    use sea_orm::{EntityTrait, QueryOrder};
-    let newest = event_status_change::Entity::find()
-        .order_by_desc(event_status_change::Column::Id)
-        .one(&api.db)
-        .await?;
-    Ok(newest.map(|c| c.id).unwrap_or(0))
 }

@@ -16,10 +16,10 @@ use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DbLoader, DistancesOf, EventId, HistoryOf, OrganizationsOf};
 use super::money::{Money, MoneyInput};
+use crate::domain::StatusChangeMessage;
 use crate::domain::{EventName, Reason, Slug, TimeZone};
 use crate::error::ApiError;
 use crate::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
-use crate::services::notifications::StatusChangeMessage;
 use std::sync::Arc;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -515,7 +515,7 @@ impl EventMutation {
         };
         let (event, _) =
             service::change_status(&api.db, api.clock.now(), signed_in(ctx)?, change).await?;
-        api.outbox.notify_one();
+        api.outbox.ring();
         Ok(Event::from(event))
     }
 }

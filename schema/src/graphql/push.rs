@@ -13,7 +13,6 @@ use super::ids::{parse_id, to_id};
 use super::loaders::{DbLoader, EventId};
 use crate::domain::{PushEndpoint, PushKeys};
 use crate::services::events::find_organized;
-use crate::services::notifications::StatusChangeMessage;
 use crate::services::push_deliveries;
 use crate::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
 
@@ -123,22 +122,19 @@ impl PushQuery {
         Ok(push_deliveries::event_reports(&api.db, event.id, 50)
             .await?
             .into_iter()
-            .filter_map(|(row, report)| {
-                let message: StatusChangeMessage = serde_json::from_str(&row.payload).ok()?;
-                Some(PushReport {
-                    notification_id: to_id(row.id),
-                    status: message.status.into(),
-                    reason: message.reason,
-                    occurred_at: message.occurred_at,
-                    queued: report.queued,
-                    sent: report.sent,
-                    delivered: report.delivered,
-                    failed: report.failed,
-                    pruned: report.pruned,
-                    dropped: report.dropped,
-                    pending: report.pending,
-                    attempts: report.attempts,
-                })
+            .map(|(message, report)| PushReport {
+                notification_id: to_id(report.notification_id),
+                status: message.status.into(),
+                reason: message.reason,
+                occurred_at: message.occurred_at,
+                queued: report.queued,
+                sent: report.sent,
+                delivered: report.delivered,
+                failed: report.failed,
+                pruned: report.pruned,
+                dropped: report.dropped,
+                pending: report.pending,
+                attempts: report.attempts,
             })
             .collect())
     }

@@ -243,7 +243,7 @@ impl RefundMutation {
         let id = parse_id(&id, "refund request")?;
         let decided =
             service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?;
-        api.outbox.notify_one();
+        api.outbox.ring();
         Ok(RefundRequest(decided))
     }
 
@@ -257,7 +257,7 @@ impl RefundMutation {
         let api = api(ctx)?;
         let id = parse_id(&id, "refund request")?;
         let paid = service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
-        api.outbox.notify_one();
+        api.outbox.ring();
         Ok(RefundRequest(paid))
     }
 

@@ -365,7 +365,7 @@ async fn record_historic_cancellation(
             starts_at: marathon.starts_at,
             changed_by: None,
             occurred_at: cancelled_at,
-            published_at: Some(cancelled_at),
+            announced_at: Some(cancelled_at),
         },
     )
     .await?;

@@ -12,9 +12,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::notifications::{self, NotificationKind, StatusChangeMessage};
+use super::notifications;
 use crate::domain::participation::race_day;
 use crate::domain::{EventName, Money, Reason, Slug, TimeZone, check_transition};
+use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// The organization an organizer acts for, or why they may not act.
@@ -387,7 +388,7 @@ pub async fn change_status(
             starts_at,
             changed_by: Some(actor.id),
             occurred_at: now,
-            published_at: None,
+            announced_at: None,
         },
     )
     .await?;
@@ -415,7 +416,7 @@ pub struct HistoryLine {
     pub changed_by: Option<i64>,
     pub occurred_at: DateTime<Utc>,
     /// Set only for history that should not be announced again (the demo's 2020 lines).
-    pub published_at: Option<DateTime<Utc>>,
+    pub announced_at: Option<DateTime<Utc>>,
 }
 
 /// Appends a history line and its notification (the outbox row) for `event`, which is
@@ -462,7 +463,7 @@ pub async fn append_status_change(
             account_id: None,
             payload: notifications::encode(&message)?,
             created_at: history.occurred_at,
-            published_at: line.published_at,
+            announced_at: line.announced_at,
         },
     )
     .await?;

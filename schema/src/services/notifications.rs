@@ -1,79 +1,29 @@
-//! The notification log: taking gap-free ids, appending rows, decoding them into notices,
-//! and reading them back for replay.
+//! The notification log, whole: taking gap-free ids and appending rows (inside the
+//! transaction of the change they announce), reading them back decoded (for hubs, replays
+//! and the push composer), and the relay's bookkeeping (its lease and publish marks) and the
+//! push enqueuer's (which rows have had their deliveries queued).
 //!
 //! Every notification id comes from the single `notification_counter` row, whose lock is
 //! held until the appending transaction ends; so ids are handed out in commit order with no
 //! gaps, and anyone who has seen id N knows every lower id is committed and readable.
+//!
+//! Functions that background workers call return `DbErr`, so a worker can log the database's
+//! own words; resolvers turn it into `ApiError` with `?`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use entities::event::EventStatus;
-use entities::refund_request::{RefundOption, RefundStatus};
-use entities::{event, notification, notification_counter};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use entities::{event, notification, notification_counter, relay_lease};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::domain::{Notice, NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult};
-
-/// What a notification announces; stored as its SCREAMING_CASE name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationKind {
-    EventStatusChanged,
-    RefundDecided,
-}
-
-impl NotificationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EventStatusChanged => "EVENT_STATUS_CHANGED",
-            Self::RefundDecided => "REFUND_DECIDED",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "EVENT_STATUS_CHANGED" => Some(Self::EventStatusChanged),
-            "REFUND_DECIDED" => Some(Self::RefundDecided),
-            _ => None,
-        }
-    }
-}
-
-/// What the log carries for a status change: enough for a push message or a WebSocket
-/// payload without another query.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusChangeMessage {
-    pub status_change_id: i64,
-    pub event_id: i64,
-    pub event_name: String,
-    pub event_slug: String,
-    pub time_zone: String,
-    pub previous_status: Option<EventStatus>,
-    pub status: EventStatus,
-    pub reason: String,
-    pub starts_at: DateTime<Utc>,
-    pub occurred_at: DateTime<Utc>,
-}
-
-/// What the log carries for an organizer's decision on a runner's refund request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefundDecisionMessage {
-    pub refund_request_id: i64,
-    pub registration_id: i64,
-    pub event_id: i64,
-    pub event_name: String,
-    pub option: RefundOption,
-    pub status: RefundStatus,
-    pub note: Option<String>,
-    pub decided_at: DateTime<Utc>,
-}
 
 pub fn encode(message: &impl Serialize) -> ApiResult<String> {
     serde_json::to_string(message)
@@ -82,7 +32,7 @@ pub fn encode(message: &impl Serialize) -> ApiResult<String> {
 
 /// Takes the next notification id. Call it inside the transaction that appends the row,
 /// as early as the transaction's order allows: the lock lasts until commit.
-pub async fn next_id(db: &impl ConnectionTrait) -> ApiResult<i64> {
+pub async fn next_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let taken = notification_counter::Entity::update_many()
         .col_expr(
             notification_counter::Column::LastId,
@@ -94,7 +44,7 @@ pub async fn next_id(db: &impl ConnectionTrait) -> ApiResult<i64> {
     taken
         .first()
         .map(|row| row.last_id)
-        .ok_or_else(|| ApiError::Internal("notification_counter row is missing".into()))
+        .ok_or_else(|| DbErr::RecordNotFound("the notification_counter row is missing".into()))
 }
 
 /// A row to append.
@@ -105,15 +55,17 @@ pub struct Outgoing {
     pub account_id: Option<i64>,
     pub payload: String,
     pub created_at: DateTime<Utc>,
-    pub published_at: Option<DateTime<Utc>>,
+    /// Set for history that must not be announced again (the demo's 2020 cancellation):
+    /// the row starts published and with its pushes queued.
+    pub announced_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(
     db: &impl ConnectionTrait,
     id: i64,
     row: Outgoing,
-) -> ApiResult<notification::Model> {
-    Ok(notification::ActiveModel {
+) -> Result<notification::Model, DbErr> {
+    notification::ActiveModel {
         id: Set(id),
         kind: Set(row.kind.as_str().into()),
         event_id: Set(row.event_id),
@@ -121,79 +73,96 @@ pub async fn insert(
         account_id: Set(row.account_id),
         payload: Set(row.payload),
         created_at: Set(row.created_at),
-        published_at: Set(row.published_at),
+        published_at: Set(row.announced_at),
+        pushes_queued_at: Set(row.announced_at),
     }
     .insert(db)
-    .await?)
+    .await
 }
 
 /// Takes an id and appends in one call, for appenders with nothing to order before it.
-pub async fn append(db: &impl ConnectionTrait, row: Outgoing) -> ApiResult<notification::Model> {
+pub async fn append(
+    db: &impl ConnectionTrait,
+    row: Outgoing,
+) -> Result<notification::Model, DbErr> {
     let id = next_id(db).await?;
     insert(db, id, row).await
 }
 
-/// A notification decoded once, shared by every local subscriber.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub id: i64,
-    pub kind: Option<NotificationKind>,
-    pub event_id: Option<i64>,
-    pub account_id: Option<i64>,
-    pub status_change: Option<StatusChangeMessage>,
-    pub refund_decision: Option<RefundDecisionMessage>,
-    /// The event as it is now, loaded once per notice so that subscribers do not query it.
-    pub event: Option<Arc<event::Model>>,
+/// The highest id in the log (0 when empty).
+pub async fn last_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = notification_counter::Entity::find_by_id(1).one(db).await?;
+    Ok(row.map(|r| r.last_id).unwrap_or(0))
 }
 
-impl Notice {
-    /// Decodes a log row; an unreadable payload leaves its message out (and is logged).
-    pub fn decode(row: &notification::Model, event: Option<Arc<event::Model>>) -> Self {
-        let kind = NotificationKind::parse(&row.kind);
-        let (status_change, refund_decision) = match kind {
-            Some(NotificationKind::EventStatusChanged) => (decode_payload(row), None),
-            Some(NotificationKind::RefundDecided) => (None, decode_payload(row)),
-            None => (None, None),
-        };
-        Self {
-            id: row.id,
-            kind,
-            event_id: row.event_id,
-            account_id: row.account_id,
-            status_change,
-            refund_decision,
-            event,
-        }
-    }
+/// The newest status change's id: where a status-change stream without a cursor starts.
+pub async fn last_status_change_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let newest = notification::Entity::find()
+        .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
+        .order_by_desc(notification::Column::Id)
+        .one(db)
+        .await?;
+    Ok(newest.and_then(|n| n.status_change_id).unwrap_or(0))
 }
 
-fn decode_payload<T: serde::de::DeserializeOwned>(row: &notification::Model) -> Option<T> {
-    serde_json::from_str(&row.payload)
-        .map_err(|error| tracing::error!(id = row.id, %error, "unreadable notification payload"))
-        .ok()
-}
-
-/// Log rows after `after_id`, oldest first, at most `limit`.
-pub async fn after(
+/// Notices after `after_id` up to `up_to`, oldest first, at most `limit`, each with its
+/// event as it is now (the events read in one query): what a hub broadcasts.
+pub async fn notices_after(
     db: &impl ConnectionTrait,
     after_id: i64,
+    up_to: i64,
     limit: u64,
-) -> ApiResult<Vec<notification::Model>> {
-    Ok(notification::Entity::find()
+) -> Result<Vec<Notice>, DbErr> {
+    let rows = notification::Entity::find()
         .filter(notification::Column::Id.gt(after_id))
+        .filter(notification::Column::Id.lte(up_to))
         .order_by_asc(notification::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?;
+    let event_ids: Vec<i64> = rows.iter().filter_map(|r| r.event_id).collect();
+    let events: HashMap<i64, Arc<event::Model>> = if event_ids.is_empty() {
+        HashMap::new()
+    } else {
+        event::Entity::find()
+            .filter(event::Column::Id.is_in(event_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, Arc::new(e)))
+            .collect()
+    };
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let event = row.event_id.and_then(|id| events.get(&id).cloned());
+            Notice::decode(row, event)
+        })
+        .collect())
 }
 
-/// Status changes after the status-change cursor `after`, of one event or all.
+/// The notices with these ids, decoded, without their events (the push composer needs
+/// only the message).
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<Notice>, DbErr> {
+    Ok(notification::Entity::find()
+        .filter(notification::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .iter()
+        .map(|row| Notice::decode(row, None))
+        .collect())
+}
+
+/// Status changes after the status-change cursor `after`, of one event or all, decoded.
 pub async fn status_changes_after(
     db: &impl ConnectionTrait,
     after: i64,
     event_id: Option<i64>,
     limit: u64,
-) -> ApiResult<Vec<notification::Model>> {
+) -> Result<Vec<Notice>, DbErr> {
     let mut condition = Condition::all()
         .add(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
         .add(notification::Column::StatusChangeId.gt(after));
@@ -205,18 +174,39 @@ pub async fn status_changes_after(
         .order_by_asc(notification::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .iter()
+        .map(|row| Notice::decode(row, None))
+        .collect())
+}
+
+/// The newest `limit` status changes of an event, newest first: (notification id, message).
+pub async fn newest_status_changes(
+    db: &impl ConnectionTrait,
+    event_id: i64,
+    limit: u64,
+) -> Result<Vec<(i64, StatusChangeMessage)>, DbErr> {
+    Ok(notification::Entity::find()
+        .filter(notification::Column::EventId.eq(event_id))
+        .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
+        .order_by_desc(notification::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .iter()
+        .filter_map(|row| Some((row.id, Notice::decode(row, None).status_change?)))
+        .collect())
 }
 
 /// A runner's notifications after `after_id`: status changes of the given events and
-/// notifications addressed to the account.
+/// notifications addressed to the account, decoded.
 pub async fn personal_after(
     db: &impl ConnectionTrait,
     account_id: i64,
     event_ids: &[i64],
     after_id: i64,
     limit: u64,
-) -> ApiResult<Vec<notification::Model>> {
+) -> Result<Vec<Notice>, DbErr> {
     let mine = Condition::any()
         .add(notification::Column::AccountId.eq(account_id))
         .add(
@@ -233,11 +223,126 @@ pub async fn personal_after(
         .order_by_asc(notification::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .iter()
+        .map(|row| Notice::decode(row, None))
+        .collect())
 }
 
-/// The highest id in the log (0 when empty).
-pub async fn last_id(db: &impl ConnectionTrait) -> ApiResult<i64> {
-    let row = notification_counter::Entity::find_by_id(1).one(db).await?;
-    Ok(row.map(|r| r.last_id).unwrap_or(0))
+/// The relay's lease: one instance at a time publishes, so rows go out once and in order.
+const RELAY_LEASE: &str = "outbox";
+
+/// Takes or renews the relay lease until `until`; true when `instance` holds it.
+pub async fn hold_relay_lease(
+    db: &impl ConnectionTrait,
+    instance: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let renewed = relay_lease::Entity::update_many()
+        .col_expr(
+            relay_lease::Column::Holder,
+            Expr::value(instance.to_owned()),
+        )
+        .col_expr(relay_lease::Column::ExpiresAt, Expr::value(until))
+        .filter(relay_lease::Column::Name.eq(RELAY_LEASE))
+        .filter(
+            Condition::any()
+                .add(relay_lease::Column::Holder.eq(instance))
+                .add(relay_lease::Column::ExpiresAt.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    if renewed.rows_affected == 1 {
+        return Ok(true);
+    }
+    let inserted = relay_lease::Entity::insert(relay_lease::ActiveModel {
+        name: Set(RELAY_LEASE.into()),
+        holder: Set(instance.to_owned()),
+        expires_at: Set(until),
+    })
+    .on_conflict(
+        OnConflict::column(relay_lease::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(inserted == 1)
+}
+
+/// Gives the relay lease up, so another instance takes over at once.
+pub async fn release_relay_lease(
+    db: &impl ConnectionTrait,
+    instance: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    relay_lease::Entity::update_many()
+        .col_expr(relay_lease::Column::ExpiresAt, Expr::value(now))
+        .filter(relay_lease::Column::Name.eq(RELAY_LEASE))
+        .filter(relay_lease::Column::Holder.eq(instance))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ids of rows not yet published, oldest first.
+pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<i64>, DbErr> {
+    notification::Entity::find()
+        .select_only()
+        .column(notification::Column::Id)
+        .filter(notification::Column::PublishedAt.is_null())
+        .order_by_asc(notification::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+pub async fn mark_published(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    notification::Entity::update_many()
+        .col_expr(notification::Column::PublishedAt, Expr::value(now))
+        .filter(notification::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Rows whose push deliveries are not queued yet, oldest first. On PostgreSQL the rows are
+/// locked, skipping any another instance is queueing right now; call it in the
+/// transaction that queues them and marks them.
+pub async fn awaiting_push_queue(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<notification::Model>, DbErr> {
+    let query = notification::Entity::find()
+        .filter(notification::Column::PushesQueuedAt.is_null())
+        .order_by_asc(notification::Column::Id)
+        .limit(limit);
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => query.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        ),
+        _ => query,
+    }
+    .all(db)
+    .await
+}
+
+pub async fn mark_push_queued(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    notification::Entity::update_many()
+        .col_expr(notification::Column::PushesQueuedAt, Expr::value(now))
+        .filter(notification::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -1,6 +1,9 @@
-//! The Web Push delivery queue: one row per (notification, subscription), enqueued by the
-//! relay, claimed in batches by the push workers of any instance, and kept afterwards so
-//! organizers can count what was sent, delivered, failed and pruned.
+//! The Web Push delivery queue: one row per (notification, subscription), queued straight
+//! from the notification log by any instance's push worker (not by the relay: pushes must
+//! not wait for Redis), claimed in batches by the push workers of any instance, and kept
+//! afterwards so organizers can count what was sent, delivered, failed and pruned.
+//!
+//! Functions the worker calls return `DbErr`, so its log lines carry the database's words.
 //!
 //! Claims are leases: a worker that dies mid-batch leaves rows whose lease runs out, and
 //! another worker claims them again. Delivery is therefore at least once; the payload
@@ -13,22 +16,44 @@ use entities::push_delivery::{self, DeliveryStatus};
 use entities::{notification, push_subscription, push_subscription_event, registration};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     FromQueryResult, QueryFilter, QuerySelect, Statement, Value,
 };
 
-use super::notifications::NotificationKind;
+use super::notifications;
+use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::ApiResult;
+
+/// Queues the deliveries of every log row whose pushes are not queued yet, at most `limit`
+/// rows, and marks those rows, in one transaction; returns (rows, deliveries) queued. Many
+/// instances may run it at once: on PostgreSQL each takes rows the others have not locked,
+/// SQLite has one writer at a time, and the insert ignores a delivery that exists.
+#[tracing::instrument(skip(db))]
+pub async fn enqueue_from_log(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<(usize, u64), DbErr> {
+    let txn = super::begin_write(db).await?;
+    let rows = notifications::awaiting_push_queue(&txn, limit).await?;
+    if rows.is_empty() {
+        return Ok((0, 0));
+    }
+    let queued = enqueue(&txn, &rows, now).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    notifications::mark_push_queued(&txn, &ids, now).await?;
+    txn.commit().await?;
+    Ok((rows.len(), queued))
+}
 
 /// Enqueues one delivery per matching subscription for each status change in `rows`:
 /// subscriptions that name the event, and those that follow every event their runner
-/// is registered for. Idempotent: a row published twice is enqueued once.
-#[tracing::instrument(skip(db, rows), fields(rows = rows.len()))]
-pub async fn enqueue(
+/// is registered for. Idempotent: a row seen twice is enqueued once.
+async fn enqueue(
     db: &impl ConnectionTrait,
     rows: &[notification::Model],
     now: DateTime<Utc>,
-) -> ApiResult<u64> {
+) -> Result<u64, DbErr> {
     use push_delivery::Column as D;
     use push_subscription::Column as S;
     let mut enqueued = 0;
@@ -98,7 +123,7 @@ pub async fn enqueue(
                 D::CreatedAt,
             ])
             .select_from(matching)
-            .map_err(|e| crate::ApiError::Internal(format!("building enqueue: {e}")))?
+            .map_err(|e| DbErr::Custom(format!("building the enqueue statement: {e}")))?
             .on_conflict(
                 OnConflict::columns([D::NotificationId, D::SubscriptionId])
                     .do_nothing()
@@ -128,7 +153,7 @@ pub async fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u64,
-) -> ApiResult<Vec<Claimed>> {
+) -> Result<Vec<Claimed>, DbErr> {
     let pending = DeliveryStatus::Pending;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let statement = match db.get_database_backend() {
@@ -179,7 +204,7 @@ pub async fn claim(
 pub async fn subscriptions(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = i64>,
-) -> ApiResult<HashMap<i64, push_subscription::Model>> {
+) -> Result<HashMap<i64, push_subscription::Model>, DbErr> {
     Ok(push_subscription::Entity::find()
         .filter(push_subscription::Column::Id.is_in(ids))
         .all(db)
@@ -219,7 +244,7 @@ pub async fn record(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     outcomes: &[(Claimed, Outcome)],
-) -> ApiResult<()> {
+) -> Result<(), DbErr> {
     use push_delivery::Column as D;
     let txn = super::begin_write(db).await?;
     let mut delivered: HashMap<u16, Vec<i64>> = HashMap::new();
@@ -307,7 +332,7 @@ pub async fn record(
 
 /// Gives claimed but unstarted deliveries back (a worker shutting down), without
 /// counting the claim as an attempt.
-pub async fn release(db: &impl ConnectionTrait, ids: Vec<i64>) -> ApiResult<()> {
+pub async fn release(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<(), DbErr> {
     use push_delivery::Column as D;
     if ids.is_empty() {
         return Ok(());
@@ -407,21 +432,18 @@ pub async fn reports(
         .collect())
 }
 
-/// The newest `limit` status-change notifications of an event, each with its report.
+/// The newest `limit` status changes of an event, each with its report.
 pub async fn event_reports(
     db: &impl ConnectionTrait,
     event_id: i64,
     limit: u64,
-) -> ApiResult<Vec<(notification::Model, Report)>> {
-    use sea_orm::QueryOrder;
-    let rows = notification::Entity::find()
-        .filter(notification::Column::EventId.eq(event_id))
-        .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
-        .order_by_desc(notification::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+) -> ApiResult<Vec<(StatusChangeMessage, Report)>> {
+    let changes = notifications::newest_status_changes(db, event_id, limit).await?;
+    let ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
     let reports = reports(db, &ids).await?;
-    Ok(rows.into_iter().zip(reports).collect())
+    Ok(changes
+        .into_iter()
+        .map(|(_, message)| message)
+        .zip(reports)
+        .collect())
 }

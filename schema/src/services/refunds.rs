@@ -17,12 +17,13 @@ use sea_orm::{
 
 use super::charity::{Allocator, NewDonation, insert_donations};
 use super::events::find_organized;
-use super::notifications::{self, NotificationKind, Outgoing, RefundDecisionMessage};
+use super::notifications::{self, Outgoing};
 use super::registrations::find_visible;
 use super::stats::counters;
 use crate::domain::{
     BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee,
 };
+use crate::domain::{NotificationKind, RefundDecisionMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// An event's refund policy, validated at the edge.
@@ -195,7 +196,7 @@ async fn notify_runner(
             account_id: Some(request.account_id),
             payload: notifications::encode(&message)?,
             created_at: now,
-            published_at: None,
+            announced_at: None,
         },
     )
     .await?;

@@ -1,26 +1,36 @@
-//! The hub: receives every notification once (from Redis or in-process), decodes it once,
-//! loads its event once, and broadcasts one shared `Arc<Notice>` to every local subscriber.
+//! The hub: one per instance. Rung with a notification id (from Redis, in-process, or its
+//! own poll while Redis is away), it reads from the log every row it has not broadcast yet
+//! up to that id, with their events in one query, and broadcasts each as one shared
+//! `Arc<Notice>` to every local subscriber.
 //!
-//! Notification ids are gap-free and follow commit order, so the hub knows exactly what it
-//! has seen: a message whose id is more than one past the last one means messages were
-//! missed (a Redis disconnect), and the hub reads them from the log first. Repeats (the
-//! relay publishes at least once) are dropped.
+//! Notification ids are gap-free and follow commit order, so "the last id broadcast" says
+//! exactly what the hub has seen: a ring for an id it has passed is a repeat (the relay
+//! publishes at least once) and costs nothing; a ring further ahead means the rings in
+//! between were lost, and the read covers them too.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use entities::{event, notification};
-use schema::services::notifications::{self, Notice};
-use schema::{ApiError, Bus};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use schema::domain::Notice;
+use schema::services::notifications;
+use schema::{Bus, OutboxBell};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, broadcast};
 
 use crate::metrics::Metrics;
+
+/// Rows read from the log per query.
+const READ_BATCH: u64 = 500;
 
 pub struct Hub {
     db: DatabaseConnection,
     sender: broadcast::Sender<Arc<Notice>>,
     /// The last id broadcast; the lock also keeps broadcasts in order.
     last_id: Mutex<i64>,
+    /// The same, readable without waiting for a broadcast in progress.
+    seen: AtomicI64,
+    /// Rung for each notice, so this instance's push worker queues and sends at once.
+    bell: Arc<OutboxBell>,
     metrics: Arc<Metrics>,
 }
 
@@ -29,67 +39,58 @@ impl Hub {
     pub async fn start(
         db: DatabaseConnection,
         buffer: usize,
+        bell: Arc<OutboxBell>,
         metrics: Arc<Metrics>,
-    ) -> Result<Arc<Self>, ApiError> {
+    ) -> Result<Arc<Self>, DbErr> {
         let last = notifications::last_id(&db).await?;
         let (sender, _) = broadcast::channel(buffer.max(16));
         Ok(Arc::new(Self {
             db,
             sender,
             last_id: Mutex::new(last),
+            seen: AtomicI64::new(last),
+            bell,
             metrics,
         }))
     }
 
-    /// Takes one published row: drops a repeat, fills a gap from the log, broadcasts.
-    pub async fn ingest(&self, row: notification::Model) -> Result<(), ApiError> {
-        let mut last = self.last_id.lock().await;
-        if row.id <= *last {
+    /// The log holds notifications up to `id`: broadcast those not broadcast yet.
+    pub async fn ring(&self, id: i64) -> Result<(), DbErr> {
+        if id <= self.seen.load(Ordering::Acquire) {
             return Ok(());
         }
-        if row.id > *last + 1 {
-            tracing::info!(
-                from = *last + 1,
-                to = row.id - 1,
-                "hub missed notifications: reading them from the log"
-            );
-            self.fill(&mut last, row.id - 1).await?;
-        }
-        self.emit(&mut last, row).await
+        let mut last = self.last_id.lock().await;
+        self.fill(&mut last, id).await
     }
 
-    /// Broadcasts whatever the log holds past the last id seen (after a reconnect).
-    pub async fn catch_up(&self) -> Result<(), ApiError> {
+    /// Broadcasts whatever the log holds past the last id seen (after a reconnect, and on
+    /// each poll while the bus is away).
+    pub async fn catch_up(&self) -> Result<(), DbErr> {
         let mut last = self.last_id.lock().await;
         self.fill(&mut last, i64::MAX).await
     }
 
-    async fn fill(&self, last: &mut i64, up_to: i64) -> Result<(), ApiError> {
-        loop {
-            let rows = notifications::after(&self.db, *last, 500).await?;
-            let full = rows.len() == 500;
-            for row in rows.into_iter().filter(|r| r.id <= up_to) {
-                self.emit(last, row).await?;
-            }
-            if !full || *last >= up_to {
-                return Ok(());
-            }
-        }
+    /// The last id broadcast.
+    pub fn last_seen(&self) -> i64 {
+        self.seen.load(Ordering::Acquire)
     }
 
-    async fn emit(&self, last: &mut i64, row: notification::Model) -> Result<(), ApiError> {
-        let event = match row.event_id {
-            Some(id) => event::Entity::find_by_id(id)
-                .one(&self.db)
-                .await?
-                .map(Arc::new),
-            None => None,
-        };
-        *last = row.id;
-        let notice = Arc::new(Notice::decode(&row, event));
-        // No receiver is fine: nobody is subscribed on this instance right now.
-        let _ = self.sender.send(notice);
-        self.metrics.notices_broadcast.inc();
+    async fn fill(&self, last: &mut i64, up_to: i64) -> Result<(), DbErr> {
+        while *last < up_to {
+            let notices = notifications::notices_after(&self.db, *last, up_to, READ_BATCH).await?;
+            let full = notices.len() as u64 == READ_BATCH;
+            for notice in notices {
+                *last = notice.id;
+                self.seen.store(notice.id, Ordering::Release);
+                // No receiver is fine: nobody is subscribed on this instance right now.
+                let _ = self.sender.send(Arc::new(notice));
+                self.metrics.notices_broadcast.inc();
+                self.bell.ring_push();
+            }
+            if !full {
+                break;
+            }
+        }
         Ok(())
     }
 }

@@ -1,16 +1,21 @@
-//! Notifications between instances over Redis pub/sub: the relay PUBLISHes each log row
-//! on `<prefix>:notifications`; each instance keeps ONE subscription (not one per
-//! WebSocket) and feeds its hub. After any disconnect it reconnects with backoff and has
-//! the hub catch up from the log, so nothing published meanwhile is lost.
+//! The bus between instances over Redis pub/sub. The relay PUBLISHes each notification id
+//! on `<prefix>:notifications` through a `ConnectionManager` (which reconnects by itself);
+//! each instance keeps ONE subscription (not one per WebSocket) and rings its hub.
+//!
+//! Redis is only the doorbell: the hub reads the log itself. So while the subscription is
+//! down the hub polls the log every `outage_poll`, and even while it is up every `poll`
+//! (a safety net for a ring lost or held up on the way), and after reconnecting it catches
+//! up. An outage therefore delays a notice by at most the outage poll, and loses nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use async_trait::async_trait;
-use entities::notification;
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use tokio::sync::{Mutex, watch};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::watch;
 
 use super::Publisher;
 use super::hub::Hub;
@@ -19,168 +24,126 @@ pub fn channel(prefix: &str) -> String {
     format!("{prefix}:notifications")
 }
 
-/// Publishes rows as JSON on the channel.
+/// How long one Redis operation or connection attempt may take before it counts as failed.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Publishes notification ids on the channel.
 pub struct RedisPublisher {
-    client: redis::Client,
+    connection: ConnectionManager,
     channel: String,
-    /// One multiplexed connection, re-opened after a failure.
-    connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
 
 impl RedisPublisher {
-    pub fn new(client: redis::Client, prefix: &str) -> Self {
-        Self {
-            client,
+    /// Connects lazily: a gateway starts even while Redis is down, and publishing fails
+    /// (the relay retries) until it is back.
+    pub fn new(client: redis::Client, prefix: &str) -> anyhow::Result<Self> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .context("creating the Redis connection manager")?;
+        Ok(Self {
+            connection,
             channel: channel(prefix),
-            connection: Mutex::new(None),
-        }
+        })
     }
 }
 
 #[async_trait]
 impl Publisher for RedisPublisher {
-    async fn publish(&self, row: &notification::Model) -> Result<(), String> {
-        let message = serde_json::to_string(&WireRow::from(row)).map_err(|e| e.to_string())?;
-        let mut slot = self.connection.lock().await;
-        if slot.is_none() {
-            let connection = tokio::time::timeout(
-                Duration::from_secs(2),
-                self.client.get_multiplexed_async_connection(),
-            )
+    async fn publish(&self, id: i64) -> anyhow::Result<()> {
+        let mut connection = self.connection.clone();
+        let _receivers: i64 = connection
+            .publish(&self.channel, id)
             .await
-            .map_err(|_| "connecting to Redis timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
-            *slot = Some(connection);
-        }
-        let Some(connection) = slot.as_mut() else {
-            return Err("no Redis connection".into());
-        };
-        let sent: Result<i64, _> = tokio::time::timeout(
-            Duration::from_secs(2),
-            connection.publish(&self.channel, message),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "publish timed out",
-            )))
-        });
-        match sent {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                *slot = None;
-                Err(e.to_string())
-            }
-        }
+            .context("PUBLISH to Redis")?;
+        Ok(())
     }
 }
 
-/// A log row as it travels on the channel.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct WireRow {
-    id: i64,
-    kind: String,
-    event_id: Option<i64>,
-    status_change_id: Option<i64>,
-    account_id: Option<i64>,
-    payload: String,
-    created_at: chrono::DateTime<chrono::Utc>,
+/// How a hub listens to Redis.
+pub struct Listener {
+    pub client: redis::Client,
+    pub prefix: String,
+    /// How often the hub reads the log while the subscription is up.
+    pub poll: Duration,
+    /// How often it reads the log while the subscription is down.
+    pub outage_poll: Duration,
 }
 
-impl From<&notification::Model> for WireRow {
-    fn from(row: &notification::Model) -> Self {
-        Self {
-            id: row.id,
-            kind: row.kind.clone(),
-            event_id: row.event_id,
-            status_change_id: row.status_change_id,
-            account_id: row.account_id,
-            payload: row.payload.clone(),
-            created_at: row.created_at,
-        }
-    }
-}
-
-impl From<WireRow> for notification::Model {
-    fn from(row: WireRow) -> Self {
-        Self {
-            id: row.id,
-            kind: row.kind,
-            event_id: row.event_id,
-            status_change_id: row.status_change_id,
-            account_id: row.account_id,
-            payload: row.payload,
-            created_at: row.created_at,
-            published_at: None,
-        }
-    }
-}
-
-/// Keeps this instance's one subscription alive until shutdown.
-pub async fn listen(
-    client: redis::Client,
-    prefix: String,
-    hub: Arc<Hub>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let channel = channel(&prefix);
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let session = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        };
-        let pubsub = tokio::select! {
-            result = tokio::time::timeout(Duration::from_secs(3), session) => result,
-            _ = shutdown.changed() => return,
-        };
-        match pubsub {
-            Ok(Ok(pubsub)) => {
-                backoff = Duration::from_millis(100);
-                tracing::info!(%channel, "hub subscribed to Redis");
-                // Whatever was published while we were away is in the log.
-                if let Err(e) = hub.catch_up().await {
-                    tracing::error!(error = %e.message(), "hub catch-up failed");
-                }
-                let mut messages = pubsub.into_on_message();
-                loop {
-                    let message = tokio::select! {
-                        message = messages.next() => message,
-                        _ = shutdown.changed() => return,
-                    };
-                    let Some(message) = message else {
-                        tracing::warn!("Redis subscription lost: reconnecting");
-                        break;
-                    };
-                    let row = message
-                        .get_payload::<String>()
-                        .map_err(|e| e.to_string())
-                        .and_then(|text| {
-                            serde_json::from_str::<WireRow>(&text).map_err(|e| e.to_string())
-                        });
-                    match row {
-                        Ok(row) => {
-                            if let Err(e) = hub.ingest(row.into()).await {
-                                tracing::error!(error = %e.message(), "hub could not take a notification");
+impl Listener {
+    /// Keeps this instance's one subscription alive until shutdown, polling the log beside
+    /// it.
+    pub async fn run(self, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+        let channel = channel(&self.prefix);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let session = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            let subscribed = tokio::select! {
+                result = tokio::time::timeout(REDIS_TIMEOUT, session) => result,
+                _ = shutdown.changed() => return,
+            };
+            match subscribed {
+                Ok(Ok(pubsub)) => {
+                    backoff = Duration::from_millis(100);
+                    tracing::info!(%channel, "hub subscribed to Redis");
+                    // Whatever was appended while we were away is in the log.
+                    catch_up(&hub).await;
+                    let mut messages = pubsub.into_on_message();
+                    let mut poll = tokio::time::interval(self.poll);
+                    loop {
+                        let message = tokio::select! {
+                            message = messages.next() => message,
+                            _ = poll.tick() => { catch_up(&hub).await; continue; }
+                            _ = shutdown.changed() => return,
+                        };
+                        let Some(message) = message else {
+                            tracing::warn!(
+                                "Redis subscription lost: polling the log until it is back"
+                            );
+                            break;
+                        };
+                        match message.get_payload::<i64>() {
+                            Ok(id) => {
+                                if let Err(error) = hub.ring(id).await {
+                                    tracing::error!(%error, id, "hub could not read a notification from the log");
+                                }
                             }
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "ignoring an unreadable message on the channel")
+                            Err(error) => {
+                                tracing::warn!(%error, "ignoring an unreadable message on the channel")
+                            }
                         }
                     }
                 }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, ?backoff, "Redis subscription failed: retrying")
+                }
+                Err(_) => tracing::warn!(?backoff, "Redis subscription timed out: retrying"),
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, ?backoff, "Redis subscription failed: retrying")
+            // Redis is away: read the log on the short poll until it is time to reconnect.
+            let reconnect_at = tokio::time::Instant::now() + backoff;
+            let mut poll = tokio::time::interval(self.outage_poll);
+            loop {
+                tokio::select! {
+                    _ = poll.tick() => catch_up(&hub).await,
+                    () = tokio::time::sleep_until(reconnect_at) => break,
+                    _ = shutdown.changed() => return,
+                }
             }
-            Err(_) => tracing::warn!(?backoff, "Redis subscription timed out: retrying"),
+            backoff = (backoff * 2).min(Duration::from_secs(2));
         }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {},
-            _ = shutdown.changed() => return,
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+async fn catch_up(hub: &Hub) {
+    if let Err(error) = hub.catch_up().await {
+        tracing::error!(%error, "hub could not read the notification log");
     }
 }

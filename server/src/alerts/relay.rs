@@ -1,156 +1,124 @@
-//! The relay: drains the outbox (notification rows not yet published) onto the bus, in id
-//! order, then marks them published. One instance at a time holds the relay lease, so
-//! rows go out once and in order; a crash between publishing and marking makes the next
-//! holder publish those rows again, and hubs drop the repeats by id. A lease that is not
-//! renewed expires, and another instance takes over.
+//! The relay: rings every hub (through the bus) for each new row of the notification log,
+//! in id order, then marks the rows published. One instance at a time holds the relay
+//! lease, so rows go out once and in order; a crash between ringing and marking makes the
+//! next holder ring again, and hubs ignore a ring for an id they have passed. A lease that
+//! is not renewed expires, and another instance takes over.
 //!
-//! Between publishing and marking, the relay enqueues the rows' Web Push deliveries
-//! (idempotent), so a row marked published always has its pushes queued; publishing comes
-//! first because WebSocket subscribers should not wait for the push queue.
+//! The relay knows nothing of Web Push: push deliveries are queued from the log by the
+//! push workers themselves, so a Redis outage never holds them back.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::Utc;
-use entities::{notification, relay_lease};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
-use tokio::sync::{Notify, watch};
+use schema::OutboxBell;
+use schema::services::notifications;
+use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
 
 use super::Publisher;
 use crate::metrics::Metrics;
 
-const LEASE: &str = "outbox";
+/// Rows published per read of the log.
 const BATCH: u64 = 200;
 
-pub struct RelayConfig {
-    pub instance: String,
-    pub poll: Duration,
-    pub lease: Duration,
-    /// Woken once pushes are queued, so this instance's push worker starts at once.
-    pub push_wake: Arc<Notify>,
-}
-
-pub async fn run(
+pub struct Relay {
     db: DatabaseConnection,
     publisher: Arc<dyn Publisher>,
-    config: RelayConfig,
-    wake: Arc<Notify>,
+    /// This instance's name in the lease.
+    instance: String,
+    /// How long a lease lasts unless renewed.
+    lease: Duration,
     metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        match relay_once(&db, publisher.as_ref(), &config, &metrics).await {
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "relay could not publish: will retry"),
-        }
-        tokio::select! {
-            _ = wake.notified() => {},
-            _ = tokio::time::sleep(config.poll) => {},
-            _ = shutdown.changed() => break,
-        }
-    }
-    // Let another instance take over at once rather than after the lease runs out.
-    let _ = relay_lease::Entity::update_many()
-        .col_expr(relay_lease::Column::ExpiresAt, Expr::value(Utc::now()))
-        .filter(relay_lease::Column::Name.eq(LEASE))
-        .filter(relay_lease::Column::Holder.eq(&config.instance))
-        .exec(&db)
-        .await;
 }
 
-/// Takes or renews the lease; true when this instance is the relay.
-async fn hold_lease(db: &DatabaseConnection, config: &RelayConfig) -> Result<bool, String> {
-    let now = Utc::now();
-    let until = now + chrono::Duration::from_std(config.lease).map_err(|e| e.to_string())?;
-    let renewed = relay_lease::Entity::update_many()
-        .col_expr(
-            relay_lease::Column::Holder,
-            Expr::value(config.instance.clone()),
-        )
-        .col_expr(relay_lease::Column::ExpiresAt, Expr::value(until))
-        .filter(relay_lease::Column::Name.eq(LEASE))
-        .filter(
-            Condition::any()
-                .add(relay_lease::Column::Holder.eq(&config.instance))
-                .add(relay_lease::Column::ExpiresAt.lt(now)),
-        )
-        .exec(db)
-        .await
-        .map_err(|e| e.to_string())?;
-    if renewed.rows_affected == 1 {
-        return Ok(true);
-    }
-    let inserted = relay_lease::Entity::insert(relay_lease::ActiveModel {
-        name: Set(LEASE.into()),
-        holder: Set(config.instance.clone()),
-        expires_at: Set(until),
-    })
-    .on_conflict(
-        OnConflict::column(relay_lease::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(inserted == 1)
-}
-
-/// Publishes every unpublished row, oldest first, if this instance holds the lease.
-async fn relay_once(
-    db: &DatabaseConnection,
-    publisher: &dyn Publisher,
-    config: &RelayConfig,
-    metrics: &Metrics,
-) -> Result<usize, String> {
-    let mut published = 0;
-    loop {
-        let rows = notification::Entity::find()
-            .filter(notification::Column::PublishedAt.is_null())
-            .order_by_asc(notification::Column::Id)
-            .limit(BATCH)
-            .all(db)
-            .await
-            .map_err(|e| e.to_string())?;
-        // Only an instance with work takes or renews the lease: an idle relay writes nothing.
-        if rows.is_empty() || !hold_lease(db, config).await? {
-            return Ok(published);
+impl Relay {
+    pub fn new(
+        db: DatabaseConnection,
+        publisher: Arc<dyn Publisher>,
+        instance: String,
+        lease: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            db,
+            publisher,
+            instance,
+            lease,
+            metrics,
         }
-        let mut sent = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in &rows {
-            match publisher.publish(row).await {
-                Ok(()) => sent.push(row.id),
-                Err(error) => {
-                    failure = Some(error);
-                    break;
+    }
+
+    /// Publishes every unpublished row, oldest first, if this instance holds (or can take)
+    /// the lease; returns how many went out. Only an instance with work takes or renews
+    /// the lease: an idle relay writes nothing.
+    pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        let mut published = 0;
+        loop {
+            let ids = notifications::unpublished(&self.db, BATCH)
+                .await
+                .context("reading unpublished notifications")?;
+            if ids.is_empty() || !self.hold_lease().await? {
+                return Ok(published);
+            }
+            let mut sent = Vec::with_capacity(ids.len());
+            let mut failure = None;
+            for id in &ids {
+                match self.publisher.publish(*id).await {
+                    Ok(()) => sent.push(*id),
+                    Err(error) => {
+                        failure = Some(error.context(format!("publishing notification {id}")));
+                        break;
+                    }
                 }
             }
-        }
-        if !sent.is_empty() {
-            // Publishing stops at the first failure: what went out is a prefix of `rows`.
-            let went_out = &rows[..sent.len()];
-            let queued = schema::services::push_deliveries::enqueue(db, went_out, Utc::now())
-                .await
-                .map_err(|e| e.message())?;
-            if queued > 0 {
-                config.push_wake.notify_one();
+            if !sent.is_empty() {
+                notifications::mark_published(&self.db, &sent, Utc::now())
+                    .await
+                    .context("marking notifications published")?;
+                published += sent.len();
+                self.metrics.notifications_relayed.add(sent.len() as u64);
             }
-            notification::Entity::update_many()
-                .col_expr(notification::Column::PublishedAt, Expr::value(Utc::now()))
-                .filter(notification::Column::Id.is_in(sent.iter().copied()))
-                .exec(db)
-                .await
-                .map_err(|e| e.to_string())?;
-            published += sent.len();
-            metrics.notifications_relayed.add(sent.len() as u64);
+            if let Some(error) = failure {
+                return Err(error);
+            }
         }
-        if let Some(error) = failure {
-            return Err(error);
+    }
+
+    async fn hold_lease(&self) -> anyhow::Result<bool> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(self.lease).context("lease length")?;
+        notifications::hold_relay_lease(&self.db, &self.instance, now, until)
+            .await
+            .context("taking the relay lease")
+    }
+
+    /// Relays whenever a local commit rings or the poll comes round, until shutdown; then
+    /// gives the lease up so another instance takes over at once.
+    pub async fn run(
+        self: Arc<Self>,
+        bell: Arc<OutboxBell>,
+        poll: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            if let Err(error) = self.relay_once().await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "relay could not publish: will retry"
+                );
+            }
+            tokio::select! {
+                () = bell.relay_rung() => {},
+                () = tokio::time::sleep(poll) => {},
+                _ = shutdown.changed() => break,
+            }
+        }
+        if let Err(error) =
+            notifications::release_relay_lease(&self.db, &self.instance, Utc::now()).await
+        {
+            tracing::warn!(%error, "could not give the relay lease up");
         }
     }
 }

@@ -10,11 +10,10 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use schema::Viewer;
-use schema::services::{accounts, partner_keys};
 use serde_json::json;
 
-use crate::startup::AppState;
+use super::auth::{bearer_token, resolve_viewer};
+use crate::app::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -64,39 +63,6 @@ fn transport_error(status: StatusCode, media: Media, code: &str, message: &str) 
     response
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// Who is asking. An unknown or expired token is treated as no token: guarded fields
-/// then answer UNAUTHENTICATED. A partner key is told from a session token by its
-/// `pk_` prefix, so either costs one lookup; an expired or revoked key is no key.
-pub async fn resolve_viewer(state: &AppState, token: Option<&str>) -> Result<Viewer, String> {
-    let Some(token) = token else {
-        return Ok(Viewer::Anonymous);
-    };
-    if token.starts_with(partner_keys::KEY_PREFIX) {
-        return match partner_keys::authenticate(&state.db, state.clock.now(), token).await {
-            Ok(Some(grant)) => Ok(Viewer::PartnerKey(grant)),
-            Ok(None) => Ok(Viewer::Anonymous),
-            Err(error) => Err(error.message()),
-        };
-    }
-    match accounts::authenticate(&state.db, state.clock.now(), token).await {
-        Ok(Some((account, token_hash))) => Ok(Viewer::Account {
-            account,
-            token_hash,
-        }),
-        Ok(None) => Ok(Viewer::Anonymous),
-        Err(error) => Err(error.message()),
-    }
-}
-
 async fn execute(
     state: AppState,
     headers: HeaderMap,
@@ -105,7 +71,8 @@ async fn execute(
 ) -> Response {
     let viewer = match resolve_viewer(&state, bearer_token(&headers)).await {
         Ok(viewer) => viewer,
-        Err(_) => {
+        Err(error) => {
+            tracing::error!(%error, "could not look the bearer token up");
             return transport_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 media,

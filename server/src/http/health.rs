@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::startup::AppState;
+use crate::app::AppState;
 
 pub async fn healthz() -> &'static str {
     "ok"

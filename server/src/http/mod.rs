@@ -1,17 +1,16 @@
 //! The HTTP surface: GraphQL over HTTP and GraphiQL on /graphql, health and readiness.
 
+mod auth;
 mod graphql;
 mod health;
 mod ws;
-
-pub use ws::WsSettings;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
-use crate::config::Settings;
-use crate::startup::AppState;
+use crate::app::AppState;
+use crate::settings::Settings;
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
     Router::new()
@@ -20,6 +19,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
+        ))
         .with_state(state)
 }

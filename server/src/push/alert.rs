@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entities::event::EventStatus;
-use entities::notification;
-use schema::services::notifications::StatusChangeMessage;
+use schema::domain::StatusChangeMessage;
 use serde_json::json;
 use web_push::Urgency;
 
@@ -15,9 +14,13 @@ const MAX_TTL_SECS: i64 = 28 * 24 * 3600;
 /// Even for a race already under way, an alert is worth an hour of a phone being off.
 const MIN_TTL_SECS: i64 = 3600;
 
-/// The alert for a status-change log row; `None` for other kinds or an unreadable payload.
-pub fn compose(row: &notification::Model, public_url: &str, now: DateTime<Utc>) -> Option<Alert> {
-    let message: StatusChangeMessage = serde_json::from_str(&row.payload).ok()?;
+/// The alert for notification `id`, a status change (decoded once, by the log's reader).
+pub fn compose(
+    id: i64,
+    message: &StatusChangeMessage,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Option<Alert> {
     let local_start = message
         .time_zone
         .parse::<chrono_tz::Tz>()
@@ -50,10 +53,10 @@ pub fn compose(row: &notification::Model, public_url: &str, now: DateTime<Utc>) 
     };
     let payload = json!({
         "title": title,
-        "body": message.reason,
+        "body": &message.reason,
         "eventId": message.event_id.to_string(),
         "status": message.status,
-        "notificationId": row.id.to_string(),
+        "notificationId": id.to_string(),
         "startsAt": message.starts_at,
         "url": format!("{}/events/{}", public_url.trim_end_matches('/'), message.event_slug),
     });
@@ -73,9 +76,9 @@ pub fn compose(row: &notification::Model, public_url: &str, now: DateTime<Utc>) 
 mod tests {
     use super::*;
 
-    fn row(status: EventStatus, starts_in_days: i64) -> notification::Model {
+    fn message(status: EventStatus, starts_in_days: i64) -> StatusChangeMessage {
         let now = Utc::now();
-        let message = StatusChangeMessage {
+        StatusChangeMessage {
             status_change_id: 7,
             event_id: 3,
             event_name: "Almaty Marathon 2027".into(),
@@ -86,23 +89,14 @@ mod tests {
             reason: "Public events are banned".into(),
             starts_at: now + chrono::Duration::days(starts_in_days),
             occurred_at: now,
-        };
-        notification::Model {
-            id: 42,
-            kind: "EVENT_STATUS_CHANGED".into(),
-            event_id: Some(3),
-            status_change_id: Some(7),
-            account_id: None,
-            payload: serde_json::to_string(&message).unwrap(),
-            created_at: now,
-            published_at: None,
         }
     }
 
     #[test]
     fn a_cancellation_is_urgent_and_says_why_in_the_organizers_words() {
         let alert = compose(
-            &row(EventStatus::Cancelled, 20),
+            42,
+            &message(EventStatus::Cancelled, 20),
             "https://spa.kz/",
             Utc::now(),
         )
@@ -120,9 +114,9 @@ mod tests {
 
     #[test]
     fn the_ttl_stays_within_the_push_services_bounds() {
-        let far = compose(&row(EventStatus::Suspended, 400), "", Utc::now()).unwrap();
+        let far = compose(42, &message(EventStatus::Suspended, 400), "", Utc::now()).unwrap();
         assert_eq!(i64::from(far.ttl), MAX_TTL_SECS);
-        let past = compose(&row(EventStatus::Completed, -2), "", Utc::now()).unwrap();
+        let past = compose(42, &message(EventStatus::Completed, -2), "", Utc::now()).unwrap();
         assert_eq!(i64::from(past.ttl), MIN_TTL_SECS);
         assert_eq!(past.urgency, Urgency::Low);
     }

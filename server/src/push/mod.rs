@@ -1,10 +1,14 @@
-//! The push worker: claims due deliveries in batches (any instance may run one; a claim is
-//! a lease, so each delivery is worked on by one instance at a time), sends them with
-//! bounded concurrency over pooled connections, and records the outcomes in batches.
+//! The push worker: queues the deliveries of new notifications straight from the log,
+//! claims due deliveries in batches (any instance may run one; a claim is a lease, so each
+//! delivery is worked on by one instance at a time), sends them with bounded concurrency
+//! over pooled connections, and records the outcomes in batches.
 //!
 //! Outcomes: 2xx delivered; 404/410 the subscription is pruned; 429 and 5xx (and network
 //! errors) retried with exponential backoff that honours Retry-After, until the attempt
 //! limit, then failed with the reason; any other answer fails at once.
+//!
+//! `drain_once` runs what is due now and returns; `run` does that whenever a local commit,
+//! the hub or the poll says there may be work, until shutdown.
 
 pub mod alert;
 pub mod sender;
@@ -14,15 +18,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::Utc;
-use entities::{notification, push_subscription};
+use entities::push_subscription;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use schema::OutboxBell;
+use schema::services::notifications;
 use schema::services::push_deliveries::{self, Claimed, Outcome};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tokio::sync::{Notify, watch};
+use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
 
 use crate::metrics::Metrics;
+use crate::settings::PushSettings;
 use sender::{Alert, SendError, Sender};
 
 pub struct WorkerConfig {
@@ -45,10 +53,29 @@ pub struct WorkerConfig {
     pub public_url: String,
 }
 
+impl WorkerConfig {
+    pub fn new(settings: &PushSettings, instance: String, public_url: String) -> Self {
+        Self {
+            instance,
+            concurrency: settings.concurrency as usize,
+            batch: settings.batch,
+            lease: settings.lease,
+            poll: settings.poll,
+            max_attempts: settings.max_attempts,
+            retry_base: settings.retry_base,
+            public_url,
+        }
+    }
+}
+
 /// The longest wait between attempts, whatever Retry-After says.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// Outcomes are written once this many have accumulated (or when the work runs out).
 const RECORD_EVERY: usize = 200;
+/// Log rows whose deliveries are queued per transaction.
+const ENQUEUE_BATCH: u64 = 100;
+/// How long a stopping worker waits for requests in flight.
+const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// A claimed delivery with what it needs.
 struct Job {
@@ -57,136 +84,228 @@ struct Job {
     alert: Option<Arc<Alert>>,
 }
 
-pub async fn run(
+/// What one drain did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Deliveries queued from the log.
+    pub queued: u64,
+    /// Deliveries attempted (each ended delivered, retried, failed, pruned or dropped).
+    pub attempted: usize,
+}
+
+pub struct Worker {
     db: DatabaseConnection,
     sender: Arc<Sender>,
     config: WorkerConfig,
-    wake: Arc<Notify>,
     metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut alerts: HashMap<i64, Option<Arc<Alert>>> = HashMap::new();
-    let mut queue: VecDeque<Job> = VecDeque::new();
-    let mut in_flight = FuturesUnordered::new();
-    let mut outcomes: Vec<(Claimed, Outcome)> = Vec::new();
-    let mut exhausted = false;
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        // Keep the pipeline full: claim more before the queue runs dry.
-        if !exhausted && queue.len() < config.concurrency {
-            match claim(&db, &config, &mut alerts).await {
-                Ok(jobs) if jobs.is_empty() => exhausted = true,
-                Ok(jobs) => queue.extend(jobs),
-                Err(error) => {
-                    tracing::warn!(%error, "push worker could not claim deliveries");
-                    exhausted = true;
-                }
-            }
-        }
-        while in_flight.len() < config.concurrency
-            && let Some(job) = queue.pop_front()
-        {
-            let sender = sender.clone();
-            let metrics = metrics.clone();
-            let max_attempts = config.max_attempts;
-            let retry_base = config.retry_base;
-            // A task per message, so encryption (the costly part) runs on every core.
-            in_flight.push(tokio::spawn(async move {
-                let outcome = deliver(&sender, &job, max_attempts, retry_base).await;
-                count(&metrics, &outcome);
-                (job.claimed, outcome)
-            }));
-        }
-        if in_flight.is_empty() {
-            record(&db, &mut outcomes).await;
-            if alerts.len() > 1000 {
-                alerts.clear();
-            }
-            tokio::select! {
-                _ = wake.notified() => {},
-                _ = tokio::time::sleep(config.poll) => {},
-                _ = shutdown.changed() => break,
-            }
-            exhausted = false;
-            continue;
-        }
-        tokio::select! {
-            Some(done) = in_flight.next() => {
-                // A panicked send loses its outcome; its lease runs out and it is retried.
-                outcomes.extend(done.ok());
-                if outcomes.len() >= RECORD_EVERY {
-                    record(&db, &mut outcomes).await;
-                }
-            }
-            _ = wake.notified() => exhausted = false,
-            _ = shutdown.changed() => break,
-        }
-    }
-    // Shutting down: let requests in flight finish (briefly), record them, and give the
-    // unstarted claims back so another instance need not wait for the lease.
-    let drain = async {
-        while let Some(done) = in_flight.next().await {
-            outcomes.extend(done.ok());
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
-    record(&db, &mut outcomes).await;
-    let unstarted: Vec<i64> = queue.iter().map(|job| job.claimed.id).collect();
-    if let Err(error) = push_deliveries::release(&db, unstarted).await {
-        tracing::warn!(error = %error.message(), "could not release unsent push deliveries");
-    }
 }
 
-/// Claims a batch and loads its subscriptions and (new) notifications in two queries.
-async fn claim(
-    db: &DatabaseConnection,
-    config: &WorkerConfig,
-    alerts: &mut HashMap<i64, Option<Arc<Alert>>>,
-) -> Result<Vec<Job>, String> {
-    let now = Utc::now();
-    let lease_until = now + chrono::Duration::from_std(config.lease).map_err(|e| e.to_string())?;
-    let claimed = push_deliveries::claim(db, &config.instance, now, lease_until, config.batch)
-        .await
-        .map_err(|e| e.message())?;
-    if claimed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let subscriptions =
-        push_deliveries::subscriptions(db, claimed.iter().filter_map(|c| c.subscription_id))
-            .await
-            .map_err(|e| e.message())?;
-    let missing: Vec<i64> = claimed
-        .iter()
-        .map(|c| c.notification_id)
-        .filter(|id| !alerts.contains_key(id))
-        .collect();
-    if !missing.is_empty() {
-        let rows = notification::Entity::find()
-            .filter(notification::Column::Id.is_in(missing.iter().copied()))
-            .all(db)
-            .await
-            .map_err(|e| e.to_string())?;
-        for id in missing {
-            let alert = rows
-                .iter()
-                .find(|row| row.id == id)
-                .and_then(|row| alert::compose(row, &config.public_url, now))
-                .map(Arc::new);
-            alerts.insert(id, alert);
+impl Worker {
+    pub fn new(
+        db: DatabaseConnection,
+        sender: Arc<Sender>,
+        config: WorkerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            db,
+            sender,
+            config,
+            metrics,
         }
     }
-    Ok(claimed
-        .into_iter()
-        .map(|claimed| Job {
-            subscription: claimed
-                .subscription_id
-                .and_then(|id| subscriptions.get(&id).cloned()),
-            alert: alerts.get(&claimed.notification_id).cloned().flatten(),
-            claimed,
-        })
-        .collect())
+
+    /// Queues what the log holds and sends every delivery due now, then returns. Tests
+    /// call this with the background worker off, to assert step by step.
+    pub async fn drain_once(&self) -> anyhow::Result<Drained> {
+        let (never, _) = watch::channel(false);
+        self.drain(&mut never.subscribe()).await
+    }
+
+    /// Drains whenever there may be work, until shutdown.
+    pub async fn run(self: Arc<Self>, bell: Arc<OutboxBell>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(error) = self.drain(&mut shutdown).await {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "push worker failed: will retry"
+                );
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                () = bell.push_rung() => {},
+                () = tokio::time::sleep(self.config.poll) => {},
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    async fn drain(&self, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<Drained> {
+        let mut drained = Drained::default();
+        loop {
+            let (rows, queued) =
+                push_deliveries::enqueue_from_log(&self.db, Utc::now(), ENQUEUE_BATCH)
+                    .await
+                    .context("queueing push deliveries from the notification log")?;
+            drained.queued += queued;
+            if (rows as u64) < ENQUEUE_BATCH {
+                break;
+            }
+        }
+        drained.attempted = self.send_due(shutdown).await?;
+        Ok(drained)
+    }
+
+    /// Claims and sends until nothing is due (or shutdown), keeping `concurrency` requests
+    /// in flight; returns how many were attempted.
+    async fn send_due(&self, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<usize> {
+        let mut alerts: HashMap<i64, Option<Arc<Alert>>> = HashMap::new();
+        let mut queue: VecDeque<Job> = VecDeque::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut outcomes: Vec<(Claimed, Outcome)> = Vec::new();
+        let mut attempted = 0;
+        let mut exhausted = false;
+        let mut failure = None;
+        while !*shutdown.borrow() {
+            // Keep the pipeline full: claim more before the queue runs dry.
+            if !exhausted && queue.len() < self.config.concurrency {
+                match self.claim(&mut alerts).await {
+                    Ok(jobs) if jobs.is_empty() => exhausted = true,
+                    Ok(jobs) => queue.extend(jobs),
+                    Err(error) => {
+                        failure = Some(error);
+                        exhausted = true;
+                    }
+                }
+            }
+            while in_flight.len() < self.config.concurrency
+                && let Some(job) = queue.pop_front()
+            {
+                let sender = self.sender.clone();
+                let metrics = self.metrics.clone();
+                let (max_attempts, retry_base) = (self.config.max_attempts, self.config.retry_base);
+                // A task per message, so encryption (the costly part) runs on every core.
+                in_flight.push(tokio::spawn(async move {
+                    let outcome = deliver(&sender, &job, max_attempts, retry_base).await;
+                    count(&metrics, &outcome);
+                    (job.claimed, outcome)
+                }));
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some(done) = in_flight.next() => {
+                    // A panicked send loses its outcome; its lease runs out and it is retried.
+                    if let Ok(done) = done {
+                        attempted += 1;
+                        outcomes.push(done);
+                    }
+                    if outcomes.len() >= RECORD_EVERY {
+                        self.record(&mut outcomes).await?;
+                    }
+                }
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Stopping or done: let requests in flight finish (briefly when stopping), record
+        // them, and give unstarted claims back so another instance need not wait.
+        let finish = async {
+            while let Some(done) = in_flight.next().await {
+                if let Ok(done) = done {
+                    attempted += 1;
+                    outcomes.push(done);
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_ON_SHUTDOWN, finish).await;
+        self.record(&mut outcomes).await?;
+        let unstarted: Vec<i64> = queue.iter().map(|job| job.claimed.id).collect();
+        push_deliveries::release(&self.db, unstarted)
+            .await
+            .context("giving back unsent push deliveries")?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(attempted),
+        }
+    }
+
+    /// Claims a batch and loads its subscriptions and (new) notifications in two queries.
+    async fn claim(
+        &self,
+        alerts: &mut HashMap<i64, Option<Arc<Alert>>>,
+    ) -> anyhow::Result<Vec<Job>> {
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(self.config.lease)?;
+        let claimed = push_deliveries::claim(
+            &self.db,
+            &self.config.instance,
+            now,
+            lease_until,
+            self.config.batch,
+        )
+        .await
+        .context("claiming push deliveries")?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let subscriptions = push_deliveries::subscriptions(
+            &self.db,
+            claimed.iter().filter_map(|c| c.subscription_id),
+        )
+        .await
+        .context("loading the subscriptions of claimed deliveries")?;
+        let missing: Vec<i64> = claimed
+            .iter()
+            .map(|c| c.notification_id)
+            .filter(|id| !alerts.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let notices = notifications::by_ids(&self.db, missing.iter().copied())
+                .await
+                .context("loading the notifications of claimed deliveries")?;
+            for id in missing {
+                let alert = notices
+                    .iter()
+                    .find(|notice| notice.id == id)
+                    .and_then(|notice| {
+                        alert::compose(
+                            notice.id,
+                            notice.status_change.as_ref()?,
+                            &self.config.public_url,
+                            now,
+                        )
+                    })
+                    .map(Arc::new);
+                alerts.insert(id, alert);
+            }
+        }
+        Ok(claimed
+            .into_iter()
+            .map(|claimed| Job {
+                subscription: claimed
+                    .subscription_id
+                    .and_then(|id| subscriptions.get(&id).cloned()),
+                alert: alerts.get(&claimed.notification_id).cloned().flatten(),
+                claimed,
+            })
+            .collect())
+    }
+
+    /// Writes the outcomes gathered so far. On failure they stay claimed: the lease runs
+    /// out and the deliveries are sent again.
+    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let written = push_deliveries::record(&self.db, Utc::now(), outcomes)
+            .await
+            .with_context(|| format!("recording {} push outcomes", outcomes.len()));
+        outcomes.clear();
+        written
+    }
 }
 
 /// Sends one job and says how it ended.
@@ -254,15 +373,4 @@ fn count(metrics: &Metrics, outcome: &Outcome) {
         Outcome::Pruned { .. } => metrics.pushes_pruned.inc(),
         Outcome::Dropped => {}
     }
-}
-
-async fn record(db: &DatabaseConnection, outcomes: &mut Vec<(Claimed, Outcome)>) {
-    if outcomes.is_empty() {
-        return;
-    }
-    if let Err(error) = push_deliveries::record(db, Utc::now(), outcomes).await {
-        // Left claimed: the lease runs out and the deliveries are sent again.
-        tracing::error!(error = %error.message(), "could not record push outcomes");
-    }
-    outcomes.clear();
 }

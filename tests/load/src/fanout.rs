@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_tests::{ScratchDatabase, free_port, gateway_binary};
+use gateway_tests::{TestDatabase, free_port, gateway_binary};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -216,8 +216,13 @@ pub async fn run(args: Args) -> Result<(), String> {
     } = args;
     let postgres = postgres.url;
 
-    let (scratch, db) = ScratchDatabase::with_demo(&postgres, "gw_fanout").await?;
-    let token = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
+    let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_fanout").await?;
+    let token = gateway_tests::organizer_token(
+        &db,
+        "director@courage-to-be-the-first.test",
+        "courage-to-be-the-first",
+    )
+    .await?;
 
     let prefix = format!("fanout{}", std::process::id());
     let mut gateways = Vec::new();
@@ -422,6 +427,6 @@ pub async fn run(args: Args) -> Result<(), String> {
         let _ = child.wait();
     }
     db.close().await.ok();
-    scratch.drop_now().await;
+    drop(scratch);
     Ok(())
 }

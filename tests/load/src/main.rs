@@ -48,6 +48,15 @@ pub struct Postgres {
     pub url: String,
 }
 
+/// Percentile of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     match Cli::parse().command {

@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::{BrowserSubscription, MockPushService};
-use gateway_tests::{Gateway, ScratchDatabase, post_graphql};
+use gateway_tests::{Gateway, TestDatabase, post_graphql};
 use sea_orm::{EntityTrait, Set};
 use serde_json::json;
 
@@ -94,7 +94,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     let concurrency = args.concurrency.to_string();
     let postgres = args.postgres.url;
 
-    let (scratch, db) = ScratchDatabase::with_demo(&postgres, "gw_push_fanout").await?;
+    let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_push_fanout").await?;
     let event = entities::event::Entity::find()
         .all(&db)
         .await
@@ -155,7 +155,12 @@ pub async fn run(args: Args) -> Result<(), String> {
         "{n} subscriptions set up in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
-    let organizer = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
+    let organizer = gateway_tests::organizer_token(
+        &db,
+        "director@courage-to-be-the-first.test",
+        "courage-to-be-the-first",
+    )
+    .await?;
 
     let gateway = Gateway::start(&[
         ("DATABASE_URL", scratch.url.clone()),
@@ -228,6 +233,6 @@ pub async fn run(args: Args) -> Result<(), String> {
     }
     drop(gateway);
     db.close().await.ok();
-    scratch.drop_now().await;
+    drop(scratch);
     Ok(())
 }

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway_tests::{Gateway, ScratchDatabase, percentile_ms, post_graphql, runner_tokens};
+use gateway_tests::{Gateway, TestDatabase, post_graphql, runner_tokens};
 use sea_orm::{ConnectionTrait, Database, Statement};
+
+use crate::percentile_ms;
 use serde_json::{Value, json};
 
 /// A GraphQL request to `address` (the gateway's base URL).
@@ -55,7 +57,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     } = args;
     let server = postgres.url;
 
-    let scratch = ScratchDatabase::create(&server, "gw_registration_rush").await?;
+    let scratch = TestDatabase::postgres(&server, "gw_registration_rush").await?;
     let gateway = Gateway::start(&[
         ("DATABASE_URL", scratch.url.clone()),
         ("SEED_DEMO", "true".into()),
@@ -67,7 +69,12 @@ pub async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     // An organizer opens a race with exactly `runners` places.
-    let organizer_token = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
+    let organizer_token = gateway_tests::organizer_token(
+        &db,
+        "director@courage-to-be-the-first.test",
+        "courage-to-be-the-first",
+    )
+    .await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -209,7 +216,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     );
     drop(gateway);
     db.close().await.ok();
-    scratch.drop_now().await;
+    drop(scratch);
     if ok {
         Ok(())
     } else {

@@ -253,7 +253,10 @@ async fn my_notifications_without_signing_in_is_refused() {
 
 #[tokio::test]
 async fn the_transport_protocol_closes_with_its_codes() {
-    let app = spawn_app_with(Backend::Sqlite, |s| s.ws_init_timeout_ms = 300).await;
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.websocket.init_timeout = Duration::from_millis(300)
+    })
+    .await;
     let url = app.ws_url();
 
     let mut malformed = Ws::init(&url, TRANSPORT, None).await;

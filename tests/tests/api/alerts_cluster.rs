@@ -15,31 +15,17 @@ use crate::ws_client::{TRANSPORT, Ws};
 
 /// A demo database (migrated and seeded) and an organizer's token on it.
 pub(crate) async fn demo_database() -> (TestDatabase, String) {
-    let database = TestDatabase::create(Backend::Postgres).await;
+    let database = TestDatabase::create(Backend::Postgres).await.unwrap();
     let db = server::database::connect(&database.url, 2).await.unwrap();
     server::database::migrate(&db).await.unwrap();
     schema::services::demo::seed_demo(&db).await.unwrap();
-    let organization =
-        schema::services::organizations::find_by_slug(&db, "courage-to-be-the-first")
-            .await
-            .unwrap()
-            .unwrap();
-    let organizer = schema::services::accounts::create_account(
+    let token = gateway_tests::organizer_token(
         &db,
-        chrono::Utc::now(),
-        schema::services::accounts::NewAccount {
-            email: schema::domain::Email::parse("director@almaty-marathon.kz").unwrap(),
-            password: schema::domain::Password::parse("a director's long password").unwrap(),
-            display_name: schema::domain::DisplayName::parse("Director").unwrap(),
-            role: entities::account::Role::Organizer,
-            organization_id: Some(organization.id),
-        },
+        "director@almaty-marathon.kz",
+        "courage-to-be-the-first",
     )
     .await
     .unwrap();
-    let token = schema::services::accounts::open_session(&db, chrono::Utc::now(), organizer.id)
-        .await
-        .unwrap();
     (database, token)
 }
 
@@ -331,18 +317,35 @@ async fn a_change_left_unpublished_by_a_dead_instance_is_published_by_another() 
     a.child.kill().unwrap();
     a.child.wait().unwrap();
 
+    // B's hub reads the change from the log (its poll does not wait for the relay)...
     let payload = ws.payload("s").await;
     assert_eq!(
         payload["data"]["eventStatusChanged"]["reason"],
         "committed on A"
     );
-    let lease = <entities::relay_lease::Entity as sea_orm::EntityTrait>::find()
-        .all(&db)
-        .await
-        .unwrap();
-    assert_eq!(
-        lease[0].holder, "instance-b",
-        "B took over the expired lease"
-    );
+    // ...and once A's lease has expired, B takes it over and publishes what A left.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let lease = <entities::relay_lease::Entity as sea_orm::EntityTrait>::find()
+            .all(&db)
+            .await
+            .unwrap();
+        let unpublished = <entities::notification::Entity as sea_orm::EntityTrait>::find()
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.published_at.is_none())
+            .count();
+        if lease[0].holder == "instance-b" && unpublished == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B did not take over the expired lease and publish: holder {}, {unpublished} unpublished",
+            lease[0].holder
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     ws.expect_silence(Duration::from_millis(500)).await;
 }

@@ -2,23 +2,13 @@
 //! or SQLite, and a GraphQL client for it. Logs only when `TEST_LOG` is set.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
-use server::{Application, Settings};
+use server::{Application, Pipeline, Settings};
 
-/// The PostgreSQL server every test database is created on.
-pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
+pub use gateway_tests::{Backend, TestDatabase, gateway_binary, unique_name};
 
 /// Runs one test body on both databases, as two tests named after the scenario.
 #[macro_export]
@@ -38,97 +28,6 @@ macro_rules! on_both_databases {
     };
 }
 
-pub fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
-}
-
-/// A database created for one test and dropped after it.
-pub struct TestDatabase {
-    pub url: String,
-    backend: Backend,
-    name: String,
-    sqlite_path: Option<PathBuf>,
-}
-
-impl TestDatabase {
-    pub async fn create(backend: Backend) -> Self {
-        match backend {
-            Backend::Postgres => {
-                let name = unique_name("gw_test");
-                let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
-                    .await
-                    .expect("PostgreSQL is reachable (see README: Prerequisites)");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                Self {
-                    url: format!("{}/{name}", postgres_admin_url()),
-                    backend,
-                    name,
-                    sqlite_path: None,
-                }
-            }
-            Backend::Sqlite => {
-                let path = std::env::temp_dir().join(format!("{}.db", unique_name("gw_test")));
-                Self {
-                    url: format!("sqlite://{}?mode=rwc", path.display()),
-                    backend,
-                    name: String::new(),
-                    sqlite_path: Some(path),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        match self.backend {
-            Backend::Sqlite => {
-                if let Some(path) = &self.sqlite_path {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                    }
-                }
-            }
-            Backend::Postgres => {
-                // The test's runtime may be gone by now: drop the database from a thread
-                // with a runtime of its own.
-                let name = self.name.clone();
-                let _ = std::thread::spawn(move || {
-                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
-                        return;
-                    };
-                    runtime.block_on(async move {
-                        if let Ok(admin) =
-                            Database::connect(format!("{}/postgres", postgres_admin_url())).await
-                        {
-                            let _ = admin
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
-                                .await;
-                            let _ = admin.close().await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
-
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -136,6 +35,9 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub mail_dir: PathBuf,
     pub database: TestDatabase,
+    /// The alert pipeline's workers, to run one step at a time (with their background
+    /// loops turned off in the settings).
+    pub pipeline: Pipeline,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -154,45 +56,26 @@ fn init_logs() {
     }
 }
 
-/// Settings for a test: port 0, the given database, mail into a fresh folder.
+/// Settings for a test: the binary's own defaults, with port 0, the given database, mail
+/// into a fresh folder, and quicker polls.
 pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings {
-    Settings {
-        bind: "127.0.0.1:0".parse().expect("literal address"),
-        database_url: Some(database_url.to_owned().into()),
-        database_max_connections: 8,
-        redis_url: None,
-        seed_demo: Some(false),
-        public_url: "http://spa.test".into(),
-        smtp_url: None,
-        mail_from: "Almaty Marathon <no-reply@almaty-marathon.kz>".into(),
-        mail_dir: Some(mail_dir.to_owned()),
-        max_body_bytes: 64 * 1024,
-        query_depth_limit: 10,
-        query_complexity_limit: 500,
-        redis_channel_prefix: unique_name("gwtest"),
-        relay_enabled: true,
-        relay_poll_ms: 100,
-        relay_lease_ms: 2000,
-        hub_buffer: 1024,
-        ws_init_timeout_ms: 10_000,
-        ws_keepalive_secs: 30,
-        instance_id: None,
-        vapid_private_key: None,
-        vapid_subject: "mailto:ops@almaty-marathon.kz".into(),
-        push_allowed_hosts: schema::domain::DEFAULT_PUSH_HOSTS
-            .iter()
-            .map(|h| (*h).to_owned())
-            .collect(),
-        push_trusted_origins: Vec::new(),
-        push_enabled: true,
-        push_concurrency: 16,
-        push_batch: 64,
-        push_lease_ms: 30_000,
-        push_poll_ms: 200,
-        push_max_attempts: 6,
-        push_retry_base_ms: 1_000,
-        push_timeout_ms: 5_000,
-    }
+    let mut settings = Settings::defaults().expect("the default settings parse");
+    settings.http.bind = "127.0.0.1:0".parse().expect("literal address");
+    settings.http.public_url = "http://spa.test".into();
+    settings.http.max_body_bytes = 64 * 1024;
+    settings.database.url = Some(database_url.to_owned().into());
+    settings.database.max_connections = 8;
+    settings.database.seed_demo = Some(false);
+    settings.mail.mail_dir = Some(mail_dir.to_owned());
+    settings.bus.redis_channel_prefix = unique_name("gwtest");
+    settings.bus.relay_poll = Duration::from_millis(100);
+    settings.bus.relay_lease = Duration::from_millis(2000);
+    settings.push.vapid_subject = "mailto:ops@almaty-marathon.kz".into();
+    settings.push.concurrency = 16;
+    settings.push.batch = 64;
+    settings.push.poll = Duration::from_millis(200);
+    settings.push.timeout = Duration::from_secs(5);
+    settings
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -202,7 +85,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Starts the gateway after `adjust` has had its say on the settings.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
-    let database = TestDatabase::create(backend).await;
+    let database = TestDatabase::create(backend)
+        .await
+        .expect("a test database (see README: Prerequisites)");
     let mail_dir = std::env::temp_dir().join(unique_name("gw_mail"));
     let mut settings = test_settings(&database.url, &mail_dir);
     adjust(&mut settings);
@@ -210,6 +95,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .await
         .expect("the gateway starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let pipeline = app.pipeline();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -223,6 +109,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         db,
         mail_dir,
         database,
+        pipeline,
         shutdown: Some(stop),
     }
 }
@@ -268,29 +155,11 @@ impl TestApp {
         data["signUp"]["token"].as_str().expect("token").to_owned()
     }
 
-    /// Creates an organizer of `organization_slug` (which must exist) and signs it in.
+    /// Creates an organizer of `organization_slug` (which must exist) with a session.
     pub async fn organizer_token(&self, email: &str, organization_slug: &str) -> String {
-        use schema::domain::{DisplayName, Email, Password};
-        use schema::services::{accounts, organizations};
-        let organization = organizations::find_by_slug(&self.db, organization_slug)
+        gateway_tests::organizer_token(&self.db, email, organization_slug)
             .await
-            .ok()
-            .flatten()
-            .expect("organization exists");
-        accounts::create_account(
-            &self.db,
-            chrono::Utc::now(),
-            accounts::NewAccount {
-                email: Email::parse(email).expect("valid email"),
-                password: Password::parse("an organizer password").expect("valid password"),
-                display_name: DisplayName::parse("Organizer").expect("valid name"),
-                role: entities::account::Role::Organizer,
-                organization_id: Some(organization.id),
-            },
-        )
-        .await
-        .expect("organizer created");
-        self.sign_in(email, "an organizer password").await
+            .expect("organizer created")
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
@@ -307,41 +176,9 @@ impl TestApp {
     /// `n` runner accounts with sessions, inserted directly (hashing `n` passwords would
     /// only slow the test down); returns their bearer tokens.
     pub async fn runner_tokens(&self, n: usize) -> Vec<String> {
-        use sea_orm::{EntityTrait, Set};
-        static BATCH: AtomicU64 = AtomicU64::new(0);
-        let batch = BATCH.fetch_add(1, Ordering::Relaxed);
-        let now = chrono::Utc::now();
-        let accounts = (0..n).map(|i| entities::account::ActiveModel {
-            email: Set(format!("runner{batch}-{i}@crowd.test")),
-            password_hash: Set("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$ZmFrZWZha2VmYWtlZmFrZWZha2VmYWtlZmFrZQ".into()),
-            display_name: Set(format!("Runner {i}")),
-            role: Set(entities::account::Role::Runner),
-            organization_id: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        });
-        let ids = entities::account::Entity::insert_many(accounts)
-            .exec_with_returning_keys(&self.db)
+        gateway_tests::runner_tokens(&self.db, &unique_name("crowd"), n)
             .await
-            .unwrap();
-        let tokens: Vec<String> = (0..n)
-            .map(|i| format!("rdg_crowd-{batch}-{i}-{}", unique_name("t")))
-            .collect();
-        let sessions = ids
-            .iter()
-            .zip(&tokens)
-            .map(|(id, token)| entities::session::ActiveModel {
-                account_id: Set(*id),
-                token_hash: Set(schema::services::hash_token(token)),
-                created_at: Set(now),
-                expires_at: Set(now + chrono::Duration::days(1)),
-                ..Default::default()
-            });
-        entities::session::Entity::insert_many(sessions)
-            .exec(&self.db)
-            .await
-            .unwrap();
-        tokens
+            .expect("runners created")
     }
 
     /// The id of an event, by slug.
@@ -407,14 +244,4 @@ pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<no code>")
-}
-
-/// The path of the `gateway` binary that `cargo test` built beside this test binary.
-pub fn gateway_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    dir.join(format!("gateway{}", std::env::consts::EXE_SUFFIX))
 }

@@ -212,7 +212,7 @@ async fn health_is_ok_and_readiness_checks_the_database() {
 #[tokio::test]
 async fn readiness_fails_while_redis_is_unreachable() {
     let unreachable = spawn_app_with(Backend::Sqlite, |s| {
-        s.redis_url = Some("redis://127.0.0.1:1".to_owned().into())
+        s.bus.redis_url = Some("redis://127.0.0.1:1".to_owned().into())
     })
     .await;
     let ready = unreachable
@@ -226,7 +226,7 @@ async fn readiness_fails_while_redis_is_unreachable() {
     assert_eq!(body["redis"], false);
 
     let reachable = spawn_app_with(Backend::Sqlite, |s| {
-        s.redis_url = Some("redis://127.0.0.1:6379".to_owned().into())
+        s.bus.redis_url = Some("redis://127.0.0.1:6379".to_owned().into())
     })
     .await;
     let ready = reachable

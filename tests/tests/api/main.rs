@@ -19,3 +19,4 @@ mod push_cluster;
 mod refunds;
 mod registrations;
 mod stats_counts;
+mod worker_logs;

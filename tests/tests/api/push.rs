@@ -1,6 +1,9 @@
 //! Web Push end to end: a cancellation reaches a mock push service that verifies the VAPID
 //! token and decrypts the body as a browser's push service would; 410 prunes, 429 waits
 //! for Retry-After, 500 is retried; bad subscriptions are refused and nothing is written.
+//!
+//! The push worker's loop is off here: each test runs `drain_once` (what is due now) and
+//! asserts exactly what it did, instead of sleeping to see whether more arrives.
 
 use std::time::Duration;
 
@@ -8,6 +11,8 @@ use gateway_tests::push_service::{BrowserSubscription, MockPushService, Scripted
 use serde_json::{Value, json};
 
 use crate::alerts::change;
+use server::push::Drained;
+
 use crate::helpers::{Backend, TestApp, error_code, spawn_app_with};
 use crate::on_both_databases;
 use crate::registrations::register;
@@ -17,16 +22,44 @@ pub const SUBSCRIBE: &str = "mutation($input: SubscribePushInput!) {
 const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
     notificationId status reason queued sent delivered failed pruned dropped pending attempts } }";
 
-/// A gateway that may push to the local mock, retrying quickly.
+/// A gateway that may push to the local mock, retrying quickly, its push worker driven
+/// by the test.
 async fn push_app(backend: Backend) -> TestApp {
     let app = spawn_app_with(backend, |s| {
-        s.push_trusted_origins = vec!["http://127.0.0.1".into()];
-        s.push_poll_ms = 100;
-        s.push_retry_base_ms = 300;
+        s.push.enabled = false;
+        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.retry_base = Duration::from_millis(300);
     })
     .await;
     app.seed_demo().await;
     app
+}
+
+/// Runs the push worker once: queues and sends whatever is due now.
+async fn drain(app: &TestApp) -> Drained {
+    app.pipeline
+        .push
+        .as_ref()
+        .expect("the push worker exists")
+        .drain_once()
+        .await
+        .expect("the push worker drains")
+}
+
+/// Drains until `done` says so (a retry waits for its time), at most `within`.
+async fn drain_until(app: &TestApp, within: Duration, done: impl Fn(&Drained) -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let drained = drain(app).await;
+        if done(&drained) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push worker did not finish within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn mock_for(app: &TestApp) -> MockPushService {
@@ -99,13 +132,9 @@ async fn a_cancellation_reaches_every_matching_browser_decrypted(backend: Backen
     subscribe(&app, &other, &elsewhere, Some(vec![&women])).await;
 
     let (organizer, event) = cancel_2027(&app).await;
-    assert!(
-        mock.wait_until(Duration::from_secs(10), |r| r.len() >= 2)
-            .await,
-        "pushes arrive: {:?}",
-        mock.rejections()
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let drained = drain(&app).await;
+    assert_eq!((drained.queued, drained.attempted), (2, 2), "{drained:?}");
+    assert_eq!(drain(&app).await, Drained::default(), "nothing more is due");
     let received = mock.received();
     assert_eq!(mock.rejections(), Vec::<String>::new());
     let mut who: Vec<u64> = received.iter().map(|r| r.subscription).collect();
@@ -163,28 +192,16 @@ async fn a_subscription_answered_410_is_pruned(backend: Backend) {
         }],
     );
     let (organizer, event) = cancel_2027(&app).await;
-    assert!(
-        mock.wait_until(Duration::from_secs(10), |r| !r.is_empty())
-            .await
-    );
-    let pruned = async {
-        loop {
-            let me = app
-                .ok(
-                    Some(&token),
-                    "{ me { pushSubscriptions { id } } }",
-                    json!({}),
-                )
-                .await;
-            if me["me"]["pushSubscriptions"] == json!([]) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), pruned)
-        .await
-        .expect("the subscription is deleted");
+    assert_eq!(drain(&app).await.attempted, 1);
+    assert_eq!(mock.requests(), 1);
+    let me = app
+        .ok(
+            Some(&token),
+            "{ me { pushSubscriptions { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["me"]["pushSubscriptions"], json!([]), "deleted");
     assert_eq!(app.count("push_subscription").await, 0);
     let reports = app
         .ok(Some(&organizer), REPORTS, json!({ "e": event }))
@@ -206,10 +223,9 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after(backend: Backend) {
         }],
     );
     let (organizer, event) = cancel_2027(&app).await;
-    assert!(
-        mock.wait_until(Duration::from_secs(10), |r| r.len() >= 2)
-            .await
-    );
+    assert_eq!(drain(&app).await.attempted, 1);
+    assert_eq!(drain(&app).await.attempted, 0, "the retry is not due yet");
+    drain_until(&app, Duration::from_secs(10), |d| d.attempted == 1).await;
     let received = mock.received();
     let waited = received[1].at - received[0].at;
     assert!(
@@ -237,12 +253,10 @@ async fn a_500_then_201_is_delivered_exactly_once(backend: Backend) {
         }],
     );
     cancel_2027(&app).await;
-    assert!(
-        mock.wait_until(Duration::from_secs(10), |r| r.len() >= 2)
-            .await
-    );
-    // Nothing more arrives once it was accepted.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(drain(&app).await.attempted, 1);
+    drain_until(&app, Duration::from_secs(10), |d| d.attempted == 1).await;
+    // Nothing more is sent once it was accepted.
+    assert_eq!(drain(&app).await, Drained::default());
     let statuses: Vec<u16> = mock.received().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [500, 201]);
     assert_eq!(mock.delivered(), 1);
@@ -401,8 +415,8 @@ async fn an_allowed_host_that_resolves_to_a_private_address_is_never_fetched() {
     // `localhost` is on this allowlist but resolves to loopback, and is not trusted: the
     // subscription is accepted (its URL is fine), the request is refused at resolution.
     let app = spawn_app_with(Backend::Sqlite, |s| {
-        s.push_allowed_hosts = vec!["localhost".into()];
-        s.push_poll_ms = 100;
+        s.push.enabled = false;
+        s.push.allowed_hosts = vec!["localhost".into()];
     })
     .await;
     app.seed_demo().await;
@@ -415,29 +429,20 @@ async fn an_allowed_host_that_resolves_to_a_private_address_is_never_fetched() {
     let body = subscribe(&app, &token, &browser, None).await;
     assert!(body.get("errors").is_none(), "{body}");
     let (organizer, event) = cancel_2027(&app).await;
-    let failed = async {
-        loop {
-            let reports = app
-                .ok(Some(&organizer), REPORTS, json!({ "e": event }))
-                .await;
-            if reports["pushReports"][0]["failed"] == 1 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), failed)
-        .await
-        .expect("the delivery fails");
+    assert_eq!(drain(&app).await.attempted, 1);
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    assert_eq!(reports["pushReports"][0]["failed"], 1, "{reports}");
     assert_eq!(mock.requests(), 0);
 }
 
 async fn a_delivery_is_given_up_after_the_attempt_limit_with_the_reason(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.push_trusted_origins = vec!["http://127.0.0.1".into()];
-        s.push_poll_ms = 100;
-        s.push_retry_base_ms = 100;
-        s.push_max_attempts = 2;
+        s.push.enabled = false;
+        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.retry_base = Duration::from_millis(100);
+        s.push.max_attempts = 2;
     })
     .await;
     app.seed_demo().await;
@@ -449,20 +454,12 @@ async fn a_delivery_is_given_up_after_the_attempt_limit_with_the_reason(backend:
     };
     mock.script(id, &[unavailable, unavailable, unavailable]);
     let (organizer, event) = cancel_2027(&app).await;
-    let failed = async {
-        loop {
-            let reports = app
-                .ok(Some(&organizer), REPORTS, json!({ "e": event }))
-                .await;
-            if reports["pushReports"][0]["failed"] == 1 {
-                return reports;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let reports = tokio::time::timeout(Duration::from_secs(10), failed)
-        .await
-        .expect("the delivery is given up");
+    assert_eq!(drain(&app).await.attempted, 1);
+    drain_until(&app, Duration::from_secs(10), |d| d.attempted == 1).await;
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    assert_eq!(reports["pushReports"][0]["failed"], 1, "{reports}");
     assert_eq!(reports["pushReports"][0]["attempts"], 2);
     assert_eq!(mock.requests(), 2, "no attempt beyond the limit");
     use sea_orm::EntityTrait;

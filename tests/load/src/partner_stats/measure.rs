@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway_tests::{percentile_ms, post_graphql};
+use gateway_tests::post_graphql;
 use serde_json::{Value, json};
+
+use crate::percentile_ms;
 
 /// POSTs a GraphQL request to the gateway at `address`; its `data`, or its errors as text.
 pub async fn graphql(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use gateway_tests::{Gateway, ScratchDatabase, gateway_binary, runner_tokens};
+use gateway_tests::{Gateway, TestDatabase, gateway_binary, runner_tokens};
 use measure::{graphql, measure, report};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
 use serde_json::{Value, json};
@@ -99,7 +99,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     } = args;
     let server = postgres.url;
 
-    let scratch = ScratchDatabase::create(&server, "gw_partner_stats").await?;
+    let scratch = TestDatabase::postgres(&server, "gw_partner_stats").await?;
     let gateway = Gateway::start(&[
         ("DATABASE_URL", scratch.url.clone()),
         ("SEED_DEMO", "true".into()),
@@ -134,7 +134,12 @@ pub async fn run(args: Args) -> Result<(), String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    let organizer = gateway_tests::organizer_token(&db, "courage-to-be-the-first").await?;
+    let organizer = gateway_tests::organizer_token(
+        &db,
+        "director@courage-to-be-the-first.test",
+        "courage-to-be-the-first",
+    )
+    .await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()
@@ -312,7 +317,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     );
     drop(gateway);
     db.close().await.ok();
-    scratch.drop_now().await;
+    drop(scratch);
     if exact {
         Ok(())
     } else {

@@ -1,15 +1,16 @@
-//! GraphQL subscriptions over WebSocket at /graphql/ws, speaking `graphql-transport-ws`
-//! (the graphql-ws library's protocol) and the legacy `graphql-ws`
-//! (subscriptions-transport-ws). Written here rather than taken from async-graphql so the
-//! close codes follow the protocol: 4400 malformed message, 4401 subscribe before the
-//! handshake, 4403 rejected credentials, 4408 no `connection_init` in time, 4409 duplicate
-//! operation id, 4429 a second `connection_init`.
+//! GraphQL subscriptions over WebSocket at /graphql/ws, in either protocol of
+//! [`protocol`]. Written here rather than taken from async-graphql so the close codes
+//! follow the protocol: 4400 malformed message, 4401 subscribe before the handshake, 4403
+//! rejected credentials, 4408 no `connection_init` in time, 4409 duplicate operation id,
+//! 4429 a second `connection_init`.
 //!
 //! One task per connection; its subscriptions are streams polled by that task (no task or
 //! channel per subscription), which keeps a connection to a few KiB.
 
+mod protocol;
+
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_graphql::Data;
 use axum::extract::State;
@@ -19,19 +20,11 @@ use axum::response::Response;
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::graphql::resolve_viewer;
-use crate::startup::AppState;
-
-const TRANSPORT_WS: &str = "graphql-transport-ws";
-const LEGACY_WS: &str = "graphql-ws";
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    TransportWs,
-    Legacy,
-}
+use super::auth::resolve_viewer;
+use crate::app::AppState;
+use protocol::{ClientMessage, Protocol};
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let offered: Vec<String> = ws
@@ -43,13 +36,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
                 .collect::<Vec<_>>()
         })
         .collect();
-    let protocol = if offered.iter().any(|p| p == TRANSPORT_WS) || offered.is_empty() {
-        Protocol::TransportWs
-    } else if offered.iter().any(|p| p == LEGACY_WS) {
-        Protocol::Legacy
-    } else {
-        Protocol::TransportWs
-    };
+    let protocol = Protocol::negotiate(&offered);
     let mut ws = ws
         // Small buffers: tens of thousands of idle subscribers must fit in memory.
         .read_buffer_size(4 * 1024)
@@ -57,12 +44,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024);
     if !offered.is_empty() {
-        let name = if protocol == Protocol::TransportWs {
-            TRANSPORT_WS
-        } else {
-            LEGACY_WS
-        };
-        ws.set_selected_protocol(HeaderValue::from_static(name));
+        ws.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
     ws.on_upgrade(move |socket| async move {
         state.metrics.websocket_connections.inc();
@@ -71,13 +53,27 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
     })
 }
 
+/// A close frame's reason may hold at most 123 bytes (RFC 6455 5.5): longer, and the
+/// frame cannot be sent at all.
+fn close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
 /// One operation's responses, tagged with its id; `None` marks its end.
 type Tagged = BoxStream<'static, (String, Option<async_graphql::Response>)>;
 
 struct Session {
     state: AppState,
     protocol: Protocol,
-    data: Option<std::sync::Arc<Data>>,
+    data: Option<Arc<Data>>,
     init_received: bool,
     operations: HashMap<String, AbortHandle>,
     streams: SelectAll<Tagged>,
@@ -116,7 +112,7 @@ impl Session {
                     Step::Close(4408, "Connection initialisation timeout".into())
                 }
                 message = incoming.next() => match message {
-                    Some(Ok(Message::Text(text))) => self.on_message(text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported".into()),
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => Step::Continue,
@@ -124,10 +120,7 @@ impl Session {
                 Some((id, response)) = self.streams.next(), if !self.streams.is_empty() => {
                     self.on_response(id, response)
                 }
-                _ = keepalive.tick(), if self.data.is_some() => match self.protocol {
-                    Protocol::TransportWs => Step::Send(json!({ "type": "ping" })),
-                    Protocol::Legacy => Step::Send(json!({ "type": "ka" })),
-                },
+                _ = keepalive.tick(), if self.data.is_some() => Step::Send(self.protocol.keepalive()),
                 _ = shutdown.changed() => Step::Close(1001, "server shutting down".into()),
             };
             let text = match step {
@@ -137,7 +130,7 @@ impl Session {
                 Step::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
-                        reason: Utf8Bytes::from(reason),
+                        reason: Utf8Bytes::from(close_reason(reason)),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
@@ -157,92 +150,76 @@ impl Session {
         }
     }
 
-    async fn on_message(&mut self, text: &str) -> Step {
-        let Ok(message) = serde_json::from_str::<Value>(text) else {
-            return self.malformed("Invalid message received");
+    async fn on_text(&mut self, text: &str) -> Step {
+        let message = match ClientMessage::parse(self.protocol, text) {
+            Ok(message) => message,
+            Err(reason) => return self.malformed(reason),
         };
-        let kind = message["type"].as_str().unwrap_or_default();
-        match (self.protocol, kind) {
-            (_, "connection_init") => self.on_init(&message["payload"]).await,
-            (Protocol::TransportWs, "ping") => Step::Send(json!({ "type": "pong" })),
-            (Protocol::TransportWs, "pong") => Step::Continue,
-            (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
-                self.on_subscribe(&message)
-            }
-            (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
-                let id = message["id"].as_str().unwrap_or_default();
-                if let Some(handle) = self.operations.remove(id) {
+        match message {
+            ClientMessage::ConnectionInit { payload } => self.on_init(payload.as_ref()).await,
+            ClientMessage::Ping => Step::Send(self.protocol.pong()),
+            ClientMessage::Pong => Step::Continue,
+            ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request),
+            ClientMessage::Complete { id } => {
+                if let Some(handle) = self.operations.remove(&id) {
                     handle.abort();
                     self.state.metrics.subscriptions.dec();
                     if self.protocol == Protocol::Legacy {
-                        return Step::Send(json!({ "id": id, "type": "complete" }));
+                        return Step::Send(self.protocol.complete(&id));
                     }
                 }
                 Step::Continue
             }
-            (Protocol::Legacy, "connection_terminate") => Step::Close(1000, "terminated".into()),
-            _ => self.malformed(&format!("Unknown message type: {kind:?}")),
+            ClientMessage::Terminate => Step::Close(1000, "terminated".into()),
         }
     }
 
-    fn malformed(&self, reason: &str) -> Step {
+    /// A message we cannot read: graphql-transport-ws closes, the legacy protocol says so.
+    fn malformed(&self, reason: String) -> Step {
         match self.protocol {
-            Protocol::TransportWs => Step::Close(4400, reason.to_owned()),
+            Protocol::TransportWs => Step::Close(4400, reason),
             Protocol::Legacy => {
-                Step::Send(json!({ "type": "error", "payload": { "message": reason } }))
+                Step::Send(serde_json::json!({ "type": "error", "payload": { "message": reason } }))
             }
         }
     }
 
-    async fn on_init(&mut self, payload: &Value) -> Step {
+    async fn on_init(&mut self, payload: Option<&Value>) -> Step {
         if self.init_received {
             return Step::Close(4429, "Too many initialisation requests".into());
         }
         self.init_received = true;
-        let token = payload["authorization"]
-            .as_str()
-            .or_else(|| payload["Authorization"].as_str())
-            .map(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-                    .unwrap_or(value)
-                    .trim()
-            });
+        let token = protocol::init_token(payload);
         let viewer = match resolve_viewer(&self.state, token).await {
             Ok(schema::Viewer::Anonymous) if token.is_some() => None,
             Ok(viewer) => Some(viewer),
-            Err(_) => None,
+            Err(error) => {
+                tracing::error!(%error, "could not look the connection's token up");
+                None
+            }
         };
         let Some(viewer) = viewer else {
             return match self.protocol {
                 Protocol::TransportWs => Step::Close(4403, "Forbidden".into()),
                 Protocol::Legacy => Step::Send(
-                    json!({ "type": "connection_error", "payload": { "message": "Forbidden" } }),
+                    serde_json::json!({ "type": "connection_error", "payload": { "message": "Forbidden" } }),
                 ),
             };
         };
         let mut data = Data::default();
         data.insert(viewer);
-        self.data = Some(std::sync::Arc::new(data));
-        Step::Send(json!({ "type": "connection_ack" }))
+        self.data = Some(Arc::new(data));
+        Step::Send(self.protocol.connection_ack())
     }
 
-    fn on_subscribe(&mut self, message: &Value) -> Step {
+    fn on_subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
         let Some(data) = self.data.clone() else {
             return match self.protocol {
                 Protocol::TransportWs => Step::Close(4401, "Unauthorized".into()),
                 Protocol::Legacy => Step::Send(
-                    json!({ "type": "error", "payload": { "message": "connection_init first" } }),
+                    serde_json::json!({ "type": "error", "payload": { "message": "connection_init first" } }),
                 ),
             };
-        };
-        let Some(id) = message["id"]
-            .as_str()
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned)
-        else {
-            return self.malformed("An operation needs an id");
         };
         if self.operations.contains_key(&id) {
             return match self.protocol {
@@ -250,15 +227,11 @@ impl Session {
                     Step::Close(4409, format!("Subscriber for {id} already exists"))
                 }
                 Protocol::Legacy => Step::Send(
-                    json!({ "id": id, "type": "error", "payload": { "message": "duplicate id" } }),
+                    self.protocol
+                        .error(&id, serde_json::json!([{ "message": "duplicate id" }])),
                 ),
             };
         }
-        let request: async_graphql::Request =
-            match serde_json::from_value(message["payload"].clone()) {
-                Ok(request) => request,
-                Err(e) => return self.malformed(&format!("Invalid subscribe payload: {e}")),
-            };
         let responses = self
             .state
             .schema
@@ -280,7 +253,7 @@ impl Session {
             // The stream ended by itself (not by the client's complete): say so.
             if self.operations.remove(&id).is_some() {
                 self.state.metrics.subscriptions.dec();
-                return Step::Send(json!({ "id": id, "type": "complete" }));
+                return Step::Send(self.protocol.complete(&id));
             }
             return Step::Continue;
         };
@@ -292,21 +265,10 @@ impl Session {
                 self.state.metrics.subscriptions.dec();
             }
             let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-            return match self.protocol {
-                Protocol::TransportWs => {
-                    Step::Send(json!({ "id": id, "type": "error", "payload": errors }))
-                }
-                Protocol::Legacy => Step::Send(
-                    json!({ "id": id, "type": "error", "payload": { "errors": errors } }),
-                ),
-            };
+            return Step::Send(self.protocol.error(&id, errors));
         }
-        let kind = if self.protocol == Protocol::TransportWs {
-            "next"
-        } else {
-            "data"
-        };
         // Serialized straight into the frame, without an intermediate JSON tree.
+        let kind = self.protocol.next_type();
         match (serde_json::to_string(&id), serde_json::to_string(&response)) {
             (Ok(id), Ok(payload)) => Step::SendText(format!(
                 r#"{{"id":{id},"type":"{kind}","payload":{payload}}}"#
@@ -314,11 +276,4 @@ impl Session {
             _ => Step::Close(1011, "could not encode a response".into()),
         }
     }
-}
-
-/// Timings of the WebSocket protocol.
-#[derive(Clone, Copy, Debug)]
-pub struct WsSettings {
-    pub init_timeout: Duration,
-    pub keepalive: Duration,
 }

@@ -1,0 +1,106 @@
+//! What the notification log carries: the kinds of notification and their messages, and a
+//! log row decoded once into a `Notice` that every local subscriber and the push composer
+//! share. Storage lives in `services::notifications`; this is the data alone.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use entities::event::EventStatus;
+use entities::refund_request::{RefundOption, RefundStatus};
+use entities::{event, notification};
+use serde::{Deserialize, Serialize};
+
+/// What a notification announces; stored as its SCREAMING_CASE name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    EventStatusChanged,
+    RefundDecided,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EventStatusChanged => "EVENT_STATUS_CHANGED",
+            Self::RefundDecided => "REFUND_DECIDED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "EVENT_STATUS_CHANGED" => Some(Self::EventStatusChanged),
+            "REFUND_DECIDED" => Some(Self::RefundDecided),
+            _ => None,
+        }
+    }
+}
+
+/// What the log carries for a status change: enough for a push message or a WebSocket
+/// payload without another query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChangeMessage {
+    pub status_change_id: i64,
+    pub event_id: i64,
+    pub event_name: String,
+    pub event_slug: String,
+    pub time_zone: String,
+    pub previous_status: Option<EventStatus>,
+    pub status: EventStatus,
+    pub reason: String,
+    pub starts_at: DateTime<Utc>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// What the log carries for an organizer's decision on a runner's refund request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundDecisionMessage {
+    pub refund_request_id: i64,
+    pub registration_id: i64,
+    pub event_id: i64,
+    pub event_name: String,
+    pub option: RefundOption,
+    pub status: RefundStatus,
+    pub note: Option<String>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A notification decoded once, shared by every local subscriber.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub id: i64,
+    pub kind: Option<NotificationKind>,
+    pub event_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub status_change: Option<StatusChangeMessage>,
+    pub refund_decision: Option<RefundDecisionMessage>,
+    /// The event as it is now, loaded once per notice so that subscribers do not query it.
+    pub event: Option<Arc<event::Model>>,
+}
+
+impl Notice {
+    /// Decodes a log row; an unreadable payload leaves its message out (and is logged).
+    pub fn decode(row: &notification::Model, event: Option<Arc<event::Model>>) -> Self {
+        let kind = NotificationKind::parse(&row.kind);
+        let (status_change, refund_decision) = match kind {
+            Some(NotificationKind::EventStatusChanged) => (decode_payload(row), None),
+            Some(NotificationKind::RefundDecided) => (None, decode_payload(row)),
+            None => (None, None),
+        };
+        Self {
+            id: row.id,
+            kind,
+            event_id: row.event_id,
+            account_id: row.account_id,
+            status_change,
+            refund_decision,
+            event,
+        }
+    }
+}
+
+fn decode_payload<T: serde::de::DeserializeOwned>(row: &notification::Model) -> Option<T> {
+    serde_json::from_str(&row.payload)
+        .map_err(|error| tracing::error!(id = row.id, %error, "unreadable notification payload"))
+        .ok()
+}

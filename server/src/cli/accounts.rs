@@ -1,0 +1,102 @@
+//! `gateway accounts create`: an organizer, partner or runner account, the password read
+//! from standard input (never from the command line, where `ps` would show it).
+
+use anyhow::{Context, anyhow};
+use clap::ValueEnum;
+use entities::account::Role;
+use schema::domain::{DisplayName, Email, Password};
+use schema::services::{accounts, organizations};
+use sea_orm::DatabaseConnection;
+
+use super::service_error;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        email: String,
+        /// Slug of the organization an organizer or partner acts for.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Name shown to others (default: the part of the email before `@`).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    Organizer,
+    Partner,
+    Runner,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Organizer => Role::Organizer,
+            RoleArg::Partner => Role::Partner,
+            RoleArg::Runner => Role::Runner,
+        }
+    }
+}
+
+pub async fn run(db: &DatabaseConnection, command: Command) -> anyhow::Result<()> {
+    let Command::Create {
+        role,
+        email,
+        organization,
+        display_name,
+    } = command;
+    let password = read_password()?;
+    let email = Email::parse(&email).map_err(service_error)?;
+    let display_name = display_name.unwrap_or_else(|| {
+        email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let organization_id = match organization {
+        Some(slug) => Some(
+            organizations::find_by_slug(db, &slug)
+                .await
+                .map_err(service_error)?
+                .ok_or_else(|| anyhow!("no organization with slug {slug}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let account = accounts::create_account(
+        db,
+        chrono::Utc::now(),
+        accounts::NewAccount {
+            email,
+            password: Password::parse(&password).map_err(service_error)?,
+            display_name: DisplayName::parse(&display_name).map_err(service_error)?,
+            role: role.into(),
+            organization_id,
+        },
+    )
+    .await
+    .map_err(service_error)
+    .context("creating the account")?;
+    println!(
+        "account {} created: {} ({:?})",
+        account.id, account.email, account.role
+    );
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

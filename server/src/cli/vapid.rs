@@ -1,0 +1,19 @@
+//! `gateway vapid generate`: a new VAPID key pair for `VAPID_PRIVATE_KEY`.
+
+use anyhow::anyhow;
+use secrecy::ExposeSecret;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Print a new VAPID key pair, as the VAPID_PRIVATE_KEY setting and its public key.
+    Generate,
+}
+
+pub fn run(command: Command) -> anyhow::Result<()> {
+    let Command::Generate = command;
+    // Standard output only, for the operator to put in a secret store; never logged.
+    let (private, public) = crate::push::vapid::generate().map_err(|e| anyhow!(e))?;
+    println!("VAPID_PRIVATE_KEY={}", private.expose_secret());
+    println!("# public key (webPushPublicKey): {public}");
+    Ok(())
+}

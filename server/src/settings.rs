@@ -1,0 +1,335 @@
+//! Every setting, typed, grouped by what it configures, each with its environment variable,
+//! flag and default in one place (the attributes below). Ranges are checked when parsed, so
+//! the rest of the server receives values that make sense, times as `Duration`s. Secrets
+//! are wrapped so they never print. `docs/OPERATIONS.md` lists the same table.
+
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use secrecy::SecretString;
+
+/// Where the embedded default keeps its SQLite file.
+pub const EMBEDDED_DATABASE_URL: &str = "sqlite://./data/gateway.db?mode=rwc";
+
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// This instance's name in the relay lease, on the push deliveries it claims and in
+    /// logs. Default: pid and start time.
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    #[command(flatten)]
+    pub http: HttpSettings,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub bus: BusSettings,
+    #[command(flatten)]
+    pub websocket: WebSocketSettings,
+    #[command(flatten)]
+    pub push: PushSettings,
+    #[command(flatten)]
+    pub mail: MailSettings,
+    #[command(flatten)]
+    pub limits: QueryLimits,
+}
+
+/// The public listener.
+#[derive(Args, Debug, Clone)]
+pub struct HttpSettings {
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Base URL of the SPA, for links in mail and in push alerts.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseSettings {
+    /// PostgreSQL (`postgres://…`) or SQLite (`sqlite://…`) URL. Unset: the embedded
+    /// SQLite file under ./data/.
+    #[arg(long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<SecretString>,
+
+    /// Connections in the database pool.
+    #[arg(long = "database-max-connections", env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_connections: u32,
+
+    /// Seed the 2020 demo data when the database has no organizations yet. Default: on for
+    /// the embedded SQLite, off when DATABASE_URL is set.
+    #[arg(long, env = "SEED_DEMO")]
+    pub seed_demo: Option<bool>,
+}
+
+impl DatabaseSettings {
+    /// The database URL in force.
+    pub fn url(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.url
+            .as_ref()
+            .map(|url| url.expose_secret().to_owned())
+            .unwrap_or_else(|| EMBEDDED_DATABASE_URL.to_owned())
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.url.is_none()
+    }
+
+    pub fn seed_demo_on_empty(&self) -> bool {
+        self.seed_demo.unwrap_or(self.is_embedded())
+    }
+}
+
+/// How notifications travel: Redis between instances (or in-process), the relay that
+/// drains the outbox onto it, and each instance's hub.
+#[derive(Args, Debug, Clone)]
+pub struct BusSettings {
+    /// Redis URL: the bus between gateway instances; checked by /readyz. Unset: an
+    /// in-process bus (one instance).
+    #[arg(long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Prefix of the Redis channel names, so deployments (and tests) sharing one Redis do
+    /// not hear each other.
+    #[arg(long, env = "REDIS_CHANNEL_PREFIX", default_value = "gateway")]
+    pub redis_channel_prefix: String,
+
+    /// Whether this instance may relay the outbox (one instance holds the lease at a time).
+    #[arg(long, env = "RELAY_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub relay_enabled: bool,
+
+    /// How often the relay looks for unpublished notifications when nothing woke it, in ms.
+    #[arg(long = "relay-poll-ms", env = "RELAY_POLL_MS", default_value = "200",
+          value_parser = millis(10..=60_000))]
+    pub relay_poll: Duration,
+
+    /// How long the relay lease lasts unless renewed, in ms: the failover time.
+    #[arg(long = "relay-lease-ms", env = "RELAY_LEASE_MS", default_value = "3000",
+          value_parser = millis(100..=600_000))]
+    pub relay_lease: Duration,
+
+    /// How often each hub reads the log even while Redis rings it, in ms: a safety net for
+    /// a ring lost or held up on the way.
+    #[arg(long = "hub-poll-ms", env = "HUB_POLL_MS", default_value = "1000",
+          value_parser = millis(10..=60_000))]
+    pub hub_poll: Duration,
+
+    /// How often each hub reads the log while its Redis subscription is down, in ms: the
+    /// most an outage delays a notice.
+    #[arg(long = "hub-outage-poll-ms", env = "HUB_OUTAGE_POLL_MS", default_value = "100",
+          value_parser = millis(10..=60_000))]
+    pub hub_outage_poll: Duration,
+
+    /// Notices the hub keeps for slow subscribers before they must replay from the log.
+    #[arg(long, env = "HUB_BUFFER", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    pub hub_buffer: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WebSocketSettings {
+    /// How long a WebSocket may stay open without `connection_init`, in ms.
+    #[arg(long = "ws-init-timeout-ms", env = "WS_INIT_TIMEOUT_MS", default_value = "10000",
+          value_parser = millis(100..=600_000))]
+    pub init_timeout: Duration,
+
+    /// Interval of server pings (graphql-transport-ws) or keep-alives (graphql-ws), in s.
+    #[arg(long = "ws-keepalive-secs", env = "WS_KEEPALIVE_SECS", default_value = "30",
+          value_parser = seconds(1..=3600))]
+    pub keepalive: Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PushSettings {
+    /// VAPID private key (base64url P-256 scalar, from `gateway vapid generate`). Unset: a
+    /// key pair generated on first start and kept in the database.
+    #[arg(long, env = "VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<SecretString>,
+
+    /// Contact for push services, in every VAPID token: `mailto:` or `https:`.
+    #[arg(long, env = "VAPID_SUBJECT", default_value = "mailto:no-reply@almaty-marathon.kz",
+          value_parser = vapid_subject)]
+    pub vapid_subject: String,
+
+    /// Push service hosts that endpoints may point at (comma-separated; `*.` for
+    /// subdomains).
+    #[arg(
+        long = "push-allowed-hosts",
+        env = "PUSH_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = "fcm.googleapis.com,*.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com"
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Origins trusted even over http and on private addresses (comma-separated, e.g.
+    /// `http://127.0.0.1` for a local push service). Empty in production.
+    #[arg(
+        long = "push-trusted-origins",
+        env = "PUSH_TRUSTED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub trusted_origins: Vec<String>,
+
+    /// Whether this instance runs a push worker.
+    #[arg(long = "push-enabled", env = "PUSH_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+
+    /// Push requests in flight at once per instance.
+    #[arg(long = "push-concurrency", env = "PUSH_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+
+    /// Deliveries a worker claims per query.
+    #[arg(long = "push-batch", env = "PUSH_BATCH", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
+
+    /// How long a claim lasts, in ms: after a worker dies, its unsent claims wait this
+    /// long before another instance sends them.
+    #[arg(long = "push-lease-ms", env = "PUSH_LEASE_MS", default_value = "30000",
+          value_parser = millis(1_000..=3_600_000))]
+    pub lease: Duration,
+
+    /// How often an idle push worker looks for due deliveries, in ms.
+    #[arg(long = "push-poll-ms", env = "PUSH_POLL_MS", default_value = "1000",
+          value_parser = millis(10..=600_000))]
+    pub poll: Duration,
+
+    /// Attempts before a delivery is given up.
+    #[arg(long = "push-max-attempts", env = "PUSH_MAX_ATTEMPTS", default_value_t = 6,
+          value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub max_attempts: i32,
+
+    /// Delay before the first retry, in ms; doubled for each further one.
+    #[arg(long = "push-retry-base-ms", env = "PUSH_RETRY_BASE_MS", default_value = "1000",
+          value_parser = millis(1..=3_600_000))]
+    pub retry_base: Duration,
+
+    /// Timeout of one push request, in ms.
+    #[arg(long = "push-timeout-ms", env = "PUSH_TIMEOUT_MS", default_value = "10000",
+          value_parser = millis(100..=120_000))]
+    pub timeout: Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MailSettings {
+    /// SMTP server for mail, e.g. `smtps://user:pass@mail.example.kz`. Unset: mail goes to
+    /// MAIL_DIR if set, otherwise to the log.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender address of mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Almaty Marathon <no-reply@almaty-marathon.kz>"
+    )]
+    pub mail_from: String,
+
+    /// Folder where each mail is written as a file (development and tests).
+    #[arg(long, env = "MAIL_DIR")]
+    pub mail_dir: Option<std::path::PathBuf>,
+}
+
+/// Bounds on what one GraphQL document may ask for.
+#[derive(Args, Debug, Clone)]
+pub struct QueryLimits {
+    /// Deepest selection nesting a query may have.
+    #[arg(long = "query-depth-limit", env = "QUERY_DEPTH_LIMIT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub depth: u32,
+
+    /// Highest complexity (fields counted) a query may have.
+    #[arg(long = "query-complexity-limit", env = "QUERY_COMPLEXITY_LIMIT", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub complexity: u32,
+}
+
+impl QueryLimits {
+    pub fn schema_limits(&self) -> schema::Limits {
+        schema::Limits {
+            depth: self.depth as usize,
+            complexity: self.complexity as usize,
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, as the binary would have them with no environment and no flags: the
+    /// tests start from these, so every default lives in the attributes above only.
+    pub fn defaults() -> anyhow::Result<Self> {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let command = Only::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.try_get_matches_from(["gateway"])?;
+        Ok(Only::from_arg_matches(&matches)?.settings)
+    }
+}
+
+/// A whole number of milliseconds within `range`, as a `Duration`.
+fn millis(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |text| within(text, &range, "ms").map(Duration::from_millis)
+}
+
+/// A whole number of seconds within `range`, as a `Duration`.
+fn seconds(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |text| within(text, &range, "s").map(Duration::from_secs)
+}
+
+fn within(text: &str, range: &RangeInclusive<u64>, unit: &str) -> Result<u64, String> {
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number of {unit}"))?;
+    if !range.contains(&n) {
+        return Err(format!(
+            "{n} {unit} is outside {}..={} {unit}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(n)
+}
+
+fn vapid_subject(text: &str) -> Result<String, String> {
+    if text.starts_with("mailto:") || text.starts_with("https:") {
+        Ok(text.to_owned())
+    } else {
+        Err("VAPID_SUBJECT must be a mailto: or https: URL".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_parse_without_any_environment() {
+        let settings = Settings::defaults().unwrap();
+        assert_eq!(settings.http.bind.to_string(), "127.0.0.1:8080");
+        assert!(settings.database.is_embedded());
+        assert_eq!(settings.bus.relay_poll, Duration::from_millis(200));
+        assert_eq!(settings.websocket.keepalive, Duration::from_secs(30));
+        assert_eq!(settings.push.allowed_hosts.len(), 4);
+    }
+
+    #[test]
+    fn a_duration_outside_its_range_is_refused_when_parsed() {
+        assert!(millis(10..=100)("5").is_err());
+        assert!(millis(10..=100)("ten").is_err());
+        assert_eq!(millis(10..=100)("50"), Ok(Duration::from_millis(50)));
+    }
+}
