@@ -6,9 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entities::account;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 
-use crate::domain::{Notice, PushPolicy, ScopeSet};
+use crate::domain::{PushPolicy, ScopeSet};
+use crate::throttle::Throttle;
 
 /// The time, passed in so that rules judged against "now" (deadlines, expiry) are testable.
 pub trait Clock: Send + Sync {
@@ -38,13 +39,6 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: Mail) -> Result<(), String>;
 }
 
-/// Where live notifications come from. Every instance's hub feeds one of these with each
-/// notification exactly once, in id order; subscribers each hold a receiver. Publishing is
-/// not here: notifications enter through the outbox (the log), never directly.
-pub trait Bus: Send + Sync {
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>>;
-}
-
 /// Everything the resolvers share, stored once in the schema's data.
 #[derive(Clone)]
 pub struct ApiContext {
@@ -56,12 +50,40 @@ pub struct ApiContext {
     pub mailer: Arc<dyn Mailer>,
     /// Base URL of the SPA, used to build links in mail.
     pub public_url: String,
-    /// Live notifications for subscriptions.
-    pub bus: Arc<dyn Bus>,
     /// Rung after a transaction that appended to the notification log has committed.
     pub outbox: Arc<OutboxBell>,
     /// Which push endpoints are accepted, and the VAPID key browsers subscribe with.
     pub push: Arc<PushContext>,
+    /// Rate limits on signing in, signing up and reset mail.
+    pub throttle: Arc<Throttle>,
+    /// Told when a credential is withdrawn, so that open sockets holding it close.
+    pub revocations: Arc<dyn Revocations>,
+}
+
+/// A credential withdrawn. The server closes every socket that holds it, on every
+/// instance; each socket also re-checks its credential before a new operation and
+/// periodically, for a message lost on the way.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Revoked {
+    /// One session ended (sign-out): its token's hash.
+    Session { token_hash: String },
+    /// Every session of an account (a password reset).
+    Account { account_id: i64 },
+    /// A partner key revoked.
+    PartnerKey { key_id: i64 },
+}
+
+/// Where the API announces a withdrawn credential (after the change has committed).
+pub trait Revocations: Send + Sync {
+    fn revoked(&self, what: Revoked);
+}
+
+/// For tools and tests that build a schema without sockets to close.
+pub struct NoSockets;
+
+impl Revocations for NoSockets {
+    fn revoked(&self, _: Revoked) {}
 }
 
 /// Wakes this instance's readers of the notification log (the relay, the push enqueuer)

@@ -24,6 +24,11 @@ pub enum ApiError {
     DeadlinePassed,
     RefundNotAvailable(String),
     KitIssueNotStarted,
+    /// Too many attempts; the client may try again after this long.
+    RateLimited(std::time::Duration),
+    /// A subscription's `after` lies further behind than the replay horizon (this many
+    /// notifications).
+    CursorTooOld(u64),
     /// The detail is for the log; the client sees only "internal error".
     Internal(String),
 }
@@ -53,6 +58,13 @@ impl ApiError {
             Self::DeadlinePassed => "the deadline for refund applications has passed".into(),
             Self::RefundNotAvailable(why) => why.clone(),
             Self::KitIssueNotStarted => "starter kits are not issued for this event yet".into(),
+            Self::RateLimited(wait) => format!(
+                "too many attempts: try again in {} s",
+                retry_after_secs(*wait)
+            ),
+            Self::CursorTooOld(horizon) => format!(
+                "after is more than {horizon} notifications old: read the current state, then subscribe without it"
+            ),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -83,6 +95,8 @@ impl ApiError {
             Self::DeadlinePassed => "DEADLINE_PASSED",
             Self::RefundNotAvailable(_) => "REFUND_NOT_AVAILABLE",
             Self::KitIssueNotStarted => "KIT_ISSUE_NOT_STARTED",
+            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::CursorTooOld(_) => "CURSOR_TOO_OLD",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -101,7 +115,17 @@ impl From<ApiError> for async_graphql::Error {
             tracing::error!(%detail, "internal error");
         }
         let code = err.code();
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
+        let retry_after = match &err {
+            ApiError::RateLimited(wait) => Some(retry_after_secs(*wait)),
+            _ => None,
+        };
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(seconds) = retry_after {
+                // The HTTP layer turns this into a 429 with Retry-After.
+                ext.set("retryAfter", seconds);
+            }
+        })
     }
 }
 
@@ -123,6 +147,11 @@ pub fn on_unique_violation(
         }
     }
     err.into()
+}
+
+/// Whole seconds to wait, at least one.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -7,10 +7,15 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod services;
+pub mod throttle;
 
 pub use context::{
-    ApiContext, Bus, Clock, Mail, Mailer, OutboxBell, PartnerGrant, PushContext, SystemClock,
-    Viewer,
+    ApiContext, Clock, Mail, Mailer, NoSockets, OutboxBell, PartnerGrant, PushContext, Revocations,
+    Revoked, SystemClock, Viewer,
 };
 pub use error::{ApiError, ApiResult};
-pub use graphql::{ApiSchema, Limits, build_schema, sdl};
+pub use graphql::{
+    ApiSchema, Limits, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS, build_schema,
+    sdl,
+};
+pub use throttle::{ClientAddress, Throttle};

@@ -1,13 +1,18 @@
 //! The state every request handler shares: one `App` behind an `Arc`, built once by
 //! `Application::build` and handed to the router.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
+use governor::DefaultKeyedRateLimiter;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
-use crate::metrics::Metrics;
-use crate::settings::WebSocketSettings;
+use crate::http::fanout::Fanout;
+use crate::revocation::Registry;
+use crate::settings::{IpRange, ShutdownSettings, WebSocketSettings};
 
 pub struct App {
     /// The GraphQL schema with its data (database, clock, mailer, loaders, bus).
@@ -18,12 +23,28 @@ pub struct App {
     pub redis: Option<redis::Client>,
     /// The clock tokens are judged against.
     pub clock: Arc<dyn schema::Clock>,
-    /// Served on /metrics.
-    pub metrics: Arc<Metrics>,
-    /// Flips to true on shutdown; WebSocket sessions close when it does.
+    /// Set on SIGTERM: /readyz answers 503 from then on.
+    pub draining: AtomicBool,
+    /// Flips to true when the listener closes; WebSocket sessions close when it does.
     pub shutdown: watch::Receiver<bool>,
-    /// WebSocket protocol timings.
+    /// Every WebSocket session, so that a stop can wait for them to close.
+    pub sessions: TaskTracker,
+    /// WebSocket limits and timings.
     pub ws: WebSocketSettings,
+    /// How a stop closes WebSockets.
+    pub stopping: ShutdownSettings,
+    /// WebSocket upgrades per client address.
+    pub ws_upgrades: DefaultKeyedRateLimiter<IpAddr>,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpRange>,
+    /// Whether GET /graphql serves GraphiQL to browsers.
+    pub graphiql: bool,
+    /// The largest request body read (MAX_BODY_BYTES).
+    pub max_body_bytes: usize,
+    /// Shared subscription executions.
+    pub fanout: Arc<Fanout>,
+    /// Sockets that hold a withdrawable credential.
+    pub revocations: Arc<Registry>,
 }
 
 #[derive(Clone)]

@@ -9,6 +9,7 @@ pub mod http;
 pub mod mailer;
 pub mod metrics;
 pub mod push;
+pub mod revocation;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

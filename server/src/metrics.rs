@@ -1,119 +1,233 @@
-//! Counters and gauges served on /metrics in the Prometheus text format. Plain atomics:
-//! the few numbers an operator of the alert pipeline needs, without a metrics framework.
+//! What an operator watches, through the `metrics` facade and a Prometheus exporter served
+//! on the admin listener. Every metric's name and meaning is here, recorded through the
+//! small functions below so that call sites say what happened, not how it is counted.
+//!
+//! Labels are bounded: an operation name chosen by a client is kept only if it looks like
+//! a name and is among the first [`MAX_OPERATION_NAMES`] seen; after that it is `other`,
+//! so that nobody can grow the series without end.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
-#[derive(Default)]
-pub struct Counter(AtomicU64);
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-impl Counter {
-    pub fn inc(&self) {
-        self.add(1);
-    }
+/// Distinct operation names kept as labels.
+const MAX_OPERATION_NAMES: usize = 200;
 
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
+/// Seconds buckets from a millisecond to a minute.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+/// The process's one recorder (tests start several gateways in one process; they share
+/// it), installed on first use.
+pub fn handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+/// The Prometheus text for /metrics.
+pub fn render() -> String {
+    handle().map(|h| h.render()).unwrap_or_default()
+}
+
+fn describe() {
+    describe_gauge!(
+        "gateway_websocket_connections",
+        "Open GraphQL WebSocket connections."
+    );
+    describe_gauge!("gateway_subscriptions", "Active GraphQL subscriptions.");
+    describe_counter!(
+        "gateway_notifications_relayed_total",
+        "Outbox rows this instance published."
+    );
+    describe_counter!(
+        "gateway_notices_broadcast_total",
+        "Notifications this instance's hub broadcast to local subscribers."
+    );
+    describe_counter!(
+        "gateway_graphql_requests_total",
+        "GraphQL requests over HTTP."
+    );
+    describe_counter!(
+        "gateway_pushes_delivered_total",
+        "Push messages a push service accepted."
+    );
+    describe_counter!(
+        "gateway_pushes_retried_total",
+        "Push attempts answered 429, 5xx or a network error, to be retried."
+    );
+    describe_counter!("gateway_pushes_failed_total", "Push deliveries given up.");
+    describe_counter!(
+        "gateway_pushes_pruned_total",
+        "Push subscriptions deleted after a 404 or 410."
+    );
+    describe_histogram!(
+        "gateway_graphql_request_duration_seconds",
+        "GraphQL requests over HTTP, by operation name, type and outcome code."
+    );
+    describe_histogram!(
+        "gateway_alert_delay_seconds",
+        "From the commit of a notification to its hub broadcast (stage=hub) and to each \
+         WebSocket write (stage=websocket)."
+    );
+    describe_histogram!(
+        "gateway_push_request_duration_seconds",
+        "Push requests, by outcome class (2xx, 4xx, 5xx, network, refused)."
+    );
+    describe_histogram!(
+        "gateway_push_delivery_delay_seconds",
+        "From the commit of a notification to a push service accepting its message."
+    );
+    describe_gauge!(
+        "gateway_relay_lag_seconds",
+        "Age of the oldest notification not yet published (0 when none waits)."
+    );
+    describe_gauge!(
+        "gateway_db_pool_connections",
+        "Database pool connections, by state (in_use, idle)."
+    );
+    describe_histogram!(
+        "gateway_db_pool_wait_seconds",
+        "How long a probe waited for a database connection: time spent waiting for the pool."
+    );
+    describe_counter!(
+        "gateway_rate_limited_total",
+        "Requests and messages refused by a rate limit, by limit."
+    );
+}
+
+pub fn websocket_opened() {
+    gauge!("gateway_websocket_connections").increment(1.0);
+}
+
+pub fn websocket_closed() {
+    gauge!("gateway_websocket_connections").decrement(1.0);
+}
+
+pub fn subscriptions_started(n: usize) {
+    gauge!("gateway_subscriptions").increment(n as f64);
+}
+
+pub fn subscriptions_ended(n: usize) {
+    gauge!("gateway_subscriptions").decrement(n as f64);
+}
+
+pub fn notifications_relayed(n: usize) {
+    counter!("gateway_notifications_relayed_total").increment(n as u64);
+}
+
+/// A notice reached `stage` (`hub` or `websocket`) `delay` after its commit.
+pub fn alert_reached(stage: &'static str, delay: Duration) {
+    histogram!("gateway_alert_delay_seconds", "stage" => stage).record(delay.as_secs_f64());
+    if stage == "hub" {
+        counter!("gateway_notices_broadcast_total").increment(1);
     }
 }
 
-#[derive(Default)]
-pub struct Gauge(AtomicI64);
+pub fn graphql_request(operation: Option<&str>, kind: &'static str, outcome: &str, took: Duration) {
+    counter!("gateway_graphql_requests_total").increment(1);
+    histogram!(
+        "gateway_graphql_request_duration_seconds",
+        "operation" => operation_label(operation),
+        "type" => kind,
+        "outcome" => outcome.to_owned(),
+    )
+    .record(took.as_secs_f64());
+}
 
-impl Gauge {
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+/// How a push attempt ended, for counting.
+pub enum PushOutcome {
+    Delivered,
+    Retried,
+    Failed,
+    Pruned,
+}
+
+pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Duration) {
+    histogram!("gateway_push_request_duration_seconds", "class" => class)
+        .record(took.as_secs_f64());
+    let name = match outcome {
+        Some(PushOutcome::Delivered) => "gateway_pushes_delivered_total",
+        Some(PushOutcome::Retried) => "gateway_pushes_retried_total",
+        Some(PushOutcome::Failed) => "gateway_pushes_failed_total",
+        Some(PushOutcome::Pruned) => "gateway_pushes_pruned_total",
+        None => return,
+    };
+    counter!(name).increment(1);
+}
+
+pub fn push_delivered_after(delay: Duration) {
+    histogram!("gateway_push_delivery_delay_seconds").record(delay.as_secs_f64());
+}
+
+pub fn relay_lag(lag: Duration) {
+    gauge!("gateway_relay_lag_seconds").set(lag.as_secs_f64());
+}
+
+pub fn db_pool(in_use: u32, idle: u32, waited: Duration) {
+    gauge!("gateway_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
+    gauge!("gateway_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    histogram!("gateway_db_pool_wait_seconds").record(waited.as_secs_f64());
+}
+
+pub fn rate_limited(limit: &'static str) {
+    counter!("gateway_rate_limited_total", "limit" => limit).increment(1);
+}
+
+/// The label for a client-chosen operation name: bounded in form and in number.
+fn operation_label(operation: Option<&str>) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let Some(name) = operation else {
+        return "anonymous".into();
+    };
+    let looks_like_a_name = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !looks_like_a_name {
+        return "other".into();
     }
-
-    pub fn dec(&self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+    let Ok(mut seen) = SEEN.get_or_init(Default::default).lock() else {
+        return "other".into();
+    };
+    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
+        seen.insert(name.to_owned());
+        name.to_owned()
+    } else {
+        "other".into()
     }
 }
 
-#[derive(Default)]
-pub struct Metrics {
-    pub websocket_connections: Gauge,
-    pub subscriptions: Gauge,
-    pub notifications_relayed: Counter,
-    pub notices_broadcast: Counter,
-    pub graphql_requests: Counter,
-    pub pushes_delivered: Counter,
-    pub pushes_retried: Counter,
-    pub pushes_failed: Counter,
-    pub pushes_pruned: Counter,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Metrics {
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut line = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        line(
-            "gateway_websocket_connections",
-            "gauge",
-            "Open GraphQL WebSocket connections.",
-            self.websocket_connections.get().to_string(),
-        );
-        line(
-            "gateway_subscriptions",
-            "gauge",
-            "Active GraphQL subscriptions.",
-            self.subscriptions.get().to_string(),
-        );
-        line(
-            "gateway_notifications_relayed_total",
-            "counter",
-            "Outbox rows this instance published.",
-            self.notifications_relayed.get().to_string(),
-        );
-        line(
-            "gateway_notices_broadcast_total",
-            "counter",
-            "Notifications this instance's hub broadcast to local subscribers.",
-            self.notices_broadcast.get().to_string(),
-        );
-        line(
-            "gateway_graphql_requests_total",
-            "counter",
-            "GraphQL requests over HTTP.",
-            self.graphql_requests.get().to_string(),
-        );
-        for (name, help, counter) in [
-            (
-                "gateway_pushes_delivered_total",
-                "Push messages a push service accepted.",
-                &self.pushes_delivered,
-            ),
-            (
-                "gateway_pushes_retried_total",
-                "Push attempts answered 429, 5xx or a network error, to be retried.",
-                &self.pushes_retried,
-            ),
-            (
-                "gateway_pushes_failed_total",
-                "Push deliveries given up.",
-                &self.pushes_failed,
-            ),
-            (
-                "gateway_pushes_pruned_total",
-                "Push subscriptions deleted after a 404 or 410.",
-                &self.pushes_pruned,
-            ),
-        ] {
-            line(name, "counter", help, counter.get().to_string());
+    #[test]
+    fn a_client_cannot_grow_the_operation_labels_without_end() {
+        assert_eq!(operation_label(None), "anonymous");
+        assert_eq!(operation_label(Some("Cancel Race")), "other");
+        assert_eq!(operation_label(Some(&"x".repeat(65))), "other");
+        for i in 0..MAX_OPERATION_NAMES * 2 {
+            operation_label(Some(&format!("Op{i}")));
         }
-        out
+        assert_eq!(operation_label(Some("OneMoreNewName")), "other");
+        assert_eq!(
+            operation_label(Some("Op0")),
+            "Op0",
+            "names seen early keep theirs"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! the rest of the server receives values that make sense, times as `Duration`s. Secrets
 //! are wrapped so they never print. `docs/OPERATIONS.md` lists the same table.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ pub struct Settings {
     pub mail: MailSettings,
     #[command(flatten)]
     pub limits: QueryLimits,
+    #[command(flatten)]
+    pub rates: RateLimits,
+    #[command(flatten)]
+    pub shutdown: ShutdownSettings,
 }
 
 /// The public listener.
@@ -51,6 +55,47 @@ pub struct HttpSettings {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u64,
+
+    /// The operators' listener (/metrics, /healthz, /readyz): keep it off the public
+    /// network. `off` for none.
+    #[arg(long, env = "ADMIN_BIND", default_value = "127.0.0.1:9090", value_parser = OptionalAddress::parse)]
+    pub admin_bind: OptionalAddress,
+
+    /// Origins whose browser pages may call the API (comma-separated, e.g.
+    /// `https://runners.almaty-marathon.kz`). Empty: same origin only. `*`: any origin, but
+    /// then without the Authorization header (public queries only).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// A client must send a request's headers within this, in ms.
+    #[arg(long = "http-header-timeout-ms", env = "HTTP_HEADER_TIMEOUT_MS", default_value = "10000",
+          value_parser = millis(100..=600_000))]
+    pub header_timeout: Duration,
+
+    /// A client must send a request's body within this, in ms (408 beyond).
+    #[arg(long = "http-body-timeout-ms", env = "HTTP_BODY_TIMEOUT_MS", default_value = "10000",
+          value_parser = millis(100..=600_000))]
+    pub body_timeout: Duration,
+
+    /// The longest a request may take to answer, in ms (503 beyond).
+    #[arg(long = "http-request-timeout-ms", env = "HTTP_REQUEST_TIMEOUT_MS", default_value = "30000",
+          value_parser = millis(100..=600_000))]
+    pub request_timeout: Duration,
+
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is
+    /// believed for the client's address. Empty: nobody's.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = IpRange::parse)]
+    pub trusted_proxies: Vec<IpRange>,
+
+    /// Serve GraphiQL on GET /graphql. Default: on for the embedded default, off with
+    /// DATABASE_URL.
+    #[arg(long, env = "GRAPHIQL")]
+    pub graphiql: Option<bool>,
+
+    /// Answer introspection queries. Default: on for the embedded default, off with
+    /// DATABASE_URL.
+    #[arg(long, env = "INTROSPECTION")]
+    pub introspection: Option<bool>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -136,6 +181,48 @@ pub struct BusSettings {
     pub hub_buffer: u32,
 }
 
+/// The order and deadline of a graceful stop.
+#[derive(Args, Debug, Clone)]
+pub struct ShutdownSettings {
+    /// After SIGTERM, everything (requests, WebSockets, workers) gets this long to finish,
+    /// in ms; then the process exits regardless.
+    #[arg(long = "shutdown-grace-ms", env = "SHUTDOWN_GRACE_MS", default_value = "10000",
+          value_parser = millis(0..=600_000))]
+    pub grace: Duration,
+
+    /// How long /readyz answers 503 before the listener closes, in ms, so that a load
+    /// balancer stops sending first. Part of the grace.
+    #[arg(long = "shutdown-readiness-delay-ms", env = "SHUTDOWN_READINESS_DELAY_MS", default_value = "1000",
+          value_parser = millis(0..=600_000))]
+    pub readiness_delay: Duration,
+
+    /// WebSocket clients are closed (1001) at random moments over this window, in ms, so
+    /// that thousands do not reconnect elsewhere in the same instant.
+    #[arg(long = "shutdown-ws-spread-ms", env = "SHUTDOWN_WS_SPREAD_MS", default_value = "2000",
+          value_parser = millis(0..=600_000))]
+    pub ws_spread: Duration,
+}
+
+/// Rate limits (per minute, with a burst of the same size). Over a limit: HTTP 429 with
+/// `Retry-After` and the code RATE_LIMITED.
+#[derive(Args, Debug, Clone)]
+pub struct RateLimits {
+    /// signIn, signUp and requestPasswordReset from one client address.
+    #[arg(long = "rate-auth-per-address", env = "RATE_AUTH_PER_ADDRESS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub auth_per_address: u32,
+
+    /// signIn and requestPasswordReset for one email address.
+    #[arg(long = "rate-auth-per-account", env = "RATE_AUTH_PER_ACCOUNT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub auth_per_account: u32,
+
+    /// WebSocket connections opened from one client address.
+    #[arg(long = "rate-ws-upgrades-per-address", env = "RATE_WS_UPGRADES_PER_ADDRESS", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ws_upgrades_per_address: u32,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct WebSocketSettings {
     /// How long a WebSocket may stay open without `connection_init`, in ms.
@@ -147,6 +234,27 @@ pub struct WebSocketSettings {
     #[arg(long = "ws-keepalive-secs", env = "WS_KEEPALIVE_SECS", default_value = "30",
           value_parser = seconds(1..=3600))]
     pub keepalive: Duration,
+
+    /// Largest WebSocket message a client may send, in bytes (closed with 1009 beyond).
+    #[arg(long = "ws-max-message-bytes", env = "WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
+    pub max_message_bytes: u32,
+
+    /// Subscriptions one socket may hold at once.
+    #[arg(long = "ws-max-subscriptions", env = "WS_MAX_SUBSCRIPTIONS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_subscriptions: u32,
+
+    /// Operations (subscribe messages) one socket may start per minute.
+    #[arg(long = "ws-max-operations-per-minute", env = "WS_MAX_OPERATIONS_PER_MINUTE", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_operations_per_minute: u32,
+
+    /// How long a socket trusts its credential before checking it again, in ms (a
+    /// sign-out or revocation closes sockets at once; this is the fallback).
+    #[arg(long = "ws-auth-recheck-ms", env = "WS_AUTH_RECHECK_MS", default_value = "30000",
+          value_parser = millis(100..=3_600_000))]
+    pub auth_recheck: Duration,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -253,6 +361,12 @@ pub struct QueryLimits {
     #[arg(long = "query-complexity-limit", env = "QUERY_COMPLEXITY_LIMIT", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub complexity: u32,
+
+    /// A subscription's `after` cursor may lie at most this many notifications behind the
+    /// newest; older ones answer CURSOR_TOO_OLD (read the current state, then subscribe).
+    #[arg(long = "replay-max-notifications", env = "REPLAY_MAX_NOTIFICATIONS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub replay_max_notifications: u32,
 }
 
 impl QueryLimits {
@@ -261,6 +375,16 @@ impl QueryLimits {
             depth: self.depth as usize,
             complexity: self.complexity as usize,
         }
+    }
+}
+
+impl HttpSettings {
+    pub fn graphiql_on(&self, embedded: bool) -> bool {
+        self.graphiql.unwrap_or(embedded)
+    }
+
+    pub fn introspection_on(&self, embedded: bool) -> bool {
+        self.introspection.unwrap_or(embedded)
     }
 }
 
@@ -304,6 +428,72 @@ fn within(text: &str, range: &RangeInclusive<u64>, unit: &str) -> Result<u64, St
     Ok(n)
 }
 
+/// An address, or `off` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddress(pub Option<SocketAddr>);
+
+impl OptionalAddress {
+    fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().eq_ignore_ascii_case("off") || text.trim().is_empty() {
+            return Ok(Self(None));
+        }
+        text.trim()
+            .parse()
+            .map(|address| Self(Some(address)))
+            .map_err(|e| format!("{text:?} is not an address: {e}"))
+    }
+}
+
+/// An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .parse()
+            .map_err(|e| format!("{text:?} is not an address or CIDR range: {e}"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0..={max}"))?,
+            None => max,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        fn bits(address: IpAddr) -> (u128, u8) {
+            match address {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => (u128::from(u32::from(v4)), 32),
+                    None => (u128::from(v6), 128),
+                },
+            }
+        }
+        let (network, width) = bits(self.network);
+        let (candidate, candidate_width) = bits(address);
+        if width != candidate_width {
+            return false;
+        }
+        let shift = u32::from(width - self.prefix.min(width));
+        let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+        (network & mask) == (candidate & mask)
+    }
+}
+
 fn vapid_subject(text: &str) -> Result<String, String> {
     if text.starts_with("mailto:") || text.starts_with("https:") {
         Ok(text.to_owned())
@@ -324,6 +514,30 @@ mod tests {
         assert_eq!(settings.bus.relay_poll, Duration::from_millis(200));
         assert_eq!(settings.websocket.keepalive, Duration::from_secs(30));
         assert_eq!(settings.push.allowed_hosts.len(), 4);
+    }
+
+    #[test]
+    fn a_trusted_proxy_range_matches_its_addresses_only() {
+        let range = IpRange::parse("10.1.0.0/16").unwrap();
+        assert!(range.contains("10.1.200.3".parse().unwrap()));
+        assert!(range.contains("::ffff:10.1.0.1".parse().unwrap()));
+        assert!(!range.contains("10.2.0.1".parse().unwrap()));
+        assert!(!range.contains("fd00::1".parse().unwrap()));
+        let single = IpRange::parse("192.0.2.7").unwrap();
+        assert!(single.contains("192.0.2.7".parse().unwrap()));
+        assert!(!single.contains("192.0.2.8".parse().unwrap()));
+        assert!(
+            IpRange::parse("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
+        assert!(
+            IpRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(IpRange::parse("10.0.0.0/33").is_err());
+        assert!(IpRange::parse("proxy").is_err());
     }
 
     #[test]

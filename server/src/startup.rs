@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -12,21 +13,25 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 use crate::alerts::hub::Hub;
 use crate::alerts::redis_bus::{Listener, RedisPublisher};
 use crate::alerts::relay::Relay;
 use crate::alerts::{InProcess, Publisher};
 use crate::app::{App, AppState};
-use crate::metrics::Metrics;
+use crate::http::fanout::Fanout;
 use crate::push::sender::Sender;
 use crate::push::vapid::{self, VapidSigner};
 use crate::push::{Worker, WorkerConfig};
+use crate::revocation::{Registry, Revocation};
 use crate::settings::Settings;
 use crate::{database, http, mailer};
 
 pub struct Application {
     listener: TcpListener,
+    /// The operators' listener (metrics, health), when ADMIN_BIND is not `off`.
+    admin: Option<TcpListener>,
     state: AppState,
     settings: Settings,
     pipeline: Pipeline,
@@ -60,17 +65,12 @@ impl Application {
             None => None,
         };
         let clock: Arc<dyn schema::Clock> = Arc::new(SystemClock);
-        let metrics = Arc::new(Metrics::default());
+        crate::metrics::handle();
         let (stop, shutdown) = watch::channel(false);
         let bell = Arc::new(OutboxBell::default());
-        let hub = Hub::start(
-            db.clone(),
-            settings.bus.hub_buffer as usize,
-            bell.clone(),
-            metrics.clone(),
-        )
-        .await
-        .context("starting the hub")?;
+        let hub = Hub::start(db.clone(), settings.bus.hub_buffer as usize, bell.clone())
+            .await
+            .context("starting the hub")?;
         let mut workers = Vec::new();
         let publisher: Arc<dyn Publisher> = match &redis {
             Some(client) => {
@@ -97,7 +97,6 @@ impl Application {
             publisher,
             instance.clone(),
             settings.bus.relay_lease,
-            metrics.clone(),
         ));
         if settings.bus.relay_enabled {
             workers.push(tokio::spawn(relay.clone().run(
@@ -127,42 +126,96 @@ impl Application {
             .map_err(|e| anyhow!(e))?;
             let config =
                 WorkerConfig::new(&settings.push, instance, settings.http.public_url.clone());
-            Arc::new(Worker::new(
-                db.clone(),
-                Arc::new(sender),
-                config,
-                metrics.clone(),
-            ))
+            Arc::new(Worker::new(db.clone(), Arc::new(sender), config))
         };
         if settings.push.enabled {
             workers.push(tokio::spawn(
                 push.clone().run(bell.clone(), shutdown.clone()),
             ));
         }
+        let registry = Arc::new(Registry::default());
+        let revocation = Arc::new(match &redis {
+            Some(client) => Revocation::new(
+                registry.clone(),
+                Some((
+                    crate::alerts::redis_bus::connection_manager(client.clone())?,
+                    &settings.bus.redis_channel_prefix,
+                )),
+            ),
+            None => Revocation::new(registry.clone(), None),
+        });
+        if let Some(client) = &redis {
+            workers.push(tokio::spawn(crate::revocation::listen(
+                client.clone(),
+                settings.bus.redis_channel_prefix.clone(),
+                registry.clone(),
+                shutdown.clone(),
+            )));
+        }
+        workers.push(tokio::spawn(registry.clone().sweep_every(
+            db.clone(),
+            settings.websocket.auth_recheck,
+            shutdown.clone(),
+        )));
         let api = ApiContext {
             db: db.clone(),
             clock: clock.clone(),
             mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
             public_url: settings.http.public_url.clone(),
-            bus: hub,
             outbox: bell,
             push: Arc::new(schema::PushContext { policy, public_key }),
+            throttle: Arc::new(schema::Throttle::new(
+                settings.rates.auth_per_address,
+                settings.rates.auth_per_account,
+            )),
+            revocations: revocation.clone(),
         };
-        let schema = schema::build_schema(api, settings.limits.schema_limits());
+        let embedded = settings.database.is_embedded();
+        let schema = schema::build_schema(
+            api,
+            settings.limits.schema_limits(),
+            settings.http.introspection_on(embedded),
+        );
+        workers.push(tokio::spawn(probe_pool(db.clone(), shutdown.clone())));
+        let fanout = Fanout::new(
+            schema.clone(),
+            hub,
+            settings.bus.hub_buffer as usize,
+            u64::from(settings.limits.replay_max_notifications),
+        );
         let listener = TcpListener::bind(settings.http.bind)
             .await
             .with_context(|| format!("binding {}", settings.http.bind))?;
+        let admin = match settings.http.admin_bind.0 {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding ADMIN_BIND {address}"))?,
+            ),
+            None => None,
+        };
+        let upgrades = std::num::NonZeroU32::new(settings.rates.ws_upgrades_per_address)
+            .unwrap_or(std::num::NonZeroU32::MIN);
         let state = AppState(Arc::new(App {
             schema,
             db,
             redis,
             clock,
-            metrics,
+            draining: AtomicBool::new(false),
             shutdown,
+            sessions: TaskTracker::new(),
             ws: settings.websocket.clone(),
+            stopping: settings.shutdown.clone(),
+            ws_upgrades: governor::RateLimiter::keyed(governor::Quota::per_minute(upgrades)),
+            trusted_proxies: settings.http.trusted_proxies.clone(),
+            graphiql: settings.http.graphiql_on(embedded),
+            max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
+            fanout,
+            revocations: registry,
         }));
         Ok(Self {
             listener,
+            admin,
             state,
             settings,
             pipeline: Pipeline {
@@ -178,31 +231,108 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The admin listener's port, when it has one.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// The pipeline's workers, to run one step at a time.
     pub fn pipeline(&self) -> Pipeline {
         self.pipeline.clone()
     }
 
+    /// Serves until `shutdown` resolves, then stops in order, within SHUTDOWN_GRACE_MS in
+    /// all: /readyz answers 503 at once (a load balancer stops sending); after the readiness
+    /// delay the listener closes, idle connections close and in-flight requests finish;
+    /// WebSocket clients are closed with 1001 at moments spread over a window; workers stop.
+    /// Whatever is still running at the deadline is dropped with the process.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let address = self.listener.local_addr()?;
         tracing::info!("GraphiQL on http://{address}/graphql");
-        let router = http::router(self.state, &self.settings);
-        let stop = self.stop;
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // WebSocket sessions and background workers watch this.
-                let _ = stop.send(true);
-            })
-            .await
-            .context("serving");
-        for worker in self.workers {
-            let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+        let router = http::router(self.state.clone(), &self.settings.http);
+        let connections = TaskTracker::new();
+        let (close, closing) = watch::channel(false);
+        let accepting = tokio::spawn(http::serve::accept(
+            self.listener,
+            router,
+            self.settings.http.header_timeout,
+            connections.clone(),
+            closing.clone(),
+        ));
+        if let Some(admin) = self.admin {
+            tracing::info!("metrics on http://{}/metrics", admin.local_addr()?);
+            tokio::spawn(http::serve::accept(
+                admin,
+                http::admin::router(self.state.clone()),
+                self.settings.http.header_timeout,
+                TaskTracker::new(),
+                closing.clone(),
+            ));
         }
-        served
+        shutdown.await;
+        let deadline = tokio::time::Instant::now() + self.settings.shutdown.grace;
+        self.state.draining.store(true, Ordering::Release);
+        tracing::info!(grace = ?self.settings.shutdown.grace, "stopping: /readyz answers 503");
+        tokio::time::sleep_until(
+            (tokio::time::Instant::now() + self.settings.shutdown.readiness_delay).min(deadline),
+        )
+        .await;
+        tracing::info!("stopping: closing the listener and the WebSockets");
+        let _ = close.send(true);
+        // WebSocket sessions and background workers watch this.
+        let _ = self.stop.send(true);
+        connections.close();
+        self.state.sessions.close();
+        let everything = async {
+            let _ = accepting.await;
+            connections.wait().await;
+            self.state.sessions.wait().await;
+            for worker in self.workers {
+                let _ = worker.await;
+            }
+        };
+        if tokio::time::timeout_at(deadline, everything).await.is_err() {
+            tracing::warn!(
+                connections = connections.len(),
+                websockets = self.state.sessions.len(),
+                "stopping: the grace ran out; dropping what is left"
+            );
+        } else {
+            tracing::info!("stopped");
+        }
+        Ok(())
+    }
+}
+
+/// Every second: the pool's connections in use and idle, and how long a probe waited for
+/// a connection (the pool's queue, as a caller feels it).
+async fn probe_pool(db: DatabaseConnection, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {},
+            _ = shutdown.changed() => return,
+        }
+        let started = std::time::Instant::now();
+        let (size, idle) = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                let pool = db.get_postgres_connection_pool();
+                let _ = pool.acquire().await;
+                (pool.size(), pool.num_idle())
+            }
+            _ => {
+                let pool = db.get_sqlite_connection_pool();
+                let _ = pool.acquire().await;
+                (pool.size(), pool.num_idle())
+            }
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        crate::metrics::db_pool(size.saturating_sub(idle), idle, started.elapsed());
     }
 }
 

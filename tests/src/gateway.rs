@@ -52,6 +52,8 @@ pub fn free_port() -> Result<u16, String> {
 pub struct Gateway {
     pub child: Child,
     pub address: String,
+    /// The admin listener (metrics), as `http://127.0.0.1:port`.
+    pub admin: String,
     /// Its log lines, when started with [`Gateway::start_logged`].
     logs: Option<Arc<Mutex<Vec<String>>>>,
 }
@@ -71,6 +73,7 @@ impl Gateway {
 
     async fn spawn(env: &[(&str, String)], capture: Option<&str>) -> Result<Self, String> {
         let port = free_port()?;
+        let admin_port = free_port()?;
         let mut command = Command::new(gateway_binary());
         let shown = std::env::var("GATEWAY_LOG").ok();
         let filter = capture
@@ -79,6 +82,7 @@ impl Gateway {
             .unwrap_or_else(|| "warn".into());
         command
             .env("BIND", format!("127.0.0.1:{port}"))
+            .env("ADMIN_BIND", format!("127.0.0.1:{admin_port}"))
             .env("RUST_LOG", filter)
             .stdin(Stdio::null());
         if capture.is_some() {
@@ -108,6 +112,7 @@ impl Gateway {
         let gateway = Self {
             child,
             address: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
             logs,
         };
         let client = reqwest::Client::new();

@@ -2,6 +2,7 @@
 //! log row decoded once into a `Notice` that every local subscriber and the push composer
 //! share. Storage lives in `services::notifications`; this is the data alone.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -76,6 +77,12 @@ pub struct Notice {
     pub refund_decision: Option<RefundDecisionMessage>,
     /// The event as it is now, loaded once per notice so that subscribers do not query it.
     pub event: Option<Arc<event::Model>>,
+    /// When the notification was appended (its transaction's time): alert delays start here.
+    pub created_at: DateTime<Utc>,
+    /// For a status change: the accounts registered for the event, read once per notice
+    /// by whichever subscriber needs them first and shared by the rest (thousands of
+    /// runners' subscriptions ask the same question of the same notice).
+    pub audience: Arc<tokio::sync::OnceCell<Arc<HashSet<i64>>>>,
 }
 
 impl Notice {
@@ -95,6 +102,8 @@ impl Notice {
             status_change,
             refund_decision,
             event,
+            created_at: row.created_at,
+            audience: Arc::default(),
         }
     }
 }

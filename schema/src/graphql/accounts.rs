@@ -9,10 +9,11 @@ use super::ids::to_id;
 use super::loaders::{DbLoader, OrganizationId};
 use super::refunds::RefundRequest;
 use super::registrations::Registration;
-use crate::context::Viewer;
+use crate::context::{Revoked, Viewer};
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::ApiError;
 use crate::services::{accounts, charity, refunds, registrations};
+use crate::throttle::ClientAddress;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::account::Role")]
@@ -159,6 +160,14 @@ impl AccountQuery {
     }
 }
 
+/// One attempt at signing in, signing up or asking for reset mail: refused when the client's
+/// address or the email has had too many lately.
+fn throttle(ctx: &Context<'_>, email: Option<&str>) -> Result<(), ApiError> {
+    api(ctx)?
+        .throttle
+        .auth_attempt(ctx.data_opt::<ClientAddress>(), email)
+}
+
 #[derive(Default)]
 pub struct AccountMutation;
 
@@ -170,6 +179,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> async_graphql::Result<AuthPayload> {
+        throttle(ctx, Some(&input.email))?;
         let email = Email::parse(&input.email)?;
         let password = Password::parse(&input.password)?;
         let display_name = DisplayName::parse(&input.display_name)?;
@@ -185,6 +195,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignInInput,
     ) -> async_graphql::Result<AuthPayload> {
+        throttle(ctx, Some(&input.email))?;
         let (account, token) = accounts::sign_in(api(ctx)?, &input.email, &input.password).await?;
         Ok(AuthPayload {
             token,
@@ -198,7 +209,11 @@ impl AccountMutation {
         let Some(Viewer::Account { token_hash, .. }) = ctx.data_opt::<Viewer>() else {
             return Err(ApiError::Unauthenticated.into());
         };
-        accounts::sign_out(&api(ctx)?.db, token_hash).await?;
+        let api = api(ctx)?;
+        accounts::sign_out(&api.db, token_hash).await?;
+        api.revocations.revoked(Revoked::Session {
+            token_hash: token_hash.clone(),
+        });
         Ok(true)
     }
 
@@ -209,6 +224,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         email: String,
     ) -> async_graphql::Result<bool> {
+        throttle(ctx, Some(&email))?;
         accounts::request_password_reset(api(ctx)?, &email).await?;
         Ok(true)
     }
@@ -220,7 +236,9 @@ impl AccountMutation {
         input: ResetPasswordInput,
     ) -> async_graphql::Result<bool> {
         let password = Password::parse(&input.new_password)?;
-        accounts::reset_password(api(ctx)?, &input.token, password).await?;
+        let api = api(ctx)?;
+        let account_id = accounts::reset_password(api, &input.token, password).await?;
+        api.revocations.revoked(Revoked::Account { account_id });
         Ok(true)
     }
 }

@@ -1,17 +1,19 @@
-//! Live alerts: `eventStatusChanged` and `myNotifications`. Each subscription first takes
-//! a receiver from the bus, then replays from the log what came after the client's cursor,
-//! then streams live notices, skipping any it already sent, so the seam has no gap and no
-//! duplicate. A subscriber that falls behind (the bus dropped notices for it) replays from
-//! the log instead of missing them.
+//! Live alerts: `eventStatusChanged` and `myNotifications`. The resolvers do not listen to
+//! anything themselves: each execution is handed a [`NoticeSource`] by the server, which
+//! decides how subscribers are fed (see the WebSocket layer's fan-out):
+//!
+//! - `Probe`: a fresh subscription is checked (arguments, caller, cursor age), nothing read;
+//! - `One(notice)`: a notice the hub already holds, executed once for every subscriber that
+//!   shares the same operation, yielding at most one item;
+//! - `Replay`: the log, for a subscriber catching up from its cursor to where it joins the
+//!   live feed, so that the seam has no gap and no duplicate.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
-use tokio::sync::broadcast::error::RecvError;
+use futures_util::stream::{self, BoxStream, StreamExt};
 
 use super::events::EventStatusChange;
 use super::guards::{api, signed_in};
@@ -20,19 +22,52 @@ use super::refunds::{RefundOption, RefundStatus};
 use crate::context::ApiContext;
 use crate::domain::{Notice, NotificationKind, RefundDecisionMessage};
 use crate::error::ApiError;
-use crate::services::notifications;
-use crate::services::registrations;
+use crate::services::{notifications, registrations};
 
 /// Rows read from the log per replay query.
 const REPLAY_BATCH: u64 = 500;
-/// How long a runner's set of registered events is trusted before it is read again.
-const REGISTRATIONS_TTL: Duration = Duration::from_secs(30);
 
+/// Root subscription fields whose every item is the same whoever asks: an operation made
+/// only of these is executed once per notice for all its subscribers, whatever their
+/// credentials. Everything reachable from their types (EventStatusChange, Event, Distance,
+/// Organization, Money, RefundPolicy) must stay viewer-independent; a test pins that
+/// reachable set, so a field added there is looked at before it is shared.
+pub const VIEWER_INDEPENDENT_SUBSCRIPTIONS: &[&str] = &["eventStatusChanged"];
+
+/// Where one execution of a subscription takes its notices from.
+#[derive(Clone, Debug)]
+pub enum NoticeSource {
+    /// Check the arguments, the caller and the cursor; yield nothing.
+    Probe,
+    /// This notice only (a shared execution): at most one item.
+    One(Arc<Notice>),
+    /// From the log, up to notice `up_to` (where the subscriber joins the live feed).
+    Replay {
+        from: ReplayFrom,
+        up_to: i64,
+        /// A client cursor further behind than this many notifications is refused.
+        max_behind: u64,
+    },
+}
+
+/// Where a replay starts.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplayFrom {
+    /// After the client's own `after` argument (when it gave one; else nothing to replay).
+    Client,
+    /// After this notice id (a subscriber that fell behind, or one that joined after
+    /// asking "from now").
+    Notice(i64),
+}
+
+/// Which cursor the client gave, in the field's own id space.
 fn parse_cursor(after: Option<String>) -> Result<Option<i64>, ApiError> {
     after
         .map(|a| {
             a.parse::<i64>()
-                .map_err(|_| ApiError::bad_input("after must be an id this API gave out"))
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::bad_input("after must be an id this API gave out"))
         })
         .transpose()
 }
@@ -107,48 +142,44 @@ fn status_change_of(notice: &Notice) -> Option<EventStatusChange> {
         .map(|m| EventStatusChange::from_message(m, notice.event.clone()))
 }
 
-/// The events a runner is registered for, re-read at most every [`REGISTRATIONS_TTL`].
-struct RegisteredEvents {
-    account_id: i64,
-    events: HashSet<i64>,
-    read_at: Instant,
+/// Whether a status change or a personal notice concerns `account_id`. The registered
+/// accounts are read once per notice, shared by every subscriber that asks.
+async fn concerns(api: &ApiContext, account_id: i64, notice: &Notice) -> Result<bool, ApiError> {
+    match (notice.kind, notice.event_id) {
+        (Some(NotificationKind::RefundDecided), _) => Ok(notice.account_id == Some(account_id)),
+        (Some(NotificationKind::EventStatusChanged), Some(event_id)) => {
+            let audience = notice
+                .audience
+                .get_or_try_init(|| async {
+                    registrations::accounts_registered(&api.db, event_id)
+                        .await
+                        .map(Arc::new)
+                })
+                .await?;
+            Ok(audience.contains(&account_id))
+        }
+        _ => Ok(false),
+    }
 }
 
-impl RegisteredEvents {
-    async fn load(api: &ApiContext, account_id: i64) -> Result<Self, ApiError> {
-        let events = registrations::of_runner(&api.db, account_id)
-            .await?
-            .into_iter()
-            .map(|r| r.event_id)
-            .collect();
-        Ok(Self {
-            account_id,
-            events,
-            read_at: Instant::now(),
-        })
+/// The notice id the client's status-change cursor stands for (0 before the first).
+async fn status_change_notice(api: &ApiContext, after: i64) -> Result<i64, ApiError> {
+    if after == 0 {
+        return Ok(0);
     }
-
-    async fn refresh_if_stale(&mut self, api: &ApiContext) -> Result<(), ApiError> {
-        if self.read_at.elapsed() > REGISTRATIONS_TTL {
-            *self = Self::load(api, self.account_id).await?;
-        }
-        Ok(())
-    }
-
-    fn concerns(&self, notice: &Notice) -> bool {
-        match notice.kind {
-            Some(NotificationKind::EventStatusChanged) => {
-                notice.event_id.is_some_and(|e| self.events.contains(&e))
-            }
-            Some(NotificationKind::RefundDecided) => notice.account_id == Some(self.account_id),
-            None => false,
-        }
-    }
-
-    fn ids(&self) -> Vec<i64> {
-        self.events.iter().copied().collect()
-    }
+    Ok(notifications::notice_of_status_change(&api.db, after)
+        .await?
+        .unwrap_or(0))
 }
+
+fn too_old(behind: i64, max_behind: u64) -> Result<(), ApiError> {
+    if u64::try_from(behind).unwrap_or(0) > max_behind {
+        return Err(ApiError::CursorTooOld(max_behind));
+    }
+    Ok(())
+}
+
+type Items<T> = BoxStream<'static, async_graphql::Result<T>>;
 
 #[derive(Default)]
 pub struct AlertSubscription;
@@ -162,60 +193,69 @@ impl AlertSubscription {
         ctx: &Context<'_>,
         event_id: Option<ID>,
         after: Option<String>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<EventStatusChange>> + use<>>
-    {
+    ) -> async_graphql::Result<Items<EventStatusChange>> {
         let api = api(ctx)?.clone();
         let event_filter = event_id
             .as_ref()
             .map(|id| parse_id(id, "event"))
             .transpose()?;
         let after = parse_cursor(after)?;
-        let mut live = api.bus.subscribe();
-        // Without a cursor the stream starts now: everything committed so far is "before".
-        let mut cursor = match after {
-            Some(after) => after,
-            None => notifications::last_status_change_id(&api.db).await?,
-        };
         let wanted = move |notice: &Notice| {
             notice.kind == Some(NotificationKind::EventStatusChanged)
                 && event_filter.is_none_or(|e| notice.event_id == Some(e))
         };
-        Ok(async_stream::stream! {
-            let mut replay = after.is_some();
-            loop {
-                if replay {
+        match ctx
+            .data_opt::<NoticeSource>()
+            .cloned()
+            .unwrap_or(NoticeSource::Probe)
+        {
+            NoticeSource::Probe => Ok(stream::empty().boxed()),
+            NoticeSource::One(notice) => {
+                let item = wanted(&notice).then(|| status_change_of(&notice)).flatten();
+                Ok(stream::iter(item.map(Ok)).boxed())
+            }
+            NoticeSource::Replay {
+                from,
+                up_to,
+                max_behind,
+            } => {
+                // Status changes are replayed by their own cursor when the client gave one,
+                // else by notice id.
+                let (by_change, from_notice) = match (from, after) {
+                    (ReplayFrom::Client, Some(after)) => {
+                        let notice = status_change_notice(&api, after).await?;
+                        too_old(up_to - notice, max_behind)?;
+                        (Some(after), notice)
+                    }
+                    (ReplayFrom::Client, None) => return Ok(stream::empty().boxed()),
+                    (ReplayFrom::Notice(notice), _) => (None, notice),
+                };
+                Ok(async_stream::stream! {
+                    let mut change_cursor = by_change.unwrap_or(0);
+                    let mut notice_cursor = from_notice;
                     loop {
-                        let notices = match notifications::status_changes_after(&api.db, cursor, event_filter, REPLAY_BATCH).await {
+                        let page = match by_change {
+                            Some(_) => notifications::status_changes_after(&api.db, change_cursor, event_filter, up_to, REPLAY_BATCH).await,
+                            None => notifications::notices_after(&api.db, notice_cursor, up_to, REPLAY_BATCH).await,
+                        };
+                        let notices = match page {
                             Ok(notices) => notices,
                             Err(e) => { yield Err(ApiError::from(e).into()); return; }
                         };
                         let done = (notices.len() as u64) < REPLAY_BATCH;
                         for notice in notices {
-                            if let Some(change) = status_change_of(&notice) {
-                                cursor = change.change.id;
+                            notice_cursor = notice.id;
+                            if let Some(change) = status_change_of(&notice).filter(|_| wanted(&notice)) {
+                                change_cursor = change.change.id;
                                 yield Ok(change);
                             }
                         }
                         if done { break; }
                     }
-                    replay = false;
                 }
-                match live.recv().await {
-                    Ok(notice) => {
-                        if !wanted(&notice) { continue; }
-                        let Some(change) = status_change_of(&notice) else { continue };
-                        if change.change.id <= cursor { continue; }
-                        cursor = change.change.id;
-                        yield Ok(change);
-                    }
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "slow subscriber: replaying from the log");
-                        replay = true;
-                    }
-                    Err(RecvError::Closed) => return,
-                }
+                .boxed())
             }
-        })
+        }
     }
 
     /// The signed-in runner's notifications: status changes of events they are registered
@@ -225,23 +265,46 @@ impl AlertSubscription {
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Notification>> + use<>>
-    {
+    ) -> async_graphql::Result<Items<Notification>> {
         let account_id = signed_in(ctx)?.id;
         let api = api(ctx)?.clone();
         let after = parse_cursor(after)?;
-        let mut live = api.bus.subscribe();
-        let mut cursor = match after {
-            Some(after) => after,
-            None => notifications::last_id(&api.db).await?,
-        };
-        let mut mine = RegisteredEvents::load(&api, account_id).await?;
-        Ok(async_stream::stream! {
-            let mut replay = after.is_some();
-            loop {
-                if replay {
+        match ctx
+            .data_opt::<NoticeSource>()
+            .cloned()
+            .unwrap_or(NoticeSource::Probe)
+        {
+            NoticeSource::Probe => Ok(stream::empty().boxed()),
+            NoticeSource::One(notice) => {
+                let item = concerns(&api, account_id, &notice)
+                    .await?
+                    .then(|| Ok(Notification(notice)));
+                Ok(stream::iter(item).boxed())
+            }
+            NoticeSource::Replay {
+                from,
+                up_to,
+                max_behind,
+            } => {
+                let from = match (from, after) {
+                    (ReplayFrom::Client, Some(after)) => {
+                        too_old(up_to - after, max_behind)?;
+                        after
+                    }
+                    (ReplayFrom::Client, None) => return Ok(stream::empty().boxed()),
+                    (ReplayFrom::Notice(notice), _) => notice,
+                };
+                let events: Vec<i64> = registrations::of_runner(&api.db, account_id)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.event_id)
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                Ok(async_stream::stream! {
+                    let mut cursor = from;
                     loop {
-                        let notices = match notifications::personal_after(&api.db, account_id, &mine.ids(), cursor, REPLAY_BATCH).await {
+                        let notices = match notifications::personal_after(&api.db, account_id, &events, cursor, up_to, REPLAY_BATCH).await {
                             Ok(notices) => notices,
                             Err(e) => { yield Err(ApiError::from(e).into()); return; }
                         };
@@ -252,23 +315,9 @@ impl AlertSubscription {
                         }
                         if done { break; }
                     }
-                    replay = false;
                 }
-                match live.recv().await {
-                    Ok(notice) => {
-                        if notice.id <= cursor { continue; }
-                        if let Err(e) = mine.refresh_if_stale(&api).await { yield Err(e.into()); return; }
-                        if !mine.concerns(&notice) { continue; }
-                        cursor = notice.id;
-                        yield Ok(Notification(notice));
-                    }
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "slow subscriber: replaying from the log");
-                        replay = true;
-                    }
-                    Err(RecvError::Closed) => return,
-                }
+                .boxed())
             }
-        })
+        }
     }
 }

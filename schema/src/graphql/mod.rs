@@ -23,6 +23,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::context::ApiContext;
 
+pub use alerts::{NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
 pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED};
 
 #[derive(MergedObject, Default)]
@@ -81,10 +82,17 @@ fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subs
     .limit_complexity(limits.complexity)
 }
 
-/// The schema with its shared data.
-pub fn build_schema(ctx: ApiContext, limits: Limits) -> ApiSchema {
+/// The schema with its shared data. `introspection: false` answers introspection queries
+/// as if the fields did not exist (production deployments that publish their SDL
+/// elsewhere).
+pub fn build_schema(ctx: ApiContext, limits: Limits, introspection: bool) -> ApiSchema {
     let loader = DataLoader::new(loaders::DbLoader::new(ctx.db.clone()), tokio::spawn);
-    builder(limits).data(loader).data(ctx).finish()
+    let builder = builder(limits).data(loader).data(ctx);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The SDL clients rely on (committed as `schema/schema.graphql`).

@@ -152,6 +152,8 @@ impl PartnerKeyMutation {
         let api = api(ctx)?;
         let id = parse_id(&id, "partner key")?;
         let revoked = service::revoke(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
+        api.revocations
+            .revoked(crate::context::Revoked::PartnerKey { key_id: revoked.id });
         Ok(PartnerKey(revoked))
     }
 }

@@ -207,9 +207,9 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
 }
 
 /// Sets a new password with a reset token, uses the token up and ends every session of
-/// the account, all in one transaction.
+/// the account, all in one transaction; returns the account's id.
 #[tracing::instrument(skip_all)]
-pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -> ApiResult<()> {
+pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -> ApiResult<i64> {
     let now = ctx.clock.now();
     let password_hash = hash_password(password.expose().to_owned()).await?;
     let txn = super::begin_write(&ctx.db).await?;
@@ -245,5 +245,24 @@ pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(reset.account_id)
+}
+
+/// Which of these token hashes still belong to an unexpired session (the sweep of open
+/// sockets asks this in batches).
+pub async fn live_sessions(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    token_hashes: Vec<String>,
+) -> Result<std::collections::HashSet<String>, sea_orm::DbErr> {
+    use sea_orm::QuerySelect;
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::TokenHash)
+        .filter(session::Column::TokenHash.is_in(token_hashes))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .into_tuple::<String>()
+        .all(db)
+        .await
+        .map(|hashes| hashes.into_iter().collect())
 }

@@ -95,16 +95,6 @@ pub async fn last_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(row.map(|r| r.last_id).unwrap_or(0))
 }
 
-/// The newest status change's id: where a status-change stream without a cursor starts.
-pub async fn last_status_change_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let newest = notification::Entity::find()
-        .filter(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
-        .order_by_desc(notification::Column::Id)
-        .one(db)
-        .await?;
-    Ok(newest.and_then(|n| n.status_change_id).unwrap_or(0))
-}
-
 /// Notices after `after_id` up to `up_to`, oldest first, at most `limit`, each with its
 /// event as it is now (the events read in one query): what a hub broadcasts.
 pub async fn notices_after(
@@ -156,16 +146,33 @@ pub async fn by_ids(
         .collect())
 }
 
-/// Status changes after the status-change cursor `after`, of one event or all, decoded.
+/// The notice that announced status change `status_change_id`.
+pub async fn notice_of_status_change(
+    db: &impl ConnectionTrait,
+    status_change_id: i64,
+) -> Result<Option<i64>, DbErr> {
+    notification::Entity::find()
+        .select_only()
+        .column(notification::Column::Id)
+        .filter(notification::Column::StatusChangeId.eq(status_change_id))
+        .into_tuple()
+        .one(db)
+        .await
+}
+
+/// Status changes after the status-change cursor `after` and up to notice `up_to`, of one
+/// event or all, decoded.
 pub async fn status_changes_after(
     db: &impl ConnectionTrait,
     after: i64,
     event_id: Option<i64>,
+    up_to: i64,
     limit: u64,
 ) -> Result<Vec<Notice>, DbErr> {
     let mut condition = Condition::all()
         .add(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
-        .add(notification::Column::StatusChangeId.gt(after));
+        .add(notification::Column::StatusChangeId.gt(after))
+        .add(notification::Column::Id.lte(up_to));
     if let Some(event_id) = event_id {
         condition = condition.add(notification::Column::EventId.eq(event_id));
     }
@@ -205,6 +212,7 @@ pub async fn personal_after(
     account_id: i64,
     event_ids: &[i64],
     after_id: i64,
+    up_to: i64,
     limit: u64,
 ) -> Result<Vec<Notice>, DbErr> {
     let mine = Condition::any()
@@ -218,6 +226,7 @@ pub async fn personal_after(
         .filter(
             Condition::all()
                 .add(notification::Column::Id.gt(after_id))
+                .add(notification::Column::Id.lte(up_to))
                 .add(mine),
         )
         .order_by_asc(notification::Column::Id)
@@ -286,11 +295,15 @@ pub async fn release_relay_lease(
     Ok(())
 }
 
-/// Ids of rows not yet published, oldest first.
-pub async fn unpublished(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<i64>, DbErr> {
+/// Rows not yet published, oldest first: (id, created at).
+pub async fn unpublished(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<(i64, DateTime<Utc>)>, DbErr> {
     notification::Entity::find()
         .select_only()
         .column(notification::Column::Id)
+        .column(notification::Column::CreatedAt)
         .filter(notification::Column::PublishedAt.is_null())
         .order_by_asc(notification::Column::Id)
         .limit(limit)

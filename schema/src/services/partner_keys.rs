@@ -146,6 +146,25 @@ pub async fn list(
 }
 
 /// What a presented key grants, if it is a live key (known, not revoked, not expired).
+/// Which of these keys are still usable (not revoked, not expired).
+pub async fn live_keys(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    key_ids: Vec<i64>,
+) -> Result<std::collections::HashSet<i64>, sea_orm::DbErr> {
+    use sea_orm::QuerySelect;
+    partner_key::Entity::find()
+        .select_only()
+        .column(partner_key::Column::Id)
+        .filter(partner_key::Column::Id.is_in(key_ids))
+        .filter(partner_key::Column::RevokedAt.is_null())
+        .filter(partner_key::Column::ExpiresAt.gt(now))
+        .into_tuple::<i64>()
+        .all(db)
+        .await
+        .map(|ids| ids.into_iter().collect())
+}
+
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,

@@ -166,6 +166,21 @@ pub async fn of_runner(
         .await?)
 }
 
+/// The accounts registered for an event (who a status change concerns).
+pub async fn accounts_registered(
+    db: &impl ConnectionTrait,
+    event_id: i64,
+) -> Result<std::collections::HashSet<i64>, sea_orm::DbErr> {
+    registration::Entity::find()
+        .select_only()
+        .column(registration::Column::AccountId)
+        .filter(registration::Column::EventId.eq(event_id))
+        .into_tuple::<i64>()
+        .all(db)
+        .await
+        .map(|ids| ids.into_iter().collect())
+}
+
 /// Which of an event's registrations an organizer lists.
 #[derive(Default)]
 pub struct RegistrationFilter {

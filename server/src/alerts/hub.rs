@@ -11,13 +11,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use schema::OutboxBell;
 use schema::domain::Notice;
 use schema::services::notifications;
-use schema::{Bus, OutboxBell};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, broadcast};
 
-use crate::metrics::Metrics;
+use crate::metrics;
 
 /// Rows read from the log per query.
 const READ_BATCH: u64 = 500;
@@ -31,7 +31,6 @@ pub struct Hub {
     seen: AtomicI64,
     /// Rung for each notice, so this instance's push worker queues and sends at once.
     bell: Arc<OutboxBell>,
-    metrics: Arc<Metrics>,
 }
 
 impl Hub {
@@ -40,7 +39,6 @@ impl Hub {
         db: DatabaseConnection,
         buffer: usize,
         bell: Arc<OutboxBell>,
-        metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, DbErr> {
         let last = notifications::last_id(&db).await?;
         let (sender, _) = broadcast::channel(buffer.max(16));
@@ -50,7 +48,6 @@ impl Hub {
             last_id: Mutex::new(last),
             seen: AtomicI64::new(last),
             bell,
-            metrics,
         }))
     }
 
@@ -82,9 +79,12 @@ impl Hub {
             for notice in notices {
                 *last = notice.id;
                 self.seen.store(notice.id, Ordering::Release);
+                let delay = (chrono::Utc::now() - notice.created_at)
+                    .to_std()
+                    .unwrap_or_default();
                 // No receiver is fine: nobody is subscribed on this instance right now.
                 let _ = self.sender.send(Arc::new(notice));
-                self.metrics.notices_broadcast.inc();
+                metrics::alert_reached("hub", delay);
                 self.bell.ring_push();
             }
             if !full {
@@ -95,8 +95,14 @@ impl Hub {
     }
 }
 
-impl Bus for Hub {
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>> {
+impl Hub {
+    /// A receiver of every notice broadcast from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>> {
         self.sender.subscribe()
+    }
+
+    /// The pool, for readers that catch up from the log.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 }

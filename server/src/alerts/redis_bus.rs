@@ -33,20 +33,23 @@ pub struct RedisPublisher {
     channel: String,
 }
 
+/// A connection that reconnects by itself, opened lazily: a gateway starts even while
+/// Redis is down, and commands fail fast (their callers retry) until it is back.
+pub fn connection_manager(client: redis::Client) -> anyhow::Result<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client, config)
+        .context("creating the Redis connection manager")
+}
+
 impl RedisPublisher {
-    /// Connects lazily: a gateway starts even while Redis is down, and publishing fails
-    /// (the relay retries) until it is back.
     pub fn new(client: redis::Client, prefix: &str) -> anyhow::Result<Self> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .context("creating the Redis connection manager")?;
         Ok(Self {
-            connection,
+            connection: connection_manager(client)?,
             channel: channel(prefix),
         })
     }

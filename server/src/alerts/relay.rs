@@ -18,7 +18,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
 use super::Publisher;
-use crate::metrics::Metrics;
+use crate::metrics;
 
 /// Rows published per read of the log.
 const BATCH: u64 = 200;
@@ -30,7 +30,6 @@ pub struct Relay {
     instance: String,
     /// How long a lease lasts unless renewed.
     lease: Duration,
-    metrics: Arc<Metrics>,
 }
 
 impl Relay {
@@ -39,14 +38,12 @@ impl Relay {
         publisher: Arc<dyn Publisher>,
         instance: String,
         lease: Duration,
-        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             db,
             publisher,
             instance,
             lease,
-            metrics,
         }
     }
 
@@ -56,12 +53,17 @@ impl Relay {
     pub async fn relay_once(&self) -> anyhow::Result<usize> {
         let mut published = 0;
         loop {
-            let ids = notifications::unpublished(&self.db, BATCH)
+            let waiting = notifications::unpublished(&self.db, BATCH)
                 .await
                 .context("reading unpublished notifications")?;
-            if ids.is_empty() || !self.hold_lease().await? {
+            let oldest = waiting.first().map(|(_, created_at)| *created_at);
+            metrics::relay_lag(oldest.map_or(Duration::ZERO, |at| {
+                (Utc::now() - at).to_std().unwrap_or_default()
+            }));
+            if waiting.is_empty() || !self.hold_lease().await? {
                 return Ok(published);
             }
+            let ids: Vec<i64> = waiting.iter().map(|(id, _)| *id).collect();
             let mut sent = Vec::with_capacity(ids.len());
             let mut failure = None;
             for id in &ids {
@@ -78,7 +80,7 @@ impl Relay {
                     .await
                     .context("marking notifications published")?;
                 published += sent.len();
-                self.metrics.notifications_relayed.add(sent.len() as u64);
+                metrics::notifications_relayed(sent.len());
             }
             if let Some(error) = failure {
                 return Err(error);

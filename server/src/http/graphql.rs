@@ -1,19 +1,28 @@
 //! GraphQL over HTTP, following the GraphQL-over-HTTP spec: POST with a JSON body, GET
 //! with query parameters (queries only: a mutation over GET is 405), responses as
 //! `application/graphql-response+json` when the client accepts it (then a request that
-//! fails to parse or validate is a 400) and `application/json` otherwise. GraphiQL for
-//! a browser that GETs /graphql without a query.
+//! fails to parse or validate is a 400 without a `data` entry) and `application/json`
+//! otherwise. Parameters that are not a GraphQL request (no `query` string, variables that
+//! are not a map) are a 400 either way. GraphiQL for a browser that GETs /graphql without
+//! a query, when GRAPHIQL is on.
+//!
+//! A refusal by a rate limit (code RATE_LIMITED) is a 429 with `Retry-After`.
+
+use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::body::Body;
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use schema::ClientAddress;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
 use super::auth::{bearer_token, resolve_viewer};
 use crate::app::AppState;
+use crate::metrics;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -63,12 +72,76 @@ fn transport_error(status: StatusCode, media: Media, code: &str, message: &str) 
     response
 }
 
+/// The parameters of a GraphQL request, checked for shape before anything else.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Params {
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    extensions: Option<Map<String, Value>>,
+}
+
+impl Params {
+    fn into_request(self) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = self.variables {
+            request = request.variables(async_graphql::Variables::from_json(Value::Object(
+                variables,
+            )));
+        }
+        // `extensions` is accepted (the spec says a map) and not used.
+        let _ = self.extensions;
+        request
+    }
+}
+
+/// The operation's name and type, from the parsed document (parsed once: execution reuses
+/// it). `None` when the document does not parse or does not say which operation.
+fn operation(request: &mut async_graphql::Request) -> Option<(Option<String>, OperationType)> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), name) => Some((name, op.node.ty)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            let ty = ops.get(name.as_str())?.node.ty;
+            Some((Some(name), ty))
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+fn kind_name(kind: Option<OperationType>) -> &'static str {
+    match kind {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
 async fn execute(
     state: AppState,
     headers: HeaderMap,
-    request: async_graphql::Request,
+    client: Option<ClientAddress>,
+    mut request: async_graphql::Request,
     media: Media,
 ) -> Response {
+    let started = Instant::now();
+    let operation = operation(&mut request);
+    let (name, kind) = match &operation {
+        Some((name, kind)) => (name.as_deref(), Some(*kind)),
+        None => (None, None),
+    };
+    let span = tracing::Span::current();
+    span.record("operation", name.unwrap_or("-"));
+    span.record("kind", kind_name(kind));
     let viewer = match resolve_viewer(&state, bearer_token(&headers)).await {
         Ok(viewer) => viewer,
         Err(error) => {
@@ -81,35 +154,88 @@ async fn execute(
             );
         }
     };
-    state.metrics.graphql_requests.inc();
-    let response = state.schema.execute(request.data(viewer)).await;
+    let mut request = request.data(viewer);
+    if let Some(client) = client {
+        request = request.data(client);
+    }
+    let response = state.schema.execute(request).await;
+    let first_code = response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|ext| match ext.get("code") {
+            Some(async_graphql::Value::String(code)) => Some(code.clone()),
+            _ => None,
+        });
+    metrics::graphql_request(
+        name,
+        kind_name(kind),
+        first_code.as_deref().unwrap_or("OK"),
+        started.elapsed(),
+    );
     // A request that never reached execution (parse or validation failure) has no data
     // and only errors without a path.
     let request_failed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let status = if media == Media::GraphqlResponseJson && request_failed {
+    let retry_after = rate_limited(&response);
+    let status = if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if media == Media::GraphqlResponseJson && request_failed {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    match serde_json::to_vec(&response) {
-        Ok(body) => {
-            let mut http = (status, body).into_response();
-            http.headers_mut()
-                .insert(header::CONTENT_TYPE, media.content_type());
-            http
+    let mut body = match serde_json::to_value(&response) {
+        Ok(body) => body,
+        Err(_) => {
+            return transport_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                "INTERNAL",
+                "internal error",
+            );
         }
-        Err(_) => transport_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            media,
-            "INTERNAL",
-            "internal error",
-        ),
+    };
+    if media == Media::GraphqlResponseJson
+        && request_failed
+        && let Some(fields) = body.as_object_mut()
+    {
+        // The spec: a request error has no `data` entry at all.
+        fields.remove("data");
     }
+    let mut http = (status, body.to_string()).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    if let Some(seconds) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        http.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    http
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// The wait of a RATE_LIMITED error, in seconds, if the response has one.
+fn rate_limited(response: &async_graphql::Response) -> Option<u64> {
+    response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        match (extensions.get("code"), extensions.get("retryAfter")) {
+            (Some(async_graphql::Value::String(code)), Some(async_graphql::Value::Number(n)))
+                if code == "RATE_LIMITED" =>
+            {
+                n.as_u64()
+            }
+            _ => None,
+        }
+    })
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddress>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let media = Media::negotiate(&headers);
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -129,34 +255,67 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             "send the request as application/json",
         );
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
-        Ok(request) => request,
+    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return body_error(&error, media),
+    };
+    let params: Params = match serde_json::from_slice(&bytes) {
+        Ok(params) => params,
         Err(error) => {
             let message = format!("the body is not a GraphQL request: {error}");
             return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
         }
     };
-    execute(state, headers, request, media).await
+    execute(
+        state,
+        headers,
+        client.map(|Extension(c)| c),
+        params.into_request(),
+        media,
+    )
+    .await
 }
 
-/// The operation a GET would run, if the document parses and names one.
-fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
+/// A body that could not be read: too large (the limit layer), too slow (the body timeout
+/// layer), or cut off.
+fn body_error(error: &axum::Error, media: Media) -> Response {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return transport_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is larger than MAX_BODY_BYTES",
+            );
+        }
+        if cause.is::<tower_http::timeout::TimeoutError>() {
+            return transport_error(
+                StatusCode::REQUEST_TIMEOUT,
+                media,
+                "REQUEST_TIMEOUT",
+                "the request body was not received within HTTP_BODY_TIMEOUT_MS",
+            );
+        }
+        source = cause.source();
     }
+    transport_error(
+        StatusCode::BAD_REQUEST,
+        media,
+        "BAD_REQUEST",
+        "the request body could not be read",
+    )
 }
 
 pub async fn get(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let media = Media::negotiate(&headers);
     let query = query.unwrap_or_default();
-    if query.is_empty() {
+    if query.is_empty() && state.graphiql {
         let browser = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -170,16 +329,16 @@ pub async fn get(
             return Html(page).into_response();
         }
     }
-    let request = match async_graphql::http::parse_query_string(&query) {
-        Ok(request) => request,
-        Err(error) => {
-            let message = format!("the query string is not a GraphQL request: {error}");
+    let params = match serde_urlencoded_params(&query) {
+        Ok(params) => params,
+        Err(message) => {
             return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
         }
     };
+    let mut request = params.into_request();
     if matches!(
-        operation_type(&request),
-        Some(OperationType::Mutation | OperationType::Subscription)
+        operation(&mut request),
+        Some((_, OperationType::Mutation | OperationType::Subscription))
     ) {
         let mut response = transport_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -192,5 +351,23 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(state, headers, request, media).await
+    execute(state, headers, client.map(|Extension(c)| c), request, media).await
+}
+
+/// The query string's parameters: `query`, and `variables` and `extensions` as JSON maps.
+fn serde_urlencoded_params(query: &str) -> Result<Params, String> {
+    let request = async_graphql::http::parse_query_string(query)
+        .map_err(|e| format!("the query string is not a GraphQL request: {e}"))?;
+    if request.query.is_empty() {
+        return Err("the query string has no `query` parameter".into());
+    }
+    Ok(Params {
+        query: request.query,
+        operation_name: request.operation_name,
+        variables: match request.variables.into_value().into_json() {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        },
+        extensions: None,
+    })
 }

@@ -12,13 +12,16 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the database (and Redis, when configured) answer, and not shutting down: a
+/// stopping instance answers 503 first, so that a load balancer stops sending to it.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let draining = state.draining.load(std::sync::atomic::Ordering::Acquire);
     let database = state.db.ping().await.is_ok();
     let redis = match &state.redis {
         None => None,
         Some(client) => Some(ping_redis(client).await),
     };
-    let ready = database && redis.unwrap_or(true);
+    let ready = !draining && database && redis.unwrap_or(true);
     let status = if ready {
         StatusCode::OK
     } else {
@@ -26,7 +29,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     (
         status,
-        Json(json!({ "ready": ready, "database": database, "redis": redis })),
+        Json(json!({ "ready": ready, "draining": draining, "database": database, "redis": redis })),
     )
 }
 
@@ -40,17 +43,5 @@ async fn ping_redis(client: &redis::Client) -> bool {
     matches!(
         tokio::time::timeout(std::time::Duration::from_secs(2), check).await,
         Ok(Ok(_))
-    )
-}
-
-pub async fn metrics(
-    State(state): State<AppState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        state.metrics.render(),
     )
 }

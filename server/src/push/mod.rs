@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entities::push_subscription;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -29,7 +29,7 @@ use schema::services::push_deliveries::{self, Claimed, Outcome};
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
-use crate::metrics::Metrics;
+use crate::metrics::{self, PushOutcome};
 use crate::settings::PushSettings;
 use sender::{Alert, SendError, Sender};
 
@@ -82,7 +82,12 @@ struct Job {
     claimed: Claimed,
     subscription: Option<push_subscription::Model>,
     alert: Option<Arc<Alert>>,
+    /// When its notification was committed, for the delivery delay.
+    committed_at: Option<DateTime<Utc>>,
 }
+
+/// A notification's alert (none when it cannot be shown as a push) and commit time.
+type Composed = (Option<Arc<Alert>>, DateTime<Utc>);
 
 /// What one drain did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -97,22 +102,11 @@ pub struct Worker {
     db: DatabaseConnection,
     sender: Arc<Sender>,
     config: WorkerConfig,
-    metrics: Arc<Metrics>,
 }
 
 impl Worker {
-    pub fn new(
-        db: DatabaseConnection,
-        sender: Arc<Sender>,
-        config: WorkerConfig,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
-            db,
-            sender,
-            config,
-            metrics,
-        }
+    pub fn new(db: DatabaseConnection, sender: Arc<Sender>, config: WorkerConfig) -> Self {
+        Self { db, sender, config }
     }
 
     /// Queues what the log holds and sends every delivery due now, then returns. Tests
@@ -161,7 +155,7 @@ impl Worker {
     /// Claims and sends until nothing is due (or shutdown), keeping `concurrency` requests
     /// in flight; returns how many were attempted.
     async fn send_due(&self, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<usize> {
-        let mut alerts: HashMap<i64, Option<Arc<Alert>>> = HashMap::new();
+        let mut alerts: HashMap<i64, Composed> = HashMap::new();
         let mut queue: VecDeque<Job> = VecDeque::new();
         let mut in_flight = FuturesUnordered::new();
         let mut outcomes: Vec<(Claimed, Outcome)> = Vec::new();
@@ -184,12 +178,12 @@ impl Worker {
                 && let Some(job) = queue.pop_front()
             {
                 let sender = self.sender.clone();
-                let metrics = self.metrics.clone();
                 let (max_attempts, retry_base) = (self.config.max_attempts, self.config.retry_base);
                 // A task per message, so encryption (the costly part) runs on every core.
                 in_flight.push(tokio::spawn(async move {
+                    let started = std::time::Instant::now();
                     let outcome = deliver(&sender, &job, max_attempts, retry_base).await;
-                    count(&metrics, &outcome);
+                    count(&job, &outcome, started.elapsed());
                     (job.claimed, outcome)
                 }));
             }
@@ -233,10 +227,7 @@ impl Worker {
     }
 
     /// Claims a batch and loads its subscriptions and (new) notifications in two queries.
-    async fn claim(
-        &self,
-        alerts: &mut HashMap<i64, Option<Arc<Alert>>>,
-    ) -> anyhow::Result<Vec<Job>> {
+    async fn claim(&self, alerts: &mut HashMap<i64, Composed>) -> anyhow::Result<Vec<Job>> {
         let now = Utc::now();
         let lease_until = now + chrono::Duration::from_std(self.config.lease)?;
         let claimed = push_deliveries::claim(
@@ -267,9 +258,8 @@ impl Worker {
                 .await
                 .context("loading the notifications of claimed deliveries")?;
             for id in missing {
-                let alert = notices
-                    .iter()
-                    .find(|notice| notice.id == id)
+                let notice = notices.iter().find(|notice| notice.id == id);
+                let alert = notice
                     .and_then(|notice| {
                         alert::compose(
                             notice.id,
@@ -279,17 +269,21 @@ impl Worker {
                         )
                     })
                     .map(Arc::new);
-                alerts.insert(id, alert);
+                alerts.insert(id, (alert, notice.map_or(now, |n| n.created_at)));
             }
         }
         Ok(claimed
             .into_iter()
-            .map(|claimed| Job {
-                subscription: claimed
-                    .subscription_id
-                    .and_then(|id| subscriptions.get(&id).cloned()),
-                alert: alerts.get(&claimed.notification_id).cloned().flatten(),
-                claimed,
+            .map(|claimed| {
+                let composed = alerts.get(&claimed.notification_id);
+                Job {
+                    subscription: claimed
+                        .subscription_id
+                        .and_then(|id| subscriptions.get(&id).cloned()),
+                    alert: composed.and_then(|(alert, _)| alert.clone()),
+                    committed_at: composed.map(|(_, at)| *at),
+                    claimed,
+                }
             })
             .collect())
     }
@@ -365,12 +359,40 @@ async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Dura
     }
 }
 
-fn count(metrics: &Metrics, outcome: &Outcome) {
+/// Counts an attempt by how it ended and what the push service answered.
+fn count(job: &Job, outcome: &Outcome, took: Duration) {
+    let class = |status: Option<u16>| match status {
+        Some(200..=299) => "2xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+        None => "network",
+    };
     match outcome {
-        Outcome::Delivered { .. } => metrics.pushes_delivered.inc(),
-        Outcome::Retry { .. } => metrics.pushes_retried.inc(),
-        Outcome::Failed { .. } => metrics.pushes_failed.inc(),
-        Outcome::Pruned { .. } => metrics.pushes_pruned.inc(),
+        Outcome::Delivered { status_code } => {
+            metrics::push_attempt(
+                class(Some(*status_code)),
+                Some(PushOutcome::Delivered),
+                took,
+            );
+            if let Some(at) = job.committed_at {
+                metrics::push_delivered_after((Utc::now() - at).to_std().unwrap_or_default());
+            }
+        }
+        Outcome::Retry { status_code, .. } => {
+            metrics::push_attempt(class(*status_code), Some(PushOutcome::Retried), took)
+        }
+        Outcome::Failed { status_code, .. } => {
+            let class = if status_code.is_some() {
+                class(*status_code)
+            } else {
+                "refused"
+            };
+            metrics::push_attempt(class, Some(PushOutcome::Failed), took)
+        }
+        Outcome::Pruned { status_code } => {
+            metrics::push_attempt(class(Some(*status_code)), Some(PushOutcome::Pruned), took)
+        }
         Outcome::Dropped => {}
     }
 }

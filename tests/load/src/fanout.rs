@@ -228,8 +228,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     let mut gateways = Vec::new();
     for _ in 0..instances {
         let port = free_port()?;
+        let admin = free_port()?;
         let child = with_ulimit(&gateway_binary(), &[])
             .env("BIND", format!("127.0.0.1:{port}"))
+            .env("ADMIN_BIND", format!("127.0.0.1:{admin}"))
             .env("DATABASE_URL", &scratch.url)
             .env("DATABASE_MAX_CONNECTIONS", "8")
             .env("REDIS_URL", &redis)
@@ -240,10 +242,14 @@ pub async fn run(args: Args) -> Result<(), String> {
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| e.to_string())?;
-        gateways.push((child, format!("http://127.0.0.1:{port}")));
+        gateways.push((
+            child,
+            format!("http://127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{admin}"),
+        ));
     }
     let client = reqwest::Client::new();
-    for (_, address) in &gateways {
+    for (_, address, _) in &gateways {
         let deadline = Instant::now() + Duration::from_secs(30);
         while client
             .get(format!("{address}/readyz"))
@@ -275,14 +281,14 @@ pub async fn run(args: Args) -> Result<(), String> {
     };
     let rss_before: Vec<u64> = gateways
         .iter()
-        .map(|(child, _)| rss_kib(child.id()))
+        .map(|(child, _, _)| rss_kib(child.id()))
         .collect();
 
     // Workers: each takes up to `per_worker` connections on one gateway.
     let per_instance = subscribers / instances;
     let mut workers = Vec::new();
     let mut next_ip = 2_u8;
-    for (index, (_, address)) in gateways.iter().enumerate() {
+    for (index, (_, address, _)) in gateways.iter().enumerate() {
         let mut left = per_instance
             + if index == 0 {
                 subscribers % instances
@@ -331,10 +337,8 @@ pub async fn run(args: Args) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut live = 0;
-        for (_, address) in &gateways {
-            live += metric(&client, address, "gateway_subscriptions")
-                .await
-                .max(0) as usize;
+        for (_, _, admin) in &gateways {
+            live += metric(&client, admin, "gateway_subscriptions").await.max(0) as usize;
         }
         if live >= connected || Instant::now() > deadline {
             println!(
@@ -347,12 +351,12 @@ pub async fn run(args: Args) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after: Vec<u64> = gateways
         .iter()
-        .map(|(child, _)| rss_kib(child.id()))
+        .map(|(child, _, _)| rss_kib(child.id()))
         .collect();
     let connections: Vec<i64> = {
         let mut all = Vec::new();
-        for (_, address) in &gateways {
-            all.push(metric(&client, address, "gateway_websocket_connections").await);
+        for (_, _, admin) in &gateways {
+            all.push(metric(&client, admin, "gateway_websocket_connections").await);
         }
         all
     };
@@ -422,7 +426,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             "instance {i}: {connections} connections, RSS {before} KiB -> {after} KiB, {per:.1} KiB per connection"
         );
     }
-    for (mut child, _) in gateways {
+    for (mut child, _, _) in gateways {
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -63,6 +63,11 @@ pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings
     settings.http.bind = "127.0.0.1:0".parse().expect("literal address");
     settings.http.public_url = "http://spa.test".into();
     settings.http.max_body_bytes = 64 * 1024;
+    // Many gateways run at once in the test process: each takes a free admin port.
+    settings.http.admin_bind =
+        server::settings::OptionalAddress(Some("127.0.0.1:0".parse().expect("literal address")));
+    settings.http.graphiql = Some(true);
+    settings.http.introspection = Some(true);
     settings.database.url = Some(database_url.to_owned().into());
     settings.database.max_connections = 8;
     settings.database.seed_demo = Some(false);

@@ -1,32 +1,63 @@
-//! GraphQL subscriptions over WebSocket at /graphql/ws, in either protocol of
-//! [`protocol`]. Written here rather than taken from async-graphql so the close codes
-//! follow the protocol: 4400 malformed message, 4401 subscribe before the handshake, 4403
-//! rejected credentials, 4408 no `connection_init` in time, 4409 duplicate operation id,
-//! 4429 a second `connection_init`.
+//! GraphQL over WebSocket at /graphql/ws, in either protocol of [`protocol`]. Written here
+//! rather than taken from async-graphql so that the close codes follow the protocols (4400
+//! malformed message, 4401 subscribe before the handshake, 4403 rejected or withdrawn
+//! credentials, 4408 no `connection_init` in time, 4409 duplicate operation id, 4429 a
+//! second `connection_init`, 1009 a message over the size limit, 1001 the server stopping)
+//! and so that subscribers share executions ([`fanout`]).
 //!
-//! One task per connection; its subscriptions are streams polled by that task (no task or
-//! channel per subscription), which keeps a connection to a few KiB.
+//! One task per connection; its operations are streams polled by that task. A socket's
+//! credential is re-checked before a new operation once it is older than
+//! WS_AUTH_RECHECK_MS, and a withdrawn credential (sign-out, password reset, key
+//! revocation) closes the socket at once through the revocation registry.
 
+pub mod fanout;
 mod protocol;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_graphql::Data;
-use axum::extract::State;
+use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use schema::{ClientAddress, Viewer};
+use serde_json::{Value, json};
 
+use super::access_log::RequestId;
 use super::auth::resolve_viewer;
 use crate::app::AppState;
+use crate::metrics;
+use crate::revocation::Registration;
+use fanout::{Out, Subscribe};
 use protocol::{ClientMessage, Protocol};
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddress>>,
+    request_id: Option<Extension<RequestId>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let client = client.map(|Extension(c)| c);
+    if let Some(ClientAddress(address)) = client
+        && let Err(not_until) = state.ws_upgrades.check_key(&address)
+    {
+        metrics::rate_limited("ws_upgrades_per_address");
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        return refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many WebSocket connections from this address: try again later",
+            Some(schema::error::retry_after_secs(wait)),
+        );
+    }
     let offered: Vec<String> = ws
         .requested_protocols()
         .filter_map(|p| p.to_str().ok())
@@ -36,21 +67,97 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
                 .collect::<Vec<_>>()
         })
         .collect();
-    let protocol = Protocol::negotiate(&offered);
+    let Some(protocol) = Protocol::negotiate(&offered) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "UNSUPPORTED_PROTOCOL",
+            "offer the graphql-transport-ws (or legacy graphql-ws) sub-protocol",
+            None,
+        );
+    };
+    let limit = state.ws.max_message_bytes as usize;
     let mut ws = ws
         // Small buffers: tens of thousands of idle subscribers must fit in memory.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024);
+        .max_message_size(limit)
+        .max_frame_size(limit);
     if !offered.is_empty() {
         ws.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
-    ws.on_upgrade(move |socket| async move {
-        state.metrics.websocket_connections.inc();
-        Session::new(state.clone(), protocol).run(socket).await;
-        state.metrics.websocket_connections.dec();
+    let request_id = request_id.map_or_else(|| "-".to_owned(), |Extension(id)| id.0);
+    let sessions = state.sessions.clone();
+    ws.on_upgrade(move |socket| {
+        sessions.track_future(async move {
+            metrics::websocket_opened();
+            Session::new(state, protocol, client, request_id)
+                .run(socket)
+                .await;
+            metrics::websocket_closed();
+        })
     })
+}
+
+/// A refusal before the upgrade, as JSON with a code.
+fn refusal(status: StatusCode, code: &str, message: &str, retry_after: Option<u64>) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(seconds) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// What an operation's stream yields.
+enum Event {
+    Out(Out),
+    /// A query or mutation sent over the socket: its one response.
+    Single(async_graphql::Response),
+    /// The stream ended by itself.
+    End,
+}
+
+type Tagged = BoxStream<'static, (Arc<str>, Event)>;
+
+/// The credential a socket was opened with, and when it was last checked.
+struct Credential {
+    token: String,
+    checked_at: Instant,
+}
+
+struct Session {
+    state: AppState,
+    protocol: Protocol,
+    client: Option<ClientAddress>,
+    request_id: String,
+    opened_at: Instant,
+    credential: Option<Credential>,
+    viewer: Viewer,
+    data: Option<Arc<Data>>,
+    /// Present while the socket holds a withdrawable credential.
+    registration: Option<Registration>,
+    init_received: bool,
+    operations: HashMap<Arc<str>, AbortHandle>,
+    streams: SelectAll<Tagged>,
+    /// Operations started in the current minute, and when it began.
+    window: (Instant, u32),
+    /// Operations started in all, for the session's log line.
+    started: u64,
+}
+
+enum Step {
+    Continue,
+    Send(Value),
+    /// A frame already serialized (the hot path: one alert to every subscriber).
+    SendText(String),
+    Close(u16, String),
 }
 
 /// A close frame's reason may hold at most 123 bytes (RFC 6455 5.5): longer, and the
@@ -67,46 +174,54 @@ fn close_reason(mut reason: String) -> String {
     reason
 }
 
-/// One operation's responses, tagged with its id; `None` marks its end.
-type Tagged = BoxStream<'static, (String, Option<async_graphql::Response>)>;
-
-struct Session {
-    state: AppState,
-    protocol: Protocol,
-    data: Option<Arc<Data>>,
-    init_received: bool,
-    operations: HashMap<String, AbortHandle>,
-    streams: SelectAll<Tagged>,
-}
-
-enum Step {
-    Continue,
-    Send(Value),
-    /// A frame already serialized (the hot path: one alert to every subscriber).
-    SendText(String),
-    Close(u16, String),
-}
-
 impl Session {
-    fn new(state: AppState, protocol: Protocol) -> Self {
+    fn new(
+        state: AppState,
+        protocol: Protocol,
+        client: Option<ClientAddress>,
+        request_id: String,
+    ) -> Self {
         Self {
             state,
             protocol,
+            client,
+            request_id,
+            opened_at: Instant::now(),
+            credential: None,
+            viewer: Viewer::Anonymous,
             data: None,
+            registration: None,
             init_received: false,
             operations: HashMap::new(),
             streams: SelectAll::new(),
+            window: (Instant::now(), 0),
+            started: 0,
         }
     }
 
     async fn run(mut self, socket: WebSocket) {
+        tracing::info!(request_id = %self.request_id, protocol = self.protocol.name(), "websocket opened");
         let (mut sink, mut incoming) = socket.split();
         let mut shutdown = self.state.shutdown.clone();
         let init_timeout = tokio::time::sleep(self.state.ws.init_timeout);
         tokio::pin!(init_timeout);
         let mut keepalive = tokio::time::interval(self.state.ws.keepalive);
         keepalive.tick().await;
+        // Set when the server stops: each socket closes at its own moment in the window.
+        let closing_at = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(closing_at);
+        let mut stopping = *shutdown.borrow();
+        if stopping {
+            closing_at.as_mut().reset(tokio::time::Instant::now());
+        }
+        let close_code: u16;
         loop {
+            let revoked = async {
+                match &self.registration {
+                    Some(registration) => registration.revoked.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             let step = tokio::select! {
                 () = &mut init_timeout, if self.data.is_none() => {
                     Step::Close(4408, "Connection initialisation timeout".into())
@@ -114,14 +229,40 @@ impl Session {
                 message = incoming.next() => match message {
                     Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported".into()),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(Message::Close(frame))) => {
+                        // Answer the client's close (RFC 6455 5.5.1): the reply is queued by
+                        // the protocol and sent by this flush.
+                        let _ = sink.close().await;
+                        close_code = frame.map_or(1005, |f| f.code);
+                        break;
+                    }
                     Some(Ok(_)) => Step::Continue,
+                    Some(Err(error)) if too_big(&error) => Step::Close(
+                        1009,
+                        format!("messages are limited to {} bytes", self.state.ws.max_message_bytes),
+                    ),
+                    Some(Err(_)) => {
+                        close_code = 1006;
+                        break;
+                    }
+                    None => {
+                        close_code = 1006;
+                        break;
+                    }
                 },
-                Some((id, response)) = self.streams.next(), if !self.streams.is_empty() => {
-                    self.on_response(id, response)
+                Some((id, event)) = self.streams.next(), if !self.streams.is_empty() => {
+                    self.on_event(id, event)
                 }
+                () = revoked => Step::Close(4403, "Forbidden: the credential was withdrawn".into()),
                 _ = keepalive.tick(), if self.data.is_some() => Step::Send(self.protocol.keepalive()),
-                _ = shutdown.changed() => Step::Close(1001, "server shutting down".into()),
+                _ = shutdown.changed(), if !stopping => {
+                    stopping = true;
+                    let spread = self.state.stopping.ws_spread;
+                    let wait = spread.mul_f64(rand::random::<f64>());
+                    closing_at.as_mut().reset(tokio::time::Instant::now() + wait);
+                    Step::Continue
+                }
+                () = &mut closing_at => Step::Close(1001, "server shutting down".into()),
             };
             let text = match step {
                 Step::Continue => continue,
@@ -133,6 +274,12 @@ impl Session {
                         reason: Utf8Bytes::from(close_reason(reason)),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
+                    if code == 1009 {
+                        // The client may still be writing its oversized message; give it a
+                        // moment to read the close before the connection is dropped.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    close_code = code;
                     break;
                 }
             };
@@ -141,13 +288,22 @@ impl Session {
                 .await
                 .is_err()
             {
+                close_code = 1006;
                 break;
             }
         }
+        let live = self.operations.len();
         for (_, handle) in self.operations.drain() {
             handle.abort();
-            self.state.metrics.subscriptions.dec();
         }
+        metrics::subscriptions_ended(live);
+        tracing::info!(
+            request_id = %self.request_id,
+            close_code,
+            duration_ms = self.opened_at.elapsed().as_millis() as u64,
+            operations = self.started,
+            "websocket closed"
+        );
     }
 
     async fn on_text(&mut self, text: &str) -> Step {
@@ -159,11 +315,11 @@ impl Session {
             ClientMessage::ConnectionInit { payload } => self.on_init(payload.as_ref()).await,
             ClientMessage::Ping => Step::Send(self.protocol.pong()),
             ClientMessage::Pong => Step::Continue,
-            ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request),
+            ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request).await,
             ClientMessage::Complete { id } => {
-                if let Some(handle) = self.operations.remove(&id) {
+                if let Some(handle) = self.operations.remove(id.as_str()) {
                     handle.abort();
-                    self.state.metrics.subscriptions.dec();
+                    metrics::subscriptions_ended(1);
                     if self.protocol == Protocol::Legacy {
                         return Step::Send(self.protocol.complete(&id));
                     }
@@ -179,8 +335,17 @@ impl Session {
         match self.protocol {
             Protocol::TransportWs => Step::Close(4400, reason),
             Protocol::Legacy => {
-                Step::Send(serde_json::json!({ "type": "error", "payload": { "message": reason } }))
+                Step::Send(json!({ "type": "error", "payload": { "message": reason } }))
             }
+        }
+    }
+
+    fn forbidden(&self) -> Step {
+        match self.protocol {
+            Protocol::TransportWs => Step::Close(4403, "Forbidden".into()),
+            Protocol::Legacy => Step::Send(
+                json!({ "type": "connection_error", "payload": { "message": "Forbidden" } }),
+            ),
         }
     }
 
@@ -189,9 +354,9 @@ impl Session {
             return Step::Close(4429, "Too many initialisation requests".into());
         }
         self.init_received = true;
-        let token = protocol::init_token(payload);
-        let viewer = match resolve_viewer(&self.state, token).await {
-            Ok(schema::Viewer::Anonymous) if token.is_some() => None,
+        let token = protocol::init_token(payload).map(str::to_owned);
+        let viewer = match resolve_viewer(&self.state, token.as_deref()).await {
+            Ok(Viewer::Anonymous) if token.is_some() => None,
             Ok(viewer) => Some(viewer),
             Err(error) => {
                 tracing::error!(%error, "could not look the connection's token up");
@@ -199,81 +364,218 @@ impl Session {
             }
         };
         let Some(viewer) = viewer else {
-            return match self.protocol {
-                Protocol::TransportWs => Step::Close(4403, "Forbidden".into()),
-                Protocol::Legacy => Step::Send(
-                    serde_json::json!({ "type": "connection_error", "payload": { "message": "Forbidden" } }),
-                ),
-            };
+            return self.forbidden();
         };
-        let mut data = Data::default();
-        data.insert(viewer);
-        self.data = Some(Arc::new(data));
+        self.credential = token.map(|token| Credential {
+            token,
+            checked_at: Instant::now(),
+        });
+        self.set_viewer(viewer);
         Step::Send(self.protocol.connection_ack())
     }
 
-    fn on_subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
+    fn set_viewer(&mut self, viewer: Viewer) {
+        self.registration = self.state.revocations.register(&viewer);
+        let mut data = Data::default();
+        data.insert(viewer.clone());
+        if let Some(client) = self.client {
+            data.insert(client);
+        }
+        self.viewer = viewer;
+        self.data = Some(Arc::new(data));
+    }
+
+    /// Whether the credential still holds (checked again once it is older than the
+    /// re-check interval).
+    async fn credential_holds(&mut self) -> bool {
+        let Some(credential) = &self.credential else {
+            return true;
+        };
+        if credential.checked_at.elapsed() < self.state.ws.auth_recheck {
+            return true;
+        }
+        let token = credential.token.clone();
+        match resolve_viewer(&self.state, Some(&token)).await {
+            Ok(Viewer::Anonymous) => false,
+            Ok(viewer) => {
+                self.credential = Some(Credential {
+                    token,
+                    checked_at: Instant::now(),
+                });
+                self.set_viewer(viewer);
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not re-check the connection's token");
+                false
+            }
+        }
+    }
+
+    /// An `error` for one operation, with a code.
+    fn refuse(&self, id: &str, code: &str, message: &str) -> Step {
+        Step::Send(self.protocol.error(
+            id,
+            json!([{ "message": message, "extensions": { "code": code } }]),
+        ))
+    }
+
+    async fn on_subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
+        // "From now" is now: the moment the message arrived.
+        let baseline = self.state.fanout.hub().last_seen();
         let Some(data) = self.data.clone() else {
             return match self.protocol {
                 Protocol::TransportWs => Step::Close(4401, "Unauthorized".into()),
                 Protocol::Legacy => Step::Send(
-                    serde_json::json!({ "type": "error", "payload": { "message": "connection_init first" } }),
+                    json!({ "type": "error", "payload": { "message": "connection_init first" } }),
                 ),
             };
         };
-        if self.operations.contains_key(&id) {
+        if self.operations.contains_key(id.as_str()) {
             return match self.protocol {
                 Protocol::TransportWs => {
                     Step::Close(4409, format!("Subscriber for {id} already exists"))
                 }
-                Protocol::Legacy => Step::Send(
-                    self.protocol
-                        .error(&id, serde_json::json!([{ "message": "duplicate id" }])),
+                Protocol::Legacy => self.refuse(
+                    &id,
+                    "BAD_USER_INPUT",
+                    "an operation with this id is running",
                 ),
             };
         }
-        let responses = self
-            .state
-            .schema
-            .execute_stream_with_session_data(request, data);
+        if self.operations.len() >= self.state.ws.max_subscriptions as usize {
+            metrics::rate_limited("ws_subscriptions");
+            return self.refuse(
+                &id,
+                "TOO_MANY_SUBSCRIPTIONS",
+                &format!(
+                    "a socket may hold {} subscriptions at once (WS_MAX_SUBSCRIPTIONS)",
+                    self.state.ws.max_subscriptions
+                ),
+            );
+        }
+        let (window_start, in_window) = self.window;
+        if window_start.elapsed() >= Duration::from_secs(60) {
+            self.window = (Instant::now(), 0);
+        } else if in_window >= self.state.ws.max_operations_per_minute {
+            metrics::rate_limited("ws_operations");
+            return self.refuse(
+                &id,
+                "RATE_LIMITED",
+                "too many operations on this socket: try again in a minute",
+            );
+        }
+        self.window.1 += 1;
+        if !self.credential_holds().await {
+            return self.forbidden();
+        }
+        let data = self.data.clone().unwrap_or(data);
+        self.started += 1;
+        let tag: Arc<str> = Arc::from(id.as_str());
+        let stream: Tagged = match self.state.fanout.document(&request.query) {
+            Some((text, document))
+                if document.kind(request.operation_name.as_deref())
+                    == Some(OperationType::Subscription) =>
+            {
+                let subscribe = Subscribe {
+                    text,
+                    document,
+                    operation_name: request.operation_name.clone(),
+                    variables: request.variables.clone(),
+                    baseline,
+                };
+                let outs = self
+                    .state
+                    .fanout
+                    .subscribe(subscribe, data, &self.viewer)
+                    .await;
+                let tag = tag.clone();
+                outs.map(move |out| (tag.clone(), Event::Out(out))).boxed()
+            }
+            // Queries and mutations over the socket (or a document that does not parse,
+            // whose error execution reports): executed as usual, once.
+            _ => {
+                let responses = self
+                    .state
+                    .schema
+                    .execute_stream_with_session_data(request, data);
+                let tag = tag.clone();
+                responses
+                    .map(move |response| (tag.clone(), Event::Single(response)))
+                    .boxed()
+            }
+        };
         let (handle, registration) = AbortHandle::new_pair();
-        let tag = id.clone();
-        let end = id.clone();
-        let stream = Abortable::new(responses, registration)
-            .map(move |response| (tag.clone(), Some(response)))
-            .chain(futures_util::stream::once(async move { (end, None) }));
+        let end = tag.clone();
+        let stream = Abortable::new(stream, registration)
+            .chain(futures_util::stream::once(async move { (end, Event::End) }));
         self.streams.push(stream.boxed());
-        self.operations.insert(id, handle);
-        self.state.metrics.subscriptions.inc();
+        self.operations.insert(tag, handle);
+        metrics::subscriptions_started(1);
         Step::Continue
     }
 
-    fn on_response(&mut self, id: String, response: Option<async_graphql::Response>) -> Step {
-        let Some(response) = response else {
-            // The stream ended by itself (not by the client's complete): say so.
-            if self.operations.remove(&id).is_some() {
-                self.state.metrics.subscriptions.dec();
-                return Step::Send(self.protocol.complete(&id));
+    fn on_event(&mut self, id: Arc<str>, event: Event) -> Step {
+        match event {
+            Event::End => {
+                // The stream ended by itself (not by the client's complete): say so.
+                if self.operations.remove(&id).is_some() {
+                    metrics::subscriptions_ended(1);
+                    return Step::Send(self.protocol.complete(&id));
+                }
+                Step::Continue
             }
-            return Step::Continue;
-        };
-        let failed_before_start =
-            response.data == async_graphql::Value::Null && !response.errors.is_empty();
-        if failed_before_start {
-            if let Some(handle) = self.operations.remove(&id) {
-                handle.abort();
-                self.state.metrics.subscriptions.dec();
+            Event::Out(Out::Shared(frame)) => {
+                let delay = (chrono::Utc::now() - frame.committed_at)
+                    .to_std()
+                    .unwrap_or_default();
+                metrics::alert_reached("websocket", delay);
+                self.next_frame(&id, &frame.payload)
             }
-            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-            return Step::Send(self.protocol.error(&id, errors));
-        }
-        // Serialized straight into the frame, without an intermediate JSON tree.
-        let kind = self.protocol.next_type();
-        match (serde_json::to_string(&id), serde_json::to_string(&response)) {
-            (Ok(id), Ok(payload)) => Step::SendText(format!(
-                r#"{{"id":{id},"type":"{kind}","payload":{payload}}}"#
-            )),
-            _ => Step::Close(1011, "could not encode a response".into()),
+            Event::Out(Out::Own(response)) | Event::Single(response)
+                if !failed_before_start(&response) =>
+            {
+                match serde_json::to_string(&response) {
+                    Ok(payload) => self.next_frame(&id, &payload),
+                    Err(_) => Step::Close(1011, "could not encode a response".into()),
+                }
+            }
+            Event::Out(Out::Own(response) | Out::Failed(response)) | Event::Single(response) => {
+                // Failed before it started: an `error`, and the operation is over.
+                if let Some(handle) = self.operations.remove(&id) {
+                    handle.abort();
+                    metrics::subscriptions_ended(1);
+                }
+                let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+                Step::Send(self.protocol.error(&id, errors))
+            }
         }
     }
+
+    /// A `next` (or legacy `data`) message around a payload serialized elsewhere.
+    fn next_frame(&self, id: &str, payload: &str) -> Step {
+        match serde_json::to_string(id) {
+            Ok(id) => Step::SendText(format!(
+                r#"{{"id":{id},"type":"{}","payload":{payload}}}"#,
+                self.protocol.next_type()
+            )),
+            Err(_) => Step::Close(1011, "could not encode a response".into()),
+        }
+    }
+}
+
+fn failed_before_start(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null && !response.errors.is_empty()
+}
+
+/// Whether a read failed because the client's message is over the size limit.
+fn too_big(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = cause.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }

@@ -17,15 +17,16 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The protocol to speak, from the sub-protocols the client offered (in the order it
-    /// prefers them). No header at all means graphql-transport-ws.
-    pub fn negotiate(offered: &[String]) -> Self {
+    /// The protocol to speak, from the sub-protocols the client offered. No header at all
+    /// means graphql-transport-ws; offers that name neither protocol are refused (`None`)
+    /// rather than answered in a protocol the client did not ask for.
+    pub fn negotiate(offered: &[String]) -> Option<Self> {
         if offered.is_empty() || offered.iter().any(|p| p == TRANSPORT_WS) {
-            Self::TransportWs
+            Some(Self::TransportWs)
         } else if offered.iter().any(|p| p == LEGACY_WS) {
-            Self::Legacy
+            Some(Self::Legacy)
         } else {
-            Self::TransportWs
+            None
         }
     }
 

@@ -1,0 +1,592 @@
+//! Shared execution: subscribers whose operation is the same (document, operation name and
+//! variables, cursor aside) and whose answer does not depend on who they are share ONE
+//! execution per notice. A group executes the operation once for each notice the hub
+//! broadcasts, serializes the payload once, and hands every member the same bytes; each
+//! member's frame is those bytes with its own operation id around them. Operations whose
+//! answer depends on the viewer (`myNotifications`) are grouped per account instead.
+//!
+//! Invariants, kept per member:
+//! - "from now" means from the moment the subscribe message arrived: the hub's last id at
+//!   that moment is the member's start, and anything after it that the group did not
+//!   carry yet is replayed from the log;
+//! - a member with `after` replays the log from there up to the hub's last id *after* it
+//!   took its receiver, then skips group frames up to that id: no gap, no duplicate;
+//! - a member too slow for the group's buffer replays from the log what it missed, and
+//!   the group never waits for it.
+//!
+//! Parsed documents are cached by their text, so the subscribe path of an operation seen
+//! before parses nothing, validates nothing and reads nothing from the database.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
+use async_graphql::{Data, Variables};
+use async_graphql_value::Value;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use schema::domain::Notice;
+use schema::services::notifications;
+use schema::{ApiSchema, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS, Viewer};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::alerts::hub::Hub;
+
+/// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
+/// new documents costs each one parse, and no memory that stays).
+const MAX_DOCUMENTS: usize = 1024;
+/// Notices read from the log per query when a group fell behind the hub.
+const CATCH_UP_BATCH: u64 = 500;
+
+/// One notice's answer, shared by every member of a group.
+#[derive(Debug)]
+pub struct Frame {
+    pub notice_id: i64,
+    /// When the notice was committed, for the alert-delay metric.
+    pub committed_at: DateTime<Utc>,
+    /// The serialized `payload` of the `next` message.
+    pub payload: String,
+}
+
+/// What a member hands its session.
+pub enum Out {
+    /// A group's frame (serialized once for all).
+    Shared(Arc<Frame>),
+    /// This member's own response (a replay from the log).
+    Own(async_graphql::Response),
+    /// The operation failed before it started (bad argument, cursor too old): send an
+    /// `error` and end it.
+    Failed(async_graphql::Response),
+}
+
+/// A document parsed once, and what the fan-out needs to know of each operation in it.
+pub struct Document {
+    pub parsed: ExecutableDocument,
+}
+
+impl Document {
+    fn operation(&self, name: Option<&str>) -> Option<&OperationDefinition> {
+        match (&self.parsed.operations, name) {
+            (DocumentOperations::Single(op), _) => Some(&op.node),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+            (DocumentOperations::Multiple(_), None) => None,
+        }
+    }
+
+    pub fn kind(&self, name: Option<&str>) -> Option<OperationType> {
+        self.operation(name).map(|op| op.ty)
+    }
+
+    /// The root fields of the operation, through fragments (a fragment cycle is left to
+    /// validation; here it just stops).
+    fn root_fields(&self, name: Option<&str>) -> Vec<&async_graphql::parser::types::Field> {
+        fn walk<'a>(
+            document: &'a ExecutableDocument,
+            set: &'a SelectionSet,
+            depth: usize,
+            out: &mut Vec<&'a async_graphql::parser::types::Field>,
+        ) {
+            if depth > 16 {
+                return;
+            }
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(field) => out.push(&field.node),
+                    Selection::InlineFragment(inline) => {
+                        walk(document, &inline.node.selection_set.node, depth + 1, out)
+                    }
+                    Selection::FragmentSpread(spread) => {
+                        if let Some(fragment) =
+                            document.fragments.get(&spread.node.fragment_name.node)
+                        {
+                            walk(document, &fragment.node.selection_set.node, depth + 1, out)
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(op) = self.operation(name) {
+            walk(&self.parsed, &op.selection_set.node, 0, &mut out);
+        }
+        out
+    }
+
+    /// Whether every root field's answer is the same whoever asks.
+    fn shared_by_everyone(&self, name: Option<&str>) -> bool {
+        let fields = self.root_fields(name);
+        !fields.is_empty()
+            && fields.iter().all(|field| {
+                let name = field.name.node.as_str();
+                name == "__typename" || VIEWER_INDEPENDENT_SUBSCRIPTIONS.contains(&name)
+            })
+    }
+
+    /// Variables that feed a root field's `after`: they do not change what a group
+    /// executes (only where a member's replay starts), so they stay out of its key.
+    fn cursor_variables(&self, name: Option<&str>) -> Vec<String> {
+        self.root_fields(name)
+            .iter()
+            .flat_map(|field| field.arguments.iter())
+            .filter(|(argument, _)| argument.node.as_str() == "after")
+            .filter_map(|(_, value)| match &value.node {
+                Value::Variable(variable) => Some(variable.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Who a group's answers are for.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+enum Scope {
+    Everyone,
+    Anonymous,
+    Account(i64),
+    PartnerKey(i64),
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct GroupKey {
+    text: Arc<str>,
+    operation: Option<String>,
+    /// The variables, cursor aside, as canonical JSON (keys sorted).
+    variables: String,
+    scope: Scope,
+}
+
+struct Group {
+    sender: broadcast::Sender<Arc<Frame>>,
+    members: AtomicUsize,
+    task: tokio::task::AbortHandle,
+}
+
+/// A member's place in a group; dropping it leaves, and the last member out ends the
+/// group.
+pub struct Membership {
+    fanout: Arc<Fanout>,
+    key: GroupKey,
+    group: Arc<Group>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        if self.group.members.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.fanout.remove_if_empty(&self.key);
+        }
+    }
+}
+
+pub struct Fanout {
+    schema: ApiSchema,
+    hub: Arc<Hub>,
+    groups: Mutex<HashMap<GroupKey, Arc<Group>>>,
+    documents: Mutex<HashMap<Arc<str>, Arc<Document>>>,
+    /// Frames a group keeps for slow members.
+    buffer: usize,
+    /// A client cursor further behind than this many notifications is refused.
+    max_behind: u64,
+}
+
+/// A subscription, ready to join.
+pub struct Subscribe {
+    pub text: Arc<str>,
+    pub document: Arc<Document>,
+    pub operation_name: Option<String>,
+    pub variables: Variables,
+    /// The hub's last id when the subscribe message arrived: "from now" starts here.
+    pub baseline: i64,
+}
+
+/// An operation to execute again and again: each execution gets a fresh request built
+/// from it (async-graphql's requests are consumed), reusing the parsed document.
+#[derive(Clone)]
+struct Template {
+    text: Arc<str>,
+    document: Arc<Document>,
+    operation_name: Option<String>,
+    variables: Variables,
+}
+
+impl Template {
+    fn request(&self, source: NoticeSource) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new(self.text.as_ref())
+            .variables(self.variables.clone())
+            .data(source);
+        if let Some(name) = &self.operation_name {
+            request = request.operation_name(name.as_str());
+        }
+        request.set_parsed_query(self.document.parsed.clone());
+        request
+    }
+}
+
+impl Fanout {
+    pub fn new(schema: ApiSchema, hub: Arc<Hub>, buffer: usize, max_behind: u64) -> Arc<Self> {
+        Arc::new(Self {
+            schema,
+            hub,
+            groups: Mutex::new(HashMap::new()),
+            documents: Mutex::new(HashMap::new()),
+            buffer: buffer.max(16),
+            max_behind,
+        })
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The parsed document for `text` (parsed now if it is new); `None` if it does not
+    /// parse (the caller lets execution report why).
+    pub fn document(&self, text: &str) -> Option<(Arc<str>, Arc<Document>)> {
+        if let Ok(documents) = self.documents.lock()
+            && let Some((text, document)) = documents.get_key_value(text)
+        {
+            return Some((text.clone(), document.clone()));
+        }
+        let parsed = async_graphql::parser::parse_query(text).ok()?;
+        let text: Arc<str> = Arc::from(text);
+        let document = Arc::new(Document { parsed });
+        if let Ok(mut documents) = self.documents.lock() {
+            if documents.len() >= MAX_DOCUMENTS {
+                documents.clear();
+            }
+            documents.insert(text.clone(), document.clone());
+        }
+        Some((text, document))
+    }
+
+    /// Joins (or starts) the member's group and returns its stream of answers: first what
+    /// it must catch up on, then the group's frames.
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        subscribe: Subscribe,
+        session: Arc<Data>,
+        viewer: &Viewer,
+    ) -> BoxStream<'static, Out> {
+        let Subscribe {
+            text,
+            document,
+            operation_name: name,
+            variables,
+            baseline,
+        } = subscribe;
+        let template = Template {
+            text: text.clone(),
+            document: document.clone(),
+            operation_name: name.clone(),
+            variables,
+        };
+        let scope = if document.shared_by_everyone(name.as_deref()) {
+            Scope::Everyone
+        } else {
+            match viewer {
+                Viewer::Anonymous => Scope::Anonymous,
+                Viewer::Account { account, .. } => Scope::Account(account.id),
+                Viewer::PartnerKey(grant) => Scope::PartnerKey(grant.key_id),
+            }
+        };
+        let client_cursor = cursor_given(&template);
+        let key = GroupKey {
+            text,
+            operation: name.clone(),
+            variables: variables_key(
+                &template.variables,
+                &document.cursor_variables(name.as_deref()),
+            ),
+            scope,
+        };
+        let (membership, mut receiver) = match self.join(&key).await {
+            Some(joined) => joined,
+            None => {
+                // A new group: check the operation first (as this member), once.
+                if let Some(failed) = self.probe(&template, &session).await {
+                    return futures_util::stream::once(async move { Out::Failed(failed) }).boxed();
+                }
+                self.start(&key, &template, &session)
+            }
+        };
+        // Where the member joins the live feed. With a client cursor, the log's own end: a
+        // notice committed but not yet broadcast here may lie within what the client has
+        // already seen (on another instance), and must not come again as a live frame.
+        let mut up_to = self.hub.last_seen();
+        if client_cursor {
+            match notifications::last_id(self.hub.db()).await {
+                Ok(last) => up_to = up_to.max(last),
+                Err(error) => tracing::warn!(%error, "could not read the log's end"),
+            }
+        }
+        let catch_up = if client_cursor {
+            Some(ReplayFrom::Client)
+        } else if baseline < up_to {
+            Some(ReplayFrom::Notice(baseline))
+        } else {
+            None
+        };
+        let fanout = self.clone();
+        async_stream::stream! {
+            // Held for as long as the stream lives: dropping the stream leaves the group.
+            let _membership = membership;
+            let mut cursor = up_to;
+            if let Some(from) = catch_up {
+                let mut replay = fanout.replay(&template, &session, from, up_to);
+                while let Some(out) = replay.next().await {
+                    let failed = matches!(out, Out::Failed(_));
+                    yield out;
+                    if failed { return; }
+                }
+            }
+            loop {
+                match receiver.recv().await {
+                    Ok(frame) => {
+                        if frame.notice_id > cursor {
+                            cursor = frame.notice_id;
+                            yield Out::Shared(frame);
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "slow subscriber: replaying from the log");
+                        let up_to = fanout.hub.last_seen();
+                        let mut replay = fanout.replay(&template, &session, ReplayFrom::Notice(cursor), up_to);
+                        while let Some(out) = replay.next().await {
+                            let failed = matches!(out, Out::Failed(_));
+                            yield out;
+                            if failed { return; }
+                        }
+                        cursor = up_to;
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// Joins an existing group.
+    async fn join(
+        self: &Arc<Self>,
+        key: &GroupKey,
+    ) -> Option<(Membership, broadcast::Receiver<Arc<Frame>>)> {
+        let groups = self.groups.lock().ok()?;
+        let group = groups.get(key)?.clone();
+        group.members.fetch_add(1, Ordering::AcqRel);
+        let receiver = group.sender.subscribe();
+        Some((
+            Membership {
+                fanout: self.clone(),
+                key: key.clone(),
+                group,
+            },
+            receiver,
+        ))
+    }
+
+    /// Starts a group for `key` (or joins one started meanwhile by another member).
+    fn start(
+        self: &Arc<Self>,
+        key: &GroupKey,
+        template: &Template,
+        session: &Arc<Data>,
+    ) -> (Membership, broadcast::Receiver<Arc<Frame>>) {
+        let mut groups = match self.groups.lock() {
+            Ok(groups) => groups,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let group = groups
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let (sender, _) = broadcast::channel(self.buffer);
+                // The hub's receiver first, then its position: every notice after that
+                // position arrives on the receiver.
+                let notices = self.hub.subscribe();
+                let start = self.hub.last_seen();
+                let data = match key.scope {
+                    // Nobody's identity goes into an answer shared by everyone.
+                    Scope::Everyone => Arc::new(anonymous()),
+                    _ => session.clone(),
+                };
+                let task = tokio::spawn(run_group(
+                    self.schema.clone(),
+                    self.hub.clone(),
+                    template.clone(),
+                    data,
+                    sender.clone(),
+                    notices,
+                    start,
+                ));
+                Arc::new(Group {
+                    sender,
+                    members: AtomicUsize::new(0),
+                    task: task.abort_handle(),
+                })
+            })
+            .clone();
+        group.members.fetch_add(1, Ordering::AcqRel);
+        let receiver = group.sender.subscribe();
+        (
+            Membership {
+                fanout: self.clone(),
+                key: key.clone(),
+                group,
+            },
+            receiver,
+        )
+    }
+
+    fn remove_if_empty(&self, key: &GroupKey) {
+        let Ok(mut groups) = self.groups.lock() else {
+            return;
+        };
+        // Checked again under the lock: a member may have joined since.
+        if let Some(group) = groups.get(key)
+            && group.members.load(Ordering::Acquire) == 0
+        {
+            group.task.abort();
+            groups.remove(key);
+        }
+    }
+
+    /// Groups running now (for tests and metrics).
+    pub fn groups(&self) -> usize {
+        self.groups.lock().map(|g| g.len()).unwrap_or(0)
+    }
+
+    /// Runs the operation with nothing to read: `None` if it would start, else its errors.
+    async fn probe(
+        &self,
+        template: &Template,
+        session: &Arc<Data>,
+    ) -> Option<async_graphql::Response> {
+        let request = template.request(NoticeSource::Probe);
+        let mut stream = self
+            .schema
+            .execute_stream_with_session_data(request, session.clone());
+        stream.next().await.filter(failed_before_start)
+    }
+
+    /// This member's own execution over the log, from `from` up to notice `up_to`.
+    fn replay(
+        &self,
+        template: &Template,
+        session: &Arc<Data>,
+        from: ReplayFrom,
+        up_to: i64,
+    ) -> BoxStream<'static, Out> {
+        let request = template.request(NoticeSource::Replay {
+            from,
+            up_to,
+            max_behind: self.max_behind,
+        });
+        self.schema
+            .execute_stream_with_session_data(request, session.clone())
+            .map(|response| {
+                if failed_before_start(&response) {
+                    Out::Failed(response)
+                } else {
+                    Out::Own(response)
+                }
+            })
+            .boxed()
+    }
+}
+
+/// Executes the group's operation for each notice the hub broadcasts, once, and hands the
+/// answer to every member.
+async fn run_group(
+    schema: ApiSchema,
+    hub: Arc<Hub>,
+    template: Template,
+    data: Arc<Data>,
+    sender: broadcast::Sender<Arc<Frame>>,
+    mut notices: broadcast::Receiver<Arc<Notice>>,
+    mut last: i64,
+) {
+    loop {
+        let batch: Vec<Arc<Notice>> = match notices.recv().await {
+            Ok(notice) => vec![notice],
+            Err(RecvError::Lagged(missed)) => {
+                // The group fell behind the hub: what it missed is in the log.
+                tracing::warn!(missed, "subscription group behind the hub: reading the log");
+                match notifications::notices_after(hub.db(), last, hub.last_seen(), CATCH_UP_BATCH)
+                    .await
+                {
+                    Ok(missed) => missed.into_iter().map(Arc::new).collect(),
+                    Err(error) => {
+                        tracing::error!(%error, "subscription group could not read the log");
+                        continue;
+                    }
+                }
+            }
+            Err(RecvError::Closed) => return,
+        };
+        for notice in batch {
+            if notice.id <= last {
+                continue;
+            }
+            last = notice.id;
+            let request = template.request(NoticeSource::One(notice.clone()));
+            let mut answers = schema.execute_stream_with_session_data(request, data.clone());
+            let Some(answer) = answers.next().await else {
+                continue;
+            };
+            match serde_json::to_string(&answer) {
+                Ok(payload) => {
+                    let _ = sender.send(Arc::new(Frame {
+                        notice_id: notice.id,
+                        committed_at: notice.created_at,
+                        payload,
+                    }));
+                }
+                Err(error) => tracing::error!(%error, "could not serialize a subscription answer"),
+            }
+        }
+    }
+}
+
+fn anonymous() -> Data {
+    let mut data = Data::default();
+    data.insert(Viewer::Anonymous);
+    data
+}
+
+/// An answer with errors and no data: the operation did not start.
+fn failed_before_start(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null && !response.errors.is_empty()
+}
+
+/// Whether the client gave an `after` cursor (inline or through a variable that is set).
+fn cursor_given(template: &Template) -> bool {
+    let name = template.operation_name.as_deref();
+    template.document.root_fields(name).iter().any(|field| {
+        field.arguments.iter().any(|(argument, value)| {
+            argument.node.as_str() == "after"
+                && match &value.node {
+                    Value::Variable(variable) => !matches!(
+                        template.variables.get(variable),
+                        None | Some(async_graphql::Value::Null)
+                    ),
+                    Value::Null => false,
+                    _ => true,
+                }
+        })
+    })
+}
+
+/// The variables without the cursor ones, as canonical JSON.
+fn variables_key(variables: &Variables, cursors: &[String]) -> String {
+    let mut variables = variables.clone();
+    for cursor in cursors {
+        variables.remove(&async_graphql::Name::new(cursor));
+    }
+    match variables.into_value().into_json() {
+        Ok(json) => json.to_string(),
+        Err(_) => String::new(),
+    }
+}

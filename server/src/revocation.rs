@@ -1,0 +1,283 @@
+//! A withdrawn credential stops working everywhere, open sockets included. Each WebSocket
+//! that holds a credential registers here; a sign-out, a password reset or a key
+//! revocation closes the sockets that hold it, on this instance at once and on the others
+//! through Redis (`<prefix>:revocations`). Because a message can be lost (Redis down at
+//! that moment), a sweep also re-checks every registered credential against the database
+//! every `recheck`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use schema::services::{accounts, partner_keys};
+use schema::{Revocations, Revoked, Viewer};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, watch};
+
+/// What a registered socket holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Held {
+    Session { account_id: i64, token_hash: String },
+    PartnerKey { key_id: i64 },
+}
+
+struct Entry {
+    held: Held,
+    /// Notified when the credential is withdrawn.
+    revoked: Arc<Notify>,
+}
+
+/// The open sockets that hold a credential, by socket.
+#[derive(Default)]
+pub struct Registry {
+    sockets: Mutex<HashMap<u64, Entry>>,
+    next: AtomicU64,
+}
+
+/// A socket's place in the registry; leaving it (drop) unregisters the socket.
+pub struct Registration {
+    registry: Arc<Registry>,
+    id: u64,
+    /// Notified when the socket's credential is withdrawn.
+    pub revoked: Arc<Notify>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut sockets) = self.registry.sockets.lock() {
+            sockets.remove(&self.id);
+        }
+    }
+}
+
+impl Registry {
+    /// Registers a socket signed in as `viewer`; `None` for an anonymous one (nothing to
+    /// withdraw).
+    pub fn register(self: &Arc<Self>, viewer: &Viewer) -> Option<Registration> {
+        let held = match viewer {
+            Viewer::Anonymous => return None,
+            Viewer::Account {
+                account,
+                token_hash,
+            } => Held::Session {
+                account_id: account.id,
+                token_hash: token_hash.clone(),
+            },
+            Viewer::PartnerKey(grant) => Held::PartnerKey {
+                key_id: grant.key_id,
+            },
+        };
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let revoked = Arc::new(Notify::new());
+        self.sockets.lock().ok()?.insert(
+            id,
+            Entry {
+                held,
+                revoked: revoked.clone(),
+            },
+        );
+        Some(Registration {
+            registry: self.clone(),
+            id,
+            revoked,
+        })
+    }
+
+    /// Closes (notifies) every socket holding what was withdrawn; returns how many.
+    pub fn revoke(&self, what: &Revoked) -> usize {
+        let Ok(sockets) = self.sockets.lock() else {
+            return 0;
+        };
+        let mut closed = 0;
+        for entry in sockets.values() {
+            let matches = match (what, &entry.held) {
+                (
+                    Revoked::Session { token_hash },
+                    Held::Session {
+                        token_hash: held, ..
+                    },
+                ) => held == token_hash,
+                (
+                    Revoked::Account { account_id },
+                    Held::Session {
+                        account_id: held, ..
+                    },
+                ) => held == account_id,
+                (Revoked::PartnerKey { key_id }, Held::PartnerKey { key_id: held }) => {
+                    held == key_id
+                }
+                _ => false,
+            };
+            if matches {
+                // `notify_one` keeps a permit, so a socket busy elsewhere still sees it.
+                entry.revoked.notify_one();
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// Re-checks every registered credential against the database and closes the sockets
+    /// whose credential is gone; returns how many were closed.
+    pub async fn sweep(&self, db: &DatabaseConnection) -> anyhow::Result<usize> {
+        let (sessions, keys) = {
+            let sockets = self
+                .sockets
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the socket registry lock is poisoned"))?;
+            let mut sessions = HashSet::new();
+            let mut keys = HashSet::new();
+            for entry in sockets.values() {
+                match &entry.held {
+                    Held::Session { token_hash, .. } => {
+                        sessions.insert(token_hash.clone());
+                    }
+                    Held::PartnerKey { key_id } => {
+                        keys.insert(*key_id);
+                    }
+                }
+            }
+            (sessions, keys)
+        };
+        let now = Utc::now();
+        let mut closed = 0;
+        let sessions: Vec<String> = sessions.into_iter().collect();
+        for batch in sessions.chunks(1000) {
+            let live = accounts::live_sessions(db, now, batch.to_vec())
+                .await
+                .context("checking the sessions of open sockets")?;
+            for token_hash in batch.iter().filter(|h| !live.contains(*h)) {
+                closed += self.revoke(&Revoked::Session {
+                    token_hash: token_hash.clone(),
+                });
+            }
+        }
+        let keys: Vec<i64> = keys.into_iter().collect();
+        for batch in keys.chunks(1000) {
+            let live = partner_keys::live_keys(db, now, batch.to_vec())
+                .await
+                .context("checking the partner keys of open sockets")?;
+            for key_id in batch.iter().filter(|k| !live.contains(*k)) {
+                closed += self.revoke(&Revoked::PartnerKey { key_id: *key_id });
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Sweeps every `every` until shutdown.
+    pub async fn sweep_every(
+        self: Arc<Self>,
+        db: DatabaseConnection,
+        every: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {},
+                _ = shutdown.changed() => return,
+            }
+            match self.sweep(&db).await {
+                Ok(0) => {}
+                Ok(closed) => tracing::info!(closed, "closed sockets whose credential is gone"),
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "socket sweep failed"),
+            }
+        }
+    }
+}
+
+/// The API's side: withdraws on this instance at once and tells the others.
+pub struct Revocation {
+    pub registry: Arc<Registry>,
+    redis: Option<(redis::aio::ConnectionManager, String)>,
+}
+
+pub fn channel(prefix: &str) -> String {
+    format!("{prefix}:revocations")
+}
+
+impl Revocation {
+    pub fn new(
+        registry: Arc<Registry>,
+        redis: Option<(redis::aio::ConnectionManager, &str)>,
+    ) -> Self {
+        Self {
+            registry,
+            redis: redis.map(|(connection, prefix)| (connection, channel(prefix))),
+        }
+    }
+}
+
+impl Revocations for Revocation {
+    fn revoked(&self, what: Revoked) {
+        let closed = self.registry.revoke(&what);
+        tracing::info!(closed, "credential withdrawn: closing its sockets");
+        let Some((connection, channel)) = &self.redis else {
+            return;
+        };
+        let Ok(message) = serde_json::to_string(&what) else {
+            return;
+        };
+        let mut connection = connection.clone();
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            let sent: redis::RedisResult<i64> = connection.publish(&channel, message).await;
+            if let Err(error) = sent {
+                // The other instances' sweep closes their sockets within WS_AUTH_RECHECK_MS.
+                tracing::warn!(%error, "could not tell other instances of a revocation");
+            }
+        });
+    }
+}
+
+/// Closes this instance's sockets for revocations announced by other instances.
+pub async fn listen(
+    client: redis::Client,
+    prefix: String,
+    registry: Arc<Registry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let channel = channel(&prefix);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let subscribed = tokio::select! {
+            result = tokio::time::timeout(Duration::from_secs(2), subscribed) => result,
+            _ = shutdown.changed() => return,
+        };
+        if let Ok(Ok(pubsub)) = subscribed {
+            backoff = Duration::from_millis(100);
+            let mut messages = pubsub.into_on_message();
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    _ = shutdown.changed() => return,
+                };
+                let Some(message) = message else { break };
+                let what = message
+                    .get_payload::<String>()
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<Revoked>(&text).ok());
+                match what {
+                    Some(what) => {
+                        registry.revoke(&what);
+                    }
+                    None => tracing::warn!("ignoring an unreadable revocation message"),
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {},
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
