@@ -30,8 +30,12 @@ const REGISTRATIONS_TTL: Duration = Duration::from_secs(30);
 fn parse_cursor(after: Option<String>) -> Result<Option<i64>, ApiError> {
     after
         .map(|a| {
-            a.parse::<i64>()
-                .map_err(|_| ApiError::bad_input("after must be an id this API gave out"))
+            let invalid = || ApiError::bad_input("after must be an id this API gave out");
+            // An i64 has at most 19 digits: longer is no id of ours.
+            if a.len() > 19 {
+                return Err(invalid());
+            }
+            a.parse::<i64>().map_err(|_| invalid())
         })
         .transpose()
 }
