@@ -159,6 +159,15 @@ pub struct Settings {
     /// Timeout of one push request, in ms.
     #[arg(long, env = "PUSH_TIMEOUT_MS", default_value_t = 10_000)]
     pub push_timeout_ms: u64,
+
+    /// Most push subscriptions (browsers) one account may hold; one more is CONFLICT.
+    #[arg(long, env = "PUSH_MAX_SUBSCRIPTIONS_PER_ACCOUNT", default_value_t = schema::domain::DEFAULT_MAX_SUBSCRIPTIONS_PER_ACCOUNT)]
+    pub push_max_subscriptions_per_account: usize,
+
+    /// Password hashes (argon2id, 19 MiB each) computed at once; more wait their turn.
+    /// Default: twice the available cores.
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
 }
 
 impl Settings {
@@ -177,5 +186,12 @@ impl Settings {
 
     pub fn seed_demo_on_empty(&self) -> bool {
         self.seed_demo.unwrap_or(self.is_embedded())
+    }
+
+    /// Password hashes computed at once: as set, or twice the available cores.
+    pub fn password_hash_concurrency(&self) -> usize {
+        self.password_hash_concurrency
+            .unwrap_or_else(schema::services::default_hashing_limit)
+            .max(1)
     }
 }

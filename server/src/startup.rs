@@ -142,6 +142,7 @@ impl Application {
             )
             .await?,
         );
+        schema::services::limit_password_hashing(settings.password_hash_concurrency());
         let api = ApiContext {
             db: db.clone(),
             clock: clock.clone(),
@@ -251,6 +252,7 @@ async fn start_push(
     let policy = schema::domain::PushPolicy {
         allowed_hosts: settings.push_allowed_hosts.clone(),
         trusted_origins: settings.push_trusted_origins.clone(),
+        max_subscriptions_per_account: settings.push_max_subscriptions_per_account,
     };
     if settings.push_enabled {
         let signer = VapidSigner::new(&private, settings.vapid_subject.clone())?;

@@ -1,4 +1,5 @@
-//! Accounts over GraphQL: sign-up, sign-in and out, `me`, password recovery.
+//! Accounts over GraphQL: sign-up confirmed by mail, sign-in and out, `me`, password
+//! recovery.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entities::{account, organization};
@@ -10,8 +11,9 @@ use super::loaders::{DbLoader, OrganizationId};
 use super::refunds::RefundRequest;
 use super::registrations::Registration;
 use crate::context::Viewer;
-use crate::domain::{DisplayName, Email, Password};
+use crate::domain::{DisplayName, Email, Password, token};
 use crate::error::ApiError;
+use crate::services::accounts::{SIGN_UP_ANSWER, TOKEN_MAX_BYTES};
 use crate::services::{accounts, charity, refunds, registrations};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -128,6 +130,17 @@ pub struct AuthPayload {
     account: Account,
 }
 
+/// What `signUp` answers, the same whether or not the email already has an account: the
+/// mail sent to the address says what happened (a link to `confirmSignUp`, or to an
+/// account's owner a notice that someone tried, with the way to a new password).
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    /// The address the mail went to, as stored (trimmed, lower case).
+    email: String,
+    /// For people: check your mail.
+    message: String,
+}
+
 #[derive(InputObject)]
 pub struct SignUpInput {
     email: String,
@@ -164,16 +177,36 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates a runner account and signs it in.
+    /// Starts a runner's sign-up: mails the address a link (valid 24 hours) whose token
+    /// `confirmSignUp` takes, replacing any earlier unconfirmed sign-up of the address. The
+    /// answer is the same when the email already has an account (whose owner is mailed a
+    /// notice instead), so it tells no one who has an account. Errors: BAD_USER_INPUT.
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
         input: SignUpInput,
-    ) -> async_graphql::Result<AuthPayload> {
+    ) -> async_graphql::Result<SignUpPayload> {
         let email = Email::parse(&input.email)?;
         let password = Password::parse(&input.password)?;
         let display_name = DisplayName::parse(&input.display_name)?;
-        let (account, token) = accounts::sign_up(api(ctx)?, email, password, display_name).await?;
+        let stored = email.as_str().to_owned();
+        accounts::sign_up(api(ctx)?, email, password, display_name).await?;
+        Ok(SignUpPayload {
+            email: stored,
+            message: SIGN_UP_ANSWER.into(),
+        })
+    }
+
+    /// Creates the account of a sign-up from the token in its mail, and signs it in. The
+    /// token works once. Errors: INVALID_CONFIRMATION_TOKEN (unknown, expired, replaced by
+    /// a newer sign-up, or used), BAD_USER_INPUT (not a token at all).
+    async fn confirm_sign_up(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let token = crate::domain::token("token", &token, TOKEN_MAX_BYTES)?;
+        let (account, token) = accounts::confirm_sign_up(api(ctx)?, token).await?;
         Ok(AuthPayload {
             token,
             account: Account(account),
@@ -219,8 +252,9 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: ResetPasswordInput,
     ) -> async_graphql::Result<bool> {
+        let reset_token = token("token", &input.token, TOKEN_MAX_BYTES)?;
         let password = Password::parse(&input.new_password)?;
-        accounts::reset_password(api(ctx)?, &input.token, password).await?;
+        accounts::reset_password(api(ctx)?, reset_token, password).await?;
         Ok(true)
     }
 }
