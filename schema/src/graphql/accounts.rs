@@ -13,7 +13,8 @@ use super::registrations::Registration;
 use crate::context::Viewer;
 use crate::domain::{DisplayName, Email, Password, token};
 use crate::error::ApiError;
-use crate::services::accounts::{SIGN_UP_ANSWER, TOKEN_MAX_BYTES};
+use crate::services::accounts::TOKEN_MAX_BYTES;
+use crate::services::sign_up::{self, SIGN_UP_ANSWER};
 use crate::services::{accounts, charity, refunds, registrations};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -190,7 +191,7 @@ impl AccountMutation {
         let password = Password::parse(&input.password)?;
         let display_name = DisplayName::parse(&input.display_name)?;
         let stored = email.as_str().to_owned();
-        accounts::sign_up(api(ctx)?, email, password, display_name).await?;
+        sign_up::sign_up(api(ctx)?, email, password, display_name).await?;
         Ok(SignUpPayload {
             email: stored,
             message: SIGN_UP_ANSWER.into(),
@@ -206,7 +207,7 @@ impl AccountMutation {
         token: String,
     ) -> async_graphql::Result<AuthPayload> {
         let token = crate::domain::token("token", &token, TOKEN_MAX_BYTES)?;
-        let (account, token) = accounts::confirm_sign_up(api(ctx)?, token).await?;
+        let (account, token) = sign_up::confirm_sign_up(api(ctx)?, token).await?;
         Ok(AuthPayload {
             token,
             account: Account(account),
@@ -235,8 +236,8 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Mails a single-use reset link valid for an hour. Always answers `true`, whether or
-    /// not the email has an account.
+    /// Mails a single-use reset link valid for an hour; it ends the links mailed before.
+    /// Always answers `true`, whether or not the email has an account.
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
@@ -246,7 +247,8 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Sets a new password and signs out every session of the account.
+    /// Sets a new password, uses up every reset link of the account and signs out every
+    /// session of it. Errors: INVALID_RESET_TOKEN, BAD_USER_INPUT.
     async fn reset_password(
         &self,
         ctx: &Context<'_>,

@@ -1,16 +1,14 @@
-//! Accounts and sessions: sign-up confirmed by mail, sign-in, bearer-token lookup,
-//! sign-out and password recovery by single-use, expiring token.
+//! Accounts and sessions: creating accounts, sign-in, bearer-token lookup, sign-out and
+//! password recovery by single-use, expiring token (a runner's own sign-up is in
+//! [`super::sign_up`]).
 //!
 //! Nothing here tells anyone whether an email has an account: sign-in fails alike for a
-//! wrong password and an unknown email, a reset is "requested" either way, and sign-up
-//! always answers "check your mail". The mail says what happened: a confirmation link to
-//! a new address, or to an existing account's owner a notice that someone tried, with the
-//! way to a new password. Both paths hash the password, and mail goes out in the
-//! background, so the time taken does not tell either.
+//! wrong password and an unknown email, and a reset is "requested" either way, with the
+//! mail going out in the background.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::{account, account::Role, password_reset, pending_sign_up, session};
-use sea_orm::sea_query::{Expr, OnConflict};
+use entities::{account, account::Role, password_reset, session};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QuerySelect, Set,
@@ -25,13 +23,8 @@ use crate::error::{ApiError, ApiResult, on_unique_violation};
 pub const SESSION_LIFETIME: Duration = Duration::days(30);
 /// How long a password-reset token stays valid.
 pub const RESET_LIFETIME: Duration = Duration::hours(1);
-/// How long a sign-up waits for its address to be confirmed.
-pub const SIGN_UP_LIFETIME: Duration = Duration::hours(24);
 /// The longest token this API gives out is 50 characters; longer is not one of ours.
 pub const TOKEN_MAX_BYTES: usize = 128;
-/// What `signUp` answers, whatever happened.
-pub const SIGN_UP_ANSWER: &str =
-    "Check your mail: the message we sent tells you how to finish signing up.";
 
 /// A new account's details, already validated.
 pub struct NewAccount {
@@ -102,138 +95,13 @@ pub async fn open_session(
 
 /// Hands `mail` to the mailer in the background, so that sending takes no time the
 /// client could measure.
-fn send_in_background(ctx: &ApiContext, mail: Mail, what: &'static str) {
+pub(super) fn send_in_background(ctx: &ApiContext, mail: Mail, what: &'static str) {
     let mailer = ctx.mailer.clone();
     tokio::spawn(async move {
         if let Err(error) = mailer.send(mail).await {
             tracing::error!(%error, "{what} mail was not sent");
         }
     });
-}
-
-/// A runner signs up: the answer is the same whether or not the email has an account.
-/// A new address gets a link to confirm (the sign-up waits, replacing an earlier one for
-/// the same address); an existing account's owner gets a notice instead, and nothing
-/// changes. Either way the password is hashed first.
-#[tracing::instrument(skip_all)]
-pub async fn sign_up(
-    ctx: &ApiContext,
-    email: Email,
-    password: Password,
-    display_name: DisplayName,
-) -> ApiResult<()> {
-    let password_hash = hash_password(password.expose().to_owned()).await?;
-    let now = ctx.clock.now();
-    let base = ctx.public_url.trim_end_matches('/');
-    let existing = account::Entity::find()
-        .filter(account::Column::Email.eq(email.as_str()))
-        .one(&ctx.db)
-        .await?;
-    let mail = if existing.is_some() {
-        Mail {
-            to: email.as_str().to_owned(),
-            subject: "Someone tried to sign up with your address".into(),
-            body: format!(
-                "Hello,\n\nSomeone (perhaps you) tried to sign up with this address, which \
-                 already has an account. Nothing was changed.\n\nIf you have forgotten your \
-                 password, choose a new one here:\n{base}/reset-password\n\nIf it was not \
-                 you, ignore this message.\n"
-            ),
-        }
-    } else {
-        let token = new_token("signup");
-        // Expired sign-ups of any address go as new ones come.
-        pending_sign_up::Entity::delete_many()
-            .filter(pending_sign_up::Column::ExpiresAt.lte(now))
-            .exec(&ctx.db)
-            .await?;
-        pending_sign_up::Entity::insert(pending_sign_up::ActiveModel {
-            email: Set(email.as_str().to_owned()),
-            display_name: Set(display_name.into_inner()),
-            password_hash: Set(password_hash),
-            token_hash: Set(hash_token(&token)),
-            created_at: Set(now),
-            expires_at: Set(now + SIGN_UP_LIFETIME),
-            ..Default::default()
-        })
-        .on_conflict(
-            OnConflict::column(pending_sign_up::Column::Email)
-                .update_columns([
-                    pending_sign_up::Column::DisplayName,
-                    pending_sign_up::Column::PasswordHash,
-                    pending_sign_up::Column::TokenHash,
-                    pending_sign_up::Column::CreatedAt,
-                    pending_sign_up::Column::ExpiresAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(&ctx.db)
-        .await?;
-        Mail {
-            to: email.as_str().to_owned(),
-            subject: "Confirm your sign-up".into(),
-            body: format!(
-                "Hello,\n\nTo confirm your sign-up, open this link within 24 hours:\n\
-                 {base}/confirm-sign-up?token={token}\n\nThe token: {token}\n\nIf you did \
-                 not sign up, ignore this message: no account is made without it.\n"
-            ),
-        }
-    };
-    send_in_background(ctx, mail, "sign-up");
-    Ok(())
-}
-
-/// Creates the account of a pending sign-up from its mailed token, uses the token up and
-/// signs the account in, in one transaction.
-#[tracing::instrument(skip_all)]
-pub async fn confirm_sign_up(ctx: &ApiContext, token: &str) -> ApiResult<(account::Model, String)> {
-    let now = ctx.clock.now();
-    let txn = super::begin_write(&ctx.db).await?;
-    let pending = pending_sign_up::Entity::find()
-        .filter(pending_sign_up::Column::TokenHash.eq(hash_token(token)))
-        .one(&txn)
-        .await?
-        .filter(|p| p.expires_at > now)
-        .ok_or(ApiError::InvalidConfirmationToken)?;
-    // Claimed conditionally, so two concurrent confirmations cannot both create it.
-    let claimed = pending_sign_up::Entity::delete_many()
-        .filter(pending_sign_up::Column::Id.eq(pending.id))
-        .filter(pending_sign_up::Column::TokenHash.eq(&pending.token_hash))
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected != 1 {
-        return Err(ApiError::InvalidConfirmationToken);
-    }
-    // The address got an account meanwhile (from the command line, say): the sign-up is
-    // void, and gone with its token.
-    let taken = account::Entity::find()
-        .filter(account::Column::Email.eq(&pending.email))
-        .one(&txn)
-        .await?
-        .is_some();
-    if taken {
-        txn.commit().await?;
-        return Err(ApiError::InvalidConfirmationToken);
-    }
-    let account = account::ActiveModel {
-        email: Set(pending.email),
-        password_hash: Set(pending.password_hash),
-        display_name: Set(pending.display_name),
-        role: Set(Role::Runner),
-        organization_id: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
-        on_unique_violation(e, &[("account_email_key", "account.email")], |_| {
-            ApiError::InvalidConfirmationToken
-        })
-    })?;
-    let token = open_session(&txn, now, account.id).await?;
-    txn.commit().await?;
-    Ok((account, token))
 }
 
 /// Checks email and password; the same error whether the email or the password is wrong.

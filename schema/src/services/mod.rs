@@ -13,6 +13,7 @@ pub mod push_subscriptions;
 pub mod refunds;
 pub mod registrations;
 mod secrets;
+pub mod sign_up;
 pub mod stats;
 pub mod synthetic;
 

@@ -5,9 +5,9 @@
 //! account that subscribed it keeps it until it unsubscribes (or the push service says it
 //! is gone). The same endpoint from another account is refused with CONFLICT, even with
 //! the same keys: moving it would hand one runner's alerts to another, and a second row
-//! would alert one browser twice. (A browser passed to someone else is unsubscribed by the
-//! SPA on sign-out, which frees it.) An account holds at most
-//! `PushPolicy::max_subscriptions_per_account` of them.
+//! would alert one browser twice. A browser that changes hands is freed by its account's
+//! `unsubscribePush` (a client does so on sign-out), or when the push service answers 404
+//! or 410 for it. An account holds at most `PushPolicy::max_subscriptions_per_account`.
 
 use chrono::{DateTime, Utc};
 use entities::{account, event, push_subscription, push_subscription_event};

@@ -19,6 +19,7 @@ mod partner_stats;
 mod password_hashing;
 mod push;
 mod push_cluster;
+mod push_subscriptions;
 mod refunds;
 mod registrations;
 mod stats_counts;
