@@ -12,6 +12,8 @@ pub struct Model {
     /// The event whose programme funds it (donated halves flow here); `None` for projects
     /// of years the gateway has no event for.
     pub event_id: Option<i64>,
+    /// The organization that runs it: only its organizers change it or record gifts to it.
+    pub organization_id: i64,
     pub beneficiary: String,
     pub description: String,
     pub city: String,
@@ -38,6 +40,14 @@ pub enum CharityStatus {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::organization::Entity",
+        from = "Column::OrganizationId",
+        to = "super::organization::Column::Id",
+        on_delete = "Restrict"
+    )]
+    Organization,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -14,6 +14,7 @@ pub mod organization;
 pub mod participation_count;
 pub mod partner_key;
 pub mod password_reset;
+pub mod pending_sign_up;
 pub mod push_delivery;
 pub mod push_subscription;
 pub mod push_subscription_event;

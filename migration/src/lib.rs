@@ -8,7 +8,9 @@ mod m20261125_000002_registrations;
 mod m20261125_000003_alerts;
 mod m20261125_000004_partner_stats;
 mod m20261125_000005_web_push;
-mod m20261130_000007_push_queue_cursor;
+mod m20261201_000006_charity_project_owner;
+mod m20261201_000007_pending_sign_up;
+mod m20261201_000008_push_queue_cursor;
 
 pub struct Migrator;
 
@@ -21,7 +23,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_alerts::Migration),
             Box::new(m20261125_000004_partner_stats::Migration),
             Box::new(m20261125_000005_web_push::Migration),
-            Box::new(m20261130_000007_push_queue_cursor::Migration),
+            Box::new(m20261201_000006_charity_project_owner::Migration),
+            Box::new(m20261201_000007_pending_sign_up::Migration),
+            Box::new(m20261201_000008_push_queue_cursor::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use sea_orm::{DbErr, SqlErr};
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a plain
 /// message, which would drop the code. Without it, `?` in a resolver goes through our
 /// `From` below and keeps it.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ApiError {
     Unauthenticated,
     Forbidden(&'static str),
@@ -16,6 +16,7 @@ pub enum ApiError {
     Conflict(String),
     InvalidCredentials,
     InvalidResetToken,
+    InvalidConfirmationToken,
     InvalidStatusTransition(String),
     RegistrationClosed,
     SoldOut,
@@ -49,6 +50,9 @@ impl ApiError {
             }
             Self::InvalidCredentials => "email or password is wrong".into(),
             Self::InvalidResetToken => "the reset token is invalid, expired or already used".into(),
+            Self::InvalidConfirmationToken => {
+                "the confirmation token is invalid, expired, replaced or already used".into()
+            }
             Self::RegistrationClosed => "registration for this event is not open".into(),
             Self::SoldOut => "the event is full".into(),
             Self::AlreadyRegistered => "you are already registered for this event".into(),
@@ -87,6 +91,7 @@ impl ApiError {
             Self::Conflict(_) => "CONFLICT",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
+            Self::InvalidConfirmationToken => "INVALID_CONFIRMATION_TOKEN",
             Self::InvalidStatusTransition(_) => "INVALID_STATUS_TRANSITION",
             Self::RegistrationClosed => "REGISTRATION_CLOSED",
             Self::SoldOut => "SOLD_OUT",

@@ -327,6 +327,11 @@ pub struct PushSettings {
     #[arg(long = "push-timeout-ms", env = "PUSH_TIMEOUT_MS", default_value = "10000",
           value_parser = millis(100..=120_000))]
     pub timeout: Duration,
+
+    /// Most push subscriptions (browsers) one account may hold; one more is CONFLICT.
+    #[arg(long = "push-max-subscriptions-per-account", env = "PUSH_MAX_SUBSCRIPTIONS_PER_ACCOUNT",
+          default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_subscriptions_per_account: u32,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -362,6 +367,12 @@ pub struct QueryLimits {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub complexity: u32,
 
+    /// Password hashes (argon2id, 19 MiB each) computed at once; more wait their turn.
+    /// Default: twice the available cores.
+    #[arg(long = "password-hash-concurrency", env = "PASSWORD_HASH_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub password_hash_concurrency: Option<u32>,
+
     /// A subscription's `after` cursor may lie at most this many notifications behind the
     /// newest; older ones answer CURSOR_TOO_OLD (read the current state, then subscribe).
     #[arg(long = "replay-max-notifications", env = "REPLAY_MAX_NOTIFICATIONS", default_value_t = 1000,
@@ -370,6 +381,12 @@ pub struct QueryLimits {
 }
 
 impl QueryLimits {
+    /// Password hashes computed at once: as set, or twice the available cores.
+    pub fn password_hash_concurrency(&self) -> usize {
+        self.password_hash_concurrency
+            .map_or_else(schema::services::default_hashing_limit, |n| n as usize)
+    }
+
     pub fn schema_limits(&self) -> schema::Limits {
         schema::Limits {
             depth: self.depth as usize,

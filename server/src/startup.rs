@@ -113,6 +113,7 @@ impl Application {
         let policy = schema::domain::PushPolicy {
             allowed_hosts: settings.push.allowed_hosts.clone(),
             trusted_origins: settings.push.trusted_origins.clone(),
+            max_subscriptions_per_account: settings.push.max_subscriptions_per_account as usize,
         };
         let push = {
             let signer = VapidSigner::new(&private_key, settings.push.vapid_subject.clone())
@@ -133,6 +134,7 @@ impl Application {
                 push.clone().run(bell.clone(), shutdown.clone()),
             ));
         }
+        schema::services::limit_password_hashing(settings.limits.password_hash_concurrency());
         let registry = Arc::new(Registry::default());
         let revocation = Arc::new(match &redis {
             Some(client) => Revocation::new(

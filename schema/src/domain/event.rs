@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use entities::event::EventStatus;
 
+use super::text::{LongText, ShortText, check_characters};
 use crate::error::ApiError;
 
 /// A URL-safe event or organization handle: lower-case letters, digits and inner hyphens.
@@ -37,6 +38,11 @@ pub struct TimeZone(chrono_tz::Tz);
 
 impl TimeZone {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        // The longest IANA name is 32 characters; anything longer is not echoed back.
+        if raw.len() > 64 {
+            return Err(ApiError::bad_input("timeZone is not an IANA time zone"));
+        }
+        check_characters("timeZone", raw, false)?;
         chrono_tz::Tz::from_str(raw)
             .map(Self)
             .map_err(|_| ApiError::bad_input(format!("unknown IANA time zone: {raw}")))
@@ -51,39 +57,32 @@ impl TimeZone {
     }
 }
 
-/// An event name: trimmed, 1 to 200 characters.
+/// An event name: one line, trimmed, 1 to 200 characters.
 #[derive(Debug, Clone)]
-pub struct EventName(String);
+pub struct EventName(ShortText);
 
 impl EventName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::bad_input("name must be 1 to 200 characters"));
-        }
-        Ok(Self(name.to_owned()))
+        ShortText::parse("name", raw, 200).map(Self)
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
-/// Why an event's status changed: runners read it in their alert, so it is required.
+/// Why an event's status changed: runners read it in their alert, so it is required;
+/// it may run over lines.
 #[derive(Debug, Clone)]
-pub struct Reason(String);
+pub struct Reason(LongText);
 
 impl Reason {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let reason = raw.trim();
-        if reason.is_empty() || reason.chars().count() > 1000 {
-            return Err(ApiError::bad_input("reason must be 1 to 1000 characters"));
-        }
-        Ok(Self(reason.to_owned()))
+        LongText::parse_required("reason", raw, 1000).map(Self)
     }
 
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
@@ -164,5 +163,22 @@ mod tests {
             Some("Asia/Almaty")
         );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
+        assert!(TimeZone::parse("Asia/Almaty\u{0}").is_err());
+        assert!(TimeZone::parse(&"A".repeat(100_000)).is_err());
+    }
+
+    #[test]
+    fn names_are_one_line_and_reasons_may_have_lines() {
+        assert!(EventName::parse("Almaty Marathon 2020").is_ok());
+        assert!(EventName::parse("Almaty\nMarathon").is_err());
+        assert!(EventName::parse(&"n".repeat(201)).is_err());
+        assert_eq!(
+            Reason::parse(" Banned.\nSee the decree. ")
+                .map(Reason::into_inner)
+                .ok(),
+            Some("Banned.\nSee the decree.".into())
+        );
+        assert!(Reason::parse("  ").is_err());
+        assert!(Reason::parse("Ban\u{0}").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Values validated at the edge: once built by `parse`, they cannot be invalid inside.
 
 mod account;
+mod calendar;
 mod event;
 mod money;
 mod notification;
@@ -10,16 +11,22 @@ mod push;
 mod refund;
 mod runner;
 pub mod suppression;
+mod text;
 
 pub use account::{DisplayName, Email, Password};
+pub use calendar::{FIRST_YEAR, Instant, LAST_YEAR, check_date};
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition};
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, format_minor};
 pub use notification::{Notice, NotificationKind, RefundDecisionMessage, StatusChangeMessage};
 pub use participation::Dimension;
 pub use partner::{PartnerScope, ScopeSet};
-pub use push::{DEFAULT_PUSH_HOSTS, PushEndpoint, PushKeys, PushPolicy, is_public_address};
+pub use push::{
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_ACCOUNT, DEFAULT_PUSH_HOSTS, PushEndpoint, PushKeys, PushPolicy,
+    is_public_address,
+};
 pub use refund::{
     BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,
     is_on_or_before_local_date, split_fee,
 };
 pub use runner::{City, CountryCode};
+pub use text::{LongText, ShortText, check_characters, token};

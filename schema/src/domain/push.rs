@@ -8,10 +8,11 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use url::{Host, Url};
 
+use super::text::check_characters;
 use crate::error::ApiError;
 
-/// Which push endpoints are acceptable.
-#[derive(Debug, Clone, Default)]
+/// Which push endpoints are acceptable, and how many one account may hold.
+#[derive(Debug, Clone)]
 pub struct PushPolicy {
     /// Push service hosts: an exact name (`fcm.googleapis.com`) or `*.suffix` for any
     /// subdomain (`*.notify.windows.com`).
@@ -20,6 +21,22 @@ pub struct PushPolicy {
     /// `http://127.0.0.1` (any port) or `http://127.0.0.1:9000` (that port). Empty in
     /// production; tests and local push services set it.
     pub trusted_origins: Vec<String>,
+    /// Most subscriptions (browsers) one account may hold.
+    pub max_subscriptions_per_account: usize,
+}
+
+/// Subscriptions one account may hold unless configured: a runner's phone, laptop and
+/// a few browsers, with room to spare.
+pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_ACCOUNT: usize = 20;
+
+impl Default for PushPolicy {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            trusted_origins: Vec::new(),
+            max_subscriptions_per_account: DEFAULT_MAX_SUBSCRIPTIONS_PER_ACCOUNT,
+        }
+    }
 }
 
 /// The push services browsers use today.
@@ -122,17 +139,18 @@ pub fn is_public_address(ip: IpAddr) -> bool {
     }
 }
 
-/// A push endpoint we are willing to fetch.
+/// A push endpoint we are willing to fetch, in its one normal form: the URL parser
+/// lower-cases the host, and the one trailing dot of a fully qualified name is removed,
+/// so `https://FCM.GoogleAPIs.com./x` is `https://fcm.googleapis.com/x` both for the
+/// allowlist and as the unique key of a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushEndpoint(Url);
 
 impl PushEndpoint {
+    pub const MAX_BYTES: usize = 2048;
+
     pub fn parse(raw: &str, policy: &PushPolicy) -> Result<Self, ApiError> {
-        let raw = raw.trim();
-        if raw.len() > 2048 {
-            return Err(ApiError::bad_input("endpoint is too long"));
-        }
-        let url = Url::parse(raw).map_err(|_| ApiError::bad_input("endpoint is not a URL"))?;
+        let url = Self::normal_url(raw)?;
         if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
             return Err(ApiError::bad_input(
                 "endpoint must not carry credentials or a fragment",
@@ -166,6 +184,34 @@ impl PushEndpoint {
         Ok(Self(url))
     }
 
+    /// The normal form of an endpoint, without the policy's checks: what a stored
+    /// subscription is looked up by (to unsubscribe one whose host the allowlist no longer
+    /// names, say).
+    pub fn normalize(raw: &str) -> Result<String, ApiError> {
+        Self::normal_url(raw).map(String::from)
+    }
+
+    fn normal_url(raw: &str) -> Result<Url, ApiError> {
+        let raw = raw.trim();
+        if raw.len() > Self::MAX_BYTES {
+            return Err(ApiError::bad_input("endpoint is too long"));
+        }
+        check_characters("endpoint", raw, false)?;
+        let mut url = Url::parse(raw).map_err(|_| ApiError::bad_input("endpoint is not a URL"))?;
+        if let Some(Host::Domain(host)) = url.host() {
+            let bare = host.strip_suffix('.').unwrap_or(host);
+            if bare.is_empty() || bare.ends_with('.') || bare.contains("..") {
+                return Err(ApiError::bad_input("endpoint host is not a valid name"));
+            }
+            if bare.len() != host.len() {
+                let bare = bare.to_owned();
+                url.set_host(Some(&bare))
+                    .map_err(|_| ApiError::bad_input("endpoint host is not a valid name"))?;
+            }
+        }
+        Ok(url)
+    }
+
     pub fn url(&self) -> &Url {
         &self.0
     }
@@ -194,6 +240,11 @@ fn decode_base64url(raw: &str) -> Option<Vec<u8>> {
 
 impl PushKeys {
     pub fn parse(p256dh: &str, auth: &str) -> Result<Self, ApiError> {
+        // 65 and 16 bytes are 87 and 22 characters of base64url, 88 and 24 padded; the
+        // bounds leave room for surrounding spaces and refuse anything larger undecoded.
+        if p256dh.len() > 128 || auth.len() > 64 {
+            return Err(ApiError::bad_input("keys.p256dh or keys.auth is too long"));
+        }
         let key = decode_base64url(p256dh)
             .ok_or_else(|| ApiError::bad_input("keys.p256dh is not base64url"))?;
         if key.len() != 65 || key[0] != 0x04 {
@@ -223,7 +274,7 @@ mod tests {
     fn policy() -> PushPolicy {
         PushPolicy {
             allowed_hosts: DEFAULT_PUSH_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
-            trusted_origins: vec![],
+            ..PushPolicy::default()
         }
     }
 
@@ -264,6 +315,37 @@ mod tests {
             let err = PushEndpoint::parse(url, &policy()).expect_err(url);
             assert_eq!(err.code(), "BAD_USER_INPUT", "{url}");
         }
+    }
+
+    #[test]
+    fn hosts_are_lower_cased_and_lose_their_trailing_dot() {
+        for spelling in [
+            "https://fcm.googleapis.com/fcm/send/abc:def",
+            "https://FCM.GoogleAPIs.com/fcm/send/abc:def",
+            "https://fcm.googleapis.com./fcm/send/abc:def",
+            " https://FCM.googleapis.COM./fcm/send/abc:def ",
+        ] {
+            let endpoint = PushEndpoint::parse(spelling, &policy()).unwrap();
+            assert_eq!(
+                endpoint.into_inner(),
+                "https://fcm.googleapis.com/fcm/send/abc:def",
+                "{spelling}"
+            );
+            assert_eq!(
+                PushEndpoint::normalize(spelling).unwrap(),
+                "https://fcm.googleapis.com/fcm/send/abc:def"
+            );
+        }
+        for bad in [
+            "https://fcm.googleapis.com../fcm/send/abc",
+            "https://evil.example./push",
+            "https://fcm.googleapis.com/fcm/send/\u{0}",
+            "https://fcm.googleapis.com/fcm/send/\u{202e}",
+        ] {
+            let err = PushEndpoint::parse(bad, &policy()).expect_err(bad);
+            assert_eq!(err.code(), "BAD_USER_INPUT", "{bad}");
+        }
+        assert!(PushEndpoint::normalize(&format!("https://a.kz/{}", "x".repeat(3000))).is_err());
     }
 
     #[test]
@@ -327,5 +409,6 @@ mod tests {
         assert!(err.message().contains("not a point"), "{}", err.message());
         assert!(PushKeys::parse(P256DH, "c2hvcnQ").is_err());
         assert!(PushKeys::parse("!!!", AUTH).is_err());
+        assert!(PushKeys::parse(&"A".repeat(100_000), AUTH).is_err());
     }
 }

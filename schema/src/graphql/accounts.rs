@@ -1,4 +1,5 @@
-//! Accounts over GraphQL: sign-up, sign-in and out, `me`, password recovery.
+//! Accounts over GraphQL: sign-up confirmed by mail, sign-in and out, `me`, password
+//! recovery.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entities::{account, organization};
@@ -10,8 +11,10 @@ use super::loaders::{DbLoader, OrganizationId};
 use super::refunds::RefundRequest;
 use super::registrations::Registration;
 use crate::context::{Revoked, Viewer};
-use crate::domain::{DisplayName, Email, Password};
+use crate::domain::{DisplayName, Email, Password, token};
 use crate::error::ApiError;
+use crate::services::accounts::TOKEN_MAX_BYTES;
+use crate::services::sign_up::{self, SIGN_UP_ANSWER};
 use crate::services::{accounts, charity, refunds, registrations};
 use crate::throttle::ClientAddress;
 
@@ -129,6 +132,17 @@ pub struct AuthPayload {
     account: Account,
 }
 
+/// What `signUp` answers, the same whether or not the email already has an account: the
+/// mail sent to the address says what happened (a link to `confirmSignUp`, or to an
+/// account's owner a notice that someone tried, with the way to a new password).
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    /// The address the mail went to, as stored (trimmed, lower case).
+    email: String,
+    /// For people: check your mail.
+    message: String,
+}
+
 #[derive(InputObject)]
 pub struct SignUpInput {
     email: String,
@@ -173,17 +187,37 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates a runner account and signs it in.
+    /// Starts a runner's sign-up: mails the address a link (valid 24 hours) whose token
+    /// `confirmSignUp` takes, replacing any earlier unconfirmed sign-up of the address. The
+    /// answer is the same when the email already has an account (whose owner is mailed a
+    /// notice instead), so it tells no one who has an account. Errors: BAD_USER_INPUT.
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
         input: SignUpInput,
-    ) -> async_graphql::Result<AuthPayload> {
+    ) -> async_graphql::Result<SignUpPayload> {
         throttle(ctx, Some(&input.email))?;
         let email = Email::parse(&input.email)?;
         let password = Password::parse(&input.password)?;
         let display_name = DisplayName::parse(&input.display_name)?;
-        let (account, token) = accounts::sign_up(api(ctx)?, email, password, display_name).await?;
+        let stored = email.as_str().to_owned();
+        sign_up::sign_up(api(ctx)?, email, password, display_name).await?;
+        Ok(SignUpPayload {
+            email: stored,
+            message: SIGN_UP_ANSWER.into(),
+        })
+    }
+
+    /// Creates the account of a sign-up from the token in its mail, and signs it in. The
+    /// token works once. Errors: INVALID_CONFIRMATION_TOKEN (unknown, expired, replaced by
+    /// a newer sign-up, or used), BAD_USER_INPUT (not a token at all).
+    async fn confirm_sign_up(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let token = crate::domain::token("token", &token, TOKEN_MAX_BYTES)?;
+        let (account, token) = sign_up::confirm_sign_up(api(ctx)?, token).await?;
         Ok(AuthPayload {
             token,
             account: Account(account),
@@ -217,8 +251,8 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Mails a single-use reset link valid for an hour. Always answers `true`, whether or
-    /// not the email has an account.
+    /// Mails a single-use reset link valid for an hour; it ends the links mailed before.
+    /// Always answers `true`, whether or not the email has an account.
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
@@ -229,15 +263,17 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Sets a new password and signs out every session of the account.
+    /// Sets a new password, uses up every reset link of the account and signs out every
+    /// session of it. Errors: INVALID_RESET_TOKEN, BAD_USER_INPUT.
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
         input: ResetPasswordInput,
     ) -> async_graphql::Result<bool> {
+        let reset_token = token("token", &input.token, TOKEN_MAX_BYTES)?;
         let password = Password::parse(&input.new_password)?;
         let api = api(ctx)?;
-        let account_id = accounts::reset_password(api, &input.token, password).await?;
+        let account_id = accounts::reset_password(api, reset_token, password).await?;
         api.revocations.revoked(Revoked::Account { account_id });
         Ok(true)
     }

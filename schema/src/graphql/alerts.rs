@@ -64,10 +64,15 @@ pub enum ReplayFrom {
 fn parse_cursor(after: Option<String>) -> Result<Option<i64>, ApiError> {
     after
         .map(|a| {
+            let invalid = || ApiError::bad_input("after must be an id this API gave out");
+            // An i64 has at most 19 digits: longer is no id of ours.
+            if a.len() > 19 {
+                return Err(invalid());
+            }
             a.parse::<i64>()
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::bad_input("after must be an id this API gave out"))
+                .ok_or_else(invalid)
         })
         .transpose()
 }

@@ -6,11 +6,17 @@ use chrono::{DateTime, Utc};
 use entities::account::Role as AccountRole;
 use entities::{charity_project, donation};
 
+use super::accounts::Organization;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
-use super::loaders::{DbLoader, RaisedBy};
+use super::loaders::{DbLoader, OrganizationId, RaisedBy};
 use super::money::{Money, MoneyInput};
-use crate::services::charity::{self as service, ProjectInput};
+use crate::domain::{LongText, ShortText};
+use crate::error::ApiError;
+use crate::services::charity::{
+    self as service, BENEFICIARY_MAX, CITY_MAX, DESCRIPTION_MAX, DONOR_NAME_MAX, ProjectInput,
+    REPORT_MAX,
+};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::charity_project::CharityStatus")]
@@ -72,11 +78,20 @@ impl CharityProject {
             .load_one(RaisedBy(self.0.id))
             .await?
             .unwrap_or(0);
-        Ok(Money::from_minor(raised, &self.0.currency))
+        Ok(Money::from_total(raised, &self.0.currency))
     }
 
     async fn event_id(&self) -> Option<ID> {
         self.0.event_id.map(to_id)
+    }
+
+    /// The organization that runs it: only its organizers change it or record gifts to it.
+    async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
+        ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?
+            .load_one(OrganizationId(self.0.organization_id))
+            .await?
+            .map(Organization)
+            .ok_or_else(|| ApiError::NotFound("organization").into())
     }
 }
 
@@ -143,13 +158,17 @@ impl CharityProjectInput {
                 .as_ref()
                 .map(|id| parse_id(id, "event"))
                 .transpose()?,
-            beneficiary: self.beneficiary,
-            description: self.description,
-            city: self.city,
+            beneficiary: ShortText::parse("beneficiary", &self.beneficiary, BENEFICIARY_MAX)?,
+            description: LongText::parse("description", &self.description, DESCRIPTION_MAX)?,
+            city: ShortText::parse("city", &self.city, CITY_MAX)?,
             year: self.year,
             target: self.target.parse()?,
             status: self.status.into(),
-            report: self.report,
+            report: self
+                .report
+                .as_deref()
+                .map(|report| LongText::parse("report", report, REPORT_MAX))
+                .transpose()?,
         })
     }
 }
@@ -179,11 +198,11 @@ impl CharityQuery {
         year: i32,
     ) -> async_graphql::Result<CharitySummary> {
         let summary = service::summary(&api(ctx)?.db, year).await?;
-        let total = |pick: fn(&(i64, i64)) -> i64| {
+        let total = |pick: fn(&(i128, i128)) -> i128| {
             summary
                 .totals
                 .iter()
-                .map(|(currency, t)| Money::from_minor(pick(t), currency))
+                .map(|(currency, t)| Money::from_total(pick(t), currency))
                 .collect::<Vec<_>>()
         };
         Ok(CharitySummary {
@@ -206,6 +225,8 @@ pub struct CharityMutation;
 
 #[Object]
 impl CharityMutation {
+    /// Creates a project run by your organization; with `eventId`, of an event it
+    /// organizes. Amounts: at most 10^15 minor units.
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn create_charity_project(
         &self,
@@ -219,6 +240,7 @@ impl CharityMutation {
         Ok(CharityProject(created))
     }
 
+    /// Changes a project your organization runs (FORBIDDEN for another's).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn update_charity_project(
         &self,
@@ -232,7 +254,9 @@ impl CharityMutation {
         Ok(CharityProject(updated))
     }
 
-    /// Records a gift made directly to a project.
+    /// Records a gift made directly to a project your organization runs (FORBIDDEN for
+    /// another's). The amount is at most 10^15 minor units; the donor's name one line of
+    /// at most 200 characters.
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn record_donation(
         &self,
@@ -242,13 +266,15 @@ impl CharityMutation {
         donor_name: Option<String>,
     ) -> async_graphql::Result<Donation> {
         let api = api(ctx)?;
+        let amount = amount.parse()?;
+        let donor_name = ShortText::optional("donorName", donor_name.as_deref(), DONOR_NAME_MAX)?;
         let id = parse_id(&project_id, "charity project")?;
         let created = service::record_direct_donation(
             &api.db,
             api.clock.now(),
             signed_in(ctx)?,
             id,
-            amount.parse()?,
+            amount,
             donor_name,
         )
         .await?;

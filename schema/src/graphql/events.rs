@@ -16,8 +16,9 @@ use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DbLoader, DistancesOf, EventId, HistoryOf, OrganizationsOf};
 use super::money::{Money, MoneyInput};
-use crate::domain::StatusChangeMessage;
-use crate::domain::{EventName, Reason, Slug, TimeZone};
+use crate::domain::{
+    EventName, Instant, LongText, Reason, ShortText, Slug, StatusChangeMessage, TimeZone, token,
+};
 use crate::error::ApiError;
 use crate::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
 use std::sync::Arc;
@@ -291,8 +292,17 @@ fn encode_cursor(event: &event::Model) -> String {
     ))
 }
 
+/// An event's description: text that may run over lines.
+const DESCRIPTION_MAX: usize = 10_000;
+/// Where the start is: one line.
+const VENUE_MAX: usize = 500;
+/// A distance's name ("Half marathon"): one line.
+const DISTANCE_NAME_MAX: usize = 100;
+
 fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
     let invalid = || ApiError::bad_input("after is not a cursor from this connection");
+    // Ours are at most 56 characters (two i64s in base64url).
+    let cursor = token("after", cursor, 64).map_err(|_| invalid())?;
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
@@ -324,12 +334,21 @@ impl EventQuery {
             Some(id) => Some(parse_id(id, "organization")?),
             None => None,
         };
+        let statuses = filter.status.map(|given| {
+            // At most the five statuses, however long the list sent.
+            let mut statuses: Vec<entities::event::EventStatus> = Vec::new();
+            for status in given {
+                if !statuses.contains(&status.into()) {
+                    statuses.push(status.into());
+                }
+            }
+            statuses
+        });
         let service_filter = ServiceFilter {
-            statuses: filter
-                .status
-                .map(|s| s.into_iter().map(Into::into).collect()),
-            starts_from: filter.starts_from,
-            starts_before: filter.starts_before,
+            statuses,
+            starts_from: Instant::optional("startsFrom", filter.starts_from)?.map(Instant::get),
+            starts_before: Instant::optional("startsBefore", filter.starts_before)?
+                .map(Instant::get),
             organization_id,
         };
         let after_key = after.as_deref().map(decode_cursor).transpose()?;
@@ -353,13 +372,17 @@ impl EventQuery {
         Ok(loader(ctx)?.load_one(EventId(id)).await?.map(Event::from))
     }
 
+    /// The event with this slug; null when there is none (or the slug could not be one).
     async fn event_by_slug(
         &self,
         ctx: &Context<'_>,
         slug: String,
     ) -> async_graphql::Result<Option<Event>> {
+        let Ok(slug) = Slug::parse(&slug) else {
+            return Ok(None);
+        };
         let found = event::Entity::find()
-            .filter(event::Column::Slug.eq(slug))
+            .filter(event::Column::Slug.eq(slug.into_inner()))
             .one(&api(ctx)?.db)
             .await
             .map_err(ApiError::from)?;
@@ -403,7 +426,7 @@ pub struct DistanceFields {
 impl DistanceFields {
     fn parse(&self) -> Result<DistanceInput, ApiError> {
         Ok(DistanceInput {
-            name: self.name.clone(),
+            name: ShortText::parse("name", &self.name, DISTANCE_NAME_MAX)?.into_inner(),
             length_m: self.length_meters,
             fee: self.fee.parse()?,
         })
@@ -436,9 +459,10 @@ impl EventMutation {
         let new = service::NewEvent {
             slug: Slug::parse(&input.slug)?,
             name: EventName::parse(&input.name)?,
-            description: input.description,
-            venue: input.venue,
-            starts_at: input.starts_at,
+            description: LongText::parse("description", &input.description, DESCRIPTION_MAX)?
+                .into_inner(),
+            venue: ShortText::parse("venue", &input.venue, VENUE_MAX)?.into_inner(),
+            starts_at: Instant::parse("startsAt", input.starts_at)?.get(),
             time_zone: TimeZone::parse(&input.time_zone)?,
             capacity: input.capacity,
             registration_state: input.registration_state.into(),
@@ -457,8 +481,18 @@ impl EventMutation {
         let api = api(ctx)?;
         let patch = service::EventPatch {
             name: input.name.as_deref().map(EventName::parse).transpose()?,
-            description: input.description,
-            venue: input.venue,
+            description: input
+                .description
+                .as_deref()
+                .map(|d| LongText::parse("description", d, DESCRIPTION_MAX))
+                .transpose()?
+                .map(LongText::into_inner),
+            venue: input
+                .venue
+                .as_deref()
+                .map(|v| ShortText::parse("venue", v, VENUE_MAX))
+                .transpose()?
+                .map(ShortText::into_inner),
             capacity: input.capacity,
             registration_state: input.registration_state.map(Into::into),
         };
@@ -511,7 +545,7 @@ impl EventMutation {
             event_id: parse_id(&input.event_id, "event")?,
             status: input.status.into(),
             reason: Reason::parse(&input.reason)?,
-            starts_at: input.starts_at,
+            starts_at: Instant::optional("startsAt", input.starts_at)?.map(Instant::get),
         };
         let (event, _) =
             service::change_status(&api.db, api.clock.now(), signed_in(ctx)?, change).await?;

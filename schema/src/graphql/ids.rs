@@ -5,7 +5,13 @@ use async_graphql::ID;
 
 use crate::error::ApiError;
 
+/// Digits of the largest i64: a longer ID is no key of ours, whatever it holds.
+const ID_MAX_BYTES: usize = 19;
+
 pub fn parse_id(id: &ID, what: &'static str) -> Result<i64, ApiError> {
+    if id.len() > ID_MAX_BYTES {
+        return Err(ApiError::NotFound(what));
+    }
     id.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
@@ -24,6 +30,9 @@ pub fn id_cursor(id: i64) -> String {
 
 pub fn parse_id_cursor(cursor: &str) -> Result<i64, ApiError> {
     use base64::Engine;
+    // Ours are at most 31 characters ("id:" and an i64, in base64url).
+    let cursor = crate::domain::token("after", cursor, 32)
+        .map_err(|_| ApiError::bad_input("after is not a cursor from this connection"))?;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -39,4 +48,28 @@ pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
         return Err(ApiError::bad_input("first must be between 1 and 100"));
     }
     Ok(first as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_cursors_are_bounded() {
+        assert_eq!(parse_id(&ID("42".into()), "event"), Ok(42));
+        assert_eq!(
+            parse_id(&ID("9223372036854775807".into()), "event"),
+            Ok(i64::MAX)
+        );
+        for bad in ["0", "-1", "x", "4\u{0}2", "00000000000000000042"] {
+            assert_eq!(
+                parse_id(&ID(bad.into()), "event"),
+                Err(ApiError::NotFound("event")),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_id_cursor(&id_cursor(i64::MAX)), Ok(i64::MAX));
+        assert!(parse_id_cursor(&"QUJD".repeat(100)).is_err());
+        assert!(parse_id_cursor("aWQ6\u{0}").is_err());
+    }
 }

@@ -220,12 +220,13 @@ impl Loader<RegistrationId> for DbLoader {
     }
 }
 
-/// Money raised by a charity project (the sum of its donations, minor units).
+/// Money raised by a charity project (the sum of its donations, minor units; i128, as
+/// many bounded amounts may exceed an i64).
 #[derive(Clone, Copy, Hash, PartialEq, Eq)]
 pub struct RaisedBy(pub i64);
 
 impl Loader<RaisedBy> for DbLoader {
-    type Value = i64;
+    type Value = i128;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[RaisedBy]) -> Result<HashMap<RaisedBy, Self::Value>, Self::Error> {

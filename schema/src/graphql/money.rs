@@ -16,9 +16,14 @@ pub struct Money {
 impl Money {
     /// From stored minor units; an unknown stored currency is shown as-is in minor units.
     pub fn from_minor(minor: i64, currency: &str) -> Self {
+        Self::from_total(i128::from(minor), currency)
+    }
+
+    /// From a total in minor units, which may exceed an i64 (many bounded amounts).
+    pub fn from_total(minor: i128, currency: &str) -> Self {
         match domain::Currency::parse(currency) {
             Ok(c) => Self {
-                amount: domain::Money { minor, currency: c }.amount(),
+                amount: domain::format_minor(minor, c.exponent()),
                 currency: c.code().into(),
             },
             Err(_) => Self {

@@ -11,7 +11,7 @@ use super::accounts::Organization;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DbLoader, OrganizationId};
-use crate::domain::ScopeSet;
+use crate::domain::{Instant, ScopeSet};
 use crate::services::partner_keys::{self as service, NewPartnerKey};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -133,7 +133,7 @@ impl PartnerKeyMutation {
         let new = NewPartnerKey {
             organization_id: parse_id(&input.organization_id, "organization")?,
             scopes: ScopeSet::new(input.scopes.into_iter().map(Into::into))?,
-            expires_at: input.expires_at,
+            expires_at: Instant::parse("expiresAt", input.expires_at)?.get(),
         };
         let (issued, key) = service::issue(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
         Ok(IssuedPartnerKey {

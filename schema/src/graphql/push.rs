@@ -146,8 +146,11 @@ pub struct PushMutation;
 #[Object]
 impl PushMutation {
     /// Subscribes this browser to alerts by Web Push; subscribing the same endpoint again
-    /// updates it. Errors: BAD_USER_INPUT (endpoint not an https URL of an allowed push
-    /// service, or keys of the wrong size or off the curve), NOT_FOUND (an unknown event).
+    /// updates it. The endpoint's host is compared lower-cased and without a trailing dot.
+    /// Errors: BAD_USER_INPUT (endpoint not an https URL of an allowed push service, or
+    /// keys of the wrong size or off the curve), NOT_FOUND (an unknown event), CONFLICT
+    /// (the endpoint is another account's, or the account already holds the most
+    /// subscriptions it may, 20 unless configured).
     async fn subscribe_push(
         &self,
         ctx: &Context<'_>,
@@ -174,13 +177,14 @@ impl PushMutation {
                 keys,
                 event_ids,
             },
+            api.push.policy.max_subscriptions_per_account,
         )
         .await?;
         Ok(PushSubscription(view))
     }
 
-    /// Removes the signed-in account's subscription with this endpoint; false when there
-    /// was none.
+    /// Removes the signed-in account's subscription with this endpoint (its host in any
+    /// case, with or without a trailing dot); false when there was none.
     async fn unsubscribe_push(
         &self,
         ctx: &Context<'_>,

@@ -14,7 +14,7 @@ use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
 use super::loaders::{DbLoader, RegistrationId};
 use super::money::Money;
 use super::registrations::Registration;
-use crate::domain::BasisPoints;
+use crate::domain::{BasisPoints, LongText};
 use crate::error::ApiError;
 use crate::services::events::find_organized;
 use crate::services::refunds::{self as service, RefundChoice, RefundPolicy as ServicePolicy};
@@ -236,6 +236,12 @@ impl RefundMutation {
         note: Option<String>,
     ) -> async_graphql::Result<RefundRequest> {
         let api = api(ctx)?;
+        let note = note
+            .as_deref()
+            .map(|note| LongText::parse("note", note, 2000))
+            .transpose()?
+            .map(LongText::into_inner)
+            .filter(|note| !note.is_empty());
         let status = match decision {
             RefundDecision::Approved => refund_request::RefundStatus::Approved,
             RefundDecision::Rejected => refund_request::RefundStatus::Rejected,

@@ -231,7 +231,7 @@ impl ParticipationStats {
             amounts: raised.raised.map(|amounts| {
                 amounts
                     .iter()
-                    .map(|(currency, minor)| Money::from_minor(*minor, currency))
+                    .map(|(currency, minor)| Money::from_total(*minor, currency))
                     .collect()
             }),
         })

@@ -1,9 +1,18 @@
-//! Accounts and sessions: sign-up, sign-in, bearer-token lookup, sign-out and password
-//! recovery by single-use, expiring token.
+//! Accounts and sessions: creating accounts, sign-in, bearer-token lookup, sign-out and
+//! password recovery by single-use, expiring token (a runner's own sign-up is in
+//! [`super::sign_up`]).
+//!
+//! Nothing here tells anyone whether an email has an account: sign-in fails alike for a
+//! wrong password and an unknown email, and a reset is "requested" either way, with the
+//! mail going out in the background.
 
 use chrono::{DateTime, Duration, Utc};
 use entities::{account, account::Role, password_reset, session};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, Set,
+};
 
 use super::secrets::{hash_password, hash_token, new_token, verify_password};
 use crate::context::{ApiContext, Mail};
@@ -14,6 +23,8 @@ use crate::error::{ApiError, ApiResult, on_unique_violation};
 pub const SESSION_LIFETIME: Duration = Duration::days(30);
 /// How long a password-reset token stays valid.
 pub const RESET_LIFETIME: Duration = Duration::hours(1);
+/// The longest token this API gives out is 50 characters; longer is not one of ours.
+pub const TOKEN_MAX_BYTES: usize = 128;
 
 /// A new account's details, already validated.
 pub struct NewAccount {
@@ -82,30 +93,15 @@ pub async fn open_session(
     Ok(token)
 }
 
-/// A runner signs up and is signed in at once.
-pub async fn sign_up(
-    ctx: &ApiContext,
-    email: Email,
-    password: Password,
-    display_name: DisplayName,
-) -> ApiResult<(account::Model, String)> {
-    let now = ctx.clock.now();
-    let txn = super::begin_write(&ctx.db).await?;
-    let account = create_account(
-        &txn,
-        now,
-        NewAccount {
-            email,
-            password,
-            display_name,
-            role: Role::Runner,
-            organization_id: None,
-        },
-    )
-    .await?;
-    let token = open_session(&txn, now, account.id).await?;
-    txn.commit().await?;
-    Ok((account, token))
+/// Hands `mail` to the mailer in the background, so that sending takes no time the
+/// client could measure.
+pub(super) fn send_in_background(ctx: &ApiContext, mail: Mail, what: &'static str) {
+    let mailer = ctx.mailer.clone();
+    tokio::spawn(async move {
+        if let Err(error) = mailer.send(mail).await {
+            tracing::error!(%error, "{what} mail was not sent");
+        }
+    });
 }
 
 /// Checks email and password; the same error whether the email or the password is wrong.
@@ -115,6 +111,11 @@ pub async fn sign_in(
     email: &str,
     password: &str,
 ) -> ApiResult<(account::Model, String)> {
+    // No account has a longer password: refused before it costs a hash. The answer does
+    // not depend on the account, so it tells nothing.
+    if password.len() > 4 * Password::MAX_CHARS || password.chars().count() > Password::MAX_CHARS {
+        return Err(ApiError::InvalidCredentials);
+    }
     let found = match Email::parse(email) {
         Ok(email) => {
             account::Entity::find()
@@ -176,6 +177,10 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
     };
     let now = ctx.clock.now();
     let token = new_token("reset");
+    // A new token ends the account's earlier ones: only the newest mail works.
+    let txn = super::begin_write(&ctx.db).await?;
+    lock_account(&txn, account.id).await?;
+    use_up_reset_tokens(&txn, account.id, now).await?;
     password_reset::ActiveModel {
         account_id: Set(account.id),
         token_hash: Set(hash_token(&token)),
@@ -184,8 +189,9 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
         used_at: Set(None),
         ..Default::default()
     }
-    .insert(&ctx.db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
     let mail = Mail {
         to: account.email,
         subject: "Reset your password".into(),
@@ -197,17 +203,40 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
             token
         ),
     };
-    let mailer = ctx.mailer.clone();
-    tokio::spawn(async move {
-        if let Err(error) = mailer.send(mail).await {
-            tracing::error!(%error, "password reset mail was not sent");
-        }
-    });
+    send_in_background(ctx, mail, "password reset");
     Ok(())
 }
 
-/// Sets a new password with a reset token, uses the token up and ends every session of
-/// the account, all in one transaction; returns the account's id.
+/// Takes the account's row lock on PostgreSQL, so that concurrent resets of one account
+/// queue (SQLite's write transactions already do).
+async fn lock_account(txn: &DatabaseTransaction, account_id: i64) -> ApiResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        account::Entity::find_by_id(account_id)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks every unused reset token of the account used.
+async fn use_up_reset_tokens(
+    txn: &DatabaseTransaction,
+    account_id: i64,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(now))
+        .filter(password_reset::Column::AccountId.eq(account_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token, uses up every reset token of the account (not
+/// only this one) and ends every session of the account, all in one transaction; returns
+/// the account's id.
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -> ApiResult<i64> {
     let now = ctx.clock.now();
@@ -221,10 +250,7 @@ pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -
         .ok_or(ApiError::InvalidResetToken)?;
     // Claim the token conditionally so two concurrent resets cannot both use it.
     let claimed = password_reset::Entity::update_many()
-        .col_expr(
-            password_reset::Column::UsedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
+        .col_expr(password_reset::Column::UsedAt, Expr::value(now))
         .filter(password_reset::Column::Id.eq(reset.id))
         .filter(password_reset::Column::UsedAt.is_null())
         .exec(&txn)
@@ -232,11 +258,9 @@ pub async fn reset_password(ctx: &ApiContext, token: &str, password: Password) -
     if claimed.rows_affected != 1 {
         return Err(ApiError::InvalidResetToken);
     }
+    use_up_reset_tokens(&txn, reset.account_id, now).await?;
     account::Entity::update_many()
-        .col_expr(
-            account::Column::PasswordHash,
-            sea_orm::sea_query::Expr::value(password_hash),
-        )
+        .col_expr(account::Column::PasswordHash, Expr::value(password_hash))
         .filter(account::Column::Id.eq(reset.account_id))
         .exec(&txn)
         .await?;

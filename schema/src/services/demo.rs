@@ -1,7 +1,9 @@
 //! The demo data, from the story of the Almaty Marathon 2020: its organizers and general
 //! partner, the cancelled marathon with its history, the Women's and Children's Race whose
 //! registration was suspended, one upcoming race to try a live cancellation on, and the
-//! charity programme (the five 2020 projects and 17 earlier ones).
+//! charity programme (the five 2020 projects and 17 earlier ones), all of it owned by the
+//! Courage to be the First fund, which runs the race series and publishes the charity
+//! report (the story's own words), set here explicitly.
 //! Fees, distances, venues and the upcoming race are illustrative. Idempotent: rows are
 //! found by slug and created only when missing.
 
@@ -21,7 +23,7 @@ use sea_orm::{
 use super::charity::{self, NewDonation, ProjectInput};
 use super::events::{self, DistanceInput, HistoryLine, NewEvent, append_status_change};
 use super::organizations;
-use crate::domain::{EventName, Money, Slug, TimeZone};
+use crate::domain::{EventName, LongText, Money, ShortText, Slug, TimeZone};
 use crate::error::{ApiError, ApiResult};
 
 const ORGANIZERS: &[(&str, &str)] = &[
@@ -37,6 +39,8 @@ const ORGANIZERS: &[(&str, &str)] = &[
     ("different-you", "#DifferentYou"),
 ];
 const GENERAL_PARTNER: (&str, &str) = ("kaspi-kz", "Kaspi.kz");
+/// The organization that owns the charity programme, history included.
+const CHARITY_OWNER: &str = "courage-to-be-the-first";
 
 pub const MARATHON_2020: &str = "almaty-marathon-2020";
 pub const WOMENS_RACE_2020: &str = "womens-and-childrens-race-2020";
@@ -390,6 +394,7 @@ async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
         .map(|(year, beneficiary, what, target)| {
             (*year, *beneficiary, *what, "Almaty region", *target, None)
         });
+    let owner = organization_id(db, CHARITY_OWNER).await?;
     let mut created = 0;
     for (year, beneficiary, what, city, target, event_id) in planned.chain(earlier) {
         let exists = charity_project::Entity::find()
@@ -402,14 +407,20 @@ async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
             continue;
         }
         let completed = year < 2020;
+        let report = completed.then(|| format!("{what}: delivered and handed over in {year}."));
         let project = charity::insert_project(
             db,
             almaty(year, 1, 15, 10, 0)?,
+            owner,
             ProjectInput {
                 event_id,
-                beneficiary: beneficiary.into(),
-                description: what.into(),
-                city: city.into(),
+                beneficiary: ShortText::parse(
+                    "beneficiary",
+                    beneficiary,
+                    charity::BENEFICIARY_MAX,
+                )?,
+                description: LongText::parse("description", what, charity::DESCRIPTION_MAX)?,
+                city: ShortText::parse("city", city, charity::CITY_MAX)?,
                 year,
                 target: kzt(target)?,
                 status: if completed {
@@ -417,7 +428,9 @@ async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
                 } else {
                     CharityStatus::InProgress
                 },
-                report: completed.then(|| format!("{what}: delivered and handed over in {year}.")),
+                report: report
+                    .map(|r| LongText::parse("report", &r, charity::REPORT_MAX))
+                    .transpose()?,
             },
         )
         .await?;

@@ -13,10 +13,11 @@ pub mod push_subscriptions;
 pub mod refunds;
 pub mod registrations;
 mod secrets;
+pub mod sign_up;
 pub mod stats;
 pub mod synthetic;
 
-pub use secrets::{hash_token, new_token};
+pub use secrets::{default_hashing_limit, hash_token, limit_password_hashing, new_token};
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), waiting on the busy timeout, instead of reading first and then

@@ -1,12 +1,20 @@
 //! Runners' Web Push subscriptions: subscribing (idempotent on the endpoint), choosing
 //! events, unsubscribing, listing. Every change is one transaction.
+//!
+//! A subscription never moves between accounts: the endpoint is the browser's, and the
+//! account that subscribed it keeps it until it unsubscribes (or the push service says it
+//! is gone). The same endpoint from another account is refused with CONFLICT, even with
+//! the same keys: moving it would hand one runner's alerts to another, and a second row
+//! would alert one browser twice. A browser that changes hands is freed by its account's
+//! `unsubscribePush` (a client does so on sign-out), or when the push service answers 404
+//! or 410 for it. An account holds at most `PushPolicy::max_subscriptions_per_account`.
 
 use chrono::{DateTime, Utc};
 use entities::{account, event, push_subscription, push_subscription_event};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::domain::{PushEndpoint, PushKeys};
@@ -29,15 +37,23 @@ pub struct SubscriptionView {
 /// Most events one subscription may name: enough for any runner's season.
 const MAX_EVENTS: usize = 100;
 
-/// Subscribes the runner's browser. The endpoint identifies the browser: subscribing it
-/// again (new keys, other events, or another account signed in on it) updates the one
-/// row, so a browser never gets an alert twice.
+fn taken() -> ApiError {
+    ApiError::Conflict(
+        "this browser is subscribed by another account, which must unsubscribe it first".into(),
+    )
+}
+
+/// Subscribes the runner's browser. The endpoint identifies the browser: the same account
+/// subscribing it again (new keys, other events) updates its one row, so a browser never
+/// gets an alert twice. Another account's endpoint, or one more than the account may
+/// hold, is CONFLICT.
 #[tracing::instrument(skip(db, runner, new), fields(account_id = runner.id))]
 pub async fn subscribe(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     runner: &account::Model,
     new: NewSubscription,
+    max_per_account: usize,
 ) -> ApiResult<SubscriptionView> {
     let mut event_ids = new.event_ids.clone().unwrap_or_default();
     event_ids.sort_unstable();
@@ -61,6 +77,34 @@ pub async fn subscribe(
     if found != event_ids.len() as u64 {
         return Err(ApiError::NotFound("event"));
     }
+    // The account's row lock on PostgreSQL makes count-then-insert safe against a
+    // concurrent subscribe of the same account; SQLite's write transaction already is.
+    if txn.get_database_backend() == DbBackend::Postgres {
+        account::Entity::find_by_id(runner.id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+    }
+    let existing = push_subscription::Entity::find()
+        .filter(push_subscription::Column::Endpoint.eq(&endpoint))
+        .one(&txn)
+        .await?;
+    match existing {
+        Some(row) if row.account_id != runner.id => return Err(taken()),
+        Some(_) => {}
+        None => {
+            let held = push_subscription::Entity::find()
+                .filter(push_subscription::Column::AccountId.eq(runner.id))
+                .count(&txn)
+                .await?;
+            if held >= max_per_account as u64 {
+                return Err(ApiError::Conflict(format!(
+                    "an account may hold at most {max_per_account} push subscriptions: \
+                     unsubscribe a browser first"
+                )));
+            }
+        }
+    }
     push_subscription::Entity::insert(push_subscription::ActiveModel {
         account_id: Set(runner.id),
         endpoint: Set(endpoint.clone()),
@@ -72,14 +116,15 @@ pub async fn subscribe(
         ..Default::default()
     })
     .on_conflict(
+        // Another account's row (subscribed since the check above) is left as it is.
         OnConflict::column(push_subscription::Column::Endpoint)
             .update_columns([
-                push_subscription::Column::AccountId,
                 push_subscription::Column::P256dh,
                 push_subscription::Column::Auth,
                 push_subscription::Column::AllRegisteredEvents,
                 push_subscription::Column::UpdatedAt,
             ])
+            .action_and_where(push_subscription::Column::AccountId.eq(runner.id))
             .to_owned(),
     )
     .exec_without_returning(&txn)
@@ -89,6 +134,9 @@ pub async fn subscribe(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::Internal("push subscription vanished".into()))?;
+    if subscription.account_id != runner.id {
+        return Err(taken());
+    }
     push_subscription_event::Entity::delete_many()
         .filter(push_subscription_event::Column::SubscriptionId.eq(subscription.id))
         .exec(&txn)
@@ -110,16 +158,17 @@ pub async fn subscribe(
     })
 }
 
-/// Deletes the runner's subscription with this endpoint; false when there was none.
-/// Deliveries still queued for it are dropped by the workers.
+/// Deletes the runner's subscription with this endpoint (in any spelling of its host);
+/// false when there was none. Deliveries still queued for it are dropped by the workers.
 #[tracing::instrument(skip(db, runner, endpoint), fields(account_id = runner.id))]
 pub async fn unsubscribe(
     db: &impl ConnectionTrait,
     runner: &account::Model,
     endpoint: &str,
 ) -> ApiResult<bool> {
+    let endpoint = PushEndpoint::normalize(endpoint)?;
     let deleted = push_subscription::Entity::delete_many()
-        .filter(push_subscription::Column::Endpoint.eq(endpoint.trim()))
+        .filter(push_subscription::Column::Endpoint.eq(endpoint))
         .filter(push_subscription::Column::AccountId.eq(runner.id))
         .exec(db)
         .await?;

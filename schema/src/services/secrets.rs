@@ -1,5 +1,13 @@
 //! Opaque tokens and password hashes. Tokens are random and stored only as their SHA-256;
 //! passwords as argon2id PHC strings.
+//!
+//! Each argon2id hash or verification takes 19 MiB for its duration, so they run under a
+//! semaphore: at most as many at once in the process as [`limit_password_hashing`] was
+//! given (`PASSWORD_HASH_CONCURRENCY`; by default twice the cores, which keeps every core
+//! busy). A burst of sign-ins waits for permits instead of growing the process by 19 MiB
+//! per request.
+
+use std::sync::{Arc, RwLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -8,8 +16,66 @@ use argon2::password_hash::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+
+/// Hashing permits: `None` until configured, then the configured semaphore. Replaced, not
+/// resized, when configured again; hashes holding a permit of the old one finish as they
+/// were.
+static HASHING: RwLock<Option<Arc<Semaphore>>> = RwLock::new(None);
+
+/// Twice the cores this process may use.
+pub fn default_hashing_limit() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+}
+
+/// Sets how many password hashes may run at once (at least one).
+pub fn limit_password_hashing(concurrency: usize) {
+    let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
+    *HASHING
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(semaphore);
+}
+
+fn hashing_permits() -> Arc<Semaphore> {
+    if let Some(semaphore) = HASHING
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+    {
+        return semaphore.clone();
+    }
+    let mut slot = HASHING
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    slot.get_or_insert_with(|| Arc::new(Semaphore::new(default_hashing_limit())))
+        .clone()
+}
+
+/// Runs `work` (an argon2 hash) on the blocking threads once a hashing permit is free.
+async fn hash_limited<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    run_limited(hashing_permits(), work).await
+}
+
+async fn run_limited<T: Send + 'static>(
+    permits: Arc<Semaphore>,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = permits
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing permits closed: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let done = work();
+        drop(permit);
+        done
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+}
 
 /// A fresh 256-bit token, URL-safe, with a prefix that makes leaked tokens easy to grep.
 pub fn new_token(prefix: &str) -> String {
@@ -24,9 +90,10 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hashes a password with argon2id off the async threads (it is deliberately slow).
+/// Hashes a password with argon2id off the async threads (it is deliberately slow),
+/// once a hashing permit is free.
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    hash_limited(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -34,13 +101,12 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
             .map_err(|e| ApiError::Internal(format!("hashing password: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
 }
 
 /// Checks a password against a stored hash; with no stored hash it still does the work,
 /// so that response time does not tell which emails have accounts.
 pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    hash_limited(move || {
         let hasher = Argon2::default();
         match stored {
             Some(stored) if PasswordHash::new(&stored).is_ok() => {
@@ -57,7 +123,6 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         }
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
 }
 
 #[cfg(test)]
@@ -94,5 +159,32 @@ mod tests {
             verify_password("anything at all".into(), None).await.ok(),
             Some(false)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_run_at_once_than_there_are_permits() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let permits = Arc::new(Semaphore::new(2));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let hashes = (0..12).map(|_| {
+            let (running, peak) = (running.clone(), peak.clone());
+            run_limited(permits.clone(), move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        let done = futures_util::future::join_all(hashes).await;
+        assert!(done.iter().all(Result::is_ok));
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_default_limit_is_twice_the_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default_hashing_limit(), 2 * cores);
     }
 }

@@ -148,16 +148,32 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Signs up a runner and returns its token.
+    /// Signs up a runner as a person would: `signUp`, the link from the confirmation
+    /// mail in MAIL_DIR, `confirmSignUp`. Returns the runner's bearer token.
     pub async fn sign_up_runner(&self, email: &str) -> String {
-        let data = self
+        let address = email.trim().to_lowercase();
+        let before = mails(self, &address, CONFIRM_SUBJECT, 0).await.len();
+        let answer = self
             .ok(
                 None,
-                "mutation($input: SignUpInput!) { signUp(input: $input) { token } }",
+                "mutation($input: SignUpInput!) { signUp(input: $input) { email } }",
                 json!({ "input": { "email": email, "password": "a long runner password", "displayName": "Runner" } }),
             )
             .await;
-        data["signUp"]["token"].as_str().expect("token").to_owned()
+        assert_eq!(answer["signUp"]["email"], address.as_str());
+        let sent = mails(self, &address, CONFIRM_SUBJECT, before + 1).await;
+        let token = token_in(sent.last().expect("a confirmation mail"));
+        let data = self
+            .ok(
+                None,
+                "mutation($t: String!) { confirmSignUp(token: $t) { token } }",
+                json!({ "t": token }),
+            )
+            .await;
+        data["confirmSignUp"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Creates an organizer of `organization_slug` (which must exist) with a session.
@@ -242,6 +258,60 @@ impl TestApp {
             .expect("one row");
         row.try_get::<i64>("", "n").expect("count")
     }
+}
+
+/// The subject of the mail that confirms a sign-up.
+pub const CONFIRM_SUBJECT: &str = "Confirm your sign-up";
+
+/// The mails to `to` whose subject contains `subject`, oldest first, read from the test's
+/// MAIL_DIR; waits up to 2 s for at least `at_least` of them (mail goes out in the
+/// background).
+pub async fn mails(app: &TestApp, to: &str, subject: &str, at_least: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let mut found: Vec<(u64, String)> = std::fs::read_dir(&app.mail_dir)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        // `<stamp>-<n>.txt`: n counts the mails this gateway wrote.
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let n = name
+                            .rsplit_once('-')?
+                            .1
+                            .strip_suffix(".txt")?
+                            .parse()
+                            .ok()?;
+                        Some((n, std::fs::read_to_string(e.path()).ok()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.retain(|(_, mail)| {
+            mail.starts_with(&format!("To: {to}\n"))
+                && mail
+                    .lines()
+                    .nth(1)
+                    .is_some_and(|line| line.starts_with("Subject:") && line.contains(subject))
+        });
+        if found.len() >= at_least {
+            found.sort();
+            return found.into_iter().map(|(_, mail)| mail).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!(
+        "expected {at_least} mails to {to} about {subject:?} in {}",
+        app.mail_dir.display()
+    );
+}
+
+/// The token of the link in a mail (`…?token=<token>`).
+pub fn token_in(mail: &str) -> String {
+    let start = mail.find("token=").expect("a link with the token") + "token=".len();
+    mail[start..]
+        .split_whitespace()
+        .next()
+        .expect("token")
+        .to_owned()
 }
 
 /// The `extensions.code` of the first error.

@@ -24,7 +24,7 @@ const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
 
 /// A gateway that may push to the local mock, retrying quickly, its push worker driven
 /// by the test.
-async fn push_app(backend: Backend) -> TestApp {
+pub async fn push_app(backend: Backend) -> TestApp {
     let app = spawn_app_with(backend, |s| {
         s.push.enabled = false;
         s.push.trusted_origins = vec!["http://127.0.0.1".into()];

@@ -13,11 +13,8 @@ mod rebuild;
 
 use entities::event_organization::OrganizationRole;
 use entities::{donation, event, event_organization, participation_count};
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 pub use publish::{Audience, Counters, Figures, Group, GroupKey, KeyValue};
 pub use rebuild::{rebuild, rebuild_event, rebuild_missing};
@@ -183,15 +180,9 @@ pub struct CharityFigures {
     /// `None` for a partner when there are 1 to 4 donations: a sum of so few could
     /// identify a donor's gift.
     pub donations: Option<i64>,
-    /// (currency, minor units) per currency; `None` when suppressed.
-    pub raised: Option<Vec<(String, i64)>>,
-}
-
-#[derive(FromQueryResult)]
-struct Raised {
-    currency: String,
-    raised: i64,
-    donations: i64,
+    /// (currency, minor units) per currency; `None` when suppressed. i128: the sum of
+    /// many bounded amounts (see `charity::donation_sums`).
+    pub raised: Option<Vec<(String, i128)>>,
 }
 
 #[tracing::instrument(skip(db))]
@@ -200,26 +191,15 @@ pub async fn charity_raised(
     event_id: i64,
     audience: Audience,
 ) -> ApiResult<CharityFigures> {
-    let rows = donation::Entity::find()
-        .select_only()
-        .column(donation::Column::Currency)
-        .column_as(
-            Expr::col(donation::Column::AmountMinor)
-                .sum()
-                .cast_as("BIGINT"),
-            "raised",
-        )
-        .column_as(
-            Expr::col(donation::Column::Id).count().cast_as("BIGINT"),
-            "donations",
-        )
-        .filter(donation::Column::EventId.eq(event_id))
-        .group_by(donation::Column::Currency)
-        .order_by_asc(donation::Column::Currency)
-        .into_model::<Raised>()
-        .all(db)
-        .await?;
-    let donations: i64 = rows.iter().map(|r| r.donations).sum();
+    let sums = super::charity::donation_sums::<String>(
+        db,
+        donation::Column::Currency,
+        Condition::all().add(donation::Column::EventId.eq(event_id)),
+    )
+    .await?;
+    let mut rows: Vec<(String, super::charity::DonationSum)> = sums.into_iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let donations: i64 = rows.iter().map(|(_, sum)| sum.count).sum();
     if audience == Audience::Partner && donations > 0 && donations < MIN_GROUP {
         return Ok(CharityFigures {
             donations: None,
@@ -228,6 +208,10 @@ pub async fn charity_raised(
     }
     Ok(CharityFigures {
         donations: Some(donations),
-        raised: Some(rows.into_iter().map(|r| (r.currency, r.raised)).collect()),
+        raised: Some(
+            rows.into_iter()
+                .map(|(currency, sum)| (currency, sum.raised))
+                .collect(),
+        ),
     })
 }
