@@ -1,15 +1,14 @@
 //! GraphQL over HTTP, following the GraphQL-over-HTTP spec: POST with a JSON body, GET
 //! with query parameters (queries only: a mutation over GET is 405), responses as
 //! `application/graphql-response+json` when the client accepts it (then a request that
-//! fails to parse or validate is a 400) and `application/json` otherwise. GraphiQL for
-//! a browser that GETs /graphql without a query.
+//! fails to parse or validate is a 400) and `application/json` otherwise. GraphiQL (the
+//! embedded page, see `web`) for a browser that GETs /graphql without a query.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use schema::Viewer;
 use schema::services::{accounts, partner_keys};
 use serde_json::json;
@@ -195,12 +194,7 @@ pub async fn get(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
         if browser {
-            let page = GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .title("Race-day gateway")
-                .finish();
-            return Html(page).into_response();
+            return super::web::graphiql(&headers);
         }
     }
     let request = match async_graphql::http::parse_query_string(&query) {

@@ -1,7 +1,9 @@
-//! The HTTP surface: GraphQL over HTTP and GraphiQL on /graphql, health and readiness.
+//! The HTTP surface: GraphQL over HTTP and GraphiQL on /graphql, health and readiness,
+//! and the runner page with its service worker (`web`).
 
 mod graphql;
 mod health;
+mod web;
 mod ws;
 
 pub use ws::WsSettings;
@@ -20,6 +22,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(web::routes())
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .with_state(state)
 }

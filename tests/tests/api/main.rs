@@ -9,6 +9,7 @@ mod ws_client;
 mod accounts;
 mod alerts;
 mod alerts_cluster;
+mod browser;
 mod charity;
 mod events;
 mod http_protocol;
