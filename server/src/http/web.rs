@@ -86,7 +86,13 @@ const FILES: &[File] = &[
     file!("/assets/dom.js", "dom.js", JS, Revalidate, Asset),
     file!("/assets/graphiql.js", "graphiql.js", JS, Revalidate, Asset),
     file!("/assets/styles.css", "styles.css", CSS, Revalidate, Asset),
-    file!("/assets/graphiql.css", "graphiql.css", CSS, Revalidate, Asset),
+    file!(
+        "/assets/graphiql.css",
+        "graphiql.css",
+        CSS,
+        Revalidate,
+        Asset
+    ),
     File {
         path: "/assets/schema.graphql",
         mime: TEXT,
@@ -177,7 +183,10 @@ const FILES: &[File] = &[
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let mut router = Router::new();
     for file in FILES {
-        router = router.route(file.path, get(move |headers: HeaderMap| serve(file, headers)));
+        router = router.route(
+            file.path,
+            get(move |headers: HeaderMap| serve(file, headers)),
+        );
     }
     router.route(
         "/events/{slug}",
@@ -228,7 +237,9 @@ fn respond(file: &File, request: &HeaderMap) -> Response {
     let policy = match file.kind {
         Kind::Page => Some(page_policy(request, false)),
         Kind::GraphiqlPage => Some(page_policy(request, true)),
-        Kind::ServiceWorker => Some("default-src 'none'; connect-src 'self'; img-src 'self'".to_owned()),
+        Kind::ServiceWorker => {
+            Some("default-src 'none'; connect-src 'self'; img-src 'self'".to_owned())
+        }
         Kind::Asset => None,
     };
     if let Some(policy) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {

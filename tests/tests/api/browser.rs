@@ -145,9 +145,14 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
     );
     println!("{out}");
     let status = status
-        .unwrap_or_else(|_| panic!("the journey did not finish in {JOURNEY_TIMEOUT:?}:\n{out}\n{err}"))
+        .unwrap_or_else(|_| {
+            panic!("the journey did not finish in {JOURNEY_TIMEOUT:?}:\n{out}\n{err}")
+        })
         .expect("node ran");
-    assert!(status.success(), "the browser journey failed:\n{out}\n{err}");
+    assert!(
+        status.success(),
+        "the browser journey failed:\n{out}\n{err}"
+    );
     println!(
         "browser journey: {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
@@ -162,12 +167,23 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .received()
         .iter()
         .filter(|r| r.subscription == browser.id)
-        .map(|r| r.payload.as_ref().unwrap()["status"].as_str().unwrap().to_owned())
+        .map(|r| {
+            r.payload.as_ref().unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     statuses.sort();
     assert_eq!(statuses, ["CANCELLED", "RESCHEDULED", "SUSPENDED"]);
-    for name in ["runner-after-cancellation.png", "runner-phone.png", "graphiql.png"] {
-        let size = std::fs::metadata(shots.join(name)).map(|m| m.len()).unwrap_or(0);
+    for name in [
+        "runner-after-cancellation.png",
+        "runner-phone.png",
+        "graphiql.png",
+    ] {
+        let size = std::fs::metadata(shots.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
         assert!(size > 10_000, "{name} was written ({size} bytes)");
     }
 }

@@ -17,6 +17,7 @@ mod partner_keys;
 mod partner_stats;
 mod push;
 mod push_cluster;
+mod push_payload;
 mod refunds;
 mod registrations;
 mod stats_counts;
