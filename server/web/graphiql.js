@@ -36,8 +36,16 @@ function wsClient(authorization) {
   return clients.get(key);
 }
 
-function isSubscription(params, documentAST) {
-  const operations = (documentAST?.definitions ?? []).filter((d) => d.kind === 'OperationDefinition');
+/** Whether the operation to run is a subscription. The query text is parsed here: the
+ * `documentAST` GraphiQL passes along can lag behind an edit made just before running. */
+function isSubscription(params) {
+  let document;
+  try {
+    document = GraphiQL.GraphQL.parse(params.query);
+  } catch {
+    return false;
+  }
+  const operations = document.definitions.filter((d) => d.kind === 'OperationDefinition');
   const chosen = params.operationName
     ? operations.find((op) => op.name?.value === params.operationName)
     : operations.length === 1
@@ -54,7 +62,7 @@ function authorizationOf(headers) {
 }
 
 function fetcher(params, options) {
-  if (isSubscription(params, options?.documentAST)) {
+  if (isSubscription(params)) {
     return wsClient(authorizationOf(options?.headers)).iterate({
       query: params.query,
       variables: params.variables ?? undefined,

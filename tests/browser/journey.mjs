@@ -425,6 +425,31 @@ async function journey(browser) {
   log('the repeat was dropped twice: while running, and after ServiceWorker.stopWorker');
   await cdp.detach();
 
+  // The runner chooses the starter kit with a donation; the organizer approves it (through
+  // the API: the page offers organizers the status change, GraphiQL the rest), and the
+  // decision reaches the runner's page live.
+  const registrationsPanel = runner.locator('#registrations');
+  const refundForm = registrationsPanel.locator('form.refund-form');
+  await refundForm.getByLabel(/I agree/).check();
+  await refundForm.getByRole('button', { name: 'Send my choice' }).click();
+  await registrationsPanel.getByText(/Your choice: Kit and donation/).waitFor();
+  const organizerSession = JSON.parse(await organizer.evaluate(() => localStorage.getItem('race-day:session')));
+  const requests = await graphql(
+    organizerSession.token,
+    'query($e: ID!) { refundRequests(eventId: $e, status: SUBMITTED) { edges { node { id option } } } }',
+    { e: payload.eventId },
+  );
+  const request = requests.refundRequests.edges.map((e) => e.node);
+  check(request.length === 1 && request[0].option === 'KIT_AND_DONATE', `one kit-and-donate request: ${JSON.stringify(request)}`);
+  await graphql(
+    organizerSession.token,
+    'mutation($id: ID!) { decideRefund(id: $id, decision: APPROVED, note: "Thank you for supporting the charities") { status } }',
+    { id: request[0].id },
+  );
+  await runner.locator('#banner').getByText(/refund request for .* approved/).waitFor();
+  await registrationsPanel.getByText(/Thank you for supporting the charities/).waitFor();
+  log('refund chosen on the page; the approval reached it live');
+
   // The connection drops as when the gateway shuts down (1001), and stays down while the
   // organizer reschedules race B; the page reconnects with backoff, resubscribes from the
   // last id it saw and shows the change once.
@@ -493,8 +518,18 @@ async function graphiqlOffline(browser) {
   // The soonest race comes first (CodeMirror draws only the lines in view).
   await page.locator('.graphiql-response').getByText('Almaty Marathon 2020').waitFor({ timeout: 10_000 });
   await page.screenshot({ path: join(SHOTS, 'graphiql.png') });
+  // Its documentation comes from the schema the gateway embeds.
+  await page.getByRole('button', { name: /Documentation Explorer/ }).click();
+  await page.locator('.graphiql-doc-explorer').getByText('Subscription').first().waitFor();
+  // A subscription runs over /graphql/ws with the vendored graphql-ws client: replayed
+  // from the start, the demo's 2020 cancellation comes first.
+  await page.locator('.graphiql-query-editor .CodeMirror').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText('subscription { eventStatusChanged(after: "0") { id status reason } }');
+  await page.getByRole('button', { name: /Execute query/ }).click();
+  await page.locator('.graphiql-response').getByText('CANCELLED').first().waitFor({ timeout: 10_000 });
   check(elsewhere.length === 0, `GraphiQL asked nothing of another origin: ${elsewhere.join(', ')}`);
-  log('GraphiQL rendered and ran a query from the gateway alone');
+  log('GraphiQL rendered, documented the schema, ran a query and a subscription, from the gateway alone');
   await context.close();
 }
 
