@@ -101,7 +101,11 @@ export function signedInPanel(account, { onSignedOut }) {
     saveSession(null);
     onSignedOut();
   });
-  const role = account.role === 'ORGANIZER' ? `organizer for ${account.organization?.name ?? 'your organization'}` : 'runner';
+  const organization = account.organization?.name ?? 'your organization';
+  const role = {
+    ORGANIZER: `organizer for ${organization}`,
+    PARTNER: `partner account of ${organization}`,
+  }[account.role] ?? 'runner';
   return h(
     'div',
     { class: 'who' },

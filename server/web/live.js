@@ -12,8 +12,10 @@ import { MY_NOTIFICATIONS } from './api.js';
 
 const cursorKey = (accountId) => `race-day:last-notification:${accountId}`;
 
+/** The last notification id this device showed the account, or null. */
 export function lastSeen(accountId) {
-  return localStorage.getItem(cursorKey(accountId));
+  const value = localStorage.getItem(cursorKey(accountId));
+  return value !== null && /^\d{1,19}$/.test(value) ? value : null;
 }
 
 /** Backoff for the n-th retry: exponential from 0.5 s, at most 30 s, with full jitter so
@@ -49,7 +51,12 @@ export function listen({ token, accountId, onNotification, onState }) {
     variables: { after: lastSeen(accountId) ?? '0' },
   };
   let unsubscribe = () => {};
+  // Each subscription's sink acts only while it is the current one: restart() ends the
+  // previous one, whose completion must not start another.
+  let generation = 0;
   const subscribe = () => {
+    const mine = ++generation;
+    const current = () => !stopped && mine === generation;
     unsubscribe = client.subscribe(payload, {
       next({ data, errors }) {
         if (errors?.length || !data) return;
@@ -61,7 +68,7 @@ export function listen({ token, accountId, onNotification, onState }) {
         onNotification(notification);
       },
       error(error) {
-        if (stopped) return;
+        if (!current()) return;
         const codes = Array.isArray(error) ? error.map((e) => e.extensions?.code) : [];
         if (codes.includes('UNAUTHENTICATED') || error?.code === 4403) {
           onState('signed-out');
@@ -69,7 +76,10 @@ export function listen({ token, accountId, onNotification, onState }) {
         }
         onState('offline', error?.code);
       },
-      complete() {},
+      // The gateway ended the stream without closing the socket: subscribe again.
+      complete() {
+        if (current()) setTimeout(() => current() && subscribe(), retryDelayMs(1));
+      },
     });
   };
   subscribe();
