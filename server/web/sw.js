@@ -27,11 +27,12 @@ function openDb() {
   });
 }
 
+/** Resolves when `transaction` commits; rejects if it aborts. (A request error that a
+ * handler dealt with, calling preventDefault, does not abort it.) */
 function done(transaction) {
   return new Promise((resolve, reject) => {
     transaction.oncomplete = () => resolve();
-    transaction.onerror = () => reject(transaction.error);
-    transaction.onabort = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error ?? new Error('transaction aborted'));
   });
 }
 
@@ -46,6 +47,7 @@ async function firstTime(id) {
     added.onerror = (event) => {
       // ConstraintError: shown before. Keep the transaction going to count the repeat.
       event.preventDefault();
+      event.stopPropagation();
       first = false;
       const read = store.get(id);
       read.onsuccess = () => {
@@ -133,7 +135,6 @@ async function onPush(event) {
       // older one, quietly.
       tag: alert.eventId ? `event-${alert.eventId}` : undefined,
       renotify: false,
-      icon: '/assets/icon.svg',
       timestamp: Date.now(),
       data: {
         notificationId: id,
@@ -152,7 +153,14 @@ async function onPush(event) {
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
-self.addEventListener('push', (event) => event.waitUntil(onPush(event)));
+self.addEventListener('push', (event) =>
+  event.waitUntil(
+    onPush(event).catch((error) => {
+      console.error(`push not shown: ${error}`);
+      throw error;
+    }),
+  ),
+);
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();

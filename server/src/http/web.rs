@@ -31,8 +31,7 @@ enum Kind {
     Page,
     /// The GraphiQL page: its policy also allows the fonts its stylesheet embeds.
     GraphiqlPage,
-    /// The service worker: a policy of its own (it may only call this origin, and load
-    /// the notification icon from it).
+    /// The service worker: a policy of its own (it may only call this origin).
     ServiceWorker,
     /// Anything a page loads.
     Asset,

@@ -89,10 +89,23 @@ async fn a_reason_too_long_for_one_push_is_delivered_shortened_and_decrypted(bac
         );
     }
 
-    // The organizer's report: delivered, nothing failed.
-    let reports = app
-        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
-        .await;
+    // The organizer's report: delivered, nothing failed (outcomes are recorded in batches
+    // just after the push service answers).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let reports = loop {
+        let reports = app
+            .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+            .await;
+        let settled = reports["pushReports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["pending"] == 0);
+        if settled || std::time::Instant::now() > deadline {
+            break reports;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     for report in reports["pushReports"].as_array().unwrap() {
         assert_eq!(
             (&report["queued"], &report["delivered"], &report["failed"]),
