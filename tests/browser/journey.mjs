@@ -21,13 +21,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { graphiqlOffline } from './graphiql.mjs';
+import { fakePushService, notifications, received, shownRecord } from './push-stand-in.mjs';
+import { GATEWAY, check, env, graphql, log, problems, sleep, started, until, watch } from './support.mjs';
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
-const GATEWAY = env('GATEWAY_URL').replace(/\/$/, '');
 const MOCK = env('MOCK_RECEIVED_URL').replace(/\/$/, '');
 const SUBSCRIPTION = JSON.parse(env('PUSH_SUBSCRIPTION'));
 const ORGANIZER = { email: env('ORGANIZER_EMAIL'), password: env('ORGANIZER_PASSWORD') };
@@ -44,101 +41,6 @@ const SUSPEND_REASON = 'Registration is suspended until the ban on public events
 const RESCHEDULE_REASON = 'The night run moves a week later, to a cooler evening.';
 /** The page must show an alert within this long of the organizer's mutation. */
 const BANNER_WITHIN_MS = 1000;
-
-const started = Date.now();
-const log = (...parts) => console.log(`[journey +${((Date.now() - started) / 1000).toFixed(1)}s]`, ...parts);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
-
-async function until(what, probe, timeoutMs = 10_000, everyMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** Console errors, page errors, failed requests and error answers: any is a failure. */
-const problems = [];
-function watch(page, who) {
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`${who} console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`${who} page error: ${error.message}`));
-  page.on('requestfailed', (request) => {
-    const failure = request.failure()?.errorText ?? '';
-    // A page closed or navigated mid-request aborts it; that is not the page's fault.
-    if (!failure.includes('ERR_ABORTED')) problems.push(`${who} request failed: ${request.url()} ${failure}`);
-  });
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.push(`${who} got ${response.status()} for ${response.url()}`);
-  });
-  return page;
-}
-
-/** Runs in every page of the runner's context before its scripts: PushManager answers
- * with the mock's subscription, remembered in localStorage as a browser would. */
-function fakePushService(subscription) {
-  const STORE = 'journey:push-subscribed-with-key';
-  const bytes = (base64url) => {
-    const base64 = base64url.replace(/-/g, '+').replace(/_/g, '/');
-    return Uint8Array.from(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)), (c) => c.charCodeAt(0));
-  };
-  const toBase64Url = (buffer) =>
-    btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  const make = (applicationServerKey) => ({
-    endpoint: subscription.endpoint,
-    expirationTime: null,
-    options: { userVisibleOnly: true, applicationServerKey: bytes(applicationServerKey).buffer },
-    getKey: (name) => bytes(name === 'p256dh' ? subscription.p256dh : subscription.auth).buffer,
-    toJSON: () => ({
-      endpoint: subscription.endpoint,
-      expirationTime: null,
-      keys: { p256dh: subscription.p256dh, auth: subscription.auth },
-    }),
-    unsubscribe: async () => {
-      localStorage.removeItem(STORE);
-      return true;
-    },
-  });
-  PushManager.prototype.subscribe = async function subscribe(options) {
-    if (!options?.userVisibleOnly || !options.applicationServerKey) {
-      throw new DOMException('userVisibleOnly and applicationServerKey are required', 'NotAllowedError');
-    }
-    const key = typeof options.applicationServerKey === 'string'
-      ? options.applicationServerKey
-      : toBase64Url(options.applicationServerKey);
-    localStorage.setItem(STORE, key);
-    return make(key);
-  };
-  PushManager.prototype.getSubscription = async function getSubscription() {
-    const key = localStorage.getItem(STORE);
-    return key === null ? null : make(key);
-  };
-  PushManager.prototype.permissionState = async () => 'granted';
-}
-
-async function received() {
-  const response = await fetch(`${MOCK}/received/${SUBSCRIPTION.id}`);
-  check(response.ok, `the mock answers (${response.status})`);
-  return response.json();
-}
-
-async function graphql(token, query, variables = {}) {
-  const response = await fetch(`${GATEWAY}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  check(!body.errors, `GraphQL answers without errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 async function signIn(page, { email, password }) {
   const form = page.locator('form', { has: page.getByRole('heading', { name: 'Sign in' }) });
@@ -178,39 +80,6 @@ async function announce(page, slug, status, reason, newStart) {
   return at;
 }
 
-async function notifications(page) {
-  return page.evaluate(async () => {
-    const registration = await navigator.serviceWorker.ready;
-    return (await registration.getNotifications()).map((n) => ({
-      title: n.title,
-      body: n.body,
-      tag: n.tag,
-      data: n.data,
-    }));
-  });
-}
-
-/** What the service worker recorded for a notification id (IndexedDB), or null. */
-async function shownRecord(page, id) {
-  return page.evaluate(
-    (id) =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('race-day-worker', 1);
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const read = db.transaction('shown').objectStore('shown').get(id);
-          read.onsuccess = () => {
-            resolve(read.result ?? null);
-            db.close();
-          };
-          read.onerror = () => reject(read.error);
-        };
-      }),
-    id,
-  );
-}
-
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
   const browser = await chromium.launch({
@@ -230,7 +99,7 @@ async function main() {
   log(`Chromium ${browser.version()} at ${CHROMIUM}`);
   try {
     await journey(browser);
-    await graphiqlOffline(browser);
+    await graphiqlOffline(browser, SHOTS);
   } finally {
     await browser.close();
   }
@@ -356,9 +225,9 @@ async function journey(browser) {
   await phoneContext.close();
 
   // 4. Exactly one push for the runner reaches the push service, and decrypts.
-  await until('the push for the cancellation', async () => (await received()).received.length >= 1);
+  await until('the push for the cancellation', async () => (await received(MOCK, SUBSCRIPTION)).received.length >= 1);
   await sleep(1500);
-  const atMock = await received();
+  const atMock = await received(MOCK, SUBSCRIPTION);
   check(atMock.rejections.length === 0, `the mock rejected nothing: ${atMock.rejections.join('; ')}`);
   check(atMock.received.length === 1, `exactly one push for the runner (got ${atMock.received.length})`);
   const push = atMock.received[0];
@@ -496,59 +365,10 @@ async function journey(browser) {
   check((await log_.count()) === 1, `only what was missed is replayed, once (got ${await log_.count()})`);
   check((await log_.first().textContent()).includes(SUSPEND_REASON), 'the replayed alert is the suspension');
   await runner.getByText('Alerts are on for this device.').waitFor();
-  await until('the push for the suspension', async () => (await received()).received.length >= 3);
+  await until('the push for the suspension', async () => (await received(MOCK, SUBSCRIPTION)).received.length >= 3);
   log('the reopened page showed what happened while away, with no repeat');
   await runnerContext.close();
   await organizerContext.close();
-}
-
-/** GraphiQL renders from the gateway's own files and runs a query, with every request
- * to another origin refused (no internet here, and none needed). */
-async function graphiqlOffline(browser) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const elsewhere = [];
-  await context.route(
-    (url) => url.origin !== GATEWAY,
-    (route) => {
-      elsewhere.push(route.request().url());
-      return route.abort('internetdisconnected');
-    },
-  );
-  const page = watch(await context.newPage(), 'graphiql');
-  const answer = await page.goto(`${GATEWAY}/graphql`);
-  check((answer.headers()['content-security-policy'] ?? '').includes("script-src 'self'"), 'GraphiQL is served with a CSP');
-  await page.locator('.graphiql-container').waitFor({ timeout: 15_000 });
-  await page.getByRole('button', { name: /Execute query/ }).click();
-  // The soonest race comes first (CodeMirror draws only the lines in view).
-  await page.locator('.graphiql-response').getByText('Almaty Marathon 2020').waitFor({ timeout: 10_000 });
-  await page.screenshot({ path: join(SHOTS, 'graphiql.png') });
-  // Its documentation comes from the schema the gateway embeds.
-  await page.getByRole('button', { name: /Documentation Explorer/ }).click();
-  await page.locator('.graphiql-doc-explorer').getByText('Subscription').first().waitFor();
-  // A subscription runs over /graphql/ws with the vendored graphql-ws client: the 2020
-  // marathon's changes replayed from the start end with its cancellation.
-  const marathon2020 = (
-    await (
-      await fetch(`${GATEWAY}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ eventBySlug(slug: "almaty-marathon-2020") { id } }' }),
-      })
-    ).json()
-  ).data.eventBySlug.id;
-  await page.locator('.graphiql-query-editor .CodeMirror').click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.insertText(
-    `subscription { eventStatusChanged(eventId: "${marathon2020}", after: "0") { id status event { name } } }`,
-  );
-  await page.getByRole('button', { name: /Execute query/ }).click();
-  const response = page.locator('.graphiql-response');
-  await response.getByText('"eventStatusChanged"').waitFor({ timeout: 10_000 });
-  await response.getByText('Almaty Marathon 2020').waitFor();
-  await response.getByText('CANCELLED').waitFor();
-  check(elsewhere.length === 0, `GraphiQL asked nothing of another origin: ${elsewhere.join(', ')}`);
-  log('GraphiQL rendered, documented the schema, ran a query and a subscription, from the gateway alone');
-  await context.close();
 }
 
 main().catch((error) => {
