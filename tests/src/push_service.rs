@@ -352,3 +352,45 @@ fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), Stri
     lock(&shared.inner).verified_tokens.insert(token.to_owned());
     Ok(())
 }
+
+/// For a test driving a browser from another process (the journey in `tests/browser/`):
+/// what this mock accepted for one subscription, decrypted, so that it can be handed to
+/// the page's service worker as the push service would.
+impl MockPushService {
+    /// Serves `GET /received/{subscription}` on a listener of its own (127.0.0.1, port
+    /// 0), answering `{ "received": [{ status, payload, ttl, urgency, topic }], "rejections":
+    /// [..] }`, and returns that listener's origin.
+    pub async fn serve_received(&self) -> Result<String, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let app = Router::new()
+            .route("/received/{id}", axum::routing::get(received_json))
+            .with_state(self.shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+}
+
+async fn received_json(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
+    let inner = lock(&shared.inner);
+    let received: Vec<Value> = inner
+        .received
+        .iter()
+        .filter(|r| r.subscription == id)
+        .map(|r| {
+            serde_json::json!({
+                "status": r.status,
+                "payload": r.payload,
+                "ttl": r.ttl,
+                "urgency": r.urgency,
+                "topic": r.topic,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "received": received, "rejections": inner.rejections }))
+        .into_response()
+}

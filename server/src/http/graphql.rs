@@ -4,18 +4,17 @@
 //! fails to parse or validate is a 400 without a `data` entry) and `application/json`
 //! otherwise. Parameters that are not a GraphQL request (no `query` string, variables that
 //! are not a map) are a 400 either way. GraphiQL for a browser that GETs /graphql without
-//! a query, when GRAPHIQL is on.
+//! a query (the embedded page, see `web`), when GRAPHIQL is on.
 //!
 //! A refusal by a rate limit (code RATE_LIMITED) is a 429 with `Retry-After`.
 
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Body;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use schema::ClientAddress;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -321,12 +320,7 @@ pub async fn get(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
         if browser {
-            let page = GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .title("Race-day gateway")
-                .finish();
-            return Html(page).into_response();
+            return super::web::graphiql(&headers);
         }
     }
     let params = match serde_urlencoded_params(&query) {

@@ -1,7 +1,7 @@
 //! The HTTP surface: GraphQL over HTTP and GraphiQL on /graphql, WebSockets on
-//! /graphql/ws, health and readiness; the middleware every request passes (request id and
-//! access log, CORS, client address, timeouts, body limit, JSON error bodies); the accept
-//! loop; and the operators' listener.
+//! /graphql/ws, health and readiness, and the runner page with its service worker (`web`);
+//! the middleware every request passes (request id and access log, CORS, client address,
+//! timeouts, body limit, JSON error bodies); the accept loop; and the operators' listener.
 
 mod access_log;
 pub mod admin;
@@ -11,6 +11,7 @@ mod errors;
 mod graphql;
 mod health;
 pub mod serve;
+mod web;
 mod ws;
 
 pub use ws::fanout;
@@ -36,6 +37,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(web::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyTimeoutLayer::new(settings.body_timeout))
         .layer(TimeoutLayer::with_status_code(

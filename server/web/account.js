@@ -1,0 +1,216 @@
+// The account panel (sign up, sign in, sign out) and the runner's registrations with their
+// bib, starter kit and refund request, and the refund choice while the deadline allows.
+
+import { gql, saveSession, SIGN_IN, SIGN_OUT, SIGN_UP, REQUEST_REFUND } from './api.js';
+import { h, inZone, money, say, when, word } from './dom.js';
+
+let formCount = 0;
+
+/** A labelled input; ids are unique per render so labels always point at their field. */
+function field(label, attributes) {
+  const id = `f${++formCount}`;
+  return h('div', { class: 'field' }, h('label', { for: id }, label), h('input', { id, ...attributes }));
+}
+
+/** Wires a form: `action(form)` runs on submit with the button disabled; its errors are
+ * shown in the form's status line. */
+function handle(form, action) {
+  const status = h('p', { class: 'form-status', 'aria-live': 'polite' });
+  form.append(status);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    say(status, '');
+    try {
+      await action(form, status);
+    } catch (error) {
+      say(status, error.message, 'error');
+    } finally {
+      button.disabled = false;
+      form.removeAttribute('aria-busy');
+    }
+  });
+  return form;
+}
+
+/** The panel for a visitor: sign in, or create a runner account. */
+export function signedOutPanel({ onSignedIn }) {
+  const signIn = handle(
+    h(
+      'form',
+      { class: 'stack', 'aria-labelledby': 'sign-in-heading' },
+      h('h3', { id: 'sign-in-heading' }, 'Sign in'),
+      field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
+      field('Password', {
+        name: 'password',
+        type: 'password',
+        autocomplete: 'current-password',
+        required: true,
+      }),
+      h('button', { type: 'submit' }, 'Sign in'),
+    ),
+    async (form) => {
+      const data = await gql(SIGN_IN, {
+        input: { email: form.email.value.trim(), password: form.password.value },
+      });
+      saveSession(data.signIn);
+      onSignedIn(data.signIn);
+    },
+  );
+  const signUp = handle(
+    h(
+      'form',
+      { class: 'stack', 'aria-labelledby': 'sign-up-heading' },
+      h('h3', { id: 'sign-up-heading' }, 'New here? Create a runner account'),
+      field('Your name', { name: 'displayName', autocomplete: 'name', required: true, maxlength: 100 }),
+      field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
+      field('Password (at least 10 characters)', {
+        name: 'password',
+        type: 'password',
+        autocomplete: 'new-password',
+        required: true,
+        minlength: 10,
+        maxlength: 128,
+      }),
+      h('button', { type: 'submit' }, 'Create account'),
+    ),
+    async (form) => {
+      const data = await gql(SIGN_UP, {
+        input: {
+          displayName: form.displayName.value.trim(),
+          email: form.email.value.trim(),
+          password: form.password.value,
+        },
+      });
+      saveSession(data.signUp);
+      onSignedIn(data.signUp);
+    },
+  );
+  return h('div', { class: 'auth' }, signIn, signUp);
+}
+
+/** The panel for a signed-in account. */
+export function signedInPanel(account, { onSignedOut }) {
+  const button = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    // Ends the session at the gateway; the page forgets it whatever the answer.
+    await gql(SIGN_OUT).catch(() => {});
+    saveSession(null);
+    onSignedOut();
+  });
+  const organization = account.organization?.name ?? 'your organization';
+  const role = {
+    ORGANIZER: `organizer for ${organization}`,
+    PARTNER: `partner account of ${organization}`,
+  }[account.role] ?? 'runner';
+  return h(
+    'div',
+    { class: 'who' },
+    h('p', {}, 'Signed in as ', h('strong', {}, account.displayName), ` (${account.email}), ${role}.`),
+    button,
+  );
+}
+
+/** The runner's registrations, each with what can still be done about it. */
+export function registrationsList(registrations, { onChanged }) {
+  if (!registrations.length) {
+    return h('p', { class: 'muted' }, 'No registrations yet: choose a race below.');
+  }
+  return h(
+    'ul',
+    { class: 'registrations' },
+    registrations.map((r) =>
+      h(
+        'li',
+        { class: 'registration' },
+        h('h3', {}, r.event.name),
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'Distance'),
+          h('dd', {}, r.distance.name),
+          h('dt', {}, 'Bib'),
+          h('dd', { class: 'bib' }, String(r.bib)),
+          h('dt', {}, 'Fee paid'),
+          h('dd', {}, money(r.fee)),
+          h('dt', {}, 'T-shirt'),
+          h('dd', {}, r.tshirtSize ?? 'none'),
+          h('dt', {}, 'Starter kit'),
+          h('dd', {}, word(r.starterKit)),
+          h('dt', {}, 'Race'),
+          h('dd', { class: `status status-${r.event.status.toLowerCase()}` }, word(r.event.status)),
+        ),
+        refundPart(r, onChanged),
+      ),
+    ),
+  );
+}
+
+function refundPart(registration, onChanged) {
+  const request = registration.refundRequest;
+  if (request) {
+    return h(
+      'p',
+      { class: 'refund' },
+      `Your choice: ${word(request.option)}. `,
+      request.option === 'KIT_AND_DONATE'
+        ? `Kit share ${money(request.kitShare)}, donated ${money(request.donation)}. `
+        : `Refund ${money(request.refund)}. `,
+      h('strong', {}, word(request.status)),
+      request.decidedAt ? ` on ${when(request.decidedAt)}` : '',
+      request.decisionNote ? `: “${request.decisionNote}”` : '.',
+    );
+  }
+  const { event } = registration;
+  if (event.status !== 'CANCELLED') return null;
+  const endsAt = event.refundPolicy.deadlineEndsAt;
+  if (!endsAt) return h('p', { class: 'refund muted' }, 'This race offers no refunds.');
+  if (new Date(endsAt) <= new Date()) {
+    return h('p', { class: 'refund muted' }, `The deadline to choose passed on ${inZone(endsAt, event.timeZone)}.`);
+  }
+  const id = `refund-${registration.id}`;
+  const form = h(
+    'form',
+    { class: 'stack refund-form' },
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, `The race is cancelled. Choose by ${inZone(endsAt, event.timeZone)}:`),
+      h(
+        'div',
+        { class: 'choice' },
+        h('input', { type: 'radio', name: 'option', value: 'KIT_AND_DONATE', id: `${id}-kit`, checked: true }),
+        h('label', { for: `${id}-kit` }, 'Keep the starter kit, T-shirt and medal for part of the fee; the rest goes to the charities'),
+      ),
+      h(
+        'div',
+        { class: 'choice' },
+        h('input', { type: 'radio', name: 'option', value: 'FULL_REFUND', id: `${id}-full` }),
+        h('label', { for: `${id}-full` }, 'Full refund of the fee'),
+      ),
+      h(
+        'div',
+        { class: 'choice' },
+        h('input', { type: 'checkbox', name: 'consent', id: `${id}-consent` }),
+        h('label', { for: `${id}-consent` }, 'I agree that the donated part goes to the marathon’s charity projects'),
+      ),
+    ),
+    h('button', { type: 'submit' }, 'Send my choice'),
+  );
+  return handle(form, async (f, status) => {
+    const option = f.option.value;
+    if (option === 'KIT_AND_DONATE' && !f.consent.checked) {
+      say(status, 'Tick the consent box to donate, or choose a full refund.', 'error');
+      return;
+    }
+    await gql(REQUEST_REFUND, {
+      input: { registrationId: registration.id, option, donationConsent: f.consent.checked },
+    });
+    onChanged();
+  });
+}
+
+export { handle, field };

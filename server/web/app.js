@@ -1,0 +1,305 @@
+// The runner page: wires the account panel, the races, the live banner and the push
+// switch together, and keeps them current.
+
+import { ApiError, EVENTS, ME, gql, saveSession, session } from './api.js';
+import { registrationsList, signedInPanel, signedOutPanel } from './account.js';
+import { h, replace, say, when, word } from './dom.js';
+import { listen } from './live.js';
+import * as push from './push.js';
+import { raceCards } from './races.js';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  /** { token, account } while signed in. */
+  session: session(),
+  /** The `me` answer (registrations, push subscriptions) while signed in. */
+  me: null,
+  events: [],
+  /** The live alert subscription while signed in. */
+  live: null,
+};
+
+// ---- The banner and the alert log -------------------------------------------------
+
+function headline(change) {
+  const name = change.event.name;
+  switch (change.status) {
+    case 'CANCELLED':
+      return `${name} is cancelled`;
+    case 'SUSPENDED':
+      return `${name} is suspended`;
+    case 'RESCHEDULED':
+      return `${name} moves to ${when(change.startsAt)}`;
+    case 'SCHEDULED':
+      return `${name} is on again`;
+    case 'COMPLETED':
+      return `${name} is over`;
+    default:
+      return `${name}: ${word(change.status)}`;
+  }
+}
+
+/** The title, text and race of a notification, for the banner and the log. */
+function describe(notification) {
+  const change = notification.eventStatusChange;
+  if (change) {
+    return {
+      kind: change.status.toLowerCase(),
+      title: headline(change),
+      text: change.reason,
+      at: change.occurredAt,
+      slug: change.event.slug,
+    };
+  }
+  const decision = notification.refundDecision;
+  if (decision) {
+    return {
+      kind: 'refund',
+      title: `Your refund request for ${decision.eventName}: ${word(decision.status).toLowerCase()}`,
+      text: decision.note ?? '',
+      at: decision.decidedAt,
+      slug: null,
+    };
+  }
+  return null;
+}
+
+function showBanner(notification) {
+  const about = describe(notification);
+  if (!about) return;
+  const banner = $('banner');
+  const dismiss = h('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss this alert' }, '×');
+  dismiss.addEventListener('click', () => replace(banner));
+  banner.dataset.kind = about.kind;
+  banner.dataset.notificationId = notification.id;
+  replace(
+    banner,
+    h(
+      'div',
+      { class: 'banner-text' },
+      h('p', { class: 'banner-title' }, about.title),
+      about.text ? h('p', { class: 'banner-reason' }, about.text) : null,
+      h(
+        'p',
+        { class: 'banner-meta' },
+        h('time', { datetime: about.at }, when(about.at)),
+        about.slug ? [' · ', h('a', { href: `/events/${about.slug}` }, 'See the race')] : null,
+      ),
+    ),
+    dismiss,
+  );
+  $('alert-log').prepend(
+    h(
+      'li',
+      { 'data-notification-id': notification.id },
+      h('strong', {}, about.title),
+      about.text ? `: ${about.text}` : '',
+      ' ',
+      h('time', { datetime: about.at, class: 'muted' }, when(about.at)),
+    ),
+  );
+  $('alert-log-empty').hidden = true;
+}
+
+function showConnection(status) {
+  const line = $('connection');
+  const words = { live: 'Live', connecting: 'Connecting…', offline: 'Reconnecting…' };
+  line.hidden = !state.session;
+  line.dataset.state = status;
+  line.textContent = words[status] ?? '';
+}
+
+// ---- Loading and rendering ---------------------------------------------------------
+
+async function loadEvents() {
+  const data = await gql(EVENTS);
+  state.events = data.events.edges.map((e) => e.node);
+}
+
+async function loadMe() {
+  if (!state.session) {
+    state.me = null;
+    return;
+  }
+  try {
+    state.me = (await gql(ME)).me;
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
+      signedOut('Your session has ended: sign in again.');
+      return;
+    }
+    throw error;
+  }
+}
+
+async function refresh() {
+  try {
+    await Promise.all([loadEvents(), loadMe()]);
+  } catch (error) {
+    say($('page-status'), `Could not reach the gateway: ${error.message}`, 'error');
+    return;
+  }
+  say($('page-status'), '');
+  render();
+}
+
+function render() {
+  const account = state.me ?? state.session?.account ?? null;
+  replace(
+    $('account-body'),
+    state.session
+      ? signedInPanel(account, { onSignedOut: () => signedOut('Signed out.') })
+      : signedOutPanel({ onSignedIn: signedIn }),
+  );
+  const runner = account?.role === 'RUNNER';
+  $('alerts').hidden = !state.session;
+  $('registrations').hidden = !runner;
+  const registrations = state.me?.registrations ?? [];
+  if (runner) {
+    replace($('registrations-body'), registrationsList(registrations, { onChanged: refresh }));
+  }
+  const registeredEvents = new Map(registrations.map((r) => [r.event.id, r]));
+  const viewer = { account: state.session ? account : null, registeredEvents };
+  const hooks = {
+    onChanged: () => {
+      refresh();
+      // The pushes go out in the next seconds: show their report then too.
+      setTimeout(refresh, 3000);
+    },
+    onRegistered: () => {
+      // Subscribing again makes the gateway read the runner's races now.
+      state.live?.restart();
+      refresh();
+    },
+  };
+  // Upcoming races first, soonest first; then past ones, latest first.
+  const now = Date.now();
+  const upcoming = state.events.filter((e) => Date.parse(e.startsAt) >= now);
+  const past = state.events.filter((e) => Date.parse(e.startsAt) < now).reverse();
+  const races = $('races');
+  replace(races, upcoming.length ? raceCards(upcoming, viewer, hooks) : h('p', { class: 'muted' }, 'No upcoming races.'));
+  replace($('past-races'), raceCards(past, viewer, hooks));
+  $('past').hidden = past.length === 0;
+  races.removeAttribute('aria-busy');
+}
+
+/** Focuses the race of /events/{slug} (the link in a push), once the races are shown. */
+function focusLinkedRace(slug) {
+  const card = document.getElementById(`race-${slug}`);
+  if (!card) return;
+  card.scrollIntoView({ block: 'start' });
+  card.querySelector('h3')?.focus();
+}
+
+// ---- Signing in and out, live alerts, push ------------------------------------------
+
+function startLive() {
+  state.live?.stop();
+  state.live = null;
+  if (!state.session) {
+    showConnection(null);
+    return;
+  }
+  state.live = listen({
+    token: state.session.token,
+    accountId: state.session.account.id,
+    onNotification(notification) {
+      showBanner(notification);
+      refresh();
+    },
+    onState(status) {
+      if (status === 'signed-out') {
+        signedOut('Your session has ended: sign in again.');
+        return;
+      }
+      showConnection(status);
+    },
+  });
+}
+
+function signedIn(value) {
+  state.session = value;
+  push.shareSession(value.token).catch(() => {});
+  startLive();
+  refresh().then(syncPush);
+}
+
+function signedOut(message) {
+  saveSession(null);
+  state.session = null;
+  state.me = null;
+  state.live?.stop();
+  state.live = null;
+  showConnection(null);
+  push.shareSession(null).catch(() => {});
+  replace($('banner'));
+  replace($('alert-log'));
+  $('alert-log-empty').hidden = false;
+  say($('page-status'), message);
+  render();
+}
+
+function showPush(on, message) {
+  $('push-on').hidden = on;
+  $('push-off').hidden = !on;
+  if (message) say($('push-status'), message, 'ok');
+  else say($('push-status'), on ? 'Alerts are on for this device.' : 'Alerts are off for this device.');
+}
+
+async function syncPush() {
+  if (!push.supported()) {
+    $('push-on').disabled = true;
+    say($('push-status'), 'This browser cannot receive push alerts; the banner above still works while the page is open.');
+    return;
+  }
+  if (!state.me) return;
+  try {
+    const { on, message } = await push.sync(state.me.pushSubscriptions.map((s) => s.endpoint));
+    showPush(on, message);
+  } catch (error) {
+    say($('push-status'), `Could not check alerts: ${error.message}`, 'error');
+  }
+}
+
+function wirePushButtons() {
+  const run = (button, action) =>
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      $('alerts').setAttribute('aria-busy', 'true');
+      try {
+        const { on, message } = await action();
+        showPush(on, message);
+        (on ? $('push-off') : $('push-on')).focus();
+      } catch (error) {
+        say($('push-status'), `That did not work: ${error.message}`, 'error');
+      } finally {
+        button.disabled = false;
+        $('alerts').removeAttribute('aria-busy');
+      }
+    });
+  run($('push-on'), push.enable);
+  run($('push-off'), push.disable);
+}
+
+async function main() {
+  wirePushButtons();
+  if (push.supported()) {
+    push.registerWorker().catch((error) => say($('push-status'), `No service worker: ${error.message}`, 'error'));
+    navigator.serviceWorker.addEventListener('message', (event) => {
+      if (event.data?.type !== 'show-event') return;
+      const event_ = state.events.find((e) => e.id === event.data.eventId);
+      if (event_) focusLinkedRace(event_.slug);
+    });
+  }
+  if (state.session) {
+    push.shareSession(state.session.token).catch(() => {});
+    startLive();
+  }
+  await refresh();
+  const linked = location.pathname.match(/^\/events\/([a-z0-9-]+)$/);
+  if (linked) focusLinkedRace(linked[1]);
+  if (state.session) await syncPush();
+}
+
+main();

@@ -1,0 +1,100 @@
+// Live alerts: `myNotifications` over graphql-transport-ws with the real graphql-ws client.
+//
+// The last notification id seen is kept in localStorage (per account), and every
+// (re)subscription asks for what came `after` it: a reload, a dropped connection or a
+// gateway restart (it closes sockets with 1001) replays what was missed. graphql-ws
+// re-sends the same subscribe payload on each reconnect, so the cursor is updated in that
+// payload as notifications arrive; ids only grow, so anything at or below the cursor is
+// a repeat and is dropped here as well.
+
+import { createClient } from './vendor/graphql-ws-6.4.2/client.js';
+import { MY_NOTIFICATIONS } from './api.js';
+
+const cursorKey = (accountId) => `race-day:last-notification:${accountId}`;
+
+/** The last notification id this device showed the account, or null. */
+export function lastSeen(accountId) {
+  const value = localStorage.getItem(cursorKey(accountId));
+  return value !== null && /^\d{1,19}$/.test(value) ? value : null;
+}
+
+/** Backoff for the n-th retry: exponential from 0.5 s, at most 30 s, with full jitter so
+ * that thousands of pages reconnecting after a restart do not arrive at once. */
+export function retryDelayMs(retries) {
+  const ceiling = Math.min(30_000, 500 * 2 ** retries);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/**
+ * Listens for the signed-in account's notifications until `stop()`.
+ * onNotification(notification) for each new one, in order; onState('live' | 'connecting' |
+ * 'offline' | 'signed-out', detail) as the connection changes.
+ */
+export function listen({ token, accountId, onNotification, onState }) {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
+  let stopped = false;
+  const client = createClient({
+    url,
+    connectionParams: () => ({ authorization: `Bearer ${token}` }),
+    retryAttempts: Infinity,
+    // Every close is retried (1001 on a gateway restart above all) except a rejected token.
+    shouldRetry: (event) => event?.code !== 4403,
+    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, retryDelayMs(retries))),
+    on: {
+      connecting: () => !stopped && onState('connecting'),
+      connected: () => !stopped && onState('live'),
+      closed: (event) => !stopped && onState('offline', event?.code),
+    },
+  });
+  const payload = {
+    query: MY_NOTIFICATIONS,
+    variables: { after: lastSeen(accountId) ?? '0' },
+  };
+  let unsubscribe = () => {};
+  // Each subscription's sink acts only while it is the current one: restart() ends the
+  // previous one, whose completion must not start another.
+  let generation = 0;
+  const subscribe = () => {
+    const mine = ++generation;
+    const current = () => !stopped && mine === generation;
+    unsubscribe = client.subscribe(payload, {
+      next({ data, errors }) {
+        if (errors?.length || !data) return;
+        const notification = data.myNotifications;
+        const cursor = lastSeen(accountId);
+        if (cursor !== null && BigInt(notification.id) <= BigInt(cursor)) return;
+        localStorage.setItem(cursorKey(accountId), notification.id);
+        payload.variables.after = notification.id;
+        onNotification(notification);
+      },
+      error(error) {
+        if (!current()) return;
+        const codes = Array.isArray(error) ? error.map((e) => e.extensions?.code) : [];
+        if (codes.includes('UNAUTHENTICATED') || error?.code === 4403) {
+          onState('signed-out');
+          return;
+        }
+        onState('offline', error?.code);
+      },
+      // The gateway ended the stream without closing the socket: subscribe again.
+      complete() {
+        if (current()) setTimeout(() => current() && subscribe(), retryDelayMs(1));
+      },
+    });
+  };
+  subscribe();
+  return {
+    /** Subscribes again from the cursor: the gateway then reads the runner's races anew
+     * (after a registration, say) instead of within its 30 s refresh. */
+    restart() {
+      unsubscribe();
+      payload.variables.after = lastSeen(accountId) ?? '0';
+      subscribe();
+    },
+    stop() {
+      stopped = true;
+      unsubscribe();
+      client.dispose();
+    },
+  };
+}

@@ -1,0 +1,267 @@
+// The races: status, registration state, start in the race's own time zone, distances and
+// fees, the status history with the organizer's reasons; registration for a runner; and,
+// for the race's organizers, the status change with a reason and what became of each
+// alert's pushes (`pushReports`).
+
+import { gql, REGISTER, CHANGE_STATUS, PUSH_REPORTS } from './api.js';
+import { handle } from './account.js';
+import { distance, h, inZone, money, replace, say, wallTimeToUtc, when, word } from './dom.js';
+
+/** The changes an organizer may announce from each status (the gateway checks again). */
+const NEXT = {
+  SCHEDULED: ['SUSPENDED', 'CANCELLED', 'RESCHEDULED'],
+  SUSPENDED: ['SCHEDULED', 'CANCELLED', 'RESCHEDULED'],
+  RESCHEDULED: ['SUSPENDED', 'CANCELLED', 'RESCHEDULED', 'SCHEDULED'],
+  CANCELLED: [],
+  COMPLETED: [],
+};
+const ACTION = {
+  SUSPENDED: 'Suspend',
+  SCHEDULED: 'Resume as scheduled',
+  CANCELLED: 'Cancel the race',
+  RESCHEDULED: 'Reschedule',
+};
+const SIZES = ['XS', 'S', 'M', 'L', 'XL', 'XXL'];
+
+/**
+ * One card per race. `viewer`: { account, registeredEvents: Map(eventId -> registration) }.
+ * `onChanged()` after a registration or a status change.
+ */
+export function raceCards(events, viewer, { onChanged, onRegistered }) {
+  return events.map((event) => raceCard(event, viewer, { onChanged, onRegistered }));
+}
+
+function raceCard(event, viewer, hooks) {
+  const headingId = `race-${event.id}-name`;
+  const latest = event.statusHistory.at(-1);
+  const announcedChange = latest && latest.previousStatus !== null && latest.status !== 'SCHEDULED';
+  const registration = viewer.registeredEvents.get(event.id);
+  const account = viewer.account;
+  const organizes =
+    account?.role === 'ORGANIZER' && event.organizers.some((o) => o.id === account.organization?.id);
+  return h(
+    'article',
+    {
+      class: `race race-${event.status.toLowerCase()}`,
+      id: `race-${event.slug}`,
+      'aria-labelledby': headingId,
+    },
+    h('h3', { id: headingId, tabindex: '-1' }, event.name),
+    h(
+      'p',
+      { class: 'badges' },
+      h('span', { class: `status status-${event.status.toLowerCase()}` }, word(event.status)),
+      h(
+        'span',
+        { class: `registration-state reg-${event.registrationState.toLowerCase()}` },
+        `Registration ${word(event.registrationState).toLowerCase()}`,
+      ),
+    ),
+    announcedChange
+      ? h('p', { class: 'latest-reason' }, h('strong', {}, `${word(latest.status)}: `), latest.reason)
+      : null,
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Starts'),
+      h('dd', {}, h('time', { datetime: event.startsAtLocal }, inZone(event.startsAt, event.timeZone))),
+      h('dt', {}, 'Where'),
+      h('dd', {}, event.venue),
+      h('dt', {}, 'Places left'),
+      h('dd', {}, event.placesLeft.toLocaleString('en-GB')),
+    ),
+    distancesTable(event),
+    registration
+      ? h('p', { class: 'registered' }, `You are registered: bib ${registration.bib}, ${registration.distance.name}.`)
+      : registerForm(event, account, hooks),
+    historyList(event),
+    organizes ? organizerTools(event, hooks) : null,
+  );
+}
+
+function distancesTable(event) {
+  return h(
+    'table',
+    { class: 'distances' },
+    h('caption', {}, 'Distances and fees'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Distance'), h('th', { scope: 'col' }, 'Length'), h('th', { scope: 'col' }, 'Fee'))),
+    h(
+      'tbody',
+      {},
+      event.distances.map((d) =>
+        h('tr', {}, h('th', { scope: 'row' }, d.name), h('td', {}, distance(d.lengthMeters)), h('td', {}, money(d.fee))),
+      ),
+    ),
+  );
+}
+
+function registerForm(event, account, { onRegistered }) {
+  if (event.registrationState !== 'OPEN' || !['SCHEDULED', 'RESCHEDULED'].includes(event.status)) return null;
+  if (!account) return h('p', { class: 'muted' }, 'Sign in to register.');
+  if (account.role !== 'RUNNER') return null;
+  const distanceId = `register-${event.id}-distance`;
+  const shirtId = `register-${event.id}-shirt`;
+  const form = h(
+    'form',
+    { class: 'register', 'aria-label': `Register for ${event.name}` },
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: distanceId }, 'Distance'),
+      h(
+        'select',
+        { id: distanceId, name: 'distance', required: true },
+        event.distances.map((d) => h('option', { value: d.id }, `${d.name}, ${money(d.fee)}`)),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: shirtId }, 'T-shirt'),
+      h(
+        'select',
+        { id: shirtId, name: 'shirt' },
+        h('option', { value: '' }, 'No T-shirt'),
+        SIZES.map((s) => h('option', { value: s }, s)),
+      ),
+    ),
+    h('button', { type: 'submit' }, 'Register'),
+  );
+  return handle(form, async (f) => {
+    await gql(REGISTER, {
+      input: { distanceId: f.distance.value, tshirtSize: f.shirt.value || null },
+    });
+    onRegistered();
+  });
+}
+
+function historyList(event) {
+  const lines = [...event.statusHistory].reverse();
+  return h(
+    'details',
+    { class: 'history' },
+    h('summary', {}, `Status history (${lines.length})`),
+    h(
+      'ol',
+      {},
+      lines.map((line) =>
+        h(
+          'li',
+          {},
+          h('time', { datetime: line.occurredAt }, inZone(line.occurredAt, event.timeZone, false)),
+          ' ',
+          line.previousStatus ? `${word(line.previousStatus)} → ${word(line.status)}` : `Announced as ${word(line.status).toLowerCase()}`,
+          line.status === 'RESCHEDULED' ? ` (new start ${inZone(line.startsAt, event.timeZone)})` : '',
+          line.reason ? h('span', { class: 'reason' }, `: ${line.reason}`) : '',
+        ),
+      ),
+    ),
+  );
+}
+
+function organizerTools(event, { onChanged }) {
+  const next = NEXT[event.status] ?? [];
+  const reports = h('div', { class: 'reports-body' });
+  const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh push reports');
+  const loadReports = async () => {
+    refresh.disabled = true;
+    try {
+      const { pushReports } = await gql(PUSH_REPORTS, { eventId: event.id });
+      replace(reports, reportsTable(pushReports));
+    } catch (error) {
+      replace(reports, h('p', { class: 'form-status', 'data-kind': 'error' }, error.message));
+    } finally {
+      refresh.disabled = false;
+    }
+  };
+  refresh.addEventListener('click', loadReports);
+  const tools = h(
+    'section',
+    { class: 'organizer', 'aria-label': `Organizer tools for ${event.name}` },
+    next.length ? statusForm(event, next, onChanged) : h('p', { class: 'muted' }, `A ${word(event.status).toLowerCase()} race cannot change status.`),
+    h('h4', {}, 'Push reports'),
+    refresh,
+    reports,
+  );
+  loadReports();
+  return tools;
+}
+
+function statusForm(event, next, onChanged) {
+  const base = `status-${event.id}`;
+  const startField = h(
+    'div',
+    { class: 'field', hidden: true },
+    h('label', { for: `${base}-start` }, `New start (${event.timeZone} time)`),
+    h('input', { id: `${base}-start`, name: 'startsAt', type: 'datetime-local', disabled: true }),
+  );
+  const select = h(
+    'select',
+    { id: `${base}-status`, name: 'status', required: true },
+    next.map((s) => h('option', { value: s }, ACTION[s])),
+  );
+  const showStart = () => {
+    const reschedule = select.value === 'RESCHEDULED';
+    startField.hidden = !reschedule;
+    startField.querySelector('input').disabled = !reschedule;
+    startField.querySelector('input').required = reschedule;
+  };
+  select.addEventListener('change', showStart);
+  const form = h(
+    'form',
+    { class: 'stack status-change' },
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Announce a change'),
+      h('div', { class: 'field' }, h('label', { for: `${base}-status` }, 'New status'), select),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: `${base}-reason` }, 'Reason (shown to every runner)'),
+        h('textarea', { id: `${base}-reason`, name: 'reason', required: true, maxlength: 1000, rows: 3 }),
+      ),
+      startField,
+    ),
+    h('button', { type: 'submit' }, 'Announce'),
+  );
+  showStart();
+  return handle(form, async (f, status) => {
+    const input = { eventId: event.id, status: f.status.value, reason: f.reason.value.trim() };
+    if (input.status === 'RESCHEDULED') input.startsAt = wallTimeToUtc(f.startsAt.value, event.timeZone);
+    await gql(CHANGE_STATUS, { input });
+    say(status, `Announced: ${word(input.status)}.`, 'ok');
+    onChanged();
+  });
+}
+
+function reportsTable(reports) {
+  if (!reports.length) return h('p', { class: 'muted' }, 'No alerts yet.');
+  const columns = ['queued', 'sent', 'delivered', 'failed', 'pruned', 'dropped', 'pending'];
+  return h(
+    'div',
+    { class: 'table-scroll' },
+    h(
+      'table',
+      { class: 'reports' },
+      h('caption', {}, 'What became of each alert’s pushes'),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', { scope: 'col' }, 'Alert'), columns.map((c) => h('th', { scope: 'col' }, c[0].toUpperCase() + c.slice(1)))),
+      ),
+      h(
+        'tbody',
+        {},
+        reports.map((r) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, `${word(r.status)}, ${when(r.occurredAt)}`),
+            columns.map((c) => h('td', {}, String(r[c]))),
+          ),
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,378 @@
+// The runner's journey in Debian's Chromium, driven over the DevTools protocol by
+// playwright-core. Started by tests/tests/api/browser.rs, which runs the gateway for real
+// (PostgreSQL + Redis) and the mock push service, and passes in (environment):
+//
+//   GATEWAY_URL        the gateway's origin
+//   MOCK_RECEIVED_URL  where the mock tells what it accepted and decrypted, per subscription
+//   PUSH_SUBSCRIPTION  {"id","endpoint","p256dh","auth"}: a subscription at the mock, whose
+//                      keys the mock can decrypt with
+//   ORGANIZER_EMAIL, ORGANIZER_PASSWORD   an organizer of both races
+//   RACE_A, RACE_B     slugs of two upcoming races with open registration
+//   SCREENSHOT_DIR     where the screenshots go
+//   CHROMIUM           the browser (default /usr/bin/chromium)
+//
+// The one stand-in is at the push service boundary, which a browser here cannot reach:
+// PushManager.subscribe answers with PUSH_SUBSCRIPTION, and what the mock decrypted is
+// handed to the page's service worker with ServiceWorker.deliverPushMessage. Everything
+// else is the real page, the real service worker and the real gateway.
+//
+// Exits non-zero with the reason on the first failed check.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { graphiqlOffline } from './graphiql.mjs';
+import { fakePushService, notifications, received, shownRecord } from './push-stand-in.mjs';
+import { GATEWAY, check, env, graphql, log, problems, sleep, started, until, watch } from './support.mjs';
+
+const MOCK = env('MOCK_RECEIVED_URL').replace(/\/$/, '');
+const SUBSCRIPTION = JSON.parse(env('PUSH_SUBSCRIPTION'));
+const ORGANIZER = { email: env('ORGANIZER_EMAIL'), password: env('ORGANIZER_PASSWORD') };
+const RACE_A = env('RACE_A');
+const RACE_B = env('RACE_B');
+const SHOTS = env('SCREENSHOT_DIR');
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+
+const RUNNER = { name: 'Aigerim Bekova', email: `aigerim-${Date.now()}@example.kz`, password: 'a long runner password' };
+const CANCEL_REASON =
+  'From 13 March public events are banned over the coronavirus: we are forced to cancel the race. ' +
+  'Choose a refund or the starter kit with a donation by 31 March.';
+const SUSPEND_REASON = 'Registration is suspended until the ban on public events is lifted.';
+const RESCHEDULE_REASON = 'The night run moves a week later, to a cooler evening.';
+/** The page must show an alert within this long of the organizer's mutation. */
+const BANNER_WITHIN_MS = 1000;
+
+async function signIn(page, { email, password }) {
+  const form = page.locator('form', { has: page.getByRole('heading', { name: 'Sign in' }) });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Signed in as').waitFor();
+}
+
+async function register(page, slug, distanceName, shirt) {
+  const race = page.locator(`#race-${slug}`);
+  const distance = race.getByLabel('Distance');
+  const value = await distance.locator('option', { hasText: distanceName }).first().getAttribute('value');
+  await distance.selectOption(value);
+  if (shirt) await race.getByLabel('T-shirt').selectOption(shirt);
+  await race.getByRole('button', { name: 'Register' }).click();
+  const line = await race.getByText(/You are registered: bib \d+/).textContent({ timeout: 10_000 });
+  return Number(line.match(/bib (\d+)/)[1]);
+}
+
+/** The organizer announces a change on a race's card (a new start, for a reschedule, as
+ * the race's wall-clock time); resolves when the mutation answered, to when it did. */
+async function announce(page, slug, status, reason, newStart) {
+  const race = page.locator(`#race-${slug}`);
+  await race.getByLabel('New status').selectOption(status);
+  await race.getByLabel('Reason (shown to every runner)').fill(reason);
+  if (newStart) await race.getByLabel(/New start/).fill(newStart);
+  const answered = page.waitForResponse(
+    (r) => r.url() === `${GATEWAY}/graphql` && (r.request().postData() ?? '').includes('changeEventStatus'),
+  );
+  await race.getByRole('button', { name: 'Announce' }).click();
+  const response = await answered;
+  const at = Date.now();
+  const body = await response.json();
+  check(!body.errors, `the status change is accepted: ${JSON.stringify(body.errors)}`);
+  check(body.data.changeEventStatus.status === status, `the race is now ${status}`);
+  return at;
+}
+
+async function main() {
+  mkdirSync(SHOTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  log(`Chromium ${browser.version()} at ${CHROMIUM}`);
+  try {
+    await journey(browser);
+    await graphiqlOffline(browser, SHOTS);
+  } finally {
+    await browser.close();
+  }
+  check(problems.length === 0, `no console errors or failed requests:\n  ${problems.join('\n  ')}`);
+  log(`journey done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function journey(browser) {
+  // 1. The runner signs up, registers for two races and asks for alerts on this device.
+  const runnerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // The service worker's console too (pages report theirs through watch()).
+  runnerContext.on('console', (message) => {
+    if (message.worker() && message.type() === 'error') problems.push(`service worker console: ${message.text()}`);
+  });
+  await runnerContext.grantPermissions(['notifications'], { origin: GATEWAY });
+  await runnerContext.addInitScript(fakePushService, SUBSCRIPTION);
+  // The runner's WebSockets pass through here, so that the test can cut one as a gateway
+  // shutting down does (close 1001) and keep the gateway "down" for a moment.
+  const gateway = { down: false, sockets: [] };
+  await runnerContext.routeWebSocket(/\/graphql\/ws$/, (socket) => {
+    if (gateway.down) {
+      socket.close({ code: 1001, reason: 'Going Away' });
+      return;
+    }
+    gateway.sockets.push({ socket, server: socket.connectToServer() });
+  });
+  let runner = watch(await runnerContext.newPage(), 'runner');
+  await runner.goto(`${GATEWAY}/`);
+
+  // Keyboard and screen-reader basics: the first Tab reaches the skip link, which leads
+  // to the races; every field has a label; the banner is an assertive live region.
+  await runner.keyboard.press('Tab');
+  check(
+    (await runner.evaluate(() => document.activeElement?.textContent)) === 'Skip to the races',
+    'the first Tab stop is the skip link',
+  );
+  await runner.keyboard.press('Enter');
+  check(
+    (await runner.evaluate(() => document.activeElement?.id)) === 'races-heading',
+    'the skip link moves focus to the races',
+  );
+  check((await runner.locator('#banner').getAttribute('role')) === 'alert', 'the banner is a live region (role=alert)');
+
+  const signUp = runner.locator('form', { has: runner.getByRole('heading', { name: /Create a runner account/ }) });
+  await signUp.getByLabel('Your name').fill(RUNNER.name);
+  await signUp.getByLabel('Email').fill(RUNNER.email);
+  await signUp.getByLabel(/Password/).fill(RUNNER.password);
+  await signUp.getByRole('button', { name: 'Create account' }).click();
+  await runner.getByText('Signed in as').waitFor();
+  log('runner signed up');
+
+  const bibA = await register(runner, RACE_A, 'Half marathon', 'M');
+  const bibB = await register(runner, RACE_B, '10 km', null);
+  log(`runner registered: bib ${bibA} in ${RACE_A}, bib ${bibB} in ${RACE_B}`);
+  await runner.locator('#registrations .registration').nth(1).waitFor();
+  const unlabelled = await runner.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label'))
+      .map((e) => e.outerHTML),
+  );
+  check(unlabelled.length === 0, `every field has a label: ${unlabelled.join(', ')}`);
+
+  await runner.getByRole('button', { name: 'Alert me on this device' }).click();
+  await runner.getByText('Alerts are on for this device.').waitFor();
+  const session = JSON.parse(await runner.evaluate(() => localStorage.getItem('race-day:session')));
+  const me = await graphql(session.token, '{ me { pushSubscriptions { endpoint allRegisteredEvents } } }');
+  check(
+    me.me.pushSubscriptions.some((s) => s.endpoint === SUBSCRIPTION.endpoint && s.allRegisteredEvents),
+    `the gateway holds the browser's subscription: ${JSON.stringify(me.me.pushSubscriptions)}`,
+  );
+  await runner.getByText('Live', { exact: true }).waitFor();
+  log('alerts on: the gateway holds the subscription; the live connection is up');
+
+  // 2. The organizer, in a second browser context, cancels race A with a reason.
+  const organizerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const organizer = watch(await organizerContext.newPage(), 'organizer');
+  await organizer.goto(`${GATEWAY}/`);
+  await signIn(organizer, ORGANIZER);
+  await organizer.locator(`#race-${RACE_A}`).getByLabel('New status').waitFor();
+  // The page notes when the banner first shows the reason (its clock is this machine's).
+  await runner.evaluate((reason) => {
+    const banner = document.getElementById('banner');
+    new MutationObserver((_, observer) => {
+      if (banner.textContent.includes(reason)) {
+        window.bannerShownAt = Date.now();
+        observer.disconnect();
+      }
+    }).observe(banner, { childList: true, subtree: true, characterData: true });
+  }, CANCEL_REASON);
+  const cancelledAt = await announce(organizer, RACE_A, 'CANCELLED', CANCEL_REASON);
+  log('organizer cancelled race A');
+
+  // 3. The runner's banner shows the cancellation and its reason within a second.
+  const banner = runner.locator('#banner');
+  await banner.getByText(CANCEL_REASON).waitFor({ timeout: 5000 });
+  const shownAt = await runner.evaluate(() => window.bannerShownAt);
+  const latency = shownAt - cancelledAt;
+  log(`banner shown ${latency} ms after the mutation's answer (limit ${BANNER_WITHIN_MS} ms)`);
+  check(latency < BANNER_WITHIN_MS, `the banner shows within ${BANNER_WITHIN_MS} ms (took ${latency} ms)`);
+  check((await banner.locator('.banner-title').textContent()).endsWith('is cancelled'), 'the banner says the race is cancelled');
+  // The race and the registration follow: the refund choice is offered.
+  await runner.locator(`#race-${RACE_A} .status`).getByText('Cancelled').waitFor();
+  await runner.locator('#registrations').getByText('Send my choice').waitFor();
+  await runner.evaluate(() => window.scrollTo({ top: 0, behavior: 'instant' }));
+  await runner.screenshot({ path: join(SHOTS, 'runner-after-cancellation.png') });
+  log(`screenshot: ${join(SHOTS, 'runner-after-cancellation.png')}`);
+
+  // The same runner on a phone-sized screen: the page fits, nothing scrolls sideways.
+  const phoneContext = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  const phone = watch(await phoneContext.newPage(), 'phone');
+  await phone.goto(`${GATEWAY}/`);
+  await signIn(phone, RUNNER);
+  await phone.locator('#banner').getByText(CANCEL_REASON).waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `the phone page does not scroll sideways (${overflow} px too wide)`);
+  await phone.screenshot({ path: join(SHOTS, 'runner-phone.png') });
+  log(`screenshot: ${join(SHOTS, 'runner-phone.png')}`);
+  await phoneContext.close();
+
+  // 4. Exactly one push for the runner reaches the push service, and decrypts.
+  await until('the push for the cancellation', async () => (await received(MOCK, SUBSCRIPTION)).received.length >= 1);
+  await sleep(1500);
+  const atMock = await received(MOCK, SUBSCRIPTION);
+  check(atMock.rejections.length === 0, `the mock rejected nothing: ${atMock.rejections.join('; ')}`);
+  check(atMock.received.length === 1, `exactly one push for the runner (got ${atMock.received.length})`);
+  const push = atMock.received[0];
+  check(push.status >= 200 && push.status < 300, `the push was accepted (${push.status})`);
+  const payload = push.payload;
+  check(payload && payload.body === CANCEL_REASON, `the push decrypts to the reason: ${JSON.stringify(payload)}`);
+  check(payload.status === 'CANCELLED' && payload.notificationId, 'the push names its status and notification');
+  check(push.topic === `event-${payload.eventId}`, `the push's Topic is the race (${push.topic})`);
+  log(`the mock received one push, decrypted: notification ${payload.notificationId}`);
+
+  // ... and the page's service worker, handed it as the push service would, shows it once.
+  const cdp = await runnerContext.newCDPSession(runner);
+  const registrations = new Map();
+  const versions = new Map();
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
+    for (const r of list) registrations.set(r.registrationId, r);
+  });
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: list }) => {
+    for (const v of list) versions.set(v.versionId, v);
+  });
+  await cdp.send('ServiceWorker.enable');
+  const registration = await until('the service worker registration', () =>
+    [...registrations.values()].find((r) => r.scopeURL === `${GATEWAY}/` && !r.isDeleted),
+  );
+  const deliver = () =>
+    cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: GATEWAY,
+      registrationId: registration.registrationId,
+      data: JSON.stringify(payload),
+    });
+  await deliver();
+  const shown = await until('the notification', async () => {
+    const list = await notifications(runner);
+    return list.length ? list : null;
+  });
+  check(shown.length === 1, `one notification (got ${shown.length})`);
+  check(shown[0].body === CANCEL_REASON, `the notification shows the reason: ${shown[0].body}`);
+  check(shown[0].title === payload.title, `the notification's title is the push's: ${shown[0].title}`);
+  check(shown[0].tag === `event-${payload.eventId}`, `the notification is tagged with the race: ${shown[0].tag}`);
+  log(`the service worker showed "${shown[0].title}"`);
+
+  // The runner dismisses it; the same push delivered again (at least once) is not shown.
+  await runner.evaluate(async () => {
+    for (const n of await (await navigator.serviceWorker.ready).getNotifications()) n.close();
+  });
+  await until('the notification to close', async () => (await notifications(runner)).length === 0);
+  const id = String(payload.notificationId);
+  await deliver();
+  await until('the repeat to be dropped', async () => (await shownRecord(runner, id))?.repeats === 1);
+  check((await notifications(runner)).length === 0, 'a repeat shows no second notification');
+
+  // Stopped and started again, the worker has forgotten every variable, not what it showed.
+  const running = [...versions.values()].filter(
+    (v) => v.registrationId === registration.registrationId && v.runningStatus === 'running',
+  );
+  check(running.length > 0, 'the service worker is running before it is stopped');
+  for (const version of running) await cdp.send('ServiceWorker.stopWorker', { versionId: version.versionId });
+  await until('the service worker to stop', () =>
+    running.every((v) => versions.get(v.versionId)?.runningStatus === 'stopped'),
+  );
+  await deliver();
+  await until('the repeat after the restart to be dropped', async () => (await shownRecord(runner, id))?.repeats === 2);
+  check(
+    running.some((v) => versions.get(v.versionId)?.runningStatus === 'running'),
+    'the stopped worker was started again for the push',
+  );
+  check((await notifications(runner)).length === 0, 'a repeat after the worker restarted shows nothing');
+  log('the repeat was dropped twice: while running, and after ServiceWorker.stopWorker');
+  await cdp.detach();
+
+  // The runner chooses the starter kit with a donation; the organizer approves it (through
+  // the API: the page offers organizers the status change, GraphiQL the rest), and the
+  // decision reaches the runner's page live.
+  const registrationsPanel = runner.locator('#registrations');
+  const refundForm = registrationsPanel.locator('form.refund-form');
+  await refundForm.getByLabel(/I agree/).check();
+  await refundForm.getByRole('button', { name: 'Send my choice' }).click();
+  await registrationsPanel.getByText(/Your choice: Kit and donation/).waitFor();
+  const organizerSession = JSON.parse(await organizer.evaluate(() => localStorage.getItem('race-day:session')));
+  const requests = await graphql(
+    organizerSession.token,
+    'query($e: ID!) { refundRequests(eventId: $e, status: SUBMITTED) { edges { node { id option } } } }',
+    { e: payload.eventId },
+  );
+  const request = requests.refundRequests.edges.map((e) => e.node);
+  check(request.length === 1 && request[0].option === 'KIT_AND_DONATE', `one kit-and-donate request: ${JSON.stringify(request)}`);
+  await graphql(
+    organizerSession.token,
+    'mutation($id: ID!) { decideRefund(id: $id, decision: APPROVED, note: "Thank you for supporting the charities") { status } }',
+    { id: request[0].id },
+  );
+  await runner.locator('#banner').getByText(/refund request for .* approved/).waitFor();
+  await registrationsPanel.getByText(/Thank you for supporting the charities/).waitFor();
+  log('refund chosen on the page; the approval reached it live');
+
+  // The connection drops as when the gateway shuts down (1001), and stays down while the
+  // organizer reschedules race B; the page reconnects with backoff, resubscribes from the
+  // last id it saw and shows the change once.
+  gateway.down = true;
+  for (const { socket, server } of gateway.sockets.splice(0)) {
+    await socket.close({ code: 1001, reason: 'Going Away' });
+    await server.close().catch(() => {});
+  }
+  await runner.getByText('Reconnecting…').waitFor();
+  await announce(organizer, RACE_B, 'RESCHEDULED', RESCHEDULE_REASON, '2027-06-19T20:30');
+  gateway.down = false;
+  const downFor = Date.now();
+  await runner.locator('#banner').getByText(RESCHEDULE_REASON).waitFor({ timeout: 15_000 });
+  log(`reconnected and caught up ${Date.now() - downFor} ms after the gateway came back`);
+  await runner.getByText('Live', { exact: true }).waitFor();
+  check(
+    (await runner.locator('#alert-log li', { hasText: RESCHEDULE_REASON }).count()) === 1 &&
+      (await runner.locator('#alert-log li', { hasText: CANCEL_REASON }).count()) === 1,
+    'after the reconnect each alert is listed once',
+  );
+  await runner
+    .locator(`#race-${RACE_B} .facts`)
+    .getByText('19 June 2027 at 20:30 (Asia/Almaty)')
+    .waitFor();
+  log('the rescheduled start reads as the organizer typed it, in the race\'s zone');
+
+  // 5. With the runner's page closed, the organizer suspends race B; the runner comes back.
+  await runner.close();
+  await announce(organizer, RACE_B, 'SUSPENDED', SUSPEND_REASON);
+  log('organizer suspended race B while the runner was away');
+  runner = watch(await runnerContext.newPage(), 'runner again');
+  await runner.goto(`${GATEWAY}/`);
+  await runner.locator('#banner').getByText(SUSPEND_REASON).waitFor({ timeout: 10_000 });
+  check(
+    (await runner.locator('#banner .banner-title').textContent()).endsWith('is suspended'),
+    'the banner says the race is suspended',
+  );
+  const log_ = runner.locator('#alert-log li');
+  await sleep(500);
+  check((await log_.count()) === 1, `only what was missed is replayed, once (got ${await log_.count()})`);
+  check((await log_.first().textContent()).includes(SUSPEND_REASON), 'the replayed alert is the suspension');
+  await runner.getByText('Alerts are on for this device.').waitFor();
+  await until('the push for the suspension', async () => (await received(MOCK, SUBSCRIPTION)).received.length >= 3);
+  log('the reopened page showed what happened while away, with no repeat');
+  await runnerContext.close();
+  await organizerContext.close();
+}
+
+main().catch((error) => {
+  console.error(error.stack ?? String(error));
+  if (problems.length) console.error(`also seen:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+});

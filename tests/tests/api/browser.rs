@@ -1,0 +1,189 @@
+//! The runner's end in a real browser: the gateway runs for real on PostgreSQL and Redis
+//! with the mock push service, and `tests/browser/journey.mjs` drives Debian's Chromium
+//! (playwright-core over the DevTools protocol) through the runner's journey: sign up,
+//! register, "Alert me"; an organizer cancels in a second browser context; the banner
+//! within a second; exactly one push, decrypted by the mock and shown once by the page's
+//! service worker, a repeat not shown even after the worker was stopped; the connection
+//! cut (1001) while another race is rescheduled, and caught up once on reconnecting; the
+//! page closed while that race is suspended, and reopened; screenshots; GraphiQL offline.
+//!
+//! Chromium and Node are prerequisites (`.ci/run` installs Chromium): without them this
+//! test fails and says what is missing; it never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gateway_tests::push_service::MockPushService;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const ORGANIZER_EMAIL: &str = "director@almaty-marathon.kz";
+/// The password `TestApp::organizer_token` gives the organizers it creates.
+const ORGANIZER_PASSWORD: &str = "an organizer password";
+/// The whole journey normally takes well under a minute; past this something hangs.
+const JOURNEY_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// `target/browser-screenshots`, beside the test binary's own target directory.
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.ancestors()
+        .nth(3)
+        .expect("target dir")
+        .join("browser-screenshots")
+}
+
+/// Node and Chromium are there, and the Node packages installed (`npm ci` once).
+fn prerequisites() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install Debian's Chromium (`apt-get install -y chromium \
+         chromium-driver`, as .ci/run does) to run the browser test"
+    );
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.is_ok_and(|o| o.status.success()),
+        "node is missing: the browser test runs tests/browser/journey.mjs with Node 20 or newer"
+    );
+    let dir = browser_dir();
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "`npm ci` in {} failed", dir.display());
+    }
+}
+
+/// A second upcoming race of the same organizer, open for registration.
+async fn night_run(app: &TestApp, organizer: &str) -> String {
+    let created = app
+        .ok(
+            Some(organizer),
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { id slug } }",
+            json!({ "input": {
+                "slug": "almaty-night-run-2027", "name": "Almaty Night Run 2027",
+                "venue": "Almaty, Medeu", "startsAt": "2027-06-12T15:00:00Z",
+                "timeZone": "Asia/Almaty", "capacity": 3000, "registrationState": "OPEN" } }),
+        )
+        .await;
+    let id = created["createEvent"]["id"].as_str().unwrap().to_owned();
+    app.ok(
+        Some(organizer),
+        "mutation($e: ID!, $input: DistanceFields!) { addDistance(eventId: $e, input: $input) { id } }",
+        json!({ "e": id, "input": { "name": "10 km", "lengthMeters": 10000,
+            "fee": { "amount": "7000.00", "currency": "KZT" } } }),
+    )
+    .await;
+    created["createEvent"]["slug"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happened_while_away() {
+    prerequisites();
+    let app = spawn_app_with(Backend::Postgres, |s| {
+        s.bus.redis_url = Some("redis://127.0.0.1:6379".to_owned().into());
+        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.poll = std::time::Duration::from_millis(100);
+    })
+    .await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token(ORGANIZER_EMAIL, "courage-to-be-the-first")
+        .await;
+    let race_b = night_run(&app, &organizer).await;
+
+    let mock = MockPushService::start(1).await.unwrap();
+    let key = app.ok(None, "{ webPushPublicKey }", json!({})).await;
+    mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())
+        .unwrap();
+    let received_url = mock.serve_received().await.unwrap();
+    let browser = mock.subscribe().unwrap();
+    let shots = screenshot_dir();
+
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new("node")
+        .arg("journey.mjs")
+        .current_dir(browser_dir())
+        .env("GATEWAY_URL", &app.address)
+        .env("MOCK_RECEIVED_URL", &received_url)
+        .env(
+            "PUSH_SUBSCRIPTION",
+            json!({ "id": browser.id, "endpoint": browser.endpoint,
+                "p256dh": browser.p256dh, "auth": browser.auth })
+            .to_string(),
+        )
+        .env("ORGANIZER_EMAIL", ORGANIZER_EMAIL)
+        .env("ORGANIZER_PASSWORD", ORGANIZER_PASSWORD)
+        .env("RACE_A", "almaty-marathon-2027")
+        .env("RACE_B", &race_b)
+        .env("SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM", CHROMIUM)
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let read = |mut pipe: Box<dyn tokio::io::AsyncRead + Unpin + Send>| async move {
+        let mut text = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut text).await;
+        text
+    };
+    let (out, err, status) = tokio::join!(
+        read(Box::new(stdout)),
+        read(Box::new(stderr)),
+        tokio::time::timeout(JOURNEY_TIMEOUT, child.wait()),
+    );
+    println!("{out}");
+    let status = status
+        .unwrap_or_else(|_| {
+            panic!("the journey did not finish in {JOURNEY_TIMEOUT:?}:\n{out}\n{err}")
+        })
+        .expect("node ran");
+    assert!(
+        status.success(),
+        "the browser journey failed:\n{out}\n{err}"
+    );
+    println!(
+        "browser journey: {:.1} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        shots.display()
+    );
+
+    // What the push service saw, from this side too: three pushes to the runner's browser
+    // (the cancellation, the reschedule and the suspension), each verified and decrypted,
+    // nothing refused.
+    assert_eq!(mock.rejections(), Vec::<String>::new());
+    let mut statuses: Vec<String> = mock
+        .received()
+        .iter()
+        .filter(|r| r.subscription == browser.id)
+        .map(|r| {
+            r.payload.as_ref().unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["CANCELLED", "RESCHEDULED", "SUSPENDED"]);
+    for name in [
+        "runner-after-cancellation.png",
+        "runner-phone.png",
+        "graphiql.png",
+    ] {
+        let size = std::fs::metadata(shots.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 10_000, "{name} was written ({size} bytes)");
+    }
+}
