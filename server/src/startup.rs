@@ -246,6 +246,17 @@ impl Application {
         self.pipeline.clone()
     }
 
+    /// The shared subscription executions (tests count the groups).
+    pub fn fanout(&self) -> Arc<Fanout> {
+        self.state.fanout.clone()
+    }
+
+    /// The admin listener's address, e.g. `http://127.0.0.1:9090`.
+    pub fn admin_address(&self) -> Option<String> {
+        self.admin_port()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
     /// Serves until `shutdown` resolves, then stops in order, within SHUTDOWN_GRACE_MS in
     /// all: /readyz answers 503 at once (a load balancer stops sending); after the readiness
     /// delay the listener closes, idle connections close and in-flight requests finish;

@@ -318,6 +318,7 @@ pub struct EventQuery;
 #[Object]
 impl EventQuery {
     /// Events ordered by start (Relay connection). `first` is 1 to 100, default 20.
+    #[graphql(complexity = "super::ids::page_complexity(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -325,10 +326,7 @@ impl EventQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Event>> {
-        let first = first.unwrap_or(20);
-        if !(1..=100).contains(&first) {
-            return Err(ApiError::bad_input("first must be between 1 and 100").into());
-        }
+        let first = super::ids::page_size(first)?;
         let filter = filter.unwrap_or_default();
         let organization_id = match &filter.organization_id {
             Some(id) => Some(parse_id(id, "organization")?),
@@ -352,7 +350,7 @@ impl EventQuery {
             organization_id,
         };
         let after_key = after.as_deref().map(decode_cursor).transpose()?;
-        let limit = first as u64;
+        let limit = first;
         let mut rows =
             service::list_events(&api(ctx)?.db, &service_filter, after_key, limit).await?;
         let has_next = rows.len() as u64 > limit;

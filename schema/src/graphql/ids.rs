@@ -41,10 +41,23 @@ pub fn parse_id_cursor(cursor: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_input("after is not a cursor from this connection"))
 }
 
+/// What a page costs in the complexity limit: what one item costs, times the items asked
+/// for, so that a large page costs what it returns. (`first` outside 1..=100 is refused by
+/// the resolver; it is counted here as its nearest bound.)
+pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    usize::try_from(items)
+        .unwrap_or(1)
+        .saturating_mul(child_complexity)
+}
+
+const DEFAULT_PAGE: i32 = 20;
+const MAX_PAGE: i32 = 100;
+
 /// Checks `first` (1 to 100, default 20) for a connection.
 pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
-    let first = first.unwrap_or(20);
-    if !(1..=100).contains(&first) {
+    let first = first.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&first) {
         return Err(ApiError::bad_input("first must be between 1 and 100"));
     }
     Ok(first as u64)

@@ -169,7 +169,10 @@ pub struct RefundQuery;
 #[Object]
 impl RefundQuery {
     /// An event's refund requests, for its organizers (Relay connection by id).
-    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    #[graphql(
+        guard = "RoleGuard(AccountRole::Organizer)",
+        complexity = "super::ids::page_complexity(first, child_complexity)"
+    )]
     async fn refund_requests(
         &self,
         ctx: &Context<'_>,

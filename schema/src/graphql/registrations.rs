@@ -179,7 +179,10 @@ impl RegistrationQuery {
     }
 
     /// An event's registrations, for its organizers (Relay connection by id).
-    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    #[graphql(
+        guard = "RoleGuard(AccountRole::Organizer)",
+        complexity = "super::ids::page_complexity(first, child_complexity)"
+    )]
     async fn registrations(
         &self,
         ctx: &Context<'_>,

@@ -38,6 +38,10 @@ pub struct TestApp {
     /// The alert pipeline's workers, to run one step at a time (with their background
     /// loops turned off in the settings).
     pub pipeline: Pipeline,
+    /// The shared subscription executions.
+    pub fanout: std::sync::Arc<server::http::fanout::Fanout>,
+    /// The admin listener (metrics), `http://127.0.0.1:port`.
+    pub admin: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -101,6 +105,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .expect("the gateway starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pipeline = app.pipeline();
+    let fanout = app.fanout();
+    let admin = app.admin_address().expect("tests run an admin listener");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -115,6 +121,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         mail_dir,
         database,
         pipeline,
+        fanout,
+        admin,
         shutdown: Some(stop),
     }
 }

@@ -24,5 +24,6 @@ mod push_payload;
 mod push_subscriptions;
 mod refunds;
 mod registrations;
+mod sockets;
 mod stats_counts;
 mod worker_logs;

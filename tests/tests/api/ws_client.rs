@@ -37,6 +37,79 @@ impl Ws {
         Self { socket }
     }
 
+    /// Tries to connect offering `protocols` (none: no header); on refusal, the HTTP status,
+    /// `Retry-After` and body.
+    pub async fn try_connect(
+        url: &str,
+        protocols: &[&str],
+    ) -> Result<Self, (u16, Option<String>, Value)> {
+        let mut request = url.into_client_request().unwrap();
+        if !protocols.is_empty() {
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                protocols.join(", ").parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Self { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| serde_json::from_slice(b).unwrap_or(Value::Null))
+                    .unwrap_or(Value::Null);
+                Err((status, retry_after, body))
+            }
+            Err(other) => panic!("websocket connection failed: {other}"),
+        }
+    }
+
+    /// Sends a text message of `bytes` bytes from its own task (the server may stop
+    /// reading part-way) and returns the close code the server answers with.
+    pub async fn send_oversized(self, bytes: usize) -> Option<u16> {
+        let (mut sink, mut stream) = self.socket.split();
+        let sending = tokio::spawn(async move {
+            let _ = sink.send(Message::Text("x".repeat(bytes).into())).await;
+        });
+        let code = loop {
+            match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) | Err(_) => break None,
+            }
+        };
+        sending.abort();
+        code
+    }
+
+    /// Closes normally (1000) and returns what the server answered: its close frame's
+    /// code, or `None` if the connection just ended (RFC 6455 wants a close back).
+    pub async fn close_normally(mut self) -> Option<u16> {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        self.socket
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "done".into(),
+            })))
+            .await
+            .ok()?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.socket.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return frame.map(|f| u16::from(f.code));
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) | Err(_) => return None,
+            }
+        }
+    }
+
     /// Connects and completes `connection_init` (with a bearer token, if given).
     pub async fn init(url: &str, protocol: &str, token: Option<&str>) -> Self {
         let mut ws = Self::connect(url, protocol).await;
