@@ -66,6 +66,32 @@ pub struct Settings {
     #[arg(long, env = "QUERY_COMPLEXITY_LIMIT", default_value_t = 500)]
     pub query_complexity_limit: usize,
 
+    /// Deepest nesting of brackets, braces and parentheses in a document's text (checked
+    /// before parsing: the parser recurses on it).
+    #[arg(long, env = "QUERY_NESTING_LIMIT", default_value_t = schema::Limits::default().nesting)]
+    pub query_nesting_limit: usize,
+
+    /// Most tokens a document may have.
+    #[arg(long, env = "QUERY_TOKEN_LIMIT", default_value_t = schema::Limits::default().tokens)]
+    pub query_token_limit: usize,
+
+    /// Most aliases a document may have.
+    #[arg(long, env = "QUERY_ALIAS_LIMIT", default_value_t = schema::Limits::default().aliases)]
+    pub query_alias_limit: usize,
+
+    /// Most directives a document may have.
+    #[arg(long, env = "QUERY_DIRECTIVE_LIMIT", default_value_t = schema::Limits::default().directives)]
+    pub query_directive_limit: usize,
+
+    /// Most fragment spreads a document may have.
+    #[arg(long, env = "QUERY_FRAGMENT_SPREAD_LIMIT", default_value_t = schema::Limits::default().fragment_spreads)]
+    pub query_fragment_spread_limit: usize,
+
+    /// Most field selections (`__typename` included) a document's operations may make once
+    /// fragments are expanded; QUERY_COMPLEXITY_LIMIT bounds the same count when lower.
+    #[arg(long, env = "QUERY_EXPANDED_FIELD_LIMIT", default_value_t = schema::Limits::default().expanded_fields)]
+    pub query_expanded_field_limit: usize,
+
     /// Prefix of the Redis channel names, so deployments (and tests) sharing one Redis do
     /// not hear each other.
     #[arg(long, env = "REDIS_CHANNEL_PREFIX", default_value = "gateway")]

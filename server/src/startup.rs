@@ -39,6 +39,8 @@ pub struct App {
     pub shutdown: watch::Receiver<bool>,
     /// WebSocket protocol timings.
     pub ws: WsSettings,
+    /// Document limits, for the GET handler, which parses a document itself.
+    pub limits: Limits,
 }
 
 #[derive(Clone)]
@@ -154,6 +156,12 @@ impl Application {
         let limits = Limits {
             depth: settings.query_depth_limit,
             complexity: settings.query_complexity_limit,
+            nesting: settings.query_nesting_limit,
+            tokens: settings.query_token_limit,
+            aliases: settings.query_alias_limit,
+            directives: settings.query_directive_limit,
+            fragment_spreads: settings.query_fragment_spread_limit,
+            expanded_fields: settings.query_expanded_field_limit,
         };
         let schema = schema::build_schema(api, limits);
         let listener = TcpListener::bind(settings.bind)
@@ -171,6 +179,7 @@ impl Application {
             metrics,
             shutdown,
             ws,
+            limits,
         }));
         Ok(Self {
             listener,

@@ -11,6 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use schema::Viewer;
+use schema::graphql::document_guard;
 use schema::services::{accounts, partner_keys};
 use serde_json::json;
 
@@ -126,7 +127,15 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    match serde_json::to_vec(&response) {
+    graphql_response(status, media, &response)
+}
+
+fn graphql_response(
+    status: StatusCode,
+    media: Media,
+    response: &async_graphql::Response,
+) -> Response {
+    match serde_json::to_vec(response) {
         Ok(body) => {
             let mut http = (status, body).into_response();
             http.headers_mut()
@@ -172,7 +181,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     execute(state, headers, request, media).await
 }
 
-/// The operation a GET would run, if the document parses and names one.
+/// The operation a GET would run, if the document parses and names one. Call it only on a
+/// document the guard accepted.
 fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
     let document = async_graphql::parser::parse_query(&request.query).ok()?;
     match (&document.operations, request.operation_name.as_deref()) {
@@ -210,6 +220,16 @@ pub async fn get(
             return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
         }
     };
+    // Measured before `operation_type` parses it. Refused, it is a request error like a
+    // parse failure: 400 for graphql-response+json clients, 200 for JSON ones.
+    if let Err(refusal) = document_guard::check(&request.query, &state.limits) {
+        let status = match media {
+            Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            Media::Json => StatusCode::OK,
+        };
+        let response = async_graphql::Response::from_errors(vec![refusal.to_server_error()]);
+        return graphql_response(status, media, &response);
+    }
     if matches!(
         operation_type(&request),
         Some(OperationType::Mutation | OperationType::Subscription)
