@@ -11,6 +11,7 @@ mod alerts;
 mod alerts_cluster;
 mod charity;
 mod events;
+mod hostile_documents;
 mod http_protocol;
 mod partner_keys;
 mod partner_stats;
