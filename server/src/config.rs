@@ -87,10 +87,11 @@ pub struct Settings {
     #[arg(long, env = "QUERY_FRAGMENT_SPREAD_LIMIT", default_value_t = schema::Limits::default().fragment_spreads)]
     pub query_fragment_spread_limit: usize,
 
-    /// Most field selections (`__typename` included) a document's operations may make once
-    /// fragments are expanded; QUERY_COMPLEXITY_LIMIT bounds the same count when lower.
-    #[arg(long, env = "QUERY_EXPANDED_FIELD_LIMIT", default_value_t = schema::Limits::default().expanded_fields)]
-    pub query_expanded_field_limit: usize,
+    /// Most selections (fields, fragment spreads, inline fragments) a document's operations
+    /// may make once fragments are expanded. Their fields, `__typename` included, are held
+    /// to QUERY_COMPLEXITY_LIMIT too.
+    #[arg(long, env = "QUERY_EXPANDED_SELECTION_LIMIT", default_value_t = schema::Limits::default().expanded_selections)]
+    pub query_expanded_selection_limit: usize,
 
     /// Prefix of the Redis channel names, so deployments (and tests) sharing one Redis do
     /// not hear each other.

@@ -161,7 +161,7 @@ impl Application {
             aliases: settings.query_alias_limit,
             directives: settings.query_directive_limit,
             fragment_spreads: settings.query_fragment_spread_limit,
-            expanded_fields: settings.query_expanded_field_limit,
+            expanded_selections: settings.query_expanded_selection_limit,
         };
         let schema = schema::build_schema(api, limits);
         let listener = TcpListener::bind(settings.bind)

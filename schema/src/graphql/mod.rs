@@ -61,9 +61,9 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 pub struct Limits {
     /// Deepest selection nesting, fragments expanded.
     pub depth: usize,
-    /// Most fields an operation may select (each counts 1), fragments expanded. The engine
-    /// leaves `__typename` out; the guard's expanded count, which keeps it, is held to this
-    /// too.
+    /// Most fields the operations may select (each counts 1), fragments expanded. The
+    /// engine leaves `__typename` out; the guard's expanded field count, which keeps it, is
+    /// held to this too.
     pub complexity: usize,
     /// Deepest nesting of brackets, braces and parentheses in the text, all counted
     /// together: the parser recurses on it.
@@ -76,15 +76,16 @@ pub struct Limits {
     pub directives: usize,
     /// Most fragment spreads in the text.
     pub fragment_spreads: usize,
-    /// Most field selections, `__typename` included, of all the document's operations
-    /// once every fragment spread is replaced by its fragment.
-    pub expanded_fields: usize,
+    /// Most selections (fields, fragment spreads, inline fragments) of all the document's
+    /// operations once every fragment spread is replaced by its fragment: the steps the
+    /// engine walks, which a chain of fragments selecting nothing can multiply too.
+    pub expanded_selections: usize,
 }
 
 impl Default for Limits {
     /// Sized for a public API whose GraphiQL must work: GraphiQL 4's introspection query
-    /// has nesting 10, 163 tokens, no alias or directive, 8 spreads and 220 expanded
-    /// fields. Tokens, aliases and directives follow GraphQL Armor's defaults (1000, 15,
+    /// has nesting 10, 163 tokens, no alias or directive, 8 spreads, and 230 selections
+    /// (220 of them fields) once expanded. Tokens, aliases and directives follow GraphQL Armor's defaults (1000, 15,
     /// 50); nesting stays far below the thousand-odd levels that overflow a worker's stack.
     fn default() -> Self {
         Self {
@@ -95,7 +96,7 @@ impl Default for Limits {
             aliases: 15,
             directives: 50,
             fragment_spreads: 100,
-            expanded_fields: 1000,
+            expanded_selections: 1000,
         }
     }
 }

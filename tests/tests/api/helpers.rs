@@ -174,7 +174,7 @@ pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings
         query_alias_limit: schema::Limits::default().aliases,
         query_directive_limit: schema::Limits::default().directives,
         query_fragment_spread_limit: schema::Limits::default().fragment_spreads,
-        query_expanded_field_limit: schema::Limits::default().expanded_fields,
+        query_expanded_selection_limit: schema::Limits::default().expanded_selections,
         redis_channel_prefix: unique_name("gwtest"),
         relay_enabled: true,
         relay_poll_ms: 100,

@@ -217,6 +217,17 @@ async fn a_fragment_bomb_is_refused_over_post_get_and_websocket_without_growing_
 }
 
 #[tokio::test]
+async fn a_chain_of_fragments_that_select_nothing_is_refused_for_its_expanded_selections() {
+    // No field to count, but 2^30 spreads for the engine to walk.
+    let app = spawn_app(Backend::Sqlite).await;
+    let chain = fragment_bomb().replace("{ __typename }", "{ ...Missing }");
+    let (status, body) = post(&app, GRAPHQL_RESPONSE, &chain).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_refused(&body["errors"], "QUERY_EXPANDED_SELECTION_LIMIT");
+    still_serving(&app).await;
+}
+
+#[tokio::test]
 async fn a_document_within_the_limits_is_not_refused() {
     // The guard measures fragments as the engine expands them: a small bomb passes it.
     let app = spawn_app(Backend::Sqlite).await;

@@ -1,8 +1,10 @@
 //! The size of a document once every fragment spread is replaced by its fragment: the
-//! field selections the engine's validation walks through (it expands spreads in every
-//! operation; unused fragments it does not expand). Each fragment is sized once and
-//! remembered, so a chain of fragments that each spread the previous one twice costs its
-//! length here, not two to the power of it. Sums saturate.
+//! selections (fields, spreads, inline fragments) the engine walks through, and the fields
+//! among them. The engine expands spreads in every operation, not in unused fragments;
+//! a spread costs it a step even when its fragment selects nothing, so a chain of empty
+//! fragments counts too. Each fragment is sized once and remembered, so a chain of
+//! fragments that each spread the previous one twice costs its length here, not two to
+//! the power of it. Sums saturate.
 //!
 //! A spread of an unknown fragment adds nothing, and so does a spread back into a
 //! fragment being sized (a cycle): the engine refuses both itself, and a cycle stops its
@@ -10,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use super::Size;
 use super::shape::Definition;
 
 #[derive(Clone, Copy)]
@@ -17,14 +20,14 @@ enum State {
     Unsized,
     /// On the path being sized: a spread of it closes a cycle.
     Sizing,
-    Sized(u64),
+    Sized(Size),
 }
 
 /// The sizing of one fragment still waiting for some of its spreads.
 struct Frame {
     fragment: usize,
     next_spread: usize,
-    size: u64,
+    size: Size,
 }
 
 struct Sizer<'d, 'a> {
@@ -36,14 +39,14 @@ struct Sizer<'d, 'a> {
 }
 
 impl Sizer<'_, '_> {
-    /// What a spread of `name` adds.
-    fn spread(&mut self, name: &str) -> u64 {
+    /// What a spread of `name` adds, besides the spread itself.
+    fn spread(&mut self, name: &str) -> Size {
         let Some(&root) = self.by_name.get(name) else {
-            return 0;
+            return Size::default();
         };
         match self.state.get(root).copied() {
             Some(State::Sized(size)) => return size,
-            Some(State::Sizing) | None => return 0,
+            Some(State::Sizing) | None => return Size::default(),
             Some(State::Unsized) => {}
         }
         self.enter(root);
@@ -60,7 +63,7 @@ impl Sizer<'_, '_> {
                     continue;
                 };
                 match self.state.get(child).copied() {
-                    Some(State::Sized(size)) => frame.size = frame.size.saturating_add(size),
+                    Some(State::Sized(size)) => frame.size = frame.size.plus(size),
                     Some(State::Sizing) | None => {}
                     Some(State::Unsized) => self.enter(child),
                 }
@@ -69,13 +72,13 @@ impl Sizer<'_, '_> {
                     *state = State::Sized(done.size);
                 }
                 if let Some(parent) = self.frames.last_mut() {
-                    parent.size = parent.size.saturating_add(done.size);
+                    parent.size = parent.size.plus(done.size);
                 }
             }
         }
         match self.state.get(root) {
             Some(State::Sized(size)) => *size,
-            _ => 0,
+            _ => Size::default(),
         }
     }
 
@@ -83,17 +86,21 @@ impl Sizer<'_, '_> {
         if let Some(state) = self.state.get_mut(fragment) {
             *state = State::Sizing;
         }
-        let fields = self.definitions.get(fragment).map_or(0, |d| d.fields);
+        let own = self
+            .definitions
+            .get(fragment)
+            .map(|d| d.own)
+            .unwrap_or_default();
         self.frames.push(Frame {
             fragment,
             next_spread: 0,
-            size: fields,
+            size: own,
         });
     }
 }
 
-/// Field selections of all the operations, fragments expanded.
-pub(super) fn expanded_fields(definitions: &[Definition<'_>]) -> u64 {
+/// The selections of all the operations, fragments expanded.
+pub(super) fn expanded(definitions: &[Definition<'_>]) -> Size {
     let mut by_name = HashMap::new();
     for (i, definition) in definitions.iter().enumerate() {
         if let Some(name) = definition.fragment {
@@ -106,11 +113,11 @@ pub(super) fn expanded_fields(definitions: &[Definition<'_>]) -> u64 {
         state: vec![State::Unsized; definitions.len()],
         frames: Vec::new(),
     };
-    let mut total = 0u64;
+    let mut total = Size::default();
     for operation in definitions.iter().filter(|d| d.fragment.is_none()) {
-        total = total.saturating_add(operation.fields);
+        total = total.plus(operation.own);
         for name in &operation.spreads {
-            total = total.saturating_add(sizer.spread(name));
+            total = total.plus(sizer.spread(name));
         }
     }
     total

@@ -2,8 +2,9 @@
 //! anything parses it, and refuses it with `QUERY_TOO_LARGE` when it passes a limit:
 //! nesting of brackets, braces and parentheses (the parser recurses on it, and a few
 //! thousand levels overflow a worker's stack), tokens, aliases, directives, fragment
-//! spreads, and the field selections its operations make once fragments are expanded
-//! (sized per fragment, so a fragment bomb costs its length to measure).
+//! spreads, and the selections its operations make once fragments are expanded (sized per
+//! fragment, so a fragment bomb costs its length to measure), whose fields, `__typename`
+//! included, are also held to the complexity limit.
 //!
 //! It runs as an extension before every parse the schema makes (HTTP and WebSocket alike),
 //! and as [`check`] for callers that parse a document themselves.
@@ -34,7 +35,7 @@ pub enum Limit {
     Aliases,
     Directives,
     FragmentSpreads,
-    ExpandedFields,
+    ExpandedSelections,
     /// The expanded field count passed the complexity limit: async-graphql's complexity
     /// leaves `__typename` out, this count does not.
     Complexity,
@@ -49,7 +50,7 @@ impl Limit {
             Self::Aliases => "QUERY_ALIAS_LIMIT",
             Self::Directives => "QUERY_DIRECTIVE_LIMIT",
             Self::FragmentSpreads => "QUERY_FRAGMENT_SPREAD_LIMIT",
-            Self::ExpandedFields => "QUERY_EXPANDED_FIELD_LIMIT",
+            Self::ExpandedSelections => "QUERY_EXPANDED_SELECTION_LIMIT",
             Self::Complexity => "QUERY_COMPLEXITY_LIMIT",
         }
     }
@@ -62,7 +63,7 @@ impl Limit {
             Self::Aliases => limits.aliases,
             Self::Directives => limits.directives,
             Self::FragmentSpreads => limits.fragment_spreads,
-            Self::ExpandedFields => limits.expanded_fields,
+            Self::ExpandedSelections => limits.expanded_selections,
             Self::Complexity => limits.complexity,
         }
     }
@@ -87,7 +88,10 @@ impl Refusal {
             Limit::Aliases => format!("has more than {max} aliases"),
             Limit::Directives => format!("has more than {max} directives"),
             Limit::FragmentSpreads => format!("has more than {max} fragment spreads"),
-            Limit::ExpandedFields | Limit::Complexity => format!(
+            Limit::ExpandedSelections => format!(
+                "makes more than {max} selections (fields, fragment spreads, inline fragments) once its fragments are expanded"
+            ),
+            Limit::Complexity => format!(
                 "selects more than {max} fields (__typename included) once its fragments are expanded"
             ),
         };
@@ -109,9 +113,36 @@ impl Refusal {
     }
 }
 
-/// Measures `text`; the number of field selections its operations make once fragments are
-/// expanded, or the first limit it passes.
-fn measure(text: &str, limits: &Limits) -> Result<u64, Refusal> {
+/// Selections once fragments are expanded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Size {
+    /// Field selections, `__typename` included.
+    pub fields: u64,
+    /// Fields, fragment spreads and inline fragments: the steps the engine takes.
+    pub selections: u64,
+}
+
+impl Size {
+    const FIELD: Size = Size {
+        fields: 1,
+        selections: 1,
+    };
+    /// A fragment spread or an inline fragment.
+    const FRAGMENT: Size = Size {
+        fields: 0,
+        selections: 1,
+    };
+
+    fn plus(self, other: Size) -> Size {
+        Size {
+            fields: self.fields.saturating_add(other.fields),
+            selections: self.selections.saturating_add(other.selections),
+        }
+    }
+}
+
+/// Measures `text`: its size once fragments are expanded, or the first limit it passes.
+fn measure(text: &str, limits: &Limits) -> Result<Size, Refusal> {
     let refuse = |limit: Limit| Refusal {
         limit,
         max: limit.max(limits),
@@ -124,17 +155,15 @@ fn measure(text: &str, limits: &Limits) -> Result<u64, Refusal> {
         fragment_spreads: limits.fragment_spreads,
     };
     let definitions = shape::walk(text, &caps).map_err(refuse)?;
-    let fields = expansion::expanded_fields(&definitions);
-    // The smaller of the two bounds this count.
-    let limit = if limits.complexity < limits.expanded_fields {
-        Limit::Complexity
-    } else {
-        Limit::ExpandedFields
-    };
-    if fields > u64::try_from(limit.max(limits)).unwrap_or(u64::MAX) {
-        return Err(refuse(limit));
+    let size = expansion::expanded(&definitions);
+    let over = |count: u64, max: usize| count > u64::try_from(max).unwrap_or(u64::MAX);
+    if over(size.fields, limits.complexity) {
+        return Err(refuse(Limit::Complexity));
     }
-    Ok(fields)
+    if over(size.selections, limits.expanded_selections) {
+        return Err(refuse(Limit::ExpandedSelections));
+    }
+    Ok(size)
 }
 
 /// Accepts `text` or says which limit it passes. Linear in the text, and it stops at the

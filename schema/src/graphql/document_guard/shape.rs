@@ -1,10 +1,10 @@
 //! One pass over the tokens. Counts nesting, tokens, aliases, directives and fragment
 //! spreads, and refuses as soon as one passes its limit, so the pass never costs more than
 //! the limits allow whatever the text. Records, for each operation and fragment definition,
-//! the fields its own text selects and the fragments it spreads: what `expansion` needs.
+//! the selections its own text makes and the fragments it spreads: what `expansion` needs.
 
-use super::Limit;
 use super::lexer::{Kind, Lexer, Token};
+use super::{Limit, Size};
 
 /// The limits the walk enforces itself.
 pub(super) struct Caps {
@@ -20,8 +20,8 @@ pub(super) struct Caps {
 pub(super) struct Definition<'a> {
     /// The fragment's name; `None` for an operation.
     pub fragment: Option<&'a str>,
-    /// Field selections in its text (inside inline fragments too), `__typename` included.
-    pub fields: u64,
+    /// The selections its own text makes (inside inline fragments too).
+    pub own: Size,
     /// The fragments it spreads, once per spread.
     pub spreads: Vec<&'a str>,
 }
@@ -78,13 +78,15 @@ impl<'a> Walk<'a> {
         }
         if let Some(definition) = self.open.and_then(|i| self.definitions.get_mut(i)) {
             definition.spreads.push(name);
+            definition.own = definition.own.plus(Size::FRAGMENT);
         }
         Ok(())
     }
 
-    fn field(&mut self) {
+    /// A field or an inline fragment in the open definition.
+    fn select(&mut self, one: Size) {
         if let Some(definition) = self.open.and_then(|i| self.definitions.get_mut(i)) {
-            definition.fields = definition.fields.saturating_add(1);
+            definition.own = definition.own.plus(one);
         }
     }
 
@@ -140,7 +142,7 @@ impl<'a> Walk<'a> {
                 Some(Kind::Spread) => self.spread(token.text)?,
                 // A field's name after its alias; a directive's name.
                 Some(Kind::Punct(b':' | b'@')) => {}
-                _ => self.field(),
+                _ => self.select(Size::FIELD),
             },
             _ => {}
         }
@@ -172,20 +174,22 @@ pub(super) fn walk<'a>(text: &'a str, caps: &'a Caps) -> Result<Vec<Definition<'
         }
         if let Some(on) = spread_on.take() {
             if token.kind == Kind::Name && !token.after_comment {
-                // The type condition's type: neither a field nor a spread.
+                // The type condition's type: an inline fragment.
+                walk.select(Size::FRAGMENT);
                 prev = Some(token);
                 continue;
             }
             walk.spread(on.text)?;
         }
-        let after_spread = prev.is_some_and(|p| p.kind == Kind::Spread);
-        if after_spread
-            && token.kind == Kind::Name
-            && token.text == "on"
-            && walk.stack.last() == Some(&true)
-        {
+        let after_spread =
+            prev.is_some_and(|p| p.kind == Kind::Spread) && walk.stack.last() == Some(&true);
+        if after_spread && token.kind == Kind::Name && token.text == "on" {
             spread_on = Some(token);
         } else {
+            if after_spread && token.kind != Kind::Name {
+                // `...` then `{` or a directive: an inline fragment without type condition.
+                walk.select(Size::FRAGMENT);
+            }
             walk.token(token, prev)?;
         }
         prev = Some(token);

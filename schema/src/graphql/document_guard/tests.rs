@@ -15,7 +15,7 @@ pub(super) fn open() -> Limits {
         aliases: usize::MAX,
         directives: usize::MAX,
         fragment_spreads: usize::MAX,
-        expanded_fields: usize::MAX,
+        expanded_selections: usize::MAX,
     }
 }
 
@@ -33,7 +33,7 @@ fn measured(text: &str, limit: Limit) -> usize {
             Limit::Aliases => limits.aliases = max,
             Limit::Directives => limits.directives = max,
             Limit::FragmentSpreads => limits.fragment_spreads = max,
-            Limit::ExpandedFields => limits.expanded_fields = max,
+            Limit::ExpandedSelections => limits.expanded_selections = max,
             Limit::Complexity => limits.complexity = max,
         }
         limits
@@ -46,8 +46,10 @@ fn measured(text: &str, limit: Limit) -> usize {
     max
 }
 
-fn expanded(text: &str) -> u64 {
-    measure(text, &open()).expect("open limits accept everything")
+/// Fields and selections once fragments are expanded.
+fn expanded(text: &str) -> (u64, u64) {
+    let size = measure(text, &open()).expect("open limits accept everything");
+    (size.fields, size.selections)
 }
 
 /// The parser accepts the document: the guard's reading of it is then the one that counts.
@@ -84,7 +86,7 @@ fn brackets_inside_strings_comments_and_block_strings_do_not_nest() {
     let text = "{ a(s: \"{[(\\\"{[(\", t: \"\"\"\n{[( \\\"\"\" {[(\n\"\"\") # {[({[(\n b }";
     parses(text);
     assert_eq!(measured(text, Limit::Nesting), 2);
-    assert_eq!(expanded(text), 2);
+    assert_eq!(expanded(text), (2, 2));
 }
 
 #[test]
@@ -94,7 +96,7 @@ fn spreads_and_aliases_inside_strings_and_comments_do_not_count() {
     assert_eq!(measured(text, Limit::FragmentSpreads), 0);
     assert_eq!(measured(text, Limit::Aliases), 0);
     assert_eq!(measured(text, Limit::Directives), 0);
-    assert_eq!(expanded(text), 1);
+    assert_eq!(expanded(text), (1, 1));
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn keywords_are_prefixes_as_in_the_grammar() {
     let text =
         "queryQ { ...F1 } fragmentF0 on Query { __typename } fragmentF1 on Query { ...F0 ...F0 }";
     parses(text);
-    assert_eq!(expanded(text), 2);
+    assert_eq!(expanded(text), (2, 5));
 }
 
 #[test]
@@ -137,11 +139,11 @@ fn on_after_a_comment_is_a_fragment_name_not_a_type_condition() {
     // `... on#\nT` spreads a fragment named `on` and then selects the field `T`.
     let text = "{ ... on#c\nT } fragment on on Query { a b c }";
     parses(text);
-    assert_eq!(expanded(text), 4);
+    assert_eq!(expanded(text), (4, 5));
     assert_eq!(measured(text, Limit::FragmentSpreads), 1);
-    let inline = "{ ... on T { a } ...on,U { b } }";
+    let inline = "{ ... on T { a } ...on,U { b } ... @include(if: true) { c } }";
     parses(inline);
-    assert_eq!(expanded(inline), 2);
+    assert_eq!(expanded(inline), (3, 6));
     assert_eq!(measured(inline, Limit::FragmentSpreads), 0);
 }
 
@@ -150,7 +152,7 @@ fn a_byte_order_mark_and_commas_are_whitespace() {
     let text = "\u{feff}{ a, b,,, c }";
     parses(text);
     assert_eq!(measured(text, Limit::Tokens), 5);
-    assert_eq!(expanded(text), 3);
+    assert_eq!(expanded(text), (3, 3));
 }
 
 #[test]
@@ -242,12 +244,13 @@ fn fragment_spreads_just_under_and_just_over() {
 }
 
 #[test]
-fn expanded_fields_just_under_and_just_over() {
+fn expanded_selections_just_under_and_just_over() {
+    // 64 fields, and 127 spreads on the way to them.
     let text = fragment_bomb(6);
     parses(&text);
-    assert_eq!(expanded(&text), 64);
+    assert_eq!(expanded(&text), (64, 191));
     let limits = Limits {
-        expanded_fields: 64,
+        expanded_selections: 191,
         ..open()
     };
     assert_eq!(refused(&text, &limits), None);
@@ -256,7 +259,19 @@ fn expanded_fields_just_under_and_just_over() {
             &text.replace("{ __typename }", "{ __typename id }"),
             &limits
         ),
-        Some(Limit::ExpandedFields)
+        Some(Limit::ExpandedSelections)
+    );
+}
+
+#[test]
+fn a_chain_of_fragments_that_select_nothing_is_sized_by_its_spreads() {
+    // No field at all, yet the engine would walk 2^30 spreads (22 levels took it 0.8 s).
+    let text = fragment_bomb(30).replace("{ __typename }", "{ ...Missing }");
+    parses(&text);
+    assert_eq!(expanded(&text).0, 0);
+    assert_eq!(
+        refused(&text, &Limits::default()),
+        Some(Limit::ExpandedSelections)
     );
 }
 
@@ -284,7 +299,7 @@ fn typename_counts_toward_the_complexity_limit() {
 fn fields_are_counted_in_every_operation_and_inline_fragment_but_not_in_unused_fragments() {
     let text = "query A { a ... on Query { b c } } query B { d { e } ...F } fragment F on Query { f } fragment Unused on Query { g h i }";
     parses(text);
-    assert_eq!(expanded(text), 6);
+    assert_eq!(expanded(text), (6, 8));
 }
 
 #[test]
@@ -292,7 +307,7 @@ fn cycles_and_unknown_fragments_end_the_measure_and_are_left_to_validation() {
     let text =
         "{ ...A ...Nope } fragment A on Query { a ...B ...A } fragment B on Query { b ...A ...B }";
     parses(text);
-    assert_eq!(expanded(text), 2);
+    assert_eq!(expanded(text), (2, 8));
 }
 
 #[test]
@@ -307,7 +322,7 @@ fn the_graphiql_introspection_query_passes_the_defaults() {
     assert_eq!(measured(text, Limit::Aliases), 0);
     assert_eq!(measured(text, Limit::Directives), 0);
     assert_eq!(measured(text, Limit::FragmentSpreads), 8);
-    assert_eq!(expanded(text), 220);
+    assert_eq!(expanded(text), (220, 230));
 }
 
 #[test]
@@ -329,8 +344,8 @@ fn the_fragment_bomb_of_issue_10_is_refused_for_its_expansion() {
     let refusal = check(&text, &Limits::default()).unwrap_err();
     assert_eq!(refusal.limit, Limit::Complexity);
     // With every other limit open, the measure is exact and saturates rather than wraps.
-    assert_eq!(expanded(&text), 1 << 29);
-    assert_eq!(expanded(&fragment_bomb(70)), u64::MAX);
+    assert_eq!(expanded(&text), (1 << 29, 3 * (1 << 29) - 1));
+    assert_eq!(expanded(&fragment_bomb(70)), (u64::MAX, u64::MAX));
 }
 
 #[test]
@@ -341,10 +356,10 @@ fn a_64_kib_bomb_is_refused_without_being_parsed() {
     let text = fragment_bomb(1500);
     assert!(text.len() >= 64 * 1024, "{}", text.len());
     let limits = Limits {
-        expanded_fields: 1000,
+        expanded_selections: 1000,
         ..open()
     };
-    assert_eq!(refused(&text, &limits), Some(Limit::ExpandedFields));
+    assert_eq!(refused(&text, &limits), Some(Limit::ExpandedSelections));
     assert_eq!(
         refused(&text, &Limits::default()),
         Some(Limit::FragmentSpreads)
@@ -394,7 +409,7 @@ fn timing_of_the_guard_on_64_kib_bombs() {
     let nested = nested_literal(32 * 1024);
     let introspection = include_str!("graphiql_introspection.graphql");
     let expansion_only = Limits {
-        expanded_fields: 1000,
+        expanded_selections: 1000,
         ..open()
     };
     let cases: [(&str, &str, Limits); 4] = [

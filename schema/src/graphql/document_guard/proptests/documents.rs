@@ -131,17 +131,21 @@ pub(super) fn random_documents() -> impl Strategy<Value = Doc> {
         })
 }
 
-/// Fragment i spreads fragment i-1 twice (2^levels fields), plus random extra spreads,
-/// which close cycles when they point up the chain.
+/// Fragment i spreads fragment i-1 twice (2^levels fields, or none when fragment 0
+/// only spreads an unknown fragment), plus random extra spreads, which close cycles when
+/// they point up the chain.
 pub(super) fn doubling_chains() -> impl Strategy<Value = Doc> {
     (
         1usize..40,
         prop::collection::vec((0usize..40, 0usize..40), 0..3),
+        any::<bool>(),
     )
-        .prop_map(|(levels, extra)| {
+        .prop_map(|(levels, extra, empty)| {
             let mut fragments: Vec<Vec<Sel>> = (0..=levels)
                 .map(|i| {
-                    if i == 0 {
+                    if i == 0 && empty {
+                        vec![Sel::Spread(usize::MAX)]
+                    } else if i == 0 {
                         vec![Sel::Field {
                             alias: false,
                             name: "__typename",

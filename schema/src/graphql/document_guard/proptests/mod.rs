@@ -23,8 +23,9 @@ proptest! {
         doc in random_documents(),
         seps in prop::collection::vec(0usize..6, 1..16),
         limit in 1usize..200,
+        complexity in prop_oneof![Just(usize::MAX), 1usize..100],
     ) {
-        judge(&render(&doc, &seps), limit)?;
+        judge(&render(&doc, &seps), limit, complexity)?;
     }
 
     #[test]
@@ -32,8 +33,9 @@ proptest! {
         doc in doubling_chains(),
         seps in prop::collection::vec(0usize..6, 1..4),
         limit in 1usize..5000,
+        complexity in prop_oneof![Just(usize::MAX), 1usize..3000],
     ) {
-        judge(&render(&doc, &seps), limit)?;
+        judge(&render(&doc, &seps), limit, complexity)?;
     }
 
     #[test]
@@ -52,7 +54,7 @@ proptest! {
 
     #[test]
     fn token_soup_never_panics(text in soup(), limit in 0usize..20) {
-        let limits = Limits { nesting: limit, fragment_spreads: limit, expanded_fields: limit, ..open() };
+        let limits = Limits { nesting: limit, fragment_spreads: limit, expanded_selections: limit, ..open() };
         let _ = measure(&text, &limits);
         let _ = measure(&text, &open());
     }
@@ -65,7 +67,7 @@ proptest! {
             aliases: limit,
             directives: limit,
             fragment_spreads: limit,
-            expanded_fields: limit,
+            expanded_selections: limit,
             ..open()
         };
         let _ = measure(&text, &limits);

@@ -9,14 +9,15 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use proptest::prelude::*;
 
 use super::super::tests::open;
-use super::super::{Limit, measure};
+use super::super::{Limit, Size, measure};
 use crate::graphql::{ApiSchema, Limits, builder};
 
 /// What the document's operations select once fragments are expanded.
 #[derive(Debug, PartialEq)]
 enum Truth {
-    /// No operation reaches a spread cycle: this many fields, or `budget + 1` for more.
-    Fields(u64),
+    /// No operation reaches a spread cycle: this many fields and selections (fields,
+    /// spreads, inline fragments), counted until the selections passed the budget.
+    Counted(Size),
     Cyclic,
 }
 
@@ -52,14 +53,16 @@ fn reaches_cycle(doc: &ExecutableDocument, name: &str, colour: &mut HashMap<Stri
     cyclic
 }
 
-fn count(doc: &ExecutableDocument, set: &SelectionSet, total: &mut u64, budget: u64) {
+/// Counts selections one by one, expanding every spread, until they pass `budget`.
+fn count(doc: &ExecutableDocument, set: &SelectionSet, total: &mut Size, budget: u64) {
     for selection in &set.items {
-        if *total > budget {
+        if total.selections > budget {
             return;
         }
+        total.selections += 1;
         match &selection.node {
             Selection::Field(field) => {
-                *total += 1;
+                total.fields += 1;
                 count(doc, &field.node.selection_set.node, total, budget);
             }
             Selection::InlineFragment(inline) => {
@@ -86,11 +89,11 @@ fn truth(doc: &ExecutableDocument, budget: u64) -> Truth {
             return Truth::Cyclic;
         }
     }
-    let mut total = 0;
+    let mut total = Size::default();
     for (_, operation) in doc.operations.iter() {
         count(doc, &operation.node.selection_set.node, &mut total, budget);
     }
-    Truth::Fields(total.min(budget + 1))
+    Truth::Counted(total)
 }
 
 /// The schema with every limit open: the engine alone stands between a document and work.
@@ -99,11 +102,12 @@ fn engine() -> &'static ApiSchema {
     SCHEMA.get_or_init(|| builder(open()).finish())
 }
 
-/// Holds the guard's verdict on `text`, with the expanded field limit at `limit`, against
-/// the independent measure.
-pub(super) fn judge(text: &str, limit: usize) -> Result<(), TestCaseError> {
+/// Holds the guard's verdict on `text`, with the expanded selection limit at `limit` and
+/// the complexity limit at `complexity`, against the independent measure.
+pub(super) fn judge(text: &str, limit: usize, complexity: usize) -> Result<(), TestCaseError> {
     let limits = Limits {
-        expanded_fields: limit,
+        expanded_selections: limit,
+        complexity,
         ..open()
     };
     let verdict = measure(text, &limits);
@@ -111,16 +115,18 @@ pub(super) fn judge(text: &str, limit: usize) -> Result<(), TestCaseError> {
         return Ok(());
     };
     let budget = limit as u64;
+    let refused = verdict.err().map(|refusal| refusal.limit);
     match truth(&doc, budget) {
-        Truth::Fields(fields) if fields <= budget => {
-            prop_assert_eq!(verdict, Ok(fields), "{}", text)
-        }
-        Truth::Fields(_) => prop_assert_eq!(
-            verdict.err().map(|refusal| refusal.limit),
-            Some(Limit::ExpandedFields),
-            "{}",
+        Truth::Counted(size) if size.selections > budget => prop_assert!(
+            matches!(refused, Some(Limit::ExpandedSelections | Limit::Complexity)),
+            "{:?} for {}",
+            refused,
             text
         ),
+        Truth::Counted(size) if size.fields > complexity as u64 => {
+            prop_assert_eq!(refused, Some(Limit::Complexity), "{}", text)
+        }
+        Truth::Counted(size) => prop_assert_eq!(verdict, Ok(size), "{}", text),
         Truth::Cyclic => {
             if verdict.is_ok() {
                 let runtime = tokio::runtime::Builder::new_current_thread()
