@@ -14,8 +14,9 @@ pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 /// The document guard refused the document before parsing it: it passes one of the
 /// document limits (nesting, tokens, aliases, directives, fragment spreads, expanded
-/// selections, and complexity as the expanded field count with `__typename`). `extensions.limit` names the setting, `extensions.max` its value. A request
-/// error, like a parse failure: HTTP 400 for `application/graphql-response+json` clients.
+/// selections, or complexity counted with `__typename`). `extensions.limit` names the
+/// setting, `extensions.max` its value. A request error, like a parse failure: HTTP 400
+/// for `application/graphql-response+json` clients.
 pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
 
 pub struct ErrorCodes;

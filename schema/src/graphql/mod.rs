@@ -85,8 +85,9 @@ pub struct Limits {
 impl Default for Limits {
     /// Sized for a public API whose GraphiQL must work: GraphiQL 4's introspection query
     /// has nesting 10, 163 tokens, no alias or directive, 8 spreads, and 230 selections
-    /// (220 of them fields) once expanded. Tokens, aliases and directives follow GraphQL Armor's defaults (1000, 15,
-    /// 50); nesting stays far below the thousand-odd levels that overflow a worker's stack.
+    /// (220 of them fields) once expanded. Tokens, aliases and directives follow GraphQL
+    /// Armor's defaults (1000, 15, 50); nesting stays far below the thousand-odd levels
+    /// that overflow a worker's stack.
     fn default() -> Self {
         Self {
             depth: 10,

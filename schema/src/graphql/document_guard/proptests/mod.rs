@@ -54,7 +54,12 @@ proptest! {
 
     #[test]
     fn token_soup_never_panics(text in soup(), limit in 0usize..20) {
-        let limits = Limits { nesting: limit, fragment_spreads: limit, expanded_selections: limit, ..open() };
+        let limits = Limits {
+            nesting: limit,
+            fragment_spreads: limit,
+            expanded_selections: limit,
+            ..open()
+        };
         let _ = measure(&text, &limits);
         let _ = measure(&text, &open());
     }
