@@ -45,6 +45,9 @@ pub struct App {
     pub fanout: Arc<Fanout>,
     /// Sockets that hold a withdrawable credential.
     pub revocations: Arc<Registry>,
+    /// Document limits, for the handlers that parse a document themselves (GET, and the
+    /// WebSocket's subscribe path) and must measure it first.
+    pub limits: schema::Limits,
 }
 
 #[derive(Clone)]

@@ -354,18 +354,60 @@ pub struct MailSettings {
     pub mail_dir: Option<std::path::PathBuf>,
 }
 
-/// Bounds on what one GraphQL document may ask for.
+/// Bounds on what one GraphQL document may ask for; the defaults are the schema's own
+/// (`schema::Limits::default()`), sized so that GraphiQL's introspection passes.
 #[derive(Args, Debug, Clone)]
 pub struct QueryLimits {
     /// Deepest selection nesting a query may have.
-    #[arg(long = "query-depth-limit", env = "QUERY_DEPTH_LIMIT", default_value_t = 10,
+    #[arg(long = "query-depth-limit", env = "QUERY_DEPTH_LIMIT",
+          default_value_t = schema::Limits::default().depth as u32,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub depth: u32,
 
-    /// Highest complexity (fields counted) a query may have.
-    #[arg(long = "query-complexity-limit", env = "QUERY_COMPLEXITY_LIMIT", default_value_t = 500,
+    /// Highest complexity (fields counted; a page counts its items) a query may have.
+    #[arg(long = "query-complexity-limit", env = "QUERY_COMPLEXITY_LIMIT",
+          default_value_t = schema::Limits::default().complexity as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub complexity: u32,
+
+    /// Deepest nesting of brackets, braces and parentheses in a document's text (checked
+    /// before parsing: the parser recurses on it).
+    #[arg(long = "query-nesting-limit", env = "QUERY_NESTING_LIMIT",
+          default_value_t = schema::Limits::default().nesting as u32,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub nesting: u32,
+
+    /// Most tokens a document may have.
+    #[arg(long = "query-token-limit", env = "QUERY_TOKEN_LIMIT",
+          default_value_t = schema::Limits::default().tokens as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub tokens: u32,
+
+    /// Most aliases a document may have.
+    #[arg(long = "query-alias-limit", env = "QUERY_ALIAS_LIMIT",
+          default_value_t = schema::Limits::default().aliases as u32,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub aliases: u32,
+
+    /// Most directives a document may have.
+    #[arg(long = "query-directive-limit", env = "QUERY_DIRECTIVE_LIMIT",
+          default_value_t = schema::Limits::default().directives as u32,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub directives: u32,
+
+    /// Most fragment spreads a document may have.
+    #[arg(long = "query-fragment-spread-limit", env = "QUERY_FRAGMENT_SPREAD_LIMIT",
+          default_value_t = schema::Limits::default().fragment_spreads as u32,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub fragment_spreads: u32,
+
+    /// Most selections (fields, fragment spreads, inline fragments) a document's operations
+    /// may make once fragments are expanded. Their fields, `__typename` included, are held
+    /// to QUERY_COMPLEXITY_LIMIT too.
+    #[arg(long = "query-expanded-selection-limit", env = "QUERY_EXPANDED_SELECTION_LIMIT",
+          default_value_t = schema::Limits::default().expanded_selections as u32,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub expanded_selections: u32,
 
     /// Password hashes (argon2id, 19 MiB each) computed at once; more wait their turn.
     /// Default: twice the available cores.
@@ -391,6 +433,12 @@ impl QueryLimits {
         schema::Limits {
             depth: self.depth as usize,
             complexity: self.complexity as usize,
+            nesting: self.nesting as usize,
+            tokens: self.tokens as usize,
+            aliases: self.aliases as usize,
+            directives: self.directives as usize,
+            fragment_spreads: self.fragment_spreads as usize,
+            expanded_selections: self.expanded_selections as usize,
         }
     }
 }

@@ -173,11 +173,8 @@ impl Application {
             revocations: revocation.clone(),
         };
         let embedded = settings.database.is_embedded();
-        let schema = schema::build_schema(
-            api,
-            settings.limits.schema_limits(),
-            settings.http.introspection_on(embedded),
-        );
+        let limits = settings.limits.schema_limits();
+        let schema = schema::build_schema(api, limits, settings.http.introspection_on(embedded));
         workers.push(tokio::spawn(probe_pool(db.clone(), shutdown.clone())));
         let fanout = Fanout::new(
             schema.clone(),
@@ -214,6 +211,7 @@ impl Application {
             max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
             fanout,
             revocations: registry,
+            limits,
         }));
         Ok(Self {
             listener,

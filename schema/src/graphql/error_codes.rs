@@ -1,6 +1,7 @@
 //! Gives every error an `extensions.code`: resolver errors carry their own; a query that
 //! does not parse or validate (including the depth and complexity limits) gets a GraphQL
 //! code; any other error the engine raises about the input becomes `BAD_USER_INPUT`.
+//! The codes the engine's side gives (not a resolver's) are defined here.
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
@@ -11,6 +12,12 @@ use std::sync::Arc;
 
 pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+/// The document guard refused the document before parsing it: it passes one of the
+/// document limits (nesting, tokens, aliases, directives, fragment spreads, expanded
+/// selections, or complexity counted with `__typename`). `extensions.limit` names the
+/// setting, `extensions.max` its value. A request error, like a parse failure: HTTP 400
+/// for `application/graphql-response+json` clients.
+pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
 
 pub struct ErrorCodes;
 

@@ -1,10 +1,12 @@
 //! The GraphQL schema: resolvers split by domain and merged, the DataLoaders they share,
-//! guards, and an extension that gives every error an `extensions.code`.
+//! guards, an extension that gives every error an `extensions.code`, and the document
+//! guard that measures every document before it is parsed.
 
 mod accounts;
 mod alerts;
 mod charity;
 mod date;
+pub mod document_guard;
 mod error_codes;
 mod events;
 mod guards;
@@ -24,7 +26,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 use crate::context::ApiContext;
 
 pub use alerts::{NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
-pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED};
+pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -54,18 +56,51 @@ pub struct Subscription(alerts::AlertSubscription);
 
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
-/// Bounds on what one query may ask for.
+/// Bounds on what one query may ask for. `depth` and `complexity` are checked by the
+/// engine after parsing; the others by the document guard on the text, before parsing.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Deepest selection nesting, fragments expanded.
     pub depth: usize,
+    /// Most fields the operations may select (each counts 1), fragments expanded. The
+    /// engine leaves `__typename` out; the guard's expanded field count, which keeps it, is
+    /// held to this too.
     pub complexity: usize,
+    /// Deepest nesting of brackets, braces and parentheses in the text, all counted
+    /// together: the parser recurses on it.
+    pub nesting: usize,
+    /// Most tokens (names, punctuators, values; not comments) in the text.
+    pub tokens: usize,
+    /// Most aliases in the text.
+    pub aliases: usize,
+    /// Most directives in the text.
+    pub directives: usize,
+    /// Most fragment spreads in the text.
+    pub fragment_spreads: usize,
+    /// Most selections (fields, fragment spreads, inline fragments) of all the document's
+    /// operations once every fragment spread is replaced by its fragment: the steps the
+    /// engine walks, which a chain of fragments selecting nothing can multiply too.
+    pub expanded_selections: usize,
 }
 
 impl Default for Limits {
+    /// Sized for a public API whose GraphiQL must work: GraphiQL 4's introspection query
+    /// has nesting 10, 163 tokens, no alias or directive, 8 spreads, and 230 selections
+    /// (220 of them fields) once expanded. Tokens, aliases and directives follow GraphQL
+    /// Armor's defaults (1000, 15, 50); nesting stays far below the thousand-odd levels
+    /// that overflow a worker's stack.
     fn default() -> Self {
         Self {
-            depth: 10,
-            complexity: 500,
+            // GraphiQL's introspection query nests 14 deep.
+            depth: 15,
+            // A page counts its items: 100 refund requests of ten fields each is 1,000.
+            complexity: 2000,
+            nesting: 32,
+            tokens: 1000,
+            aliases: 15,
+            directives: 50,
+            fragment_spreads: 100,
+            expanded_selections: 1000,
         }
     }
 }
@@ -77,6 +112,7 @@ fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subs
         Subscription::default(),
     )
     .extension(error_codes::ErrorCodes)
+    .extension(document_guard::DocumentGuard(limits))
     .extension(partner_access::PartnerKeyScopes)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)

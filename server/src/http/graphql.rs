@@ -16,6 +16,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use schema::ClientAddress;
+use schema::graphql::document_guard;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -133,6 +134,9 @@ async fn execute(
     media: Media,
 ) -> Response {
     let started = Instant::now();
+    if let Some(refused) = guard(&state, &request.query, media) {
+        return refused;
+    }
     let operation = operation(&mut request);
     let (name, kind) = match &operation {
         Some((name, kind)) => (name.as_deref(), Some(*kind)),
@@ -212,6 +216,39 @@ async fn execute(
         http.headers_mut().insert(header::RETRY_AFTER, value);
     }
     http
+}
+
+/// The document guard, before anything parses the text: a refused document is a request
+/// error like a parse failure (400 for graphql-response+json clients, 200 for JSON ones).
+fn guard(state: &AppState, query: &str, media: Media) -> Option<Response> {
+    let refusal = document_guard::check(query, &state.limits).err()?;
+    let status = match media {
+        Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    };
+    let response = async_graphql::Response::from_errors(vec![refusal.to_server_error()]);
+    let body = match serde_json::to_value(&response) {
+        Ok(mut body) => {
+            if media == Media::GraphqlResponseJson
+                && let Some(fields) = body.as_object_mut()
+            {
+                fields.remove("data");
+            }
+            body.to_string()
+        }
+        Err(_) => {
+            return Some(transport_error(
+                status,
+                media,
+                "QUERY_TOO_LARGE",
+                "query too large",
+            ));
+        }
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    Some(http)
 }
 
 /// The wait of a RATE_LIMITED error, in seconds, if the response has one.
@@ -330,6 +367,9 @@ pub async fn get(
         }
     };
     let mut request = params.into_request();
+    if let Some(refused) = guard(&state, &request.query, media) {
+        return refused;
+    }
     if matches!(
         operation(&mut request),
         Some((_, OperationType::Mutation | OperationType::Subscription))

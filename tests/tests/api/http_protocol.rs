@@ -111,7 +111,13 @@ async fn a_variable_of_the_wrong_type_is_refused_with_a_code() {
 #[tokio::test]
 async fn a_query_nested_too_deep_is_refused() {
     let app = spawn_app(Backend::Sqlite).await;
-    let deep = "{ events { edges { node { distances { event { distances { event { distances { event { distances { event { name } } } } } } } } } } } }";
+    // 17 levels, past the default of 15.
+    let mut deep = "{ events { edges { node { distances { name ".to_owned();
+    for _ in 0..6 {
+        deep.push_str("event { distances { name ");
+    }
+    deep.push_str(&"} ".repeat(17));
+    let deep = deep.as_str();
     let body = app.graphql(None, deep, json!({})).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",

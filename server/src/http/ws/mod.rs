@@ -466,6 +466,14 @@ impl Session {
             );
         }
         self.window.1 += 1;
+        // Measured before anything parses it.
+        if let Err(refusal) =
+            schema::graphql::document_guard::check(&request.query, &self.state.limits)
+        {
+            let errors =
+                serde_json::to_value(vec![refusal.to_server_error()]).unwrap_or(Value::Null);
+            return Step::Send(self.protocol.error(&id, errors));
+        }
         if !self.credential_holds().await {
             return self.forbidden();
         }
