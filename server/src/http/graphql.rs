@@ -143,8 +143,8 @@ async fn execute(
         None => (None, None),
     };
     let span = tracing::Span::current();
-    span.record("operation", name.unwrap_or("-"));
-    span.record("kind", kind_name(kind));
+    span.record("operation", tracing::field::display(name.unwrap_or("-")));
+    span.record("kind", tracing::field::display(kind_name(kind)));
     let viewer = match resolve_viewer(&state, bearer_token(&headers)).await {
         Ok(viewer) => viewer,
         Err(error) => {

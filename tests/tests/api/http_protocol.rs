@@ -243,3 +243,71 @@ async fn readiness_fails_while_redis_is_unreachable() {
         .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
 }
+
+/// POSTs `body` as JSON, accepting `application/graphql-response+json`; status and body.
+async fn post_for_graphql_response(app: &crate::helpers::TestApp, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.graphql_url())
+        .header("accept", "application/graphql-response+json")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// graphql-http audit D586: no `data` entry on a document that does not parse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_does_not_parse_has_no_data_entry() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (status, body) = post_for_graphql_response(&app, json!({ "query": "{" })).await;
+    assert_eq!(status, 400);
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_PARSE_FAILED"
+    );
+}
+
+/// graphql-http audit 5E5B: no `data` entry on a document that does not validate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_does_not_validate_has_no_data_entry() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (status, body) = post_for_graphql_response(
+        &app,
+        json!({ "query": "{ field8f31403dfe404bccbb0e835f2629c6a7 }" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+}
+
+/// graphql-http audits 8764 and 3E3A: parameters that are not a GraphQL request are a 400,
+/// whatever the client accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_that_are_not_a_graphql_request_are_a_400() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for body in [
+        json!({ "qeury": "{ __typename }" }),
+        json!({ "query": 7 }),
+        json!({ "query": "{ __typename }", "variables": "not a map" }),
+        json!({ "query": "{ __typename }", "extensions": [1] }),
+    ] {
+        let (status, answer) = post_for_graphql_response(&app, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        let plain = app
+            .client
+            .post(app.graphql_url())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plain.status(), 400, "{body} as application/json");
+    }
+}

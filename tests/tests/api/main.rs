@@ -16,6 +16,8 @@ mod events;
 mod hostile_documents;
 mod hostile_inputs;
 mod http_protocol;
+mod lifecycle;
+mod operations;
 mod partner_keys;
 mod partner_stats;
 mod password_hashing;
