@@ -207,8 +207,10 @@ pub struct ShutdownSettings {
 /// `Retry-After` and the code RATE_LIMITED.
 #[derive(Args, Debug, Clone)]
 pub struct RateLimits {
-    /// signIn, signUp and requestPasswordReset from one client address.
-    #[arg(long = "rate-auth-per-address", env = "RATE_AUTH_PER_ADDRESS", default_value_t = 30,
+    /// signIn, signUp and requestPasswordReset from one client address. Generous, because
+    /// a whole start area may share one address (a venue's Wi-Fi, a carrier's NAT); the
+    /// per-account limit is what stops guessing.
+    #[arg(long = "rate-auth-per-address", env = "RATE_AUTH_PER_ADDRESS", default_value_t = 120,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_per_address: u32,
 
@@ -217,8 +219,8 @@ pub struct RateLimits {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_per_account: u32,
 
-    /// WebSocket connections opened from one client address.
-    #[arg(long = "rate-ws-upgrades-per-address", env = "RATE_WS_UPGRADES_PER_ADDRESS", default_value_t = 120,
+    /// WebSocket connections opened from one client address (generous for the same reason).
+    #[arg(long = "rate-ws-upgrades-per-address", env = "RATE_WS_UPGRADES_PER_ADDRESS", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub ws_upgrades_per_address: u32,
 }

@@ -238,6 +238,8 @@ pub async fn run(args: Args) -> Result<(), String> {
             .env("REDIS_CHANNEL_PREFIX", &prefix)
             .env("SEED_DEMO", "false")
             .env("HUB_BUFFER", "4096")
+            // The clients come from a handful of loopback addresses.
+            .env("RATE_WS_UPGRADES_PER_ADDRESS", "1000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

@@ -13,6 +13,7 @@ mod browser;
 mod charity;
 mod charity_ownership;
 mod events;
+mod fanout;
 mod hostile_documents;
 mod hostile_inputs;
 mod http_protocol;

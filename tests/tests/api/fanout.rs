@@ -1,0 +1,232 @@
+//! Shared executions: subscribers of the same operation share one group (one execution per
+//! notice), cursors aside; personal subscriptions share per account; a group ends with its
+//! last member; and a subscription starts when its message arrives, so a change made right
+//! after thousands subscribe on another instance reaches every one of them.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use gateway_tests::Backend;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::alerts::{STATUS_CHANGED, change};
+use crate::alerts_cluster::{cancel, demo_database, instance};
+use crate::helpers::{TestApp, spawn_app};
+use crate::registrations::register;
+use crate::ws_client::{TRANSPORT, Ws};
+
+async fn groups_become(app: &TestApp, n: usize) {
+    for _ in 0..100 {
+        if app.fanout.groups() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("expected {n} groups, found {}", app.fanout.groups());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor() {
+    let app = spawn_app(Backend::Postgres).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let marathon = app.event_id("almaty-marathon-2027").await;
+    let women = app.event_id("womens-and-childrens-race-2020").await;
+    let runner = app.sign_up_runner("shared@example.kz").await;
+    let mut sockets = Vec::new();
+    for n in 0..12 {
+        // Anonymous, signed in, with and without a cursor: one group for the marathon.
+        let token = (n % 3 == 0).then_some(runner.as_str());
+        let mut socket = Ws::init(&app.ws_url(), TRANSPORT, token).await;
+        let variables = if n % 4 == 0 {
+            json!({ "e": marathon, "after": "0" })
+        } else {
+            json!({ "e": marathon })
+        };
+        socket
+            .subscribe(TRANSPORT, "m", STATUS_CHANGED, variables)
+            .await;
+        sockets.push(socket);
+    }
+    let mut elsewhere = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    elsewhere
+        .subscribe(TRANSPORT, "w", STATUS_CHANGED, json!({ "e": women }))
+        .await;
+    groups_become(&app, 2).await;
+    change(
+        (&app, &organizer),
+        &marathon,
+        "SUSPENDED",
+        "Awaiting a permit",
+        None,
+    )
+    .await;
+    let mut payloads = Vec::new();
+    for socket in &mut sockets {
+        payloads.push(socket.payload("m").await);
+    }
+    assert!(payloads.iter().all(|p| p == &payloads[0]), "{payloads:?}");
+    assert_eq!(
+        payloads[0]["data"]["eventStatusChanged"]["status"],
+        "SUSPENDED"
+    );
+    elsewhere.expect_silence(Duration::from_millis(200)).await;
+    drop(sockets);
+    groups_become(&app, 1).await;
+    drop(elsewhere);
+    groups_become(&app, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_notifications_are_shared_per_account_only() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let marathon = app.event_id("almaty-marathon-2027").await;
+    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let registered = app.sign_up_runner("registered@example.kz").await;
+    register(&app, &registered, distance).await;
+    let bystander = app.sign_up_runner("bystander@example.kz").await;
+    let query = "subscription { myNotifications { id kind eventStatusChange { reason } } }";
+    let mut phone = Ws::init(&app.ws_url(), TRANSPORT, Some(&registered)).await;
+    let mut laptop = Ws::init(&app.ws_url(), TRANSPORT, Some(&registered)).await;
+    let mut other = Ws::init(&app.ws_url(), TRANSPORT, Some(&bystander)).await;
+    for socket in [&mut phone, &mut laptop, &mut other] {
+        socket.subscribe(TRANSPORT, "mine", query, json!({})).await;
+    }
+    groups_become(&app, 2).await;
+    change(
+        (&app, &organizer),
+        &marathon,
+        "CANCELLED",
+        "Public events are banned",
+        None,
+    )
+    .await;
+    let on_phone = phone.payload("mine").await;
+    assert_eq!(
+        on_phone["data"]["myNotifications"]["eventStatusChange"]["reason"],
+        "Public events are banned"
+    );
+    assert_eq!(laptop.payload("mine").await, on_phone);
+    other.expect_silence(Duration::from_millis(300)).await;
+}
+
+/// Opens a socket, sends `connection_init` and `subscribe`, then waits for the first
+/// `next` (up to `wait`); reports once the subscribe message is on its way.
+async fn subscriber(
+    url: String,
+    subscribed: tokio::sync::mpsc::Sender<()>,
+    wait: Duration,
+) -> Option<Value> {
+    let mut request = url.into_client_request().ok()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", TRANSPORT.parse().ok()?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.ok()?;
+    socket
+        .send(Message::Text(
+            json!({ "type": "connection_init" }).to_string().into(),
+        ))
+        .await
+        .ok()?;
+    loop {
+        if let Message::Text(text) = socket.next().await?.ok()? {
+            if serde_json::from_str::<Value>(&text).ok()?["type"] == "connection_ack" {
+                break;
+            }
+        }
+    }
+    let subscribe = json!({ "id": "1", "type": "subscribe",
+        "payload": { "query": "subscription { eventStatusChanged { id status reason } }" } });
+    socket
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .ok()?;
+    let _ = subscribed.send(()).await;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).ok()?;
+            if value["type"] == "next" {
+                return Some(value["payload"].clone());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_who_subscribe_on_another_instance_just_before_a_change_all_hear_it() {
+    const CLIENTS: usize = 2000;
+    let (database, organizer) = demo_database().await;
+    let prefix = crate::helpers::unique_name("gwfirst");
+    let a = instance(&database, "redis://127.0.0.1:6379", &prefix, &[]).await;
+    // Every client comes from 127.0.0.1: lift the per-address limit on upgrades.
+    let b = instance(
+        &database,
+        "redis://127.0.0.1:6379",
+        &prefix,
+        &[("RATE_WS_UPGRADES_PER_ADDRESS", "100000")],
+    )
+    .await;
+    let event = {
+        let body = gateway_tests::post_graphql(
+            &reqwest::Client::new(),
+            &a.address,
+            None,
+            &json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id } }" }),
+        )
+        .await
+        .unwrap();
+        body["data"]["eventBySlug"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let url = format!("{}/graphql/ws", b.address.replace("http://", "ws://"));
+    let (subscribed, mut sent) = tokio::sync::mpsc::channel(CLIENTS);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            tokio::spawn(subscriber(
+                url.clone(),
+                subscribed.clone(),
+                Duration::from_secs(30),
+            ))
+        })
+        .collect();
+    drop(subscribed);
+    for _ in 0..CLIENTS {
+        tokio::time::timeout(Duration::from_secs(60), sent.recv())
+            .await
+            .expect("every client subscribes within a minute")
+            .expect("a client failed before subscribing");
+    }
+    // The last subscribe message has just been sent: change the race now, on instance A.
+    cancel(
+        &a,
+        &organizer,
+        &event,
+        "CANCELLED",
+        "Public events are banned",
+    )
+    .await;
+    let mut heard = 0;
+    for client in clients {
+        if let Ok(Some(payload)) = client.await {
+            assert_eq!(payload["data"]["eventStatusChanged"]["status"], "CANCELLED");
+            heard += 1;
+        }
+    }
+    assert_eq!(heard, CLIENTS, "every subscriber hears the change");
+    drop((a, b, database));
+}
