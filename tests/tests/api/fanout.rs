@@ -137,10 +137,10 @@ async fn subscriber(
         .await
         .ok()?;
     loop {
-        if let Message::Text(text) = socket.next().await?.ok()? {
-            if serde_json::from_str::<Value>(&text).ok()?["type"] == "connection_ack" {
-                break;
-            }
+        if let Message::Text(text) = socket.next().await?.ok()?
+            && serde_json::from_str::<Value>(&text).ok()?["type"] == "connection_ack"
+        {
+            break;
         }
     }
     let subscribe = json!({ "id": "1", "type": "subscribe",
