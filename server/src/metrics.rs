@@ -132,10 +132,16 @@ pub fn notifications_relayed(n: usize) {
 
 /// A notice reached `stage` (`hub` or `websocket`) `delay` after its commit.
 pub fn alert_reached(stage: &'static str, delay: Duration) {
-    histogram!("gateway_alert_delay_seconds", "stage" => stage).record(delay.as_secs_f64());
-    if stage == "hub" {
-        counter!("gateway_notices_broadcast_total").increment(1);
+    if stage == "websocket" {
+        // Once per subscriber per alert: the handle is looked up once, not each time.
+        static WEBSOCKET: OnceLock<metrics::Histogram> = OnceLock::new();
+        WEBSOCKET
+            .get_or_init(|| histogram!("gateway_alert_delay_seconds", "stage" => "websocket"))
+            .record(delay.as_secs_f64());
+        return;
     }
+    histogram!("gateway_alert_delay_seconds", "stage" => stage).record(delay.as_secs_f64());
+    counter!("gateway_notices_broadcast_total").increment(1);
 }
 
 pub fn graphql_request(operation: Option<&str>, kind: &'static str, outcome: &str, took: Duration) {

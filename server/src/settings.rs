@@ -165,7 +165,7 @@ pub struct BusSettings {
 
     /// How often each hub reads the log even while Redis rings it, in ms: a safety net for
     /// a ring lost or held up on the way.
-    #[arg(long = "hub-poll-ms", env = "HUB_POLL_MS", default_value = "1000",
+    #[arg(long = "hub-poll-ms", env = "HUB_POLL_MS", default_value = "250",
           value_parser = millis(10..=60_000))]
     pub hub_poll: Duration,
 
@@ -304,14 +304,15 @@ pub struct PushSettings {
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub batch: u64,
 
-    /// How long a claim lasts, in ms: after a worker dies, its unsent claims wait this
-    /// long before another instance sends them.
-    #[arg(long = "push-lease-ms", env = "PUSH_LEASE_MS", default_value = "30000",
+    /// How long a claim lasts unless its worker renews it (it does, every third of this),
+    /// in ms: after a worker dies, its unsent claims wait this long before another instance
+    /// sends them.
+    #[arg(long = "push-lease-ms", env = "PUSH_LEASE_MS", default_value = "2000",
           value_parser = millis(1_000..=3_600_000))]
     pub lease: Duration,
 
     /// How often an idle push worker looks for due deliveries, in ms.
-    #[arg(long = "push-poll-ms", env = "PUSH_POLL_MS", default_value = "1000",
+    #[arg(long = "push-poll-ms", env = "PUSH_POLL_MS", default_value = "500",
           value_parser = millis(10..=600_000))]
     pub poll: Duration,
 

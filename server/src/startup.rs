@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::alerts::hub::Hub;
 use crate::alerts::redis_bus::{Listener, RedisPublisher};
 use crate::alerts::relay::Relay;
-use crate::alerts::{InProcess, Publisher};
+use crate::alerts::{Both, InProcess, Publisher};
 use crate::app::{App, AppState};
 use crate::http::fanout::Fanout;
 use crate::push::sender::Sender;
@@ -81,10 +81,13 @@ impl Application {
                     outage_poll: settings.bus.hub_outage_poll,
                 };
                 workers.push(tokio::spawn(listener.run(hub.clone(), shutdown.clone())));
-                Arc::new(RedisPublisher::new(
-                    client.clone(),
-                    &settings.bus.redis_channel_prefix,
-                )?)
+                Arc::new(Both {
+                    local: hub.clone(),
+                    remote: Arc::new(RedisPublisher::new(
+                        client.clone(),
+                        &settings.bus.redis_channel_prefix,
+                    )?),
+                })
             }
             None => Arc::new(InProcess(hub.clone())),
         };
@@ -179,7 +182,6 @@ impl Application {
         let fanout = Fanout::new(
             schema.clone(),
             hub,
-            settings.bus.hub_buffer as usize,
             u64::from(settings.limits.replay_max_notifications),
         );
         let listener = TcpListener::bind(settings.http.bind)

@@ -3,6 +3,11 @@
 
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
 
+/// The bearer token [`runner_tokens`] gives runner `index` of `prefix`.
+pub fn runner_token(prefix: &str, index: usize) -> String {
+    format!("rdg_{prefix}-{index}")
+}
+
 /// `n` runner accounts (`<prefix>-<i>@load.test`) with sessions; returns their bearer
 /// tokens.
 pub async fn runner_tokens(
@@ -28,7 +33,7 @@ pub async fn runner_tokens(
             .exec_with_returning_keys(db)
             .await
             .map_err(|e| e.to_string())?;
-        let batch: Vec<String> = (start..end).map(|i| format!("rdg_{prefix}-{i}")).collect();
+        let batch: Vec<String> = (start..end).map(|i| runner_token(prefix, i)).collect();
         let sessions = ids
             .iter()
             .zip(&batch)

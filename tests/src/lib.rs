@@ -5,8 +5,9 @@
 pub mod accounts;
 pub mod database;
 pub mod gateway;
+pub mod promise;
 pub mod push_service;
 
-pub use accounts::{organizer_token, runner_tokens};
+pub use accounts::{organizer_token, runner_token, runner_tokens};
 pub use database::{Backend, TestDatabase, postgres_admin_url, unique_name};
 pub use gateway::{Gateway, free_port, gateway_binary, post_graphql};

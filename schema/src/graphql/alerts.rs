@@ -187,6 +187,19 @@ fn too_old(behind: i64, max_behind: u64) -> Result<(), ApiError> {
 type Items<T> = BoxStream<'static, async_graphql::Result<T>>;
 
 #[derive(Default)]
+pub struct AlertQuery;
+
+#[Object]
+impl AlertQuery {
+    /// The id of the newest notification. A client that subscribes to `myNotifications`
+    /// with `after` set to this (and, on every reconnect, to the newest id it has received
+    /// since) misses nothing from this moment on.
+    async fn notifications_cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(to_id(notifications::last_id(&api(ctx)?.db).await?))
+    }
+}
+
+#[derive(Default)]
 pub struct AlertSubscription;
 
 #[Subscription]

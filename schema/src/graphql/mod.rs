@@ -38,6 +38,7 @@ pub struct Query(
     push::PushQuery,
     stats::StatsQuery,
     partner_keys::PartnerKeyQuery,
+    alerts::AlertQuery,
 );
 
 #[derive(MergedObject, Default)]

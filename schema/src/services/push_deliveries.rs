@@ -330,6 +330,24 @@ pub async fn record(
     Ok(())
 }
 
+/// Extends the leases of `worker`'s claims still pending (in its queue or in flight), so
+/// that a short lease only runs out when the worker has died.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    until: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use push_delivery::Column as D;
+    Ok(push_delivery::Entity::update_many()
+        .col_expr(D::LeaseUntil, Expr::value(until))
+        .filter(D::ClaimedBy.eq(worker))
+        .filter(D::Status.eq(DeliveryStatus::Pending))
+        .filter(D::LeaseUntil.is_not_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// Gives claimed but unstarted deliveries back (a worker shutting down), without
 /// counting the claim as an attempt.
 pub async fn release(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<(), DbErr> {

@@ -18,6 +18,23 @@ pub trait Publisher: Send + Sync {
     async fn publish(&self, id: i64) -> anyhow::Result<()>;
 }
 
+/// Redis and this instance's own hub: the hub here hears the relay at once, whatever
+/// Redis is doing; the other instances hear it through Redis (or their polls).
+pub struct Both {
+    pub local: Arc<hub::Hub>,
+    pub remote: Arc<dyn Publisher>,
+}
+
+#[async_trait]
+impl Publisher for Both {
+    async fn publish(&self, id: i64) -> anyhow::Result<()> {
+        if let Err(error) = self.local.ring(id).await {
+            tracing::warn!(%error, id, "the local hub could not read the log");
+        }
+        self.remote.publish(id).await
+    }
+}
+
 /// The embedded default: the relay rings this instance's hub directly.
 pub struct InProcess(pub Arc<hub::Hub>);
 

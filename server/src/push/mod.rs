@@ -162,6 +162,10 @@ impl Worker {
         let mut attempted = 0;
         let mut exhausted = false;
         let mut failure = None;
+        // Claims are short leases, renewed while this worker lives: a dead worker's claims
+        // go to another instance within one lease.
+        let mut renew = tokio::time::interval(self.config.lease / 3);
+        renew.tick().await;
         while !*shutdown.borrow() {
             // Keep the pipeline full: claim more before the queue runs dry.
             if !exhausted && queue.len() < self.config.concurrency {
@@ -199,6 +203,12 @@ impl Worker {
                     }
                     if outcomes.len() >= RECORD_EVERY {
                         self.record(&mut outcomes).await?;
+                    }
+                }
+                _ = renew.tick() => {
+                    let until = Utc::now() + chrono::Duration::from_std(self.config.lease)?;
+                    if let Err(error) = push_deliveries::renew(&self.db, &self.config.instance, until).await {
+                        tracing::warn!(%error, "could not renew the push claims");
                     }
                 }
                 _ = shutdown.changed() => {}

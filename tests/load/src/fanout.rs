@@ -1,7 +1,9 @@
-//! Load tool: fan-out of one cancellation to many `eventStatusChanged` subscribers.
+//! Load tool: fan-out of status changes to many `eventStatusChanged` subscribers.
 //!
-//!     cargo build --release --workspace && ./target/release/load fanout --subscribers 19900 --instances 1
-//!     ./target/release/load fanout --subscribers 20000 --instances 2
+//!     cargo build --release --workspace
+//!     ./target/release/load fanout --subscribers 19900 --instances 1
+//!     ./target/release/load fanout --subscribers 39800 --instances 2
+//!     ./target/release/load fanout --subscribers 1000 --distinct
 //!
 //! Every process here may hold at most 20,000 open files (sockets count), so one gateway
 //! instance can take about 19,900 WebSockets, and the clients are spread over worker
@@ -9,10 +11,13 @@
 //! 127.0.0.2, 127.0.0.3, … so ephemeral ports do not run short. Each worker and gateway is
 //! started through `sh -c 'ulimit -n 20000; exec …'` to raise its open-file limit.
 //!
-//! Measures, from the mutation's HTTP response to each subscriber's receipt (wall clock
-//! on this one machine): p50, p99, max, how many received (and none missing), and each
-//! gateway's resident memory per connection (RSS after subscribing minus before, divided
-//! by its connections).
+//! Once every subscription is live, the organizer changes the race's status --rounds times
+//! (SUSPENDED, SCHEDULED, …), --gap-ms apart, on instance 0. Measured for each round, from
+//! the mutation's HTTP response to each subscriber's receipt (wall clock on this one
+//! machine): how many received, p50, p99, max. Memory per instance: resident memory with
+//! every subscription live, and the peak while they subscribed (VmHWM), each minus the
+//! resident memory before the first client, divided by its connections. With --distinct
+//! every subscriber's document differs (an alias of its own), so nothing can be shared.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -33,16 +38,69 @@ fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-const SUBSCRIBE: &str =
-    "subscription($e: ID) { eventStatusChanged(eventId: $e) { id status event { id name } } }";
+/// The subscription; `{alias}` is empty, or `a<n>:` for --distinct.
+fn document(alias: &str) -> String {
+    format!(
+        "subscription($e: ID) {{ {alias} eventStatusChanged(eventId: $e) {{ id status event {{ id name }} }} }}"
+    )
+}
 
-/// One client socket: handshake, subscribe, then wait for the one alert.
+/// One client socket: handshake, subscribe, then the receipt time of each of `rounds`
+/// alerts (0 for one that never came).
 async fn subscriber(
     url: String,
     source: IpAddr,
     event: String,
+    alias: String,
+    rounds: usize,
     ready: tokio::sync::mpsc::Sender<()>,
-) -> Option<i64> {
+    done: tokio::sync::mpsc::Sender<()>,
+    mut everyone_done: tokio::sync::watch::Receiver<bool>,
+) -> Vec<i64> {
+    let mut receipts = vec![0; rounds];
+    let Some(mut ws) = connect(&url, source).await else {
+        return receipts;
+    };
+    let subscribe = json!({ "id": "1", "type": "subscribe",
+        "payload": { "query": document(&alias), "variables": { "e": event } } });
+    if ws
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .is_err()
+    {
+        return receipts;
+    }
+    let _ = ready.send(()).await;
+    let mut round = 0;
+    while round < rounds {
+        let Some(Ok(message)) = ws.next().await else {
+            break;
+        };
+        if let Message::Text(text) = message {
+            // Timestamped first, and told apart without parsing: the clients share the
+            // machine's two cores with the gateway, so they should cost it as little as
+            // possible.
+            let at = now_micros();
+            if text.contains(r#""type":"next""#) {
+                receipts[round] = at;
+                round += 1;
+            } else if text.contains(r#""type":"ping""#) {
+                let _ = ws.send(Message::Text(r#"{"type":"pong"}"#.into())).await;
+            }
+        }
+    }
+    // Closing now would cost the gateway work while others still wait for this round:
+    // close once every subscriber of this worker has its alerts.
+    let _ = done.send(()).await;
+    let _ = everyone_done.wait_for(|done| *done).await;
+    let _ = ws.close(None).await;
+    receipts
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Connects from `source` and completes `connection_init`.
+async fn connect(url: &str, source: IpAddr) -> Option<Socket> {
     let socket = tokio::net::TcpSocket::new_v4().ok()?;
     socket.bind(SocketAddr::new(source, 0)).ok()?;
     let target: SocketAddr = url
@@ -69,26 +127,7 @@ async fn subscriber(
     .await
     .ok()?;
     let _ack = ws.next().await?;
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIBE, "variables": { "e": event } } });
-    ws.send(Message::Text(subscribe.to_string().into()))
-        .await
-        .ok()?;
-    let _ = ready.send(()).await;
-    while let Some(Ok(message)) = ws.next().await {
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).ok()?;
-            match value["type"].as_str() {
-                Some("next") => return Some(now_micros()),
-                Some("ping") => {
-                    let _ = ws
-                        .send(Message::Text(json!({ "type": "pong" }).to_string().into()))
-                        .await;
-                }
-                _ => {}
-            }
-        }
-    }
-    None
+    Some(ws)
 }
 
 /// One client process of a fan-out run (started by `load fanout`, not by hand).
@@ -106,6 +145,12 @@ pub struct WorkerArgs {
     /// Last octet of the first 127.0.0.x source address.
     #[arg(long, default_value_t = 2)]
     first_ip: u8,
+    /// Alerts each subscriber waits for.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Give subscriber n the alias `a<offset + n>` (no sharing).
+    #[arg(long)]
+    distinct_from: Option<usize>,
 }
 
 /// Worker mode: open `count` subscribers, say READY, wait, print receipts as JSON.
@@ -115,17 +160,26 @@ pub async fn worker(args: WorkerArgs) -> Result<(), String> {
         event,
         count,
         first_ip,
+        rounds,
+        distinct_from,
     } = args;
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(count.max(1));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel(count.max(1));
+    let (all_done, everyone_done) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
         // 5,000 connections per source address.
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, first_ip + (i / 5000) as u8));
+        let alias = distinct_from.map_or(String::new(), |offset| format!("a{}:", offset + i));
         tasks.push(tokio::spawn(subscriber(
             url.clone(),
             source,
             event.clone(),
+            alias,
+            rounds,
             ready_tx.clone(),
+            done_tx.clone(),
+            everyone_done.clone(),
         )));
         if i % 500 == 499 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -143,51 +197,27 @@ pub async fn worker(args: WorkerArgs) -> Result<(), String> {
     }
     println!("READY {ready}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
+    drop(done_tx);
+    let mut done = 0;
+    while done < ready {
+        match tokio::time::timeout(Duration::from_secs(120), done_rx.recv()).await {
+            Ok(Some(())) => done += 1,
+            _ => break,
+        }
+    }
+    let _ = all_done.send(true);
     let mut receipts = Vec::with_capacity(count);
     for task in tasks {
-        if let Ok(Ok(Some(at))) = tokio::time::timeout(Duration::from_secs(60), task).await {
-            receipts.push(at);
+        match tokio::time::timeout(Duration::from_secs(120), task).await {
+            Ok(Ok(times)) => receipts.push(times),
+            _ => receipts.push(vec![0; rounds]),
         }
     }
     println!("{}", json!({ "receipts": receipts }));
     Ok(())
 }
 
-async fn metric(client: &reqwest::Client, address: &str, name: &str) -> i64 {
-    let Ok(response) = client.get(format!("{address}/metrics")).send().await else {
-        return -1;
-    };
-    let text = response.text().await.unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn with_ulimit(exe: &std::path::Path, args: &[String]) -> Command {
-    let mut line = format!("ulimit -n 20000; exec '{}'", exe.display());
-    for arg in args {
-        line.push_str(&format!(" '{arg}'"));
-    }
-    let mut command = Command::new("sh");
-    command.arg("-c").arg(line);
-    command
-}
-
-/// One cancellation to many `eventStatusChanged` subscribers.
+/// Many subscribers, a few status changes.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Subscribers in all, split evenly over the instances.
@@ -199,6 +229,15 @@ pub struct Args {
     /// Connections per client process (the open-file limit is 20,000 a process).
     #[arg(long, default_value_t = 10_000)]
     per_worker: usize,
+    /// Status changes, one after the other.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Time between status changes, in ms.
+    #[arg(long, default_value_t = 2000)]
+    gap_ms: u64,
+    /// Every subscriber a document of its own (no sharing possible).
+    #[arg(long)]
+    distinct: bool,
     #[command(flatten)]
     postgres: crate::Postgres,
     /// The Redis the instances share.
@@ -206,16 +245,14 @@ pub struct Args {
     redis: String,
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
-    let Args {
-        subscribers,
-        instances,
-        per_worker,
-        postgres,
-        redis,
-    } = args;
-    let postgres = postgres.url;
+struct Instance {
+    child: std::process::Child,
+    address: String,
+    admin: String,
+}
 
+pub async fn run(args: Args) -> Result<(), String> {
+    let postgres = args.postgres.url.clone();
     let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_fanout").await?;
     let token = gateway_tests::organizer_token(
         &db,
@@ -223,10 +260,9 @@ pub async fn run(args: Args) -> Result<(), String> {
         "courage-to-be-the-first",
     )
     .await?;
-
     let prefix = format!("fanout{}", std::process::id());
     let mut gateways = Vec::new();
-    for _ in 0..instances {
+    for _ in 0..args.instances {
         let port = free_port()?;
         let admin = free_port()?;
         let child = with_ulimit(&gateway_binary(), &[])
@@ -234,7 +270,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .env("ADMIN_BIND", format!("127.0.0.1:{admin}"))
             .env("DATABASE_URL", &scratch.url)
             .env("DATABASE_MAX_CONNECTIONS", "8")
-            .env("REDIS_URL", &redis)
+            .env("REDIS_URL", &args.redis)
             .env("REDIS_CHANNEL_PREFIX", &prefix)
             .env("SEED_DEMO", "false")
             .env("HUB_BUFFER", "4096")
@@ -244,38 +280,36 @@ pub async fn run(args: Args) -> Result<(), String> {
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| e.to_string())?;
-        gateways.push((
+        gateways.push(Instance {
             child,
-            format!("http://127.0.0.1:{port}"),
-            format!("http://127.0.0.1:{admin}"),
-        ));
+            address: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin}"),
+        });
     }
     let client = reqwest::Client::new();
-    for (_, address, _) in &gateways {
+    for gateway in &gateways {
         let deadline = Instant::now() + Duration::from_secs(30);
         while client
-            .get(format!("{address}/readyz"))
+            .get(format!("{}/readyz", gateway.address))
             .send()
             .await
             .map(|r| !r.status().is_success())
             .unwrap_or(true)
         {
             if Instant::now() > deadline {
-                return Err(format!("{address} not ready"));
+                return Err(format!("{} not ready", gateway.address));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     let event = {
-        let body: Value = client
-            .post(format!("{}/graphql", gateways[0].1))
-            .json(&json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id } }" }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let body = gateway_tests::post_graphql(
+            &client,
+            &gateways[0].address,
+            None,
+            &json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id } }" }),
+        )
+        .await?;
         body["data"]["eventBySlug"]["id"]
             .as_str()
             .ok_or("no event")?
@@ -283,26 +317,27 @@ pub async fn run(args: Args) -> Result<(), String> {
     };
     let rss_before: Vec<u64> = gateways
         .iter()
-        .map(|(child, _, _)| rss_kib(child.id()))
+        .map(|g| proc_kib(g.child.id(), "VmRSS:"))
         .collect();
 
     // Workers: each takes up to `per_worker` connections on one gateway.
-    let per_instance = subscribers / instances;
+    let per_instance = args.subscribers / args.instances;
     let mut workers = Vec::new();
     let mut next_ip = 2_u8;
-    for (index, (_, address, _)) in gateways.iter().enumerate() {
+    let mut offset = 0;
+    for (index, gateway) in gateways.iter().enumerate() {
         let mut left = per_instance
             + if index == 0 {
-                subscribers % instances
+                args.subscribers % args.instances
             } else {
                 0
             };
         while left > 0 {
-            let count = left.min(per_worker);
+            let count = left.min(args.per_worker);
             left -= count;
-            let url = format!("{}/graphql/ws", address.replace("http://", "ws://"));
+            let url = format!("{}/graphql/ws", gateway.address.replace("http://", "ws://"));
             let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-            let args = vec![
+            let mut worker_args = vec![
                 "fanout-worker".to_owned(),
                 "--url".into(),
                 url,
@@ -312,9 +347,15 @@ pub async fn run(args: Args) -> Result<(), String> {
                 count.to_string(),
                 "--first-ip".into(),
                 next_ip.to_string(),
+                "--rounds".into(),
+                args.rounds.to_string(),
             ];
+            if args.distinct {
+                worker_args.extend(["--distinct-from".to_owned(), offset.to_string()]);
+            }
+            offset += count;
             next_ip += count.div_ceil(5000) as u8;
-            let child = with_ulimit(&exe, &args)
+            let child = with_ulimit(&exe, &worker_args)
                 .stdout(Stdio::piped())
                 .spawn()
                 .map_err(|e| e.to_string())?;
@@ -339,100 +380,188 @@ pub async fn run(args: Args) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut live = 0;
-        for (_, _, admin) in &gateways {
-            live += metric(&client, admin, "gateway_subscriptions").await.max(0) as usize;
+        for gateway in &gateways {
+            live += metric(&client, &gateway.admin, "gateway_subscriptions")
+                .await
+                .max(0) as usize;
         }
         if live >= connected || Instant::now() > deadline {
             println!(
-                "{connected} clients connected, {live} subscriptions live on {instances} instance(s)"
+                "{connected} clients connected, {live} subscriptions live on {} instance(s)",
+                args.instances
             );
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after: Vec<u64> = gateways
+    let rss_live: Vec<u64> = gateways
         .iter()
-        .map(|(child, _, _)| rss_kib(child.id()))
+        .map(|g| proc_kib(g.child.id(), "VmRSS:"))
         .collect();
-    let connections: Vec<i64> = {
-        let mut all = Vec::new();
-        for (_, _, admin) in &gateways {
-            all.push(metric(&client, admin, "gateway_websocket_connections").await);
-        }
-        all
-    };
-
-    let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
-        "variables": { "input": { "eventId": event, "status": "CANCELLED", "reason": "Public events are banned" } } });
-    let answer: Value = client
-        .post(format!("{}/graphql", gateways[0].1))
-        .bearer_auth(&token)
-        .json(&mutation)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let responded = now_micros();
-    if answer.get("errors").is_some() {
-        return Err(format!("mutation failed: {answer}"));
+    let rss_peak: Vec<u64> = gateways
+        .iter()
+        .map(|g| proc_kib(g.child.id(), "VmHWM:"))
+        .collect();
+    let mut connections = Vec::new();
+    for gateway in &gateways {
+        connections.push(metric(&client, &gateway.admin, "gateway_websocket_connections").await);
     }
 
-    let mut latencies_us: Vec<i64> = Vec::new();
+    let cpu_before: Vec<u64> = gateways.iter().map(|g| cpu_micros(g.child.id())).collect();
+    let mut responded = Vec::new();
+    for round in 0..args.rounds {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(args.gap_ms)).await;
+        }
+        let status = if round % 2 == 0 {
+            "SUSPENDED"
+        } else {
+            "SCHEDULED"
+        };
+        let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
+            "variables": { "input": { "eventId": event, "status": status, "reason": format!("Round {}", round + 1) } } });
+        let answer =
+            gateway_tests::post_graphql(&client, &gateways[0].address, Some(&token), &mutation)
+                .await?;
+        responded.push(now_micros());
+        if answer.get("errors").is_some() {
+            return Err(format!("mutation failed: {answer}"));
+        }
+    }
+
+    let mut latencies_us: Vec<Vec<i64>> = vec![Vec::new(); args.rounds];
+    let mut missing = vec![0usize; args.rounds];
     for reader in &mut readers {
         let mut line = String::new();
         reader.read_line(&mut line).map_err(|e| e.to_string())?;
         let report: Value =
             serde_json::from_str(line.trim()).map_err(|e| format!("worker report: {e}: {line}"))?;
-        for at in report["receipts"].as_array().cloned().unwrap_or_default() {
-            latencies_us.push(at.as_i64().unwrap_or(0) - responded);
+        for times in report["receipts"].as_array().cloned().unwrap_or_default() {
+            for (round, at) in times
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                match at.as_i64() {
+                    Some(at) if at > 0 && round < args.rounds => {
+                        latencies_us[round].push(at - responded[round]);
+                    }
+                    _ if round < args.rounds => missing[round] += 1,
+                    _ => {}
+                }
+            }
         }
     }
+    let cpu_used: Vec<u64> = gateways
+        .iter()
+        .zip(&cpu_before)
+        .map(|(g, before)| cpu_micros(g.child.id()).saturating_sub(*before))
+        .collect();
     for mut worker in workers {
         let _ = worker.wait();
     }
-    latencies_us.sort_unstable();
-    let pick = |p: f64| -> f64 {
-        if latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * (latencies_us.len() - 1) as f64).round() as usize;
-        latencies_us[rank] as f64 / 1000.0
-    };
     println!(
-        "subscribers: {subscribers} asked, {connected} connected, {} received, {} missing",
-        latencies_us.len(),
-        subscribers - latencies_us.len()
-    );
-    println!(
-        "latency from mutation response, ms: p50 {:.1}, p99 {:.1}, max {:.1} (min {:.1})",
-        pick(50.0),
-        pick(99.0),
-        pick(100.0),
-        pick(0.0)
-    );
-    for (i, ((before, after), connections)) in rss_before
-        .iter()
-        .zip(&rss_after)
-        .zip(&connections)
-        .enumerate()
-    {
-        let per = if *connections > 0 {
-            (after.saturating_sub(*before)) as f64 / *connections as f64
+        "subscribers: {} asked, {connected} connected{}",
+        args.subscribers,
+        if args.distinct {
+            ", each with its own document"
         } else {
-            f64::NAN
+            ""
+        }
+    );
+    for (round, latencies) in latencies_us.iter_mut().enumerate() {
+        latencies.sort_unstable();
+        let pick = |p: f64| -> f64 {
+            if latencies.is_empty() {
+                return f64::NAN;
+            }
+            let rank = ((p / 100.0) * (latencies.len() - 1) as f64).round() as usize;
+            latencies[rank] as f64 / 1000.0
         };
         println!(
-            "instance {i}: {connections} connections, RSS {before} KiB -> {after} KiB, {per:.1} KiB per connection"
+            "round {}: {} received, {} missing; latency from the mutation's response, ms: p50 {:.1}, p99 {:.1}, max {:.1}",
+            round + 1,
+            latencies.len(),
+            missing[round],
+            pick(50.0),
+            pick(99.0),
+            pick(100.0)
         );
     }
-    for (mut child, _, _) in gateways {
-        let _ = child.kill();
-        let _ = child.wait();
+    for (i, gateway) in gateways.iter().enumerate() {
+        let n = connections[i].max(1) as f64;
+        let before = rss_before[i];
+        println!(
+            "instance {i}: {} connections; CPU {:.0} ms per round; RSS {before} KiB before, {} KiB live ({:.1} KiB per connection), peak {} KiB ({:.1} KiB per connection); {} KiB after the rounds",
+            connections[i],
+            cpu_used[i] as f64 / 1000.0 / args.rounds.max(1) as f64,
+            rss_live[i],
+            rss_live[i].saturating_sub(before) as f64 / n,
+            rss_peak[i],
+            rss_peak[i].saturating_sub(before) as f64 / n,
+            proc_kib(gateway.child.id(), "VmRSS:"),
+        );
+    }
+    for mut gateway in gateways {
+        let _ = gateway.child.kill();
+        let _ = gateway.child.wait();
     }
     db.close().await.ok();
     drop(scratch);
     Ok(())
+}
+
+async fn metric(client: &reqwest::Client, admin: &str, name: &str) -> i64 {
+    let Ok(response) = client.get(format!("{admin}/metrics")).send().await else {
+        return -1;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(-1, |v| v as i64)
+}
+
+/// CPU time (user + system) a process has used, in µs (from /proc; 100 ticks a second).
+fn cpu_micros(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<String> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .map(|ticks| ticks * 10_000)
+        .unwrap_or(0)
+}
+
+/// A `/proc/<pid>/status` figure in KiB (`VmRSS:` resident now, `VmHWM:` its peak).
+fn proc_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn with_ulimit(exe: &std::path::Path, args: &[String]) -> Command {
+    let mut line = format!("ulimit -n 20000; exec '{}'", exe.display());
+    for arg in args {
+        line.push_str(&format!(" '{arg}'"));
+    }
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(line);
+    command
 }

@@ -3,10 +3,11 @@
 //! measured; the README's benchmark figures come from these.
 //!
 //!     cargo build --release --workspace
-//!     ./target/release/load rush | fanout | push-fanout | partner-stats [--help]
+//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise [--help]
 
 mod fanout;
 mod partner_stats;
+mod promise;
 mod push_fanout;
 mod rush;
 
@@ -35,6 +36,11 @@ enum Tool {
     PushFanout(push_fanout::Args),
     /// Partner statistics over many runners, against the naive GROUP BY.
     PartnerStats(partner_stats::Args),
+    /// The promise under one fault: 18,000 runners told by WebSocket and Web Push.
+    Promise(promise::Args),
+    /// Phones of a `promise` run (started by it).
+    #[command(hide = true)]
+    PromiseWorker(promise::WorkerArgs),
 }
 
 /// The PostgreSQL server on which each tool creates (and drops) its scratch database.
@@ -65,5 +71,7 @@ async fn main() -> Result<(), String> {
         Tool::FanoutWorker(args) => fanout::worker(args).await,
         Tool::PushFanout(args) => push_fanout::run(args).await,
         Tool::PartnerStats(args) => partner_stats::run(args).await,
+        Tool::Promise(args) => promise::run(args).await,
+        Tool::PromiseWorker(args) => promise::worker(args).await,
     }
 }

@@ -22,6 +22,7 @@ mod operations;
 mod partner_keys;
 mod partner_stats;
 mod password_hashing;
+mod promise;
 mod push;
 mod push_cluster;
 mod push_payload;

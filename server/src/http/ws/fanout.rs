@@ -27,6 +27,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Data, Variables};
 use async_graphql_value::Value;
+use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -41,6 +42,8 @@ use crate::alerts::hub::Hub;
 /// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
 /// new documents costs each one parse, and no memory that stays).
 const MAX_DOCUMENTS: usize = 1024;
+/// Frames a group keeps for its slow members.
+const GROUP_BUFFER: usize = 64;
 /// Notices read from the log per query when a group fell behind the hub.
 const CATCH_UP_BATCH: u64 = 500;
 
@@ -52,6 +55,45 @@ pub struct Frame {
     pub committed_at: DateTime<Utc>,
     /// The serialized `payload` of the `next` message.
     pub payload: String,
+    /// Whole messages already built around the payload, by message type and operation id:
+    /// members that chose the same id (most clients say "1") send the same bytes, built
+    /// once and shared by reference count.
+    messages: Mutex<Vec<(&'static str, Arc<str>, Utf8Bytes)>>,
+}
+
+impl Frame {
+    pub fn new(notice_id: i64, committed_at: DateTime<Utc>, payload: String) -> Self {
+        Self {
+            notice_id,
+            committed_at,
+            payload,
+            messages: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The `next` (or legacy `data`) message for operation `id`.
+    pub fn message(&self, kind: &'static str, id: &Arc<str>) -> Option<Utf8Bytes> {
+        // A handful of distinct ids are kept; beyond that each is built on the spot.
+        const KEEP: usize = 8;
+        if let Ok(messages) = self.messages.lock()
+            && let Some((_, _, bytes)) = messages
+                .iter()
+                .find(|(k, i, _)| *k == kind && i.as_ref() == id.as_ref())
+        {
+            return Some(bytes.clone());
+        }
+        let quoted = serde_json::to_string(id.as_ref()).ok()?;
+        let bytes = Utf8Bytes::from(format!(
+            r#"{{"id":{quoted},"type":"{kind}","payload":{}}}"#,
+            self.payload
+        ));
+        if let Ok(mut messages) = self.messages.lock()
+            && messages.len() < KEEP
+        {
+            messages.push((kind, id.clone(), bytes.clone()));
+        }
+        Some(bytes)
+    }
 }
 
 /// What a member hands its session.
@@ -188,7 +230,8 @@ pub struct Fanout {
     hub: Arc<Hub>,
     groups: Mutex<HashMap<GroupKey, Arc<Group>>>,
     documents: Mutex<HashMap<Arc<str>, Arc<Document>>>,
-    /// Frames a group keeps for slow members.
+    /// Frames a group keeps for slow members (a tokio broadcast channel allocates all its
+    /// slots up front, so this stays small: a member further behind replays from the log).
     buffer: usize,
     /// A client cursor further behind than this many notifications is refused.
     max_behind: u64,
@@ -228,13 +271,13 @@ impl Template {
 }
 
 impl Fanout {
-    pub fn new(schema: ApiSchema, hub: Arc<Hub>, buffer: usize, max_behind: u64) -> Arc<Self> {
+    pub fn new(schema: ApiSchema, hub: Arc<Hub>, max_behind: u64) -> Arc<Self> {
         Arc::new(Self {
             schema,
             hub,
             groups: Mutex::new(HashMap::new()),
             documents: Mutex::new(HashMap::new()),
-            buffer: buffer.max(16),
+            buffer: GROUP_BUFFER,
             max_behind,
         })
     }
@@ -538,11 +581,8 @@ async fn run_group(
             };
             match serde_json::to_string(&answer) {
                 Ok(payload) => {
-                    let _ = sender.send(Arc::new(Frame {
-                        notice_id: notice.id,
-                        committed_at: notice.created_at,
-                        payload,
-                    }));
+                    let _ =
+                        sender.send(Arc::new(Frame::new(notice.id, notice.created_at, payload)));
                 }
                 Err(error) => tracing::error!(%error, "could not serialize a subscription answer"),
             }

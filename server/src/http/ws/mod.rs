@@ -77,8 +77,9 @@ pub async fn upgrade(
     };
     let limit = state.ws.max_message_bytes as usize;
     let mut ws = ws
-        // Small buffers: tens of thousands of idle subscribers must fit in memory.
-        .read_buffer_size(4 * 1024)
+        // Small buffers: tens of thousands of idle subscribers must fit in memory, and
+        // what clients send is small (a longer message is read in several passes).
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(limit)
         .max_frame_size(limit);
@@ -157,6 +158,8 @@ enum Step {
     Send(Value),
     /// A frame already serialized (the hot path: one alert to every subscriber).
     SendText(String),
+    /// A frame shared with other sockets (the same bytes, by reference count).
+    SendShared(Utf8Bytes),
     Close(u16, String),
 }
 
@@ -205,8 +208,14 @@ impl Session {
         let mut shutdown = self.state.shutdown.clone();
         let init_timeout = tokio::time::sleep(self.state.ws.init_timeout);
         tokio::pin!(init_timeout);
-        let mut keepalive = tokio::time::interval(self.state.ws.keepalive);
-        keepalive.tick().await;
+        // Each socket's keep-alives start at its own moment in the first interval: sockets
+        // opened in the same second must not all ping (and be answered) in the same second
+        // ever after.
+        let every = self.state.ws.keepalive;
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + every.mul_f64(0.5 + rand::random::<f64>() / 2.0),
+            every,
+        );
         // Set when the server stops: each socket closes at its own moment in the window.
         let closing_at = tokio::time::sleep(Duration::MAX);
         tokio::pin!(closing_at);
@@ -227,7 +236,9 @@ impl Session {
                     Step::Close(4408, "Connection initialisation timeout".into())
                 }
                 message = incoming.next() => match message {
-                    Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                    // Boxed: the subscribe path's state lives only while a message is
+                    // handled, not in every idle socket's task.
+                    Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
                     Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported".into()),
                     Some(Ok(Message::Close(frame))) => {
                         // Answer the client's close (RFC 6455 5.5.1): the reply is queued by
@@ -266,8 +277,9 @@ impl Session {
             };
             let text = match step {
                 Step::Continue => continue,
-                Step::Send(value) => value.to_string(),
-                Step::SendText(text) => text,
+                Step::Send(value) => Utf8Bytes::from(value.to_string()),
+                Step::SendText(text) => Utf8Bytes::from(text),
+                Step::SendShared(bytes) => bytes,
                 Step::Close(code, reason) => {
                     let frame = CloseFrame {
                         code,
@@ -283,11 +295,7 @@ impl Session {
                     break;
                 }
             };
-            if sink
-                .send(Message::Text(Utf8Bytes::from(text)))
-                .await
-                .is_err()
-            {
+            if sink.send(Message::Text(text)).await.is_err() {
                 close_code = 1006;
                 break;
             }
@@ -359,8 +367,9 @@ impl Session {
             Ok(Viewer::Anonymous) if token.is_some() => None,
             Ok(viewer) => Some(viewer),
             Err(error) => {
+                // Our failure, not the client's credential: 1011 tells it to come back.
                 tracing::error!(%error, "could not look the connection's token up");
-                None
+                return Step::Close(1011, "could not check the credential: try again".into());
             }
         };
         let Some(viewer) = viewer else {
@@ -406,8 +415,10 @@ impl Session {
                 true
             }
             Err(error) => {
-                tracing::error!(%error, "could not re-check the connection's token");
-                false
+                // The database is away: keep the socket (a withdrawal still arrives by the
+                // revocation channel) and check again before the next operation.
+                tracing::warn!(%error, "could not re-check the connection's token");
+                true
             }
         }
     }
@@ -538,7 +549,10 @@ impl Session {
                     .to_std()
                     .unwrap_or_default();
                 metrics::alert_reached("websocket", delay);
-                self.next_frame(&id, &frame.payload)
+                match frame.message(self.protocol.next_type(), &id) {
+                    Some(bytes) => Step::SendShared(bytes),
+                    None => Step::Close(1011, "could not encode a response".into()),
+                }
             }
             Event::Out(Out::Own(response)) | Event::Single(response)
                 if !failed_before_start(&response) =>

@@ -1,0 +1,667 @@
+//! The promise, measured whole: from the organizer's cancellation, every subscribed runner
+//! learns of it on every channel they chose (WebSocket within 1 s, Web Push within 5 s),
+//! even when one thing breaks during the fan-out. Used by `load promise` at the
+//! marathon's scale (18,000 runners, phones in worker processes) and by the test suite at
+//! a few hundred (phones in the test's process).
+//!
+//! A run: a scratch PostgreSQL database with the demo data; a Redis of its own; two
+//! gateway instances; N runners registered for the 2027 race, each with a phone (a
+//! `myNotifications` subscriber that reconnects like the runner page) on one of the
+//! instances and a Web Push subscription at the mock push service; the cancellation on
+//! instance 0; the fault, `fault_at` after the mutation's answer; then a window to see
+//! who heard.
+
+pub mod fault;
+pub mod runner;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::Serialize;
+use serde_json::json;
+
+pub use fault::Fault;
+use fault::{LatencyProxy, OwnRedis};
+use runner::{Heard, now_micros};
+
+use crate::push_service::MockPushService;
+use crate::{Gateway, TestDatabase, post_graphql, runner_tokens};
+
+/// What a run does.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub runners: usize,
+    pub fault: Fault,
+    /// When the fault strikes, after the mutation's answer.
+    pub fault_at: Duration,
+    /// How long Redis stays down (redis-restart), or the delay added (redis-latency).
+    pub fault_for: Duration,
+    /// How long to wait for everyone to have heard ("eventually").
+    pub window: Duration,
+    /// PostgreSQL server URL, without a database name.
+    pub postgres: String,
+    /// The mock push service decrypts one message in this many (it verifies every token).
+    pub decrypt_every: u64,
+    /// Scratch database name.
+    pub database: String,
+    /// Where the phones run: in this process, or in worker processes of this many
+    /// (the load tool's `promise-worker`).
+    pub phones: Phones,
+    /// Extra environment for both gateways.
+    pub gateway_env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Phones {
+    InProcess,
+    Workers {
+        per_worker: usize,
+        exe: std::path::PathBuf,
+    },
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub fault: String,
+    pub runners: usize,
+    pub subscribed: usize,
+    pub ws_within_1s: usize,
+    pub ws_within_5s: usize,
+    pub ws_eventually: usize,
+    pub ws_untold: usize,
+    pub ws_p50_ms: f64,
+    pub ws_p99_ms: f64,
+    pub ws_max_ms: f64,
+    pub duplicates: u64,
+    pub reconnects: u64,
+    pub push_within_5s: usize,
+    pub push_eventually: usize,
+    pub push_missing: usize,
+    pub push_duplicates: usize,
+    pub push_rejected: usize,
+    /// (ms after the mutation's answer, what happened)
+    pub timeline: Vec<(i64, String)>,
+}
+
+impl Report {
+    /// The promise's hard part: nobody left untold, every push delivered.
+    pub fn kept(&self) -> bool {
+        self.ws_untold == 0 && self.push_missing == 0 && self.subscribed == self.runners
+    }
+
+    pub fn print(&self) {
+        println!("fault: {}", self.fault);
+        println!(
+            "runners: {}, phones subscribed: {}, reconnects: {}",
+            self.runners, self.subscribed, self.reconnects
+        );
+        println!(
+            "WebSocket: within 1 s {}, within 5 s {}, eventually {}, never {} (p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms); duplicates seen {}",
+            self.ws_within_1s,
+            self.ws_within_5s,
+            self.ws_eventually,
+            self.ws_untold,
+            self.ws_p50_ms,
+            self.ws_p99_ms,
+            self.ws_max_ms,
+            self.duplicates
+        );
+        println!(
+            "Web Push: within 5 s {}, eventually {}, never {}; duplicates {}; rejected by the push service {}",
+            self.push_within_5s,
+            self.push_eventually,
+            self.push_missing,
+            self.push_duplicates,
+            self.push_rejected
+        );
+        for (at, what) in &self.timeline {
+            println!("  {at:>+7} ms  {what}");
+        }
+        println!(
+            "{}",
+            if self.kept() {
+                "promise kept: every runner told, every push delivered"
+            } else {
+                "PROMISE BROKEN"
+            }
+        );
+    }
+}
+
+const RACE: &str = "almaty-marathon-2027";
+
+pub async fn run(plan: Plan) -> Result<Report, String> {
+    let started = Instant::now();
+    let (database, db) = TestDatabase::postgres_with_demo(&plan.postgres, &plan.database).await?;
+    let mut redis = OwnRedis::start().await?;
+    let proxy = LatencyProxy::start(redis.port).await?;
+    let prefix = format!("promise{}", std::process::id());
+    let event = setup_runners(&db, &prefix, plan.runners).await?;
+    let mock = MockPushService::start(plan.decrypt_every).await?;
+    subscribe_browsers(&db, &mock, event, &prefix, plan.runners).await?;
+    let organizer =
+        crate::organizer_token(&db, "director@promise.test", "courage-to-be-the-first").await?;
+
+    let mut gateways = Vec::new();
+    for (index, name) in ["promise-a", "promise-b"].iter().enumerate() {
+        let redis_url = if index == 1 { proxy.url() } else { redis.url() };
+        let mut env: Vec<(&str, String)> = vec![
+            ("DATABASE_URL", database.url.clone()),
+            ("REDIS_URL", redis_url),
+            ("REDIS_CHANNEL_PREFIX", prefix.clone()),
+            ("INSTANCE_ID", (*name).to_owned()),
+            ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1".to_owned()),
+            ("RATE_WS_UPGRADES_PER_ADDRESS", "1000000".to_owned()),
+        ];
+        env.extend(
+            plan.gateway_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone())),
+        );
+        gateways.push(Some(Gateway::start(&env).await?));
+    }
+    let key = post_graphql(
+        &reqwest::Client::new(),
+        &address(&gateways, 0)?,
+        None,
+        &json!({ "query": "{ webPushPublicKey notificationsCursor }" }),
+    )
+    .await?;
+    mock.expect_vapid_key(key["data"]["webPushPublicKey"].as_str().unwrap_or_default())?;
+    let cursor: i64 = key["data"]["notificationsCursor"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .ok_or(format!("no cursor: {key}"))?;
+    let urls: Vec<String> = gateways
+        .iter()
+        .flatten()
+        .map(|g| format!("{}/graphql/ws", g.address.replace("http://", "ws://")))
+        .collect();
+
+    // The phones, all subscribed before anything happens.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let phones =
+        PhoneFleet::start(&plan.phones, urls, &prefix, plan.runners, cursor, stopped).await?;
+    let subscribed = phones.subscribed;
+    let setup = started.elapsed();
+    println!(
+        "{} runners set up, {subscribed} phones subscribed, in {:.1} s",
+        plan.runners,
+        setup.as_secs_f64()
+    );
+
+    // The cancellation, then the fault.
+    let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
+        "variables": { "input": { "eventId": event.to_string(), "status": "CANCELLED", "reason": "Public events are banned" } } });
+    let client = reqwest::Client::new();
+    let answer = post_graphql(
+        &client,
+        &address(&gateways, 0)?,
+        Some(&organizer),
+        &mutation,
+    )
+    .await?;
+    let committed = now_micros();
+    let commit_clock = Instant::now();
+    if answer.get("errors").is_some() {
+        return Err(format!("the cancellation failed: {answer}"));
+    }
+    let mut timeline = vec![(0, "cancellation answered by instance a".to_owned())];
+    let at = |clock: Instant| (clock - commit_clock).as_millis() as i64;
+    tokio::time::sleep(plan.fault_at).await;
+    match plan.fault {
+        Fault::None => {}
+        Fault::RedisRestart => {
+            redis.stop();
+            timeline.push((at(Instant::now()), "Redis stopped".into()));
+            tokio::time::sleep(plan.fault_for).await;
+            redis.restart().await?;
+            timeline.push((at(Instant::now()), "Redis started again".into()));
+        }
+        Fault::KillRelay | Fault::KillOther => {
+            let holder = relay_holder(&db).await?;
+            let holder_index = if holder.as_deref() == Some("promise-b") {
+                1
+            } else {
+                0
+            };
+            let victim = if plan.fault == Fault::KillRelay {
+                holder_index
+            } else {
+                1 - holder_index
+            };
+            if let Some(mut gateway) = gateways[victim].take() {
+                let _ = gateway.child.kill();
+                let _ = gateway.child.wait();
+            }
+            timeline.push((
+                at(Instant::now()),
+                format!(
+                    "SIGKILL instance {} ({}; relay lease held by {})",
+                    ["a", "b"][victim],
+                    if victim == holder_index {
+                        "the relay holder"
+                    } else {
+                        "not the relay holder"
+                    },
+                    holder.unwrap_or_else(|| "nobody".into())
+                ),
+            ));
+        }
+        Fault::PgTerminate => {
+            let terminated = terminate_backends(&db, &plan.database).await?;
+            timeline.push((
+                at(Instant::now()),
+                format!("pg_terminate_backend on {terminated} gateway connections"),
+            ));
+        }
+        Fault::RedisLatency => {
+            proxy.set_delay(plan.fault_for);
+            timeline.push((
+                at(Instant::now()),
+                format!(
+                    "{} ms added to every byte between instance b and Redis",
+                    plan.fault_for.as_millis()
+                ),
+            ));
+        }
+    }
+
+    // Wait until every push arrived or the window closed; the phones a little longer.
+    let runners = plan.runners;
+    let all_pushed = mock
+        .wait_until(plan.window, |received| {
+            let mut who = std::collections::HashSet::new();
+            for r in received.iter().filter(|r| (200..300).contains(&r.status)) {
+                who.insert(r.subscription);
+            }
+            who.len() >= runners
+        })
+        .await;
+    let last_push = mock
+        .received()
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .map(|r| r.at)
+        .max();
+    match (all_pushed, last_push) {
+        (true, Some(last)) => timeline.push((at(last), "the last push delivered".into())),
+        _ => timeline.push((
+            at(Instant::now()),
+            "the window closed before every push was delivered".into(),
+        )),
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let target = notification_of_cancellation(&db, event).await?;
+    let _ = stop.send(true);
+    let heard = phones.finish().await?;
+    if plan.fault == Fault::RedisLatency {
+        proxy.set_delay(Duration::ZERO);
+    }
+
+    let report = tally(
+        &plan,
+        subscribed,
+        heard,
+        target,
+        committed,
+        &mock,
+        commit_clock,
+        timeline,
+    );
+    drop(gateways);
+    db.close().await.ok();
+    drop(database);
+    Ok(report)
+}
+
+fn address(gateways: &[Option<Gateway>], index: usize) -> Result<String, String> {
+    gateways
+        .get(index)
+        .and_then(|g| g.as_ref())
+        .map(|g| g.address.clone())
+        .ok_or_else(|| format!("instance {index} is not running"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tally(
+    plan: &Plan,
+    subscribed: usize,
+    heard: Vec<(usize, Heard)>,
+    target: i64,
+    committed: i64,
+    mock: &MockPushService,
+    commit_clock: Instant,
+    timeline: Vec<(i64, String)>,
+) -> Report {
+    let mut latencies: Vec<i64> = Vec::new();
+    let (mut within_1s, mut within_5s, mut untold) = (0, 0, 0);
+    let (mut duplicates, mut reconnects) = (0u64, 0u64);
+    for (_, phone) in &heard {
+        duplicates += u64::from(phone.repeats);
+        reconnects += u64::from(phone.reconnects);
+        match phone.first.get(&target) {
+            Some(at) => {
+                let latency = (at - committed).max(0);
+                latencies.push(latency);
+                within_1s += usize::from(latency <= 1_000_000);
+                within_5s += usize::from(latency <= 5_000_000);
+            }
+            None => untold += 1,
+        }
+    }
+    latencies.sort_unstable();
+    let pick = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * (latencies.len() - 1) as f64).round() as usize;
+        latencies[rank] as f64 / 1000.0
+    };
+    let mut first_push: HashMap<u64, Instant> = HashMap::new();
+    let mut push_duplicates = 0;
+    for received in mock.received() {
+        if !(200..300).contains(&received.status) {
+            continue;
+        }
+        if first_push.contains_key(&received.subscription) {
+            push_duplicates += 1;
+        } else {
+            first_push.insert(received.subscription, received.at);
+        }
+    }
+    let push_within_5s = first_push
+        .values()
+        .filter(|at| at.saturating_duration_since(commit_clock) <= Duration::from_secs(5))
+        .count();
+    Report {
+        fault: plan.fault.name().into(),
+        runners: plan.runners,
+        subscribed,
+        ws_within_1s: within_1s,
+        ws_within_5s: within_5s,
+        ws_eventually: latencies.len(),
+        ws_untold: untold + plan.runners.saturating_sub(heard.len()),
+        ws_p50_ms: pick(50.0),
+        ws_p99_ms: pick(99.0),
+        ws_max_ms: pick(100.0),
+        duplicates,
+        reconnects,
+        push_within_5s,
+        push_eventually: first_push.len(),
+        push_missing: plan.runners.saturating_sub(first_push.len()),
+        push_duplicates,
+        push_rejected: mock.rejections().len(),
+        timeline,
+    }
+}
+
+/// Runners `prefix-0..n` with sessions, each registered for the race; the race's id.
+async fn setup_runners(db: &DatabaseConnection, prefix: &str, n: usize) -> Result<i64, String> {
+    runner_tokens(db, prefix, n).await?;
+    let event = entities::event::Entity::find()
+        .filter(<entities::event::Column as sea_orm::ColumnTrait>::eq(
+            &entities::event::Column::Slug,
+            RACE,
+        ))
+        .one(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no 2027 race")?;
+    let distance = entities::distance::Entity::find()
+        .filter(<entities::distance::Column as sea_orm::ColumnTrait>::eq(
+            &entities::distance::Column::EventId,
+            event.id,
+        ))
+        .one(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the race has no distance")?;
+    let accounts = runner_accounts(db, prefix).await?;
+    let now = chrono::Utc::now();
+    for (chunk_index, chunk) in accounts.chunks(2000).enumerate() {
+        let rows =
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(i, account)| entities::registration::ActiveModel {
+                    event_id: Set(event.id),
+                    distance_id: Set(distance.id),
+                    account_id: Set(*account),
+                    bib: Set((10_000 + chunk_index * 2000 + i) as i32),
+                    fee_minor: Set(distance.fee_minor),
+                    currency: Set(distance.currency.clone()),
+                    tshirt_size: Set(None),
+                    tshirt_paid: Set(false),
+                    starter_kit: Set(entities::registration::StarterKit::Pending),
+                    state: Set(entities::registration::RegistrationStatus::Confirmed),
+                    gender: Set(None),
+                    birth_date: Set(None),
+                    country: Set(None),
+                    city: Set(None),
+                    registered_at: Set(now),
+                    ..Default::default()
+                });
+        entities::registration::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(event.id)
+}
+
+/// The ids of runners `prefix-0..`, in index order.
+async fn runner_accounts(db: &DatabaseConnection, prefix: &str) -> Result<Vec<i64>, String> {
+    let mut accounts: Vec<(usize, i64)> = entities::account::Entity::find()
+        .filter(<entities::account::Column as sea_orm::ColumnTrait>::like(
+            &entities::account::Column::Email,
+            format!("{prefix}-%@load.test"),
+        ))
+        .order_by_asc(entities::account::Column::Id)
+        .all(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|a| {
+            let index = a
+                .email
+                .strip_prefix(&format!("{prefix}-"))?
+                .split('@')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((index, a.id))
+        })
+        .collect();
+    accounts.sort_unstable();
+    Ok(accounts.into_iter().map(|(_, id)| id).collect())
+}
+
+/// One browser per runner at the mock push service, following every race they run.
+async fn subscribe_browsers(
+    db: &DatabaseConnection,
+    mock: &MockPushService,
+    _event: i64,
+    prefix: &str,
+    n: usize,
+) -> Result<(), String> {
+    let accounts = runner_accounts(db, prefix).await?;
+    if accounts.len() != n {
+        return Err(format!("{} runner accounts, expected {n}", accounts.len()));
+    }
+    let now = chrono::Utc::now();
+    for chunk in accounts.chunks(2000) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for account in chunk {
+            let browser = mock.subscribe()?;
+            rows.push(entities::push_subscription::ActiveModel {
+                account_id: Set(*account),
+                endpoint: Set(browser.endpoint),
+                p256dh: Set(browser.p256dh),
+                auth: Set(browser.auth),
+                all_registered_events: Set(true),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        }
+        entities::push_subscription::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn relay_holder(db: &DatabaseConnection) -> Result<Option<String>, String> {
+    Ok(entities::relay_lease::Entity::find()
+        .all(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .map(|lease| lease.holder))
+}
+
+/// Terminates every connection to the run's database but this one; how many.
+async fn terminate_backends(db: &DatabaseConnection, name: &str) -> Result<u64, String> {
+    let statement = sea_orm::Statement::from_string(
+        sea_orm::DatabaseBackend::Postgres,
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    );
+    Ok(db
+        .query_all_raw(statement)
+        .await
+        .map_err(|e| e.to_string())?
+        .len() as u64)
+}
+
+/// The id of the notification that announced the cancellation.
+async fn notification_of_cancellation(db: &DatabaseConnection, event: i64) -> Result<i64, String> {
+    entities::notification::Entity::find()
+        .filter(
+            <entities::notification::Column as sea_orm::ColumnTrait>::eq(
+                &entities::notification::Column::EventId,
+                event,
+            ),
+        )
+        .order_by_desc(entities::notification::Column::Id)
+        .one(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|n| n.id)
+        .ok_or_else(|| "the cancellation left no notification".into())
+}
+
+/// The phones of a run, wherever they are.
+struct PhoneFleet {
+    subscribed: usize,
+    running: Running,
+}
+
+enum Running {
+    Here(tokio::task::JoinHandle<Vec<(usize, Heard)>>),
+    Workers(Vec<Worker>),
+}
+
+/// A phone worker process and its standard output.
+struct Worker {
+    child: std::process::Child,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl PhoneFleet {
+    async fn start(
+        phones: &Phones,
+        urls: Vec<String>,
+        prefix: &str,
+        runners: usize,
+        cursor: i64,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Self, String> {
+        match phones {
+            Phones::InProcess => {
+                let (subscribed, count) = tokio::sync::oneshot::channel();
+                let running = tokio::spawn(runner::run_phones(
+                    urls,
+                    prefix.to_owned(),
+                    0,
+                    runners,
+                    cursor,
+                    subscribed,
+                    stop,
+                ));
+                let subscribed = count.await.map_err(|e| e.to_string())?;
+                Ok(Self {
+                    subscribed,
+                    running: Running::Here(running),
+                })
+            }
+            Phones::Workers { per_worker, exe } => {
+                let mut workers = Vec::new();
+                for first in (0..runners).step_by((*per_worker).max(1)) {
+                    let count = (*per_worker).min(runners - first);
+                    let mut child = std::process::Command::new("sh")
+                        .arg("-c")
+                        .arg(format!(
+                            "ulimit -n 20000; exec '{}' promise-worker --urls '{}' --prefix '{prefix}' --first {first} --count {count} --cursor {cursor}",
+                            exe.display(),
+                            urls.join(",")
+                        ))
+                        .stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::piped())
+                        .spawn()
+                        .map_err(|e| format!("starting a phone worker: {e}"))?;
+                    let stdout = child.stdout.take().ok_or("worker stdout")?;
+                    workers.push(Worker {
+                        child,
+                        output: std::io::BufReader::new(stdout),
+                    });
+                }
+                let mut subscribed = 0;
+                for worker in &mut workers {
+                    let mut line = String::new();
+                    std::io::BufRead::read_line(&mut worker.output, &mut line)
+                        .map_err(|e| e.to_string())?;
+                    subscribed += line
+                        .trim()
+                        .strip_prefix("SUBSCRIBED ")
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .unwrap_or(0);
+                }
+                drop(stop);
+                Ok(Self {
+                    subscribed,
+                    running: Running::Workers(workers),
+                })
+            }
+        }
+    }
+
+    async fn finish(self) -> Result<Vec<(usize, Heard)>, String> {
+        match self.running {
+            Running::Here(task) => task.await.map_err(|e| e.to_string()),
+            Running::Workers(workers) => {
+                let mut heard = Vec::new();
+                for mut worker in workers {
+                    if let Some(mut stdin) = worker.child.stdin.take() {
+                        let _ = std::io::Write::write_all(&mut stdin, b"STOP\n");
+                    }
+                    let mut report = String::new();
+                    std::io::Read::read_to_string(&mut worker.output, &mut report)
+                        .map_err(|e| e.to_string())?;
+                    let _ = worker.child.wait();
+                    let part: Vec<(usize, Heard)> =
+                        serde_json::from_str(report.lines().last().unwrap_or_default())
+                            .map_err(|e| format!("a phone worker's report: {e}"))?;
+                    heard.extend(part);
+                }
+                Ok(heard)
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! A runner's phone, as the runner page behaves: it reads the notifications cursor once,
+//! subscribes to `myNotifications` with `after` set to it, keeps the newest id it has
+//! received, and on any closed socket reconnects (first to the other instance, in case its
+//! own is gone, then alternating) with `after` = that id, backing off with jitter.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+pub const MINE: &str = "subscription($after: String) { myNotifications(after: $after) { id kind eventStatusChange { status } } }";
+
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// What one runner's phone saw.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Heard {
+    /// Each notification id the first time it arrived, with the time (µs since the epoch).
+    pub first: HashMap<i64, i64>,
+    /// Notifications that arrived again (at-least-once delivery).
+    pub repeats: u32,
+    /// Sockets opened after the first.
+    pub reconnects: u32,
+    /// Whether the first subscription was ever live.
+    pub subscribed: bool,
+}
+
+/// One phone: `home` is the index in `urls` of the instance it starts on.
+pub struct Phone {
+    pub urls: Vec<String>,
+    pub home: usize,
+    pub token: String,
+    /// The cursor read before subscribing.
+    pub cursor: i64,
+}
+
+/// Small buffers: a worker process holds thousands of phones.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+}
+
+impl Phone {
+    /// Runs until `stop` turns true; says `ready` once the first subscription is sent.
+    pub async fn run(
+        self,
+        ready: tokio::sync::mpsc::Sender<()>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Heard {
+        let mut heard = Heard::default();
+        let mut last = self.cursor;
+        let mut attempt = 0u32;
+        let mut ready = Some(ready);
+        while !*stop.borrow() {
+            // The home instance first; after a lost socket, the other one first.
+            let url = &self.urls[(self.home + attempt as usize) % self.urls.len()];
+            if let Some(mut socket) = self.open(url, last).await {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(()).await;
+                    heard.subscribed = true;
+                } else {
+                    heard.reconnects += 1;
+                }
+                attempt = 0;
+                loop {
+                    let message = tokio::select! {
+                        message = socket.next() => message,
+                        _ = stop.changed() => {
+                            let _ = socket.close(None).await;
+                            return heard;
+                        }
+                    };
+                    let Some(Ok(Message::Text(text))) = message else {
+                        match message {
+                            Some(Ok(_)) => continue,
+                            _ => break,
+                        }
+                    };
+                    let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                        break;
+                    };
+                    match value["type"].as_str() {
+                        Some("next") => {
+                            let id = value["payload"]["data"]["myNotifications"]["id"]
+                                .as_str()
+                                .and_then(|id| id.parse::<i64>().ok());
+                            if let Some(id) = id {
+                                if heard.first.contains_key(&id) {
+                                    heard.repeats += 1;
+                                } else {
+                                    heard.first.insert(id, now_micros());
+                                }
+                                last = last.max(id);
+                            }
+                        }
+                        Some("ping") => {
+                            let _ = socket
+                                .send(Message::Text(json!({ "type": "pong" }).to_string().into()))
+                                .await;
+                        }
+                        Some("error" | "complete") => break,
+                        _ => {}
+                    }
+                }
+            }
+            attempt += 1;
+            // Quick after the first loss (jittered, so thousands do not land at once),
+            // then backing off to five seconds.
+            let base = match attempt {
+                1 => Duration::ZERO,
+                n => {
+                    Duration::from_millis(250 * 2u64.pow(n.min(5) - 2)).min(Duration::from_secs(5))
+                }
+            };
+            let jitter = Duration::from_millis(rand_below(250));
+            tokio::select! {
+                () = tokio::time::sleep(base + jitter) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        heard
+    }
+
+    /// Connects, initialises with the token and subscribes after `after`.
+    async fn open(
+        &self,
+        url: &str,
+        after: i64,
+    ) -> Option<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    > {
+        let mut request = url.into_client_request().ok()?;
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().ok()?,
+        );
+        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config()), false);
+        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .ok()?
+            .ok()?;
+        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", self.token) } });
+        socket
+            .send(Message::Text(init.to_string().into()))
+            .await
+            .ok()?;
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message
+                    && serde_json::from_str::<Value>(&text).ok()?["type"] == "connection_ack"
+                {
+                    return Some(());
+                }
+            }
+            None
+        })
+        .await
+        .ok()??;
+        let subscribe = json!({ "id": "mine", "type": "subscribe",
+            "payload": { "query": MINE, "variables": { "after": after.to_string() } } });
+        socket
+            .send(Message::Text(subscribe.to_string().into()))
+            .await
+            .ok()?;
+        Some(socket)
+    }
+}
+
+/// A cheap random number below `n` (jitter needs no more).
+fn rand_below(n: u64) -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mixed = u64::from(nanos).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (std::process::id() as u64);
+    (mixed >> 17) % n.max(1)
+}
+
+/// Runs `count` phones in this process (runner indexes `first..first + count`), each
+/// homed on `urls[index % urls.len()]`; says once all are subscribed (how many managed),
+/// and returns what each heard, by runner index, once `stop` turns true.
+pub async fn run_phones(
+    urls: Vec<String>,
+    prefix: String,
+    first: usize,
+    count: usize,
+    cursor: i64,
+    subscribed: tokio::sync::oneshot::Sender<usize>,
+    stop: watch::Receiver<bool>,
+) -> Vec<(usize, Heard)> {
+    let (ready, mut readies) = tokio::sync::mpsc::channel(count.max(1));
+    let mut phones = Vec::with_capacity(count);
+    for index in first..first + count {
+        let phone = Phone {
+            home: index % urls.len(),
+            urls: urls.clone(),
+            token: crate::accounts::runner_token(&prefix, index),
+            cursor,
+        };
+        phones.push((index, tokio::spawn(phone.run(ready.clone(), stop.clone()))));
+        if index % 500 == 499 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(ready);
+    let mut ready = 0;
+    while ready < count {
+        match tokio::time::timeout(Duration::from_secs(60), readies.recv()).await {
+            Ok(Some(())) => ready += 1,
+            _ => break,
+        }
+    }
+    let _ = subscribed.send(ready);
+    let mut heard = Vec::with_capacity(count);
+    for (index, phone) in phones {
+        heard.push((index, phone.await.unwrap_or_default()));
+    }
+    heard
+}
