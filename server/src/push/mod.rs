@@ -7,6 +7,7 @@
 //! limit, then failed with the reason; any other answer fails at once.
 
 pub mod alert;
+pub mod encrypt;
 pub mod sender;
 pub mod vapid;
 
