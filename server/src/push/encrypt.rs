@@ -221,7 +221,7 @@ mod tests {
         let mut ctx = BigNumContext::new().unwrap();
         let scalar = BigNum::from_slice(private).unwrap();
         let mut public = EcPoint::new(&group).unwrap();
-        public.mul_generator(&group, &scalar, &ctx).unwrap();
+        public.mul_generator2(&group, &scalar, &mut ctx).unwrap();
         let own = EcKey::from_private_components(&group, &scalar, &public).unwrap();
         let peer = EcPoint::from_bytes(&group, peer_public, &mut ctx).unwrap();
         let peer = EcKey::from_public_key(&group, &peer).unwrap();
