@@ -199,7 +199,7 @@ impl Sender {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(SendError::Invalid(
-                "the topic is not 1-32 base64url characters".into(),
+                "the topic is not at most 32 base64url characters".into(),
             ));
         }
         // The VAPID audience is the origin: scheme, host and any non-default port.
