@@ -11,6 +11,7 @@
 //! the hub or the poll says there may be work, until shutdown.
 
 pub mod alert;
+pub mod encrypt;
 pub mod sender;
 pub mod vapid;
 

@@ -1,5 +1,6 @@
-//! Sending one push message: encrypted (RFC 8291 aes128gcm) and VAPID-signed (RFC 8292)
-//! by the web-push crate, posted through the workspace's rustls client.
+//! Sending one push message: encrypted (RFC 8291 aes128gcm, by `encrypt`) and VAPID-signed
+//! (RFC 8292, by the web-push crate through `vapid`), posted through the workspace's rustls
+//! client.
 //!
 //! The endpoint is a URL a browser gave us, so every request is checked again here: the
 //! URL against the push policy (allowlisted host, https), and every address the host
@@ -13,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use entities::push_subscription;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use schema::domain::{PushEndpoint, PushPolicy};
 use url::Host;
-use web_push::{ContentEncoding, SubscriptionInfo, Urgency, WebPushMessageBuilder};
+use web_push::Urgency;
 
+use super::encrypt::{self, BrowserKeys};
 use super::vapid::VapidSigner;
 
 /// A message ready for any subscription: the plaintext is encrypted per subscription.
@@ -189,39 +191,38 @@ impl Sender {
             },
             _ => {}
         }
+        // A topic replaces an older unread message only if push services accept it.
+        if alert.topic.len() > 32
+            || !alert
+                .topic
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(SendError::Invalid(
+                "the topic is not at most 32 base64url characters".into(),
+            ));
+        }
         // The VAPID audience is the origin: scheme, host and any non-default port.
         let origin = url.origin().ascii_serialization();
-        let signature = self.signer.signature(&origin).map_err(SendError::Invalid)?;
-        let info = SubscriptionInfo::new(
-            subscription.endpoint.as_str(),
-            subscription.p256dh.as_str(),
-            subscription.auth.as_str(),
-        );
-        let mut builder = WebPushMessageBuilder::new(&info);
-        builder.set_payload(ContentEncoding::Aes128Gcm, &alert.payload);
-        builder.set_ttl(alert.ttl);
-        builder.set_urgency(alert.urgency);
-        builder.set_topic(alert.topic.clone());
-        builder.set_vapid_signature(signature);
-        let message = builder
-            .build()
+        let authorization = self
+            .signer
+            .authorization(&origin)
+            .map_err(SendError::Invalid)?;
+        let keys = BrowserKeys::from_base64(&subscription.p256dh, &subscription.auth)
             .map_err(|e| SendError::Invalid(format!("encrypting: {e}")))?;
-        let payload = message
-            .payload
-            .ok_or_else(|| SendError::Invalid("no payload".into()))?;
-        let mut request = self
+        let body = encrypt::encrypt(&keys, &alert.payload)
+            .map_err(|e| SendError::Invalid(format!("encrypting: {e}")))?;
+        let request = self
             .client
             .post(url.clone())
-            .header("TTL", message.ttl.to_string())
+            .header("TTL", alert.ttl)
             .header("Urgency", alert.urgency.to_string())
             .header("Topic", alert.topic.as_str())
-            .header("Content-Encoding", payload.content_encoding.to_str())
-            .header("Content-Type", "application/octet-stream");
-        for (name, value) in payload.crypto_headers {
-            request = request.header(name, value);
-        }
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .header(AUTHORIZATION, authorization);
         let response = request
-            .body(payload.content)
+            .body(body)
             .send()
             .await
             .map_err(|e| SendError::Network(without_url(e)))?;

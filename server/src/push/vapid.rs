@@ -1,6 +1,7 @@
 //! VAPID (RFC 8292): the key pair every instance signs push requests with, and the signed
-//! token, cached per push-service origin (signing is an ECDSA operation; one token serves
-//! every message to that origin until shortly before it expires).
+//! token, cached per push-service origin as the finished `Authorization` header (signing is
+//! an ECDSA operation; one token serves every message to that origin until shortly before
+//! it expires, and a cached header costs a message one reference count).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use entities::vapid_key;
+use reqwest::header::HeaderValue;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
 use secrecy::{ExposeSecret, SecretString};
@@ -91,7 +93,7 @@ async fn stored(db: &DatabaseConnection) -> Result<Option<vapid_key::Model>, Str
 pub struct VapidSigner {
     key: PartialVapidSignatureBuilder,
     subject: String,
-    cache: Mutex<HashMap<String, (VapidSignature, Instant)>>,
+    cache: Mutex<HashMap<String, (HeaderValue, Instant)>>,
 }
 
 impl VapidSigner {
@@ -105,29 +107,40 @@ impl VapidSigner {
         })
     }
 
-    /// The token for `origin` (scheme, host and any non-default port: the `aud` claim).
-    pub fn signature(&self, origin: &str) -> Result<VapidSignature, String> {
+    /// The `Authorization` header for `origin` (scheme, host and any non-default port: the
+    /// `aud` claim): `vapid t=<signed token>, k=<our public key>`.
+    pub fn authorization(&self, origin: &str) -> Result<HeaderValue, String> {
         let now = Instant::now();
         if let Ok(cache) = self.cache.lock()
-            && let Some((signature, renew_at)) = cache.get(origin)
+            && let Some((header, renew_at)) = cache.get(origin)
             && now < *renew_at
         {
-            return Ok(signature.clone());
+            return Ok(header.clone());
         }
+        let signature = self.sign(origin)?;
+        let header = HeaderValue::try_from(format!(
+            "vapid t={}, k={}",
+            signature.auth_t,
+            URL_SAFE_NO_PAD.encode(&signature.auth_k)
+        ))
+        .map_err(|e| format!("the VAPID header: {e}"))?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                origin.to_owned(),
+                (header.clone(), now + TOKEN_LIFETIME - RENEW_BEFORE),
+            );
+        }
+        Ok(header)
+    }
+
+    fn sign(&self, origin: &str) -> Result<VapidSignature, String> {
         let info = SubscriptionInfo::new(origin, "", "");
         let mut builder = self.key.clone().add_sub_info(&info);
         let expires = Utc::now().timestamp() + TOKEN_LIFETIME.as_secs() as i64;
         builder.add_claim("aud", origin);
         builder.add_claim("sub", self.subject.as_str());
         builder.add_claim("exp", expires);
-        let signature = builder.build().map_err(|e| format!("signing VAPID: {e}"))?;
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(
-                origin.to_owned(),
-                (signature.clone(), now + TOKEN_LIFETIME - RENEW_BEFORE),
-            );
-        }
-        Ok(signature)
+        builder.build().map_err(|e| format!("signing VAPID: {e}"))
     }
 }
 
@@ -146,12 +159,20 @@ mod tests {
     fn one_token_is_signed_per_origin_and_reused() {
         let (private, _) = generate().unwrap();
         let signer = VapidSigner::new(&private, "mailto:ops@example.kz".into()).unwrap();
-        let a = signer.signature("https://fcm.googleapis.com").unwrap();
-        let again = signer.signature("https://fcm.googleapis.com").unwrap();
-        let other = signer.signature("http://127.0.0.1:9000").unwrap();
+        let a = signer.authorization("https://fcm.googleapis.com").unwrap();
+        let again = signer.authorization("https://fcm.googleapis.com").unwrap();
+        let other = signer.authorization("http://127.0.0.1:9000").unwrap();
         assert_eq!(a, again);
-        assert_ne!(a.auth_t, other.auth_t);
-        let claims = a.auth_t.split('.').nth(1).unwrap();
+        assert_ne!(a, other);
+        let (token, key) = a
+            .to_str()
+            .unwrap()
+            .strip_prefix("vapid t=")
+            .unwrap()
+            .split_once(", k=")
+            .unwrap();
+        assert_eq!(key, public_key_of(&private).unwrap());
+        let claims = token.split('.').nth(1).unwrap();
         let claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
         assert_eq!(claims["aud"], "https://fcm.googleapis.com");

@@ -366,10 +366,11 @@ fn tally(
         if !(200..300).contains(&received.status) {
             continue;
         }
-        if first_push.contains_key(&received.subscription) {
-            push_duplicates += 1;
-        } else {
-            first_push.insert(received.subscription, received.at);
+        match first_push.entry(received.subscription) {
+            std::collections::hash_map::Entry::Occupied(_) => push_duplicates += 1,
+            std::collections::hash_map::Entry::Vacant(first) => {
+                first.insert(received.at);
+            }
         }
     }
     let push_within_5s = first_push

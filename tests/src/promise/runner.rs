@@ -97,10 +97,13 @@ impl Phone {
                                 .as_str()
                                 .and_then(|id| id.parse::<i64>().ok());
                             if let Some(id) = id {
-                                if heard.first.contains_key(&id) {
-                                    heard.repeats += 1;
-                                } else {
-                                    heard.first.insert(id, now_micros());
+                                match heard.first.entry(id) {
+                                    std::collections::hash_map::Entry::Occupied(_) => {
+                                        heard.repeats += 1
+                                    }
+                                    std::collections::hash_map::Entry::Vacant(first) => {
+                                        first.insert(now_micros());
+                                    }
                                 }
                                 last = last.max(id);
                             }
