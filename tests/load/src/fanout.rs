@@ -45,18 +45,40 @@ fn document(alias: &str) -> String {
     )
 }
 
-/// One client socket: handshake, subscribe, then the receipt time of each of `rounds`
-/// alerts (0 for one that never came).
-async fn subscriber(
+/// What one client socket does.
+struct Client {
     url: String,
+    /// The loopback address it connects from.
     source: IpAddr,
     event: String,
+    /// Empty, or `a<n>:` for a document of its own.
     alias: String,
+    /// Alerts it waits for.
     rounds: usize,
+}
+
+/// The worker's signals to and from its clients.
+struct Signals {
     ready: tokio::sync::mpsc::Sender<()>,
     done: tokio::sync::mpsc::Sender<()>,
-    mut everyone_done: tokio::sync::watch::Receiver<bool>,
-) -> Vec<i64> {
+    everyone_done: tokio::sync::watch::Receiver<bool>,
+}
+
+/// One client socket: handshake, subscribe, then the receipt time of each of `rounds`
+/// alerts (0 for one that never came).
+async fn subscriber(client: Client, signals: Signals) -> Vec<i64> {
+    let Client {
+        url,
+        source,
+        event,
+        alias,
+        rounds,
+    } = client;
+    let Signals {
+        ready,
+        done,
+        mut everyone_done,
+    } = signals;
     let mut receipts = vec![0; rounds];
     let Some(mut ws) = connect(&url, source).await else {
         return receipts;
@@ -171,16 +193,19 @@ pub async fn worker(args: WorkerArgs) -> Result<(), String> {
         // 5,000 connections per source address.
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, first_ip + (i / 5000) as u8));
         let alias = distinct_from.map_or(String::new(), |offset| format!("a{}:", offset + i));
-        tasks.push(tokio::spawn(subscriber(
-            url.clone(),
+        let client = Client {
+            url: url.clone(),
             source,
-            event.clone(),
+            event: event.clone(),
             alias,
             rounds,
-            ready_tx.clone(),
-            done_tx.clone(),
-            everyone_done.clone(),
-        )));
+        };
+        let signals = Signals {
+            ready: ready_tx.clone(),
+            done: done_tx.clone(),
+            everyone_done: everyone_done.clone(),
+        };
+        tasks.push(tokio::spawn(subscriber(client, signals)));
         if i % 500 == 499 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
