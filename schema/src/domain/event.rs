@@ -2,6 +2,8 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use entities::event::EventStatus;
 
 use super::text::{LongText, ShortText, check_characters};
@@ -36,6 +38,12 @@ impl Slug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeZone(chrono_tz::Tz);
 
+impl From<chrono_tz::Tz> for TimeZone {
+    fn from(zone: chrono_tz::Tz) -> Self {
+        Self(zone)
+    }
+}
+
 impl TimeZone {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         // The longest IANA name is 32 characters; anything longer is not echoed back.
@@ -54,6 +62,34 @@ impl TimeZone {
 
     pub fn name(self) -> &'static str {
         self.0.name()
+    }
+
+    /// `at` as the clock on the wall there shows it.
+    pub fn local(self, at: DateTime<Utc>) -> DateTime<chrono_tz::Tz> {
+        at.with_timezone(&self.0)
+    }
+
+    /// The calendar date `at` falls on there: deadlines, race days and "registered on"
+    /// are all judged by it.
+    pub fn date_of(self, at: DateTime<Utc>) -> NaiveDate {
+        self.local(at).date_naive()
+    }
+
+    /// The last instant of `date` there, in UTC (a deadline "by 31 March" ends at
+    /// 23:59:59 local time).
+    pub fn end_of(self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        let next_day = date.succ_opt()?.and_hms_opt(0, 0, 0)?;
+        let start_of_next = next_day.and_local_timezone(self.0).earliest()?;
+        Some(start_of_next.with_timezone(&Utc) - chrono::Duration::seconds(1))
+    }
+}
+
+/// `at` in the zone named `zone`, RFC 3339 with the local offset (UTC if the name is not a
+/// zone we know: a stored event always has a valid one).
+pub fn local_rfc3339(at: DateTime<Utc>, zone: &str) -> String {
+    match TimeZone::parse(zone) {
+        Ok(tz) => tz.local(at).to_rfc3339(),
+        Err(_) => at.to_rfc3339(),
     }
 }
 

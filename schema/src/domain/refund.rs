@@ -60,7 +60,7 @@ pub fn split_fee(fee: i64, full: bool, kit: BasisPoints) -> FeeSplit {
 
 /// The calendar date it is now in the event's zone.
 fn local_date(now: DateTime<Utc>, zone: Tz) -> NaiveDate {
-    now.with_timezone(&zone).date_naive()
+    super::TimeZone::from(zone).date_of(now)
 }
 
 /// True until the last instant of `date` in `zone` (a deadline "by 31 March").

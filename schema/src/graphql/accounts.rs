@@ -7,7 +7,7 @@ use entities::{account, organization};
 use super::charity::Donation;
 use super::guards::{api, signed_in};
 use super::ids::to_id;
-use super::loaders::{DbLoader, OrganizationId};
+use super::loaders::{OrganizationId, loader};
 use super::refunds::RefundRequest;
 use super::registrations::Registration;
 use crate::context::{Revoked, Viewer};
@@ -51,7 +51,7 @@ impl Account {
         let Some(id) = self.0.organization_id else {
             return Ok(None);
         };
-        let loader = ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?;
+        let loader = loader(ctx)?;
         Ok(loader.load_one(OrganizationId(id)).await?.map(Organization))
     }
 

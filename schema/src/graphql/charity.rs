@@ -9,7 +9,7 @@ use entities::{charity_project, donation};
 use super::accounts::Organization;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
-use super::loaders::{DbLoader, OrganizationId, RaisedBy};
+use super::loaders::{OrganizationId, RaisedBy, loader};
 use super::money::{Money, MoneyInput};
 use crate::domain::{LongText, ShortText};
 use crate::error::ApiError;
@@ -73,8 +73,7 @@ impl CharityProject {
 
     /// The sum of its donations.
     async fn raised(&self, ctx: &Context<'_>) -> async_graphql::Result<Money> {
-        let raised = ctx
-            .data::<async_graphql::dataloader::DataLoader<DbLoader>>()?
+        let raised = loader(ctx)?
             .load_one(RaisedBy(self.0.id))
             .await?
             .unwrap_or(0);
@@ -87,7 +86,7 @@ impl CharityProject {
 
     /// The organization that runs it: only its organizers change it or record gifts to it.
     async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Organization> {
-        ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?
+        loader(ctx)?
             .load_one(OrganizationId(self.0.organization_id))
             .await?
             .map(Organization)

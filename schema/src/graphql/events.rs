@@ -2,22 +2,18 @@
 //! including `changeEventStatus`, where an alert begins.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entities::event_organization::OrganizationRole;
 use entities::{account::Role as AccountRole, distance, event, event_status_change};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::accounts::Organization;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
-use super::loaders::{DbLoader, DistancesOf, EventId, HistoryOf, OrganizationsOf};
+use super::loaders::{DistancesOf, EventId, HistoryOf, OrganizationsOf, loader};
 use super::money::{Money, MoneyInput};
 use crate::domain::{
-    EventName, Instant, LongText, Reason, ShortText, Slug, StatusChangeMessage, TimeZone, token,
+    EventName, Instant, LongText, Reason, ShortText, Slug, StatusChangeMessage, TimeZone,
 };
 use crate::error::ApiError;
 use crate::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
@@ -39,18 +35,6 @@ pub enum RegistrationState {
     Open,
     Suspended,
     Closed,
-}
-
-fn loader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DataLoader<DbLoader>> {
-    ctx.data::<DataLoader<DbLoader>>()
-}
-
-/// A time shown in an event's own zone, RFC 3339 with the local offset.
-fn local_time(at: DateTime<Utc>, zone: &str) -> String {
-    match TimeZone::parse(zone) {
-        Ok(tz) => at.with_timezone(&tz.tz()).to_rfc3339(),
-        Err(_) => at.to_rfc3339(),
-    }
 }
 
 pub struct Event(pub Arc<event::Model>);
@@ -90,7 +74,7 @@ impl Event {
 
     /// The start in the event's own time zone, e.g. `2020-04-19T08:00:00+06:00`.
     async fn starts_at_local(&self) -> String {
-        local_time(self.0.starts_at, &self.0.time_zone)
+        crate::domain::local_rfc3339(self.0.starts_at, &self.0.time_zone)
     }
 
     /// IANA time zone of the event; deadlines are judged in it.
@@ -284,8 +268,9 @@ pub struct EventFilter {
     organization_id: Option<ID>,
 }
 
+/// Events page by (start, id).
 fn encode_cursor(event: &event::Model) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
+    super::ids::cursor(&format!(
         "{}:{}",
         event.starts_at.timestamp_micros(),
         event.id
@@ -302,9 +287,7 @@ const DISTANCE_NAME_MAX: usize = 100;
 fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
     let invalid = || ApiError::bad_input("after is not a cursor from this connection");
     // Ours are at most 56 characters (two i64s in base64url).
-    let cursor = token("after", cursor, 64).map_err(|_| invalid())?;
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let text = super::ids::cursor_text(cursor, 64)?;
     let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
     let id: i64 = id.parse().map_err(|_| invalid())?;
@@ -379,12 +362,9 @@ impl EventQuery {
         let Ok(slug) = Slug::parse(&slug) else {
             return Ok(None);
         };
-        let found = event::Entity::find()
-            .filter(event::Column::Slug.eq(slug.into_inner()))
-            .one(&api(ctx)?.db)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(found.map(Event::from))
+        Ok(service::find_by_slug(&api(ctx)?.db, &slug)
+            .await?
+            .map(Event::from))
     }
 }
 

@@ -22,22 +22,35 @@ pub fn to_id(id: i64) -> ID {
     ID(id.to_string())
 }
 
-/// An opaque cursor for connections ordered by id.
-pub fn id_cursor(id: i64) -> String {
+/// A connection cursor: opaque to clients (base64url), plain text inside.
+pub fn cursor(text: &str) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
-pub fn parse_id_cursor(cursor: &str) -> Result<i64, ApiError> {
+/// The text inside a cursor of ours; refused before decoding if longer than any of ours
+/// (`max`, encoded).
+pub fn cursor_text(cursor: &str, max: usize) -> Result<String, ApiError> {
     use base64::Engine;
-    // Ours are at most 31 characters ("id:" and an i64, in base64url).
-    let cursor = crate::domain::token("after", cursor, 32)
-        .map_err(|_| ApiError::bad_input("after is not a cursor from this connection"))?;
+    let invalid = || ApiError::bad_input("after is not a cursor from this connection");
+    let cursor = crate::domain::token("after", cursor, max).map_err(|_| invalid())?;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("id:").and_then(|n| n.parse().ok()))
+        .ok_or_else(invalid)
+}
+
+/// A cursor for connections ordered by id.
+pub fn id_cursor(id: i64) -> String {
+    cursor(&format!("id:{id}"))
+}
+
+pub fn parse_id_cursor(cursor: &str) -> Result<i64, ApiError> {
+    // Ours are at most 31 characters ("id:" and an i64, in base64url).
+    cursor_text(cursor, 32)?
+        .strip_prefix("id:")
+        .and_then(|n| n.parse().ok())
         .ok_or_else(|| ApiError::bad_input("after is not a cursor from this connection"))
 }
 

@@ -23,6 +23,13 @@ impl DbLoader {
     }
 }
 
+/// The request's loader (one per schema, batching per request tick).
+pub fn loader<'a>(
+    ctx: &'a async_graphql::Context<'_>,
+) -> async_graphql::Result<&'a async_graphql::dataloader::DataLoader<DbLoader>> {
+    ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()
+}
+
 fn db_error(err: sea_orm::DbErr) -> async_graphql::Error {
     ApiError::from(err).into()
 }

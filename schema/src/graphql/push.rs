@@ -2,7 +2,6 @@
 //! browser (the standard PushSubscription JSON) and unsubscribing it, and, for
 //! organizers, what became of each alert's pushes.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::account::Role;
@@ -10,7 +9,7 @@ use entities::account::Role;
 use super::events::{Event, EventStatus};
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
-use super::loaders::{DbLoader, EventId};
+use super::loaders::{EventId, loader};
 use crate::domain::{PushEndpoint, PushKeys};
 use crate::services::events::find_organized;
 use crate::services::push_deliveries;
@@ -56,8 +55,7 @@ impl PushSubscription {
 
     /// The events it names (empty when it follows all registered events).
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Event>> {
-        let loaded = ctx
-            .data::<DataLoader<DbLoader>>()?
+        let loaded = loader(ctx)?
             .load_many(self.0.event_ids.iter().map(|id| EventId(*id)))
             .await?;
         Ok(self

@@ -11,7 +11,7 @@ use super::date::Date;
 use super::events::Event;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
-use super::loaders::{DbLoader, RegistrationId};
+use super::loaders::{RegistrationId, loader};
 use super::money::Money;
 use super::registrations::Registration;
 use crate::domain::{BasisPoints, LongText};
@@ -100,7 +100,7 @@ impl RefundRequest {
     }
 
     async fn registration(&self, ctx: &Context<'_>) -> async_graphql::Result<Registration> {
-        ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()?
+        loader(ctx)?
             .load_one(RegistrationId(self.0.registration_id))
             .await?
             .map(Registration)
@@ -128,10 +128,9 @@ pub struct RefundPolicy {
 impl RefundPolicy {
     pub fn of(event: &entities::event::Model) -> Self {
         let deadline_ends_at = event.refund_deadline.and_then(|date| {
-            let zone = crate::domain::TimeZone::parse(&event.time_zone).ok()?;
-            let next_day = date.succ_opt()?.and_hms_opt(0, 0, 0)?;
-            let start_of_next = next_day.and_local_timezone(zone.tz()).earliest()?;
-            Some(start_of_next.with_timezone(&Utc) - chrono::Duration::seconds(1))
+            crate::domain::TimeZone::parse(&event.time_zone)
+                .ok()?
+                .end_of(date)
         });
         Self {
             deadline: event.refund_deadline.map(Date),

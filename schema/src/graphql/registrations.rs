@@ -11,7 +11,7 @@ use super::date::Date;
 use super::events::{Distance, Event};
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
-use super::loaders::{DbLoader, DistanceId, EventId, RefundOf};
+use super::loaders::{DistanceId, EventId, RefundOf, loader};
 use super::money::Money;
 use super::refunds::RefundRequest;
 use crate::domain::{City, CountryCode};
@@ -53,12 +53,6 @@ pub enum Gender {
     Female,
     Male,
     Other,
-}
-
-fn loader<'a>(
-    ctx: &'a Context<'_>,
-) -> async_graphql::Result<&'a async_graphql::dataloader::DataLoader<DbLoader>> {
-    ctx.data::<async_graphql::dataloader::DataLoader<DbLoader>>()
 }
 
 /// A runner's place in an event. Handed only to the runner and to the event's organizers.

@@ -5,16 +5,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
-use entities::{event, organization};
-use sea_orm::EntityTrait;
+use entities::event;
 
 use super::accounts::Organization;
 use super::events::Event;
 use super::guards::api;
 use super::ids::parse_id;
-use super::loaders::{DbLoader, DistanceId};
+use super::loaders::{DistanceId, loader};
 use super::money::Money;
 use super::partner_access::stats_reader;
 use crate::domain;
@@ -80,10 +78,7 @@ impl StatsKey {
         };
         if self.0.dimension == domain::Dimension::Distance
             && let Ok(id) = value.parse::<i64>()
-            && let Some(distance) = ctx
-                .data::<DataLoader<DbLoader>>()?
-                .load_one(DistanceId(id))
-                .await?
+            && let Some(distance) = loader(ctx)?.load_one(DistanceId(id)).await?
         {
             return Ok(distance.name);
         }
@@ -300,11 +295,7 @@ impl StatsQuery {
         };
         let dimensions = self::group_by(group_by)?;
         let db = &api(ctx)?.db;
-        let organization = organization::Entity::find_by_id(organization_id)
-            .one(db)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound("organization"))?;
+        let organization = crate::services::organizations::find(db, organization_id).await?;
         let mut events = Vec::new();
         for event in service::partner_events(db, reader).await? {
             let figures =

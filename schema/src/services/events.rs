@@ -28,6 +28,17 @@ pub fn acting_organization(actor: &account::Model) -> ApiResult<i64> {
 
 /// Loads an event the actor's organization organizes. Another organizer's event exists
 /// for them (it is public) but is not theirs to change: FORBIDDEN, not NOT_FOUND.
+/// The event with this slug, if there is one.
+pub async fn find_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &Slug,
+) -> ApiResult<Option<event::Model>> {
+    Ok(event::Entity::find()
+        .filter(event::Column::Slug.eq(slug.clone().into_inner()))
+        .one(db)
+        .await?)
+}
+
 pub async fn find_organized(
     db: &impl ConnectionTrait,
     actor: &account::Model,

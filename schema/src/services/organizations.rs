@@ -7,6 +7,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use crate::domain::Slug;
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
+/// The organization with this id.
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<organization::Model> {
+    organization::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("organization"))
+}
+
 pub async fn find_by_slug(
     db: &impl ConnectionTrait,
     slug: &str,

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entities::event::EventStatus;
-use schema::domain::StatusChangeMessage;
+use schema::domain::{StatusChangeMessage, TimeZone};
 use serde_json::{Value, json};
 use web_push::Urgency;
 
@@ -35,17 +35,13 @@ pub fn compose(
     public_url: &str,
     now: DateTime<Utc>,
 ) -> Option<Alert> {
-    let local_start = message
-        .time_zone
-        .parse::<chrono_tz::Tz>()
-        .map(|zone| {
-            message
-                .starts_at
-                .with_timezone(&zone)
-                .format("%-d %B %Y, %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| message.starts_at.format("%-d %B %Y, %H:%M UTC").to_string());
+    let local_start = match TimeZone::parse(&message.time_zone) {
+        Ok(zone) => zone
+            .local(message.starts_at)
+            .format("%-d %B %Y, %H:%M")
+            .to_string(),
+        Err(_) => message.starts_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+    };
     let (title, urgency) = match message.status {
         EventStatus::Cancelled => (
             format!("{} is cancelled", message.event_name),

@@ -158,7 +158,7 @@ impl KeyRules {
 
 /// The day a race starts on, in its own zone.
 pub fn race_day(starts_at: DateTime<Utc>, zone: chrono_tz::Tz) -> NaiveDate {
-    starts_at.with_timezone(&zone).date_naive()
+    TimeZone::from(zone).date_of(starts_at)
 }
 
 /// The counted details of one registration.
@@ -208,10 +208,8 @@ impl RunnerKeys {
                 .unwrap_or_default(),
             counted.country.unwrap_or(UNKNOWN).to_owned(),
             counted.city.unwrap_or(UNKNOWN).to_owned(),
-            counted
-                .registered_at
-                .with_timezone(&rules.zone)
-                .date_naive()
+            TimeZone::from(rules.zone)
+                .date_of(counted.registered_at)
                 .format("%Y-%m-%d")
                 .to_string(),
             counted.starter_kit.to_value(),
