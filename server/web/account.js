@@ -1,7 +1,8 @@
-// The account panel (sign up, sign in, sign out) and the runner's registrations with their
-// bib, starter kit and refund request, and the refund choice while the deadline allows.
+// The account panel (sign in, sign up and its confirmation, sign out) and the runner's
+// registrations with their bib, starter kit and refund request, and the refund choice
+// while the deadline allows.
 
-import { gql, saveSession, SIGN_IN, SIGN_OUT, SIGN_UP, REQUEST_REFUND } from './api.js';
+import { CONFIRM_SIGN_UP, explain, gql, saveSession, session, SIGN_IN, SIGN_OUT, SIGN_UP, REQUEST_REFUND } from './api.js';
 import { h, inZone, money, say, when, word } from './dom.js';
 
 let formCount = 0;
@@ -26,7 +27,7 @@ function handle(form, action) {
     try {
       await action(form, status);
     } catch (error) {
-      say(status, error.message, 'error');
+      say(status, explain(error), 'error');
     } finally {
       button.disabled = false;
       form.removeAttribute('aria-busy');
@@ -35,7 +36,26 @@ function handle(form, action) {
   return form;
 }
 
-/** The panel for a visitor: sign in, or create a runner account. */
+/** The token in what a runner pasted: the token itself, or the mail's whole link. */
+export function tokenFrom(text) {
+  const trimmed = text.trim();
+  const inLink = trimmed.match(/[?&]token=([^&#\s]+)/);
+  return inLink ? decodeURIComponent(inLink[1]) : trimmed;
+}
+
+/** Creates the account of a sign-up from the token its mail carries, and signs it in.
+ * Resolves to the new session. */
+export async function confirmSignUp(token) {
+  const data = await gql(CONFIRM_SIGN_UP, { token });
+  // Whoever was signed in on this device is signed out at the gateway first.
+  if (session()) await gql(SIGN_OUT).catch(() => {});
+  saveSession(data.confirmSignUp);
+  return data.confirmSignUp;
+}
+
+/** The panel for a visitor: sign in, or create a runner account and confirm it with the
+ * token from the mail (the mail's link confirms by itself: see app.js). `onSignedIn(session,
+ * message)` once signed in. */
 export function signedOutPanel({ onSignedIn }) {
   const signIn = handle(
     h(
@@ -59,6 +79,32 @@ export function signedOutPanel({ onSignedIn }) {
       onSignedIn(data.signIn);
     },
   );
+  const confirm = handle(
+    h(
+      'form',
+      { class: 'stack', 'aria-labelledby': 'confirm-heading' },
+      h('p', { class: 'muted' }, 'Open the link in the mail we sent, or paste the token it gives here.'),
+      field('Token from the mail', {
+        name: 'token',
+        autocomplete: 'off',
+        autocapitalize: 'off',
+        spellcheck: 'false',
+        required: true,
+        maxlength: 512,
+      }),
+      h('button', { type: 'submit' }, 'Confirm sign-up'),
+    ),
+    async (form) => {
+      const confirmed = await confirmSignUp(tokenFrom(form.token.value));
+      onSignedIn(confirmed, `Welcome, ${confirmed.account.displayName}: your account is ready.`);
+    },
+  );
+  const confirmBox = h(
+    'details',
+    { class: 'confirm' },
+    h('summary', { id: 'confirm-heading' }, 'Have a confirmation mail? Confirm your sign-up'),
+    confirm,
+  );
   const signUp = handle(
     h(
       'form',
@@ -76,7 +122,7 @@ export function signedOutPanel({ onSignedIn }) {
       }),
       h('button', { type: 'submit' }, 'Create account'),
     ),
-    async (form) => {
+    async (form, status) => {
       const data = await gql(SIGN_UP, {
         input: {
           displayName: form.displayName.value.trim(),
@@ -84,11 +130,14 @@ export function signedOutPanel({ onSignedIn }) {
           password: form.password.value,
         },
       });
-      saveSession(data.signUp);
-      onSignedIn(data.signUp);
+      // The gateway answers the same whether or not the address has an account: the mail
+      // tells which. The password is not kept on the page while the runner reads it.
+      form.password.value = '';
+      say(status, `${data.signUp.message} We wrote to ${data.signUp.email}.`, 'ok');
+      confirmBox.open = true;
     },
   );
-  return h('div', { class: 'auth' }, signIn, signUp);
+  return h('div', { class: 'auth' }, signIn, signUp, confirmBox);
 }
 
 /** The panel for a signed-in account. */

@@ -3,12 +3,41 @@
 
 const SESSION_KEY = 'race-day:session';
 
-/** An answer with GraphQL errors: `code` is the first error's extensions.code. */
+/** An answer with GraphQL errors: `code` is the first error's extensions.code;
+ * `retryAfter` the seconds to wait when the gateway refused for a rate limit (a 429). */
 export class ApiError extends Error {
-  constructor(errors) {
+  constructor(errors, retryAfter = null) {
     super(errors.map((e) => e.message).join('; '));
     this.code = errors[0]?.extensions?.code ?? 'INTERNAL';
+    this.retryAfter = retryAfter;
   }
+}
+
+/** Seconds from a Retry-After header (seconds or an HTTP date), or null. */
+function retryAfterSeconds(value) {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d{1,9}$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/** What to tell a person about an error, in a sentence. */
+export function explain(error) {
+  if (error instanceof ApiError && error.code === 'RATE_LIMITED') {
+    if (error.retryAfter === null) return 'Too many attempts: wait a minute, then try again.';
+    const seconds = Math.max(1, error.retryAfter);
+    const wait =
+      seconds < 90 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`;
+    return `Too many attempts: wait ${wait}, then try again.`;
+  }
+  if (error instanceof ApiError && error.code === 'INVALID_CONFIRMATION_TOKEN') {
+    return (
+      'That confirmation does not work: the token is mistyped, older than 24 hours, replaced by a ' +
+      'newer sign-up or already used. If you confirmed before, sign in; if not, sign up again for a new mail.'
+    );
+  }
+  return error.message;
 }
 
 /** { token, account: { id, email, role, displayName } } or null. */
@@ -25,6 +54,14 @@ export function saveSession(value) {
   else localStorage.removeItem(SESSION_KEY);
 }
 
+/** Calls `changed(session or null)` when another tab of this origin signs in or out (the
+ * tab that opened the mail's confirmation link, say). */
+export function onSessionChangedElsewhere(changed) {
+  window.addEventListener('storage', (event) => {
+    if (event.key === SESSION_KEY || event.key === null) changed(session());
+  });
+}
+
 /** Runs a query or mutation; resolves to `data`, rejects with ApiError or a network error. */
 export async function gql(query, variables = {}) {
   const headers = {
@@ -38,20 +75,29 @@ export async function gql(query, variables = {}) {
     headers,
     body: JSON.stringify({ query, variables }),
   });
+  // A rate limit answers 429 with Retry-After (the error's extensions carry the same wait).
+  const limited = response.status === 429;
+  const retryAfter = limited ? retryAfterSeconds(response.headers.get('retry-after')) : null;
   let body;
   try {
     body = await response.json();
   } catch {
+    if (limited) throw new ApiError([{ message: 'too many requests', extensions: { code: 'RATE_LIMITED' } }], retryAfter);
     throw new Error(`the gateway answered ${response.status}`);
   }
-  if (body.errors?.length) throw new ApiError(body.errors);
+  if (body.errors?.length) {
+    const wait = limited ? retryAfter ?? body.errors[0]?.extensions?.retryAfter ?? null : null;
+    throw new ApiError(body.errors, wait);
+  }
   return body.data;
 }
 
 export const ACCOUNT = `id email displayName role organization { id name }`;
 
 export const SIGN_UP = `mutation($input: SignUpInput!) {
-  signUp(input: $input) { token account { ${ACCOUNT} } } }`;
+  signUp(input: $input) { email message } }`;
+export const CONFIRM_SIGN_UP = `mutation($token: String!) {
+  confirmSignUp(token: $token) { token account { ${ACCOUNT} } } }`;
 export const SIGN_IN = `mutation($input: SignInInput!) {
   signIn(input: $input) { token account { ${ACCOUNT} } } }`;
 export const SIGN_OUT = `mutation { signOut }`;

@@ -1,8 +1,9 @@
 // The runner page: wires the account panel, the races, the live banner and the push
-// switch together, and keeps them current.
+// switch together, and keeps them current. At /confirm-sign-up (the link in the sign-up
+// mail) it first confirms the sign-up with the link's token.
 
-import { ApiError, EVENTS, ME, gql, saveSession, session } from './api.js';
-import { registrationsList, signedInPanel, signedOutPanel } from './account.js';
+import { ApiError, EVENTS, ME, explain, gql, onSessionChangedElsewhere, saveSession, session } from './api.js';
+import { confirmSignUp, registrationsList, signedInPanel, signedOutPanel } from './account.js';
 import { h, replace, say, when, word } from './dom.js';
 import { listen } from './live.js';
 import * as push from './push.js';
@@ -133,15 +134,17 @@ async function loadMe() {
   }
 }
 
+/** Loads and renders everything; false (with the reason on the page) if it could not. */
 async function refresh() {
   try {
     await Promise.all([loadEvents(), loadMe()]);
   } catch (error) {
     say($('page-status'), `Could not reach the gateway: ${error.message}`, 'error');
-    return;
+    return false;
   }
   say($('page-status'), '');
   render();
+  return true;
 }
 
 function render() {
@@ -218,11 +221,15 @@ function startLive() {
   });
 }
 
-function signedIn(value) {
+/** `message`, if any, is said once the page shows the account. */
+function signedIn(value, message) {
   state.session = value;
   push.shareSession(value.token).catch(() => {});
   startLive();
-  refresh().then(syncPush);
+  refresh().then((shown) => {
+    if (shown && message) say($('page-status'), message, 'ok');
+    return syncPush();
+  });
 }
 
 function signedOut(message) {
@@ -282,8 +289,37 @@ function wirePushButtons() {
   run($('push-off'), push.disable);
 }
 
+/** The link in the sign-up mail: /confirm-sign-up?token=…. The token leaves the address
+ * bar before anything else (it is a credential until used); then the sign-up is confirmed
+ * and its session kept. Resolves to what to tell the runner once the page is shown. */
+async function confirmFromLink() {
+  const token = new URLSearchParams(location.search).get('token');
+  history.replaceState(null, '', '/');
+  if (!token) {
+    return { text: 'This confirmation link has no token: open the whole link from the mail.', kind: 'error' };
+  }
+  try {
+    const confirmed = await confirmSignUp(token);
+    state.session = confirmed;
+    return { text: `Welcome, ${confirmed.account.displayName}: your account is ready.`, kind: 'ok' };
+  } catch (error) {
+    return { text: `Your sign-up could not be confirmed. ${explain(error)}`, kind: 'error' };
+  }
+}
+
+/** Another tab signed in or out: this one follows. */
+function followOtherTabs() {
+  onSessionChangedElsewhere((value) => {
+    if (value?.token === state.session?.token) return;
+    if (value) signedIn(value, 'Signed in from another tab.');
+    else signedOut('Signed out from another tab.');
+  });
+}
+
 async function main() {
   wirePushButtons();
+  followOtherTabs();
+  const confirmation = location.pathname === '/confirm-sign-up' ? await confirmFromLink() : null;
   if (push.supported()) {
     push.registerWorker().catch((error) => say($('push-status'), `No service worker: ${error.message}`, 'error'));
     navigator.serviceWorker.addEventListener('message', (event) => {
@@ -296,7 +332,12 @@ async function main() {
     push.shareSession(state.session.token).catch(() => {});
     startLive();
   }
-  await refresh();
+  const shown = await refresh();
+  if (shown && confirmation) {
+    say($('page-status'), confirmation.text, confirmation.kind);
+    // The token may still be pasted (from the mail's text) if the link failed.
+    if (confirmation.kind === 'error') document.querySelector('details.confirm')?.setAttribute('open', '');
+  }
   const linked = location.pathname.match(/^\/events\/([a-z0-9-]+)$/);
   if (linked) focusLinkedRace(linked[1]);
   if (state.session) await syncPush();

@@ -1,7 +1,9 @@
 //! The browser's side, embedded in the binary so that one file still serves everything:
-//! the runner page at `/` (and at `/events/{slug}`, the link in every push), its ES
-//! modules and styles under `/assets/` (with the committed SDL, for GraphiQL), its service worker at `/sw.js` (scope `/`), the
-//! web app manifest, and the GraphiQL page that `GET /graphql` shows a browser.
+//! the runner page at `/` (and at `/events/{slug}`, the link in every push, and at
+//! `/confirm-sign-up`, the link in the sign-up mail), its ES modules and styles under
+//! `/assets/` (with the committed SDL, for GraphiQL), its service worker at `/sw.js`
+//! (scope `/`), the web app manifest, and the GraphiQL page that `GET /graphql` shows a
+//! browser.
 //!
 //! Every answer carries its exact MIME type and `X-Content-Type-Options: nosniff`; pages
 //! carry a Content-Security-Policy with no inline script, whose `connect-src` allows this
@@ -22,6 +24,8 @@ enum Cache {
     Revalidate,
     /// A year: vendored files, whose paths carry their version.
     Immutable,
+    /// Never stored: a page at an address that carries a token.
+    NoStore,
 }
 
 /// What a response is, beyond its bytes.
@@ -29,6 +33,10 @@ enum Cache {
 enum Kind {
     /// An HTML page of ours: gets the page policy.
     Page,
+    /// The page at a link whose query carries a token: the page policy, and no `Referer`
+    /// at all (the page's own requests would carry the token before its script takes it
+    /// out of the address bar).
+    TokenPage,
     /// The GraphiQL page: its policy also allows the fonts its stylesheet embeds.
     GraphiqlPage,
     /// The service worker: a policy of its own (it may only call this origin).
@@ -63,11 +71,20 @@ macro_rules! file {
 }
 
 const INDEX: File = file!("/", "index.html", HTML, Revalidate, Page);
+/// The page again, at the path of the link in the sign-up mail (`PUBLIC_URL` +
+/// `/confirm-sign-up?token=…`, see `schema::services::sign_up`).
+const CONFIRM_SIGN_UP: File = File {
+    path: "/confirm-sign-up",
+    cache: Cache::NoStore,
+    kind: Kind::TokenPage,
+    ..INDEX
+};
 const GRAPHIQL: File = file!("/graphql", "graphiql.html", HTML, Revalidate, GraphiqlPage);
 
 /// Every file served at its own path.
 const FILES: &[File] = &[
     INDEX,
+    CONFIRM_SIGN_UP,
     file!("/sw.js", "sw.js", JS, Revalidate, ServiceWorker),
     file!(
         "/manifest.webmanifest",
@@ -228,13 +245,14 @@ fn respond(file: &File, request: &HeaderMap) -> Response {
         HeaderValue::from_static(match file.cache {
             Cache::Revalidate => "no-cache",
             Cache::Immutable => "public, max-age=31536000, immutable",
+            Cache::NoStore => "no-store",
         }),
     );
     if let Some(tag) = etag.and_then(|tag| HeaderValue::from_str(&tag).ok()) {
         headers.insert(header::ETAG, tag);
     }
     let policy = match file.kind {
-        Kind::Page => Some(page_policy(request, false)),
+        Kind::Page | Kind::TokenPage => Some(page_policy(request, false)),
         Kind::GraphiqlPage => Some(page_policy(request, true)),
         Kind::ServiceWorker => {
             Some("default-src 'none'; connect-src 'self'; img-src 'self'".to_owned())
@@ -244,11 +262,20 @@ fn respond(file: &File, request: &HeaderMap) -> Response {
     if let Some(policy) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
-    if matches!(file.kind, Kind::Page | Kind::GraphiqlPage) {
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        );
+    match file.kind {
+        Kind::Page | Kind::GraphiqlPage => {
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+        }
+        Kind::TokenPage => {
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+        }
+        Kind::ServiceWorker | Kind::Asset => {}
     }
     response
 }
@@ -351,12 +378,34 @@ mod tests {
     }
 
     #[test]
+    fn the_sign_up_link_gets_the_page_with_no_referrer_and_no_cache() {
+        let response = respond(
+            &CONFIRM_SIGN_UP,
+            &headers(&[(header::HOST, "127.0.0.1:8080")]),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        let header = |name| response.headers()[name].to_str().unwrap();
+        assert_eq!(header(header::CONTENT_TYPE), HTML);
+        assert_eq!(header(header::REFERRER_POLICY), "no-referrer");
+        assert_eq!(header(header::CACHE_CONTROL), "no-store");
+        assert!(response.headers().get(header::ETAG).is_none());
+        assert_eq!(
+            header(header::CONTENT_SECURITY_POLICY),
+            page_policy(&headers(&[(header::HOST, "127.0.0.1:8080")]), false)
+        );
+        assert_eq!(CONFIRM_SIGN_UP.body, INDEX.body);
+    }
+
+    #[test]
     fn vendored_files_are_cached_and_our_own_are_revalidated() {
         for file in FILES {
             let response = respond(file, &HeaderMap::new());
             let cache = response.headers()[header::CACHE_CONTROL].to_str().unwrap();
             let vendored = file.path.starts_with("/assets/vendor/");
             assert_eq!(cache.contains("immutable"), vendored, "{}", file.path);
+            if !vendored && file.cache != Cache::NoStore {
+                assert_eq!(cache, "no-cache", "{}", file.path);
+            }
             assert_eq!(
                 response.headers()[header::X_CONTENT_TYPE_OPTIONS],
                 "nosniff"

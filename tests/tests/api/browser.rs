@@ -1,11 +1,15 @@
 //! The runner's end in a real browser: the gateway runs for real on PostgreSQL and Redis
 //! with the mock push service, and `tests/browser/journey.mjs` drives Debian's Chromium
-//! (playwright-core over the DevTools protocol) through the runner's journey: sign up,
-//! register, "Alert me"; an organizer cancels in a second browser context; the banner
+//! (playwright-core over the DevTools protocol) through the runner's journey: sign up and
+//! open the link of the confirmation mail (which this side reads from MAIL_DIR and hands
+//! to the script when it asks, see [`answer`]), register, "Alert me"; an organizer
+//! cancels in a second browser context; the banner
 //! within a second; exactly one push, decrypted by the mock and shown once by the page's
 //! service worker, a repeat not shown even after the worker was stopped; the connection
 //! cut (1001) while another race is rescheduled, and caught up once on reconnecting; the
-//! page closed while that race is suspended, and reopened; screenshots; GraphiQL offline.
+//! page closed while that race is suspended, and reopened; screenshots; a second runner
+//! confirming by pasting the token, a used token refused, a rate limit's 429 explained;
+//! GraphiQL offline.
 //!
 //! Chromium and Node are prerequisites (`.ci/run` installs Chromium): without them this
 //! test fails and says what is missing; it never skips.
@@ -15,16 +19,21 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::MockPushService;
-use serde_json::json;
+use schema::services::sign_up::SIGN_UP_ANSWER;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::{Backend, CONFIRM_SUBJECT, TestApp, mails, spawn_app_with, token_in};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const ORGANIZER_EMAIL: &str = "director@almaty-marathon.kz";
 /// The password `TestApp::organizer_token` gives the organizers it creates.
-const ORGANIZER_PASSWORD: &str = "an organizer password";
+const ORGANIZER_PASSWORD: &str = "a director's long password";
 /// The whole journey normally takes well under a minute; past this something hangs.
 const JOURNEY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Where the gateway's mail links point (`PUBLIC_URL`): the runner page's origin, which
+/// is the gateway itself, at an address the test only learns once it listens.
+const PUBLIC_URL: &str = "https://race-day.test";
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
@@ -62,6 +71,29 @@ fn prerequisites() {
     }
 }
 
+/// The answer to a question the journey script asks on its stdout (`@@ask <name> <json>`).
+/// `confirmation-mail <email>`: the one confirmation mail to that address, its link at
+/// `PUBLIC_URL` + `/confirm-sign-up` (the page's path) moved to the gateway's address,
+/// and its token.
+async fn answer(app: &TestApp, question: &str) -> Value {
+    let (name, argument) = question
+        .split_once(' ')
+        .expect("a question and its argument");
+    assert_eq!(name, "confirmation-mail", "a question this side answers");
+    let email: String = serde_json::from_str(argument).expect("an email as JSON");
+    let sent = mails(app, &email, CONFIRM_SUBJECT, 1).await;
+    assert_eq!(sent.len(), 1, "one confirmation mail to {email}: {sent:?}");
+    let token = token_in(&sent[0]);
+    let link = format!("{PUBLIC_URL}/confirm-sign-up?token={token}");
+    assert!(
+        sent[0].lines().any(|line| line == link),
+        "the mail links to the page with its token ({link}):\n{}",
+        sent[0]
+    );
+    let at_gateway = format!("{}/confirm-sign-up?token={token}", app.address);
+    json!({ "link": at_gateway, "token": token })
+}
+
 /// A second upcoming race of the same organizer, open for registration.
 async fn night_run(app: &TestApp, organizer: &str) -> String {
     let created = app
@@ -92,8 +124,26 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         s.bus.redis_url = Some("redis://127.0.0.1:6379".to_owned().into());
         s.push.trusted_origins = vec!["http://127.0.0.1".into()];
         s.push.poll = std::time::Duration::from_millis(100);
+        s.http.public_url = PUBLIC_URL.to_owned();
     })
     .await;
+    // The link in the confirmation mail gets the page, as a browser fetches it.
+    let page = app
+        .client
+        .get(format!("{}/confirm-sign-up?token=anything", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self';")
+    );
+    assert!(page.text().await.unwrap().contains("/assets/app.js"));
     app.seed_demo().await;
     let organizer = app
         .organizer_token(ORGANIZER_EMAIL, "courage-to-be-the-first")
@@ -126,29 +176,51 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .env("RACE_B", &race_b)
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", CHROMIUM)
+        .env("SIGN_UP_ANSWER", SIGN_UP_ANSWER)
         .kill_on_drop(true)
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("node starts");
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let read = |mut pipe: Box<dyn tokio::io::AsyncRead + Unpin + Send>| async move {
-        let mut text = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut text).await;
-        text
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Lines are printed as they come, so that a journey that hangs shows how far it got.
+    let conversation = async {
+        let mut out = String::new();
+        while let Some(line) = stdout.next_line().await.expect("the journey's stdout") {
+            println!("{line}");
+            out.push_str(&line);
+            out.push('\n');
+            if let Some(question) = line.strip_prefix("@@ask ") {
+                let reply = answer(&app, question).await;
+                stdin
+                    .write_all(format!("{reply}\n").as_bytes())
+                    .await
+                    .expect("the journey reads its stdin");
+                stdin.flush().await.expect("the answer is sent");
+            }
+        }
+        out
     };
-    let (out, err, status) = tokio::join!(
-        read(Box::new(stdout)),
-        read(Box::new(stderr)),
-        tokio::time::timeout(JOURNEY_TIMEOUT, child.wait()),
-    );
-    println!("{out}");
-    let status = status
-        .unwrap_or_else(|_| {
-            panic!("the journey did not finish in {JOURNEY_TIMEOUT:?}:\n{out}\n{err}")
-        })
-        .expect("node ran");
+    let errors = async {
+        let mut err = String::new();
+        while let Ok(Some(line)) = stderr.next_line().await {
+            eprintln!("{line}");
+            err.push_str(&line);
+            err.push('\n');
+        }
+        err
+    };
+    let (out, err, status) = tokio::time::timeout(JOURNEY_TIMEOUT, async {
+        tokio::join!(conversation, errors, child.wait())
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!("the journey did not finish in {JOURNEY_TIMEOUT:?} (its output is above)")
+    });
+    let status = status.expect("node ran");
     assert!(
         status.success(),
         "the browser journey failed:\n{out}\n{err}"

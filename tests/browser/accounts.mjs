@@ -1,0 +1,132 @@
+// The account panel's two-step sign-up and its other paths. The journey's runner confirms
+// by the mail's link (journey.mjs); here, in a phone-sized window, a second runner pastes
+// the token instead, the used token is refused (pasted as the whole link, and opened as
+// the link), and a real rate limit of the gateway (429 with Retry-After) is explained on
+// the sign-in and sign-up forms with its wait.
+
+import { GATEWAY, ask, check, env, log, watch } from './support.mjs';
+
+/** What `signUp` answers, whatever happened (the gateway's SIGN_UP_ANSWER). */
+const SIGN_UP_ANSWER = env('SIGN_UP_ANSWER');
+
+/** Fills and sends the sign-up form; resolves once the page shows the gateway's answer. */
+export async function signUpOnPage(page, runner) {
+  const form = page.locator('form', { has: page.getByRole('heading', { name: /Create a runner account/ }) });
+  await form.getByLabel('Your name').fill(runner.name);
+  await form.getByLabel('Email').fill(runner.email);
+  await form.getByLabel(/Password/).fill(runner.password);
+  await form.getByRole('button', { name: 'Create account' }).click();
+  const status = form.locator('.form-status');
+  await status.getByText(`${SIGN_UP_ANSWER} We wrote to ${runner.email}.`, { exact: true }).waitFor();
+  check((await status.getAttribute('aria-live')) === 'polite', 'the sign-up answer is in a live region');
+  check((await form.getByLabel(/Password/).inputValue()) === '', 'the password is not kept on the page');
+  check(await page.locator('details.confirm').evaluate((d) => d.open), 'the confirmation field is shown');
+}
+
+/** Every field has a label, and nothing scrolls sideways. */
+async function labelledAndFits(page, what) {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label'))
+      .map((e) => e.outerHTML),
+  );
+  check(unlabelled.length === 0, `every field of ${what} has a label: ${unlabelled.join(', ')}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `${what} does not scroll sideways on a phone (${overflow} px too wide)`);
+}
+
+/** The sign-up confirmed by a pasted token, a used token refused, a rate limit explained. */
+export async function otherAccountPaths(browser) {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  const limited = { status: 429, seen: [] };
+  const page = watch(await context.newPage(), 'visitor', limited);
+  await page.goto(`${GATEWAY}/`);
+  const runner = {
+    name: 'Daniyar Seitkali',
+    email: `daniyar-${Date.now()}@example.kz`,
+    password: 'another long runner password',
+  };
+  await signUpOnPage(page, runner);
+  await labelledAndFits(page, 'the signed-out panel');
+
+  const mail = await ask('confirmation-mail', runner.email);
+  const confirm = page.locator('form', { has: page.getByLabel('Token from the mail') });
+  await confirm.getByLabel('Token from the mail').fill(`  ${mail.token} `);
+  await confirm.getByRole('button', { name: 'Confirm sign-up' }).click();
+  await page.getByText('Signed in as').waitFor();
+  const welcome = await page.locator('#page-status').textContent();
+  check(welcome === `Welcome, ${runner.name}: your account is ready.`, `the page welcomes the runner: ${welcome}`);
+  const who = await page.locator('#account-body').textContent();
+  check(who.includes(`${runner.name} (${runner.email}), runner.`), `signed in as the new runner: ${who}`);
+  log('a second runner confirmed the sign-up by pasting the token');
+
+  // The token works once: pasted again (as the whole link) and opened as the link, it is
+  // refused with what to do, and the link's token still leaves the address bar.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('#page-status').getByText('Signed out.', { exact: true }).waitFor();
+  await page.locator('details.confirm summary').click();
+  await confirm.getByLabel('Token from the mail').fill(mail.link);
+  await confirm.getByRole('button', { name: 'Confirm sign-up' }).click();
+  await confirm.locator('.form-status').getByText(/^That confirmation does not work: .* sign up again/).waitFor();
+  await page.goto(mail.link);
+  await page
+    .locator('#page-status')
+    .getByText(/^Your sign-up could not be confirmed\. That confirmation does not work: /)
+    .waitFor();
+  check(page.url() === `${GATEWAY}/`, `the used link's token leaves the address bar (${page.url()})`);
+  check(await page.locator('details.confirm').evaluate((d) => d.open), 'after a failed link the token field is open');
+  check((await page.getByText('Signed in as').count()) === 0, 'a used link signs no one in');
+  log('the used token was refused, pasted and as the link');
+
+  // A real rate limit: the gateway's limit for one email address is used up from here
+  // (asking a reset for an unknown address costs it nothing), then the page tries it.
+  const throttled = `nobody-${Date.now()}@example.kz`;
+  let refused = false;
+  for (let attempt = 0; attempt < 100 && !refused; attempt += 1) {
+    const response = await fetch(`${GATEWAY}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation($email: String!) { requestPasswordReset(email: $email) }',
+        variables: { email: throttled },
+      }),
+    });
+    refused = response.status === 429;
+  }
+  check(refused, `the gateway limits attempts for ${throttled}`);
+  const signIn = page.locator('form', { has: page.getByRole('heading', { name: 'Sign in' }) });
+  await signIn.getByLabel('Email').fill(throttled);
+  await signIn.getByLabel('Password').fill('not the password');
+  await refusedWithWait(page, signIn, 'signIn', 'Sign in');
+  const signUp = page.locator('form', { has: page.getByRole('heading', { name: /Create a runner account/ }) });
+  await signUp.getByLabel('Your name').fill('Nobody');
+  await signUp.getByLabel('Email').fill(throttled);
+  await signUp.getByLabel(/Password/).fill('a long enough password');
+  await refusedWithWait(page, signUp, 'signUp', 'Create account');
+  check(limited.seen.length === 2, `exactly the two refused attempts were answered 429 (got ${limited.seen.length})`);
+  await context.close();
+}
+
+/** Sends `form` (whose operation is `operation`), which the gateway refuses for a rate
+ * limit: the form says to wait as many seconds as Retry-After, and may be sent again. */
+async function refusedWithWait(page, form, operation, button) {
+  const answered = page.waitForResponse(
+    (r) => r.url() === `${GATEWAY}/graphql` && (r.request().postData() ?? '').includes(operation),
+  );
+  await form.getByRole('button', { name: button }).click();
+  const response = await answered;
+  check(response.status() === 429, `${operation} is refused with 429 (got ${response.status()})`);
+  const wait = Number(response.headers()['retry-after']);
+  check(Number.isInteger(wait) && wait > 0, `the 429 says how long to wait: ${response.headers()['retry-after']}`);
+  const expected = `Too many attempts: wait ${wait} second${wait === 1 ? '' : 's'}, then try again.`;
+  const status = form.locator('.form-status');
+  await status.getByText(expected, { exact: true }).waitFor();
+  check((await status.getAttribute('data-kind')) === 'error', 'the wait is shown as an error');
+  check(await form.getByRole('button', { name: button }).isEnabled(), `the ${button} button works again`);
+  log(`${operation} refused for a rate limit; the page says: ${expected}`);
+}
