@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::http::fanout::Fanout;
+use crate::alerts::fanout::Fanout;
 use crate::revocation::Registry;
 use crate::settings::{IpRange, ShutdownSettings, WebSocketSettings};
 
@@ -39,6 +39,8 @@ pub struct App {
     pub trusted_proxies: Vec<IpRange>,
     /// Whether GET /graphql serves GraphiQL to browsers.
     pub graphiql: bool,
+    /// Whether the schema may be read (introspection, and the SDL file GraphiQL loads).
+    pub introspection: bool,
     /// The largest request body read (MAX_BODY_BYTES).
     pub max_body_bytes: usize,
     /// Shared subscription executions.

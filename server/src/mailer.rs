@@ -64,7 +64,7 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// Writes `<unix-nanos>-<n>.eml`-like text files; one mail per file, never overwritten.
+/// Writes `<UTC timestamp>-<n>.txt` text files; one mail per file, never overwritten.
 struct FolderMailer {
     dir: PathBuf,
     sequence: AtomicU64,

@@ -15,8 +15,8 @@ pub const EMBEDDED_DATABASE_URL: &str = "sqlite://./data/gateway.db?mode=rwc";
 
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
-    /// This instance's name in the relay lease, on the push deliveries it claims and in
-    /// logs. Default: pid and start time.
+    /// This instance's name in the relay lease and on the push deliveries it claims.
+    /// Default: pid and start time.
     #[arg(long, env = "INSTANCE_ID")]
     pub instance_id: Option<String>,
 
@@ -109,6 +109,13 @@ pub struct DatabaseSettings {
     #[arg(long = "database-max-connections", env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_connections: u32,
+
+    /// Connections of the alert pipeline's own pool (hub, relay, push worker), apart from
+    /// the requests' pool: a storm of reconnecting clients queues on the other pool, never
+    /// in front of the next alert.
+    #[arg(long = "database-pipeline-connections", env = "DATABASE_PIPELINE_CONNECTIONS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub pipeline_connections: u32,
 
     /// Seed the 2020 demo data when the database has no organizations yet. Default: on for
     /// the embedded SQLite, off when DATABASE_URL is set.
@@ -214,7 +221,7 @@ pub struct RateLimits {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_per_address: u32,
 
-    /// signIn and requestPasswordReset for one email address.
+    /// signIn, signUp and requestPasswordReset for one email address.
     #[arg(long = "rate-auth-per-account", env = "RATE_AUTH_PER_ACCOUNT", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_per_account: u32,

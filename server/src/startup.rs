@@ -15,12 +15,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::fanout::Fanout;
 use crate::alerts::hub::Hub;
 use crate::alerts::redis_bus::{Listener, RedisPublisher};
 use crate::alerts::relay::Relay;
 use crate::alerts::{Both, InProcess, Publisher};
 use crate::app::{App, AppState};
-use crate::http::fanout::Fanout;
 use crate::push::sender::Sender;
 use crate::push::vapid::{self, VapidSigner};
 use crate::push::{Worker, WorkerConfig};
@@ -45,8 +45,8 @@ pub struct Application {
 #[derive(Clone)]
 pub struct Pipeline {
     pub relay: Arc<Relay>,
-    /// Absent when the VAPID key is unusable for signing (the API still answers).
-    pub push: Option<Arc<Worker>>,
+    /// The push worker (startup fails when the VAPID key cannot sign).
+    pub push: Arc<Worker>,
 }
 
 impl Application {
@@ -60,6 +60,12 @@ impl Application {
         if settings.database.seed_demo_on_empty() {
             seed_demo_if_empty(&db).await?;
         }
+        let pipeline_db = database::connect(
+            &settings.database.url(),
+            settings.database.pipeline_connections,
+        )
+        .await
+        .context("connecting the alert pipeline's pool")?;
         let redis = match &settings.bus.redis_url {
             Some(url) => Some(redis::Client::open(url.expose_secret()).context("REDIS_URL")?),
             None => None,
@@ -68,9 +74,13 @@ impl Application {
         crate::metrics::handle();
         let (stop, shutdown) = watch::channel(false);
         let bell = Arc::new(OutboxBell::default());
-        let hub = Hub::start(db.clone(), settings.bus.hub_buffer as usize, bell.clone())
-            .await
-            .context("starting the hub")?;
+        let hub = Hub::start(
+            pipeline_db.clone(),
+            settings.bus.hub_buffer as usize,
+            bell.clone(),
+        )
+        .await
+        .context("starting the hub")?;
         let mut workers = Vec::new();
         let publisher: Arc<dyn Publisher> = match &redis {
             Some(client) => {
@@ -96,7 +106,7 @@ impl Application {
             .clone()
             .unwrap_or_else(default_instance_id);
         let relay = Arc::new(Relay::new(
-            db.clone(),
+            pipeline_db.clone(),
             publisher,
             instance.clone(),
             settings.bus.relay_lease,
@@ -130,7 +140,7 @@ impl Application {
             .map_err(|e| anyhow!(e))?;
             let config =
                 WorkerConfig::new(&settings.push, instance, settings.http.public_url.clone());
-            Arc::new(Worker::new(db.clone(), Arc::new(sender), config))
+            Arc::new(Worker::new(pipeline_db, Arc::new(sender), config))
         };
         if settings.push.enabled {
             workers.push(tokio::spawn(
@@ -181,6 +191,7 @@ impl Application {
         workers.push(tokio::spawn(probe_pool(db.clone(), shutdown.clone())));
         let fanout = Fanout::new(
             schema.clone(),
+            db.clone(),
             hub,
             u64::from(settings.limits.replay_max_notifications),
         );
@@ -210,20 +221,22 @@ impl Application {
             ws_upgrades: governor::RateLimiter::keyed(governor::Quota::per_minute(upgrades)),
             trusted_proxies: settings.http.trusted_proxies.clone(),
             graphiql: settings.http.graphiql_on(embedded),
+            introspection: settings.http.introspection_on(embedded),
             max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
             fanout,
             revocations: registry,
             limits,
         }));
+        workers.push(tokio::spawn(forget_recovered_addresses(
+            state.clone(),
+            stop.subscribe(),
+        )));
         Ok(Self {
             listener,
             admin,
             state,
             settings,
-            pipeline: Pipeline {
-                relay,
-                push: Some(push),
-            },
+            pipeline: Pipeline { relay, push },
             workers,
             stop,
         })
@@ -320,6 +333,21 @@ impl Application {
             tracing::info!("stopped");
         }
         Ok(())
+    }
+}
+
+/// Every minute, the WebSocket upgrade limiter forgets the addresses whose burst is whole
+/// again: it keeps one entry per address it has seen, which would otherwise only grow.
+async fn forget_recovered_addresses(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                state.ws_upgrades.retain_recent();
+                state.ws_upgrades.shrink_to_fit();
+            }
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

@@ -2,7 +2,19 @@
 // registrations with their bib, starter kit and refund request, and the refund choice
 // while the deadline allows.
 
-import { CONFIRM_SIGN_UP, explain, gql, saveSession, session, SIGN_IN, SIGN_OUT, SIGN_UP, REQUEST_REFUND } from './api.js';
+import {
+  CONFIRM_SIGN_UP,
+  explain,
+  gql,
+  REQUEST_PASSWORD_RESET,
+  REQUEST_REFUND,
+  RESET_PASSWORD,
+  saveSession,
+  session,
+  SIGN_IN,
+  SIGN_OUT,
+  SIGN_UP,
+} from './api.js';
 import { h, inZone, money, say, when, word } from './dom.js';
 
 let formCount = 0;
@@ -36,6 +48,31 @@ function handle(form, action) {
   return form;
 }
 
+/** A field for a password being chosen (the gateway's bounds: 10 to 128 characters). */
+function newPasswordField(label) {
+  return field(label, {
+    name: 'password',
+    type: 'password',
+    autocomplete: 'new-password',
+    required: true,
+    minlength: 10,
+    maxlength: 128,
+  });
+}
+
+/** A field for a token pasted from a mail (or the mail's whole link): no autocorrect. */
+function tokenField(label, value) {
+  return field(label, {
+    name: 'token',
+    autocomplete: 'off',
+    autocapitalize: 'off',
+    spellcheck: 'false',
+    required: true,
+    maxlength: 512,
+    value: value ?? undefined,
+  });
+}
+
 /** The token in what a runner pasted: the token itself, or the mail's whole link. */
 export function tokenFrom(text) {
   const trimmed = text.trim();
@@ -53,10 +90,52 @@ export async function confirmSignUp(token) {
   return data.confirmSignUp;
 }
 
+/** "Forgot your password?": asks for the mail, then takes its token (or the whole link)
+ * and a new password. `resetToken` is the token of the mail's link when the page was opened
+ * from it (see app.js): the box is then open with the token filled in. */
+function passwordResetBox(resetToken) {
+  const ask = handle(
+    h(
+      'form',
+      { class: 'stack', 'aria-label': 'Ask for a reset link' },
+      field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
+      h('button', { type: 'submit' }, 'Mail me a reset link'),
+    ),
+    async (form, status) => {
+      await gql(REQUEST_PASSWORD_RESET, { email: form.email.value.trim() });
+      // The gateway answers the same whether or not the address has an account.
+      say(status, 'If this address has an account, a link is on its way (valid for an hour).', 'ok');
+    },
+  );
+  const reset = handle(
+    h(
+      'form',
+      { class: 'stack', 'aria-label': 'Choose a new password' },
+      tokenField('Token from the reset mail', resetToken),
+      newPasswordField('New password (at least 10 characters)'),
+      h('button', { type: 'submit' }, 'Set the new password'),
+    ),
+    async (form, status) => {
+      await gql(RESET_PASSWORD, {
+        input: { token: tokenFrom(form.token.value), newPassword: form.password.value },
+      });
+      form.reset();
+      say(status, 'Your password is changed and every session signed out: sign in with it.', 'ok');
+    },
+  );
+  return h(
+    'details',
+    { class: 'reset', open: resetToken ? true : undefined },
+    h('summary', {}, 'Forgot your password?'),
+    ask,
+    reset,
+  );
+}
+
 /** The panel for a visitor: sign in, or create a runner account and confirm it with the
- * token from the mail (the mail's link confirms by itself: see app.js). `onSignedIn(session,
- * message)` once signed in. */
-export function signedOutPanel({ onSignedIn }) {
+ * token from the mail (the mail's link confirms by itself: see app.js), or choose a new
+ * password. `onSignedIn(session, message)` once signed in. */
+export function signedOutPanel({ onSignedIn, resetToken }) {
   const signIn = handle(
     h(
       'form',
@@ -84,14 +163,7 @@ export function signedOutPanel({ onSignedIn }) {
       'form',
       { class: 'stack', 'aria-labelledby': 'confirm-heading' },
       h('p', { class: 'muted' }, 'Open the link in the mail we sent, or paste the token it gives here.'),
-      field('Token from the mail', {
-        name: 'token',
-        autocomplete: 'off',
-        autocapitalize: 'off',
-        spellcheck: 'false',
-        required: true,
-        maxlength: 512,
-      }),
+      tokenField('Token from the mail'),
       h('button', { type: 'submit' }, 'Confirm sign-up'),
     ),
     async (form) => {
@@ -112,14 +184,7 @@ export function signedOutPanel({ onSignedIn }) {
       h('h3', { id: 'sign-up-heading' }, 'New here? Create a runner account'),
       field('Your name', { name: 'displayName', autocomplete: 'name', required: true, maxlength: 100 }),
       field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
-      field('Password (at least 10 characters)', {
-        name: 'password',
-        type: 'password',
-        autocomplete: 'new-password',
-        required: true,
-        minlength: 10,
-        maxlength: 128,
-      }),
+      newPasswordField('Password (at least 10 characters)'),
       h('button', { type: 'submit' }, 'Create account'),
     ),
     async (form, status) => {
@@ -137,14 +202,16 @@ export function signedOutPanel({ onSignedIn }) {
       confirmBox.open = true;
     },
   );
-  return h('div', { class: 'auth' }, signIn, signUp, confirmBox);
+  return h('div', { class: 'auth' }, signIn, signUp, confirmBox, passwordResetBox(resetToken));
 }
 
-/** The panel for a signed-in account. */
-export function signedInPanel(account, { onSignedOut }) {
+/** The panel for a signed-in account. `beforeSignOut()` runs while the session still
+ * works (the page takes this device's push subscription off the account then). */
+export function signedInPanel(account, { onSignedOut, beforeSignOut = async () => {} }) {
   const button = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
   button.addEventListener('click', async () => {
     button.disabled = true;
+    await beforeSignOut().catch(() => {});
     // Ends the session at the gateway; the page forgets it whatever the answer.
     await gql(SIGN_OUT).catch(() => {});
     saveSession(null);

@@ -101,6 +101,8 @@ export const CONFIRM_SIGN_UP = `mutation($token: String!) {
 export const SIGN_IN = `mutation($input: SignInInput!) {
   signIn(input: $input) { token account { ${ACCOUNT} } } }`;
 export const SIGN_OUT = `mutation { signOut }`;
+export const REQUEST_PASSWORD_RESET = `mutation($email: String!) { requestPasswordReset(email: $email) }`;
+export const RESET_PASSWORD = `mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }`;
 
 export const EVENTS = `query {
   events(first: 50) { edges { node {
@@ -142,6 +144,7 @@ export const SUBSCRIBE_PUSH = `mutation($input: SubscribePushInput!) {
   subscribePush(input: $input) { id endpoint } }`;
 export const UNSUBSCRIBE_PUSH = `mutation($endpoint: String!) { unsubscribePush(endpoint: $endpoint) }`;
 
+export const NOTIFICATIONS_CURSOR = `query { notificationsCursor }`;
 export const MY_NOTIFICATIONS = `subscription($after: String) {
   myNotifications(after: $after) {
     id kind

@@ -1,6 +1,7 @@
 // The runner page: wires the account panel, the races, the live banner and the push
 // switch together, and keeps them current. At /confirm-sign-up (the link in the sign-up
-// mail) it first confirms the sign-up with the link's token.
+// mail) it first confirms the sign-up with the link's token; at /reset-password (the link
+// in the reset mail) it opens the new-password form with the link's token.
 
 import { ApiError, EVENTS, ME, explain, gql, onSessionChangedElsewhere, saveSession, session } from './api.js';
 import { confirmSignUp, registrationsList, signedInPanel, signedOutPanel } from './account.js';
@@ -152,8 +153,8 @@ function render() {
   replace(
     $('account-body'),
     state.session
-      ? signedInPanel(account, { onSignedOut: () => signedOut('Signed out.') })
-      : signedOutPanel({ onSignedIn: signedIn }),
+      ? signedInPanel(account, { onSignedOut: () => signedOut('Signed out.'), beforeSignOut: stopPushHere })
+      : signedOutPanel({ onSignedIn: signedIn, resetToken: takeResetToken() }),
   );
   const runner = account?.role === 'RUNNER';
   $('alerts').hidden = !state.session;
@@ -232,6 +233,15 @@ function signedIn(value, message) {
   });
 }
 
+/** Signing out takes this device's push subscription off the account (else the next
+ * account to sign in here could not use it: a subscription never moves between accounts).
+ * Bounded, so that a browser that never readies its service worker still signs out. */
+function stopPushHere() {
+  if (!push.supported()) return Promise.resolve();
+  const timeout = new Promise((resolve) => setTimeout(resolve, 3000));
+  return Promise.race([push.disable(), timeout]);
+}
+
 function signedOut(message) {
   saveSession(null);
   state.session = null;
@@ -307,6 +317,19 @@ async function confirmFromLink() {
   }
 }
 
+/** The link in the reset mail: /reset-password?token=…. Like the sign-up link's token, it
+ * leaves the address bar at once; the reset box then opens with it filled in (once). */
+let resetToken = null;
+function resetFromLink() {
+  resetToken = new URLSearchParams(location.search).get('token');
+  history.replaceState(null, '', '/');
+}
+function takeResetToken() {
+  const token = resetToken;
+  resetToken = null;
+  return token;
+}
+
 /** Another tab signed in or out: this one follows. */
 function followOtherTabs() {
   onSessionChangedElsewhere((value) => {
@@ -320,6 +343,7 @@ async function main() {
   wirePushButtons();
   followOtherTabs();
   const confirmation = location.pathname === '/confirm-sign-up' ? await confirmFromLink() : null;
+  if (location.pathname === '/reset-password') resetFromLink();
   if (push.supported()) {
     push.registerWorker().catch((error) => say($('push-status'), `No service worker: ${error.message}`, 'error'));
     navigator.serviceWorker.addEventListener('message', (event) => {
@@ -333,6 +357,10 @@ async function main() {
     startLive();
   }
   const shown = await refresh();
+  if (shown && resetToken && state.session) {
+    // The token waits for the signed-out panel (it is taken only there).
+    say($('page-status'), 'To choose a new password with this link, sign out first.', 'ok');
+  }
   if (shown && confirmation) {
     say($('page-status'), confirmation.text, confirmation.kind);
     // The token may still be pasted (from the mail's text) if the link failed.

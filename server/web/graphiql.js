@@ -4,8 +4,9 @@
 // gateway expects, so a signed-in subscription (`myNotifications`) works here too.
 //
 // The schema (documentation, completion, validation) is built from the committed SDL the
-// gateway embeds, which a test keeps equal to the code: GraphiQL's own introspection query
-// nests deeper than the gateway's QUERY_DEPTH_LIMIT allows, and would be refused.
+// gateway embeds, which a test keeps equal to the code: one small file instead of
+// GraphiQL's introspection query (14 levels deep, near QUERY_DEPTH_LIMIT). With
+// INTROSPECTION=false the gateway serves neither, and GraphiQL runs without a schema.
 
 import { createClient } from './vendor/graphql-ws-6.4.2/client.js';
 
@@ -78,7 +79,7 @@ async function schema() {
     if (!response.ok) return undefined;
     return GraphiQL.GraphQL.buildSchema(await response.text());
   } catch {
-    // Without it GraphiQL introspects as usual.
+    // Without it GraphiQL introspects as usual (refused too when introspection is off).
     return undefined;
   }
 }

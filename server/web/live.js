@@ -8,7 +8,7 @@
 // a repeat and is dropped here as well.
 
 import { createClient } from './vendor/graphql-ws-6.4.2/client.js';
-import { MY_NOTIFICATIONS } from './api.js';
+import { gql, MY_NOTIFICATIONS, NOTIFICATIONS_CURSOR } from './api.js';
 
 const cursorKey = (accountId) => `race-day:last-notification:${accountId}`;
 
@@ -33,6 +33,11 @@ export function retryDelayMs(retries) {
 export function listen({ token, accountId, onNotification, onState }) {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
   let stopped = false;
+  // A gateway that vanishes without closing (its machine gone, a network cut) sends no
+  // close: the page pings every 10 s and gives the socket up when no pong comes within
+  // 5 s, so it reconnects (to another instance) within 15 s, not after TCP's minutes.
+  let socket = null;
+  let pongDue = null;
   const client = createClient({
     url,
     connectionParams: () => ({ authorization: `Bearer ${token}` }),
@@ -40,26 +45,59 @@ export function listen({ token, accountId, onNotification, onState }) {
     // Every close is retried (1001 on a gateway restart above all) except a rejected token.
     shouldRetry: (event) => event?.code !== 4403,
     retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, retryDelayMs(retries))),
+    keepAlive: 10_000,
     on: {
       connecting: () => !stopped && onState('connecting'),
-      connected: () => !stopped && onState('live'),
-      closed: (event) => !stopped && onState('offline', event?.code),
+      connected: (opened) => {
+        socket = opened;
+        if (!stopped) onState('live');
+      },
+      closed: (event) => {
+        clearTimeout(pongDue);
+        if (!stopped) onState('offline', event?.code);
+      },
+      ping: (received) => {
+        if (received) return; // the gateway's own ping, answered by the client
+        clearTimeout(pongDue);
+        pongDue = setTimeout(() => {
+          if (socket?.readyState === WebSocket.OPEN) client.terminate();
+        }, 5_000);
+      },
+      pong: (received) => {
+        if (received) clearTimeout(pongDue);
+      },
     },
   });
-  const payload = {
-    query: MY_NOTIFICATIONS,
-    variables: { after: lastSeen(accountId) ?? '0' },
+  // A device that has seen nothing yet asks for everything (a runner signing in on a new
+  // phone after the race was cancelled sees it); when that is further back than the
+  // gateway replays (CURSOR_TOO_OLD), it starts at the newest (the races show the rest).
+  const payload = { query: MY_NOTIFICATIONS, variables: { after: lastSeen(accountId) ?? '0' } };
+  const startAtNewest = async () => {
+    try {
+      const newest = (await gql(NOTIFICATIONS_CURSOR)).notificationsCursor;
+      localStorage.setItem(cursorKey(accountId), newest);
+    } catch {
+      localStorage.removeItem(cursorKey(accountId)); // asked again on the next attempt
+    }
   };
   let unsubscribe = () => {};
   // Each subscription's sink acts only while it is the current one: restart() ends the
   // previous one, whose completion must not start another.
   let generation = 0;
+  let failures = 0;
   const subscribe = () => {
     const mine = ++generation;
     const current = () => !stopped && mine === generation;
+    payload.variables.after = lastSeen(accountId) ?? '0';
+    // Tried again later, from the cursor, with the same back-off as a lost connection.
+    const again = () => {
+      if (!current()) return;
+      setTimeout(() => current() && subscribe(), retryDelayMs(failures++));
+    };
     unsubscribe = client.subscribe(payload, {
       next({ data, errors }) {
         if (errors?.length || !data) return;
+        failures = 0;
         const notification = data.myNotifications;
         const cursor = lastSeen(accountId);
         if (cursor !== null && BigInt(notification.id) <= BigInt(cursor)) return;
@@ -75,24 +113,25 @@ export function listen({ token, accountId, onNotification, onState }) {
           return;
         }
         onState('offline', error?.code);
+        if (codes.includes('CURSOR_TOO_OLD')) startAtNewest().finally(again);
+        else again();
       },
       // The gateway ended the stream without closing the socket: subscribe again.
       complete() {
-        if (current()) setTimeout(() => current() && subscribe(), retryDelayMs(1));
+        again();
       },
     });
   };
   subscribe();
   return {
-    /** Subscribes again from the cursor: the gateway then reads the runner's races anew
-     * (after a registration, say) instead of within its 30 s refresh. */
+    /** Subscribes again from the cursor (after a registration, say). */
     restart() {
       unsubscribe();
-      payload.variables.after = lastSeen(accountId) ?? '0';
       subscribe();
     },
     stop() {
       stopped = true;
+      clearTimeout(pongDue);
       unsubscribe();
       client.dispose();
     },

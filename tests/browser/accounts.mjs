@@ -1,8 +1,9 @@
 // The account panel's two-step sign-up and its other paths. The journey's runner confirms
 // by the mail's link (journey.mjs); here, in a phone-sized window, a second runner pastes
 // the token instead, the used token is refused (pasted as the whole link, and opened as
-// the link), and a real rate limit of the gateway (429 with Retry-After) is explained on
-// the sign-in and sign-up forms with its wait.
+// the link), a new password is chosen from the reset mail's link, and a real rate limit
+// of the gateway (429 with Retry-After) is explained on the sign-in and sign-up forms
+// with its wait.
 
 import { GATEWAY, ask, check, env, log, watch } from './support.mjs';
 
@@ -82,6 +83,36 @@ export async function otherAccountPaths(browser) {
   check(await page.locator('details.confirm').evaluate((d) => d.open), 'after a failed link the token field is open');
   check((await page.getByText('Signed in as').count()) === 0, 'a used link signs no one in');
   log('the used token was refused, pasted and as the link');
+
+  // A forgotten password: the reset mail's link opens the page with the new-password form
+  // ready (its token out of the address bar), and the new password signs in.
+  await page.locator('details.reset summary').click();
+  const asking = page.getByRole('form', { name: 'Ask for a reset link' });
+  await asking.getByLabel('Email').fill(runner.email);
+  await asking.getByRole('button', { name: 'Mail me a reset link' }).click();
+  await asking.locator('.form-status').getByText(/^If this address has an account, a link is on its way/).waitFor();
+  const resetMail = await ask('reset-mail', runner.email);
+  await page.goto(resetMail.link);
+  const reset = page.getByRole('form', { name: 'Choose a new password' });
+  await reset.getByLabel('New password (at least 10 characters)').waitFor();
+  check(page.url() === `${GATEWAY}/`, `the reset link's token leaves the address bar (${page.url()})`);
+  check(await page.locator('details.reset').evaluate((d) => d.open), 'the reset link opens the new-password form');
+  check(
+    (await reset.getByLabel('Token from the reset mail').inputValue()) === resetMail.token,
+    'the form holds the link\'s token',
+  );
+  const newPassword = 'a brand new runner password';
+  await reset.getByLabel('New password (at least 10 characters)').fill(newPassword);
+  await reset.getByRole('button', { name: 'Set the new password' }).click();
+  await reset.locator('.form-status').getByText(/^Your password is changed/).waitFor();
+  const signInForm = page.locator('form', { has: page.getByRole('heading', { name: 'Sign in' }) });
+  await signInForm.getByLabel('Email').fill(runner.email);
+  await signInForm.getByLabel('Password').fill(newPassword);
+  await signInForm.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Signed in as').waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('#page-status').getByText('Signed out.', { exact: true }).waitFor();
+  log('a new password was chosen from the reset mail\'s link and signs in');
 
   // A real rate limit: the gateway's limit for one email address is used up from here
   // (asking a reset for an unknown address costs it nothing), then the page tries it.

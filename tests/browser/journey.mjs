@@ -382,6 +382,25 @@ async function journey(browser) {
   await runner.getByText('Alerts are on for this device.').waitFor();
   await until('the push for the suspension', async () => (await received(MOCK, SUBSCRIPTION)).received.length >= 3);
   log('the reopened page showed what happened while away, with no repeat');
+
+  // Signing out takes this device's subscription off the account (a subscription never
+  // moves between accounts, so the next runner to sign in here could not use it).
+  await runner.getByRole('button', { name: 'Sign out' }).click();
+  await runner.locator('#page-status').getByText('Signed out.', { exact: true }).waitFor();
+  const again = await fetch(`${GATEWAY}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation($input: SignInInput!) { signIn(input: $input) { token } }',
+      variables: { input: { email: RUNNER.email, password: RUNNER.password } },
+    }),
+  }).then((response) => response.json());
+  const after = await graphql(again.data.signIn.token, '{ me { pushSubscriptions { endpoint } } }');
+  check(
+    after.me.pushSubscriptions.length === 0,
+    `signing out removed the device's subscription: ${JSON.stringify(after.me.pushSubscriptions)}`,
+  );
+  log('signing out took the push subscription off the account');
   await runnerContext.close();
   await organizerContext.close();
 }

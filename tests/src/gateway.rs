@@ -186,3 +186,36 @@ impl Drop for Gateway {
         let _ = self.child.wait();
     }
 }
+
+/// A graphql-transport-ws socket to `url` (`ws://address:port/…`) opened from the
+/// loopback address `source`, with small buffers (load clients hold thousands). Tens of
+/// thousands of sockets from one address to one port make the kernel search long for a
+/// free port on every connect, a cost only the load rig would pay: spread them.
+pub async fn websocket_from(
+    url: &str,
+    source: std::net::IpAddr,
+) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    let target: std::net::SocketAddr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()?
+        .parse()
+        .ok()?;
+    let mut request = url.into_client_request().ok()?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().ok()?,
+    );
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.bind(std::net::SocketAddr::new(source, 0)).ok()?;
+    let stream = socket.connect(target).await.ok()?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .ok()?;
+    Some(socket)
+}

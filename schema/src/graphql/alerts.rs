@@ -30,8 +30,9 @@ const REPLAY_BATCH: u64 = 500;
 /// Root subscription fields whose every item is the same whoever asks: an operation made
 /// only of these is executed once per notice for all its subscribers, whatever their
 /// credentials. Everything reachable from their types (EventStatusChange, Event, Distance,
-/// Organization, Money, RefundPolicy) must stay viewer-independent; a test pins that
-/// reachable set, so a field added there is looked at before it is shared.
+/// Organization, Money, RefundPolicy) must stay viewer-independent; a test in
+/// `graphql/mod.rs` pins that reachable set, so a field added there is looked at before it
+/// is shared.
 pub const VIEWER_INDEPENDENT_SUBSCRIPTIONS: &[&str] = &["eventStatusChanged"];
 
 /// Where one execution of a subscription takes its notices from.
@@ -152,16 +153,9 @@ fn status_change_of(notice: &Notice) -> Option<EventStatusChange> {
 async fn concerns(api: &ApiContext, account_id: i64, notice: &Notice) -> Result<bool, ApiError> {
     match (notice.kind, notice.event_id) {
         (Some(NotificationKind::RefundDecided), _) => Ok(notice.account_id == Some(account_id)),
-        (Some(NotificationKind::EventStatusChanged), Some(event_id)) => {
-            let audience = notice
-                .audience
-                .get_or_try_init(|| async {
-                    registrations::accounts_registered(&api.db, event_id)
-                        .await
-                        .map(Arc::new)
-                })
-                .await?;
-            Ok(audience.contains(&account_id))
+        (Some(NotificationKind::EventStatusChanged), Some(_)) => {
+            let audience = registrations::audience(&api.db, notice).await?;
+            Ok(audience.is_some_and(|accounts| accounts.contains(&account_id)))
         }
         _ => Ok(false),
     }

@@ -150,4 +150,126 @@ mod tests {
             "schema/schema.graphql is out of date: run `cargo run -p server -- export-schema > schema/schema.graphql`"
         );
     }
+
+    /// A subscription in `VIEWER_INDEPENDENT_SUBSCRIPTIONS` is executed once per notice
+    /// for every subscriber, whoever they are. So every field reachable from its type must
+    /// answer the same to everyone. This pins that reachable set: a field added to one of
+    /// these types fails here until someone has checked that it reads no viewer (and only
+    /// then adds it below), or takes the subscription out of the shared list.
+    #[test]
+    fn shared_subscriptions_reach_only_fields_checked_to_be_viewer_independent() {
+        use async_graphql::parser::parse_schema;
+        use async_graphql::parser::types::{BaseType, Type, TypeKind, TypeSystemDefinition};
+        use std::collections::{BTreeMap, BTreeSet};
+
+        fn named(ty: &Type) -> &str {
+            match &ty.base {
+                BaseType::Named(name) => name.as_str(),
+                BaseType::List(inner) => named(inner),
+            }
+        }
+
+        let document = parse_schema(super::sdl()).expect("the SDL parses");
+        // Object type -> (field, its named type); scalars and enums have no fields.
+        let mut objects: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for definition in &document.definitions {
+            if let TypeSystemDefinition::Type(ty) = definition {
+                let fields = match &ty.node.kind {
+                    TypeKind::Object(object) => &object.fields,
+                    TypeKind::Interface(interface) => &interface.fields,
+                    TypeKind::Union(_) => panic!("a union: extend this walk to its members"),
+                    _ => continue,
+                };
+                objects.insert(
+                    ty.node.name.node.to_string(),
+                    fields
+                        .iter()
+                        .map(|f| (f.node.name.node.to_string(), named(&f.node.ty.node).into()))
+                        .collect(),
+                );
+            }
+        }
+
+        let mut reachable = BTreeSet::new();
+        let mut todo: Vec<String> = super::VIEWER_INDEPENDENT_SUBSCRIPTIONS
+            .iter()
+            .map(|root| {
+                let fields = &objects["Subscription"];
+                let (_, ty) = fields
+                    .iter()
+                    .find(|(name, _)| name == root)
+                    .unwrap_or_else(|| panic!("{root} is no subscription field"));
+                ty.clone()
+            })
+            .collect();
+        let mut seen = BTreeSet::new();
+        while let Some(ty) = todo.pop() {
+            if !seen.insert(ty.clone()) {
+                continue;
+            }
+            for (field, field_ty) in objects.get(&ty).into_iter().flatten() {
+                reachable.insert(format!("{ty}.{field}"));
+                todo.push(field_ty.clone());
+            }
+        }
+
+        // Each checked by reading its resolver: public data of the race, no Viewer read,
+        // no guard, the same for an anonymous socket, a runner and a partner key.
+        let checked = [
+            "Distance.event",
+            "Distance.fee",
+            "Distance.id",
+            "Distance.lengthMeters",
+            "Distance.name",
+            "Event.capacity",
+            "Event.description",
+            "Event.distances",
+            "Event.id",
+            "Event.name",
+            "Event.organizers",
+            "Event.partners",
+            "Event.placesLeft",
+            "Event.refundPolicy",
+            "Event.registeredCount",
+            "Event.registrationState",
+            "Event.slug",
+            "Event.startsAt",
+            "Event.startsAtLocal",
+            "Event.status",
+            "Event.statusHistory",
+            "Event.timeZone",
+            "Event.venue",
+            "EventStatusChange.event",
+            "EventStatusChange.id",
+            "EventStatusChange.occurredAt",
+            "EventStatusChange.previousStatus",
+            "EventStatusChange.reason",
+            "EventStatusChange.startsAt",
+            "EventStatusChange.status",
+            "Money.amount",
+            "Money.currency",
+            "Organization.id",
+            "Organization.name",
+            "Organization.slug",
+            "RefundPolicy.deadline",
+            "RefundPolicy.deadlineEndsAt",
+            "RefundPolicy.defaultOption",
+            "RefundPolicy.donationBasisPoints",
+            "RefundPolicy.kitIssueFrom",
+            "RefundPolicy.kitShareBasisPoints",
+        ];
+        let checked: BTreeSet<String> = checked.iter().map(|f| f.to_string()).collect();
+        let unchecked: Vec<_> = reachable.difference(&checked).collect();
+        assert!(
+            unchecked.is_empty(),
+            "fields now reachable from a shared subscription, not yet checked to answer the \
+             same to every viewer: {unchecked:?}"
+        );
+        // A field that left keeps the list honest too.
+        let gone: Vec<_> = checked.difference(&reachable).collect();
+        assert!(
+            gone.is_empty(),
+            "no longer reachable, drop from the list: {gone:?}"
+        );
+    }
 }

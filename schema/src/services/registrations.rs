@@ -166,6 +166,29 @@ pub async fn of_runner(
         .await?)
 }
 
+/// Who a status change concerns: the accounts registered for its event, read once per
+/// notice (whoever asks first, the hub or a subscription) and kept on it for the rest.
+/// `None` for a notice that is not an event's status change.
+pub async fn audience(
+    db: &impl ConnectionTrait,
+    notice: &crate::domain::Notice,
+) -> Result<Option<std::sync::Arc<std::collections::HashSet<i64>>>, sea_orm::DbErr> {
+    let (Some(crate::domain::NotificationKind::EventStatusChanged), Some(event_id)) =
+        (notice.kind, notice.event_id)
+    else {
+        return Ok(None);
+    };
+    notice
+        .audience
+        .get_or_try_init(|| async {
+            accounts_registered(db, event_id)
+                .await
+                .map(std::sync::Arc::new)
+        })
+        .await
+        .map(|audience| Some(audience.clone()))
+}
+
 /// The accounts registered for an event (who a status change concerns).
 pub async fn accounts_registered(
     db: &impl ConnectionTrait,

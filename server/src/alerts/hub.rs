@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use schema::OutboxBell;
 use schema::domain::Notice;
-use schema::services::notifications;
+use schema::services::{notifications, registrations};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, broadcast};
 
@@ -82,6 +82,9 @@ impl Hub {
                 let delay = (chrono::Utc::now() - notice.created_at)
                     .to_std()
                     .unwrap_or_default();
+                if self.sender.receiver_count() > 0 {
+                    self.load_audience(&notice).await;
+                }
                 // No receiver is fine: nobody is subscribed on this instance right now.
                 let _ = self.sender.send(Arc::new(notice));
                 metrics::alert_reached("hub", delay);
@@ -96,13 +99,18 @@ impl Hub {
 }
 
 impl Hub {
+    /// Who a status change concerns (the runners registered for its event), read here on
+    /// the pipeline's pool, so that `myNotifications` answers it without a read of its own
+    /// on the requests' pool, where a storm of reconnecting clients may be queued. On a
+    /// failure the subscriptions read it themselves.
+    async fn load_audience(&self, notice: &Notice) {
+        if let Err(error) = registrations::audience(&self.db, notice).await {
+            tracing::warn!(%error, notice = notice.id, "the hub could not read who a change concerns");
+        }
+    }
+
     /// A receiver of every notice broadcast from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>> {
         self.sender.subscribe()
-    }
-
-    /// The pool, for readers that catch up from the log.
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
     }
 }

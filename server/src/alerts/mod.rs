@@ -1,9 +1,11 @@
 //! The alert pipeline's moving parts in one instance: the relay that rings every hub for
 //! each new row of the notification log, the bus that carries the ring between instances
-//! (Redis pub/sub, or in-process for the embedded default), and the hub that reads the rows
-//! from the log and feeds local subscribers. The log is the source of truth; the bus is
-//! only a doorbell, so a lost ring delays a notice and never loses it.
+//! (Redis pub/sub, or in-process for the embedded default), the hub that reads the rows
+//! from the log, and the fan-out that executes each subscription once per notice for all
+//! who share it. The log is the source of truth; the bus is only a doorbell, so a lost
+//! ring delays a notice and never loses it.
 
+pub mod fanout;
 pub mod hub;
 pub mod redis_bus;
 pub mod relay;

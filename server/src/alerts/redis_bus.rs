@@ -89,9 +89,16 @@ impl Listener {
                 pubsub.subscribe(&channel).await?;
                 Ok::<_, redis::RedisError>(pubsub)
             };
-            let subscribed = tokio::select! {
-                result = tokio::time::timeout(REDIS_TIMEOUT, session) => result,
-                _ = shutdown.changed() => return,
+            // An unreachable Redis can take the whole timeout to refuse: the log is read on
+            // the short poll meanwhile too.
+            let mut session = std::pin::pin!(tokio::time::timeout(REDIS_TIMEOUT, session));
+            let mut waiting = tokio::time::interval(self.outage_poll);
+            let subscribed = loop {
+                tokio::select! {
+                    result = &mut session => break result,
+                    _ = waiting.tick() => catch_up(&hub).await,
+                    _ = shutdown.changed() => return,
+                }
             };
             match subscribed {
                 Ok(Ok(pubsub)) => {

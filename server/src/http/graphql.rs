@@ -183,6 +183,7 @@ async fn execute(
         && response.errors.iter().all(|e| e.path.is_empty());
     let retry_after = rate_limited(&response);
     let status = if retry_after.is_some() {
+        crate::metrics::rate_limited("auth");
         StatusCode::TOO_MANY_REQUESTS
     } else if media == Media::GraphqlResponseJson && request_failed {
         StatusCode::BAD_REQUEST

@@ -1,5 +1,7 @@
-//! Liveness (the process answers) and readiness (its database, and Redis if configured,
-//! answer too).
+//! Liveness (the process answers) and readiness (its database answers, and it is not
+//! shutting down). Redis is reported, not required: without it alerts still flow (every
+//! hub reads the log on a short poll), so an outage of the one Redis must not take every
+//! instance out of the load balancer at once.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,8 +14,9 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database (and Redis, when configured) answer, and not shutting down: a
-/// stopping instance answers 503 first, so that a load balancer stops sending to it.
+/// Ready when the database answers and the instance is not stopping: a stopping instance
+/// answers 503 first, so that a load balancer stops sending to it. Redis, when configured,
+/// is reported (`"redis": false, "degraded": true` while it is away).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let draining = state.draining.load(std::sync::atomic::Ordering::Acquire);
     let database = state.db.ping().await.is_ok();
@@ -21,7 +24,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         None => None,
         Some(client) => Some(ping_redis(client).await),
     };
-    let ready = !draining && database && redis.unwrap_or(true);
+    let ready = !draining && database;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -29,7 +32,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     (
         status,
-        Json(json!({ "ready": ready, "draining": draining, "database": database, "redis": redis })),
+        Json(
+            json!({ "ready": ready, "draining": draining, "database": database, "redis": redis,
+                     "degraded": redis == Some(false) }),
+        ),
     )
 }
 

@@ -14,8 +14,6 @@ pub mod serve;
 mod web;
 mod ws;
 
-pub use ws::fanout;
-
 use std::time::Duration;
 
 use axum::Router;
@@ -37,7 +35,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(web::routes())
+        .merge(web::routes(state.introspection))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyTimeoutLayer::new(settings.body_timeout))
         .layer(TimeoutLayer::with_status_code(

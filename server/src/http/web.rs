@@ -79,12 +79,19 @@ const CONFIRM_SIGN_UP: File = File {
     kind: Kind::TokenPage,
     ..INDEX
 };
+/// The page again, at the path of the link in the password-reset mail (`PUBLIC_URL` +
+/// `/reset-password?token=…`, see `schema::services::accounts`).
+const RESET_PASSWORD: File = File {
+    path: "/reset-password",
+    ..CONFIRM_SIGN_UP
+};
 const GRAPHIQL: File = file!("/graphql", "graphiql.html", HTML, Revalidate, GraphiqlPage);
 
 /// Every file served at its own path.
 const FILES: &[File] = &[
     INDEX,
     CONFIRM_SIGN_UP,
+    RESET_PASSWORD,
     file!("/sw.js", "sw.js", JS, Revalidate, ServiceWorker),
     file!(
         "/manifest.webmanifest",
@@ -110,7 +117,7 @@ const FILES: &[File] = &[
         Asset
     ),
     File {
-        path: "/assets/schema.graphql",
+        path: SDL_PATH,
         mime: TEXT,
         body: include_bytes!("../../../schema/schema.graphql"),
         cache: Cache::Revalidate,
@@ -195,10 +202,14 @@ const FILES: &[File] = &[
     ),
 ];
 
-/// The routes of every embedded file, plus the page again at `/events/{slug}`.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The SDL that GraphiQL loads: the schema, as introspection would tell it.
+const SDL_PATH: &str = "/assets/schema.graphql";
+
+/// The routes of every embedded file, plus the page again at `/events/{slug}`. With
+/// introspection off, the SDL is not served either: it tells the same.
+pub fn routes<S: Clone + Send + Sync + 'static>(introspection: bool) -> Router<S> {
     let mut router = Router::new();
-    for file in FILES {
+    for file in FILES.iter().filter(|f| introspection || f.path != SDL_PATH) {
         router = router.route(
             file.path,
             get(move |headers: HeaderMap| serve(file, headers)),

@@ -20,7 +20,7 @@
 //! every subscriber's document differs (an alias of its own), so nothing can be shared.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,8 +28,6 @@ use futures_util::{SinkExt, StreamExt};
 use gateway_tests::{TestDatabase, free_port, gateway_binary};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 fn now_micros() -> i64 {
     SystemTime::now()
@@ -123,26 +121,7 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Connects from `source` and completes `connection_init`.
 async fn connect(url: &str, source: IpAddr) -> Option<Socket> {
-    let socket = tokio::net::TcpSocket::new_v4().ok()?;
-    socket.bind(SocketAddr::new(source, 0)).ok()?;
-    let target: SocketAddr = url
-        .trim_start_matches("ws://")
-        .split('/')
-        .next()?
-        .parse()
-        .ok()?;
-    let stream = socket.connect(target).await.ok()?;
-    let mut request = url.into_client_request().ok()?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().ok()?,
-    );
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-        .await
-        .ok()?;
+    let mut ws = gateway_tests::gateway::websocket_from(url, source).await?;
     ws.send(Message::Text(
         json!({ "type": "connection_init" }).to_string().into(),
     ))

@@ -19,6 +19,8 @@
 //! eventually, the pushes within 5 s and eventually, duplicates, and the fault's
 //! timeline. Exits 0 only if every runner was told and every push delivered.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gateway_tests::promise::{self, Fault, Phones, Plan};
@@ -81,8 +83,8 @@ pub async fn run(args: Args) -> Result<(), String> {
 }
 
 /// One process of phones (started by `load promise`, not by hand): subscribes them, says
-/// `SUBSCRIBED n`, runs until a line arrives on standard input, then prints what each
-/// heard as JSON.
+/// `SUBSCRIBED n`, then `TOLD n` as phones hear, runs until a line arrives on standard
+/// input, then prints what each heard as JSON.
 #[derive(clap::Args, Debug)]
 pub struct WorkerArgs {
     /// The instances' WebSocket URLs, comma-separated.
@@ -105,17 +107,34 @@ pub struct WorkerArgs {
 pub async fn worker(args: WorkerArgs) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (subscribed, count) = tokio::sync::oneshot::channel();
+    let told = Arc::new(AtomicUsize::new(0));
+    let fleet = promise::runner::Fleet {
+        urls: args.urls,
+        prefix: args.prefix,
+        first: args.first,
+        count: args.count,
+        cursor: args.cursor,
+    };
     let phones = tokio::spawn(promise::runner::run_phones(
-        args.urls,
-        args.prefix,
-        args.first,
-        args.count,
-        args.cursor,
+        fleet,
         subscribed,
+        told.clone(),
         stopped,
     ));
     let count = count.await.map_err(|e| e.to_string())?;
     println!("SUBSCRIBED {count}");
+    // How many phones have heard, as it changes (the tool waits for all of them).
+    tokio::spawn(async move {
+        let mut said = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = told.load(Ordering::Relaxed);
+            if now != said {
+                said = now;
+                println!("TOLD {now}");
+            }
+        }
+    });
     let _ = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)

@@ -15,6 +15,8 @@ pub mod fault;
 pub mod runner;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -74,6 +76,12 @@ pub struct Report {
     pub ws_p50_ms: f64,
     pub ws_p99_ms: f64,
     pub ws_max_ms: f64,
+    /// Phones whose first socket stayed open, and how many of them heard within 1 s.
+    pub ws_stayed: usize,
+    pub ws_stayed_within_1s: usize,
+    /// Phones that had to reconnect, and how many of them heard within 5 s.
+    pub ws_moved: usize,
+    pub ws_moved_within_5s: usize,
     pub duplicates: u64,
     pub reconnects: u64,
     pub push_within_5s: usize,
@@ -107,6 +115,10 @@ impl Report {
             self.ws_p99_ms,
             self.ws_max_ms,
             self.duplicates
+        );
+        println!(
+            "  phones whose socket stayed open: {} of {} within 1 s; phones that reconnected: {} of {} within 5 s",
+            self.ws_stayed_within_1s, self.ws_stayed, self.ws_moved_within_5s, self.ws_moved
         );
         println!(
             "Web Push: within 5 s {}, eventually {}, never {}; duplicates {}; rejected by the push service {}",
@@ -293,6 +305,12 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
             "the window closed before every push was delivered".into(),
         )),
     }
+    // Then for every phone (a phone whose instance died may still be backing off), within
+    // the same window; a second more for any repeat.
+    let deadline = commit_clock + plan.window;
+    while phones.told() < subscribed && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let target = notification_of_cancellation(&db, event).await?;
     let _ = stop.send(true);
@@ -339,12 +357,20 @@ fn tally(
     let mut latencies: Vec<i64> = Vec::new();
     let (mut within_1s, mut within_5s, mut untold) = (0, 0, 0);
     let (mut duplicates, mut reconnects) = (0u64, 0u64);
+    let (mut stayed, mut stayed_within_1s, mut moved, mut moved_within_5s) = (0, 0, 0, 0);
     for (_, phone) in &heard {
         duplicates += u64::from(phone.repeats);
         reconnects += u64::from(phone.reconnects);
-        match phone.first.get(&target) {
-            Some(at) => {
-                let latency = (at - committed).max(0);
+        let latency = phone.first.get(&target).map(|at| (at - committed).max(0));
+        if phone.reconnects == 0 {
+            stayed += 1;
+            stayed_within_1s += usize::from(latency.is_some_and(|l| l <= 1_000_000));
+        } else {
+            moved += 1;
+            moved_within_5s += usize::from(latency.is_some_and(|l| l <= 5_000_000));
+        }
+        match latency {
+            Some(latency) => {
                 latencies.push(latency);
                 within_1s += usize::from(latency <= 1_000_000);
                 within_5s += usize::from(latency <= 5_000_000);
@@ -388,6 +414,10 @@ fn tally(
         ws_p50_ms: pick(50.0),
         ws_p99_ms: pick(99.0),
         ws_max_ms: pick(100.0),
+        ws_stayed: stayed,
+        ws_stayed_within_1s: stayed_within_1s,
+        ws_moved: moved,
+        ws_moved_within_5s: moved_within_5s,
         duplicates,
         reconnects,
         push_within_5s,
@@ -561,6 +591,8 @@ async fn notification_of_cancellation(db: &DatabaseConnection, event: i64) -> Re
 /// The phones of a run, wherever they are.
 struct PhoneFleet {
     subscribed: usize,
+    /// Phones told so far, per worker (one entry in process).
+    told: Vec<Arc<AtomicUsize>>,
     running: Running,
 }
 
@@ -569,10 +601,11 @@ enum Running {
     Workers(Vec<Worker>),
 }
 
-/// A phone worker process and its standard output.
+/// A phone worker process; a thread reads its output (`TOLD n` lines as phones hear, then
+/// its report).
 struct Worker {
     child: std::process::Child,
-    output: std::io::BufReader<std::process::ChildStdout>,
+    report: std::thread::JoinHandle<Result<String, String>>,
 }
 
 impl PhoneFleet {
@@ -587,18 +620,20 @@ impl PhoneFleet {
         match phones {
             Phones::InProcess => {
                 let (subscribed, count) = tokio::sync::oneshot::channel();
-                let running = tokio::spawn(runner::run_phones(
+                let told = Arc::new(AtomicUsize::new(0));
+                let fleet = runner::Fleet {
                     urls,
-                    prefix.to_owned(),
-                    0,
-                    runners,
+                    prefix: prefix.to_owned(),
+                    first: 0,
+                    count: runners,
                     cursor,
-                    subscribed,
-                    stop,
-                ));
+                };
+                let running =
+                    tokio::spawn(runner::run_phones(fleet, subscribed, told.clone(), stop));
                 let subscribed = count.await.map_err(|e| e.to_string())?;
                 Ok(Self {
                     subscribed,
+                    told: vec![told],
                     running: Running::Here(running),
                 })
             }
@@ -618,29 +653,44 @@ impl PhoneFleet {
                         .spawn()
                         .map_err(|e| format!("starting a phone worker: {e}"))?;
                     let stdout = child.stdout.take().ok_or("worker stdout")?;
-                    workers.push(Worker {
-                        child,
-                        output: std::io::BufReader::new(stdout),
+                    let told = Arc::new(AtomicUsize::new(0));
+                    let (said, subscribed) = std::sync::mpsc::channel();
+                    let counter = told.clone();
+                    let report = std::thread::spawn(move || {
+                        use std::io::BufRead;
+                        let mut last = String::new();
+                        for line in std::io::BufReader::new(stdout).lines() {
+                            let line = line.map_err(|e| e.to_string())?;
+                            if let Some(n) = line.strip_prefix("SUBSCRIBED ") {
+                                let _ = said.send(n.trim().parse::<usize>().unwrap_or(0));
+                            } else if let Some(n) = line.strip_prefix("TOLD ") {
+                                counter.store(n.trim().parse().unwrap_or(0), Ordering::Relaxed);
+                            } else {
+                                last = line;
+                            }
+                        }
+                        Ok(last)
                     });
+                    workers.push((Worker { child, report }, told, subscribed));
                 }
                 let mut subscribed = 0;
-                for worker in &mut workers {
-                    let mut line = String::new();
-                    std::io::BufRead::read_line(&mut worker.output, &mut line)
-                        .map_err(|e| e.to_string())?;
-                    subscribed += line
-                        .trim()
-                        .strip_prefix("SUBSCRIBED ")
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .unwrap_or(0);
+                for (_, _, said) in &workers {
+                    subscribed += said.recv().unwrap_or(0);
                 }
                 drop(stop);
+                let told = workers.iter().map(|(_, told, _)| told.clone()).collect();
                 Ok(Self {
                     subscribed,
-                    running: Running::Workers(workers),
+                    told,
+                    running: Running::Workers(workers.into_iter().map(|(w, _, _)| w).collect()),
                 })
             }
         }
+    }
+
+    /// Phones told so far.
+    fn told(&self) -> usize {
+        self.told.iter().map(|t| t.load(Ordering::Relaxed)).sum()
     }
 
     async fn finish(self) -> Result<Vec<(usize, Heard)>, String> {
@@ -652,13 +702,13 @@ impl PhoneFleet {
                     if let Some(mut stdin) = worker.child.stdin.take() {
                         let _ = std::io::Write::write_all(&mut stdin, b"STOP\n");
                     }
-                    let mut report = String::new();
-                    std::io::Read::read_to_string(&mut worker.output, &mut report)
-                        .map_err(|e| e.to_string())?;
+                    let report = worker
+                        .report
+                        .join()
+                        .map_err(|_| "a phone worker's reader panicked".to_owned())??;
                     let _ = worker.child.wait();
-                    let part: Vec<(usize, Heard)> =
-                        serde_json::from_str(report.lines().last().unwrap_or_default())
-                            .map_err(|e| format!("a phone worker's report: {e}"))?;
+                    let part: Vec<(usize, Heard)> = serde_json::from_str(&report)
+                        .map_err(|e| format!("a phone worker's report: {e}"))?;
                     heard.extend(part);
                 }
                 Ok(heard)

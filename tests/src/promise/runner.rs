@@ -1,9 +1,13 @@
 //! A runner's phone, as the runner page behaves: it reads the notifications cursor once,
 //! subscribes to `myNotifications` with `after` set to it, keeps the newest id it has
 //! received, and on any closed socket reconnects (first to the other instance, in case its
-//! own is gone, then alternating) with `after` = that id, backing off with jitter.
+//! own is gone, then alternating) with `after` = that id, backing off with jitter as the
+//! page does.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -11,8 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub const MINE: &str = "subscription($after: String) { myNotifications(after: $after) { id kind eventStatusChange { status } } }";
 
@@ -43,13 +45,12 @@ pub struct Phone {
     pub token: String,
     /// The cursor read before subscribing.
     pub cursor: i64,
-}
-
-/// Small buffers: a worker process holds thousands of phones.
-fn config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
+    /// Phones that have heard something past the cursor (shared by a fleet).
+    pub told: Arc<AtomicUsize>,
+    /// The loopback address it connects from (127.0.0.2 and up): tens of thousands of
+    /// sockets from one address to one port leave the kernel searching long for a free
+    /// ephemeral port on every connect, which only this rig would pay, not the gateway.
+    pub source: IpAddr,
 }
 
 impl Phone {
@@ -97,6 +98,9 @@ impl Phone {
                                 .as_str()
                                 .and_then(|id| id.parse::<i64>().ok());
                             if let Some(id) = id {
+                                if heard.first.is_empty() {
+                                    self.told.fetch_add(1, Ordering::Relaxed);
+                                }
                                 match heard.first.entry(id) {
                                     std::collections::hash_map::Entry::Occupied(_) => {
                                         heard.repeats += 1
@@ -119,15 +123,12 @@ impl Phone {
                 }
             }
             attempt += 1;
-            // Quick after the first loss (jittered, so thousands do not land at once),
-            // then backing off to five seconds.
-            let base = match attempt {
-                1 => Duration::ZERO,
-                n => {
-                    Duration::from_millis(250 * 2u64.pow(n.min(5) - 2)).min(Duration::from_secs(5))
-                }
-            };
-            let jitter = Duration::from_millis(rand_below(250));
+            // The runner page's back-off (server/web/live.js, retryDelayMs): exponential
+            // from 0.5 s, at most 30 s, half of it jitter, so that thousands of phones
+            // whose instance died do not all arrive at the same moment.
+            let ceiling = (500u64 << (attempt - 1).min(6)).min(30_000);
+            let base = Duration::from_millis(ceiling / 2);
+            let jitter = Duration::from_millis(rand_below(ceiling / 2));
             tokio::select! {
                 () = tokio::time::sleep(base + jitter) => {}
                 _ = stop.changed() => {}
@@ -141,21 +142,13 @@ impl Phone {
         &self,
         url: &str,
         after: i64,
-    ) -> Option<
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    > {
-        let mut request = url.into_client_request().ok()?;
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().ok()?,
-        );
-        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config()), false);
-        let (mut socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
-            .await
-            .ok()?
-            .ok()?;
+    ) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+        let mut socket = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::gateway::websocket_from(url, self.source),
+        )
+        .await
+        .ok()??;
         let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", self.token) } });
         socket
             .send(Message::Text(init.to_string().into()))
@@ -193,18 +186,33 @@ fn rand_below(n: u64) -> u64 {
     (mixed >> 17) % n.max(1)
 }
 
-/// Runs `count` phones in this process (runner indexes `first..first + count`), each
-/// homed on `urls[index % urls.len()]`; says once all are subscribed (how many managed),
-/// and returns what each heard, by runner index, once `stop` turns true.
+/// Which phones a process runs: runner indexes `first..first + count`, each homed on
+/// `urls[index % urls.len()]`, signed in with the tokens of `prefix`, subscribing after
+/// `cursor`.
+pub struct Fleet {
+    pub urls: Vec<String>,
+    pub prefix: String,
+    pub first: usize,
+    pub count: usize,
+    pub cursor: i64,
+}
+
+/// Runs a fleet's phones in this process; says once all are subscribed (how many
+/// managed), and returns what each heard, by runner index, once `stop` turns true. `told`
+/// counts the phones that have heard anything past the cursor, as they do.
 pub async fn run_phones(
-    urls: Vec<String>,
-    prefix: String,
-    first: usize,
-    count: usize,
-    cursor: i64,
+    fleet: Fleet,
     subscribed: tokio::sync::oneshot::Sender<usize>,
+    told: Arc<AtomicUsize>,
     stop: watch::Receiver<bool>,
 ) -> Vec<(usize, Heard)> {
+    let Fleet {
+        urls,
+        prefix,
+        first,
+        count,
+        cursor,
+    } = fleet;
     let (ready, mut readies) = tokio::sync::mpsc::channel(count.max(1));
     let mut phones = Vec::with_capacity(count);
     for index in first..first + count {
@@ -213,6 +221,8 @@ pub async fn run_phones(
             urls: urls.clone(),
             token: crate::accounts::runner_token(&prefix, index),
             cursor,
+            told: told.clone(),
+            source: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (index % 200) as u8)),
         };
         phones.push((index, tokio::spawn(phone.run(ready.clone(), stop.clone()))));
         if index % 500 == 499 {

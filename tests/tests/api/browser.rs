@@ -8,7 +8,8 @@
 //! service worker, a repeat not shown even after the worker was stopped; the connection
 //! cut (1001) while another race is rescheduled, and caught up once on reconnecting; the
 //! page closed while that race is suspended, and reopened; screenshots; a second runner
-//! confirming by pasting the token, a used token refused, a rate limit's 429 explained;
+//! confirming by pasting the token, a used token refused, a new password chosen from the
+//! reset mail's link, a rate limit's 429 explained;
 //! GraphiQL offline.
 //!
 //! Chromium and Node are prerequisites (`.ci/run` installs Chromium): without them this
@@ -34,6 +35,8 @@ const JOURNEY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Where the gateway's mail links point (`PUBLIC_URL`): the runner page's origin, which
 /// is the gateway itself, at an address the test only learns once it listens.
 const PUBLIC_URL: &str = "https://race-day.test";
+/// The subject of the password-reset mail (`schema::services::accounts`).
+const RESET_SUBJECT: &str = "Reset your password";
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
@@ -48,49 +51,66 @@ fn screenshot_dir() -> PathBuf {
         .join("browser-screenshots")
 }
 
-/// Node and Chromium are there, and the Node packages installed (`npm ci` once).
+/// Node and Chromium are there, and the Node packages installed.
 fn prerequisites() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: install Debian's Chromium (`apt-get install -y chromium \
          chromium-driver`, as .ci/run does) to run the browser test"
     );
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "node is missing: the browser test runs tests/browser/journey.mjs with Node 20 or newer"
-    );
-    let dir = browser_dir();
-    if !dir.join("node_modules/playwright-core").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "`npm ci` in {} failed", dir.display());
-    }
+    node_packages();
 }
 
-/// The answer to a question the journey script asks on its stdout (`@@ask <name> <json>`).
-/// `confirmation-mail <email>`: the one confirmation mail to that address, its link at
-/// `PUBLIC_URL` + `/confirm-sign-up` (the page's path) moved to the gateway's address,
-/// and its token.
+/// Node is there and `tests/browser`'s packages are installed (`npm ci`, once per run of
+/// the test binary, however many tests ask at once); the folder of the scripts.
+pub fn node_packages() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let dir = browser_dir();
+    INSTALLED.get_or_init(|| {
+        let node = Command::new("node").arg("--version").output();
+        assert!(
+            node.is_ok_and(|o| o.status.success()),
+            "node is missing: tests/browser's scripts need Node 20 or newer"
+        );
+        let installed = ["playwright-core", "graphql-http", "graphql"]
+            .iter()
+            .all(|package| dir.join("node_modules").join(package).exists());
+        if !installed {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm runs");
+            assert!(status.success(), "`npm ci` in {} failed", dir.display());
+        }
+    });
+    dir
+}
+
+/// The answer to a question the journey script asks on its stdout (`@@ask <name> <json>`):
+/// `confirmation-mail <email>` or `reset-mail <email>`, the one mail of that kind to that
+/// address, its link at `PUBLIC_URL` + the page's path (`/confirm-sign-up`,
+/// `/reset-password`) moved to the gateway's address, and its token.
 async fn answer(app: &TestApp, question: &str) -> Value {
     let (name, argument) = question
         .split_once(' ')
         .expect("a question and its argument");
-    assert_eq!(name, "confirmation-mail", "a question this side answers");
+    let (subject, path) = match name {
+        "confirmation-mail" => (CONFIRM_SUBJECT, "/confirm-sign-up"),
+        "reset-mail" => (RESET_SUBJECT, "/reset-password"),
+        other => panic!("a question this side does not answer: {other}"),
+    };
     let email: String = serde_json::from_str(argument).expect("an email as JSON");
-    let sent = mails(app, &email, CONFIRM_SUBJECT, 1).await;
-    assert_eq!(sent.len(), 1, "one confirmation mail to {email}: {sent:?}");
+    let sent = mails(app, &email, subject, 1).await;
+    assert_eq!(sent.len(), 1, "one {name} to {email}: {sent:?}");
     let token = token_in(&sent[0]);
-    let link = format!("{PUBLIC_URL}/confirm-sign-up?token={token}");
+    let link = format!("{PUBLIC_URL}{path}?token={token}");
     assert!(
         sent[0].lines().any(|line| line == link),
         "the mail links to the page with its token ({link}):\n{}",
         sent[0]
     );
-    let at_gateway = format!("{}/confirm-sign-up?token={token}", app.address);
+    let at_gateway = format!("{}{path}?token={token}", app.address);
     json!({ "link": at_gateway, "token": token })
 }
 
@@ -127,23 +147,27 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         s.http.public_url = PUBLIC_URL.to_owned();
     })
     .await;
-    // The link in the confirmation mail gets the page, as a browser fetches it.
-    let page = app
-        .client
-        .get(format!("{}/confirm-sign-up?token=anything", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
-    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
-    assert!(
-        page.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("script-src 'self';")
-    );
-    assert!(page.text().await.unwrap().contains("/assets/app.js"));
+    // The links in the confirmation and reset mails get the page, as a browser fetches
+    // them, never cached and never sending their token on as a referrer.
+    for path in ["/confirm-sign-up", "/reset-password"] {
+        let page = app
+            .client
+            .get(format!("{}{path}?token=anything", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        assert!(
+            page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self';")
+        );
+        assert!(page.text().await.unwrap().contains("/assets/app.js"));
+    }
     app.seed_demo().await;
     let organizer = app
         .organizer_token(ORGANIZER_EMAIL, "courage-to-be-the-first")

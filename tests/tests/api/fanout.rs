@@ -1,21 +1,52 @@
 //! Shared executions: subscribers of the same operation share one group (one execution per
 //! notice), cursors aside; personal subscriptions share per account; a group ends with its
 //! last member; and a subscription starts when its message arrives, so a change made right
-//! after thousands subscribe on another instance reaches every one of them.
+//! after thousands subscribe on another instance reaches every one of them; an execution
+//! that fails inside is tried again, never skipped.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use gateway_tests::Backend;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::alerts::{STATUS_CHANGED, change};
 use crate::alerts_cluster::{cancel, demo_database, instance};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::registrations::register;
 use crate::ws_client::{TRANSPORT, Ws};
+
+/// The demo data, an organizer's token and the 2027 marathon's id.
+async fn organizer_and_marathon(app: &TestApp) -> (String, String) {
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    (organizer, app.event_id("almaty-marathon-2027").await)
+}
+
+/// A runner registered for the 2027 marathon's half marathon; their token.
+async fn registered_runner(app: &TestApp, email: &str) -> String {
+    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let runner = app.sign_up_runner(email).await;
+    register(app, &runner, distance).await;
+    runner
+}
+
+/// The organizer cancels the marathon: "Public events are banned".
+async fn cancel_marathon(app: &TestApp, organizer: &str, marathon: &str) {
+    change(
+        (app, organizer),
+        marathon,
+        "CANCELLED",
+        "Public events are banned",
+        None,
+    )
+    .await;
+}
 
 async fn groups_become(app: &TestApp, n: usize) {
     for _ in 0..100 {
@@ -84,14 +115,8 @@ async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_notifications_are_shared_per_account_only() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let marathon = app.event_id("almaty-marathon-2027").await;
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
-    let registered = app.sign_up_runner("registered@example.kz").await;
-    register(&app, &registered, distance).await;
+    let (organizer, marathon) = organizer_and_marathon(&app).await;
+    let registered = registered_runner(&app, "registered@example.kz").await;
     let bystander = app.sign_up_runner("bystander@example.kz").await;
     let query = "subscription { myNotifications { id kind eventStatusChange { reason } } }";
     let mut phone = Ws::init(&app.ws_url(), TRANSPORT, Some(&registered)).await;
@@ -101,14 +126,7 @@ async fn personal_notifications_are_shared_per_account_only() {
         socket.subscribe(TRANSPORT, "mine", query, json!({})).await;
     }
     groups_become(&app, 2).await;
-    change(
-        (&app, &organizer),
-        &marathon,
-        "CANCELLED",
-        "Public events are banned",
-        None,
-    )
-    .await;
+    cancel_marathon(&app, &organizer, &marathon).await;
     let on_phone = phone.payload("mine").await;
     assert_eq!(
         on_phone["data"]["myNotifications"]["eventStatusChange"]["reason"],
@@ -116,6 +134,44 @@ async fn personal_notifications_are_shared_per_account_only() {
     );
     assert_eq!(laptop.payload("mine").await, on_phone);
     other.expect_silence(Duration::from_millis(300)).await;
+}
+
+/// A shared execution that fails inside (here: who is registered cannot be read, the
+/// table is away) sends nothing and is tried again, so the runner still hears of the
+/// change once the database is back, rather than an error frame in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_execution_that_fails_inside_is_tried_again_not_skipped() {
+    let app = spawn_app_with(Backend::Postgres, |s| s.bus.relay_enabled = false).await;
+    let (organizer, marathon) = organizer_and_marathon(&app).await;
+    let runner = registered_runner(&app, "patient@example.kz").await;
+    let query = "subscription { myNotifications { id eventStatusChange { reason } } }";
+    let mut phone = Ws::init(&app.ws_url(), TRANSPORT, Some(&runner)).await;
+    phone.subscribe(TRANSPORT, "mine", query, json!({})).await;
+    groups_become(&app, 1).await;
+    cancel_marathon(&app, &organizer, &marathon).await;
+    let sql = |statement: &'static str| {
+        let db = app.db.clone();
+        async move {
+            db.execute_unprepared(statement)
+                .await
+                .expect("the test alters the table");
+        }
+    };
+    sql("ALTER TABLE registration RENAME TO registration_away").await;
+    app.pipeline
+        .relay
+        .relay_once()
+        .await
+        .expect("the relay publishes");
+    // Every read of the audience fails now: nothing is sent, no error either.
+    phone.expect_silence(Duration::from_millis(500)).await;
+    sql("ALTER TABLE registration_away RENAME TO registration").await;
+    let told = phone.payload("mine").await;
+    assert_eq!(
+        told["data"]["myNotifications"]["eventStatusChange"]["reason"], "Public events are banned",
+        "{told}"
+    );
+    phone.expect_silence(Duration::from_millis(300)).await;
 }
 
 /// Opens a socket, sends `connection_init` and `subscribe`, then waits for the first

@@ -39,7 +39,7 @@ pub struct TestApp {
     /// loops turned off in the settings).
     pub pipeline: Pipeline,
     /// The shared subscription executions.
-    pub fanout: std::sync::Arc<server::http::fanout::Fanout>,
+    pub fanout: std::sync::Arc<server::alerts::fanout::Fanout>,
     /// The admin listener (metrics), `http://127.0.0.1:port`.
     pub admin: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use schema::graphql::document_guard::hostile;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app};
@@ -21,27 +22,15 @@ const PROMPT: Duration = Duration::from_secs(1);
 /// 29-level bomb grew the process to 23 GB and 20 levels already cost 223 MB.
 const RSS_GROWTH_BOUND_KIB: u64 = 50 * 1024;
 
-/// `{ events(filter: {status: [[[ … ]]]}) { id } }`, about 4 KB.
+/// `{ events(filter: {status: [[[ … ]]]}) { id } }`, 2,000 levels: about 4 KB.
 fn nested_literal() -> String {
-    format!(
-        "{{ events(filter: {{status: {}{}}}) {{ edges {{ cursor }} }} }}",
-        "[".repeat(2000),
-        "]".repeat(2000)
-    )
+    hostile::nested_literal(2000)
 }
 
 /// `query { ...F29 } fragment F0 on Query { __typename } fragment F1 on Query { ...F0
 /// ...F0 } …`: 1.2 KB, 2^29 fields once expanded.
 fn fragment_bomb() -> String {
-    let mut text = "query { ...F29 } fragment F0 on Query { __typename }".to_owned();
-    for i in 1..=29 {
-        text.push_str(&format!(
-            " fragment F{i} on Query {{ ...F{} ...F{} }}",
-            i - 1,
-            i - 1
-        ));
-    }
-    text
+    hostile::fragment_bomb(29)
 }
 
 /// This process's resident set, in KiB.

@@ -266,8 +266,26 @@ async fn production_switches_turn_graphiql_and_introspection_off() {
         .graphql(None, "{ __schema { queryType { name } } }", json!({}))
         .await;
     assert_eq!(schema["data"]["__schema"], Value::Null, "{schema}");
+    // Nor is the SDL file GraphiQL loads served: it tells what introspection would.
+    let sdl = app
+        .client
+        .get(format!("{}/assets/schema.graphql", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sdl.status(), 404);
     // Ordinary queries work.
     app.ok(None, "{ __typename }", json!({})).await;
+    // With introspection on (every other test), the SDL is there.
+    let open = spawn_app(Backend::Sqlite).await;
+    let sdl = open
+        .client
+        .get(format!("{}/assets/schema.graphql", open.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sdl.status(), 200);
+    assert!(sdl.text().await.unwrap().contains("type Query"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

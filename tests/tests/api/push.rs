@@ -39,8 +39,6 @@ pub async fn push_app(backend: Backend) -> TestApp {
 async fn drain(app: &TestApp) -> Drained {
     app.pipeline
         .push
-        .as_ref()
-        .expect("the push worker exists")
         .drain_once()
         .await
         .expect("the push worker drains")

@@ -10,6 +10,7 @@
 //! and as [`check`] for callers that parse a document themselves.
 
 mod expansion;
+pub mod hostile;
 mod lexer;
 mod shape;
 

@@ -2,22 +2,10 @@
 //! comments, the grammar's quirks), each limit just under and just over, and the hostile
 //! documents of issue 10.
 
+use super::hostile::open;
+use super::hostile::{fragment_bomb, nested_literal};
 use super::{Limit, Refusal, check, measure};
 use crate::graphql::Limits;
-
-/// Limits that refuse nothing, so that one of them can be set alone.
-pub(super) fn open() -> Limits {
-    Limits {
-        depth: usize::MAX,
-        complexity: usize::MAX,
-        nesting: usize::MAX,
-        tokens: usize::MAX,
-        aliases: usize::MAX,
-        directives: usize::MAX,
-        fragment_spreads: usize::MAX,
-        expanded_selections: usize::MAX,
-    }
-}
 
 fn refused(text: &str, limits: &Limits) -> Option<Limit> {
     check(text, limits).err().map(|refusal| refusal.limit)
@@ -57,28 +45,6 @@ fn parses(text: &str) {
     if let Err(error) = async_graphql::parser::parse_query(text) {
         panic!("the parser refuses {text:?}: {error}");
     }
-}
-
-/// `query { ...F<levels> }` where F0 selects `__typename` and each next fragment spreads
-/// the previous one twice: 2^levels fields once expanded.
-fn fragment_bomb(levels: usize) -> String {
-    let mut text = format!("query {{ ...F{levels} }} fragment F0 on Query {{ __typename }}");
-    for i in 1..=levels {
-        text.push_str(&format!(
-            " fragment F{i} on Query {{ ...F{} ...F{} }}",
-            i - 1,
-            i - 1
-        ));
-    }
-    text
-}
-
-fn nested_literal(levels: usize) -> String {
-    format!(
-        "{{ events(filter: {{status: {}{}}}) {{ id }} }}",
-        "[".repeat(levels),
-        "]".repeat(levels)
-    )
 }
 
 #[test]
@@ -397,34 +363,5 @@ fn the_schema_refuses_hostile_documents_before_parsing_them() {
         assert_eq!(response.data, async_graphql::Value::Null);
         let json = serde_json::to_value(&response.errors).expect("serializes");
         assert_eq!(json[0]["extensions"]["code"], "QUERY_TOO_LARGE", "{json}");
-    }
-}
-
-/// A timed loop to run by hand, not a test (no timing is asserted):
-/// `cargo test -p schema --lib timing_of_the_guard -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement to run by hand"]
-fn timing_of_the_guard_on_64_kib_bombs() {
-    let fragments = fragment_bomb(1500);
-    let nested = nested_literal(32 * 1024);
-    let introspection = include_str!("graphiql_introspection.graphql");
-    let expansion_only = Limits {
-        expanded_selections: 1000,
-        ..open()
-    };
-    let cases: [(&str, &str, Limits); 4] = [
-        ("fragment bomb, defaults", &fragments, Limits::default()),
-        ("fragment bomb, all sized", &fragments, expansion_only),
-        ("nested literal, defaults", &nested, Limits::default()),
-        ("GraphiQL introspection", introspection, Limits::default()),
-    ];
-    for (name, text, limits) in cases {
-        let rounds = 200u32;
-        let started = std::time::Instant::now();
-        for _ in 0..rounds {
-            std::hint::black_box(check(std::hint::black_box(text), &limits).is_ok());
-        }
-        let each = started.elapsed() / rounds;
-        eprintln!("{name}: {} bytes, {each:?} per check", text.len());
     }
 }

@@ -3,14 +3,13 @@
 //! malformed message, 4401 subscribe before the handshake, 4403 rejected or withdrawn
 //! credentials, 4408 no `connection_init` in time, 4409 duplicate operation id, 4429 a
 //! second `connection_init`, 1009 a message over the size limit, 1001 the server stopping)
-//! and so that subscribers share executions ([`fanout`]).
+//! and so that subscribers share executions ([`crate::alerts::fanout`]).
 //!
 //! One task per connection; its operations are streams polled by that task. A socket's
 //! credential is re-checked before a new operation once it is older than
 //! WS_AUTH_RECHECK_MS, and a withdrawn credential (sign-out, password reset, key
 //! revocation) closes the socket at once through the revocation registry.
 
-pub mod fanout;
 mod protocol;
 
 use std::collections::HashMap;
@@ -31,10 +30,10 @@ use serde_json::{Value, json};
 
 use super::access_log::RequestId;
 use super::auth::resolve_viewer;
+use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
 use crate::metrics;
 use crate::revocation::Registration;
-use fanout::{Out, Subscribe};
 use protocol::{ClientMessage, Protocol};
 
 pub async fn upgrade(

@@ -9,7 +9,7 @@ mod oracle;
 
 use proptest::prelude::*;
 
-use super::tests::open;
+use super::hostile::open;
 use super::{Limit, measure};
 use crate::graphql::Limits;
 use documents::{doubling_chains, nested_argument, random_documents, render, soup};

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use proptest::prelude::*;
 
-use super::super::tests::open;
+use super::super::hostile::open;
 use super::super::{Limit, Size, measure};
 use crate::graphql::{ApiSchema, Limits, builder};
 

@@ -12,14 +12,17 @@
 //! - a member with `after` replays the log from there up to the hub's last id *after* it
 //!   took its receiver, then skips group frames up to that id: no gap, no duplicate;
 //! - a member too slow for the group's buffer replays from the log what it missed, and
-//!   the group never waits for it.
+//!   the group never waits for it;
+//! - a group skips no notice: an execution that fails inside (the database away) is
+//!   tried again until it answers.
 //!
 //! Parsed documents are cached by their text, so the subscribe path of an operation seen
 //! before parses nothing, validates nothing and reads nothing from the database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
@@ -34,10 +37,11 @@ use futures_util::stream::BoxStream;
 use schema::domain::Notice;
 use schema::services::notifications;
 use schema::{ApiSchema, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS, Viewer};
+use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::alerts::hub::Hub;
+use super::hub::Hub;
 
 /// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
 /// new documents costs each one parse, and no memory that stays).
@@ -227,6 +231,9 @@ impl Drop for Membership {
 
 pub struct Fanout {
     schema: ApiSchema,
+    /// The requests' pool: reads made for one member or one group (the log's end, a
+    /// group's catch-up) queue here, not on the hub's pool that the next alert needs.
+    db: DatabaseConnection,
     hub: Arc<Hub>,
     groups: Mutex<HashMap<GroupKey, Arc<Group>>>,
     documents: Mutex<HashMap<Arc<str>, Arc<Document>>>,
@@ -271,9 +278,15 @@ impl Template {
 }
 
 impl Fanout {
-    pub fn new(schema: ApiSchema, hub: Arc<Hub>, max_behind: u64) -> Arc<Self> {
+    pub fn new(
+        schema: ApiSchema,
+        db: DatabaseConnection,
+        hub: Arc<Hub>,
+        max_behind: u64,
+    ) -> Arc<Self> {
         Arc::new(Self {
             schema,
+            db,
             hub,
             groups: Mutex::new(HashMap::new()),
             documents: Mutex::new(HashMap::new()),
@@ -361,7 +374,7 @@ impl Fanout {
         // already seen (on another instance), and must not come again as a live frame.
         let mut up_to = self.hub.last_seen();
         if client_cursor {
-            match notifications::last_id(self.hub.db()).await {
+            match notifications::last_id(&self.db).await {
                 Ok(last) => up_to = up_to.max(last),
                 Err(error) => tracing::warn!(%error, "could not read the log's end"),
             }
@@ -456,8 +469,7 @@ impl Fanout {
                     _ => session.clone(),
                 };
                 let task = tokio::spawn(run_group(
-                    self.schema.clone(),
-                    self.hub.clone(),
+                    self.clone(),
                     template.clone(),
                     data,
                     sender.clone(),
@@ -541,10 +553,11 @@ impl Fanout {
 }
 
 /// Executes the group's operation for each notice the hub broadcasts, once, and hands the
-/// answer to every member.
+/// answer to every member. A notice is never skipped: a read of the log that fails, or an
+/// execution that fails inside (the database away), is tried again until it works, since
+/// the members would otherwise never hear of that notice.
 async fn run_group(
-    schema: ApiSchema,
-    hub: Arc<Hub>,
+    fanout: Arc<Fanout>,
     template: Template,
     data: Arc<Data>,
     sender: broadcast::Sender<Arc<Frame>>,
@@ -557,13 +570,21 @@ async fn run_group(
             Err(RecvError::Lagged(missed)) => {
                 // The group fell behind the hub: what it missed is in the log.
                 tracing::warn!(missed, "subscription group behind the hub: reading the log");
-                match notifications::notices_after(hub.db(), last, hub.last_seen(), CATCH_UP_BATCH)
+                let mut retry = Backoff::default();
+                loop {
+                    match notifications::notices_after(
+                        &fanout.db,
+                        last,
+                        fanout.hub.last_seen(),
+                        CATCH_UP_BATCH,
+                    )
                     .await
-                {
-                    Ok(missed) => missed.into_iter().map(Arc::new).collect(),
-                    Err(error) => {
-                        tracing::error!(%error, "subscription group could not read the log");
-                        continue;
+                    {
+                        Ok(missed) => break missed.into_iter().map(Arc::new).collect(),
+                        Err(error) => {
+                            tracing::debug!(%error, "subscription group could not read the log: retrying");
+                            retry.wait().await;
+                        }
                     }
                 }
             }
@@ -574,9 +595,29 @@ async fn run_group(
                 continue;
             }
             last = notice.id;
-            let request = template.request(NoticeSource::One(notice.clone()));
-            let mut answers = schema.execute_stream_with_session_data(request, data.clone());
-            let Some(answer) = answers.next().await else {
+            let mut retry = Backoff::default();
+            let answer = loop {
+                let request = template.request(NoticeSource::One(notice.clone()));
+                let answer = fanout
+                    .schema
+                    .execute_stream_with_session_data(request, data.clone())
+                    .next()
+                    .await;
+                match answer {
+                    Some(answer) if failed_inside(&answer) => {
+                        // Thousands of groups may meet the same outage: one line per notice.
+                        if RETRY_LOGGED.swap(notice.id, Ordering::Relaxed) != notice.id {
+                            tracing::warn!(
+                                notice = notice.id,
+                                "shared executions failed inside: retrying until they answer"
+                            );
+                        }
+                        retry.wait().await;
+                    }
+                    other => break other,
+                }
+            };
+            let Some(answer) = answer else {
                 continue;
             };
             match serde_json::to_string(&answer) {
@@ -587,6 +628,33 @@ async fn run_group(
                 Err(error) => tracing::error!(%error, "could not serialize a subscription answer"),
             }
         }
+    }
+}
+
+/// The last notice whose failed executions were logged.
+static RETRY_LOGGED: AtomicI64 = AtomicI64::new(0);
+
+/// An answer that failed for a reason of ours (`INTERNAL`: the database away, say), which
+/// the same execution may not meet again; any other error is the answer itself.
+fn failed_inside(response: &async_graphql::Response) -> bool {
+    response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
+    })
+}
+
+/// Waits between retries: 50 ms, doubling to 2 s.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    async fn wait(&mut self) {
+        let delay = Duration::from_millis(50 << self.0.min(5)).min(Duration::from_secs(2));
+        self.0 += 1;
+        tokio::time::sleep(delay).await;
     }
 }
 
