@@ -525,9 +525,14 @@ impl EventMutation {
             reason: Reason::parse(&input.reason)?,
             starts_at: Instant::optional("startsAt", input.starts_at)?.map(Instant::get),
         };
-        let (event, _) =
-            service::change_status(&api.db, api.clock.now(), signed_in(ctx)?, change).await?;
-        api.outbox.ring();
+        let (event, _) = service::change_status(
+            &api.db,
+            &api.outbox,
+            api.clock.now(),
+            signed_in(ctx)?,
+            change,
+        )
+        .await?;
         Ok(Event::from(event))
     }
 }

@@ -249,9 +249,16 @@ impl RefundMutation {
             RefundDecision::Rejected => refund_request::RefundStatus::Rejected,
         };
         let id = parse_id(&id, "refund request")?;
-        let decided =
-            service::decide(&api.db, api.clock.now(), signed_in(ctx)?, id, status, note).await?;
-        api.outbox.ring();
+        let decided = service::decide(
+            &api.db,
+            &api.outbox,
+            api.clock.now(),
+            signed_in(ctx)?,
+            id,
+            status,
+            note,
+        )
+        .await?;
         Ok(RefundRequest(decided))
     }
 
@@ -264,8 +271,8 @@ impl RefundMutation {
     ) -> async_graphql::Result<RefundRequest> {
         let api = api(ctx)?;
         let id = parse_id(&id, "refund request")?;
-        let paid = service::mark_paid(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
-        api.outbox.ring();
+        let paid =
+            service::mark_paid(&api.db, &api.outbox, api.clock.now(), signed_in(ctx)?, id).await?;
         Ok(RefundRequest(paid))
     }
 

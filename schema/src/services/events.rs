@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::notifications;
+use crate::context::OutboxBell;
 use crate::domain::participation::race_day;
 use crate::domain::{EventName, Money, Reason, Slug, TimeZone, check_transition};
 use crate::domain::{NotificationKind, StatusChangeMessage};
@@ -332,9 +333,10 @@ pub struct StatusChange {
 /// Moves an event to a new status. In one transaction: the event row (guarded by its
 /// previous status, so two organizers racing cannot both win), the history line and the
 /// outbox row. Cancelling or completing closes registration; suspending suspends it.
-#[tracing::instrument(skip(db, actor, change), fields(event_id = change.event_id, status = ?change.status))]
+#[tracing::instrument(skip(db, bell, actor, change), fields(event_id = change.event_id, status = ?change.status))]
 pub async fn change_status(
     db: &DatabaseConnection,
+    bell: &OutboxBell,
     now: DateTime<Utc>,
     actor: &account::Model,
     change: StatusChange,
@@ -415,7 +417,7 @@ pub async fn change_status(
     if race_day(event.starts_at, zone) != race_day(updated.starts_at, zone) {
         super::stats::rebuild_event(&txn, &updated).await?;
     }
-    txn.commit().await?;
+    super::notifications::commit_announced(txn, bell).await?;
     Ok((updated, history))
 }
 

@@ -359,3 +359,16 @@ pub async fn mark_push_queued(
         .await?;
     Ok(())
 }
+
+/// Commits a transaction that appended to the log, then wakes this instance's relay and
+/// push worker: the one way a change that announces something ends, so that no caller
+/// can forget the bell (rung only after the commit: woken earlier, a reader would not see
+/// the row yet).
+pub async fn commit_announced(
+    txn: sea_orm::DatabaseTransaction,
+    bell: &crate::context::OutboxBell,
+) -> Result<(), DbErr> {
+    txn.commit().await?;
+    bell.ring();
+    Ok(())
+}

@@ -20,6 +20,7 @@ use super::events::find_organized;
 use super::notifications::{self, Outgoing};
 use super::registrations::find_visible;
 use super::stats::counters;
+use crate::context::OutboxBell;
 use crate::domain::{
     BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee,
 };
@@ -232,9 +233,10 @@ async fn move_request(
 
 /// An organizer approves or rejects a submitted request. Approving kit-and-donate
 /// records the donation in the same transaction.
-#[tracing::instrument(skip(db, actor, note))]
+#[tracing::instrument(skip(db, bell, actor, note))]
 pub async fn decide(
     db: &DatabaseConnection,
+    bell: &OutboxBell,
     now: DateTime<Utc>,
     actor: &account::Model,
     request_id: i64,
@@ -263,13 +265,14 @@ pub async fn decide(
         }
     }
     notify_runner(&txn, &decided, &event, now).await?;
-    txn.commit().await?;
+    super::notifications::commit_announced(txn, bell).await?;
     Ok(decided)
 }
 
 /// Marks an approved full refund as paid back; the registration is then REFUNDED.
 pub async fn mark_paid(
     db: &DatabaseConnection,
+    bell: &OutboxBell,
     now: DateTime<Utc>,
     actor: &account::Model,
     request_id: i64,
@@ -296,7 +299,7 @@ pub async fn mark_paid(
         .exec(&txn)
         .await?;
     notify_runner(&txn, &paid, &event, now).await?;
-    txn.commit().await?;
+    super::notifications::commit_announced(txn, bell).await?;
     Ok(paid)
 }
 
