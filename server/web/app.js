@@ -166,11 +166,7 @@ function render() {
   const registeredEvents = new Map(registrations.map((r) => [r.event.id, r]));
   const viewer = { account: state.session ? account : null, registeredEvents };
   const hooks = {
-    onChanged: () => {
-      refresh();
-      // The pushes go out in the next seconds: show their report then too.
-      setTimeout(refresh, 3000);
-    },
+    onChanged: () => refresh(),
     onRegistered: () => {
       // Subscribing again makes the gateway read the runner's races now.
       state.live?.restart();

@@ -112,7 +112,9 @@ export function listen({ token, accountId, onNotification, onState }) {
           onState('signed-out');
           return;
         }
-        onState('offline', error?.code);
+        // GraphQL errors end only this subscription (the socket stays up); anything else
+        // is the connection giving up.
+        if (!Array.isArray(error)) onState('offline', error?.code);
         if (codes.includes('CURSOR_TOO_OLD')) startAtNewest().finally(again);
         else again();
       },

@@ -159,6 +159,11 @@ function historyList(event) {
   );
 }
 
+/** When each race last had its status changed from this page: its push report is read
+ * again a few seconds later, when the pushes have gone out. Only the report: re-drawing
+ * the whole page then would wipe a form the organizer is filling in. */
+const changedAt = new Map();
+
 function organizerTools(event, { onChanged }) {
   const next = NEXT[event.status] ?? [];
   const reports = h('div', { class: 'reports-body' });
@@ -184,6 +189,7 @@ function organizerTools(event, { onChanged }) {
     reports,
   );
   loadReports();
+  if (Date.now() - (changedAt.get(event.id) ?? 0) < 3000) setTimeout(loadReports, 3000);
   return tools;
 }
 
@@ -230,6 +236,7 @@ function statusForm(event, next, onChanged) {
     const input = { eventId: event.id, status: f.status.value, reason: f.reason.value.trim() };
     if (input.status === 'RESCHEDULED') input.startsAt = wallTimeToUtc(f.startsAt.value, event.timeZone);
     await gql(CHANGE_STATUS, { input });
+    changedAt.set(event.id, Date.now());
     say(status, `Announced: ${word(input.status)}.`, 'ok');
     onChanged();
   });

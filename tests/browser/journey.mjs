@@ -252,6 +252,16 @@ async function journey(browser) {
   check(payload.status === 'CANCELLED' && payload.notificationId, 'the push names its status and notification');
   check(push.topic === `event-${payload.eventId}`, `the push's Topic is the race (${push.topic})`);
   log(`the mock received one push, decrypted: notification ${payload.notificationId}`);
+  // The organizer's page reads the race's push report again once the pushes have gone
+  // out (its form stays as it is): the cancellation's one push, delivered.
+  await until('the push report on the organizer page', async () => {
+    const cells = await organizer
+      .locator(`#race-${RACE_A} table.reports tbody tr`, { hasText: 'Cancelled' })
+      .locator('td')
+      .allTextContents();
+    return cells.length === 7 && cells[0] === '1' && cells[2] === '1';
+  });
+  log('the organizer page reports the push: queued 1, delivered 1');
 
   // ... and the page's service worker, handed it as the push service would, shows it once.
   const cdp = await runnerContext.newCDPSession(runner);
