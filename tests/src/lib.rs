@@ -7,6 +7,7 @@ pub mod database;
 pub mod gateway;
 pub mod promise;
 pub mod push_service;
+pub mod redis;
 
 pub use accounts::{organizer_token, runner_token, runner_tokens};
 pub use database::{Backend, TestDatabase, postgres_admin_url, unique_name};

@@ -1,5 +1,5 @@
-//! The faults a run can inject, and what they need: a Redis of the run's own (so stopping
-//! it touches nothing else on the machine), and a TCP proxy that holds every byte between
+//! The faults a run can inject, and what they need: a Redis of the run's own
+//! ([`OwnRedis`], so stopping it touches nothing else on the machine), and a TCP proxy that holds every byte between
 //! one instance and Redis back by a delay.
 //!
 //! `tc netem` would be the natural tool for the latency fault, but this machine's kernel
@@ -7,14 +7,13 @@
 //! space, per chunk, in both directions. Loss is not emulated (TCP would retransmit it
 //! into delay anyway).
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::gateway::free_port;
+pub use crate::redis::OwnRedis;
 
 /// Which fault, if any, a run injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -43,70 +42,6 @@ impl Fault {
             Self::PgTerminate => "pg-terminate",
             Self::RedisLatency => "redis-latency",
         }
-    }
-}
-
-/// A Redis server of the run's own, on a free port.
-pub struct OwnRedis {
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    pub async fn start() -> Result<Self, String> {
-        let port = free_port()?;
-        let mut redis = Self { port, child: None };
-        redis.spawn().await?;
-        Ok(redis)
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn spawn(&mut self) -> Result<(), String> {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("starting redis-server: {e}"))?;
-        self.child = Some(child);
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Err("redis-server did not listen within 2 s".into())
-    }
-
-    /// Stops it hard (its clients see their connections drop).
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub async fn restart(&mut self) -> Result<(), String> {
-        self.stop();
-        self.spawn().await
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -3,9 +3,10 @@
 //! connections lose nothing; an instance that dies between commit and publish leaves its
 //! change to another instance's relay.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use gateway_tests::redis::OwnRedis;
 use gateway_tests::{Gateway, free_port};
 use serde_json::json;
 
@@ -87,66 +88,6 @@ pub(crate) async fn event_id(gateway: &Gateway, slug: &str) -> String {
         .to_owned()
 }
 
-/// A redis-server of the test's own, on its own port, so stopping it touches no other test.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    async fn start() -> Self {
-        let mut redis = Self {
-            port: free_port().unwrap(),
-            child: None,
-        };
-        redis.restart().await;
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if redis_cli(self.port, &["PING"]).contains("PONG") {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("own redis-server did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 fn redis_cli(port: u16, args: &[&str]) -> String {
     Command::new("redis-cli")
         .args(["-p", &port.to_string()])
@@ -201,7 +142,7 @@ async fn a_subscriber_on_instance_b_hears_a_cancellation_made_on_instance_a() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_while_redis_restarts_are_all_delivered() {
     let (database, organizer) = demo_database().await;
-    let mut redis = OwnRedis::start().await;
+    let mut redis = OwnRedis::start().await.expect("redis-server starts");
     let gateway = instance(&database, &redis.url(), &unique_name("gwrestart"), &[]).await;
     let event = event_id(&gateway, "almaty-marathon-2027").await;
     let mut ws = Ws::init(&ws_url(&gateway), TRANSPORT, None).await;
@@ -215,7 +156,7 @@ async fn changes_made_while_redis_restarts_are_all_delivered() {
     cancel(&gateway, &organizer, &event, "SCHEDULED", "while down 1").await;
     cancel(&gateway, &organizer, &event, "SUSPENDED", "while down 2").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    redis.restart().await;
+    redis.restart().await.expect("redis-server starts again");
     assert_eq!(
         statuses(&mut ws, "s", 2).await,
         ["while down 1", "while down 2"]
@@ -228,7 +169,7 @@ async fn changes_made_while_redis_restarts_are_all_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_after_client_kill_are_all_delivered() {
     let (database, organizer) = demo_database().await;
-    let redis = OwnRedis::start().await;
+    let redis = OwnRedis::start().await.expect("redis-server starts");
     let gateway = instance(&database, &redis.url(), &unique_name("gwkill"), &[]).await;
     let event = event_id(&gateway, "almaty-marathon-2027").await;
     let mut ws = Ws::init(&ws_url(&gateway), TRANSPORT, None).await;
