@@ -153,7 +153,7 @@ function render() {
   replace(
     $('account-body'),
     state.session
-      ? signedInPanel(account, { onSignedOut: () => signedOut('Signed out.'), beforeSignOut: stopPushHere })
+      ? signedInPanel(account, { onSignedOut: () => signedOut('Signed out.'), beforeSignOut })
       : signedOutPanel({ onSignedIn: signedIn, resetToken: takeResetToken() }),
   );
   const runner = account?.role === 'RUNNER';
@@ -227,6 +227,15 @@ function signedIn(value, message) {
     if (shown && message) say($('page-status'), message, 'ok');
     return syncPush();
   });
+}
+
+/** Before the session ends at the gateway: the live connection is closed from here (the
+ * gateway would otherwise close it for the withdrawn token while the page still writes to
+ * it), and this device's push subscription is taken off the account. */
+async function beforeSignOut() {
+  state.live?.stop();
+  state.live = null;
+  await stopPushHere();
 }
 
 /** Signing out takes this device's push subscription off the account (else the next
