@@ -15,6 +15,9 @@ use crate::revocation::Registry;
 use crate::settings::{IpRange, ShutdownSettings, WebSocketSettings};
 
 pub struct App {
+    /// This process's name (INSTANCE_ID, or pid and start time): in the relay lease and in
+    /// /healthz, so that whoever started an instance can tell its answer from another's.
+    pub instance: String,
     /// The GraphQL schema with its data (database, clock, mailer, loaders, bus).
     pub schema: schema::ApiSchema,
     /// The pool, for health checks and token lookup before GraphQL runs.

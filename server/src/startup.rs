@@ -138,8 +138,11 @@ impl Application {
                 settings.push.concurrency as usize,
             )
             .map_err(|e| anyhow!(e))?;
-            let config =
-                WorkerConfig::new(&settings.push, instance, settings.http.public_url.clone());
+            let config = WorkerConfig::new(
+                &settings.push,
+                instance.clone(),
+                settings.http.public_url.clone(),
+            );
             Arc::new(Worker::new(pipeline_db, Arc::new(sender), config))
         };
         if settings.push.enabled {
@@ -209,6 +212,7 @@ impl Application {
         let upgrades = std::num::NonZeroU32::new(settings.rates.ws_upgrades_per_address)
             .unwrap_or(std::num::NonZeroU32::MIN);
         let state = AppState(Arc::new(App {
+            instance,
             schema,
             db,
             redis,
@@ -280,7 +284,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let address = self.listener.local_addr()?;
-        tracing::info!("GraphiQL on http://{address}/graphql");
+        announce("listening on", address);
+        if self.state.graphiql {
+            tracing::info!("GraphiQL on http://{address}/graphql");
+        }
         let router = http::router(self.state.clone(), &self.settings.http);
         let connections = TaskTracker::new();
         let (close, closing) = watch::channel(false);
@@ -292,7 +299,7 @@ impl Application {
             closing.clone(),
         ));
         if let Some(admin) = self.admin {
-            tracing::info!("metrics on http://{}/metrics", admin.local_addr()?);
+            announce("admin on", admin.local_addr()?);
             tokio::spawn(http::serve::accept(
                 admin,
                 http::admin::router(self.state.clone()),
@@ -413,6 +420,24 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Says on standard output which address a listener got, whatever the log filter, so that
+/// whoever started the gateway with port 0 (a test, a supervisor, an operator) learns it:
+/// `listening on http://127.0.0.1:PORT`, `admin on http://127.0.0.1:PORT`. With
+/// `LOG_FORMAT=json` the line is a JSON object like the other log lines.
+fn announce(what: &str, address: std::net::SocketAddr) {
+    let line = format!("{what} http://{address}");
+    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        let object = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "INFO",
+            "fields": { "message": line },
+        });
+        println!("{object}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// A name for this process in the relay lease: pid plus start time.

@@ -39,103 +39,219 @@ pub fn gateway_binary() -> PathBuf {
     dir.join(format!("gateway{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// A free loopback port (bound, then released for the child to take).
-pub fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+/// What a child gateway has printed: its log lines (all of them when captured, else the
+/// last [`TAIL`]) and the addresses it announced.
+#[derive(Default)]
+struct Output {
+    lines: std::collections::VecDeque<String>,
+    keep_all: bool,
+    listening: Option<String>,
+    admin: Option<String>,
+}
+
+/// Lines kept for an error message when the logs are not captured.
+const TAIL: usize = 40;
+
+impl Output {
+    fn push(&mut self, line: String) {
+        // `listening on http://…` and `admin on http://…`, plain or inside a JSON log line.
+        for (prefix, slot) in [
+            ("listening on ", &mut self.listening),
+            ("admin on ", &mut self.admin),
+        ] {
+            if slot.is_none()
+                && let Some(at) = line.find(prefix)
+            {
+                let address: String = line[at + prefix.len()..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
+                if address.starts_with("http://") {
+                    *slot = Some(address);
+                }
+            }
+        }
+        self.lines.push_back(line);
+        if !self.keep_all && self.lines.len() > TAIL {
+            self.lines.pop_front();
+        }
+    }
+
+    fn tail(&self) -> String {
+        let skip = self.lines.len().saturating_sub(TAIL);
+        self.lines
+            .iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 /// A gateway child process, killed on drop.
 pub struct Gateway {
     pub child: Child,
+    /// The public listener, as `http://127.0.0.1:port`: the address the child reported.
     pub address: String,
-    /// The admin listener (metrics), as `http://127.0.0.1:port`.
+    /// The admin listener (metrics), as `http://127.0.0.1:port`; empty with `ADMIN_BIND=off`.
     pub admin: String,
-    /// Its log lines, when started with [`Gateway::start_logged`].
-    logs: Option<Arc<Mutex<Vec<String>>>>,
+    /// The `INSTANCE_ID` it was started with; its /healthz names it.
+    pub instance: String,
+    output: Arc<Mutex<Output>>,
+}
+
+/// A distinct instance id for every gateway this process starts.
+fn fresh_instance_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("test-{}-{n}", std::process::id())
 }
 
 impl Gateway {
-    /// Starts `gateway serve` with `env` and waits until it serves (/healthz answers 200;
-    /// readiness may wait on a Redis that a test keeps down on purpose). Its logs are shown
-    /// only when GATEWAY_LOG is set (to a RUST_LOG filter).
+    /// Starts `gateway serve` with `env` on `BIND=127.0.0.1:0` and `ADMIN_BIND=127.0.0.1:0`
+    /// (unless `env` says otherwise), reads the addresses it reports, and waits until its
+    /// own /healthz answers (readiness may wait on a Redis that a test keeps down on
+    /// purpose). Its logs are shown only when GATEWAY_LOG is set (to a RUST_LOG filter).
     pub async fn start(env: &[(&str, String)]) -> Result<Self, String> {
-        Self::spawn(env, None).await
+        Self::spawn(Command::new(gateway_binary()), env, None).await
     }
 
     /// Like [`Gateway::start`], keeping every log line (at `filter`) for [`Gateway::logs`].
     pub async fn start_logged(env: &[(&str, String)], filter: &str) -> Result<Self, String> {
-        Self::spawn(env, Some(filter)).await
+        Self::spawn(Command::new(gateway_binary()), env, Some(filter)).await
     }
 
-    async fn spawn(env: &[(&str, String)], capture: Option<&str>) -> Result<Self, String> {
-        let port = free_port()?;
-        let admin_port = free_port()?;
-        let mut command = Command::new(gateway_binary());
+    /// Like [`Gateway::start`] with a command of the caller's that execs the gateway (a
+    /// shell that raises the open-file limit first, say).
+    pub async fn start_command(command: Command, env: &[(&str, String)]) -> Result<Self, String> {
+        Self::spawn(command, env, None).await
+    }
+
+    async fn spawn(
+        mut command: Command,
+        env: &[(&str, String)],
+        capture: Option<&str>,
+    ) -> Result<Self, String> {
         let shown = std::env::var("GATEWAY_LOG").ok();
         let filter = capture
             .map(str::to_owned)
             .or(shown.clone())
             .unwrap_or_else(|| "warn".into());
+        let instance = env
+            .iter()
+            .find(|(key, _)| *key == "INSTANCE_ID")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(fresh_instance_id);
         command
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("ADMIN_BIND", format!("127.0.0.1:{admin_port}"))
+            .env("BIND", "127.0.0.1:0")
+            .env("ADMIN_BIND", "127.0.0.1:0")
+            .env("INSTANCE_ID", &instance)
             .env("RUST_LOG", filter)
-            .stdin(Stdio::null());
-        if capture.is_some() {
-            // The gateway logs to standard output.
-            command.stdout(Stdio::piped()).stderr(Stdio::null());
-        } else if shown.is_none() {
-            command.stdout(Stdio::null()).stderr(Stdio::null());
-        }
+            .stdin(Stdio::null())
+            // The gateway logs to standard output and says there where it listens; a
+            // failure to start is on standard error.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
+        let admin_off = env
+            .iter()
+            .any(|(key, value)| *key == "ADMIN_BIND" && value == "off");
         let mut child = command
             .spawn()
             .map_err(|e| format!("starting {}: {e}", gateway_binary().display()))?;
-        let logs = child.stdout.take().map(|stdout| {
-            let lines = Arc::new(Mutex::new(Vec::new()));
-            let sink = lines.clone();
+        let output = Arc::new(Mutex::new(Output {
+            keep_all: capture.is_some(),
+            ..Output::default()
+        }));
+        let echo = shown.is_some() && capture.is_none();
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let sink = output.clone();
+            // Read to the end, so that the child never blocks on a full pipe.
             std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Ok(mut lines) = sink.lock() {
-                        lines.push(line);
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if echo {
+                        eprintln!("{line}");
+                    }
+                    if let Ok(mut output) = sink.lock() {
+                        output.push(line);
                     }
                 }
             });
-            lines
-        });
-        let gateway = Self {
+        }
+        let mut gateway = Self {
             child,
-            address: format!("http://127.0.0.1:{port}"),
-            admin: format!("http://127.0.0.1:{admin_port}"),
-            logs,
+            address: String::new(),
+            admin: String::new(),
+            instance,
+            output,
         };
+        gateway.wait_until_serving(admin_off).await?;
+        Ok(gateway)
+    }
+
+    /// Waits for the addresses the child reports, then for its own health answer. Fails at
+    /// once, with its last lines, when the child has exited.
+    async fn wait_until_serving(&mut self, admin_off: bool) -> Result<(), String> {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if let Ok(response) = client
-                .get(format!("{}/healthz", gateway.address))
-                .send()
-                .await
-                && response.status().is_success()
-            {
-                return Ok(gateway);
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // The readers may still hold the last lines for a moment.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(format!(
+                    "the gateway exited ({status}) before serving; its last lines:\n{}",
+                    self.tail()
+                ));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (listening, admin) = self
+                .output
+                .lock()
+                .map(|o| (o.listening.clone(), o.admin.clone()))
+                .unwrap_or_default();
+            if let Some(listening) = listening
+                && (admin.is_some() || admin_off)
+            {
+                self.address = listening;
+                self.admin = admin.unwrap_or_default();
+                match health_of(&client, &self.address, &self.instance).await {
+                    Ok(()) => return Ok(()),
+                    Err(Health::Foreign(message)) => return Err(message),
+                    Err(Health::NotYet) => {}
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err("the gateway did not become ready within 60 s".into())
+        Err(format!(
+            "the gateway did not serve within 60 s; its last lines:\n{}",
+            self.tail()
+        ))
+    }
+
+    fn tail(&self) -> String {
+        self.output.lock().map(|o| o.tail()).unwrap_or_default()
     }
 
     /// The log lines so far (none unless started with [`Gateway::start_logged`]).
     pub fn logs(&self) -> Vec<String> {
-        self.logs
-            .as_ref()
-            .and_then(|lines| lines.lock().ok().map(|lines| lines.clone()))
+        self.output
+            .lock()
+            .ok()
+            .filter(|o| o.keep_all)
+            .map(|o| o.lines.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -177,6 +293,39 @@ impl Gateway {
         let ticks: u64 =
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(ticks * 1_000_000 / 100)
+    }
+}
+
+/// Why a health answer was not taken.
+pub enum Health {
+    /// No answer yet, or not a success.
+    NotYet,
+    /// A process other than the expected one answered.
+    Foreign(String),
+}
+
+/// Asks `address`'s /healthz and takes the answer only from the instance `expected`: a
+/// process that took the address of one that died is not the one a test started.
+pub async fn health_of(
+    client: &reqwest::Client,
+    address: &str,
+    expected: &str,
+) -> Result<(), Health> {
+    let response = client
+        .get(format!("{address}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|_| Health::NotYet)?;
+    if !response.status().is_success() {
+        return Err(Health::NotYet);
+    }
+    let body: serde_json::Value = response.json().await.map_err(|_| Health::NotYet)?;
+    match body["instance"].as_str() {
+        Some(instance) if instance == expected => Ok(()),
+        other => Err(Health::Foreign(format!(
+            "{address}/healthz was answered by {other:?}, not by the gateway started as {expected:?}"
+        ))),
     }
 }
 

@@ -11,4 +11,4 @@ pub mod redis;
 
 pub use accounts::{organizer_token, runner_token, runner_tokens};
 pub use database::{Backend, TestDatabase, postgres_admin_url, unique_name};
-pub use gateway::{Gateway, free_port, gateway_binary, post_graphql};
+pub use gateway::{Gateway, gateway_binary, post_graphql};

@@ -1,14 +1,22 @@
-//! A redis-server of a test's (or a load run's) own, on a free port, so that stopping or
-//! restarting it touches no other test and nothing else on the machine.
+//! A redis-server of a test's (or a load run's) own, so that stopping or restarting it
+//! touches no other test and nothing else on the machine.
+//!
+//! Redis cannot be told to take port 0 (that turns TCP off), so the port is drawn at
+//! random below the kernel's ephemeral range (where no client socket is ever given one),
+//! and the server that answers there is taken only if it reports the pid of the child
+//! started: a port another test's Redis holds is seen, and another port drawn.
 
+use std::hash::{BuildHasher, Hasher};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::gateway::free_port;
+/// Ports drawn from here: under 32768, where Linux's ephemeral range starts.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
 
-/// A Redis server of one's own, on a free port; stopped when dropped.
+/// A Redis server of one's own; stopped when dropped.
 pub struct OwnRedis {
     pub port: u16,
     child: Option<Child>,
@@ -16,18 +24,29 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub async fn start() -> Result<Self, String> {
-        let port = free_port()?;
-        let mut redis = Self { port, child: None };
-        redis.spawn().await?;
-        Ok(redis)
+        let mut last = String::new();
+        for _ in 0..20 {
+            let mut redis = Self {
+                port: random_port(),
+                child: None,
+            };
+            match redis.spawn().await {
+                Ok(()) => return Ok(redis),
+                Err(Start::Taken(why)) => last = why,
+                Err(Start::Failed(why)) => return Err(why),
+            }
+        }
+        Err(format!(
+            "no free port for redis-server in 20 draws; the last: {last}"
+        ))
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    async fn spawn(&mut self) -> Result<(), String> {
-        let child = Command::new("redis-server")
+    async fn spawn(&mut self) -> Result<(), Start> {
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -41,15 +60,38 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("starting redis-server: {e}"))?;
-        self.child = Some(child);
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return Ok(());
+            .map_err(|e| Start::Failed(format!("starting redis-server: {e}")))?;
+        let pid = child.id();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = child.try_wait() {
+                // redis-server exits when it cannot bind.
+                return Err(Start::Taken(format!(
+                    "redis-server on port {} exited ({status})",
+                    self.port
+                )));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            match server_pid(self.port).await {
+                Some(answered) if answered == pid => {
+                    self.child = Some(child);
+                    return Ok(());
+                }
+                Some(other) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Start::Taken(format!(
+                        "port {} is answered by redis-server pid {other}, not {pid}",
+                        self.port
+                    )));
+                }
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
         }
-        Err("redis-server did not listen within 2 s".into())
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(Start::Failed(format!(
+            "redis-server on port {} did not answer within 4 s",
+            self.port
+        )))
     }
 
     /// Stops it hard (its clients see their connections drop).
@@ -60,14 +102,77 @@ impl OwnRedis {
         }
     }
 
+    /// Stops it and starts a new one on the same port: its clients reconnect to the address
+    /// they know. Fails, rather than going on with another server, if the port was taken.
     pub async fn restart(&mut self) -> Result<(), String> {
         self.stop();
-        self.spawn().await
+        self.spawn().await.map_err(|e| match e {
+            Start::Taken(why) | Start::Failed(why) => why,
+        })
     }
+}
+
+enum Start {
+    /// The port is someone else's: draw another.
+    Taken(String),
+    Failed(String),
 }
 
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+fn random_port() -> u16 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let span = u64::from(PORTS.end - PORTS.start);
+    PORTS.start + u16::try_from(hasher.finish() % span).unwrap_or(0)
+}
+
+/// The pid the Redis server on `port` reports (`INFO server`), if one answers.
+async fn server_pid(port: u16) -> Option<u32> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        stream.write_all(b"INFO server\r\n").await.ok()?;
+        let mut answer = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await.ok()?;
+            if read == 0 {
+                return None;
+            }
+            answer.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(line) = text.lines().find(|l| l.starts_with("process_id:")) {
+                return line.trim_start_matches("process_id:").trim().parse().ok();
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A loopback port that refuses every connection for as long as this value lives: bound
+/// (so nothing else can take it) but never listening. A Redis that is down, say.
+pub struct RefusingPort {
+    _socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+impl RefusingPort {
+    pub fn new() -> Result<Self, String> {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        socket
+            .bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
+            .map_err(|e| e.to_string())?;
+        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+        Ok(Self {
+            _socket: socket,
+            port,
+        })
     }
 }

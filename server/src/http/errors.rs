@@ -4,11 +4,34 @@
 //! alone.
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::app::AppState;
+
+/// A body whose declared length is already over MAX_BODY_BYTES is refused from its
+/// header, before a byte of it is read (and, with `Expect: 100-continue`, before the client
+/// is told to send it). The accept loop then closes the connection.
+pub async fn refuse_declared_oversize(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared
+        .is_some_and(|length| length > u64::try_from(state.max_body_bytes).unwrap_or(u64::MAX))
+    {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(request).await
+}
 
 pub async fn as_json(request: Request, next: Next) -> Response {
     let response = next.run(request).await;

@@ -10,8 +10,11 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 
-pub async fn healthz() -> &'static str {
-    "ok"
+/// The process answers. The body names the instance (`INSTANCE_ID`, by default pid and
+/// start time), so that a supervisor or a test can tell its own process's answer from that
+/// of another one that took the same address.
+pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "instance": state.instance }))
 }
 
 /// Ready when the database answers and the instance is not stopping: a stopping instance

@@ -37,6 +37,10 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .route("/readyz", get(health::readyz))
         .merge(web::routes(state.introspection))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            errors::refuse_declared_oversize,
+        ))
         .layer(RequestBodyTimeoutLayer::new(settings.body_timeout))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

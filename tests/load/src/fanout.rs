@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_tests::{TestDatabase, free_port, gateway_binary};
+use gateway_tests::{Gateway, TestDatabase, gateway_binary};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -249,12 +249,6 @@ pub struct Args {
     redis: String,
 }
 
-struct Instance {
-    child: std::process::Child,
-    address: String,
-    admin: String,
-}
-
 pub async fn run(args: Args) -> Result<(), String> {
     let postgres = args.postgres.url.clone();
     let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_fanout").await?;
@@ -267,28 +261,17 @@ pub async fn run(args: Args) -> Result<(), String> {
     let prefix = format!("fanout{}", std::process::id());
     let mut gateways = Vec::new();
     for _ in 0..args.instances {
-        let port = free_port()?;
-        let admin = free_port()?;
-        let child = with_ulimit(&gateway_binary(), &[])
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("ADMIN_BIND", format!("127.0.0.1:{admin}"))
-            .env("DATABASE_URL", &scratch.url)
-            .env("DATABASE_MAX_CONNECTIONS", "8")
-            .env("REDIS_URL", &args.redis)
-            .env("REDIS_CHANNEL_PREFIX", &prefix)
-            .env("SEED_DEMO", "false")
-            .env("HUB_BUFFER", "4096")
+        let env = [
+            ("DATABASE_URL", scratch.url.clone()),
+            ("DATABASE_MAX_CONNECTIONS", "8".to_owned()),
+            ("REDIS_URL", args.redis.clone()),
+            ("REDIS_CHANNEL_PREFIX", prefix.clone()),
+            ("SEED_DEMO", "false".to_owned()),
+            ("HUB_BUFFER", "4096".to_owned()),
             // The clients come from a handful of loopback addresses.
-            .env("RATE_WS_UPGRADES_PER_ADDRESS", "1000000")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        gateways.push(Instance {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-            admin: format!("http://127.0.0.1:{admin}"),
-        });
+            ("RATE_WS_UPGRADES_PER_ADDRESS", "1000000".to_owned()),
+        ];
+        gateways.push(Gateway::start_command(with_ulimit(&gateway_binary(), &[]), &env).await?);
     }
     let client = reqwest::Client::new();
     for gateway in &gateways {
@@ -509,10 +492,8 @@ pub async fn run(args: Args) -> Result<(), String> {
             proc_kib(gateway.child.id(), "VmRSS:"),
         );
     }
-    for mut gateway in gateways {
-        let _ = gateway.child.kill();
-        let _ = gateway.child.wait();
-    }
+    // Each is killed when dropped.
+    drop(gateways);
     db.close().await.ok();
     drop(scratch);
     Ok(())

@@ -6,8 +6,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gateway_tests::redis::OwnRedis;
-use gateway_tests::{Gateway, free_port};
+use gateway_tests::Gateway;
+use gateway_tests::redis::{OwnRedis, RefusingPort};
 use serde_json::json;
 
 use crate::alerts::{CHANGE_STATUS, STATUS_CHANGED};
@@ -219,7 +219,8 @@ async fn a_change_left_unpublished_by_a_dead_instance_is_published_by_another() 
     let prefix = unique_name("gwfailover");
     // Instance A holds the relay lease but cannot reach Redis: it commits changes and
     // never publishes them. Then it dies.
-    let dead_redis = format!("redis://127.0.0.1:{}", free_port().unwrap());
+    let refusing = RefusingPort::new().unwrap();
+    let dead_redis = format!("redis://127.0.0.1:{}", refusing.port);
     let mut a = instance(
         &database,
         &dead_redis,

@@ -1,0 +1,120 @@
+//! The harness never drives another test's gateway: every child binds port 0 and says which
+//! address it got, a child that exits is reported at once with its last lines, and a health
+//! answer is taken only from the process that was started.
+
+use std::time::{Duration, Instant};
+
+use gateway_tests::gateway::{Health, health_of};
+use gateway_tests::redis::OwnRedis;
+use gateway_tests::{Backend, Gateway, TestDatabase};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_started_at_once_on_port_zero_each_report_their_own_address() {
+    let first = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let second = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let first_env = [
+        ("DATABASE_URL", first.url.clone()),
+        ("BIND", "127.0.0.1:0".into()),
+    ];
+    let second_env = [
+        ("DATABASE_URL", second.url.clone()),
+        ("BIND", "127.0.0.1:0".into()),
+        // Operators reading JSON logs get the same line, as JSON.
+        ("LOG_FORMAT", "json".into()),
+    ];
+    let (a, b) = tokio::join!(
+        Gateway::start_logged(&first_env, "warn"),
+        Gateway::start_logged(&second_env, "warn"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.address, b.address);
+    assert_ne!(a.admin, b.admin);
+    assert!(!a.address.ends_with(":0") && !a.admin.ends_with(":0"));
+    // The lines were printed by each child, whatever its log filter (`warn` here).
+    assert!(
+        a.logs().contains(&format!("listening on {}", a.address)),
+        "{:?}",
+        a.logs()
+    );
+    assert!(a.logs().contains(&format!("admin on {}", a.admin)));
+    let json_line = b
+        .logs()
+        .into_iter()
+        .find(|line| line.contains(&format!("listening on {}", b.address)))
+        .unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&json_line).unwrap();
+    assert_eq!(
+        parsed["fields"]["message"],
+        format!("listening on {}", b.address)
+    );
+    // Each address is answered by the process started there, on both listeners.
+    let client = reqwest::Client::new();
+    for gateway in [&a, &b] {
+        for address in [&gateway.address, &gateway.admin] {
+            let body: serde_json::Value = client
+                .get(format!("{address}/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                body,
+                serde_json::json!({ "status": "ok", "instance": gateway.instance })
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_harness_refuses_a_health_answer_from_a_process_it_did_not_start() {
+    let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let running = Gateway::start(&[("DATABASE_URL", database.url.clone())])
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    assert!(
+        health_of(&client, &running.address, &running.instance)
+            .await
+            .is_ok()
+    );
+    match health_of(&client, &running.address, "a-gateway-that-died").await {
+        Err(Health::Foreign(message)) => assert!(message.contains(&running.instance), "{message}"),
+        _ => panic!("another process's answer was taken"),
+    }
+
+    // A child told to bind an address another gateway holds exits; the harness says so at
+    // once, with the child's own words, instead of taking the other one's health answer.
+    let other = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let started = Instant::now();
+    let refused = Gateway::start(&[
+        ("DATABASE_URL", other.url.clone()),
+        (
+            "BIND",
+            running.address.trim_start_matches("http://").to_owned(),
+        ),
+    ])
+    .await;
+    let Err(message) = refused else {
+        panic!("the harness took an answer from a gateway it did not start");
+    };
+    assert!(message.contains("exited"), "{message}");
+    assert!(message.contains("Address already in use"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_servers_of_their_own_never_share_a_port_and_restart_on_theirs() {
+    let (a, b) = tokio::join!(OwnRedis::start(), OwnRedis::start());
+    let (mut a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.port, b.port);
+    let port = a.port;
+    a.restart().await.unwrap();
+    assert_eq!(a.port, port);
+    // A restart on a port another server holds is refused, not taken for one's own.
+    a.stop();
+    a.port = b.port;
+    let error = a.restart().await.unwrap_err();
+    assert!(error.contains(&b.port.to_string()), "{error}");
+}
