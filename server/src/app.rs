@@ -44,6 +44,9 @@ pub struct App {
     pub graphiql: bool,
     /// Whether the schema may be read (introspection, and the SDL file GraphiQL loads).
     pub introspection: bool,
+    /// How long a query or mutation may run, over HTTP and over a WebSocket alike
+    /// (HTTP_REQUEST_TIMEOUT_MS).
+    pub request_timeout: std::time::Duration,
     /// The largest request body read (MAX_BODY_BYTES).
     pub max_body_bytes: usize,
     /// Shared subscription executions.

@@ -340,7 +340,7 @@ pub struct PushSettings {
 
     /// Most push subscriptions (browsers) one account may hold; one more is CONFLICT.
     #[arg(long = "push-max-subscriptions-per-account", env = "PUSH_MAX_SUBSCRIPTIONS_PER_ACCOUNT",
-          default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+          default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_subscriptions_per_account: u32,
 }
 
@@ -374,11 +374,18 @@ pub struct QueryLimits {
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub depth: u32,
 
-    /// Highest complexity (fields counted; a page counts its items) a query may have.
+    /// The budget of a query or mutation: its price, a field counting 1, a page `first`
+    /// times an item, a list its declared bound times an item.
     #[arg(long = "query-complexity-limit", env = "QUERY_COMPLEXITY_LIMIT",
           default_value_t = schema::Limits::default().complexity as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub complexity: u32,
+
+    /// The budget of a subscription, priced the same way (it runs again for every alert).
+    #[arg(long = "subscription-complexity-limit", env = "SUBSCRIPTION_COMPLEXITY_LIMIT",
+          default_value_t = schema::Limits::default().subscription_complexity as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub subscription_complexity: u32,
 
     /// Deepest nesting of brackets, braces and parentheses in a document's text (checked
     /// before parsing: the parser recurses on it).
@@ -443,6 +450,7 @@ impl QueryLimits {
         schema::Limits {
             depth: self.depth as usize,
             complexity: self.complexity as usize,
+            subscription_complexity: self.subscription_complexity as usize,
             nesting: self.nesting as usize,
             tokens: self.tokens as usize,
             aliases: self.aliases as usize,

@@ -226,6 +226,7 @@ impl Application {
             trusted_proxies: settings.http.trusted_proxies.clone(),
             graphiql: settings.http.graphiql_on(embedded),
             introspection: settings.http.introspection_on(embedded),
+            request_timeout: settings.http.request_timeout,
             max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
             fanout,
             revocations: registry,

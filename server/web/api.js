@@ -105,7 +105,7 @@ export const REQUEST_PASSWORD_RESET = `mutation($email: String!) { requestPasswo
 export const RESET_PASSWORD = `mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }`;
 
 export const EVENTS = `query {
-  events(first: 50) { edges { node {
+  events(first: 25) { edges { node {
     id slug name description venue status registrationState startsAt startsAtLocal timeZone
     placesLeft
     organizers { id }

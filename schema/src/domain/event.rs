@@ -9,6 +9,10 @@ use entities::event::EventStatus;
 use super::text::{LongText, ShortText, check_characters};
 use crate::error::ApiError;
 
+/// The most distances one event may have: a trail festival has a dozen. Lists are priced
+/// by their maximum before a query runs, so this bound is part of every query's cost.
+pub const MAX_DISTANCES_PER_EVENT: usize = 30;
+
 /// A URL-safe event or organization handle: lower-case letters, digits and inner hyphens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slug(String);

@@ -15,6 +15,7 @@ mod text;
 
 pub use account::{DisplayName, Email, Password};
 pub use calendar::{FIRST_YEAR, Instant, LAST_YEAR, check_date};
+pub use event::MAX_DISTANCES_PER_EVENT;
 pub use event::{EventName, Reason, Slug, TimeZone, check_transition, local_rfc3339};
 pub use money::{Currency, Money, format_minor};
 pub use notification::{Notice, NotificationKind, RefundDecisionMessage, StatusChangeMessage};

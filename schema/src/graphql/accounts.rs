@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use entities::{account, organization};
 
+use super::bounds;
 use super::charity::Donation;
 use super::guards::{api, signed_in};
 use super::ids::to_id;
@@ -55,40 +56,48 @@ impl Account {
         Ok(loader.load_one(OrganizationId(id)).await?.map(Organization))
     }
 
-    /// The runner's own registrations, newest first.
+    /// The runner's own registrations, newest first (the newest 50).
+    #[graphql(complexity = "bounds::list(bounds::PERSONAL, child_complexity)")]
     async fn registrations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Registration>> {
         let db = &self.own(ctx)?.db;
-        Ok(registrations::of_runner(db, self.0.id)
-            .await?
-            .into_iter()
-            .map(Registration)
-            .collect())
+        Ok(bounds::first(
+            registrations::of_runner(db, self.0.id).await?,
+            bounds::PERSONAL,
+        )
+        .into_iter()
+        .map(Registration)
+        .collect())
     }
 
-    /// The runner's own refund requests, newest first.
+    /// The runner's own refund requests, newest first (the newest 50).
+    #[graphql(complexity = "bounds::list(bounds::PERSONAL, child_complexity)")]
     async fn refund_requests(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<RefundRequest>> {
         let db = &self.own(ctx)?.db;
-        Ok(refunds::of_runner(db, self.0.id)
-            .await?
-            .into_iter()
-            .map(RefundRequest)
-            .collect())
+        Ok(
+            bounds::first(refunds::of_runner(db, self.0.id).await?, bounds::PERSONAL)
+                .into_iter()
+                .map(RefundRequest)
+                .collect(),
+        )
     }
 
-    /// The donated shares of the runner's fees.
+    /// The donated shares of the runner's fees (at most 50).
+    #[graphql(complexity = "bounds::list(bounds::PERSONAL, child_complexity)")]
     async fn donations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Donation>> {
         let db = &self.own(ctx)?.db;
-        Ok(charity::of_runner(db, self.0.id)
-            .await?
-            .into_iter()
-            .map(Donation)
-            .collect())
+        Ok(
+            bounds::first(charity::of_runner(db, self.0.id).await?, bounds::PERSONAL)
+                .into_iter()
+                .map(Donation)
+                .collect(),
+        )
     }
 
-    /// The browsers this account subscribed to alerts by Web Push.
+    /// The browsers this account subscribed to alerts by Web Push (at most 100).
+    #[graphql(complexity = "bounds::list(bounds::PUSH_SUBSCRIPTIONS, child_complexity)")]
     async fn push_subscriptions(
         &self,
         ctx: &Context<'_>,

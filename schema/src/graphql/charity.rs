@@ -123,10 +123,16 @@ impl Donation {
 #[derive(SimpleObject)]
 pub struct CharitySummary {
     year: i32,
+    /// The year's projects (at most 100).
+    #[graphql(
+        complexity = "super::bounds::list(super::bounds::CHARITY_PROJECTS, child_complexity)"
+    )]
     projects: Vec<CharityProject>,
     /// Raised by the year's projects, one entry per currency.
+    #[graphql(complexity = "super::bounds::list(super::bounds::CURRENCIES, child_complexity)")]
     total_raised: Vec<Money>,
     /// Their targets, one entry per currency.
+    #[graphql(complexity = "super::bounds::list(super::bounds::CURRENCIES, child_complexity)")]
     total_target: Vec<Money>,
     /// Projects of this year and every year before.
     projects_to_date: i32,
@@ -177,17 +183,22 @@ pub struct CharityQuery;
 
 #[Object]
 impl CharityQuery {
-    /// Charity projects of a year, or of every year.
+    /// Charity projects of a year, or of every year (at most 100).
+    #[graphql(
+        complexity = "super::bounds::list(super::bounds::CHARITY_PROJECTS, child_complexity)"
+    )]
     async fn charity_projects(
         &self,
         ctx: &Context<'_>,
         year: Option<i32>,
     ) -> async_graphql::Result<Vec<CharityProject>> {
-        Ok(service::projects(&api(ctx)?.db, year)
-            .await?
-            .into_iter()
-            .map(CharityProject)
-            .collect())
+        let projects = service::projects(&api(ctx)?.db, year).await?;
+        Ok(
+            super::bounds::first(projects, super::bounds::CHARITY_PROJECTS)
+                .into_iter()
+                .map(CharityProject)
+                .collect(),
+        )
     }
 
     /// Raised against target per project and in total for a year, and the history to date.
@@ -211,6 +222,7 @@ impl CharityQuery {
             projects: summary
                 .projects
                 .into_iter()
+                .take(super::bounds::CHARITY_PROJECTS)
                 .map(|(p, _)| CharityProject(p))
                 .collect(),
             projects_to_date: summary.projects_to_date as i32,

@@ -8,6 +8,7 @@ use entities::event_organization::OrganizationRole;
 use entities::{account::Role as AccountRole, distance, event, event_status_change};
 
 use super::accounts::Organization;
+use super::bounds;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DistancesOf, EventId, HistoryOf, OrganizationsOf, loader};
@@ -108,31 +109,41 @@ impl Event {
         self.0.registration_state.into()
     }
 
+    /// The distances, longest first (at most 30).
+    #[graphql(complexity = "bounds::list(bounds::DISTANCES, child_complexity)")]
     async fn distances(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Distance>> {
         let rows = loader(ctx)?.load_one(DistancesOf(self.0.id)).await?;
-        Ok(rows.unwrap_or_default().into_iter().map(Distance).collect())
+        Ok(bounds::first(rows.unwrap_or_default(), bounds::DISTANCES)
+            .into_iter()
+            .map(Distance)
+            .collect())
     }
 
+    /// Organizers of the event (at most 10).
+    #[graphql(complexity = "bounds::list(bounds::ORGANIZATIONS, child_complexity)")]
     async fn organizers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Organization>> {
         self.organizations(ctx, OrganizationRole::Organizer).await
     }
 
-    /// Partners (sponsors) of the event.
+    /// Partners (sponsors) of the event (at most 10).
+    #[graphql(complexity = "bounds::list(bounds::ORGANIZATIONS, child_complexity)")]
     async fn partners(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Organization>> {
         self.organizations(ctx, OrganizationRole::Partner).await
     }
 
-    /// Every status the event has had, oldest first.
+    /// The statuses the event has had, oldest first: the newest 20.
+    #[graphql(complexity = "bounds::list(bounds::STATUS_HISTORY, child_complexity)")]
     async fn status_history(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<EventStatusChange>> {
         let rows = loader(ctx)?.load_one(HistoryOf(self.0.id)).await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(EventStatusChange::new)
-            .collect())
+        Ok(
+            bounds::last(rows.unwrap_or_default(), bounds::STATUS_HISTORY)
+                .into_iter()
+                .map(EventStatusChange::new)
+                .collect(),
+        )
     }
 }
 
@@ -147,6 +158,7 @@ impl Event {
             .unwrap_or_default()
             .into_iter()
             .filter(|(r, _)| *r == role)
+            .take(bounds::ORGANIZATIONS)
             .map(|(_, org)| Organization(org))
             .collect())
     }

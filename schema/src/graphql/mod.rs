@@ -4,7 +4,9 @@
 
 mod accounts;
 mod alerts;
+mod bounds;
 mod charity;
+pub mod cost;
 mod date;
 pub mod document_guard;
 mod error_codes;
@@ -63,10 +65,12 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 pub struct Limits {
     /// Deepest selection nesting, fragments expanded.
     pub depth: usize,
-    /// Most fields the operations may select (each counts 1), fragments expanded. The
-    /// engine leaves `__typename` out; the guard's expanded field count, which keeps it, is
-    /// held to this too.
+    /// The budget of a query or mutation: its price, a field counting 1, a page `first`
+    /// times an item and a list its declared bound times an item ([`bounds`]). The guard's
+    /// expanded field count (`__typename` included) is held to it too.
     pub complexity: usize,
+    /// The budget of a subscription, executed again for every alert while it lives.
+    pub subscription_complexity: usize,
     /// Deepest nesting of brackets, braces and parentheses in the text, all counted
     /// together: the parser recurses on it.
     pub nesting: usize,
@@ -94,8 +98,12 @@ impl Default for Limits {
         Self {
             // GraphiQL's introspection query nests 14 deep.
             depth: 15,
-            // A page counts its items: 100 refund requests of ten fields each is 1,000.
-            complexity: 2000,
+            // The runner page's race list (25 races with their distances and history)
+            // costs 8,200; two levels of `distances { event { distances … } } }` about
+            // 2,000; three levels 28,000, refused.
+            complexity: 10_000,
+            // An alert with its race and the race's distances is under 100.
+            subscription_complexity: 300,
             nesting: 32,
             tokens: 1000,
             aliases: 15,
@@ -115,8 +123,8 @@ fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subs
     .extension(error_codes::ErrorCodes)
     .extension(document_guard::DocumentGuard(limits))
     .extension(partner_access::PartnerKeyScopes)
+    .extension(cost::CostBudget(limits))
     .limit_depth(limits.depth)
-    .limit_complexity(limits.complexity)
 }
 
 /// The schema with its shared data. `introspection: false` answers introspection queries

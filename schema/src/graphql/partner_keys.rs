@@ -98,8 +98,12 @@ pub struct PartnerKeyQuery;
 
 #[Object]
 impl PartnerKeyQuery {
-    /// The keys your organization issued (to one partner, or to every one), newest first.
-    #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
+    /// The keys your organization issued (to one partner, or to every one), newest first
+    /// (at most 100).
+    #[graphql(
+        guard = "RoleGuard(AccountRole::Organizer)",
+        complexity = "super::bounds::list(super::bounds::PARTNER_KEYS, child_complexity)"
+    )]
     async fn partner_keys(
         &self,
         ctx: &Context<'_>,
@@ -110,7 +114,10 @@ impl PartnerKeyQuery {
             .map(|id| parse_id(id, "organization"))
             .transpose()?;
         let keys = service::list(&api(ctx)?.db, signed_in(ctx)?, organization_id).await?;
-        Ok(keys.into_iter().map(PartnerKey).collect())
+        Ok(super::bounds::first(keys, super::bounds::PARTNER_KEYS)
+            .into_iter()
+            .map(PartnerKey)
+            .collect())
     }
 }
 

@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::account::Role;
 
+use super::bounds;
 use super::events::{Event, EventStatus};
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
@@ -53,7 +54,8 @@ impl PushSubscription {
         self.0.subscription.all_registered_events
     }
 
-    /// The events it names (empty when it follows all registered events).
+    /// The events it names (empty when it follows all registered events; at most 50).
+    #[graphql(complexity = "bounds::list(bounds::SUBSCRIBED_EVENTS, child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Event>> {
         let loaded = loader(ctx)?
             .load_many(self.0.event_ids.iter().map(|id| EventId(*id)))
@@ -63,6 +65,7 @@ impl PushSubscription {
             .event_ids
             .iter()
             .filter_map(|id| loaded.get(&EventId(*id)).cloned().map(Event::from))
+            .take(bounds::SUBSCRIBED_EVENTS)
             .collect())
     }
 
@@ -109,7 +112,10 @@ impl PushQuery {
 
     /// Per alert of the event (newest first, at most 50): pushes queued, sent, delivered,
     /// failed and pruned. For the event's organizers.
-    #[graphql(guard = "RoleGuard(Role::Organizer)")]
+    #[graphql(
+        guard = "RoleGuard(Role::Organizer)",
+        complexity = "bounds::list(bounds::PUSH_REPORTS, child_complexity)"
+    )]
     async fn push_reports(
         &self,
         ctx: &Context<'_>,
@@ -117,24 +123,26 @@ impl PushQuery {
     ) -> async_graphql::Result<Vec<PushReport>> {
         let api = api(ctx)?;
         let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
-        Ok(push_deliveries::event_reports(&api.db, event.id, 50)
-            .await?
-            .into_iter()
-            .map(|(message, report)| PushReport {
-                notification_id: to_id(report.notification_id),
-                status: message.status.into(),
-                reason: message.reason,
-                occurred_at: message.occurred_at,
-                queued: report.queued,
-                sent: report.sent,
-                delivered: report.delivered,
-                failed: report.failed,
-                pruned: report.pruned,
-                dropped: report.dropped,
-                pending: report.pending,
-                attempts: report.attempts,
-            })
-            .collect())
+        Ok(
+            push_deliveries::event_reports(&api.db, event.id, bounds::PUSH_REPORTS as u64)
+                .await?
+                .into_iter()
+                .map(|(message, report)| PushReport {
+                    notification_id: to_id(report.notification_id),
+                    status: message.status.into(),
+                    reason: message.reason,
+                    occurred_at: message.occurred_at,
+                    queued: report.queued,
+                    sent: report.sent,
+                    delivered: report.delivered,
+                    failed: report.failed,
+                    pruned: report.pruned,
+                    dropped: report.dropped,
+                    pending: report.pending,
+                    attempts: report.attempts,
+                })
+                .collect(),
+        )
     }
 }
 
@@ -198,8 +206,8 @@ pub async fn of_account(
     ctx: &Context<'_>,
     account_id: i64,
 ) -> async_graphql::Result<Vec<PushSubscription>> {
-    Ok(push_subscriptions::of_account(&api(ctx)?.db, account_id)
-        .await?
+    let subscriptions = push_subscriptions::of_account(&api(ctx)?.db, account_id).await?;
+    Ok(bounds::first(subscriptions, bounds::PUSH_SUBSCRIPTIONS)
         .into_iter()
         .map(PushSubscription)
         .collect())

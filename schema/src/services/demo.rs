@@ -314,7 +314,7 @@ async fn seed_event(db: &impl ConnectionTrait, demo: DemoEvent) -> ApiResult<()>
     let partner = organization_id(db, GENERAL_PARTNER.0).await?;
     events::link_organization(db, created.id, partner, OrganizationRole::Partner).await?;
     for (name, length_m, fee) in demo.distances {
-        events::add_distance(
+        events::insert_distance(
             db,
             demo.announced_at,
             created.id,

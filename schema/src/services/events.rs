@@ -9,7 +9,7 @@ use entities::{account, account::Role, distance, event, event_organization, even
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::notifications;
@@ -278,7 +278,39 @@ fn distance_conflict(e: sea_orm::DbErr) -> ApiError {
     )
 }
 
+/// Adds a distance for an organizer: refused beyond MAX_DISTANCES_PER_EVENT.
 pub async fn add_distance(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    event_id: i64,
+    input: DistanceInput,
+) -> ApiResult<distance::Model> {
+    check_distance(&input)?;
+    let txn = db.begin().await?;
+    // A no-op write on the event row: concurrent additions to one event take turns here
+    // (a row lock on PostgreSQL, the write lock on SQLite), so the count below holds.
+    event::Entity::update_many()
+        .col_expr(event::Column::Id, Expr::col(event::Column::Id))
+        .filter(event::Column::Id.eq(event_id))
+        .exec(&txn)
+        .await?;
+    let existing = distance::Entity::find()
+        .filter(distance::Column::EventId.eq(event_id))
+        .count(&txn)
+        .await?;
+    let max = crate::domain::MAX_DISTANCES_PER_EVENT;
+    if existing >= max as u64 {
+        return Err(ApiError::bad_input(format!(
+            "an event may have at most {max} distances"
+        )));
+    }
+    let added = insert_distance(&txn, now, event_id, input).await?;
+    txn.commit().await?;
+    Ok(added)
+}
+
+/// Writes a distance (the demo and synthetic seeds, which stay within the bound).
+pub async fn insert_distance(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     event_id: i64,

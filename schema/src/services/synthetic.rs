@@ -263,7 +263,7 @@ async fn synthetic_event(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiRe
         ("10 km", 10_000, "8000"),
         ("5 km", 5_000, "5000"),
     ] {
-        events::add_distance(
+        events::insert_distance(
             db,
             now,
             created.id,

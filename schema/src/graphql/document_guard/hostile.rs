@@ -8,6 +8,7 @@ pub fn open() -> Limits {
     Limits {
         depth: usize::MAX,
         complexity: usize::MAX,
+        subscription_complexity: usize::MAX,
         nesting: usize::MAX,
         tokens: usize::MAX,
         aliases: usize::MAX,

@@ -511,16 +511,24 @@ impl Session {
                 outs.map(move |out| (tag.clone(), Event::Out(out))).boxed()
             }
             // Queries and mutations over the socket (or a document that does not parse,
-            // whose error execution reports): executed as usual, once.
+            // whose error execution reports): executed as usual, once, within the same
+            // deadline as over HTTP. A mutation cut off rolls its transaction back.
             _ => {
-                let responses = self
+                let mut responses = self
                     .state
                     .schema
                     .execute_stream_with_session_data(request, data);
+                let deadline = self.state.request_timeout;
                 let tag = tag.clone();
-                responses
-                    .map(move |response| (tag.clone(), Event::Single(response)))
-                    .boxed()
+                futures_util::stream::once(async move {
+                    let response = match tokio::time::timeout(deadline, responses.next()).await {
+                        Ok(Some(response)) => response,
+                        Ok(None) => async_graphql::Response::default(),
+                        Err(_) => timed_out(deadline),
+                    };
+                    (tag, Event::Single(response))
+                })
+                .boxed()
             }
         };
         let (handle, registration) = AbortHandle::new_pair();
@@ -583,6 +591,22 @@ impl Session {
             Err(_) => Step::Close(1011, "could not encode a response".into()),
         }
     }
+}
+
+/// The answer to an operation that ran past its deadline, coded as over HTTP.
+fn timed_out(deadline: Duration) -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new(
+        format!(
+            "the operation took longer than {} ms (HTTP_REQUEST_TIMEOUT_MS)",
+            deadline.as_millis()
+        ),
+        None,
+    );
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "TIMEOUT");
+    async_graphql::Response::from_errors(vec![error])
 }
 
 fn failed_before_start(response: &async_graphql::Response) -> bool {

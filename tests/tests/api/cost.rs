@@ -1,0 +1,175 @@
+//! Every document is priced before it runs: a list costs its declared bound times an item,
+//! a subscription has a lower budget than a query, and a query over a WebSocket has the
+//! same deadline as over HTTP. A list never returns more than its bound.
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::on_both_databases;
+use crate::ws_client::{Received, TRANSPORT, Ws};
+
+const RACE: &str = "almaty-marathon-2027";
+
+/// Three levels of distances: 30 × 30 × 30 names, priced 27,931.
+const THREE_LEVELS: &str = "query($e: ID!) { event(id: $e) { distances { event { distances { event { distances { name } } } } } } }";
+/// Two levels: 30 × 30 names, priced 931.
+const TWO_LEVELS: &str =
+    "query($e: ID!) { event(id: $e) { distances { event { distances { name } } } } }";
+
+/// The demo's 2027 race with 40 distances: 36 written straight to the database, past the
+/// bound an organizer meets, as rows from before the bound would be.
+async fn race_with_forty_distances(app: &TestApp) -> String {
+    app.seed_demo().await;
+    let race = entities::event::Entity::find()
+        .filter(entities::event::Column::Slug.eq(RACE))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    for n in 0..36 {
+        schema::services::events::insert_distance(
+            &app.db,
+            chrono::Utc::now(),
+            race.id,
+            schema::services::events::DistanceInput {
+                name: format!("Trail {n}"),
+                length_m: 1000 + n,
+                fee: schema::domain::Money::parse("1000", "KZT").unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    app.event_id(RACE).await
+}
+
+async fn a_list_answers_at_most_its_bound_and_a_chain_of_lists_is_priced_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let event = race_with_forty_distances(&app).await;
+    let two = app.ok(None, TWO_LEVELS, json!({ "e": event })).await;
+    let distances = two["event"]["distances"].as_array().unwrap();
+    assert_eq!(distances.len(), 30, "40 rows, 30 answered");
+    assert_eq!(
+        distances[0]["event"]["distances"].as_array().unwrap().len(),
+        30
+    );
+
+    let refused = app.graphql(None, THREE_LEVELS, json!({ "e": event })).await;
+    assert_eq!(error_code(&refused), "QUERY_TOO_COMPLEX", "{refused}");
+    let extensions = &refused["errors"][0]["extensions"];
+    assert_eq!(extensions["limit"], "QUERY_COMPLEXITY_LIMIT");
+    assert_eq!(extensions["max"], 10_000);
+    assert_eq!(extensions["cost"], 27_931);
+    assert!(refused["data"].is_null(), "{refused}");
+
+    // The same document sent as a query over the WebSocket meets the same price.
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "q", THREE_LEVELS, json!({ "e": event }))
+        .await;
+    match ws.next(Duration::from_secs(10)).await {
+        Received::Json(message) => {
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"],
+                "QUERY_TOO_COMPLEX"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+on_both_databases!(a_list_answers_at_most_its_bound_and_a_chain_of_lists_is_priced_first);
+
+async fn an_organizer_cannot_give_an_event_a_thirty_first_distance(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id(RACE).await;
+    let add = "mutation($e: ID!, $n: String!) { addDistance(eventId: $e, input: { name: $n, lengthMeters: 1000, fee: { amount: \"1000\", currency: \"KZT\" } }) { id } }";
+    // The demo race has 4: 26 more reach the bound.
+    for n in 0..26 {
+        app.ok(
+            Some(&organizer),
+            add,
+            json!({ "e": event, "n": format!("Loop {n}") }),
+        )
+        .await;
+    }
+    let refused = app
+        .graphql(
+            Some(&organizer),
+            add,
+            json!({ "e": event, "n": "One too many" }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    assert_eq!(app.distance_ids(RACE).await.len(), 30);
+}
+on_both_databases!(an_organizer_cannot_give_an_event_a_thirty_first_distance);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_has_a_lower_budget_than_a_query() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let event = app.event_id(RACE).await;
+    // Priced 1 + 1 + 30 × (1 + 30) = 932: a query may, a subscription may not.
+    let selection = "event { distances { event { distances { name } } } }";
+    app.ok(None, TWO_LEVELS, json!({ "e": event })).await;
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(
+        TRANSPORT,
+        "s",
+        &format!("subscription($e: ID) {{ eventStatusChanged(eventId: $e) {{ id {selection} }} }}"),
+        json!({ "e": event }),
+    )
+    .await;
+    let message = match ws.next(Duration::from_secs(10)).await {
+        Received::Json(message) => message,
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert_eq!(message["type"], "error", "{message}");
+    let extensions: &Value = &message["payload"][0]["extensions"];
+    assert_eq!(extensions["code"], "QUERY_TOO_COMPLEX", "{message}");
+    assert_eq!(extensions["limit"], "SUBSCRIPTION_COMPLEXITY_LIMIT");
+    // The socket stays open for what fits.
+    ws.subscribe(
+        TRANSPORT,
+        "t",
+        "subscription($e: ID) { eventStatusChanged(eventId: $e) { id event { distances { name } } } }",
+        json!({ "e": event }),
+    )
+    .await;
+    ws.expect_silence(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_the_websocket_meets_the_http_deadline() {
+    // A deadline no database answer can meet: the query is cut off, as over HTTP.
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.http.request_timeout = Duration::from_nanos(1);
+    })
+    .await;
+    app.seed_demo().await;
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(
+        TRANSPORT,
+        "q",
+        "{ events(first: 10) { edges { node { name distances { name } } } } }",
+        json!({}),
+    )
+    .await;
+    match ws.next(Duration::from_secs(10)).await {
+        Received::Json(message) => {
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"], "TIMEOUT",
+                "{message}"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
