@@ -9,6 +9,7 @@ pub mod http;
 pub mod mailer;
 pub mod metrics;
 pub mod push;
+pub mod rate_buckets;
 pub mod revocation;
 pub mod settings;
 pub mod startup;

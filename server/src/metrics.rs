@@ -194,6 +194,11 @@ pub fn rate_limited(limit: &'static str) {
     counter!("gateway_rate_limited_total", "limit" => limit).increment(1);
 }
 
+/// A rate-limit count made in this instance's memory because Redis did not answer.
+pub fn rate_limits_degraded() {
+    counter!("gateway_rate_limits_degraded_total").increment(1);
+}
+
 /// The label for a client-chosen operation name: bounded in form and in number.
 fn operation_label(operation: Option<&str>) -> String {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();

@@ -221,15 +221,41 @@ pub struct RateLimits {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_per_address: u32,
 
-    /// signIn, signUp and requestPasswordReset for one email address.
+    /// signUp and requestPasswordReset for one email address; failed signIns on one account
+    /// from one address, or from one trusted device.
     #[arg(long = "rate-auth-per-account", env = "RATE_AUTH_PER_ACCOUNT", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_per_account: u32,
+
+    /// Failed signIns on one account from browsers that do not show its device token, per
+    /// hour, across the fleet. The owner's browsers that signed in before pass on their own
+    /// budget (RATE_AUTH_PER_ACCOUNT a minute each).
+    #[arg(long = "rate-sign-in-failures-per-account", env = "RATE_SIGN_IN_FAILURES_PER_ACCOUNT", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sign_in_failures_per_account: u32,
+
+    /// Sign-up and password-reset mails to one address, per hour, across the fleet.
+    #[arg(long = "mail-per-recipient-per-hour", env = "MAIL_PER_RECIPIENT_PER_HOUR", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub mail_per_recipient: u32,
 
     /// WebSocket connections opened from one client address (generous for the same reason).
     #[arg(long = "rate-ws-upgrades-per-address", env = "RATE_WS_UPGRADES_PER_ADDRESS", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub ws_upgrades_per_address: u32,
+}
+
+impl RateLimits {
+    /// The limits the throttle keeps (in Redis when the fleet has one).
+    pub fn quotas(&self) -> schema::throttle::Quotas {
+        use schema::throttle::Quota;
+        schema::throttle::Quotas {
+            per_address: Quota::per_minute(self.auth_per_address),
+            per_account: Quota::per_minute(self.auth_per_account),
+            sign_in_failures_per_account: Quota::per_hour(self.sign_in_failures_per_account),
+            mail_per_recipient: Quota::per_hour(self.mail_per_recipient),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -340,7 +366,7 @@ pub struct PushSettings {
 
     /// Most push subscriptions (browsers) one account may hold; one more is CONFLICT.
     #[arg(long = "push-max-subscriptions-per-account", env = "PUSH_MAX_SUBSCRIPTIONS_PER_ACCOUNT",
-          default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+          default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_subscriptions_per_account: u32,
 }
 

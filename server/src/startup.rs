@@ -183,8 +183,14 @@ impl Application {
             outbox: bell,
             push: Arc::new(schema::PushContext { policy, public_key }),
             throttle: Arc::new(schema::Throttle::new(
-                settings.rates.auth_per_address,
-                settings.rates.auth_per_account,
+                match &redis {
+                    Some(client) => Arc::new(crate::rate_buckets::RedisBuckets::new(
+                        crate::alerts::redis_bus::connection_manager(client.clone())?,
+                        &settings.bus.redis_channel_prefix,
+                    )),
+                    None => Arc::new(schema::throttle::MemoryBuckets::default()),
+                },
+                settings.rates.quotas(),
             )),
             revocations: revocation.clone(),
         };

@@ -12,6 +12,8 @@ import {
   saveSession,
   session,
   SIGN_IN,
+  deviceToken,
+  saveDeviceToken,
   SIGN_OUT,
   SIGN_UP,
 } from './api.js';
@@ -151,10 +153,14 @@ export function signedOutPanel({ onSignedIn, resetToken }) {
       h('button', { type: 'submit' }, 'Sign in'),
     ),
     async (form) => {
+      const email = form.email.value.trim();
       const data = await gql(SIGN_IN, {
-        input: { email: form.email.value.trim(), password: form.password.value },
+        input: { email, password: form.password.value, deviceToken: deviceToken(email) },
       });
-      saveSession(data.signIn);
+      saveDeviceToken(email, data.signIn.deviceToken);
+      const { deviceToken: _kept, ...session } = data.signIn;
+      saveSession(session);
+      onSignedIn(session);
       onSignedIn(data.signIn);
     },
   );

@@ -54,6 +54,21 @@ export function saveSession(value) {
   else localStorage.removeItem(SESSION_KEY);
 }
 
+// The device token signIn gives this browser, per account email: shown at the next sign-in,
+// it keeps this browser's own guessing budget when strangers spend the account's. It
+// outlives sign-out on purpose (a password change withdraws it).
+const deviceKey = (email) => `race-day:device:${email.toLowerCase()}`;
+
+/** The device token this browser keeps for `email`, or null. */
+export function deviceToken(email) {
+  return localStorage.getItem(deviceKey(email));
+}
+
+/** Keeps the device token signIn gave for `email`. */
+export function saveDeviceToken(email, token) {
+  if (token) localStorage.setItem(deviceKey(email), token);
+}
+
 /** Calls `changed(session or null)` when another tab of this origin signs in or out (the
  * tab that opened the mail's confirmation link, say). */
 export function onSessionChangedElsewhere(changed) {
@@ -99,7 +114,7 @@ export const SIGN_UP = `mutation($input: SignUpInput!) {
 export const CONFIRM_SIGN_UP = `mutation($token: String!) {
   confirmSignUp(token: $token) { token account { ${ACCOUNT} } } }`;
 export const SIGN_IN = `mutation($input: SignInInput!) {
-  signIn(input: $input) { token account { ${ACCOUNT} } } }`;
+  signIn(input: $input) { token deviceToken account { ${ACCOUNT} } } }`;
 export const SIGN_OUT = `mutation { signOut }`;
 export const REQUEST_PASSWORD_RESET = `mutation($email: String!) { requestPasswordReset(email: $email) }`;
 export const RESET_PASSWORD = `mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }`;

@@ -96,7 +96,7 @@ impl Account {
         )
     }
 
-    /// The browsers this account subscribed to alerts by Web Push (at most 100).
+    /// The browsers this account subscribed to alerts by Web Push (at most 20).
     #[graphql(complexity = "bounds::list(bounds::PUSH_SUBSCRIPTIONS, child_complexity)")]
     async fn push_subscriptions(
         &self,
@@ -139,6 +139,11 @@ pub struct AuthPayload {
     /// Bearer token for `Authorization: Bearer <token>`; shown once.
     token: String,
     account: Account,
+    /// Keep it on this device and send it with the next `signIn` to this account: the
+    /// device then keeps a guessing budget of its own, and is not locked out when others
+    /// guess the account's password. A password change withdraws it. Null where no
+    /// password was checked (`confirmSignUp`).
+    device_token: Option<String>,
 }
 
 /// What `signUp` answers, the same whether or not the email already has an account: the
@@ -163,6 +168,8 @@ pub struct SignUpInput {
 pub struct SignInInput {
     email: String,
     password: String,
+    /// The `deviceToken` an earlier `signIn` to this account gave this device, if any.
+    device_token: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -185,10 +192,11 @@ impl AccountQuery {
 
 /// One attempt at signing in, signing up or asking for reset mail: refused when the client's
 /// address or the email has had too many lately.
-fn throttle(ctx: &Context<'_>, email: Option<&str>) -> Result<(), ApiError> {
+async fn throttle(ctx: &Context<'_>, email: Option<&str>) -> Result<(), ApiError> {
     api(ctx)?
         .throttle
         .auth_attempt(ctx.data_opt::<ClientAddress>(), email)
+        .await
 }
 
 #[derive(Default)]
@@ -205,7 +213,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> async_graphql::Result<SignUpPayload> {
-        throttle(ctx, Some(&input.email))?;
+        throttle(ctx, Some(&input.email)).await?;
         let email = Email::parse(&input.email)?;
         let password = Password::parse(&input.password)?;
         let display_name = DisplayName::parse(&input.display_name)?;
@@ -230,6 +238,7 @@ impl AccountMutation {
         Ok(AuthPayload {
             token,
             account: Account(account),
+            device_token: None,
         })
     }
 
@@ -238,11 +247,18 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignInInput,
     ) -> async_graphql::Result<AuthPayload> {
-        throttle(ctx, Some(&input.email))?;
-        let (account, token) = accounts::sign_in(api(ctx)?, &input.email, &input.password).await?;
+        let signed_in = accounts::sign_in(
+            api(ctx)?,
+            ctx.data_opt::<ClientAddress>(),
+            &input.email,
+            &input.password,
+            input.device_token.as_deref(),
+        )
+        .await?;
         Ok(AuthPayload {
-            token,
-            account: Account(account),
+            token: signed_in.token,
+            account: Account(signed_in.account),
+            device_token: Some(signed_in.device_token),
         })
     }
 
@@ -267,7 +283,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         email: String,
     ) -> async_graphql::Result<bool> {
-        throttle(ctx, Some(&email))?;
+        throttle(ctx, Some(&email)).await?;
         accounts::request_password_reset(api(ctx)?, &email).await?;
         Ok(true)
     }

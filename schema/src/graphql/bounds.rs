@@ -14,9 +14,9 @@ pub const STATUS_HISTORY: usize = 20;
 /// A runner's own registrations, refund requests and donations: the newest.
 pub const PERSONAL: usize = 50;
 /// An account's push subscriptions (PUSH_MAX_SUBSCRIPTIONS_PER_ACCOUNT is capped by it).
-pub const PUSH_SUBSCRIPTIONS: usize = 100;
-/// Events one push subscription names.
-pub const SUBSCRIBED_EVENTS: usize = 50;
+pub const PUSH_SUBSCRIPTIONS: usize = 20;
+/// Events one push subscription names (refused on write beyond it).
+pub const SUBSCRIBED_EVENTS: usize = 100;
 /// Charity projects in one answer.
 pub const CHARITY_PROJECTS: usize = 100;
 /// Sums per currency.

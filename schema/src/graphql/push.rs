@@ -54,7 +54,7 @@ impl PushSubscription {
         self.0.subscription.all_registered_events
     }
 
-    /// The events it names (empty when it follows all registered events; at most 50).
+    /// The events it names (empty when it follows all registered events; at most 100).
     #[graphql(complexity = "bounds::list(bounds::SUBSCRIBED_EVENTS, child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Event>> {
         let loaded = loader(ctx)?

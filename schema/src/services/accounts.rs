@@ -18,6 +18,7 @@ use super::secrets::{hash_password, hash_token, new_token, verify_password};
 use crate::context::{ApiContext, Mail};
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
+use crate::throttle::ClientAddress;
 
 /// How long a bearer token stays valid.
 pub const SESSION_LIFETIME: Duration = Duration::days(30);
@@ -95,22 +96,41 @@ pub async fn open_session(
 
 /// Hands `mail` to the mailer in the background, so that sending takes no time the
 /// client could measure.
+/// Mail a stranger can make us send is capped per recipient (across the fleet), so that
+/// nobody's mailbox can be flooded through us.
 pub(super) fn send_in_background(ctx: &ApiContext, mail: Mail, what: &'static str) {
     let mailer = ctx.mailer.clone();
+    let throttle = ctx.throttle.clone();
     tokio::spawn(async move {
+        if !throttle.mail_allowed(&mail.to).await {
+            tracing::warn!("{what} mail not sent: the recipient had its hourly share");
+            return;
+        }
         if let Err(error) = mailer.send(mail).await {
             tracing::error!(%error, "{what} mail was not sent");
         }
     });
 }
 
+/// A signed-in account: its session's bearer token, and the device token the browser keeps
+/// to show next time.
+pub struct SignedIn {
+    pub account: account::Model,
+    pub token: String,
+    pub device_token: String,
+}
+
 /// Checks email and password; the same error whether the email or the password is wrong.
-#[tracing::instrument(skip(ctx, password))]
+/// Guessing is rate-limited ([`crate::throttle`]); a browser showing a valid device token
+/// for the account spends a budget of its own.
+#[tracing::instrument(skip(ctx, password, device_token))]
 pub async fn sign_in(
     ctx: &ApiContext,
+    address: Option<&ClientAddress>,
     email: &str,
     password: &str,
-) -> ApiResult<(account::Model, String)> {
+    device_token: Option<&str>,
+) -> ApiResult<SignedIn> {
     // No account has a longer password: refused before it costs a hash. The answer does
     // not depend on the account, so it tells nothing.
     if password.len() > 4 * Password::MAX_CHARS || password.chars().count() > Password::MAX_CHARS {
@@ -125,13 +145,29 @@ pub async fn sign_in(
         }
         Err(_) => None,
     };
+    let device = device_token
+        .zip(found.as_ref())
+        .and_then(|(token, account)| super::devices::trusted(account, token));
+    let charge = ctx
+        .throttle
+        .sign_in_attempt(address, email, device.as_deref())
+        .await?;
     let stored = found.as_ref().map(|a| a.password_hash.clone());
     if !verify_password(password.to_owned(), stored).await? {
         return Err(ApiError::InvalidCredentials);
     }
     let account = found.ok_or(ApiError::InvalidCredentials)?;
+    ctx.throttle.sign_in_succeeded(charge).await;
     let token = open_session(&ctx.db, ctx.clock.now(), account.id).await?;
-    Ok((account, token))
+    let device_token = match (device, device_token) {
+        (Some(_), Some(kept)) => kept.to_owned(),
+        _ => super::devices::issue(&account),
+    };
+    Ok(SignedIn {
+        account,
+        token,
+        device_token,
+    })
 }
 
 /// The account behind a bearer token, if the token is known and unexpired.

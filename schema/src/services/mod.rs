@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod charity;
 pub mod demo;
+pub mod devices;
 pub mod events;
 pub mod notifications;
 pub mod organizations;

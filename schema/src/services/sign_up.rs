@@ -117,6 +117,10 @@ async fn record_sign_up(
             ),
         }
     };
+    if !ctx.throttle.mail_allowed(&mail.to).await {
+        tracing::warn!("sign-up mail not sent: the recipient had its hourly share");
+        return Ok(());
+    }
     ctx.mailer
         .send(mail)
         .await

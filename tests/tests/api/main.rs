@@ -15,6 +15,7 @@ mod charity_ownership;
 mod cost;
 mod events;
 mod fanout;
+mod fleet_limits;
 mod harness;
 mod hostile_documents;
 mod hostile_inputs;
