@@ -1,7 +1,10 @@
 //! Participation statistics over GraphQL: `participationStats` for one event and
 //! `partnerSummary` for a sponsor's dashboard. Organizers see their events' figures in
 //! full; partners (accounts, or keys with STATS_READ) see the events they sponsor with
-//! small groups suppressed (see `domain::suppression`).
+//! small groups suppressed (see `domain::suppression`). A suppressed group is left out of
+//! the answer entirely, its keys too: a partner comparing the list before and after a
+//! known person registers would otherwise read that person's age group or gender off the
+//! keys that appear ("70+", "MALE"), whatever the counts say.
 
 use std::sync::Arc;
 
@@ -92,14 +95,26 @@ impl StatsKey {
 }
 
 /// One group: its keys (one per dimension grouped by) and how many registrations it has.
+/// A partner is not shown the groups it may not see (fewer than 5 registrations, or hidden
+/// so that the others do not give one away): they are left out, keys and all.
 #[derive(SimpleObject)]
 pub struct StatsGroup {
     keys: Vec<StatsKey>,
-    /// Null when suppressed.
+    /// Always set: a suppressed group is left out instead (nullable for older clients).
     count: Option<i32>,
-    /// True for a group a partner may not see the size of: fewer than 5 registrations, or
-    /// hidden so that the others do not give it away.
+    /// Always false: a suppressed group is left out of the answer entirely (kept for
+    /// older clients).
     suppressed: bool,
+}
+
+/// The groups as the reader is shown them: without the suppressed ones, which a partner
+/// may not see even the keys of.
+fn shown(groups: Vec<Group>) -> Vec<StatsGroup> {
+    groups
+        .into_iter()
+        .filter(|g| g.count.is_some())
+        .map(StatsGroup::from)
+        .collect()
 }
 
 impl From<Group> for StatsGroup {
@@ -164,15 +179,10 @@ impl ParticipationStats {
     }
 
     /// The groups, ordered by key; with no `groupBy`, one group holding every
-    /// registration. Empty when `withheld`.
+    /// registration. Empty when `withheld`. For a partner, suppressed groups are left
+    /// out, keys and all.
     async fn groups(&self) -> Vec<StatsGroup> {
-        self.figures
-            .groups
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(StatsGroup::from)
-            .collect()
+        shown(self.figures.groups.clone().unwrap_or_default())
     }
 
     /// True when no suppression could make these groups safe to show a partner (too few
@@ -181,7 +191,8 @@ impl ParticipationStats {
         self.figures.groups.is_none()
     }
 
-    /// Registrations per day in the event's time zone; null when withheld.
+    /// Registrations per day in the event's time zone; null when withheld. For a
+    /// partner, suppressed days are left out.
     async fn registrations_over_time(
         &self,
         ctx: &Context<'_>,
@@ -189,7 +200,7 @@ impl ParticipationStats {
         let groups = self
             .one_list(ctx, domain::Dimension::RegistrationDate)
             .await?;
-        Ok(groups.map(|g| g.into_iter().map(StatsGroup::from).collect()))
+        Ok(groups.map(shown))
     }
 
     /// Starter kits issued; null when suppressed.
@@ -208,13 +219,14 @@ impl ParticipationStats {
         })
     }
 
-    /// Registrations by refund option (NONE: no request); null when withheld.
+    /// Registrations by refund option (NONE: no request); null when withheld. For a
+    /// partner, suppressed options are left out.
     async fn refunds_by_option(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<StatsGroup>>> {
         let groups = self.one_list(ctx, domain::Dimension::RefundOption).await?;
-        Ok(groups.map(|g| g.into_iter().map(StatsGroup::from).collect()))
+        Ok(groups.map(shown))
     }
 
     /// Money the event's charity programme raised.
