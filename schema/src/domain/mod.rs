@@ -15,7 +15,10 @@ mod text;
 
 pub use account::{DisplayName, Email, Password};
 pub use calendar::{FIRST_YEAR, Instant, LAST_YEAR, check_date};
-pub use event::{EventName, Reason, Slug, TimeZone, check_transition, local_rfc3339};
+pub use event::{
+    EventName, Reason, Slug, TimeZone, check_future_start, check_transition, check_transition_at,
+    local_rfc3339, registration_at,
+};
 pub use money::{Currency, Money, format_minor};
 pub use notification::{Notice, NotificationKind, RefundDecisionMessage, StatusChangeMessage};
 pub use participation::Dimension;

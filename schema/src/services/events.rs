@@ -15,7 +15,9 @@ use sea_orm::{
 use super::notifications;
 use crate::context::OutboxBell;
 use crate::domain::participation::race_day;
-use crate::domain::{EventName, Money, Reason, Slug, TimeZone, check_transition};
+use crate::domain::{
+    EventName, Money, Reason, Slug, TimeZone, check_future_start, check_transition_at,
+};
 use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
@@ -96,7 +98,7 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
 }
 
 /// Creates an event organized by the actor's organization, SCHEDULED, with the first line
-/// of its status history.
+/// of its status history. Its start lies in the future.
 #[tracing::instrument(skip(db, actor, new), fields(slug = ?new.slug))]
 pub async fn create_event(
     db: &DatabaseConnection,
@@ -105,6 +107,7 @@ pub async fn create_event(
     new: NewEvent,
 ) -> ApiResult<event::Model> {
     let organization_id = acting_organization(actor)?;
+    check_future_start(new.starts_at, now)?;
     check_capacity(new.capacity)?;
     check_text("description", &new.description, 10_000)?;
     check_text("venue", &new.venue, 500)?;
@@ -210,6 +213,11 @@ pub async fn update_event(
     {
         return Err(ApiError::Conflict(
             "registration cannot open for a cancelled or completed event".into(),
+        ));
+    }
+    if patch.registration_state == Some(RegistrationState::Open) && now >= event.starts_at {
+        return Err(ApiError::Conflict(
+            "registration cannot open once the event has started".into(),
         ));
     }
     let mut active: event::ActiveModel = event.into();
@@ -343,7 +351,7 @@ pub async fn change_status(
 ) -> ApiResult<(event::Model, event_status_change::Model)> {
     let txn = super::begin_write(db).await?;
     let event = find_organized(&txn, actor, change.event_id).await?;
-    check_transition(event.status, change.status)?;
+    check_transition_at(event.status, change.status, event.starts_at, now)?;
     let starts_at = match (change.status, change.starts_at) {
         (EventStatus::Rescheduled, None) => {
             return Err(ApiError::bad_input(
@@ -355,7 +363,10 @@ pub async fn change_status(
                 "startsAt must differ from the current start",
             ));
         }
-        (EventStatus::Rescheduled, Some(new_start)) => new_start,
+        (EventStatus::Rescheduled, Some(new_start)) => {
+            check_future_start(new_start, now)?;
+            new_start
+        }
         (_, Some(_)) => {
             return Err(ApiError::bad_input(
                 "startsAt is only given when rescheduling",
