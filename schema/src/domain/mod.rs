@@ -28,8 +28,9 @@ pub use push::{
     is_public_address,
 };
 pub use refund::{
-    BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,
-    is_on_or_before_local_date, split_fee,
+    BasisPoints, FeeSplit, REFUND_NOTICE_DAYS, check_deadline_after_cancellation,
+    earliest_deadline, is_after_local_date, is_on_or_after_local_date, is_on_or_before_local_date,
+    split_fee,
 };
 pub use runner::{City, CountryCode};
 pub use text::{LongText, ShortText, check_characters, token};

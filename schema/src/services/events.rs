@@ -17,6 +17,7 @@ use crate::context::OutboxBell;
 use crate::domain::participation::race_day;
 use crate::domain::{
     EventName, Money, Reason, Slug, TimeZone, check_future_start, check_transition_at,
+    earliest_deadline,
 };
 use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
@@ -379,6 +380,15 @@ pub async fn change_status(
             "an event cannot be completed before it starts".into(),
         ));
     }
+    let zone = TimeZone::parse(&event.time_zone)?.tz();
+    // A cancellation gives runners at least a week to apply for a refund: a deadline set
+    // before, and now sooner than that, moves to the first day it allows.
+    let refund_deadline = match change.status {
+        EventStatus::Cancelled => event
+            .refund_deadline
+            .map(|d| d.max(earliest_deadline(now, zone))),
+        _ => event.refund_deadline,
+    };
     let registration_state = match (change.status, event.registration_state) {
         (EventStatus::Cancelled | EventStatus::Completed, _) => RegistrationState::Closed,
         (EventStatus::Suspended, RegistrationState::Open) => RegistrationState::Suspended,
@@ -392,6 +402,7 @@ pub async fn change_status(
             event::Column::RegistrationState,
             Expr::value(registration_state),
         )
+        .col_expr(event::Column::RefundDeadline, Expr::value(refund_deadline))
         .col_expr(event::Column::UpdatedAt, Expr::value(now))
         .filter(event::Column::Id.eq(event.id))
         .filter(event::Column::Status.eq(event.status))
@@ -424,7 +435,6 @@ pub async fn change_status(
     // Ages are judged on race day: a new race day regroups runners by age, so the
     // event's counters are rebuilt here, in the same transaction (the event row is
     // locked by the update above, which keeps counting writers out meanwhile).
-    let zone = TimeZone::parse(&event.time_zone)?.tz();
     if race_day(event.starts_at, zone) != race_day(updated.starts_at, zone) {
         super::stats::rebuild_event(&txn, &updated).await?;
     }
