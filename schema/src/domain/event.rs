@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use entities::event::EventStatus;
+use entities::event::{EventStatus, RegistrationState};
 
 use super::text::{LongText, ShortText, check_characters};
 use crate::error::ApiError;
@@ -152,6 +152,49 @@ pub fn check_transition(from: EventStatus, to: EventStatus) -> Result<(), ApiErr
     }
 }
 
+/// A start an organizer gives (a new event, a reschedule) lies in the future: runners
+/// register and pay for it, and a reschedule is announced to them.
+pub fn check_future_start(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if starts_at <= now {
+        return Err(ApiError::bad_input("startsAt must be in the future"));
+    }
+    Ok(())
+}
+
+/// [`check_transition`] at `now` for an event that starts at `starts_at`: once the start
+/// has passed, the race has happened or has not, so it may only be completed or cancelled
+/// after the fact (with its reason); suspending, resuming or rescheduling it is refused.
+pub fn check_transition_at(
+    from: EventStatus,
+    to: EventStatus,
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    check_transition(from, to)?;
+    if now >= starts_at && !matches!(to, EventStatus::Cancelled | EventStatus::Completed) {
+        return Err(ApiError::InvalidStatusTransition(format!(
+            "the event started at {}: it can only be cancelled or completed now, not become {}",
+            starts_at.to_rfc3339(),
+            status_name(to)
+        )));
+    }
+    Ok(())
+}
+
+/// Registration as it stands at `now`: it closes by itself at the start, whatever state
+/// is stored.
+pub fn registration_at(
+    stored: RegistrationState,
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RegistrationState {
+    if now >= starts_at {
+        RegistrationState::Closed
+    } else {
+        stored
+    }
+}
+
 fn status_name(status: EventStatus) -> &'static str {
     match status {
         EventStatus::Scheduled => "SCHEDULED",
@@ -190,6 +233,61 @@ mod tests {
         assert!(check_transition(EventStatus::Suspended, EventStatus::Scheduled).is_ok());
         assert!(check_transition(EventStatus::Suspended, EventStatus::Cancelled).is_ok());
         assert!(check_transition(EventStatus::Suspended, EventStatus::Completed).is_err());
+    }
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+    }
+
+    #[test]
+    fn a_start_given_lies_in_the_future() {
+        let now = at("2026-12-01T12:00:00Z");
+        assert!(check_future_start(at("2026-12-01T12:00:01Z"), now).is_ok());
+        for past in [
+            "2026-12-01T12:00:00Z",
+            "1999-04-18T03:00:00Z",
+            "2001-01-01T00:00:00Z",
+        ] {
+            let err = check_future_start(at(past), now).unwrap_err();
+            assert_eq!(err.code(), "BAD_USER_INPUT", "{past}");
+        }
+    }
+
+    #[test]
+    fn a_started_event_may_only_be_cancelled_or_completed() {
+        let starts = at("2027-04-18T03:00:00Z");
+        let before = at("2027-04-18T02:59:59Z");
+        for from in EventStatus::iter() {
+            for to in EventStatus::iter() {
+                let allowed = check_transition(from, to).is_ok();
+                assert_eq!(
+                    check_transition_at(from, to, starts, before).is_ok(),
+                    allowed
+                );
+                let after_start =
+                    allowed && matches!(to, EventStatus::Cancelled | EventStatus::Completed);
+                let at_start = check_transition_at(from, to, starts, starts);
+                assert_eq!(at_start.is_ok(), after_start, "{from:?} -> {to:?}");
+                if let Err(err) = at_start {
+                    assert_eq!(err.code(), "INVALID_STATUS_TRANSITION");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn registration_closes_by_itself_at_the_start() {
+        let starts = at("2027-04-18T03:00:00Z");
+        for stored in RegistrationState::iter() {
+            assert_eq!(
+                registration_at(stored, starts, at("2027-04-18T02:59:59Z")),
+                stored
+            );
+            assert_eq!(
+                registration_at(stored, starts, starts),
+                RegistrationState::Closed
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,10 @@ mod text;
 pub use account::{DisplayName, Email, Password};
 pub use calendar::{FIRST_YEAR, Instant, LAST_YEAR, check_date};
 pub use event::MAX_DISTANCES_PER_EVENT;
-pub use event::{EventName, Reason, Slug, TimeZone, check_transition, local_rfc3339};
+pub use event::{
+    EventName, Reason, Slug, TimeZone, check_future_start, check_transition, check_transition_at,
+    local_rfc3339, registration_at,
+};
 pub use money::{Currency, Money, format_minor};
 pub use notification::{Notice, NotificationKind, RefundDecisionMessage, StatusChangeMessage};
 pub use participation::Dimension;
@@ -26,8 +29,9 @@ pub use push::{
     is_public_address,
 };
 pub use refund::{
-    BasisPoints, FeeSplit, is_after_local_date, is_on_or_after_local_date,
-    is_on_or_before_local_date, split_fee,
+    BasisPoints, FeeSplit, REFUND_NOTICE_DAYS, check_deadline_after_cancellation,
+    earliest_deadline, is_after_local_date, is_on_or_after_local_date, is_on_or_before_local_date,
+    split_fee,
 };
 pub use runner::{City, CountryCode};
 pub use text::{LongText, ShortText, check_characters, token};

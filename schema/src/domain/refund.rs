@@ -4,7 +4,7 @@
 //! the minor unit; the donation is the rest. So the charity receives any fraction of a
 //! tiyn, kit share plus donation is always exactly the fee, and a full refund is the fee.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::error::ApiError;
@@ -58,6 +58,53 @@ pub fn split_fee(fee: i64, full: bool, kit: BasisPoints) -> FeeSplit {
     }
 }
 
+/// Days of notice runners get to apply for a refund once an event is cancelled: its
+/// deadline is never sooner than this many days after the change that sets it (the
+/// cancellation itself, or a later `setRefundPolicy`), counted in the event's zone.
+pub const REFUND_NOTICE_DAYS: u64 = 7;
+
+/// The earliest deadline a change at `now` may leave a cancelled event with.
+pub fn earliest_deadline(now: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    let today = local_date(now, zone);
+    today
+        .checked_add_days(Days::new(REFUND_NOTICE_DAYS))
+        .unwrap_or(today)
+}
+
+/// Whether a cancelled event's refund deadline may change from `current` to `new` at
+/// `now`: unchanged, or later than it was and at least [`REFUND_NOTICE_DAYS`] ahead.
+/// Runners plan on the deadline they were told; moving it sooner, or removing it, would
+/// take away time they counted on (and let the default outcome be applied at once).
+pub fn check_deadline_after_cancellation(
+    current: Option<NaiveDate>,
+    new: Option<NaiveDate>,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Result<(), ApiError> {
+    if new == current {
+        return Ok(());
+    }
+    let Some(new) = new else {
+        return Err(ApiError::bad_input(
+            "the event is cancelled: its refund deadline cannot be removed",
+        ));
+    };
+    if let Some(current) = current
+        && new < current
+    {
+        return Err(ApiError::bad_input(format!(
+            "the event is cancelled: its refund deadline can only move later than {current}"
+        )));
+    }
+    let earliest = earliest_deadline(now, zone);
+    if new < earliest {
+        return Err(ApiError::bad_input(format!(
+            "the refund deadline must give runners {REFUND_NOTICE_DAYS} days' notice: {earliest} or later in the event's time zone"
+        )));
+    }
+    Ok(())
+}
+
 /// The calendar date it is now in the event's zone.
 fn local_date(now: DateTime<Utc>, zone: Tz) -> NaiveDate {
     super::TimeZone::from(zone).date_of(now)
@@ -109,6 +156,34 @@ mod tests {
         let utc = Utc.with_ymd_and_hms(2020, 3, 31, 20, 0, 0).unwrap();
         assert!(!is_on_or_before_local_date(utc, Almaty, deadline));
         assert!(is_after_local_date(utc, Almaty, deadline));
+    }
+
+    #[test]
+    fn a_cancelled_events_deadline_only_moves_later_with_a_weeks_notice() {
+        let date = |m, d| NaiveDate::from_ymd_opt(2020, m, d).unwrap();
+        // 12 March 2020, 18:00 in Almaty: the earliest deadline is 19 March.
+        let now = at(2020, 3, 12, 18, 0, 0);
+        assert_eq!(earliest_deadline(now, Almaty), date(3, 19));
+        let check = |current, new| check_deadline_after_cancellation(current, new, now, Almaty);
+        assert!(
+            check(Some(date(3, 31)), Some(date(3, 31))).is_ok(),
+            "unchanged"
+        );
+        assert!(check(Some(date(3, 31)), Some(date(4, 30))).is_ok(), "later");
+        assert!(check(None, Some(date(3, 19))).is_ok(), "a week's notice");
+        for (current, new) in [
+            (Some(date(3, 31)), Some(date(3, 30))),
+            (Some(date(3, 31)), None),
+            (None, Some(date(3, 18))),
+            (Some(date(3, 1)), Some(date(3, 18))),
+            (None, Some(NaiveDate::from_ymd_opt(2019, 5, 1).unwrap())),
+        ] {
+            let err = check(current, new).unwrap_err();
+            assert_eq!(err.code(), "BAD_USER_INPUT", "{current:?} -> {new:?}");
+        }
+        // Judged in the event's zone: 12 March 20:00 UTC is already 13 March in Almaty.
+        let late = Utc.with_ymd_and_hms(2020, 3, 12, 20, 0, 0).unwrap();
+        assert_eq!(earliest_deadline(late, Almaty), date(3, 20));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   characters, nothing below U+0020, no DEL, no C1 control (U+0080-U+009F), and no bidi
 //!   embedding, override or isolate (U+202A-U+202E, U+2066-U+2069), which reorder what a
 //!   reader sees ("Evil\u{202E}gnp.exe" shows as "Evilexe.png").
+//!   Required text also needs one visible character ([`is_visible`]): a name that is only
+//!   a zero-width space (U+200B) or other format characters shows as nothing at all.
 //! - [`LongText`] (descriptions, reasons, notes, reports): the same, except that newline
 //!   and tab are allowed; trimmed, 0 to `max` characters.
 //! - [`token`]: opaque values we gave out (reset and confirmation tokens, cursors):
@@ -36,6 +38,25 @@ pub fn check_characters(field: &str, text: &str, multiline: bool) -> Result<(), 
     Ok(())
 }
 
+/// Whether `c` shows as something a reader sees: a letter, digit, punctuation or symbol
+/// (Unicode general categories L, N, P and S). Not spaces, controls, format characters
+/// (zero-width space and joiners, the byte-order mark, the soft hyphen, tag characters),
+/// private-use or unassigned code points, marks on their own, nor the letters and symbols
+/// that are drawn blank (the Hangul fillers and the braille blank).
+pub fn is_visible(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    !matches!(
+        c,
+        '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' | '\u{2800}'
+    ) && matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter
+            | GeneralCategoryGroup::Number
+            | GeneralCategoryGroup::Punctuation
+            | GeneralCategoryGroup::Symbol
+    )
+}
+
 /// Checks `raw` holds only allowed characters (all of it: a control character is refused,
 /// not trimmed away), then trims it and checks it is `min` to `max` characters. The byte
 /// length is checked first: a character is at most 4 bytes, so anything longer than
@@ -62,6 +83,11 @@ fn parse(
     let chars = text.chars().count();
     if !(min..=max).contains(&chars) {
         return Err(too_long());
+    }
+    if min > 0 && !text.chars().any(is_visible) {
+        return Err(ApiError::bad_input(format!(
+            "{field} must contain a visible character"
+        )));
     }
     Ok(text.to_owned())
 }
@@ -172,6 +198,49 @@ mod tests {
         }
         // Marks and scripts that are text are fine: right-to-left mark, Kazakh, emoji.
         for good in ["Алматы", "a\u{200f}b", "Қазақстан 🏃", "O'Brien & Sons"] {
+            assert!(ShortText::parse("name", good, 50).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn required_text_needs_a_visible_character() {
+        for invisible in [
+            "\u{200b}",
+            "\u{200b}\u{200c}\u{200d}",
+            "\u{feff}",
+            "\u{00ad}",
+            "\u{2060}",
+            "\u{3164}",
+            "\u{115f}\u{1160}",
+            "\u{2800}",
+            "\u{e0041}\u{e0042}",
+            "\u{0301}",
+            "\u{200f}",
+            " \u{200b} ",
+        ] {
+            let err = ShortText::parse("displayName", invisible, 50).expect_err(invisible);
+            assert_eq!(err.code(), "BAD_USER_INPUT", "{invisible:?}");
+            assert_eq!(
+                err.message(),
+                "displayName must contain a visible character"
+            );
+            assert!(LongText::parse_required("reason", invisible, 50).is_err());
+        }
+        // Optional text may be empty, but not invisible.
+        assert_eq!(
+            LongText::parse("description", "", 50).map(LongText::into_inner),
+            Ok(String::new())
+        );
+        assert!(ShortText::optional("donor", Some("\u{200b}"), 50).is_err());
+        // Joiners inside visible text are kept: emoji sequences, Persian names.
+        for good in [
+            "👨\u{200d}👩\u{200d}👧",
+            "می\u{200c}خواهم",
+            "A\u{200b}",
+            "·",
+            "1",
+            "€",
+        ] {
             assert!(ShortText::parse("name", good, 50).is_ok(), "{good:?}");
         }
     }

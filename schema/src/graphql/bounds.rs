@@ -25,6 +25,13 @@ pub const CURRENCIES: usize = 8;
 pub const PUSH_REPORTS: usize = 50;
 /// Partner keys of one organization.
 pub const PARTNER_KEYS: usize = 100;
+/// Events in a partner's summary.
+pub const PARTNER_EVENTS: usize = 50;
+/// Groups in one participation figure (a country dimension has about 250 values, a year
+/// of registration days 366).
+pub const STATS_GROUPS: usize = 1000;
+/// Keys of one group: one per dimension grouped by.
+pub const STATS_KEYS: usize = 3;
 
 /// What a list costs in the complexity limit: one item's cost times the most items.
 pub fn list(bound: usize, child_complexity: usize) -> usize {

@@ -105,8 +105,13 @@ impl Event {
         self.0.status.into()
     }
 
-    async fn registration_state(&self) -> RegistrationState {
-        self.0.registration_state.into()
+    /// As it stands now: CLOSED from the start on, whatever was set.
+    async fn registration_state(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<RegistrationState> {
+        let now = api(ctx)?.clock.now();
+        Ok(crate::domain::registration_at(self.0.registration_state, self.0.starts_at, now).into())
     }
 
     /// The distances, longest first (at most 30).

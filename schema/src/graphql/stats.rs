@@ -1,7 +1,10 @@
 //! Participation statistics over GraphQL: `participationStats` for one event and
 //! `partnerSummary` for a sponsor's dashboard. Organizers see their events' figures in
 //! full; partners (accounts, or keys with STATS_READ) see the events they sponsor with
-//! small groups suppressed (see `domain::suppression`).
+//! small groups suppressed (see `domain::suppression`). A suppressed group is left out of
+//! the answer entirely, its keys too: a partner comparing the list before and after a
+//! known person registers would otherwise read that person's age group or gender off the
+//! keys that appear ("70+", "MALE"), whatever the counts say.
 
 use std::sync::Arc;
 
@@ -92,14 +95,29 @@ impl StatsKey {
 }
 
 /// One group: its keys (one per dimension grouped by) and how many registrations it has.
+/// A partner is not shown the groups it may not see (fewer than 5 registrations, or hidden
+/// so that the others do not give one away): they are left out, keys and all.
 #[derive(SimpleObject)]
 pub struct StatsGroup {
+    /// One key per dimension grouped by (at most 3).
+    #[graphql(complexity = "super::bounds::list(super::bounds::STATS_KEYS, child_complexity)")]
     keys: Vec<StatsKey>,
-    /// Null when suppressed.
+    /// Always set: a suppressed group is left out instead (nullable for older clients).
     count: Option<i32>,
-    /// True for a group a partner may not see the size of: fewer than 5 registrations, or
-    /// hidden so that the others do not give it away.
+    /// Always false: a suppressed group is left out of the answer entirely (kept for
+    /// older clients).
     suppressed: bool,
+}
+
+/// The groups as the reader is shown them: without the suppressed ones, which a partner
+/// may not see even the keys of.
+fn shown(groups: Vec<Group>) -> Vec<StatsGroup> {
+    groups
+        .into_iter()
+        .filter(|g| g.count.is_some())
+        .take(super::bounds::STATS_GROUPS)
+        .map(StatsGroup::from)
+        .collect()
 }
 
 impl From<Group> for StatsGroup {
@@ -120,6 +138,7 @@ pub struct CharityRaised {
     suppressed: bool,
     donations: Option<i32>,
     /// One amount per currency.
+    #[graphql(complexity = "super::bounds::list(super::bounds::CURRENCIES, child_complexity)")]
     amounts: Option<Vec<Money>>,
 }
 
@@ -164,15 +183,11 @@ impl ParticipationStats {
     }
 
     /// The groups, ordered by key; with no `groupBy`, one group holding every
-    /// registration. Empty when `withheld`.
+    /// registration. Empty when `withheld`. For a partner, suppressed groups are left
+    /// out, keys and all. At most 1,000.
+    #[graphql(complexity = "super::bounds::list(super::bounds::STATS_GROUPS, child_complexity)")]
     async fn groups(&self) -> Vec<StatsGroup> {
-        self.figures
-            .groups
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(StatsGroup::from)
-            .collect()
+        shown(self.figures.groups.clone().unwrap_or_default())
     }
 
     /// True when no suppression could make these groups safe to show a partner (too few
@@ -181,7 +196,9 @@ impl ParticipationStats {
         self.figures.groups.is_none()
     }
 
-    /// Registrations per day in the event's time zone; null when withheld.
+    /// Registrations per day in the event's time zone; null when withheld. For a
+    /// partner, suppressed days are left out. At most 1,000 days.
+    #[graphql(complexity = "super::bounds::list(super::bounds::STATS_GROUPS, child_complexity)")]
     async fn registrations_over_time(
         &self,
         ctx: &Context<'_>,
@@ -189,7 +206,7 @@ impl ParticipationStats {
         let groups = self
             .one_list(ctx, domain::Dimension::RegistrationDate)
             .await?;
-        Ok(groups.map(|g| g.into_iter().map(StatsGroup::from).collect()))
+        Ok(groups.map(shown))
     }
 
     /// Starter kits issued; null when suppressed.
@@ -208,13 +225,15 @@ impl ParticipationStats {
         })
     }
 
-    /// Registrations by refund option (NONE: no request); null when withheld.
+    /// Registrations by refund option (NONE: no request); null when withheld. For a
+    /// partner, suppressed options are left out.
+    #[graphql(complexity = "super::bounds::list(super::bounds::STATS_GROUPS, child_complexity)")]
     async fn refunds_by_option(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<StatsGroup>>> {
         let groups = self.one_list(ctx, domain::Dimension::RefundOption).await?;
-        Ok(groups.map(|g| g.into_iter().map(StatsGroup::from).collect()))
+        Ok(groups.map(shown))
     }
 
     /// Money the event's charity programme raised.
@@ -237,6 +256,8 @@ impl ParticipationStats {
 #[derive(SimpleObject)]
 pub struct PartnerSummary {
     organization: Organization,
+    /// The events it partners (at most 50).
+    #[graphql(complexity = "super::bounds::list(super::bounds::PARTNER_EVENTS, child_complexity)")]
     events: Vec<ParticipationStats>,
 }
 
@@ -297,7 +318,8 @@ impl StatsQuery {
         let db = &api(ctx)?.db;
         let organization = crate::services::organizations::find(db, organization_id).await?;
         let mut events = Vec::new();
-        for event in service::partner_events(db, reader).await? {
+        let partnered = service::partner_events(db, reader).await?;
+        for event in super::bounds::first(partnered, super::bounds::PARTNER_EVENTS) {
             let figures =
                 service::participation(db, &event, &dimensions, reader.audience()).await?;
             events.push(ParticipationStats {

@@ -15,7 +15,10 @@ use sea_orm::{
 use super::notifications;
 use crate::context::OutboxBell;
 use crate::domain::participation::race_day;
-use crate::domain::{EventName, Money, Reason, Slug, TimeZone, check_transition};
+use crate::domain::{
+    EventName, Money, Reason, Slug, TimeZone, check_future_start, check_transition_at,
+    earliest_deadline,
+};
 use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
@@ -96,7 +99,7 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
 }
 
 /// Creates an event organized by the actor's organization, SCHEDULED, with the first line
-/// of its status history.
+/// of its status history. Its start lies in the future.
 #[tracing::instrument(skip(db, actor, new), fields(slug = ?new.slug))]
 pub async fn create_event(
     db: &DatabaseConnection,
@@ -105,6 +108,7 @@ pub async fn create_event(
     new: NewEvent,
 ) -> ApiResult<event::Model> {
     let organization_id = acting_organization(actor)?;
+    check_future_start(new.starts_at, now)?;
     check_capacity(new.capacity)?;
     check_text("description", &new.description, 10_000)?;
     check_text("venue", &new.venue, 500)?;
@@ -210,6 +214,11 @@ pub async fn update_event(
     {
         return Err(ApiError::Conflict(
             "registration cannot open for a cancelled or completed event".into(),
+        ));
+    }
+    if patch.registration_state == Some(RegistrationState::Open) && now >= event.starts_at {
+        return Err(ApiError::Conflict(
+            "registration cannot open once the event has started".into(),
         ));
     }
     let mut active: event::ActiveModel = event.into();
@@ -375,7 +384,7 @@ pub async fn change_status(
 ) -> ApiResult<(event::Model, event_status_change::Model)> {
     let txn = super::begin_write(db).await?;
     let event = find_organized(&txn, actor, change.event_id).await?;
-    check_transition(event.status, change.status)?;
+    check_transition_at(event.status, change.status, event.starts_at, now)?;
     let starts_at = match (change.status, change.starts_at) {
         (EventStatus::Rescheduled, None) => {
             return Err(ApiError::bad_input(
@@ -387,7 +396,10 @@ pub async fn change_status(
                 "startsAt must differ from the current start",
             ));
         }
-        (EventStatus::Rescheduled, Some(new_start)) => new_start,
+        (EventStatus::Rescheduled, Some(new_start)) => {
+            check_future_start(new_start, now)?;
+            new_start
+        }
         (_, Some(_)) => {
             return Err(ApiError::bad_input(
                 "startsAt is only given when rescheduling",
@@ -400,6 +412,15 @@ pub async fn change_status(
             "an event cannot be completed before it starts".into(),
         ));
     }
+    let zone = TimeZone::parse(&event.time_zone)?.tz();
+    // A cancellation gives runners at least a week to apply for a refund: a deadline set
+    // before, and now sooner than that, moves to the first day it allows.
+    let refund_deadline = match change.status {
+        EventStatus::Cancelled => event
+            .refund_deadline
+            .map(|d| d.max(earliest_deadline(now, zone))),
+        _ => event.refund_deadline,
+    };
     let registration_state = match (change.status, event.registration_state) {
         (EventStatus::Cancelled | EventStatus::Completed, _) => RegistrationState::Closed,
         (EventStatus::Suspended, RegistrationState::Open) => RegistrationState::Suspended,
@@ -413,6 +434,7 @@ pub async fn change_status(
             event::Column::RegistrationState,
             Expr::value(registration_state),
         )
+        .col_expr(event::Column::RefundDeadline, Expr::value(refund_deadline))
         .col_expr(event::Column::UpdatedAt, Expr::value(now))
         .filter(event::Column::Id.eq(event.id))
         .filter(event::Column::Status.eq(event.status))
@@ -445,7 +467,6 @@ pub async fn change_status(
     // Ages are judged on race day: a new race day regroups runners by age, so the
     // event's counters are rebuilt here, in the same transaction (the event row is
     // locked by the update above, which keeps counting writers out meanwhile).
-    let zone = TimeZone::parse(&event.time_zone)?.tz();
     if race_day(event.starts_at, zone) != race_day(updated.starts_at, zone) {
         super::stats::rebuild_event(&txn, &updated).await?;
     }

@@ -22,7 +22,8 @@ use super::registrations::find_visible;
 use super::stats::counters;
 use crate::context::OutboxBell;
 use crate::domain::{
-    BasisPoints, TimeZone, is_after_local_date, is_on_or_before_local_date, split_fee,
+    BasisPoints, TimeZone, check_deadline_after_cancellation, is_after_local_date,
+    is_on_or_before_local_date, split_fee,
 };
 use crate::domain::{NotificationKind, RefundDecisionMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
@@ -43,6 +44,10 @@ pub async fn set_policy(
 ) -> ApiResult<event::Model> {
     let txn = super::begin_write(db).await?;
     let found = find_organized(&txn, actor, event_id).await?;
+    if found.status == EventStatus::Cancelled {
+        let zone = TimeZone::parse(&found.time_zone)?.tz();
+        check_deadline_after_cancellation(found.refund_deadline, policy.deadline, now, zone)?;
+    }
     let mut active: event::ActiveModel = found.into();
     active.refund_deadline = Set(policy.deadline);
     active.kit_share_bp = Set(policy.kit_share.get());

@@ -18,7 +18,7 @@ use sea_orm::{
 use super::events::find_organized;
 use super::stats::counters;
 use crate::domain::participation::Counted;
-use crate::domain::{City, CountryCode, TimeZone, is_on_or_after_local_date};
+use crate::domain::{City, CountryCode, TimeZone, is_on_or_after_local_date, registration_at};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// What a runner gives when registering, validated at the edge.
@@ -42,7 +42,8 @@ fn already_registered(err: sea_orm::DbErr) -> ApiError {
     )
 }
 
-/// Registers a runner for a distance while the event's registration is open.
+/// Registers a runner for a distance while the event's registration is open, which it
+/// never is once the event has started (whatever state is stored).
 #[tracing::instrument(skip(db, runner, input), fields(account_id = runner.id, distance_id = input.distance_id))]
 pub async fn register(
     db: &DatabaseConnection,
@@ -85,6 +86,7 @@ pub async fn register(
         .filter(event::Column::Id.eq(distance.event_id))
         .filter(event::Column::RegistrationState.eq(RegistrationState::Open))
         .filter(event::Column::Status.is_in([EventStatus::Scheduled, EventStatus::Rescheduled]))
+        .filter(event::Column::StartsAt.gt(now))
         .filter(Expr::col(event::Column::RegisteredCount).lt(Expr::col(event::Column::Capacity)))
         .exec_with_returning(&txn)
         .await?;
@@ -94,7 +96,8 @@ pub async fn register(
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("event"))?;
-        let open = event.registration_state == RegistrationState::Open
+        let open = registration_at(event.registration_state, event.starts_at, now)
+            == RegistrationState::Open
             && matches!(
                 event.status,
                 EventStatus::Scheduled | EventStatus::Rescheduled

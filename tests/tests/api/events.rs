@@ -58,9 +58,11 @@ async fn the_demo_tells_the_2020_story(backend: Backend) {
     let race = app
         .ok(None, "{ eventBySlug(slug: \"womens-and-childrens-race-2020\") { status registrationState } }", json!({}))
         .await;
+    // Its registration was suspended in 2020; the start has passed since, so it reads
+    // as closed (registration closes by itself at the start).
     assert_eq!(
         race["eventBySlug"],
-        json!({ "status": "SCHEDULED", "registrationState": "SUSPENDED" })
+        json!({ "status": "SCHEDULED", "registrationState": "CLOSED" })
     );
 }
 on_both_databases!(the_demo_tells_the_2020_story);
@@ -487,3 +489,165 @@ async fn an_organizer_creates_and_edits_an_event_and_its_distances(backend: Back
     assert_eq!(app.count("distance").await, 4 + 2 + 4 + 1);
 }
 on_both_databases!(an_organizer_creates_and_edits_an_event_and_its_distances);
+
+/// Moves an event's start to an hour ago, as if the weeks had passed (the gateway runs on
+/// the system clock), leaving everything else as stored.
+async fn as_if_started(app: &crate::helpers::TestApp, event: &str) {
+    use sea_orm::sea_query::Expr;
+    entities::event::Entity::update_many()
+        .col_expr(
+            entities::event::Column::StartsAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
+        )
+        .filter(entities::event::Column::Id.eq(event.parse::<i64>().unwrap()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+/// The findings: `createEvent` took a start in 1999 with registration open (runners
+/// registered and paid), and a reschedule to 2001-01-01 was announced. Starts now lie in
+/// the future; registration closes by itself at the start; a started event may only be
+/// cancelled (with its reason) or completed.
+async fn starts_lie_in_the_future_and_a_started_event_may_only_be_cancelled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let create = "mutation($input: CreateEventInput!) { createEvent(input: $input) { id registrationState } }";
+    let new_event = |slug: &str, starts_at: &str| {
+        json!({ "input": { "slug": slug, "name": "Night Run", "venue": "Almaty", "startsAt": starts_at,
+                "timeZone": "Asia/Almaty", "capacity": 100, "registrationState": "OPEN" } })
+    };
+    let (events, notifications) = (app.count("event").await, app.count("notification").await);
+    let a_minute_ago = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    for past in ["1999-04-18T03:00:00Z", a_minute_ago.as_str()] {
+        let body = app
+            .graphql(Some(&organizer), create, new_event("night-run-past", past))
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{past}: {body}");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "startsAt must be in the future"
+        );
+    }
+    assert_eq!(app.count("event").await, events);
+
+    let in_a_month = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let mut ids = Vec::new();
+    for slug in ["night-run", "night-run-suspended"] {
+        let created = app
+            .ok(Some(&organizer), create, new_event(slug, &in_a_month))
+            .await;
+        assert_eq!(created["createEvent"]["registrationState"], "OPEN");
+        ids.push(created["createEvent"]["id"].as_str().unwrap().to_owned());
+    }
+    let (event, suspended) = (ids[0].clone(), ids[1].clone());
+    let change = |status: &str, starts_at: Option<&str>| json!({ "input": { "eventId": event, "status": status, "reason": "The river flooded the course", "startsAt": starts_at } });
+    let body = app
+        .graphql(
+            Some(&organizer),
+            CHANGE_STATUS,
+            change("RESCHEDULED", Some("2001-01-01T00:00:00Z")),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        app.count("notification").await,
+        notifications,
+        "nothing announced"
+    );
+    app.ok(
+        Some(&organizer),
+        CHANGE_STATUS,
+        json!({ "input": { "eventId": suspended, "status": "SUSPENDED", "reason": "Awaiting a permit" } }),
+    )
+    .await;
+    let distance = app
+        .ok(
+            Some(&organizer),
+            "mutation($e: ID!, $input: DistanceFields!) { addDistance(eventId: $e, input: $input) { id } }",
+            json!({ "e": event, "input": { "name": "10 km", "lengthMeters": 10000, "fee": { "amount": "5000", "currency": "KZT" } } }),
+        )
+        .await["addDistance"]["id"]
+        .clone();
+
+    // The start passes; the stored registration state still says OPEN.
+    as_if_started(&app, &event).await;
+    as_if_started(&app, &suspended).await;
+    let stored: Vec<entities::event::Model> = entities::event::Entity::find()
+        .filter(entities::event::Column::Slug.eq("night-run"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[0].registration_state,
+        entities::event::RegistrationState::Open
+    );
+    let runner = app.runner_tokens(1).await.remove(0);
+    let body = app
+        .graphql(
+            Some(&runner),
+            "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+            json!({ "input": { "distanceId": distance } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "REGISTRATION_CLOSED", "{body}");
+    assert_eq!(app.count("registration").await, 0);
+    let seen = app
+        .ok(
+            None,
+            "query($e: ID!) { event(id: $e) { registrationState } }",
+            json!({ "e": event }),
+        )
+        .await;
+    assert_eq!(seen["event"]["registrationState"], "CLOSED");
+    let reopen = app
+        .graphql(
+            Some(&organizer),
+            "mutation($input: UpdateEventInput!) { updateEvent(input: $input) { id } }",
+            json!({ "input": { "eventId": event, "registrationState": "OPEN" } }),
+        )
+        .await;
+    assert_eq!(error_code(&reopen), "CONFLICT", "{reopen}");
+
+    let in_a_year = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    for (what, input) in [
+        ("suspend", change("SUSPENDED", None)),
+        ("reschedule", change("RESCHEDULED", Some(&in_a_year))),
+        (
+            "resume",
+            json!({ "input": { "eventId": suspended, "status": "SCHEDULED", "reason": "Permit granted" } }),
+        ),
+    ] {
+        let body = app.graphql(Some(&organizer), CHANGE_STATUS, input).await;
+        assert_eq!(
+            error_code(&body),
+            "INVALID_STATUS_TRANSITION",
+            "{what}: {body}"
+        );
+    }
+    assert_eq!(
+        app.count("notification").await,
+        notifications + 1,
+        "only the suspension"
+    );
+
+    // Cancelled after the fact, with its reason: allowed, and announced.
+    let cancelled = app
+        .ok(Some(&organizer), CHANGE_STATUS, change("CANCELLED", None))
+        .await;
+    let cancelled = &cancelled["changeEventStatus"];
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert_eq!(
+        cancelled["statusHistory"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["reason"],
+        "The river flooded the course"
+    );
+    assert_eq!(app.count("notification").await, notifications + 2);
+}
+on_both_databases!(starts_lie_in_the_future_and_a_started_event_may_only_be_cancelled);

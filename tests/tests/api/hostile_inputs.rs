@@ -422,3 +422,135 @@ async fn dates_outside_a_sane_range_are_bad_input(backend: Backend) {
     .await;
 }
 on_both_databases!(dates_outside_a_sane_range_are_bad_input);
+
+/// Inputs that pass a loose check but are not what they claim: addresses with quoted
+/// local parts or an IP literal, the most common passwords, a name drawn as nothing, a
+/// country code no country has. Each is BAD_USER_INPUT and nothing is written.
+async fn values_that_only_look_valid_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let sign_up = "mutation($input: SignUpInput!) { signUp(input: $input) { email } }";
+    let fine = json!({ "email": "aigerim@example.kz", "password": "a long runner password", "displayName": "Aigerim" });
+    let with = |field: &str, value: &str| {
+        let mut input = fine.clone();
+        input[field] = json!(value);
+        json!({ "input": input })
+    };
+    for email in [
+        "\"a b\"@x.kz",
+        "a\"b@x.kz",
+        "\"ab\"@x.kz",
+        "a@[127.0.0.1]",
+        "Aigerim <a@x.kz>",
+        "a\u{200b}@x.kz",
+    ] {
+        let body = expect(
+            &app,
+            None,
+            email,
+            sign_up,
+            with("email", email),
+            "BAD_USER_INPUT",
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["message"], "email is not a valid address",
+            "{email}"
+        );
+    }
+    for password in ["password12", "          ", "qwertyuiop", "Password123"] {
+        let body = expect(
+            &app,
+            None,
+            password,
+            sign_up,
+            with("password", password),
+            "BAD_USER_INPUT",
+        )
+        .await;
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("password is among the most common or too easy to guess"),
+            "{password:?}: {message}"
+        );
+    }
+    for name in ["\u{200b}", "\u{200b}\u{2060}\u{feff}", "\u{3164}"] {
+        let body = expect(
+            &app,
+            None,
+            name,
+            sign_up,
+            with("displayName", name),
+            "BAD_USER_INPUT",
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["message"], "displayName must contain a visible character",
+            "{name:?}"
+        );
+    }
+    // Other human text that is required: an event's name, a status change's reason.
+    expect(
+        &app,
+        Some(&organizer),
+        "an invisible event name",
+        CREATE_EVENT,
+        event_input("name", "\u{200b}"),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    expect(
+        &app,
+        Some(&organizer),
+        "an invisible reason",
+        CHANGE_STATUS,
+        json!({ "input": { "eventId": event, "status": "SUSPENDED", "reason": "\u{200b}\u{200d}" } }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    let runner = app.runner_tokens(1).await.remove(0);
+    let distance = app.distance_ids("almaty-marathon-2027").await[0].clone();
+    for country in ["ZZ", "XK", "UK", "SU"] {
+        let body = expect(
+            &app,
+            Some(&runner),
+            country,
+            REGISTER,
+            json!({ "input": { "distanceId": distance, "country": country } }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ISO 3166-1 alpha-2"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.count("pending_sign_up").await, 0);
+    assert_eq!(app.count("registration").await, 0);
+    assert_eq!(
+        app.ok(
+            None,
+            "{ eventBySlug(slug: \"almaty-marathon-2027\") { status } }",
+            json!({})
+        )
+        .await["eventBySlug"]["status"],
+        "SCHEDULED"
+    );
+
+    // What is fine still is: a plain address, a passphrase, a name, a real country.
+    let token = app.sign_up_runner("aigerim@example.kz").await;
+    app.ok(
+        Some(&token),
+        REGISTER,
+        json!({ "input": { "distanceId": distance, "country": "kz" } }),
+    )
+    .await;
+}
+on_both_databases!(values_that_only_look_valid_are_refused);

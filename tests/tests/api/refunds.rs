@@ -282,15 +282,9 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
         "CONFLICT",
         "not before the deadline has passed"
     );
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(2))
-        .date_naive()
-        .to_string();
-    app.ok(
-        Some(&organizer),
-        "mutation($e: ID!, $d: Date) { setRefundPolicy(input: {eventId: $e, deadline: $d, kitShareBasisPoints: 5000}) { refundPolicy { deadline } } }",
-        json!({ "e": event, "d": yesterday }),
-    )
-    .await;
+    // The deadline passes (moved in the database, as if the weeks had gone by: a
+    // cancelled event's deadline can no longer be moved sooner through the API).
+    as_if_deadline_passed(&app, &event).await;
     let donations_before = app.count("donation").await;
     let first = app.ok(Some(&organizer), apply, json!({ "e": event })).await;
     assert_eq!(
@@ -320,3 +314,114 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
     }
 }
 on_both_databases!(the_default_outcome_is_applied_once_after_the_deadline);
+
+/// Sets an event's refund deadline to two days ago, as if the weeks had passed (the
+/// gateway runs on the system clock).
+async fn as_if_deadline_passed(app: &TestApp, event: &str) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive();
+    entities::event::Entity::update_many()
+        .col_expr(
+            entities::event::Column::RefundDeadline,
+            Expr::value(Some(two_days_ago)),
+        )
+        .filter(entities::event::Column::Id.eq(event.parse::<i64>().unwrap()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+/// The finding: after a cancellation, setRefundPolicy took a deadline 300 days in the
+/// past, and applyDefaultRefundOutcome then gave runners who never chose kit-and-donate
+/// at once. Now the deadline only moves later, never sooner than 7 days from the change
+/// in the event's zone, and a cancellation moves a sooner one to that day.
+async fn a_cancelled_events_refund_deadline_only_moves_later_with_a_weeks_notice(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, _, organizer) = registered_then_cancelled(&app, "notice@example.kz").await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let policy = "mutation($e: ID!, $d: Date) { setRefundPolicy(input: {eventId: $e, deadline: $d, kitShareBasisPoints: 5000}) { refundPolicy { deadline } } }";
+    let today = schema::domain::TimeZone::parse("Asia/Almaty")
+        .unwrap()
+        .date_of(chrono::Utc::now());
+    let day = |days: i64| Value::from((today + chrono::Duration::days(days)).to_string());
+    for (what, deadline) in [
+        ("300 days ago", day(-300)),
+        ("sooner than 31 March", json!("2027-03-30")),
+        ("removed", Value::Null),
+    ] {
+        let body = app
+            .graphql(
+                Some(&organizer),
+                policy,
+                json!({ "e": event, "d": deadline }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{what}: {body}");
+    }
+    let later = app
+        .ok(
+            Some(&organizer),
+            policy,
+            json!({ "e": event, "d": "2027-04-30" }),
+        )
+        .await;
+    assert_eq!(
+        later["setRefundPolicy"]["refundPolicy"]["deadline"],
+        "2027-04-30"
+    );
+    let apply = "mutation($e: ID!) { applyDefaultRefundOutcome(eventId: $e) }";
+    let early = app
+        .graphql(Some(&organizer), apply, json!({ "e": event }))
+        .await;
+    assert_eq!(error_code(&early), "CONFLICT", "{early}");
+    assert_eq!(app.count("refund_request").await, 0);
+
+    // A race whose policy was set before it was cancelled, with a deadline in two days:
+    // the cancellation gives runners the week.
+    let created = app
+        .ok(
+            Some(&organizer),
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
+            json!({ "input": { "slug": "spring-10k", "name": "Spring 10K", "venue": "Almaty",
+                    "startsAt": (chrono::Utc::now() + chrono::Duration::days(60)).to_rfc3339(),
+                    "timeZone": "Asia/Almaty", "capacity": 100 } }),
+        )
+        .await;
+    let spring = created["createEvent"]["id"].as_str().unwrap().to_owned();
+    app.ok(
+        Some(&organizer),
+        policy,
+        json!({ "e": spring, "d": day(2) }),
+    )
+    .await;
+    app.ok(
+        Some(&organizer),
+        CHANGE_STATUS,
+        json!({ "input": { "eventId": spring, "status": "CANCELLED", "reason": "Flooded course" } }),
+    )
+    .await;
+    let read = app
+        .ok(
+            None,
+            "query($e: ID!) { event(id: $e) { refundPolicy { deadline } } }",
+            json!({ "e": spring }),
+        )
+        .await;
+    assert_eq!(read["event"]["refundPolicy"]["deadline"], day(7));
+    let body = app
+        .graphql(
+            Some(&organizer),
+            policy,
+            json!({ "e": spring, "d": day(6) }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    app.ok(
+        Some(&organizer),
+        policy,
+        json!({ "e": spring, "d": day(8) }),
+    )
+    .await;
+}
+on_both_databases!(a_cancelled_events_refund_deadline_only_moves_later_with_a_weeks_notice);
