@@ -11,6 +11,7 @@ mod m20261125_000005_web_push;
 mod m20261201_000006_charity_project_owner;
 mod m20261201_000007_pending_sign_up;
 mod m20261201_000008_push_queue_cursor;
+mod m20261210_000009_organization_kind;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_charity_project_owner::Migration),
             Box::new(m20261201_000007_pending_sign_up::Migration),
             Box::new(m20261201_000008_push_queue_cursor::Migration),
+            Box::new(m20261210_000009_organization_kind::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ mod guards;
 mod ids;
 mod loaders;
 mod money;
+mod organizations;
 mod partner_access;
 mod partner_keys;
 mod push;
@@ -45,6 +46,7 @@ pub struct Query(
 pub struct Mutation(
     accounts::AccountMutation,
     events::EventMutation,
+    organizations::OrganizationMutation,
     registrations::RegistrationMutation,
     refunds::RefundMutation,
     charity::CharityMutation,
@@ -249,6 +251,7 @@ mod tests {
             "Money.amount",
             "Money.currency",
             "Organization.id",
+            "Organization.kind",
             "Organization.name",
             "Organization.slug",
             "RefundPolicy.deadline",

@@ -12,6 +12,7 @@ mod alerts_cluster;
 mod browser;
 mod charity;
 mod charity_ownership;
+mod deployment;
 mod events;
 mod fanout;
 mod harness;
