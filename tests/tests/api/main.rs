@@ -32,6 +32,7 @@ mod push_payload;
 mod push_subscriptions;
 mod refunds;
 mod registrations;
+mod response_order;
 mod sockets;
 mod stats_counts;
 mod worker_logs;
