@@ -26,6 +26,7 @@ mod partner_keys;
 mod partner_stats;
 mod password_hashing;
 mod promise;
+mod public_url;
 mod push;
 mod push_cluster;
 mod push_payload;
