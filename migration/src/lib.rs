@@ -12,6 +12,7 @@ mod m20261201_000006_charity_project_owner;
 mod m20261201_000007_pending_sign_up;
 mod m20261201_000008_push_queue_cursor;
 mod m20261210_000009_organization_kind;
+mod m20261210_000010_push_failure_class;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_pending_sign_up::Migration),
             Box::new(m20261201_000008_push_queue_cursor::Migration),
             Box::new(m20261210_000009_organization_kind::Migration),
+            Box::new(m20261210_000010_push_failure_class::Migration),
         ]
     }
 }

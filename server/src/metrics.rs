@@ -72,6 +72,10 @@ fn describe() {
     );
     describe_counter!("gateway_pushes_failed_total", "Push deliveries given up.");
     describe_counter!(
+        "gateway_push_failures_total",
+        "Push deliveries given up, by class: REJECTED, UNAVAILABLE, NETWORK, REFUSED, INVALID."
+    );
+    describe_counter!(
         "gateway_pushes_pruned_total",
         "Push subscriptions deleted after a 404 or 410."
     );
@@ -174,6 +178,11 @@ pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Dur
         None => return,
     };
     counter!(name).increment(1);
+}
+
+/// A delivery given up, by why (`REJECTED`, `UNAVAILABLE`, `NETWORK`, `REFUSED`, `INVALID`).
+pub fn push_given_up(class: &'static str) {
+    counter!("gateway_push_failures_total", "class" => class).increment(1);
 }
 
 pub fn push_delivered_after(delay: Duration) {

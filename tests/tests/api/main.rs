@@ -29,6 +29,7 @@ mod promise;
 mod public_url;
 mod push;
 mod push_cluster;
+mod push_failures;
 mod push_payload;
 mod push_subscriptions;
 mod refunds;
