@@ -25,6 +25,8 @@ pub struct Model {
     pub last_status_code: Option<i32>,
     /// Why the last attempt failed (never the payload or keys).
     pub last_error: Option<String>,
+    /// Why a FAILED delivery was given up, as a class to count by.
+    pub failure_class: Option<FailureClass>,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
 }
@@ -50,6 +52,41 @@ pub enum DeliveryStatus {
     /// The subscription was deleted before this could be sent.
     #[sea_orm(string_value = "DROPPED")]
     Dropped,
+}
+
+/// Why a delivery was given up.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum FailureClass {
+    /// The push service refused it for good: a 4xx other than 404, 410 and 429.
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+    /// The push service answered 429 or 5xx until the attempts ran out.
+    #[sea_orm(string_value = "UNAVAILABLE")]
+    Unavailable,
+    /// No answer (connection, TLS, DNS, timeout) until the attempts ran out.
+    #[sea_orm(string_value = "NETWORK")]
+    Network,
+    /// Never sent: the endpoint is outside the push policy (host, https, private address).
+    #[sea_orm(string_value = "REFUSED")]
+    Refused,
+    /// Never sent: the subscription's keys or the alert could not be encrypted or signed.
+    #[sea_orm(string_value = "INVALID")]
+    Invalid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,8 @@ mod m20261125_000005_web_push;
 mod m20261201_000006_charity_project_owner;
 mod m20261201_000007_pending_sign_up;
 mod m20261201_000008_push_queue_cursor;
+mod m20261210_000009_organization_kind;
+mod m20261210_000010_push_failure_class;
 
 pub struct Migrator;
 
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_charity_project_owner::Migration),
             Box::new(m20261201_000007_pending_sign_up::Migration),
             Box::new(m20261201_000008_push_queue_cursor::Migration),
+            Box::new(m20261210_000009_organization_kind::Migration),
+            Box::new(m20261210_000010_push_failure_class::Migration),
         ]
     }
 }

@@ -36,6 +36,8 @@ pub struct App {
     pub ws: WebSocketSettings,
     /// How a stop closes WebSockets.
     pub stopping: ShutdownSettings,
+    /// Open WebSockets and live operations per client address.
+    pub per_address: Arc<crate::http::ws::PerAddress>,
     /// WebSocket upgrades per client address.
     pub ws_upgrades: DefaultKeyedRateLimiter<IpAddr>,
     /// Proxies whose X-Forwarded-For is believed.

@@ -2,19 +2,16 @@
 //! on the admin listener. Every metric's name and meaning is here, recorded through the
 //! small functions below so that call sites say what happened, not how it is counted.
 //!
-//! Labels are bounded: an operation name chosen by a client is kept only if it looks like
-//! a name and is among the first [`MAX_OPERATION_NAMES`] seen; after that it is `other`,
-//! so that nobody can grow the series without end.
+//! Labels are the gateway's, not a client's: an operation is labelled by its name only
+//! when the gateway knows that name (the runner page's documents, `web/api.js`); any other
+//! name is `other`, so that nobody can grow the series or crowd the real operations out.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-/// Distinct operation names kept as labels.
-const MAX_OPERATION_NAMES: usize = 200;
 
 /// Seconds buckets from a millisecond to a minute.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -71,6 +68,10 @@ fn describe() {
         "Push attempts answered 429, 5xx or a network error, to be retried."
     );
     describe_counter!("gateway_pushes_failed_total", "Push deliveries given up.");
+    describe_counter!(
+        "gateway_push_failures_total",
+        "Push deliveries given up, by class: REJECTED, UNAVAILABLE, NETWORK, REFUSED, INVALID."
+    );
     describe_counter!(
         "gateway_pushes_pruned_total",
         "Push subscriptions deleted after a 404 or 410."
@@ -176,6 +177,11 @@ pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Dur
     counter!(name).increment(1);
 }
 
+/// A delivery given up, by why (`REJECTED`, `UNAVAILABLE`, `NETWORK`, `REFUSED`, `INVALID`).
+pub fn push_given_up(class: &'static str) {
+    counter!("gateway_push_failures_total", "class" => class).increment(1);
+}
+
 pub fn push_delivered_after(delay: Duration) {
     histogram!("gateway_push_delivery_delay_seconds").record(delay.as_secs_f64());
 }
@@ -199,27 +205,37 @@ pub fn rate_limits_degraded() {
     counter!("gateway_rate_limits_degraded_total").increment(1);
 }
 
-/// The label for a client-chosen operation name: bounded in form and in number.
-fn operation_label(operation: Option<&str>) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+/// The label for an operation's name: its own when the gateway knows it, else `other`.
+fn operation_label(operation: Option<&str>) -> &'static str {
     let Some(name) = operation else {
-        return "anonymous".into();
+        return "anonymous";
     };
-    let looks_like_a_name = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !looks_like_a_name {
-        return "other".into();
+    known_operations().get(name).copied().unwrap_or("other")
+}
+
+/// The names of the runner page's operations, read from its documents as embedded in the
+/// binary, so the list cannot drift from the page.
+fn known_operations() -> &'static HashSet<&'static str> {
+    static KNOWN: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    KNOWN.get_or_init(|| operation_names(include_str!("../web/api.js")))
+}
+
+/// Every `query Name`, `mutation Name` and `subscription Name` that opens a template
+/// string (a backtick, then the keyword).
+fn operation_names(text: &'static str) -> HashSet<&'static str> {
+    let mut names = HashSet::new();
+    for keyword in ["`query ", "`mutation ", "`subscription "] {
+        for (at, _) in text.match_indices(keyword) {
+            let rest = &text[at + keyword.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end > 0 {
+                names.insert(&rest[..end]);
+            }
+        }
     }
-    let Ok(mut seen) = SEEN.get_or_init(Default::default).lock() else {
-        return "other".into();
-    };
-    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
-        seen.insert(name.to_owned());
-        name.to_owned()
-    } else {
-        "other".into()
-    }
+    names
 }
 
 #[cfg(test)]
@@ -227,18 +243,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_client_cannot_grow_the_operation_labels_without_end() {
+    fn only_the_gateway_s_own_operation_names_become_labels() {
         assert_eq!(operation_label(None), "anonymous");
-        assert_eq!(operation_label(Some("Cancel Race")), "other");
-        assert_eq!(operation_label(Some(&"x".repeat(65))), "other");
-        for i in 0..MAX_OPERATION_NAMES * 2 {
-            operation_label(Some(&format!("Op{i}")));
+        for page in ["Races", "SignIn", "ChangeEventStatus", "MyNotifications"] {
+            assert_eq!(operation_label(Some(page)), page);
         }
-        assert_eq!(operation_label(Some("OneMoreNewName")), "other");
-        assert_eq!(
-            operation_label(Some("Op0")),
-            "Op0",
-            "names seen early keep theirs"
-        );
+        for made_up in ["Cancel Race", "Op0", "signIn", "", &"x".repeat(65)] {
+            assert_eq!(operation_label(Some(made_up)), "other");
+        }
     }
 }

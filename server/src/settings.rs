@@ -47,9 +47,11 @@ pub struct HttpSettings {
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Base URL of the SPA, for links in mail and in push alerts.
-    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
-    pub public_url: String,
+    /// Base URL of the SPA, for links in mail and in push alerts. Unset: the address
+    /// actually bound (`http://127.0.0.1:PORT` when BIND names every interface), see
+    /// [`HttpSettings::public_url_for`].
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024,
@@ -96,6 +98,49 @@ pub struct HttpSettings {
     /// DATABASE_URL.
     #[arg(long, env = "INTROSPECTION")]
     pub introspection: Option<bool>,
+}
+
+impl HttpSettings {
+    /// The base URL links point to once the listener is bound at `bound`: PUBLIC_URL when
+    /// set, else the page this very process serves (so links follow BIND, port 0 included).
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => {
+                // A link to 0.0.0.0 would not open in a browser; loopback does on this host.
+                let ip = match bound.ip() {
+                    ip if ip.is_unspecified() && ip.is_ipv4() => IpAddr::from([127, 0, 0, 1]),
+                    ip if ip.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                    ip => ip,
+                };
+                format!("http://{}", SocketAddr::new(ip, bound.port()))
+            }
+        }
+    }
+
+    /// Why PUBLIC_URL looks wrong for a gateway bound at `bound`: on a loopback or embedded
+    /// setup the page is this process, so a link to another port goes nowhere. Behind a
+    /// proxy (another host, production) a port of its own is normal and not judged.
+    pub fn public_url_mismatch(&self, bound: SocketAddr, embedded: bool) -> Option<String> {
+        let configured = self.public_url.as_deref()?;
+        let Ok(url) = url::Url::parse(configured) else {
+            return Some(format!("PUBLIC_URL {configured} is not a URL"));
+        };
+        let loopback = match url.host()? {
+            url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        };
+        let port = url.port_or_known_default()?;
+        if (loopback || embedded) && port != bound.port() {
+            return Some(format!(
+                "PUBLIC_URL {configured} names port {port}, but the gateway listens on port {}: \
+                 links in mail and pushes will not reach it",
+                bound.port()
+            ));
+        }
+        None
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -279,6 +324,18 @@ pub struct WebSocketSettings {
     #[arg(long = "ws-max-subscriptions", env = "WS_MAX_SUBSCRIPTIONS", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_subscriptions: u32,
+
+    /// WebSockets one client address may hold open at once on this instance (a venue's
+    /// Wi-Fi is one address: leave room for it).
+    #[arg(long = "ws-max-sockets-per-address", env = "WS_MAX_SOCKETS_PER_ADDRESS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_sockets_per_address: u32,
+
+    /// Live operations (subscriptions, and queries in flight) the sockets of one client
+    /// address may hold at once on this instance.
+    #[arg(long = "ws-max-subscriptions-per-address", env = "WS_MAX_SUBSCRIPTIONS_PER_ADDRESS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_subscriptions_per_address: u32,
 
     /// Operations (subscribe messages) one socket may start per minute.
     #[arg(long = "ws-max-operations-per-minute", env = "WS_MAX_OPERATIONS_PER_MINUTE", default_value_t = 300,
@@ -647,6 +704,49 @@ mod tests {
         );
         assert!(IpRange::parse("10.0.0.0/33").is_err());
         assert!(IpRange::parse("proxy").is_err());
+    }
+
+    #[test]
+    fn links_follow_the_address_bound_unless_public_url_is_set() {
+        let mut http = Settings::defaults().unwrap().http;
+        let at = |text: &str| text.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            http.public_url_for(at("127.0.0.1:3000")),
+            "http://127.0.0.1:3000"
+        );
+        assert_eq!(
+            http.public_url_for(at("0.0.0.0:41234")),
+            "http://127.0.0.1:41234"
+        );
+        assert_eq!(http.public_url_for(at("[::]:3000")), "http://[::1]:3000");
+        assert_eq!(http.public_url_mismatch(at("127.0.0.1:3000"), true), None);
+
+        http.public_url = Some("http://127.0.0.1:8080".into());
+        assert_eq!(
+            http.public_url_for(at("127.0.0.1:3000")),
+            "http://127.0.0.1:8080"
+        );
+        let warning = http
+            .public_url_mismatch(at("127.0.0.1:3000"), false)
+            .unwrap();
+        assert!(
+            warning.contains("port 8080") && warning.contains("port 3000"),
+            "{warning}"
+        );
+        assert_eq!(http.public_url_mismatch(at("127.0.0.1:8080"), false), None);
+        http.public_url = Some("http://localhost/".into());
+        assert!(
+            http.public_url_mismatch(at("127.0.0.1:3000"), false)
+                .is_some()
+        );
+        // Behind a proxy on another host, its port is its own business...
+        http.public_url = Some("https://runners.almaty-marathon.kz".into());
+        assert_eq!(http.public_url_mismatch(at("10.0.0.5:8080"), false), None);
+        // ...except on the embedded default, where this process is the page.
+        assert!(
+            http.public_url_mismatch(at("10.0.0.5:8080"), true)
+                .is_some()
+        );
     }
 
     #[test]

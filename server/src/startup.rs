@@ -66,6 +66,26 @@ impl Application {
         )
         .await
         .context("connecting the alert pipeline's pool")?;
+        // Bound before anything that writes links: they follow the port actually bound.
+        let listener = TcpListener::bind(settings.http.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.http.bind))?;
+        let admin = match settings.http.admin_bind.0 {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding ADMIN_BIND {address}"))?,
+            ),
+            None => None,
+        };
+        let bound = listener.local_addr().context("reading the bound address")?;
+        let public_url = settings.http.public_url_for(bound);
+        if let Some(warning) = settings
+            .http
+            .public_url_mismatch(bound, settings.database.is_embedded())
+        {
+            tracing::warn!("{warning}");
+        }
         let redis = match &settings.bus.redis_url {
             Some(url) => Some(redis::Client::open(url.expose_secret()).context("REDIS_URL")?),
             None => None,
@@ -138,11 +158,7 @@ impl Application {
                 settings.push.concurrency as usize,
             )
             .map_err(|e| anyhow!(e))?;
-            let config = WorkerConfig::new(
-                &settings.push,
-                instance.clone(),
-                settings.http.public_url.clone(),
-            );
+            let config = WorkerConfig::new(&settings.push, instance.clone(), public_url.clone());
             Arc::new(Worker::new(pipeline_db, Arc::new(sender), config))
         };
         if settings.push.enabled {
@@ -179,7 +195,7 @@ impl Application {
             db: db.clone(),
             clock: clock.clone(),
             mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
-            public_url: settings.http.public_url.clone(),
+            public_url,
             outbox: bell,
             push: Arc::new(schema::PushContext { policy, public_key }),
             throttle: Arc::new(schema::Throttle::new(
@@ -204,17 +220,6 @@ impl Application {
             hub,
             u64::from(settings.limits.replay_max_notifications),
         );
-        let listener = TcpListener::bind(settings.http.bind)
-            .await
-            .with_context(|| format!("binding {}", settings.http.bind))?;
-        let admin = match settings.http.admin_bind.0 {
-            Some(address) => Some(
-                TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("binding ADMIN_BIND {address}"))?,
-            ),
-            None => None,
-        };
         let upgrades = std::num::NonZeroU32::new(settings.rates.ws_upgrades_per_address)
             .unwrap_or(std::num::NonZeroU32::MIN);
         let state = AppState(Arc::new(App {
@@ -228,6 +233,7 @@ impl Application {
             sessions: TaskTracker::new(),
             ws: settings.websocket.clone(),
             stopping: settings.shutdown.clone(),
+            per_address: Arc::default(),
             ws_upgrades: governor::RateLimiter::keyed(governor::Quota::per_minute(upgrades)),
             trusted_proxies: settings.http.trusted_proxies.clone(),
             graphiql: settings.http.graphiql_on(embedded),

@@ -109,17 +109,17 @@ export async function gql(query, variables = {}) {
 
 export const ACCOUNT = `id email displayName role organization { id name }`;
 
-export const SIGN_UP = `mutation($input: SignUpInput!) {
+export const SIGN_UP = `mutation SignUp($input: SignUpInput!) {
   signUp(input: $input) { email message } }`;
-export const CONFIRM_SIGN_UP = `mutation($token: String!) {
+export const CONFIRM_SIGN_UP = `mutation ConfirmSignUp($token: String!) {
   confirmSignUp(token: $token) { token account { ${ACCOUNT} } } }`;
-export const SIGN_IN = `mutation($input: SignInInput!) {
+export const SIGN_IN = `mutation SignIn($input: SignInInput!) {
   signIn(input: $input) { token deviceToken account { ${ACCOUNT} } } }`;
-export const SIGN_OUT = `mutation { signOut }`;
-export const REQUEST_PASSWORD_RESET = `mutation($email: String!) { requestPasswordReset(email: $email) }`;
-export const RESET_PASSWORD = `mutation($input: ResetPasswordInput!) { resetPassword(input: $input) }`;
+export const SIGN_OUT = `mutation SignOut { signOut }`;
+export const REQUEST_PASSWORD_RESET = `mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) }`;
+export const RESET_PASSWORD = `mutation ResetPassword($input: ResetPasswordInput!) { resetPassword(input: $input) }`;
 
-export const EVENTS = `query {
+export const EVENTS = `query Races {
   events(first: 25) { edges { node {
     id slug name description venue status registrationState startsAt startsAtLocal timeZone
     placesLeft
@@ -129,7 +129,7 @@ export const EVENTS = `query {
     statusHistory { id previousStatus status reason startsAt occurredAt }
   } } } }`;
 
-export const ME = `query { me {
+export const ME = `query Me { me {
   ${ACCOUNT}
   pushSubscriptions { id endpoint }
   registrations {
@@ -140,27 +140,27 @@ export const ME = `query { me {
       donation { amount currency } decisionNote decidedAt }
   } } }`;
 
-export const REGISTER = `mutation($input: RegisterInput!) {
+export const REGISTER = `mutation Register($input: RegisterInput!) {
   register(input: $input) { id bib } }`;
 
-export const REQUEST_REFUND = `mutation($input: RequestRefundInput!) {
+export const REQUEST_REFUND = `mutation RequestRefund($input: RequestRefundInput!) {
   requestRefund(input: $input) { id status } }`;
 
-export const CHANGE_STATUS = `mutation($input: ChangeEventStatusInput!) {
+export const CHANGE_STATUS = `mutation ChangeEventStatus($input: ChangeEventStatusInput!) {
   changeEventStatus(input: $input) { id status registrationState } }`;
 
-export const PUSH_REPORTS = `query($eventId: ID!) {
+export const PUSH_REPORTS = `query PushReports($eventId: ID!) {
   pushReports(eventId: $eventId) {
     notificationId status reason occurredAt queued sent delivered failed pruned dropped pending
   } }`;
 
-export const PUBLIC_KEY = `query { webPushPublicKey }`;
-export const SUBSCRIBE_PUSH = `mutation($input: SubscribePushInput!) {
+export const PUBLIC_KEY = `query WebPushPublicKey { webPushPublicKey }`;
+export const SUBSCRIBE_PUSH = `mutation SubscribePush($input: SubscribePushInput!) {
   subscribePush(input: $input) { id endpoint } }`;
-export const UNSUBSCRIBE_PUSH = `mutation($endpoint: String!) { unsubscribePush(endpoint: $endpoint) }`;
+export const UNSUBSCRIBE_PUSH = `mutation UnsubscribePush($endpoint: String!) { unsubscribePush(endpoint: $endpoint) }`;
 
-export const NOTIFICATIONS_CURSOR = `query { notificationsCursor }`;
-export const MY_NOTIFICATIONS = `subscription($after: String) {
+export const NOTIFICATIONS_CURSOR = `query NotificationsCursor { notificationsCursor }`;
+export const MY_NOTIFICATIONS = `subscription MyNotifications($after: String) {
   myNotifications(after: $after) {
     id kind
     eventStatusChange { id event { id name slug } previousStatus status reason startsAt occurredAt }

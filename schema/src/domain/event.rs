@@ -36,6 +36,10 @@ impl Slug {
     pub fn into_inner(self) -> String {
         self.0
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An IANA time zone name that the tz database knows (`Asia/Almaty`).

@@ -132,6 +132,21 @@ impl Organization {
     async fn name(&self) -> &str {
         &self.0.name
     }
+
+    /// Whether it organizes races or partners (sponsors) them.
+    async fn kind(&self) -> OrganizationKind {
+        self.0.kind.into()
+    }
+}
+
+/// What an organization is to the races it is linked to.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::organization::OrganizationKind")]
+pub enum OrganizationKind {
+    /// Organizes races: its organizers create and change events.
+    Organizer,
+    /// Partners (sponsors) races: reads their statistics with a partner key.
+    Partner,
 }
 
 #[derive(SimpleObject)]

@@ -23,13 +23,15 @@ pub const CHARITY_PROJECTS: usize = 100;
 pub const CURRENCIES: usize = 8;
 /// Alerts in a push report: the newest.
 pub const PUSH_REPORTS: usize = 50;
+/// Why pushes were given up, one entry per class.
+pub const FAILURE_CLASSES: usize = 5;
 /// Partner keys of one organization.
 pub const PARTNER_KEYS: usize = 100;
 /// Events in a partner's summary.
-pub const PARTNER_EVENTS: usize = 50;
-/// Groups in one participation figure (a country dimension has about 250 values, a year
-/// of registration days 366).
-pub const STATS_GROUPS: usize = 1000;
+pub const PARTNER_EVENTS: usize = 10;
+/// Groups in one participation figure (a country dimension has 249 values, a year of
+/// registration days 366).
+pub const STATS_GROUPS: usize = 300;
 /// Keys of one group: one per dimension grouped by.
 pub const STATS_KEYS: usize = 3;
 

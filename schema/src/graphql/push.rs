@@ -2,7 +2,7 @@
 //! browser (the standard PushSubscription JSON) and unsubscribing it, and, for
 //! organizers, what became of each alert's pushes.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::account::Role;
 
@@ -97,6 +97,38 @@ pub struct PushReport {
     pending: i64,
     /// HTTP requests made, retries included.
     attempts: i64,
+    /// Why the newest failed push was given up: the push service's status or the network
+    /// error, and the attempts made. Null when none failed.
+    last_error: Option<String>,
+    /// Failed pushes counted by why they were given up; classes with none are left out
+    /// (one entry per class: at most 5).
+    #[graphql(complexity = "bounds::list(bounds::FAILURE_CLASSES, child_complexity)")]
+    failures_by_class: Vec<PushFailureCount>,
+}
+
+/// How many pushes of an alert were given up for one reason.
+#[derive(SimpleObject)]
+pub struct PushFailureCount {
+    /// Why they were given up.
+    class: PushFailureClass,
+    /// How many.
+    count: i64,
+}
+
+/// Why a push was given up.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entities::push_delivery::FailureClass")]
+pub enum PushFailureClass {
+    /// The push service refused it for good (a 4xx other than 404, 410 and 429).
+    Rejected,
+    /// The push service answered 429 or 5xx until the attempts ran out.
+    Unavailable,
+    /// No answer (connection, TLS, DNS, timeout) until the attempts ran out.
+    Network,
+    /// Never sent: the endpoint is outside the push policy.
+    Refused,
+    /// Never sent: the subscription's keys could not be used to encrypt or sign.
+    Invalid,
 }
 
 #[derive(Default)]
@@ -140,6 +172,15 @@ impl PushQuery {
                     dropped: report.dropped,
                     pending: report.pending,
                     attempts: report.attempts,
+                    last_error: report.last_error,
+                    failures_by_class: report
+                        .failures_by_class
+                        .into_iter()
+                        .map(|(class, count)| PushFailureCount {
+                            class: class.into(),
+                            count,
+                        })
+                        .collect(),
                 })
                 .collect(),
         )

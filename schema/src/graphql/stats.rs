@@ -184,7 +184,7 @@ impl ParticipationStats {
 
     /// The groups, ordered by key; with no `groupBy`, one group holding every
     /// registration. Empty when `withheld`. For a partner, suppressed groups are left
-    /// out, keys and all. At most 1,000.
+    /// out, keys and all. At most 300.
     #[graphql(complexity = "super::bounds::list(super::bounds::STATS_GROUPS, child_complexity)")]
     async fn groups(&self) -> Vec<StatsGroup> {
         shown(self.figures.groups.clone().unwrap_or_default())
@@ -197,7 +197,7 @@ impl ParticipationStats {
     }
 
     /// Registrations per day in the event's time zone; null when withheld. For a
-    /// partner, suppressed days are left out. At most 1,000 days.
+    /// partner, suppressed days are left out. At most 300 days.
     #[graphql(complexity = "super::bounds::list(super::bounds::STATS_GROUPS, child_complexity)")]
     async fn registrations_over_time(
         &self,
@@ -256,7 +256,7 @@ impl ParticipationStats {
 #[derive(SimpleObject)]
 pub struct PartnerSummary {
     organization: Organization,
-    /// The events it partners (at most 50).
+    /// The events it partners (at most 10).
     #[graphql(complexity = "super::bounds::list(super::bounds::PARTNER_EVENTS, child_complexity)")]
     events: Vec<ParticipationStats>,
 }

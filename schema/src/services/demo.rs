@@ -14,6 +14,7 @@ use entities::charity_project::CharityStatus;
 use entities::donation::DonationSource;
 use entities::event::{EventStatus, RegistrationState};
 use entities::event_organization::OrganizationRole;
+use entities::organization::OrganizationKind;
 use entities::{charity_project, event, organization};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -259,10 +260,12 @@ fn demo_events() -> ApiResult<Vec<DemoEvent>> {
 pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
     let txn = super::begin_write(db).await?;
     let mut report = SeedReport::default();
-    for (slug, name) in ORGANIZERS.iter().chain(std::iter::once(&GENERAL_PARTNER)) {
+    let organizers = ORGANIZERS.iter().map(|o| (o, OrganizationKind::Organizer));
+    let partner = std::iter::once((&GENERAL_PARTNER, OrganizationKind::Partner));
+    for ((slug, name), kind) in organizers.chain(partner) {
         if organizations::find_by_slug(&txn, slug).await?.is_none() {
-            organizations::create(&txn, almaty(2019, 1, 1, 0, 0)?, Slug::parse(slug)?, name)
-                .await?;
+            let founded = almaty(2019, 1, 1, 0, 0)?;
+            organizations::create(&txn, founded, Slug::parse(slug)?, name, kind).await?;
             report.organizations_created += 1;
         }
     }

@@ -162,27 +162,14 @@ pub async fn insert_event(
     Ok(event)
 }
 
+/// Links an organizer or partner to an event (see [`super::organizations::link`]).
 pub async fn link_organization(
     db: &impl ConnectionTrait,
     event_id: i64,
     organization_id: i64,
     role: OrganizationRole,
 ) -> ApiResult<()> {
-    event_organization::ActiveModel {
-        event_id: Set(event_id),
-        organization_id: Set(organization_id),
-        role: Set(role),
-    }
-    .insert(db)
-    .await
-    .map_err(|e| {
-        on_unique_violation(
-            e,
-            &[("event_organization_pkey", "event_organization.event_id")],
-            |_| ApiError::Conflict("this organization is already linked to the event".into()),
-        )
-    })?;
-    Ok(())
+    super::organizations::link(db, event_id, organization_id, role).await
 }
 
 /// Changes to an event's descriptive fields. Status and start time change only through

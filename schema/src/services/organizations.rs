@@ -1,11 +1,22 @@
-//! Organizations: organizers of races and their partners.
+//! Organizations: organizers of races and their partners (sponsors), and the links that
+//! make an organization an event's organizer or partner. An organization's kind decides
+//! which of the two it may be; an event has at most [`MAX_PER_EVENT`] of each, so that
+//! `Event.organizers` and `Event.partners` stay short lists without paging.
 
 use chrono::{DateTime, Utc};
-use entities::organization;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use entities::event_organization::{self, OrganizationRole};
+use entities::organization::{self, OrganizationKind};
+use entities::{account, event};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
+};
 
 use crate::domain::Slug;
 use crate::error::{ApiError, ApiResult, on_unique_violation};
+
+/// At most this many organizers, and this many partners, per event.
+pub const MAX_PER_EVENT: usize = 10;
 
 /// The organization with this id.
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<organization::Model> {
@@ -25,11 +36,13 @@ pub async fn find_by_slug(
         .await?)
 }
 
+#[tracing::instrument(skip(db, name))]
 pub async fn create(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     slug: Slug,
     name: &str,
+    kind: OrganizationKind,
 ) -> ApiResult<organization::Model> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -40,6 +53,7 @@ pub async fn create(
     organization::ActiveModel {
         slug: Set(slug.into_inner()),
         name: Set(name.to_owned()),
+        kind: Set(kind),
         created_at: Set(now),
         ..Default::default()
     }
@@ -50,4 +64,88 @@ pub async fn create(
             ApiError::Conflict("an organization with this slug already exists".into())
         })
     })
+}
+
+/// Makes `organization_id` an organizer or partner of the event: its kind must match the
+/// role, and the event must have fewer than [`MAX_PER_EVENT`] of that role already.
+pub async fn link(
+    db: &impl ConnectionTrait,
+    event_id: i64,
+    organization_id: i64,
+    role: OrganizationRole,
+) -> ApiResult<()> {
+    let organization = find(db, organization_id).await?;
+    let (expected, noun) = match role {
+        OrganizationRole::Organizer => (OrganizationKind::Organizer, "organizers"),
+        OrganizationRole::Partner => (OrganizationKind::Partner, "partners"),
+    };
+    if organization.kind != expected {
+        return Err(ApiError::bad_input(format!(
+            "{} is not an organization of {noun}",
+            organization.slug
+        )));
+    }
+    let linked = event_organization::Entity::find()
+        .filter(event_organization::Column::EventId.eq(event_id))
+        .filter(event_organization::Column::Role.eq(role))
+        .count(db)
+        .await?;
+    if linked >= MAX_PER_EVENT as u64 {
+        return Err(ApiError::bad_input(format!(
+            "an event has at most {MAX_PER_EVENT} {noun}"
+        )));
+    }
+    event_organization::ActiveModel {
+        event_id: Set(event_id),
+        organization_id: Set(organization_id),
+        role: Set(role),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        on_unique_violation(
+            e,
+            &[("event_organization_pkey", "event_organization.event_id")],
+            |_| ApiError::Conflict("this organization is already linked to the event".into()),
+        )
+    })?;
+    Ok(())
+}
+
+/// The operator's link (`gateway organizations link`): the partner with slug `partner`
+/// sponsors the event with slug `event`.
+#[tracing::instrument(skip(db))]
+pub async fn link_partner_by_slugs(
+    db: &DatabaseConnection,
+    event: &Slug,
+    partner: &Slug,
+) -> ApiResult<(event::Model, organization::Model)> {
+    let txn = super::begin_write(db).await?;
+    let event = super::events::find_by_slug(&txn, event)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    let partner = find_by_slug(&txn, partner.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("organization"))?;
+    link(&txn, event.id, partner.id, OrganizationRole::Partner).await?;
+    txn.commit().await?;
+    Ok((event, partner))
+}
+
+/// An organizer links a partner to one of their organization's events.
+#[tracing::instrument(skip(db, actor))]
+pub async fn link_partner(
+    db: &DatabaseConnection,
+    actor: &account::Model,
+    event_id: i64,
+    partner: &Slug,
+) -> ApiResult<event::Model> {
+    let txn = super::begin_write(db).await?;
+    let event = super::events::find_organized(&txn, actor, event_id).await?;
+    let partner = find_by_slug(&txn, partner.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("organization"))?;
+    link(&txn, event.id, partner.id, OrganizationRole::Partner).await?;
+    txn.commit().await?;
+    Ok(event)
 }

@@ -12,12 +12,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entities::push_delivery::{self, DeliveryStatus};
+use entities::push_delivery::{self, DeliveryStatus, FailureClass};
 use entities::{notification, push_subscription, push_subscription_event, registration};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QuerySelect, Statement, Value,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement, Value,
 };
 
 use super::notifications;
@@ -229,6 +229,7 @@ pub enum Outcome {
     Failed {
         status_code: Option<u16>,
         error: String,
+        class: FailureClass,
     },
     /// The subscription is gone (404/410): delete it.
     Pruned { status_code: u16 },
@@ -271,9 +272,14 @@ pub async fn record(
                     .exec(&txn)
                     .await?;
             }
-            Outcome::Failed { status_code, error } => {
+            Outcome::Failed {
+                status_code,
+                error,
+                class,
+            } => {
                 update
                     .col_expr(D::Status, Expr::value(DeliveryStatus::Failed))
+                    .col_expr(D::FailureClass, Expr::value(*class))
                     .col_expr(D::LastStatusCode, Expr::value(status_code.map(i32::from)))
                     .col_expr(D::LastError, Expr::value(error.clone()))
                     .col_expr(D::FinishedAt, Expr::value(now))
@@ -383,15 +389,26 @@ pub struct Report {
     pub pending: i64,
     /// HTTP requests made in all (retries included).
     pub attempts: i64,
+    /// The reason the newest failed delivery was given up (never the endpoint or keys).
+    pub last_error: Option<String>,
+    /// Failed deliveries by why they were given up, in the order of [`FailureClass`];
+    /// failures recorded before classes existed are not counted here.
+    pub failures_by_class: Vec<(FailureClass, i64)>,
 }
 
 #[derive(FromQueryResult)]
 struct ReportRow {
     notification_id: i64,
     status: String,
+    failure_class: Option<String>,
     deliveries: i64,
     attempted: i64,
     attempts: i64,
+}
+
+#[derive(FromQueryResult)]
+struct NewestFailure {
+    newest: i64,
 }
 
 /// Reports for the given notifications, in the order asked; a notification with no
@@ -411,9 +428,11 @@ pub async fn reports(
             "attempted",
         )
         .column_as(Expr::col(D::Attempts).sum(), "attempts")
+        .column(D::FailureClass)
         .filter(D::NotificationId.is_in(notification_ids.iter().copied()))
         .group_by(D::NotificationId)
         .group_by(D::Status)
+        .group_by(D::FailureClass)
         .into_model::<ReportRow>()
         .all(db)
         .await?;
@@ -438,11 +457,46 @@ pub async fn reports(
         report.attempts += row.attempts;
         match row.status.as_str() {
             "DELIVERED" => report.delivered += row.deliveries,
-            "FAILED" => report.failed += row.deliveries,
+            "FAILED" => {
+                report.failed += row.deliveries;
+                let class = row
+                    .failure_class
+                    .as_deref()
+                    .and_then(|class| FailureClass::try_from_value(&class.to_owned()).ok());
+                if let Some(class) = class {
+                    report.failures_by_class.push((class, row.deliveries));
+                }
+            }
             "PRUNED" => report.pruned += row.deliveries,
             "DROPPED" => report.dropped += row.deliveries,
             _ => report.pending += row.deliveries,
         }
+    }
+    // The newest failure of each notification: its id in one grouped query, then its
+    // reason by those ids, so that thousands of failures are never read to find one.
+    let newest = push_delivery::Entity::find()
+        .select_only()
+        .column(D::NotificationId)
+        .column_as(Expr::col(D::Id).max(), "newest")
+        .filter(D::NotificationId.is_in(notification_ids.iter().copied()))
+        .filter(D::Status.eq(DeliveryStatus::Failed))
+        .group_by(D::NotificationId)
+        .into_model::<NewestFailure>()
+        .all(db)
+        .await?;
+    if !newest.is_empty() {
+        let failures = push_delivery::Entity::find()
+            .filter(D::Id.is_in(newest.iter().map(|n| n.newest)))
+            .all(db)
+            .await?;
+        for failure in failures {
+            if let Some(report) = by_id.get_mut(&failure.notification_id) {
+                report.last_error = failure.last_error;
+            }
+        }
+    }
+    for report in by_id.values_mut() {
+        report.failures_by_class.sort();
     }
     Ok(notification_ids
         .iter()

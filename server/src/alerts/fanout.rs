@@ -121,6 +121,10 @@ impl Document {
         match (&self.parsed.operations, name) {
             (DocumentOperations::Single(op), _) => Some(&op.node),
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+            // One named operation and no operationName: that one (the spec's GetOperation).
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                ops.values().next().map(|op| &op.node)
+            }
             (DocumentOperations::Multiple(_), None) => None,
         }
     }

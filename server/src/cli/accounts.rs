@@ -1,9 +1,10 @@
 //! `gateway accounts create`: an organizer, partner or runner account, the password read
 //! from standard input (never from the command line, where `ps` would show it).
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use clap::ValueEnum;
 use entities::account::Role;
+use entities::organization::OrganizationKind;
 use schema::domain::{DisplayName, Email, Password};
 use schema::services::{accounts, organizations};
 use sea_orm::DatabaseConnection;
@@ -62,13 +63,26 @@ pub async fn run(db: &DatabaseConnection, command: Command) -> anyhow::Result<()
             .to_owned()
     });
     let organization_id = match organization {
-        Some(slug) => Some(
-            organizations::find_by_slug(db, &slug)
+        Some(slug) => {
+            let organization = organizations::find_by_slug(db, &slug)
                 .await
                 .map_err(service_error)?
-                .ok_or_else(|| anyhow!("no organization with slug {slug}"))?
-                .id,
-        ),
+                .ok_or_else(|| {
+                    anyhow!("no organization with slug {slug} (gateway organizations create)")
+                })?;
+            // An organizer of a sponsor could create events as the sponsor, and a partner
+            // account of an organizer would read nothing: refuse both here.
+            let fits = matches!(
+                (role, organization.kind),
+                (RoleArg::Organizer, OrganizationKind::Organizer)
+                    | (RoleArg::Partner, OrganizationKind::Partner)
+                    | (RoleArg::Runner, _)
+            );
+            if !fits {
+                bail!("{slug} is an organization of kind {:?}", organization.kind);
+            }
+            Some(organization.id)
+        }
         None => None,
     };
     let account = accounts::create_account(

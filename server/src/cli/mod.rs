@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default) and the operator's commands, one module each.
 
 mod accounts;
+mod organizations;
 mod seed;
 mod stats;
 mod vapid;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Accounts(accounts::Command),
+    /// Manage organizations: organizers of races and their partners.
+    #[command(subcommand)]
+    Organizations(organizations::Command),
     /// Participation statistics.
     #[command(subcommand)]
     Stats(stats::Command),
@@ -68,6 +72,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Accounts(command) => accounts::run(&connect(&settings).await?, command).await,
+        Command::Organizations(command) => {
+            organizations::run(&connect(&settings).await?, command).await
+        }
         Command::Stats(command) => stats::run(&connect(&settings).await?, command).await,
         Command::Vapid(command) => vapid::run(command),
     }

@@ -206,7 +206,7 @@ async fn execute(
         && let Some(fields) = body.as_object_mut()
     {
         // The spec: a request error has no `data` entry at all.
-        fields.remove("data");
+        fields.shift_remove("data");
     }
     let mut http = (status, body.to_string()).into_response();
     http.headers_mut()
@@ -233,7 +233,7 @@ fn guard(state: &AppState, query: &str, media: Media) -> Option<Response> {
             if media == Media::GraphqlResponseJson
                 && let Some(fields) = body.as_object_mut()
             {
-                fields.remove("data");
+                fields.shift_remove("data");
             }
             body.to_string()
         }

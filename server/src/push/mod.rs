@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use entities::push_delivery::FailureClass;
 use entities::push_subscription;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -189,6 +190,7 @@ impl Worker {
                     let started = std::time::Instant::now();
                     let outcome = deliver(&sender, &job, max_attempts, retry_base).await;
                     count(&job, &outcome, started.elapsed());
+                    log_given_up(&job, &outcome);
                     (job.claimed, outcome)
                 }));
             }
@@ -322,6 +324,7 @@ async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Dura
         return Outcome::Failed {
             status_code: None,
             error: "the notification cannot be shown as a push message".into(),
+            class: FailureClass::Invalid,
         };
     };
     let attempts = job.claimed.attempts;
@@ -330,6 +333,11 @@ async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Dura
             return Outcome::Failed {
                 status_code,
                 error: format!("gave up after {attempts} attempts: {error}"),
+                class: if status_code.is_some() {
+                    FailureClass::Unavailable
+                } else {
+                    FailureClass::Network
+                },
             };
         }
         let backoff = retry_base.saturating_mul(1 << (attempts - 1).clamp(0, 16));
@@ -360,13 +368,68 @@ async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Dura
             status => Outcome::Failed {
                 status_code: Some(status),
                 error: format!("HTTP {status}"),
+                class: FailureClass::Rejected,
             },
         },
         Err(SendError::Network(error)) => retry(None, error, None),
-        Err(SendError::Refused(error) | SendError::Invalid(error)) => Outcome::Failed {
+        Err(SendError::Refused(error)) => Outcome::Failed {
             status_code: None,
             error,
+            class: FailureClass::Refused,
         },
+        Err(SendError::Invalid(error)) => Outcome::Failed {
+            status_code: None,
+            error,
+            class: FailureClass::Invalid,
+        },
+    }
+}
+
+/// One WARN line per delivery given up, so that an operator reading the log learns why
+/// without the database. The endpoint is a capability (whoever knows it can push to the
+/// device): only its origin is logged, never its path, nor any key.
+fn log_given_up(job: &Job, outcome: &Outcome) {
+    let Outcome::Failed {
+        status_code,
+        error,
+        class,
+    } = outcome
+    else {
+        return;
+    };
+    let origin = job
+        .subscription
+        .as_ref()
+        .map(|subscription| endpoint_origin(&subscription.endpoint))
+        .unwrap_or_else(|| "(no subscription)".into());
+    tracing::warn!(
+        delivery = job.claimed.id,
+        notification = job.claimed.notification_id,
+        origin = %origin,
+        status = status_code.map(i64::from),
+        class = %class_name(*class),
+        attempts = job.claimed.attempts,
+        error = %error,
+        "push delivery given up"
+    );
+}
+
+/// `https://host[:port]` of an endpoint, or a placeholder when it does not parse.
+fn endpoint_origin(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(url) if url.has_host() => url.origin().ascii_serialization(),
+        _ => "(not a URL)".into(),
+    }
+}
+
+/// The class's name, as in the GraphQL enum and the metric's label.
+fn class_name(class: FailureClass) -> &'static str {
+    match class {
+        FailureClass::Rejected => "REJECTED",
+        FailureClass::Unavailable => "UNAVAILABLE",
+        FailureClass::Network => "NETWORK",
+        FailureClass::Refused => "REFUSED",
+        FailureClass::Invalid => "INVALID",
     }
 }
 
@@ -393,13 +456,18 @@ fn count(job: &Job, outcome: &Outcome, took: Duration) {
         Outcome::Retry { status_code, .. } => {
             metrics::push_attempt(class(*status_code), Some(PushOutcome::Retried), took)
         }
-        Outcome::Failed { status_code, .. } => {
+        Outcome::Failed {
+            status_code,
+            class: failure,
+            ..
+        } => {
             let class = if status_code.is_some() {
                 class(*status_code)
             } else {
                 "refused"
             };
-            metrics::push_attempt(class, Some(PushOutcome::Failed), took)
+            metrics::push_attempt(class, Some(PushOutcome::Failed), took);
+            metrics::push_given_up(class_name(*failure));
         }
         Outcome::Pruned { status_code } => {
             metrics::push_attempt(class(Some(*status_code)), Some(PushOutcome::Pruned), took)

@@ -270,6 +270,8 @@ pub async fn run(args: Args) -> Result<(), String> {
             ("HUB_BUFFER", "4096".to_owned()),
             // The clients come from a handful of loopback addresses.
             ("RATE_WS_UPGRADES_PER_ADDRESS", "1000000".to_owned()),
+            ("WS_MAX_SOCKETS_PER_ADDRESS", "1000000".to_owned()),
+            ("WS_MAX_SUBSCRIPTIONS_PER_ADDRESS", "10000000".to_owned()),
         ];
         gateways.push(Gateway::start_command(with_ulimit(&gateway_binary(), &[]), &env).await?);
     }

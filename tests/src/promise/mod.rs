@@ -165,7 +165,10 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
             ("REDIS_CHANNEL_PREFIX", prefix.clone()),
             ("INSTANCE_ID", (*name).to_owned()),
             ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1".to_owned()),
+            // The phones come from a handful of loopback addresses.
             ("RATE_WS_UPGRADES_PER_ADDRESS", "1000000".to_owned()),
+            ("WS_MAX_SOCKETS_PER_ADDRESS", "1000000".to_owned()),
+            ("WS_MAX_SUBSCRIPTIONS_PER_ADDRESS", "10000000".to_owned()),
         ];
         env.extend(
             plan.gateway_env

@@ -335,3 +335,30 @@ async fn the_legacy_protocol_handshakes_and_streams() {
         other => panic!("expected complete, got {other:?}"),
     }
 }
+
+/// A document with one named operation and no `operationName` runs that operation (as the
+/// spec's GetOperation says), shared and live like an anonymous one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_subscription_sent_without_its_operation_name_is_live() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    let named = STATUS_CHANGED.replacen("subscription(", "subscription RaceStatus(", 1);
+    ws.subscribe(TRANSPORT, "s", &named, json!({ "e": event }))
+        .await;
+    // A ping answered proves the subscription is in place.
+    ws.send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(ws.next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
+    let payload = ws.payload("s").await;
+    assert_eq!(
+        payload["data"]["eventStatusChanged"]["status"], "SUSPENDED",
+        "{payload}"
+    );
+}

@@ -144,7 +144,7 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         s.bus.redis_url = Some("redis://127.0.0.1:6379".to_owned().into());
         s.push.trusted_origins = vec!["http://127.0.0.1".into()];
         s.push.poll = std::time::Duration::from_millis(100);
-        s.http.public_url = PUBLIC_URL.to_owned();
+        s.http.public_url = Some(PUBLIC_URL.to_owned());
     })
     .await;
     // The links in the confirmation and reset mails get the page, as a browser fetches

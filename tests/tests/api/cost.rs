@@ -61,7 +61,7 @@ async fn a_list_answers_at_most_its_bound_and_a_chain_of_lists_is_priced_first(b
     assert_eq!(error_code(&refused), "QUERY_TOO_COMPLEX", "{refused}");
     let extensions = &refused["errors"][0]["extensions"];
     assert_eq!(extensions["limit"], "QUERY_COMPLEXITY_LIMIT");
-    assert_eq!(extensions["max"], 10_000);
+    assert_eq!(extensions["max"], 20_000);
     assert_eq!(extensions["cost"], 27_931);
     assert!(refused["data"].is_null(), "{refused}");
 
@@ -172,4 +172,82 @@ async fn a_query_over_the_websocket_meets_the_http_deadline() {
         }
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_only_so_many_sockets_and_live_subscriptions() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.websocket.max_sockets_per_address = 3;
+        settings.websocket.max_subscriptions_per_address = 4;
+    })
+    .await;
+    app.seed_demo().await;
+    let event = app.event_id(RACE).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(Ws::init(&app.ws_url(), TRANSPORT, None).await);
+    }
+    let Err((status, _, body)) = Ws::try_connect(&app.ws_url(), &[TRANSPORT]).await else {
+        panic!("a fourth socket from one address was taken");
+    };
+    assert_eq!(status, 429);
+    assert_eq!(error_code(&body), "TOO_MANY_CONNECTIONS", "{body}");
+    // A socket closed makes room.
+    let closed = open.pop().unwrap();
+    assert_eq!(closed.close_normally().await, Some(1000));
+    let mut room = None;
+    for _ in 0..50 {
+        if let Ok(socket) = Ws::try_connect(&app.ws_url(), &[TRANSPORT]).await {
+            room = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        room.is_some(),
+        "the closed socket's place was not given back"
+    );
+
+    // Four live subscriptions over two sockets; the fifth is refused.
+    let subscription = "subscription($e: ID) { eventStatusChanged(eventId: $e) { id } }";
+    for (socket, id) in [(0, "a"), (0, "b"), (1, "c"), (1, "d")] {
+        open[socket]
+            .subscribe(TRANSPORT, id, subscription, json!({ "e": event }))
+            .await;
+    }
+    // A ping answered proves the four are in place.
+    open[1].send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(open[1].next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    open[0].send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(open[0].next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    open[1]
+        .subscribe(TRANSPORT, "e", subscription, json!({ "e": event }))
+        .await;
+    match open[1].next(Duration::from_secs(5)).await {
+        Received::Json(message) => {
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"],
+                "TOO_MANY_SUBSCRIPTIONS"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // One completed (its pong proves it was handled), one more may start.
+    open[0].send(json!({ "id": "a", "type": "complete" })).await;
+    open[0].send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(open[0].next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    open[1]
+        .subscribe(TRANSPORT, "f", subscription, json!({ "e": event }))
+        .await;
+    open[1].send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(open[1].next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
 }

@@ -151,7 +151,9 @@ async fn events_are_filtered_by_organization(backend: Backend) {
 }
 on_both_databases!(events_are_filtered_by_organization);
 
-fn gateway(database_url: &str, args: &[&str], stdin: Option<&str>) -> String {
+/// Runs a command of the gateway binary on `database_url`, with `stdin` as its input;
+/// fails the test when it fails. Returns what it printed.
+pub fn gateway(database_url: &str, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(gateway_binary())
         .args(args)
         .env("DATABASE_URL", database_url)

@@ -232,7 +232,11 @@ async fn thousands_who_subscribe_on_another_instance_just_before_a_change_all_he
         &database,
         "redis://127.0.0.1:6379",
         &prefix,
-        &[("RATE_WS_UPGRADES_PER_ADDRESS", "100000")],
+        &[
+            ("RATE_WS_UPGRADES_PER_ADDRESS", "100000"),
+            ("WS_MAX_SOCKETS_PER_ADDRESS", "100000"),
+            ("WS_MAX_SUBSCRIPTIONS_PER_ADDRESS", "100000"),
+        ],
     )
     .await;
     let event = {

@@ -65,7 +65,7 @@ fn init_logs() {
 pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::defaults().expect("the default settings parse");
     settings.http.bind = "127.0.0.1:0".parse().expect("literal address");
-    settings.http.public_url = "http://spa.test".into();
+    settings.http.public_url = Some("http://spa.test".into());
     settings.http.max_body_bytes = 64 * 1024;
     // Many gateways run at once in the test process: each takes a free admin port.
     settings.http.admin_bind =
@@ -84,6 +84,9 @@ pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings
     settings.push.batch = 64;
     settings.push.poll = Duration::from_millis(200);
     settings.push.timeout = Duration::from_secs(5);
+    // Every test client is 127.0.0.1: the per-address caps have a test of their own.
+    settings.websocket.max_sockets_per_address = 100_000;
+    settings.websocket.max_subscriptions_per_address = 1_000_000;
     settings
 }
 

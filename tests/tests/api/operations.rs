@@ -68,6 +68,23 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
             .await,
         "the push arrives"
     );
+    // Labels are the gateway's: the page's operation names, and `other` for the rest.
+    for name in ["Races", "ZzMadeUpByAClient"] {
+        let body: Value = app
+            .client
+            .post(app.graphql_url())
+            .json(&json!({
+                "query": format!("query {name} {{ events(first: 1) {{ edges {{ cursor }} }} }}"),
+                "operationName": name,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(body["errors"].is_null(), "{body}");
+    }
     // The pool probe runs every second.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let text = app
@@ -79,7 +96,13 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
         .text()
         .await
         .unwrap();
+    assert!(
+        !text.contains("ZzMadeUpByAClient"),
+        "a client's name became a label"
+    );
     for name in [
+        "gateway_graphql_request_duration_seconds_count{operation=\"Races\",type=\"query\",outcome=\"OK\"}",
+        "gateway_graphql_request_duration_seconds_count{operation=\"other\",type=\"query\",outcome=\"OK\"}",
         "gateway_graphql_request_duration_seconds_count{operation=\"anonymous\",type=\"mutation\",outcome=\"OK\"}",
         "gateway_alert_delay_seconds_count{stage=\"hub\"}",
         "gateway_alert_delay_seconds_count{stage=\"websocket\"}",
@@ -274,9 +297,35 @@ async fn production_switches_turn_graphiql_and_introspection_off() {
         .await
         .unwrap();
     assert_eq!(sdl.status(), 404);
+    // Nor do validation errors spell the schema out by suggestion.
+    for typo in [
+        "mutation { signInn(input: { email: \"a@b.kz\", password: \"x\" }) { token } }",
+        "{ events(first: 1) { edges { node { nmae } } } }",
+        "{ events(status: [CANCELED]) { edges { cursor } } }",
+    ] {
+        let refused = app.graphql(None, typo, json!({})).await;
+        let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{refused}");
+        assert!(!message.contains("Did you mean"), "{message}");
+    }
     // Ordinary queries work.
     app.ok(None, "{ __typename }", json!({})).await;
-    // With introspection on (every other test), the SDL is there.
+    // With introspection on (every other test), the SDL is there, and suggestions help.
+    let open = spawn_app(Backend::Sqlite).await;
+    let helped = open
+        .graphql(
+            None,
+            "mutation { signInn(input: { email: \"a@b.kz\", password: \"x\" }) { token } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        helped["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Did you mean"),
+        "{helped}"
+    );
     let open = spawn_app(Backend::Sqlite).await;
     let sdl = open
         .client

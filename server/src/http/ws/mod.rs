@@ -10,7 +10,10 @@
 //! WS_AUTH_RECHECK_MS, and a withdrawn credential (sign-out, password reset, key
 //! revocation) closes the socket at once through the revocation registry.
 
+mod per_address;
 mod protocol;
+
+pub use per_address::PerAddress;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,6 +60,26 @@ pub async fn upgrade(
             Some(schema::error::retry_after_secs(wait)),
         );
     }
+    let slot = match client {
+        Some(ClientAddress(address)) => {
+            match state
+                .per_address
+                .open_socket(address, state.ws.max_sockets_per_address)
+            {
+                Some(slot) => Some(slot),
+                None => {
+                    metrics::rate_limited("ws_sockets_per_address");
+                    return refusal(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "TOO_MANY_CONNECTIONS",
+                        "this address holds as many WebSockets as it may (WS_MAX_SOCKETS_PER_ADDRESS): close one first",
+                        None,
+                    );
+                }
+            }
+        }
+        None => None,
+    };
     let offered: Vec<String> = ws
         .requested_protocols()
         .filter_map(|p| p.to_str().ok())
@@ -89,6 +112,8 @@ pub async fn upgrade(
     let sessions = state.sessions.clone();
     ws.on_upgrade(move |socket| {
         sessions.track_future(async move {
+            // Counted against its address until the session ends.
+            let _slot = slot;
             metrics::websocket_opened();
             Session::new(state, protocol, client, request_id)
                 .run(socket)
@@ -303,7 +328,7 @@ impl Session {
         for (_, handle) in self.operations.drain() {
             handle.abort();
         }
-        metrics::subscriptions_ended(live);
+        self.operations_ended(live);
         tracing::info!(
             request_id = %self.request_id,
             close_code,
@@ -326,7 +351,7 @@ impl Session {
             ClientMessage::Complete { id } => {
                 if let Some(handle) = self.operations.remove(id.as_str()) {
                     handle.abort();
-                    metrics::subscriptions_ended(1);
+                    self.operations_ended(1);
                     if self.protocol == Protocol::Legacy {
                         return Step::Send(self.protocol.complete(&id));
                     }
@@ -487,6 +512,21 @@ impl Session {
         if !self.credential_holds().await {
             return self.forbidden();
         }
+        // Counted against the address from here until the operation ends.
+        if let Some(ClientAddress(address)) = self.client
+            && !self
+                .state
+                .per_address
+                .start_operation(address, self.state.ws.max_subscriptions_per_address)
+        {
+            metrics::rate_limited("ws_subscriptions_per_address");
+            return self.refuse(
+                &id,
+                "TOO_MANY_SUBSCRIPTIONS",
+                "this address holds as many live operations as it may \
+                 (WS_MAX_SUBSCRIPTIONS_PER_ADDRESS)",
+            );
+        }
         let data = self.data.clone().unwrap_or(data);
         self.started += 1;
         let tag: Arc<str> = Arc::from(id.as_str());
@@ -541,12 +581,20 @@ impl Session {
         Step::Continue
     }
 
+    /// `n` operations ended: counted off the metrics and the address.
+    fn operations_ended(&self, n: usize) {
+        metrics::subscriptions_ended(n);
+        if let Some(ClientAddress(address)) = self.client {
+            self.state.per_address.end_operations(address, n);
+        }
+    }
+
     fn on_event(&mut self, id: Arc<str>, event: Event) -> Step {
         match event {
             Event::End => {
                 // The stream ended by itself (not by the client's complete): say so.
                 if self.operations.remove(&id).is_some() {
-                    metrics::subscriptions_ended(1);
+                    self.operations_ended(1);
                     return Step::Send(self.protocol.complete(&id));
                 }
                 Step::Continue
@@ -573,7 +621,7 @@ impl Session {
                 // Failed before it started: an `error`, and the operation is over.
                 if let Some(handle) = self.operations.remove(&id) {
                     handle.abort();
-                    metrics::subscriptions_ended(1);
+                    self.operations_ended(1);
                 }
                 let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
                 Step::Send(self.protocol.error(&id, errors))
