@@ -22,8 +22,9 @@ pub struct App {
     pub schema: schema::ApiSchema,
     /// The pool, for health checks and token lookup before GraphQL runs.
     pub db: DatabaseConnection,
-    /// Redis, when configured: /readyz pings it.
-    pub redis: Option<redis::Client>,
+    /// Redis, when configured: /readyz pings it over this one kept connection (a new
+    /// connection per probe would cost Redis a connection per load-balancer check).
+    pub redis: Option<redis::aio::ConnectionManager>,
     /// The clock tokens are judged against.
     pub clock: Arc<dyn schema::Clock>,
     /// Set on SIGTERM: /readyz answers 503 from then on.

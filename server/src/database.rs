@@ -33,12 +33,45 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Database::connect(options).await
 }
 
+/// The advisory lock instances take to migrate one at a time ("race-day" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7261_6365_2d64_6179;
+
 /// Applies the migrations, then builds the participation counters of any event that has
-/// registrations but no counters yet (registered before the counters existed).
+/// registrations but no counters yet (registered before the counters existed). On
+/// PostgreSQL, instances started together take turns under an advisory lock, held on a
+/// connection of its own (the pool may have only one): the first migrates, the others find
+/// nothing left to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await?;
+    let lock = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => Some(migration_lock(db).await?),
+        _ => None,
+    };
+    let migrated = Migrator::up(db, None).await;
+    if let Some(mut lock) = lock {
+        // Closing the connection would release it too; this says so at once.
+        let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut lock)
+            .await;
+    }
+    migrated?;
     schema::services::stats::rebuild_missing(db)
         .await
         .map_err(|e| DbErr::Custom(format!("building participation counters: {e:?}")))?;
     Ok(())
+}
+
+/// A connection of its own holding the migration lock (waits for it).
+async fn migration_lock(db: &DatabaseConnection) -> Result<sea_orm::sqlx::PgConnection, DbErr> {
+    use sea_orm::sqlx::Connection;
+    let options = db.get_postgres_connection_pool().connect_options();
+    let mut connection = sea_orm::sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| DbErr::Custom(format!("connecting for the migration lock: {e}")))?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut connection)
+        .await
+        .map_err(|e| DbErr::Custom(format!("taking the migration lock: {e}")))?;
+    Ok(connection)
 }

@@ -67,15 +67,15 @@ impl Application {
         .await
         .context("connecting the alert pipeline's pool")?;
         // Bound before anything that writes links: they follow the port actually bound.
-        let listener = TcpListener::bind(settings.http.bind)
-            .await
+        let listener = listen(settings.http.bind)
             .with_context(|| format!("binding {}", settings.http.bind))?;
         let admin = match settings.http.admin_bind.0 {
-            Some(address) => Some(
-                TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("binding ADMIN_BIND {address}"))?,
-            ),
+            Some(address) => Some(listen(address).with_context(|| {
+                format!(
+                    "binding ADMIN_BIND {address} (a second gateway on this host needs an \
+                         ADMIN_BIND of its own: another port, port 0, or off)"
+                )
+            })?),
             None => None,
         };
         let bound = listener.local_addr().context("reading the bound address")?;
@@ -222,6 +222,10 @@ impl Application {
         );
         let upgrades = std::num::NonZeroU32::new(settings.rates.ws_upgrades_per_address)
             .unwrap_or(std::num::NonZeroU32::MIN);
+        let redis = match redis {
+            Some(client) => Some(crate::alerts::redis_bus::connection_manager(client)?),
+            None => None,
+        };
         let state = AppState(Arc::new(App {
             instance,
             schema,
@@ -433,6 +437,24 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Connections a listener queues before they are accepted. A reconnect storm (an instance
+/// gone, its thousands of runners coming back at once) must queue here: past the queue a
+/// client waits for its SYN to be sent again, a second later. The kernel caps it at
+/// net.core.somaxconn.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's and tokio's own bind do: a restarted gateway takes its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Says on standard output which address a listener got, whatever the log filter, so that

@@ -1,6 +1,6 @@
-//! Shared execution: subscribers whose operation is the same (document, operation name and
-//! variables, cursor aside) and whose answer does not depend on who they are share ONE
-//! execution per notice. A group executes the operation once for each notice the hub
+//! Shared execution: subscribers whose operation is the same (the same question, however
+//! spelled: [`super::spelling`]; cursor aside) and whose answer does not depend on who they
+//! are share ONE execution per notice. A group executes the operation once for each notice the hub
 //! broadcasts, serializes the payload once, and hands every member the same bytes; each
 //! member's frame is those bytes with its own operation id around them. Operations whose
 //! answer depends on the viewer (`myNotifications`) are grouped per account instead.
@@ -42,6 +42,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Hub;
+use super::spelling::{Shape, canonical, reshape};
 
 /// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
 /// new documents costs each one parse, and no memory that stays).
@@ -63,6 +64,8 @@ pub struct Frame {
     /// members that chose the same id (most clients say "1") send the same bytes, built
     /// once and shared by reference count.
     messages: Mutex<Vec<(&'static str, Arc<str>, Utf8Bytes)>>,
+    /// The frame as each spelling of the question reads it, made once per spelling.
+    spellings: Mutex<Vec<(Arc<str>, Arc<Frame>)>>,
 }
 
 impl Frame {
@@ -72,7 +75,28 @@ impl Frame {
             committed_at,
             payload,
             messages: Mutex::new(Vec::new()),
+            spellings: Mutex::new(Vec::new()),
         }
+    }
+
+    /// This frame as `spelling` reads it (its aliases and order), made once per spelling
+    /// and shared by the members that spell alike.
+    pub fn spelled(self: &Arc<Self>, spelling: &Arc<str>, shape: &Shape) -> Arc<Frame> {
+        // Beyond this many spellings each member's is made on the spot.
+        const KEEP: usize = 64;
+        if let Ok(spellings) = self.spellings.lock()
+            && let Some((_, frame)) = spellings.iter().find(|(s, _)| s == spelling)
+        {
+            return frame.clone();
+        }
+        let payload = reshape(&self.payload, shape).unwrap_or_else(|| self.payload.clone());
+        let frame = Arc::new(Frame::new(self.notice_id, self.committed_at, payload));
+        if let Ok(mut spellings) = self.spellings.lock()
+            && spellings.len() < KEEP
+        {
+            spellings.push((spelling.clone(), frame.clone()));
+        }
+        frame
     }
 
     /// The `next` (or legacy `data`) message for operation `id`.
@@ -344,6 +368,26 @@ impl Fanout {
             operation_name: name.clone(),
             variables,
         };
+        // The question in its canonical words, when it can be put so: the group executes
+        // that, and this member reads each frame in its own words.
+        let canonical = canonical(&document.parsed, name.as_deref(), &template.variables);
+        let (group_template, spelled) = match canonical {
+            Some(canonical) => {
+                let text: Arc<str> = Arc::from(canonical.text.as_str());
+                (
+                    Template {
+                        text,
+                        document: Arc::new(Document {
+                            parsed: canonical.parsed,
+                        }),
+                        operation_name: None,
+                        variables: Variables::default(),
+                    },
+                    Some((canonical.spelling, canonical.shape)),
+                )
+            }
+            None => (template.clone(), None),
+        };
         let scope = if document.shared_by_everyone(name.as_deref()) {
             Scope::Everyone
         } else {
@@ -355,10 +399,10 @@ impl Fanout {
         };
         let client_cursor = cursor_given(&template);
         let key = GroupKey {
-            text,
-            operation: name.clone(),
+            text: group_template.text.clone(),
+            operation: group_template.operation_name.clone(),
             variables: variables_key(
-                &template.variables,
+                &group_template.variables,
                 &document.cursor_variables(name.as_deref()),
             ),
             scope,
@@ -370,7 +414,7 @@ impl Fanout {
                 if let Some(failed) = self.probe(&template, &session).await {
                     return futures_util::stream::once(async move { Out::Failed(failed) }).boxed();
                 }
-                self.start(&key, &template, &session)
+                self.start(&key, &group_template, &session)
             }
         };
         // Where the member joins the live feed. With a client cursor, the log's own end: a
@@ -408,7 +452,10 @@ impl Fanout {
                     Ok(frame) => {
                         if frame.notice_id > cursor {
                             cursor = frame.notice_id;
-                            yield Out::Shared(frame);
+                            yield Out::Shared(match &spelled {
+                                Some((spelling, shape)) => frame.spelled(spelling, shape),
+                                None => frame,
+                            });
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {

@@ -42,9 +42,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     )
 }
 
-async fn ping_redis(client: &redis::Client) -> bool {
+async fn ping_redis(connection: &redis::aio::ConnectionManager) -> bool {
+    let mut connection = connection.clone();
     let check = async {
-        let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut connection)
             .await

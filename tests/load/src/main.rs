@@ -3,8 +3,9 @@
 //! measured; the README's benchmark figures come from these.
 //!
 //!     cargo build --release --workspace
-//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise [--help]
+//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise | cost [--help]
 
+mod cost;
 mod fanout;
 mod partner_stats;
 mod promise;
@@ -38,6 +39,9 @@ enum Tool {
     PartnerStats(partner_stats::Args),
     /// The promise under one fault: 18,000 runners told by WebSocket and Web Push.
     Promise(promise::Args),
+    /// What hostile documents still cost: the deepest query allowed, and one change heard by
+    /// 300 alias-distinct subscriptions.
+    Cost(cost::Args),
     /// Phones of a `promise` run (started by it).
     #[command(hide = true)]
     PromiseWorker(promise::WorkerArgs),
@@ -72,6 +76,7 @@ async fn main() -> Result<(), String> {
         Tool::PushFanout(args) => push_fanout::run(args).await,
         Tool::PartnerStats(args) => partner_stats::run(args).await,
         Tool::Promise(args) => promise::run(args).await,
+        Tool::Cost(args) => cost::run(args).await,
         Tool::PromiseWorker(args) => promise::worker(args).await,
     }
 }

@@ -362,3 +362,40 @@ async fn a_named_subscription_sent_without_its_operation_name_is_live() {
         "{payload}"
     );
 }
+
+/// The runner page's own subscription (more fields than a document may have aliases, named,
+/// with a cursor) hears a cancellation through its shared, canonical execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_s_own_subscription_hears_a_cancellation() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let token = app.runner_tokens(1).await.remove(0);
+    let distances = app.distance_ids("almaty-marathon-2027").await;
+    register(&app, &token, &distances[0]).await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let page = include_str!("../../../server/web/api.js");
+    let start = page.find("subscription MyNotifications").unwrap();
+    let document = &page[start..start + page[start..].find('`').unwrap()];
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, Some(&token)).await;
+    ws.subscribe(TRANSPORT, "1", document, json!({ "after": "0" }))
+        .await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(ws.next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    change((&app, &organizer), &event, "CANCELLED", "Banned", None).await;
+    let payload = ws.payload("1").await;
+    let notification = &payload["data"]["myNotifications"];
+    assert_eq!(notification["kind"], "EVENT_STATUS_CHANGED", "{payload}");
+    assert_eq!(
+        notification["eventStatusChange"]["status"], "CANCELLED",
+        "{payload}"
+    );
+    assert_eq!(
+        notification["eventStatusChange"]["event"]["slug"],
+        "almaty-marathon-2027"
+    );
+}

@@ -290,3 +290,92 @@ async fn thousands_who_subscribe_on_another_instance_just_before_a_change_all_he
     assert_eq!(heard, CLIENTS, "every subscriber hears the change");
     drop((a, b, database));
 }
+
+/// Sharing cannot be defeated by spelling: subscriptions asking the same thing with other
+/// aliases, field orders, repeated fields and variable names share one execution, and each
+/// hears the answer in its own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_question_spelled_differently_shares_one_execution() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    for n in 0_usize..60 {
+        let query = if n.is_multiple_of(2) {
+            format!(
+                "subscription($e: ID) {{ a{n}: eventStatusChanged(eventId: $e) {{ s{n}: status id status event {{ name }} }} }}"
+            )
+        } else {
+            format!(
+                "subscription($event{n}: ID) {{ b{n}: eventStatusChanged(eventId: $event{n}) {{ event {{ name }}  id  id s{n}: status }} }}"
+            )
+        };
+        let variable = if n.is_multiple_of(2) {
+            "e".to_owned()
+        } else {
+            format!("event{n}")
+        };
+        let mut variables = serde_json::Map::new();
+        variables.insert(variable, json!(event));
+        ws.subscribe(TRANSPORT, &format!("{n}"), &query, Value::Object(variables))
+            .await;
+    }
+    // Another selection is another question.
+    ws.subscribe(
+        TRANSPORT,
+        "other",
+        "subscription($e: ID) { eventStatusChanged(eventId: $e) { id } }",
+        json!({ "e": event }),
+    )
+    .await;
+    groups_become(&app, 2).await;
+    change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
+    let mut heard = 0;
+    let mut other = 0;
+    while heard < 60 || other < 1 {
+        let message = match ws.next(Duration::from_secs(10)).await {
+            crate::ws_client::Received::Json(message) => message,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        if message["id"] == "other" {
+            assert_eq!(
+                message["payload"]["data"]["eventStatusChanged"]
+                    .as_object()
+                    .unwrap()
+                    .len(),
+                1
+            );
+            other += 1;
+            continue;
+        }
+        let n: usize = message["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("{message}"));
+        let key = if n.is_multiple_of(2) {
+            format!("a{n}")
+        } else {
+            format!("b{n}")
+        };
+        let answer = &message["payload"]["data"][&key];
+        assert_eq!(answer[format!("s{n}")], "SUSPENDED", "{message}");
+        assert_eq!(answer["event"]["name"], "Almaty Marathon 2027", "{message}");
+        // Each in its own order.
+        let keys: Vec<&str> = answer
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        if n.is_multiple_of(2) {
+            assert_eq!(keys, [format!("s{n}").as_str(), "id", "status", "event"]);
+        } else {
+            assert_eq!(keys, ["event", "id", format!("s{n}").as_str()]);
+        }
+        heard += 1;
+    }
+    ws.expect_silence(Duration::from_millis(300)).await;
+}

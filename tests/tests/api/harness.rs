@@ -118,3 +118,57 @@ async fn redis_servers_of_their_own_never_share_a_port_and_restart_on_theirs() {
     let error = a.restart().await.unwrap_err();
     assert!(error.contains(&b.port.to_string()), "{error}");
 }
+
+/// Instances started together on an empty PostgreSQL database take turns migrating (an
+/// advisory lock): every one of them serves, none dies on a duplicate key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_gateways_started_together_on_an_empty_database_all_serve() {
+    let database = TestDatabase::create(Backend::Postgres).await.unwrap();
+    let env = [("DATABASE_URL", database.url.clone())];
+    let (a, b, c) = tokio::join!(
+        Gateway::start(&env),
+        Gateway::start(&env),
+        Gateway::start(&env)
+    );
+    let started = [a, b, c];
+    for gateway in &started {
+        assert!(gateway.is_ok(), "{:?}", gateway.as_ref().err());
+    }
+    let client = reqwest::Client::new();
+    for gateway in started.iter().flatten() {
+        let ready = client
+            .get(format!("{}/readyz", gateway.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+    }
+}
+
+/// The public listener queues a reconnect storm (its accept backlog is 4096, as the kernel
+/// here allows; the default was 128): `ss` shows a listener's backlog as its Send-Q.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_queues_a_reconnect_storm() {
+    let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let gateway = Gateway::start(&[("DATABASE_URL", database.url.clone())])
+        .await
+        .unwrap();
+    let port = gateway.address.rsplit(':').next().unwrap().to_owned();
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let listing = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    // State, Recv-Q, Send-Q (the backlog), local address, peer.
+    let backlog: u32 = listing
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no listener on {port}: {listing:?}"));
+    assert_eq!(backlog, somaxconn.min(4096), "{listing}");
+}

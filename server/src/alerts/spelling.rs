@@ -1,0 +1,363 @@
+//! Sharing that spelling cannot defeat. Subscriptions asking the same thing in other words
+//! (aliases, field order, repeated fields, whitespace, variables or inline values) share
+//! one execution: each is rewritten to a canonical document, which its group executes, and
+//! the canonical answer is reshaped into each spelling's own (its aliases, its order) once
+//! per notice and spelling, so members that spell alike still share bytes.
+//!
+//! Only plain selections are rewritten: no fragments, inline fragments or directives, and
+//! variables of the built-in scalar types only (their values are written into the canonical
+//! text). Anything else is grouped by its text, as before.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Name, Variables};
+use async_graphql_value::ConstValue;
+use serde_json::{Map, Value as Json};
+
+/// The canonical form of one member's subscription.
+pub struct Canonical {
+    /// The document the group executes; its text is the group's key.
+    pub text: String,
+    pub parsed: ExecutableDocument,
+    /// How the canonical answer becomes this member's.
+    pub shape: Arc<Shape>,
+    /// The member's spelling: members with equal keys get the same bytes.
+    pub spelling: Arc<str>,
+}
+
+/// A member's selection in its own order: (its response key, the canonical response key,
+/// the shape below when the field has a selection).
+#[derive(Debug, Default)]
+pub struct Shape(Vec<(String, String, Option<Shape>)>);
+
+/// One canonical field: its sub-selection keyed by (name, arguments as written).
+#[derive(Default)]
+struct Node {
+    children: BTreeMap<(String, String), Node>,
+}
+
+const BUILT_IN: [&str; 5] = ["ID", "String", "Int", "Float", "Boolean"];
+
+/// The canonical form of `document`'s operation, if it is a plain subscription.
+pub fn canonical(
+    document: &ExecutableDocument,
+    name: Option<&str>,
+    variables: &Variables,
+) -> Option<Canonical> {
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => &op.node,
+        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
+        _ => return None,
+    };
+    if operation.ty != OperationType::Subscription
+        || !operation.directives.is_empty()
+        || !document.fragments.is_empty()
+    {
+        return None;
+    }
+    // Each variable's value, when its type is a built-in scalar (or a list of them).
+    let mut values: BTreeMap<Name, ConstValue> = BTreeMap::new();
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        let mut base = &definition.var_type.node.base;
+        while let BaseType::List(inner) = base {
+            base = &inner.base;
+        }
+        let BaseType::Named(type_name) = base else {
+            return None;
+        };
+        if !BUILT_IN.contains(&type_name.as_str()) {
+            return None;
+        }
+        let value = variables
+            .get(&definition.name.node)
+            .cloned()
+            .or_else(|| definition.default_value.as_ref().map(|d| d.node.clone()))
+            .unwrap_or(ConstValue::Null);
+        values.insert(definition.name.node.clone(), value);
+    }
+    let mut root = Node::default();
+    add(&operation.selection_set.node, &values, true, &mut root)?;
+    let shape = shape(&operation.selection_set.node, &values, true, &root)?;
+    let mut text = String::from("subscription ");
+    print(&root, &mut text);
+    let parsed = async_graphql::parser::parse_query(&text).ok()?;
+    let spelling = format!("{shape:?}");
+    Some(Canonical {
+        text,
+        parsed,
+        shape: Arc::new(shape),
+        spelling: Arc::from(spelling),
+    })
+}
+
+/// A field's arguments as written in the canonical text: sorted, variables replaced by
+/// their values, a root field's `after` left out (it says only where a member's replay
+/// starts, never what the group executes).
+fn arguments(
+    field: &async_graphql::parser::types::Field,
+    values: &BTreeMap<Name, ConstValue>,
+    root: bool,
+) -> Option<String> {
+    let mut written: Vec<(String, String)> = Vec::new();
+    for (name, value) in &field.arguments {
+        if root && name.node.as_str() == "after" {
+            continue;
+        }
+        let value = value
+            .node
+            .clone()
+            .into_const_with(|variable| values.get(&variable).cloned().ok_or(()))
+            .ok()?;
+        written.push((name.node.to_string(), value.to_string()));
+    }
+    written.sort();
+    Some(
+        written
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// Adds `set` to the canonical tree under `node`; `None` if it is not a plain selection.
+fn add(
+    set: &SelectionSet,
+    values: &BTreeMap<Name, ConstValue>,
+    root: bool,
+    node: &mut Node,
+) -> Option<()> {
+    for item in &set.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field = &field.node;
+        if !field.directives.is_empty() {
+            return None;
+        }
+        let key = (field.name.node.to_string(), arguments(field, values, root)?);
+        let child = node.children.entry(key).or_default();
+        add(&field.selection_set.node, values, false, child)?;
+    }
+    Some(())
+}
+
+/// The canonical response key of the `index`-th field of `node`'s selection: its name,
+/// or `_<index>` when the name comes twice (with other arguments). So the canonical text
+/// has no more aliases than the member's (which the document guard has measured).
+fn key_of(node: &Node, index: usize) -> Option<String> {
+    let (name, _) = node.children.keys().nth(index)?;
+    let twice = node.children.keys().filter(|(n, _)| n == name).count() > 1;
+    Some(if twice {
+        format!("_{index}")
+    } else {
+        name.clone()
+    })
+}
+
+/// The member's shape over the canonical tree `node`.
+fn shape(
+    set: &SelectionSet,
+    values: &BTreeMap<Name, ConstValue>,
+    root: bool,
+    node: &Node,
+) -> Option<Shape> {
+    let mut entries: Vec<(String, String, Option<Shape>)> = Vec::new();
+    for item in &set.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field = &field.node;
+        let key = (field.name.node.to_string(), arguments(field, values, root)?);
+        let index = node.children.keys().position(|k| *k == key)?;
+        let child = node.children.get(&key)?;
+        let response_key = field
+            .alias
+            .as_ref()
+            .map_or_else(|| field.name.node.to_string(), |a| a.node.to_string());
+        // The same response key twice is one field (validation made sure they agree).
+        if entries.iter().any(|(k, _, _)| *k == response_key) {
+            continue;
+        }
+        let below = if field.selection_set.node.items.is_empty() {
+            None
+        } else {
+            Some(shape(&field.selection_set.node, values, false, child)?)
+        };
+        entries.push((response_key, key_of(node, index)?, below));
+    }
+    Some(Shape(entries))
+}
+
+fn print(node: &Node, out: &mut String) {
+    out.push('{');
+    for (index, ((name, arguments), child)) in node.children.iter().enumerate() {
+        out.push(' ');
+        let key = key_of(node, index).unwrap_or_else(|| name.clone());
+        if key != *name {
+            out.push_str(&key);
+            out.push_str(": ");
+        }
+        out.push_str(name);
+        if !arguments.is_empty() {
+            out.push('(');
+            out.push_str(arguments);
+            out.push(')');
+        }
+        if !child.children.is_empty() {
+            out.push(' ');
+            print(child, out);
+        }
+    }
+    out.push_str(" }");
+}
+
+/// A member's answer (`{"data": …, "errors": …}` as JSON text) from the canonical one.
+pub fn reshape(canonical: &str, shape: &Shape) -> Option<String> {
+    let mut answer: Map<String, Json> = serde_json::from_str(canonical).ok()?;
+    if let Some(data) = answer.get_mut("data") {
+        *data = reshape_value(data, shape);
+    }
+    if let Some(Json::Array(errors)) = answer.get_mut("errors") {
+        for error in errors {
+            if let Some(Json::Array(path)) = error.get_mut("path") {
+                rename_path(path, shape);
+            }
+        }
+    }
+    serde_json::to_string(&answer).ok()
+}
+
+fn reshape_value(value: &Json, shape: &Shape) -> Json {
+    match value {
+        Json::Object(fields) => Json::Object(
+            shape
+                .0
+                .iter()
+                .map(|(key, canonical, below)| {
+                    let value = fields.get(canonical).unwrap_or(&Json::Null);
+                    let value = match below {
+                        Some(below) => reshape_value(value, below),
+                        None => value.clone(),
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(items.iter().map(|i| reshape_value(i, shape)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// An error's path in the member's keys (list indexes stay).
+fn rename_path(path: &mut [Json], shape: &Shape) {
+    let mut at = Some(shape);
+    for segment in path.iter_mut() {
+        let (Json::String(key), Some(current)) = (&*segment, at) else {
+            continue;
+        };
+        match current.0.iter().find(|(_, canonical, _)| canonical == key) {
+            Some((own, _, below)) => {
+                *segment = Json::String(own.clone());
+                at = below.as_ref();
+            }
+            None => at = None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(text: &str, variables: Json) -> Option<Canonical> {
+        let parsed = async_graphql::parser::parse_query(text).unwrap();
+        canonical(&parsed, None, &Variables::from_json(variables))
+    }
+
+    #[test]
+    fn spellings_of_one_question_have_one_canonical_form() {
+        let a = of(
+            "subscription($e: ID) { x: eventStatusChanged(eventId: $e) { status id event { name } } }",
+            serde_json::json!({ "e": "7" }),
+        )
+        .unwrap();
+        let b = of(
+            "subscription { eventStatusChanged(eventId: \"7\", after: \"3\") { id  id event { n: name } s: status } }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        let c = of(
+            "subscription($f: ID, $after: String) { y: eventStatusChanged(after: $after, eventId: $f) { event { name } status id } }",
+            serde_json::json!({ "f": "7", "after": "9" }),
+        )
+        .unwrap();
+        assert_eq!(a.text, b.text);
+        assert_eq!(a.text, c.text);
+        assert_ne!(a.spelling, b.spelling);
+        // Another event is another question.
+        let other = of(
+            "subscription($e: ID) { eventStatusChanged(eventId: $e) { id } }",
+            serde_json::json!({ "e": "8" }),
+        )
+        .unwrap();
+        assert_ne!(a.text, other.text);
+    }
+
+    #[test]
+    fn the_canonical_answer_is_reshaped_into_each_spelling() {
+        let member = of(
+            "subscription($e: ID) { x: eventStatusChanged(eventId: $e) { s: status id event { n: name } status } }",
+            serde_json::json!({ "e": "7" }),
+        )
+        .unwrap();
+        // Canonical order: event, id, status; aliases only where a name comes twice.
+        assert_eq!(
+            member.text,
+            "subscription { eventStatusChanged(eventId: \"7\") { event { name } id status } }"
+        );
+        let answer = r#"{"data":{"eventStatusChanged":{"event":{"name":"Almaty"},"id":"5","status":"CANCELLED"}}}"#;
+        let own = reshape(answer, &member.shape).unwrap();
+        assert_eq!(
+            own,
+            r#"{"data":{"x":{"s":"CANCELLED","id":"5","event":{"n":"Almaty"},"status":"CANCELLED"}}}"#
+        );
+    }
+
+    #[test]
+    fn a_field_asked_with_other_arguments_gets_an_alias_of_its_own() {
+        let member = of(
+            "subscription { a: eventStatusChanged(eventId: \"1\") { id } b: eventStatusChanged(eventId: \"2\") { id } }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        assert_eq!(
+            member.text,
+            "subscription { _0: eventStatusChanged(eventId: \"1\") { id } _1: eventStatusChanged(eventId: \"2\") { id } }"
+        );
+        let own = reshape(
+            r#"{"data":{"_0":{"id":"1"},"_1":{"id":"2"}}}"#,
+            &member.shape,
+        )
+        .unwrap();
+        assert_eq!(own, r#"{"data":{"a":{"id":"1"},"b":{"id":"2"}}}"#);
+    }
+
+    #[test]
+    fn what_cannot_be_rewritten_safely_is_left_alone() {
+        for text in [
+            "subscription { ...F } fragment F on Subscription { eventStatusChanged { id } }",
+            "subscription { eventStatusChanged @skip(if: false) { id } }",
+            "subscription($l: Language) { eventStatusChanged { reason(language: $l) } }",
+            "query { events { edges { cursor } } }",
+        ] {
+            assert!(of(text, serde_json::json!({})).is_none(), "{text}");
+        }
+    }
+}
