@@ -270,7 +270,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         refused_took.as_secs_f64() * 1000.0
     );
 
-    let url = format!("{}/graphql", gateway.address.replace("http://", "ws://"));
+    let url = format!("{}/graphql/ws", gateway.address.replace("http://", "ws://"));
     // The floor: the same change heard by one subscription.
     let mut one = subscribe(&url, &event_id, 1, 1).await?;
     let (floor_cpu, floor_last, _) = change(
