@@ -38,7 +38,7 @@ pub struct App {
     /// How a stop closes WebSockets.
     pub stopping: ShutdownSettings,
     /// Open WebSockets and live operations per client address.
-    pub per_address: Arc<crate::http::ws::PerAddress>,
+    pub per_address: Arc<crate::per_address::PerAddress>,
     /// WebSocket upgrades per client address.
     pub ws_upgrades: DefaultKeyedRateLimiter<IpAddr>,
     /// Proxies whose X-Forwarded-For is believed.

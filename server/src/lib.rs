@@ -8,6 +8,7 @@ pub mod database;
 pub mod http;
 pub mod mailer;
 pub mod metrics;
+pub mod per_address;
 pub mod push;
 pub mod rate_buckets;
 pub mod revocation;

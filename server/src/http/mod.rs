@@ -12,7 +12,7 @@ mod graphql;
 mod health;
 pub mod serve;
 mod web;
-pub mod ws;
+mod ws;
 
 use std::time::Duration;
 

@@ -10,10 +10,7 @@
 //! WS_AUTH_RECHECK_MS, and a withdrawn credential (sign-out, password reset, key
 //! revocation) closes the socket at once through the revocation registry.
 
-mod per_address;
 mod protocol;
-
-pub use per_address::PerAddress;
 
 use std::collections::HashMap;
 use std::sync::Arc;
