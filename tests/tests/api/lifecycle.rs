@@ -110,13 +110,20 @@ async fn sigterm_stops_in_order_within_the_grace_even_with_a_stalled_client() {
         .unwrap();
     assert!(killed.success());
 
-    // 1. Readiness goes first, while the listener still answers.
+    // 1. Readiness goes first, while the listener still answers. The signal reaches the
+    // process a moment after `kill` returns: a probe sent meanwhile may still read 200.
     let client = reqwest::Client::new();
-    let ready = client
-        .get(format!("{}/readyz", gateway.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = loop {
+        let ready = client
+            .get(format!("{}/readyz", gateway.address))
+            .send()
+            .await
+            .unwrap();
+        if ready.status() != 200 || signalled.elapsed() > Duration::from_millis(900) {
+            break ready;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.json::<Value>().await.unwrap()["draining"], true);
     let readiness_at = signalled.elapsed();
