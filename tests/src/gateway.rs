@@ -39,6 +39,33 @@ pub fn gateway_binary() -> PathBuf {
     dir.join(format!("gateway{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// Why a gateway child did not come to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("starting {binary}: {source}")]
+    Spawn {
+        binary: String,
+        source: std::io::Error,
+    },
+    #[error("the gateway exited ({status}) before serving; its last lines:\n{tail}")]
+    Exited {
+        status: std::process::ExitStatus,
+        tail: String,
+    },
+    /// Another process answered at the address the child reported.
+    #[error("{0}")]
+    Foreign(String),
+    #[error("the gateway did not serve within 60 s; its last lines:\n{0}")]
+    TimedOut(String),
+}
+
+/// The tools and the promise harness speak `Result<_, String>`.
+impl From<StartError> for String {
+    fn from(error: StartError) -> Self {
+        error.to_string()
+    }
+}
+
 /// What a child gateway has printed: its log lines (all of them when captured, else the
 /// last [`TAIL`]) and the addresses it announced.
 #[derive(Default)]
@@ -112,18 +139,21 @@ impl Gateway {
     /// (unless `env` says otherwise), reads the addresses it reports, and waits until its
     /// own /healthz answers (readiness may wait on a Redis that a test keeps down on
     /// purpose). Its logs are shown only when GATEWAY_LOG is set (to a RUST_LOG filter).
-    pub async fn start(env: &[(&str, String)]) -> Result<Self, String> {
+    pub async fn start(env: &[(&str, String)]) -> Result<Self, StartError> {
         Self::spawn(Command::new(gateway_binary()), env, None).await
     }
 
     /// Like [`Gateway::start`], keeping every log line (at `filter`) for [`Gateway::logs`].
-    pub async fn start_logged(env: &[(&str, String)], filter: &str) -> Result<Self, String> {
+    pub async fn start_logged(env: &[(&str, String)], filter: &str) -> Result<Self, StartError> {
         Self::spawn(Command::new(gateway_binary()), env, Some(filter)).await
     }
 
     /// Like [`Gateway::start`] with a command of the caller's that execs the gateway (a
     /// shell that raises the open-file limit first, say).
-    pub async fn start_command(command: Command, env: &[(&str, String)]) -> Result<Self, String> {
+    pub async fn start_command(
+        command: Command,
+        env: &[(&str, String)],
+    ) -> Result<Self, StartError> {
         Self::spawn(command, env, None).await
     }
 
@@ -131,7 +161,7 @@ impl Gateway {
         mut command: Command,
         env: &[(&str, String)],
         capture: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StartError> {
         let shown = std::env::var("GATEWAY_LOG").ok();
         let filter = capture
             .map(str::to_owned)
@@ -158,9 +188,10 @@ impl Gateway {
         let admin_off = env
             .iter()
             .any(|(key, value)| *key == "ADMIN_BIND" && value == "off");
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", gateway_binary().display()))?;
+        let mut child = command.spawn().map_err(|source| StartError::Spawn {
+            binary: gateway_binary().display().to_string(),
+            source,
+        })?;
         let output = Arc::new(Mutex::new(Output {
             keep_all: capture.is_some(),
             ..Output::default()
@@ -205,17 +236,17 @@ impl Gateway {
 
     /// Waits for the addresses the child reports, then for its own health answer. Fails at
     /// once, with its last lines, when the child has exited.
-    async fn wait_until_serving(&mut self, admin_off: bool) -> Result<(), String> {
+    async fn wait_until_serving(&mut self, admin_off: bool) -> Result<(), StartError> {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 // The readers may still hold the last lines for a moment.
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                return Err(format!(
-                    "the gateway exited ({status}) before serving; its last lines:\n{}",
-                    self.tail()
-                ));
+                return Err(StartError::Exited {
+                    status,
+                    tail: self.tail(),
+                });
             }
             let (listening, admin) = self
                 .output
@@ -229,16 +260,13 @@ impl Gateway {
                 self.admin = admin.unwrap_or_default();
                 match health_of(&client, &self.address, &self.instance).await {
                     Ok(()) => return Ok(()),
-                    Err(Health::Foreign(message)) => return Err(message),
+                    Err(Health::Foreign(message)) => return Err(StartError::Foreign(message)),
                     Err(Health::NotYet) => {}
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!(
-            "the gateway did not serve within 60 s; its last lines:\n{}",
-            self.tail()
-        ))
+        Err(StartError::TimedOut(self.tail()))
     }
 
     fn tail(&self) -> String {

@@ -23,7 +23,7 @@ pub struct OwnRedis {
 }
 
 impl OwnRedis {
-    pub async fn start() -> Result<Self, String> {
+    pub async fn start() -> Result<Self, RedisStartError> {
         let mut last = String::new();
         for _ in 0..20 {
             let mut redis = Self {
@@ -32,20 +32,18 @@ impl OwnRedis {
             };
             match redis.spawn().await {
                 Ok(()) => return Ok(redis),
-                Err(Start::Taken(why)) => last = why,
-                Err(Start::Failed(why)) => return Err(why),
+                Err(RedisStartError::Taken(why)) => last = why,
+                Err(failed) => return Err(failed),
             }
         }
-        Err(format!(
-            "no free port for redis-server in 20 draws; the last: {last}"
-        ))
+        Err(RedisStartError::NoFreePort(last))
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    async fn spawn(&mut self) -> Result<(), Start> {
+    async fn spawn(&mut self) -> Result<(), RedisStartError> {
         let mut child = Command::new("redis-server")
             .args([
                 "--port",
@@ -60,12 +58,12 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| Start::Failed(format!("starting redis-server: {e}")))?;
+            .map_err(|e| RedisStartError::Failed(format!("starting redis-server: {e}")))?;
         let pid = child.id();
         for _ in 0..200 {
             if let Ok(Some(status)) = child.try_wait() {
                 // redis-server exits when it cannot bind.
-                return Err(Start::Taken(format!(
+                return Err(RedisStartError::Taken(format!(
                     "redis-server on port {} exited ({status})",
                     self.port
                 )));
@@ -78,7 +76,7 @@ impl OwnRedis {
                 Some(other) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(Start::Taken(format!(
+                    return Err(RedisStartError::Taken(format!(
                         "port {} is answered by redis-server pid {other}, not {pid}",
                         self.port
                     )));
@@ -88,7 +86,7 @@ impl OwnRedis {
         }
         let _ = child.kill();
         let _ = child.wait();
-        Err(Start::Failed(format!(
+        Err(RedisStartError::Failed(format!(
             "redis-server on port {} did not answer within 4 s",
             self.port
         )))
@@ -104,18 +102,29 @@ impl OwnRedis {
 
     /// Stops it and starts a new one on the same port: its clients reconnect to the address
     /// they know. Fails, rather than going on with another server, if the port was taken.
-    pub async fn restart(&mut self) -> Result<(), String> {
+    pub async fn restart(&mut self) -> Result<(), RedisStartError> {
         self.stop();
-        self.spawn().await.map_err(|e| match e {
-            Start::Taken(why) | Start::Failed(why) => why,
-        })
+        self.spawn().await
     }
 }
 
-enum Start {
+/// Why a Redis of one's own did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStartError {
     /// The port is someone else's: draw another.
+    #[error("{0}")]
     Taken(String),
+    #[error("{0}")]
     Failed(String),
+    #[error("no free port for redis-server in 20 draws; the last: {0}")]
+    NoFreePort(String),
+}
+
+/// The tools and the promise harness speak `Result<_, String>`.
+impl From<RedisStartError> for String {
+    fn from(error: RedisStartError) -> Self {
+        error.to_string()
+    }
 }
 
 impl Drop for OwnRedis {
@@ -164,12 +173,10 @@ pub struct RefusingPort {
 }
 
 impl RefusingPort {
-    pub fn new() -> Result<Self, String> {
-        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
-        socket
-            .bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
-            .map_err(|e| e.to_string())?;
-        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+    pub fn new() -> std::io::Result<Self> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let port = socket.local_addr()?.port();
         Ok(Self {
             _socket: socket,
             port,

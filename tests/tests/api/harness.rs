@@ -96,7 +96,7 @@ async fn the_harness_refuses_a_health_answer_from_a_process_it_did_not_start() {
         ),
     ])
     .await;
-    let Err(message) = refused else {
+    let Err(message) = refused.map_err(|e| e.to_string()) else {
         panic!("the harness took an answer from a gateway it did not start");
     };
     assert!(message.contains("exited"), "{message}");
@@ -115,7 +115,7 @@ async fn redis_servers_of_their_own_never_share_a_port_and_restart_on_theirs() {
     // A restart on a port another server holds is refused, not taken for one's own.
     a.stop();
     a.port = b.port;
-    let error = a.restart().await.unwrap_err();
+    let error = a.restart().await.unwrap_err().to_string();
     assert!(error.contains(&b.port.to_string()), "{error}");
 }
 
