@@ -12,7 +12,12 @@ use crate::helpers::{Backend, TestDatabase, error_code};
 use crate::ws_client::{TRANSPORT, Ws};
 
 /// One GraphQL request to the child gateway; the whole answer.
-async fn graphql(server: &Gateway, token: Option<&str>, query: &str, variables: Value) -> Value {
+pub(crate) async fn graphql(
+    server: &Gateway,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
     post_graphql(
         &reqwest::Client::new(),
         &server.address,
@@ -24,13 +29,18 @@ async fn graphql(server: &Gateway, token: Option<&str>, query: &str, variables: 
 }
 
 /// Like [`graphql`], the answer without errors; its `data`.
-async fn ok(server: &Gateway, token: Option<&str>, query: &str, variables: Value) -> Value {
+pub(crate) async fn ok(
+    server: &Gateway,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
     let body = graphql(server, token, query, variables).await;
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
     body["data"].clone()
 }
 
-async fn sign_in(server: &Gateway, email: &str, password: &str) -> String {
+pub(crate) async fn sign_in(server: &Gateway, email: &str, password: &str) -> String {
     let data = ok(
         server,
         None,

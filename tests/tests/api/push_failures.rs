@@ -4,39 +4,16 @@
 
 use std::time::Duration;
 
+use gateway_tests::Gateway;
 use gateway_tests::push_service::{MockPushService, Scripted};
-use gateway_tests::{Gateway, post_graphql};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::deployment::{ok, sign_in};
 use crate::events::gateway;
 use crate::helpers::{Backend, TestDatabase};
 
 const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
     failed attempts lastError failuresByClass { class count } } }";
-
-async fn ok(server: &Gateway, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let body = post_graphql(
-        &reqwest::Client::new(),
-        &server.address,
-        token,
-        &json!({ "query": query, "variables": variables }),
-    )
-    .await
-    .unwrap();
-    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
-    body["data"].clone()
-}
-
-async fn sign_in(server: &Gateway, email: &str, password: &str) -> String {
-    let data = ok(
-        server,
-        None,
-        "mutation($input: SignInInput!) { signIn(input: $input) { token } }",
-        json!({ "input": { "email": email, "password": password } }),
-    )
-    .await;
-    data["signIn"]["token"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_given_up_is_logged_by_origin_reported_with_its_reason_and_counted_by_class() {
