@@ -371,23 +371,21 @@ impl Fanout {
         // The question in its canonical words, when it can be put so: the group executes
         // that, and this member reads each frame in its own words.
         let canonical = canonical(&document.parsed, name.as_deref(), &template.variables);
-        let (group_template, spelled) = match canonical {
-            Some(canonical) => {
-                let text: Arc<str> = Arc::from(canonical.text.as_str());
-                (
+        // Parsed once and cached like any document: a storm of subscribers asking the same
+        // question parses its canonical text once.
+        let (group_template, spelled) =
+            match canonical.and_then(|c| Some((self.document(&c.text)?, c.spelling, c.shape))) {
+                Some(((text, document), spelling, shape)) => (
                     Template {
                         text,
-                        document: Arc::new(Document {
-                            parsed: canonical.parsed,
-                        }),
+                        document,
                         operation_name: None,
                         variables: Variables::default(),
                     },
-                    Some((canonical.spelling, canonical.shape)),
-                )
-            }
-            None => (template.clone(), None),
-        };
+                    Some((spelling, shape)),
+                ),
+                None => (template.clone(), None),
+            };
         let scope = if document.shared_by_everyone(name.as_deref()) {
             Scope::Everyone
         } else {

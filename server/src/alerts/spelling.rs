@@ -20,9 +20,9 @@ use serde_json::{Map, Value as Json};
 
 /// The canonical form of one member's subscription.
 pub struct Canonical {
-    /// The document the group executes; its text is the group's key.
+    /// The document the group executes (parsed, and cached, by the fan-out); its text is
+    /// the group's key.
     pub text: String,
-    pub parsed: ExecutableDocument,
     /// How the canonical answer becomes this member's.
     pub shape: Arc<Shape>,
     /// The member's spelling: members with equal keys get the same bytes.
@@ -86,11 +86,9 @@ pub fn canonical(
     let shape = shape(&operation.selection_set.node, &values, true, &root)?;
     let mut text = String::from("subscription ");
     print(&root, &mut text);
-    let parsed = async_graphql::parser::parse_query(&text).ok()?;
     let spelling = format!("{shape:?}");
     Some(Canonical {
         text,
-        parsed,
         shape: Arc::new(shape),
         spelling: Arc::from(spelling),
     })
