@@ -70,14 +70,28 @@ async function register(page, slug, distanceName, shirt) {
  * the race's wall-clock time); resolves when the mutation answered, to when it did. */
 async function announce(page, slug, status, reason, newStart) {
   const race = page.locator(`#race-${slug}`);
-  await race.getByLabel('New status').selectOption(status);
-  await race.getByLabel('Reason (shown to every runner)').fill(reason);
-  if (newStart) await race.getByLabel(/New start/).fill(newStart);
-  const answered = page.waitForResponse(
-    (r) => r.url() === `${GATEWAY}/graphql` && (r.request().postData() ?? '').includes('changeEventStatus'),
-  );
-  await race.getByRole('button', { name: 'Announce' }).click();
-  const response = await answered;
+  // The card may be redrawn between filling and the click (a live alert refreshes it): then
+  // the form sent is empty and the browser's own check stops it. Fill and send again, at
+  // most three times; a mutation that was sent is never sent twice (its answer is awaited).
+  let response;
+  for (let attempt = 1; !response; attempt += 1) {
+    await race.getByLabel('New status').selectOption(status);
+    await race.getByLabel('Reason (shown to every runner)').fill(reason);
+    if (newStart) await race.getByLabel(/New start/).fill(newStart);
+    const sent = page.waitForRequest(
+      (r) => r.url() === `${GATEWAY}/graphql` && (r.postData() ?? '').includes('changeEventStatus'),
+      { timeout: 5_000 },
+    );
+    await race.getByRole('button', { name: 'Announce' }).click();
+    const request = await sent.catch((error) => {
+      if (attempt >= 3) throw error;
+      return null;
+    });
+    if (request) {
+      response = await request.response();
+      check(response !== null, 'the status change was answered');
+    }
+  }
   const at = Date.now();
   const body = await response.json();
   check(!body.errors, `the status change is accepted: ${JSON.stringify(body.errors)}`);
