@@ -160,3 +160,25 @@ pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A response with one error and no data, coded like every refusal: for limits met while
+/// answering (a deadline, a response over its ceiling), on whichever transport.
+pub fn coded_response(code: &str, message: impl Into<String>) -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    async_graphql::Response::from_errors(vec![error])
+}
+
+/// The answer that replaces one larger than RESPONSE_MAX_BYTES.
+pub fn response_too_large(limit: usize) -> async_graphql::Response {
+    coded_response(
+        "RESPONSE_TOO_LARGE",
+        format!(
+            "the answer is larger than {limit} bytes (RESPONSE_MAX_BYTES): ask for fewer \
+             fields or a smaller page; a mutation's change, if any, stands"
+        ),
+    )
+}

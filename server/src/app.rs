@@ -52,6 +52,8 @@ pub struct App {
     pub request_timeout: std::time::Duration,
     /// The largest request body read (MAX_BODY_BYTES).
     pub max_body_bytes: usize,
+    /// The largest answer sent, on every transport (RESPONSE_MAX_BYTES).
+    pub response_max_bytes: usize,
     /// Shared subscription executions.
     pub fanout: Arc<Fanout>,
     /// Sockets that hold a withdrawable credential.

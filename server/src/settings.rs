@@ -509,6 +509,20 @@ pub struct QueryLimits {
           value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub expanded_selections: u32,
 
+    /// Largest answer sent, in bytes of JSON, on every transport: a query's, a mutation's,
+    /// and each alert of a subscription. A larger one is replaced by a RESPONSE_TOO_LARGE
+    /// error (and ends the subscription).
+    #[arg(long = "response-max-bytes", env = "RESPONSE_MAX_BYTES", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(256..=64 * 1024 * 1024))]
+    pub response_max_bytes: u64,
+
+    /// Processor time one shared subscription execution (one alert for one group) may
+    /// spend in the gateway, waits for the database aside; beyond it the subscription ends
+    /// with EXECUTION_TOO_EXPENSIVE for its members, and the instance goes on.
+    #[arg(long = "subscription-execution-budget-ms", env = "SUBSCRIPTION_EXECUTION_BUDGET_MS",
+          default_value = "250", value_parser = millis(0..=60_000))]
+    pub subscription_execution_budget: Duration,
+
     /// Password hashes (argon2id, 19 MiB each) computed at once; more wait their turn.
     /// Default: twice the available cores.
     #[arg(long = "password-hash-concurrency", env = "PASSWORD_HASH_CONCURRENCY",

@@ -214,11 +214,17 @@ impl Application {
         let limits = settings.limits.schema_limits();
         let schema = schema::build_schema(api, limits, settings.http.introspection_on(embedded));
         workers.push(tokio::spawn(probe_pool(db.clone(), shutdown.clone())));
+        let response_max_bytes =
+            usize::try_from(settings.limits.response_max_bytes).unwrap_or(usize::MAX);
         let fanout = Fanout::new(
             schema.clone(),
             db.clone(),
             hub,
             u64::from(settings.limits.replay_max_notifications),
+            crate::alerts::fanout::Budget {
+                processor_time: settings.limits.subscription_execution_budget,
+                bytes: response_max_bytes,
+            },
         );
         let upgrades = std::num::NonZeroU32::new(settings.rates.ws_upgrades_per_address)
             .unwrap_or(std::num::NonZeroU32::MIN);
@@ -244,6 +250,7 @@ impl Application {
             introspection: settings.http.introspection_on(embedded),
             request_timeout: settings.http.request_timeout,
             max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
+            response_max_bytes,
             fanout,
             revocations: registry,
             limits,

@@ -16,6 +16,10 @@
 //! - a group skips no notice: an execution that fails inside (the database away) is
 //!   tried again until it answers.
 //!
+//! - a shared execution is held to its budget (processor time in the gateway, and the
+//!   answer's size): one over it ends the group's subscriptions with a coded error, so that
+//!   an expensive question costs one execution, not one per alert.
+//!
 //! Parsed documents are cached by their text, so the subscribe path of an operation seen
 //! before parses nothing, validates nothing and reads nothing from the database.
 
@@ -52,9 +56,29 @@ const GROUP_BUFFER: usize = 64;
 /// Notices read from the log per query when a group fell behind the hub.
 const CATCH_UP_BATCH: u64 = 500;
 
+/// What one shared execution may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Time spent inside the execution's `poll`, waits for the database aside
+    /// (SUBSCRIPTION_EXECUTION_BUDGET_MS).
+    pub processor_time: Duration,
+    /// The serialized answer's size (RESPONSE_MAX_BYTES).
+    pub bytes: usize,
+}
+
+/// Why a group ended: a coded error its members receive, after which the subscription is
+/// over.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// One notice's answer, shared by every member of a group.
 #[derive(Debug)]
 pub struct Frame {
+    /// Set on a group's last frame: the members get this error instead of a payload.
+    pub ending: Option<Ending>,
     pub notice_id: i64,
     /// When the notice was committed, for the alert-delay metric.
     pub committed_at: DateTime<Utc>,
@@ -71,6 +95,7 @@ pub struct Frame {
 impl Frame {
     pub fn new(notice_id: i64, committed_at: DateTime<Utc>, payload: String) -> Self {
         Self {
+            ending: None,
             notice_id,
             committed_at,
             payload,
@@ -270,6 +295,8 @@ pub struct Fanout {
     buffer: usize,
     /// A client cursor further behind than this many notifications is refused.
     max_behind: u64,
+    /// What each shared execution may cost.
+    budget: Budget,
 }
 
 /// A subscription, ready to join.
@@ -311,6 +338,7 @@ impl Fanout {
         db: DatabaseConnection,
         hub: Arc<Hub>,
         max_behind: u64,
+        budget: Budget,
     ) -> Arc<Self> {
         Arc::new(Self {
             schema,
@@ -320,6 +348,7 @@ impl Fanout {
             documents: Mutex::new(HashMap::new()),
             buffer: GROUP_BUFFER,
             max_behind,
+            budget,
         })
     }
 
@@ -448,6 +477,13 @@ impl Fanout {
             loop {
                 match receiver.recv().await {
                     Ok(frame) => {
+                        if let Some(ending) = &frame.ending {
+                            yield Out::Failed(schema::error::coded_response(
+                                ending.code,
+                                ending.message.clone(),
+                            ));
+                            return;
+                        }
                         if frame.notice_id > cursor {
                             cursor = frame.notice_id;
                             yield Out::Shared(match &spelled {
@@ -519,6 +555,7 @@ impl Fanout {
                 };
                 let task = tokio::spawn(run_group(
                     self.clone(),
+                    key.clone(),
                     template.clone(),
                     data,
                     sender.clone(),
@@ -542,6 +579,28 @@ impl Fanout {
             },
             receiver,
         )
+    }
+
+    /// Ends a group: its members get `ending` and leave; a member who asks again starts a
+    /// new group (and meets the same budget on its first alert).
+    fn end_group(
+        &self,
+        key: &GroupKey,
+        sender: &broadcast::Sender<Arc<Frame>>,
+        notice_id: i64,
+        committed_at: DateTime<Utc>,
+        ending: Ending,
+    ) {
+        if let Ok(mut groups) = self.groups.lock()
+            && groups
+                .get(key)
+                .is_some_and(|group| group.sender.same_channel(sender))
+        {
+            groups.remove(key);
+        }
+        let mut frame = Frame::new(notice_id, committed_at, String::new());
+        frame.ending = Some(ending);
+        let _ = sender.send(Arc::new(frame));
     }
 
     fn remove_if_empty(&self, key: &GroupKey) {
@@ -607,6 +666,7 @@ impl Fanout {
 /// the members would otherwise never hear of that notice.
 async fn run_group(
     fanout: Arc<Fanout>,
+    key: GroupKey,
     template: Template,
     data: Arc<Data>,
     sender: broadcast::Sender<Arc<Frame>>,
@@ -647,11 +707,30 @@ async fn run_group(
             let mut retry = Backoff::default();
             let answer = loop {
                 let request = template.request(NoticeSource::One(notice.clone()));
-                let answer = fanout
+                let mut execution = fanout
                     .schema
-                    .execute_stream_with_session_data(request, data.clone())
-                    .next()
-                    .await;
+                    .execute_stream_with_session_data(request, data.clone());
+                let metered = Metered::new(execution.next(), fanout.budget.processor_time);
+                let answer = match metered.await {
+                    Ok(answer) => answer,
+                    Err(spent) => {
+                        let limit = fanout.budget.processor_time.as_millis();
+                        tracing::warn!(
+                            notice = notice.id,
+                            spent_ms = spent.as_millis(),
+                            limit_ms = limit,
+                            "a shared subscription execution went over its budget: ending it"
+                        );
+                        fanout.end_group(&key, &sender, notice.id, notice.created_at, Ending {
+                            code: "EXECUTION_TOO_EXPENSIVE",
+                            message: format!(
+                                "answering this subscription once took more than {limit} ms of \
+                                 the gateway's time (SUBSCRIPTION_EXECUTION_BUDGET_MS): ask for less"
+                            ),
+                        });
+                        return;
+                    }
+                };
                 match answer {
                     Some(answer) if failed_inside(&answer) => {
                         // Thousands of groups may meet the same outage: one line per notice.
@@ -670,6 +749,23 @@ async fn run_group(
                 continue;
             };
             match serde_json::to_string(&answer) {
+                Ok(payload) if payload.len() > fanout.budget.bytes => {
+                    let limit = fanout.budget.bytes;
+                    let message = schema::error::response_too_large(limit).errors[0]
+                        .message
+                        .clone();
+                    fanout.end_group(
+                        &key,
+                        &sender,
+                        notice.id,
+                        notice.created_at,
+                        Ending {
+                            code: "RESPONSE_TOO_LARGE",
+                            message,
+                        },
+                    );
+                    return;
+                }
                 Ok(payload) => {
                     let _ =
                         sender.send(Arc::new(Frame::new(notice.id, notice.created_at, payload)));
@@ -693,6 +789,44 @@ fn failed_inside(response: &async_graphql::Response) -> bool {
             .and_then(|extensions| extensions.get("code"))
             .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
     })
+}
+
+/// A future whose time inside `poll` is counted against a budget: the processor time it
+/// costs, waits (for the database, for a permit) aside. Over the budget it answers `Err`
+/// with the time spent, whether or not it finished.
+struct Metered<F> {
+    inner: F,
+    spent: Duration,
+    budget: Duration,
+}
+
+impl<F> Metered<F> {
+    fn new(inner: F, budget: Duration) -> Self {
+        Self {
+            inner,
+            spent: Duration::ZERO,
+            budget,
+        }
+    }
+}
+
+impl<F: std::future::Future + Unpin> std::future::Future for Metered<F> {
+    type Output = Result<F::Output, Duration>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let started = std::time::Instant::now();
+        let poll = std::pin::Pin::new(&mut self.inner).poll(cx);
+        let spent = self.spent + started.elapsed();
+        self.spent = spent;
+        match poll {
+            _ if spent > self.budget => std::task::Poll::Ready(Err(spent)),
+            std::task::Poll::Ready(output) => std::task::Poll::Ready(Ok(output)),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// Waits between retries: 50 ms, doubling to 2 s.

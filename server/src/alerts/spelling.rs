@@ -4,9 +4,12 @@
 //! the canonical answer is reshaped into each spelling's own (its aliases, its order) once
 //! per notice and spelling, so members that spell alike still share bytes.
 //!
-//! Only plain selections are rewritten: no fragments, inline fragments or directives, and
-//! variables of the built-in scalar types only (their values are written into the canonical
-//! text). Anything else is grouped by its text, as before.
+//! Fragments (named and inline) are flattened into the selection they stand in, and
+//! `@skip` / `@include` are decided from their values: the schema has no interface or
+//! union, so every valid type condition holds and a fragment's fields are plainly the
+//! parent's. Variables of the built-in scalar types are written into the canonical text;
+//! a document with another kind of variable, or another directive, is grouped by its
+//! text, as before.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,10 +57,7 @@ pub fn canonical(
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
         _ => return None,
     };
-    if operation.ty != OperationType::Subscription
-        || !operation.directives.is_empty()
-        || !document.fragments.is_empty()
-    {
+    if operation.ty != OperationType::Subscription || !operation.directives.is_empty() {
         return None;
     }
     // Each variable's value, when its type is a built-in scalar (or a list of them).
@@ -81,9 +81,14 @@ pub fn canonical(
             .unwrap_or(ConstValue::Null);
         values.insert(definition.name.node.clone(), value);
     }
+    let selection = Collector {
+        document,
+        values: &values,
+    };
+    let fields = selection.collect(&[&operation.selection_set.node])?;
     let mut root = Node::default();
-    add(&operation.selection_set.node, &values, true, &mut root)?;
-    let shape = shape(&operation.selection_set.node, &values, true, &root)?;
+    selection.add(&fields, true, &mut root)?;
+    let shape = selection.shape(&fields, true, &root)?;
     let mut text = String::from("subscription ");
     print(&root, &mut text);
     let spelling = format!("{shape:?}");
@@ -97,11 +102,7 @@ pub fn canonical(
 /// A field's arguments as written in the canonical text: sorted, variables replaced by
 /// their values, a root field's `after` left out (it says only where a member's replay
 /// starts, never what the group executes).
-fn arguments(
-    field: &async_graphql::parser::types::Field,
-    values: &BTreeMap<Name, ConstValue>,
-    root: bool,
-) -> Option<String> {
+fn arguments(field: &Field, values: &BTreeMap<Name, ConstValue>, root: bool) -> Option<String> {
     let mut written: Vec<(String, String)> = Vec::new();
     for (name, value) in &field.arguments {
         if root && name.node.as_str() == "after" {
@@ -124,28 +125,6 @@ fn arguments(
     )
 }
 
-/// Adds `set` to the canonical tree under `node`; `None` if it is not a plain selection.
-fn add(
-    set: &SelectionSet,
-    values: &BTreeMap<Name, ConstValue>,
-    root: bool,
-    node: &mut Node,
-) -> Option<()> {
-    for item in &set.items {
-        let Selection::Field(field) = &item.node else {
-            return None;
-        };
-        let field = &field.node;
-        if !field.directives.is_empty() {
-            return None;
-        }
-        let key = (field.name.node.to_string(), arguments(field, values, root)?);
-        let child = node.children.entry(key).or_default();
-        add(&field.selection_set.node, values, false, child)?;
-    }
-    Some(())
-}
-
 /// The canonical response key of the `index`-th field of `node`'s selection: its name,
 /// or `_<index>` when the name comes twice (with other arguments). So the canonical text
 /// has no more aliases than the member's (which the document guard has measured).
@@ -159,38 +138,154 @@ fn key_of(node: &Node, index: usize) -> Option<String> {
     })
 }
 
-/// The member's shape over the canonical tree `node`.
-fn shape(
-    set: &SelectionSet,
-    values: &BTreeMap<Name, ConstValue>,
-    root: bool,
-    node: &Node,
-) -> Option<Shape> {
-    let mut entries: Vec<(String, String, Option<Shape>)> = Vec::new();
-    for item in &set.items {
-        let Selection::Field(field) = &item.node else {
-            return None;
-        };
-        let field = &field.node;
-        let key = (field.name.node.to_string(), arguments(field, values, root)?);
-        let index = node.children.keys().position(|k| *k == key)?;
-        let child = node.children.get(&key)?;
-        let response_key = field
-            .alias
-            .as_ref()
-            .map_or_else(|| field.name.node.to_string(), |a| a.node.to_string());
-        // The same response key twice is one field (validation made sure they agree).
-        if entries.iter().any(|(k, _, _)| *k == response_key) {
-            continue;
+/// Nesting of fragments beyond which a document is left alone (validation refuses cycles,
+/// but a member joining a group is canonicalised before anything validates it).
+const MAX_FRAGMENT_DEPTH: usize = 16;
+
+type Field = async_graphql::parser::types::Field;
+
+/// A document's selections with its fragments and variable values at hand.
+struct Collector<'a> {
+    document: &'a ExecutableDocument,
+    values: &'a BTreeMap<Name, ConstValue>,
+}
+
+impl<'a> Collector<'a> {
+    /// The fields `sets` select, in order, fragments flattened and skipped fields left
+    /// out (GraphQL's CollectFields, with every type condition holding); `None` if a
+    /// directive or fragment cannot be decided.
+    fn collect(&self, sets: &[&'a SelectionSet]) -> Option<Vec<&'a Field>> {
+        let mut out = Vec::new();
+        for set in sets {
+            self.collect_into(set, 0, &mut out)?;
         }
-        let below = if field.selection_set.node.items.is_empty() {
-            None
-        } else {
-            Some(shape(&field.selection_set.node, values, false, child)?)
-        };
-        entries.push((response_key, key_of(node, index)?, below));
+        Some(out)
     }
-    Some(Shape(entries))
+
+    fn collect_into(
+        &self,
+        set: &'a SelectionSet,
+        depth: usize,
+        out: &mut Vec<&'a Field>,
+    ) -> Option<()> {
+        if depth > MAX_FRAGMENT_DEPTH {
+            return None;
+        }
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if self.included(&field.node.directives)? {
+                        out.push(&field.node);
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    if self.included(&inline.node.directives)? {
+                        self.collect_into(&inline.node.selection_set.node, depth + 1, out)?;
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragment = self
+                        .document
+                        .fragments
+                        .get(&spread.node.fragment_name.node)?;
+                    if self.included(&spread.node.directives)?
+                        && self.included(&fragment.node.directives)?
+                    {
+                        self.collect_into(&fragment.node.selection_set.node, depth + 1, out)?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Whether `@skip` / `@include` keep a selection; `None` for any other directive or
+    /// a condition that is not a boolean.
+    fn included(
+        &self,
+        directives: &[async_graphql::Positioned<async_graphql::parser::types::Directive>],
+    ) -> Option<bool> {
+        let mut keep = true;
+        for directive in directives {
+            let directive = &directive.node;
+            let condition = directive.get_argument("if")?.node.clone();
+            let condition = condition
+                .into_const_with(|variable| self.values.get(&variable).cloned().ok_or(()))
+                .ok()?;
+            let ConstValue::Boolean(condition) = condition else {
+                return None;
+            };
+            match directive.name.node.as_str() {
+                "skip" => keep &= !condition,
+                "include" => keep &= condition,
+                _ => return None,
+            }
+        }
+        Some(keep)
+    }
+
+    /// Adds `fields` to the canonical tree under `node`.
+    fn add(&self, fields: &[&'a Field], root: bool, node: &mut Node) -> Option<()> {
+        for field in fields {
+            let key = (
+                field.name.node.to_string(),
+                arguments(field, self.values, root)?,
+            );
+            let child = node.children.entry(key).or_default();
+            let below = self.collect(&[&field.selection_set.node])?;
+            self.add(&below, false, child)?;
+        }
+        Some(())
+    }
+
+    /// The member's shape over the canonical tree `node`: one entry per response key, in
+    /// the order the key first comes, fields of the same key merged (as execution merges
+    /// them).
+    fn shape(&self, fields: &[&'a Field], root: bool, node: &Node) -> Option<Shape> {
+        let mut entries: Vec<(String, String, Option<Shape>)> = Vec::new();
+        let mut done: Vec<String> = Vec::new();
+        for field in fields {
+            let response_key = response_key(field);
+            if done.contains(&response_key) {
+                continue;
+            }
+            done.push(response_key.clone());
+            let key = (
+                field.name.node.to_string(),
+                arguments(field, self.values, root)?,
+            );
+            let index = node.children.keys().position(|k| *k == key)?;
+            let child = node.children.get(&key)?;
+            // Every field answering under this key (validation made sure they agree).
+            let sets: Vec<&SelectionSet> = fields
+                .iter()
+                .filter(|other| response_key_is(other, &response_key))
+                .map(|other| &other.selection_set.node)
+                .collect();
+            let below = if sets.iter().all(|set| set.items.is_empty()) {
+                None
+            } else {
+                Some(self.shape(&self.collect(&sets)?, false, child)?)
+            };
+            entries.push((response_key, key_of(node, index)?, below));
+        }
+        Some(Shape(entries))
+    }
+}
+
+fn response_key(field: &Field) -> String {
+    field
+        .alias
+        .as_ref()
+        .map_or_else(|| field.name.node.to_string(), |a| a.node.to_string())
+}
+
+fn response_key_is(field: &Field, key: &str) -> bool {
+    field
+        .alias
+        .as_ref()
+        .map_or(field.name.node.as_str(), |a| a.node.as_str())
+        == key
 }
 
 fn print(node: &Node, out: &mut String) {
@@ -348,10 +443,51 @@ mod tests {
     }
 
     #[test]
+    fn fragments_and_conditions_are_spellings_too() {
+        let plain = of(
+            "subscription { eventStatusChanged(eventId: \"7\") { id status event { name } } }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        for text in [
+            "subscription { ...F } fragment F on Subscription { eventStatusChanged(eventId: \"7\") { id ...G } } fragment G on EventStatusChange { status event { name } }",
+            "subscription { eventStatusChanged(eventId: \"7\") { ... on EventStatusChange { id status } event { name } } }",
+            "subscription($yes: Boolean!) { eventStatusChanged(eventId: \"7\") { id status reason @skip(if: true) event { name } ... @include(if: $yes) { id } } }",
+        ] {
+            let spelled = of(text, serde_json::json!({ "yes": true })).unwrap();
+            assert_eq!(spelled.text, plain.text, "{text}");
+        }
+    }
+
+    #[test]
+    fn one_response_key_asked_twice_is_merged_as_execution_merges_it() {
+        let member = of(
+            "subscription { eventStatusChanged { e: event { name } ... on EventStatusChange { e: event { id } status } } }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        assert_eq!(
+            member.text,
+            "subscription { eventStatusChanged { event { id name } status } }"
+        );
+        let own = reshape(
+            r#"{"data":{"eventStatusChanged":{"event":{"id":"1","name":"Almaty"},"status":"CANCELLED"}}}"#,
+            &member.shape,
+        )
+        .unwrap();
+        assert_eq!(
+            own,
+            r#"{"data":{"eventStatusChanged":{"e":{"name":"Almaty","id":"1"},"status":"CANCELLED"}}}"#
+        );
+    }
+
+    #[test]
     fn what_cannot_be_rewritten_safely_is_left_alone() {
         for text in [
-            "subscription { ...F } fragment F on Subscription { eventStatusChanged { id } }",
-            "subscription { eventStatusChanged @skip(if: false) { id } }",
+            // A fragment that spreads itself (validation refuses it; here it just stops).
+            "subscription { ...F } fragment F on Subscription { ...F }",
+            "subscription { ...Missing }",
+            "subscription { eventStatusChanged @deprecated { id } }",
             "subscription($l: Language) { eventStatusChanged { reason(language: $l) } }",
             "query { events { edges { cursor } } }",
         ] {

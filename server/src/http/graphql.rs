@@ -208,7 +208,17 @@ async fn execute(
         // The spec: a request error has no `data` entry at all.
         fields.shift_remove("data");
     }
-    let mut http = (status, body.to_string()).into_response();
+    let body = body.to_string();
+    if body.len() > state.response_max_bytes {
+        // Measured once written: the document's budget has already bounded what it cost.
+        return transport_error(
+            StatusCode::OK,
+            media,
+            "RESPONSE_TOO_LARGE",
+            &schema::error::response_too_large(state.response_max_bytes).errors[0].message,
+        );
+    }
+    let mut http = (status, body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
     if let Some(seconds) = retry_after

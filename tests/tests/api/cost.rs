@@ -251,3 +251,123 @@ async fn one_address_holds_only_so_many_sockets_and_live_subscriptions() {
         matches!(open[1].next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
     );
 }
+
+/// An answer over RESPONSE_MAX_BYTES is replaced by a coded error on every transport; a
+/// subscription whose alert would be over it ends, and the socket's other subscriptions go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_is_larger_than_its_ceiling_on_any_transport() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.limits.response_max_bytes = 800;
+    })
+    .await;
+    let event = race_with_forty_distances(&app).await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let big = "query($e: ID!) { event(id: $e) { distances { name lengthMeters } } }";
+    let small = "query($e: ID!) { event(id: $e) { name } }";
+    let refused = app.graphql(None, big, json!({ "e": event })).await;
+    assert_eq!(error_code(&refused), "RESPONSE_TOO_LARGE", "{refused}");
+    app.ok(None, small, json!({ "e": event })).await;
+
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "q", big, json!({ "e": event }))
+        .await;
+    match ws.next(Duration::from_secs(10)).await {
+        Received::Json(message) => {
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"], "RESPONSE_TOO_LARGE",
+                "{message}"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    ws.subscribe(
+        TRANSPORT,
+        "big",
+        "subscription($e: ID) { eventStatusChanged(eventId: $e) { id event { distances { name lengthMeters } } } }",
+        json!({ "e": event }),
+    )
+    .await;
+    ws.subscribe(
+        TRANSPORT,
+        "small",
+        "subscription($e: ID) { eventStatusChanged(eventId: $e) { status } }",
+        json!({ "e": event }),
+    )
+    .await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(ws.next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    for (status, reason) in [("SUSPENDED", "Heat"), ("SCHEDULED", "Cooler")] {
+        crate::alerts::change((&app, &organizer), &event, status, reason, None).await;
+    }
+    // In order: the big one's error once, the small one's two alerts; nothing else.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match ws.next(Duration::from_secs(10)).await {
+            Received::Json(message) => seen.push(message),
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+    let big_error = seen.iter().find(|m| m["id"] == "big").unwrap();
+    assert_eq!(big_error["type"], "error", "{big_error}");
+    assert_eq!(
+        big_error["payload"][0]["extensions"]["code"],
+        "RESPONSE_TOO_LARGE"
+    );
+    let small: Vec<&Value> = seen.iter().filter(|m| m["id"] == "small").collect();
+    assert_eq!(small.len(), 2, "{seen:?}");
+    assert_eq!(
+        small[1]["payload"]["data"]["eventStatusChanged"]["status"],
+        "SCHEDULED"
+    );
+    // The ended one is gone: a third change reaches only the small one.
+    crate::alerts::change((&app, &organizer), &event, "SUSPENDED", "Heat again", None).await;
+    match ws.next(Duration::from_secs(10)).await {
+        Received::Json(message) => assert_eq!(message["id"], "small", "{message}"),
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+/// A shared execution over its processor-time budget ends its subscription with a coded
+/// error (here a budget no execution can meet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_execution_over_its_budget_ends_its_subscription() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.limits.subscription_execution_budget = Duration::ZERO;
+    })
+    .await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id(RACE).await;
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(
+        TRANSPORT,
+        "s",
+        "subscription($e: ID) { eventStatusChanged(eventId: $e) { id status } }",
+        json!({ "e": event }),
+    )
+    .await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert!(
+        matches!(ws.next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
+    );
+    crate::alerts::change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
+    match ws.next(Duration::from_secs(10)).await {
+        Received::Json(message) => {
+            assert_eq!(message["id"], "s", "{message}");
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"], "EXECUTION_TOO_EXPENSIVE",
+                "{message}"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(app.fanout.groups(), 0, "the group is gone");
+}

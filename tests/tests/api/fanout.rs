@@ -379,3 +379,68 @@ async fn the_same_question_spelled_differently_shares_one_execution() {
     }
     ws.expect_silence(Duration::from_millis(300)).await;
 }
+
+/// Fragments, inline fragments and `@skip` / `@include` are spellings too: 30 subscriptions
+/// each with a fragment of its own name ask the plain question's group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragments_cannot_defeat_sharing_either() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let organizer = app
+        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+        .await;
+    let event = app.event_id("almaty-marathon-2027").await;
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(
+        TRANSPORT,
+        "plain",
+        "subscription($e: ID) { eventStatusChanged(eventId: $e) { id status event { name } } }",
+        json!({ "e": event }),
+    )
+    .await;
+    for n in 0_usize..30 {
+        let query = if n.is_multiple_of(2) {
+            format!(
+                "subscription($e: ID) {{ ...F{n} }} fragment F{n} on Subscription {{ c{n}: eventStatusChanged(eventId: $e) {{ ...G{n} id }} }} fragment G{n} on EventStatusChange {{ status event {{ name }} }}"
+            )
+        } else {
+            format!(
+                "subscription($e: ID, $no: Boolean!) {{ c{n}: eventStatusChanged(eventId: $e) {{ ... on EventStatusChange {{ id status }} reason @include(if: $no) event {{ name }} }} }}"
+            )
+        };
+        ws.subscribe(
+            TRANSPORT,
+            &format!("{n}"),
+            &query,
+            json!({ "e": event, "no": false }),
+        )
+        .await;
+    }
+    // A ping answered proves all 31 are in place: one group.
+    ws.send(json!({ "type": "ping" })).await;
+    assert!(matches!(
+        ws.next(Duration::from_secs(5)).await,
+        crate::ws_client::Received::Json(m) if m["type"] == "pong"
+    ));
+    groups_become(&app, 1).await;
+    change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
+    let mut heard = 0;
+    while heard < 31 {
+        let message = match ws.next(Duration::from_secs(10)).await {
+            crate::ws_client::Received::Json(message) => message,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        assert_eq!(message["type"], "next", "{message}");
+        let id = message["id"].as_str().unwrap().to_owned();
+        let key = if id == "plain" {
+            "eventStatusChanged".to_owned()
+        } else {
+            format!("c{id}")
+        };
+        let answer = &message["payload"]["data"][&key];
+        assert_eq!(answer["status"], "SUSPENDED", "{message}");
+        assert_eq!(answer["event"]["name"], "Almaty Marathon 2027", "{message}");
+        assert!(answer.get("reason").is_none(), "{message}");
+        heard += 1;
+    }
+}

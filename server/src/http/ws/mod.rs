@@ -610,6 +610,13 @@ impl Session {
                 if !failed_before_start(&response) =>
             {
                 match serde_json::to_string(&response) {
+                    Ok(payload) if payload.len() > self.state.response_max_bytes => {
+                        let limit = self.state.response_max_bytes;
+                        self.on_event(
+                            id,
+                            Event::Out(Out::Failed(schema::error::response_too_large(limit))),
+                        )
+                    }
                     Ok(payload) => self.next_frame(&id, &payload),
                     Err(_) => Step::Close(1011, "could not encode a response".into()),
                 }
@@ -640,18 +647,13 @@ impl Session {
 
 /// The answer to an operation that ran past its deadline, coded as over HTTP.
 fn timed_out(deadline: Duration) -> async_graphql::Response {
-    let mut error = async_graphql::ServerError::new(
+    schema::error::coded_response(
+        "TIMEOUT",
         format!(
             "the operation took longer than {} ms (HTTP_REQUEST_TIMEOUT_MS)",
             deadline.as_millis()
         ),
-        None,
-    );
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", "TIMEOUT");
-    async_graphql::Response::from_errors(vec![error])
+    )
 }
 
 fn failed_before_start(response: &async_graphql::Response) -> bool {
