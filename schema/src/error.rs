@@ -1,165 +1,41 @@
-//! The API's one error type. Every variant maps to a SCREAMING_CASE `extensions.code`;
-//! internal failures are logged here and reach the client only as `INTERNAL`.
+//! The race office's refusals as GraphQL errors: each `ApiError` becomes an error whose
+//! `extensions.code` is its code (and `retryAfter` for a rate limit); an internal failure
+//! is logged here, with its cause, and reaches the client only as `INTERNAL`.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr};
+use race_office::error::{ApiError, retry_after_secs};
 
-/// Deliberately not `Display`: async-graphql converts any `Display` error into a plain
-/// message, which would drop the code. Without it, `?` in a resolver goes through our
-/// `From` below and keeps it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ApiError {
-    Unauthenticated,
-    Forbidden(&'static str),
-    NotFound(&'static str),
-    BadInput(String),
-    Conflict(String),
-    InvalidCredentials,
-    InvalidResetToken,
-    InvalidConfirmationToken,
-    InvalidStatusTransition(String),
-    RegistrationClosed,
-    SoldOut,
-    AlreadyRegistered,
-    AlreadyRequested,
-    DeadlinePassed,
-    RefundNotAvailable(String),
-    KitIssueNotStarted,
-    /// Too many attempts; the client may try again after this long.
-    RateLimited(std::time::Duration),
-    /// A subscription's `after` lies further behind than the replay horizon (this many
-    /// notifications).
-    CursorTooOld(u64),
-    /// The detail is for the log; the client sees only "internal error".
-    Internal(String),
+/// `?` in a resolver: `services::x(…).await.graphql()?`. The core knows nothing of
+/// GraphQL, and Rust lets neither crate convert the other's error by `From`, so the
+/// conversion is spelled out where a resolver calls the core.
+pub trait Graphql<T> {
+    fn graphql(self) -> async_graphql::Result<T>;
 }
 
-impl ApiError {
-    pub fn bad_input(message: impl Into<String>) -> Self {
-        Self::BadInput(message.into())
+impl<T> Graphql<T> for Result<T, ApiError> {
+    fn graphql(self) -> async_graphql::Result<T> {
+        self.map_err(to_graphql)
     }
+}
 
-    /// What the client reads.
-    pub fn message(&self) -> String {
-        match self {
-            Self::Unauthenticated => "sign in first".into(),
-            Self::Forbidden(why) => (*why).into(),
-            Self::NotFound(what) => format!("{what} not found"),
-            Self::BadInput(why) | Self::Conflict(why) | Self::InvalidStatusTransition(why) => {
-                why.clone()
-            }
-            Self::InvalidCredentials => "email or password is wrong".into(),
-            Self::InvalidResetToken => "the reset token is invalid, expired or already used".into(),
-            Self::InvalidConfirmationToken => {
-                "the confirmation token is invalid, expired, replaced or already used".into()
-            }
-            Self::RegistrationClosed => "registration for this event is not open".into(),
-            Self::SoldOut => "the event is full".into(),
-            Self::AlreadyRegistered => "you are already registered for this event".into(),
-            Self::AlreadyRequested => {
-                "a refund request for this registration already exists".into()
-            }
-            Self::DeadlinePassed => "the deadline for refund applications has passed".into(),
-            Self::RefundNotAvailable(why) => why.clone(),
-            Self::KitIssueNotStarted => "starter kits are not issued for this event yet".into(),
-            Self::RateLimited(wait) => format!(
-                "too many attempts: try again in {} s",
-                retry_after_secs(*wait)
-            ),
-            Self::CursorTooOld(horizon) => format!(
-                "after is more than {horizon} notifications old: read the current state, then subscribe without it"
-            ),
-            Self::Internal(_) => "internal error".into(),
+/// One refusal as a GraphQL error.
+pub fn to_graphql(err: ApiError) -> async_graphql::Error {
+    if let ApiError::Internal(detail) = &err {
+        tracing::error!(%detail, "internal error");
+    }
+    let code = err.code();
+    let retry_after = match &err {
+        ApiError::RateLimited(wait) => Some(retry_after_secs(*wait)),
+        _ => None,
+    };
+    async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(seconds) = retry_after {
+            // The HTTP layer turns this into a 429 with Retry-After.
+            ext.set("retryAfter", seconds);
         }
-    }
-
-    /// The whole story for a log line or an operator's terminal: the client's text, or
-    /// for an internal error the detail behind it (never sent to a client).
-    pub fn detail(&self) -> String {
-        match self {
-            Self::Internal(detail) => detail.clone(),
-            other => format!("{}: {}", other.code(), other.message()),
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::BadInput(_) => "BAD_USER_INPUT",
-            Self::Conflict(_) => "CONFLICT",
-            Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::InvalidResetToken => "INVALID_RESET_TOKEN",
-            Self::InvalidConfirmationToken => "INVALID_CONFIRMATION_TOKEN",
-            Self::InvalidStatusTransition(_) => "INVALID_STATUS_TRANSITION",
-            Self::RegistrationClosed => "REGISTRATION_CLOSED",
-            Self::SoldOut => "SOLD_OUT",
-            Self::AlreadyRegistered => "ALREADY_REGISTERED",
-            Self::AlreadyRequested => "ALREADY_REQUESTED",
-            Self::DeadlinePassed => "DEADLINE_PASSED",
-            Self::RefundNotAvailable(_) => "REFUND_NOT_AVAILABLE",
-            Self::KitIssueNotStarted => "KIT_ISSUE_NOT_STARTED",
-            Self::RateLimited(_) => "RATE_LIMITED",
-            Self::CursorTooOld(_) => "CURSOR_TOO_OLD",
-            Self::Internal(_) => "INTERNAL",
-        }
-    }
+    })
 }
-
-impl From<DbErr> for ApiError {
-    fn from(err: DbErr) -> Self {
-        // The database text may hold data or schema details: it goes to the log only.
-        Self::Internal(format!("database: {err}"))
-    }
-}
-
-impl From<ApiError> for async_graphql::Error {
-    fn from(err: ApiError) -> Self {
-        if let ApiError::Internal(detail) = &err {
-            tracing::error!(%detail, "internal error");
-        }
-        let code = err.code();
-        let retry_after = match &err {
-            ApiError::RateLimited(wait) => Some(retry_after_secs(*wait)),
-            _ => None,
-        };
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
-            ext.set("code", code);
-            if let Some(seconds) = retry_after {
-                // The HTTP layer turns this into a 429 with Retry-After.
-                ext.set("retryAfter", seconds);
-            }
-        })
-    }
-}
-
-/// Turns a unique-constraint violation into the user error it stands for.
-///
-/// `constraints` pairs a PostgreSQL constraint or index name with the `table.column` text
-/// SQLite reports for the same rule; the first that matches the message wins. Any other
-/// database error stays internal.
-pub fn on_unique_violation(
-    err: DbErr,
-    constraints: &[(&str, &str)],
-    to_error: impl FnOnce(&str) -> ApiError,
-) -> ApiError {
-    if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
-        for (pg_name, sqlite_columns) in constraints {
-            if message.contains(pg_name) || message.contains(sqlite_columns) {
-                return to_error(pg_name);
-            }
-        }
-    }
-    err.into()
-}
-
-/// Whole seconds to wait, at least one.
-pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A response with one error and no data, coded like every refusal: for limits met while
 /// answering (a deadline, a response over its ceiling), on whichever transport.

@@ -26,7 +26,7 @@ pub struct App {
     /// connection per probe would cost Redis a connection per load-balancer check).
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The clock tokens are judged against.
-    pub clock: Arc<dyn schema::Clock>,
+    pub clock: Arc<dyn race_office::Clock>,
     /// Set on SIGTERM: /readyz answers 503 from then on.
     pub draining: AtomicBool,
     /// Flips to true when the listener closes; WebSocket sessions close when it does.

@@ -55,7 +55,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             .await;
     }
     migrated?;
-    schema::services::stats::rebuild_missing(db)
+    race_office::services::stats::rebuild_missing(db)
         .await
         .map_err(|e| DbErr::Custom(format!("building participation counters: {e:?}")))?;
     Ok(())

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use schema::{Mail, Mailer};
+use race_office::{Mail, Mailer};
 use secrecy::ExposeSecret;
 
 use anyhow::Context;

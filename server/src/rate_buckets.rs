@@ -7,8 +7,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use race_office::throttle::{Buckets, MemoryBuckets};
 use redis::aio::ConnectionManager;
-use schema::throttle::{Buckets, MemoryBuckets};
 
 const ADD: &str = r"
 local n = redis.call('INCRBY', KEYS[1], ARGV[1])

@@ -13,9 +13,9 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use futures_util::StreamExt;
+use race_office::services::{accounts, partner_keys};
+use race_office::{Revocations, Revoked, Viewer};
 use redis::AsyncCommands;
-use schema::services::{accounts, partner_keys};
-use schema::{Revocations, Revoked, Viewer};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 

@@ -292,9 +292,9 @@ pub struct RateLimits {
 
 impl RateLimits {
     /// The limits the throttle keeps (in Redis when the fleet has one).
-    pub fn quotas(&self) -> schema::throttle::Quotas {
-        use schema::throttle::Quota;
-        schema::throttle::Quotas {
+    pub fn quotas(&self) -> race_office::throttle::Quotas {
+        use race_office::throttle::Quota;
+        race_office::throttle::Quotas {
             per_address: Quota::per_minute(self.auth_per_address),
             per_account: Quota::per_minute(self.auth_per_account),
             sign_in_failures_per_account: Quota::per_hour(self.sign_in_failures_per_account),
@@ -540,7 +540,7 @@ impl QueryLimits {
     /// Password hashes computed at once: as set, or twice the available cores.
     pub fn password_hash_concurrency(&self) -> usize {
         self.password_hash_concurrency
-            .map_or_else(schema::services::default_hashing_limit, |n| n as usize)
+            .map_or_else(race_office::services::default_hashing_limit, |n| n as usize)
     }
 
     pub fn schema_limits(&self) -> schema::Limits {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use schema::{ApiContext, OutboxBell, SystemClock};
+use race_office::{ApiContext, OutboxBell, SystemClock};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -90,7 +90,7 @@ impl Application {
             Some(url) => Some(redis::Client::open(url.expose_secret()).context("REDIS_URL")?),
             None => None,
         };
-        let clock: Arc<dyn schema::Clock> = Arc::new(SystemClock);
+        let clock: Arc<dyn race_office::Clock> = Arc::new(SystemClock);
         crate::metrics::handle();
         let (stop, shutdown) = watch::channel(false);
         let bell = Arc::new(OutboxBell::default());
@@ -143,7 +143,7 @@ impl Application {
                 .await
                 .map_err(|e| anyhow!(e))
                 .context("loading the VAPID key")?;
-        let policy = schema::domain::PushPolicy {
+        let policy = race_office::domain::PushPolicy {
             allowed_hosts: settings.push.allowed_hosts.clone(),
             trusted_origins: settings.push.trusted_origins.clone(),
             max_subscriptions_per_account: settings.push.max_subscriptions_per_account as usize,
@@ -166,7 +166,7 @@ impl Application {
                 push.clone().run(bell.clone(), shutdown.clone()),
             ));
         }
-        schema::services::limit_password_hashing(settings.limits.password_hash_concurrency());
+        race_office::services::limit_password_hashing(settings.limits.password_hash_concurrency());
         let registry = Arc::new(Registry::default());
         let revocation = Arc::new(match &redis {
             Some(client) => Revocation::new(
@@ -197,14 +197,14 @@ impl Application {
             mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
             public_url,
             outbox: bell,
-            push: Arc::new(schema::PushContext { policy, public_key }),
-            throttle: Arc::new(schema::Throttle::new(
+            push: Arc::new(race_office::PushContext { policy, public_key }),
+            throttle: Arc::new(race_office::Throttle::new(
                 match &redis {
                     Some(client) => Arc::new(crate::rate_buckets::RedisBuckets::new(
                         crate::alerts::redis_bus::connection_manager(client.clone())?,
                         &settings.bus.redis_channel_prefix,
                     )),
-                    None => Arc::new(schema::throttle::MemoryBuckets::default()),
+                    None => Arc::new(race_office::throttle::MemoryBuckets::default()),
                 },
                 settings.rates.quotas(),
             )),
@@ -414,7 +414,7 @@ async fn seed_demo_if_empty(db: &DatabaseConnection) -> anyhow::Result<()> {
         .await
         .context("checking for demo data")?;
     if organizations == 0 {
-        let report = schema::services::demo::seed_demo(db)
+        let report = race_office::services::demo::seed_demo(db)
             .await
             .map_err(|e| anyhow!(e.detail()))
             .context("seeding the demo data")?;

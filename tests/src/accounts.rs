@@ -39,7 +39,7 @@ pub async fn runner_tokens(
             .zip(&batch)
             .map(|(id, token)| entities::session::ActiveModel {
                 account_id: Set(*id),
-                token_hash: Set(schema::services::hash_token(token)),
+                token_hash: Set(race_office::services::hash_token(token)),
                 created_at: Set(now),
                 expires_at: Set(now + chrono::Duration::days(1)),
                 ..Default::default()
@@ -60,8 +60,8 @@ pub async fn organizer_token(
     email: &str,
     organization_slug: &str,
 ) -> Result<String, String> {
-    use schema::domain::{DisplayName, Email, Password};
-    use schema::services::{accounts, organizations};
+    use race_office::domain::{DisplayName, Email, Password};
+    use race_office::services::{accounts, organizations};
     let organization = organizations::find_by_slug(db, organization_slug)
         .await
         .map_err(|e| e.detail())?

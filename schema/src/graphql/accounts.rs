@@ -11,13 +11,14 @@ use super::ids::to_id;
 use super::loaders::{OrganizationId, loader};
 use super::refunds::RefundRequest;
 use super::registrations::Registration;
-use crate::context::{Revoked, Viewer};
-use crate::domain::{DisplayName, Email, Password, token};
-use crate::error::ApiError;
-use crate::services::accounts::TOKEN_MAX_BYTES;
-use crate::services::sign_up::{self, SIGN_UP_ANSWER};
-use crate::services::{accounts, charity, refunds, registrations};
-use crate::throttle::ClientAddress;
+use crate::error::{Graphql, to_graphql};
+use race_office::context::{Revoked, Viewer};
+use race_office::domain::{DisplayName, Email, Password, token};
+use race_office::error::ApiError;
+use race_office::services::accounts::TOKEN_MAX_BYTES;
+use race_office::services::sign_up::{self, SIGN_UP_ANSWER};
+use race_office::services::{accounts, charity, refunds, registrations};
+use race_office::throttle::ClientAddress;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::account::Role")]
@@ -59,9 +60,9 @@ impl Account {
     /// The runner's own registrations, newest first (the newest 50).
     #[graphql(complexity = "bounds::list(bounds::PERSONAL, child_complexity)")]
     async fn registrations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Registration>> {
-        let db = &self.own(ctx)?.db;
+        let db = &self.own(ctx).graphql()?.db;
         Ok(bounds::first(
-            registrations::of_runner(db, self.0.id).await?,
+            registrations::of_runner(db, self.0.id).await.graphql()?,
             bounds::PERSONAL,
         )
         .into_iter()
@@ -75,25 +76,27 @@ impl Account {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<RefundRequest>> {
-        let db = &self.own(ctx)?.db;
-        Ok(
-            bounds::first(refunds::of_runner(db, self.0.id).await?, bounds::PERSONAL)
-                .into_iter()
-                .map(RefundRequest)
-                .collect(),
+        let db = &self.own(ctx).graphql()?.db;
+        Ok(bounds::first(
+            refunds::of_runner(db, self.0.id).await.graphql()?,
+            bounds::PERSONAL,
         )
+        .into_iter()
+        .map(RefundRequest)
+        .collect())
     }
 
     /// The donated shares of the runner's fees (at most 50).
     #[graphql(complexity = "bounds::list(bounds::PERSONAL, child_complexity)")]
     async fn donations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Donation>> {
-        let db = &self.own(ctx)?.db;
-        Ok(
-            bounds::first(charity::of_runner(db, self.0.id).await?, bounds::PERSONAL)
-                .into_iter()
-                .map(Donation)
-                .collect(),
+        let db = &self.own(ctx).graphql()?.db;
+        Ok(bounds::first(
+            charity::of_runner(db, self.0.id).await.graphql()?,
+            bounds::PERSONAL,
         )
+        .into_iter()
+        .map(Donation)
+        .collect())
     }
 
     /// The browsers this account subscribed to alerts by Web Push (at most 20).
@@ -102,14 +105,17 @@ impl Account {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::push::PushSubscription>> {
-        self.own(ctx)?;
+        self.own(ctx).graphql()?;
         super::push::of_account(ctx, self.0.id).await
     }
 }
 
 impl Account {
     /// Personal lists are read only by the account itself.
-    fn own<'a>(&self, ctx: &'a Context<'_>) -> Result<&'a crate::context::ApiContext, ApiError> {
+    fn own<'a>(
+        &self,
+        ctx: &'a Context<'_>,
+    ) -> Result<&'a race_office::context::ApiContext, ApiError> {
         if signed_in(ctx)?.id != self.0.id {
             return Err(ApiError::Forbidden("only the account itself can read this"));
         }
@@ -201,7 +207,7 @@ pub struct AccountQuery;
 impl AccountQuery {
     /// The signed-in account.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Account> {
-        Ok(Account(signed_in(ctx)?.clone()))
+        Ok(Account(signed_in(ctx).graphql()?.clone()))
     }
 }
 
@@ -228,12 +234,14 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> async_graphql::Result<SignUpPayload> {
-        throttle(ctx, Some(&input.email)).await?;
-        let email = Email::parse(&input.email)?;
-        let password = Password::parse(&input.password)?;
-        let display_name = DisplayName::parse(&input.display_name)?;
+        throttle(ctx, Some(&input.email)).await.graphql()?;
+        let email = Email::parse(&input.email).graphql()?;
+        let password = Password::parse(&input.password).graphql()?;
+        let display_name = DisplayName::parse(&input.display_name).graphql()?;
         let stored = email.as_str().to_owned();
-        sign_up::sign_up(api(ctx)?, email, password, display_name).await?;
+        sign_up::sign_up(api(ctx).graphql()?, email, password, display_name)
+            .await
+            .graphql()?;
         Ok(SignUpPayload {
             email: stored,
             message: SIGN_UP_ANSWER.into(),
@@ -248,8 +256,10 @@ impl AccountMutation {
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<AuthPayload> {
-        let token = crate::domain::token("token", &token, TOKEN_MAX_BYTES)?;
-        let (account, token) = sign_up::confirm_sign_up(api(ctx)?, token).await?;
+        let token = race_office::domain::token("token", &token, TOKEN_MAX_BYTES).graphql()?;
+        let (account, token) = sign_up::confirm_sign_up(api(ctx).graphql()?, token)
+            .await
+            .graphql()?;
         Ok(AuthPayload {
             token,
             account: Account(account),
@@ -263,13 +273,14 @@ impl AccountMutation {
         input: SignInInput,
     ) -> async_graphql::Result<AuthPayload> {
         let signed_in = accounts::sign_in(
-            api(ctx)?,
+            api(ctx).graphql()?,
             ctx.data_opt::<ClientAddress>(),
             &input.email,
             &input.password,
             input.device_token.as_deref(),
         )
-        .await?;
+        .await
+        .graphql()?;
         Ok(AuthPayload {
             token: signed_in.token,
             account: Account(signed_in.account),
@@ -279,12 +290,12 @@ impl AccountMutation {
 
     /// Ends the session of the token this request was made with.
     async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        signed_in(ctx)?;
+        signed_in(ctx).graphql()?;
         let Some(Viewer::Account { token_hash, .. }) = ctx.data_opt::<Viewer>() else {
-            return Err(ApiError::Unauthenticated.into());
+            return Err(to_graphql(ApiError::Unauthenticated));
         };
-        let api = api(ctx)?;
-        accounts::sign_out(&api.db, token_hash).await?;
+        let api = api(ctx).graphql()?;
+        accounts::sign_out(&api.db, token_hash).await.graphql()?;
         api.revocations.revoked(Revoked::Session {
             token_hash: token_hash.clone(),
         });
@@ -298,8 +309,10 @@ impl AccountMutation {
         ctx: &Context<'_>,
         email: String,
     ) -> async_graphql::Result<bool> {
-        throttle(ctx, Some(&email)).await?;
-        accounts::request_password_reset(api(ctx)?, &email).await?;
+        throttle(ctx, Some(&email)).await.graphql()?;
+        accounts::request_password_reset(api(ctx).graphql()?, &email)
+            .await
+            .graphql()?;
         Ok(true)
     }
 
@@ -310,10 +323,12 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: ResetPasswordInput,
     ) -> async_graphql::Result<bool> {
-        let reset_token = token("token", &input.token, TOKEN_MAX_BYTES)?;
-        let password = Password::parse(&input.new_password)?;
-        let api = api(ctx)?;
-        let account_id = accounts::reset_password(api, reset_token, password).await?;
+        let reset_token = token("token", &input.token, TOKEN_MAX_BYTES).graphql()?;
+        let password = Password::parse(&input.new_password).graphql()?;
+        let api = api(ctx).graphql()?;
+        let account_id = accounts::reset_password(api, reset_token, password)
+            .await
+            .graphql()?;
         api.revocations.revoked(Revoked::Account { account_id });
         Ok(true)
     }

@@ -19,10 +19,11 @@ use super::events::EventStatusChange;
 use super::guards::{api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::refunds::{RefundOption, RefundStatus};
-use crate::context::ApiContext;
-use crate::domain::{Notice, NotificationKind, RefundDecisionMessage};
-use crate::error::ApiError;
-use crate::services::{notifications, registrations};
+use crate::error::{Graphql, to_graphql};
+use race_office::context::ApiContext;
+use race_office::domain::{Notice, NotificationKind, RefundDecisionMessage};
+use race_office::error::ApiError;
+use race_office::services::{notifications, registrations};
 
 /// Rows read from the log per replay query.
 const REPLAY_BATCH: u64 = 500;
@@ -189,7 +190,9 @@ impl AlertQuery {
     /// with `after` set to this (and, on every reconnect, to the newest id it has received
     /// since) misses nothing from this moment on.
     async fn notifications_cursor(&self, ctx: &Context<'_>) -> async_graphql::Result<ID> {
-        Ok(to_id(notifications::last_id(&api(ctx)?.db).await?))
+        Ok(to_id(
+            notifications::last_id(&api(ctx).graphql()?.db).await?,
+        ))
     }
 }
 
@@ -206,12 +209,13 @@ impl AlertSubscription {
         event_id: Option<ID>,
         after: Option<String>,
     ) -> async_graphql::Result<Items<EventStatusChange>> {
-        let api = api(ctx)?.clone();
+        let api = api(ctx).graphql()?.clone();
         let event_filter = event_id
             .as_ref()
             .map(|id| parse_id(id, "event"))
-            .transpose()?;
-        let after = parse_cursor(after)?;
+            .transpose()
+            .graphql()?;
+        let after = parse_cursor(after).graphql()?;
         let wanted = move |notice: &Notice| {
             notice.kind == Some(NotificationKind::EventStatusChanged)
                 && event_filter.is_none_or(|e| notice.event_id == Some(e))
@@ -235,8 +239,8 @@ impl AlertSubscription {
                 // else by notice id.
                 let (by_change, from_notice) = match (from, after) {
                     (ReplayFrom::Client, Some(after)) => {
-                        let notice = status_change_notice(&api, after).await?;
-                        too_old(up_to - notice, max_behind)?;
+                        let notice = status_change_notice(&api, after).await.graphql()?;
+                        too_old(up_to - notice, max_behind).graphql()?;
                         (Some(after), notice)
                     }
                     (ReplayFrom::Client, None) => return Ok(stream::empty().boxed()),
@@ -252,7 +256,7 @@ impl AlertSubscription {
                         };
                         let notices = match page {
                             Ok(notices) => notices,
-                            Err(e) => { yield Err(ApiError::from(e).into()); return; }
+                            Err(e) => { yield Err(to_graphql(ApiError::from(e))); return; }
                         };
                         let done = (notices.len() as u64) < REPLAY_BATCH;
                         for notice in notices {
@@ -278,9 +282,9 @@ impl AlertSubscription {
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> async_graphql::Result<Items<Notification>> {
-        let account_id = signed_in(ctx)?.id;
-        let api = api(ctx)?.clone();
-        let after = parse_cursor(after)?;
+        let account_id = signed_in(ctx).graphql()?.id;
+        let api = api(ctx).graphql()?.clone();
+        let after = parse_cursor(after).graphql()?;
         match ctx
             .data_opt::<NoticeSource>()
             .cloned()
@@ -289,7 +293,8 @@ impl AlertSubscription {
             NoticeSource::Probe => Ok(stream::empty().boxed()),
             NoticeSource::One(notice) => {
                 let item = concerns(&api, account_id, &notice)
-                    .await?
+                    .await
+                    .graphql()?
                     .then(|| Ok(Notification(notice)));
                 Ok(stream::iter(item).boxed())
             }
@@ -300,14 +305,15 @@ impl AlertSubscription {
             } => {
                 let from = match (from, after) {
                     (ReplayFrom::Client, Some(after)) => {
-                        too_old(up_to - after, max_behind)?;
+                        too_old(up_to - after, max_behind).graphql()?;
                         after
                     }
                     (ReplayFrom::Client, None) => return Ok(stream::empty().boxed()),
                     (ReplayFrom::Notice(notice), _) => notice,
                 };
                 let events: Vec<i64> = registrations::of_runner(&api.db, account_id)
-                    .await?
+                    .await
+                    .graphql()?
                     .into_iter()
                     .map(|r| r.event_id)
                     .collect::<HashSet<_>>()
@@ -318,7 +324,7 @@ impl AlertSubscription {
                     loop {
                         let notices = match notifications::personal_after(&api.db, account_id, &events, cursor, up_to, REPLAY_BATCH).await {
                             Ok(notices) => notices,
-                            Err(e) => { yield Err(ApiError::from(e).into()); return; }
+                            Err(e) => { yield Err(to_graphql(ApiError::from(e))); return; }
                         };
                         let done = (notices.len() as u64) < REPLAY_BATCH;
                         for notice in notices {

@@ -6,7 +6,7 @@
 //! runner's registrations) the newest items are kept.
 
 /// Distances of one event; refused on write beyond it (`addDistance`).
-pub const DISTANCES: usize = crate::domain::MAX_DISTANCES_PER_EVENT;
+pub const DISTANCES: usize = race_office::domain::MAX_DISTANCES_PER_EVENT;
 /// Organizers, and partners, of one event.
 pub const ORGANIZATIONS: usize = 10;
 /// A race's status history: the newest changes, oldest first.

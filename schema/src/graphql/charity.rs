@@ -11,9 +11,10 @@ use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{OrganizationId, RaisedBy, loader};
 use super::money::{Money, MoneyInput};
-use crate::domain::{LongText, ShortText};
-use crate::error::ApiError;
-use crate::services::charity::{
+use crate::error::{Graphql, to_graphql};
+use race_office::domain::{LongText, ShortText};
+use race_office::error::ApiError;
+use race_office::services::charity::{
     self as service, BENEFICIARY_MAX, CITY_MAX, DESCRIPTION_MAX, DONOR_NAME_MAX, ProjectInput,
     REPORT_MAX,
 };
@@ -90,7 +91,7 @@ impl CharityProject {
             .load_one(OrganizationId(self.0.organization_id))
             .await?
             .map(Organization)
-            .ok_or_else(|| ApiError::NotFound("organization").into())
+            .ok_or_else(|| to_graphql(ApiError::NotFound("organization")))
     }
 }
 
@@ -162,18 +163,22 @@ impl CharityProjectInput {
                 .event_id
                 .as_ref()
                 .map(|id| parse_id(id, "event"))
-                .transpose()?,
-            beneficiary: ShortText::parse("beneficiary", &self.beneficiary, BENEFICIARY_MAX)?,
-            description: LongText::parse("description", &self.description, DESCRIPTION_MAX)?,
-            city: ShortText::parse("city", &self.city, CITY_MAX)?,
+                .transpose()
+                .graphql()?,
+            beneficiary: ShortText::parse("beneficiary", &self.beneficiary, BENEFICIARY_MAX)
+                .graphql()?,
+            description: LongText::parse("description", &self.description, DESCRIPTION_MAX)
+                .graphql()?,
+            city: ShortText::parse("city", &self.city, CITY_MAX).graphql()?,
             year: self.year,
-            target: self.target.parse()?,
+            target: self.target.parse().graphql()?,
             status: self.status.into(),
             report: self
                 .report
                 .as_deref()
                 .map(|report| LongText::parse("report", report, REPORT_MAX))
-                .transpose()?,
+                .transpose()
+                .graphql()?,
         })
     }
 }
@@ -192,7 +197,9 @@ impl CharityQuery {
         ctx: &Context<'_>,
         year: Option<i32>,
     ) -> async_graphql::Result<Vec<CharityProject>> {
-        let projects = service::projects(&api(ctx)?.db, year).await?;
+        let projects = service::projects(&api(ctx).graphql()?.db, year)
+            .await
+            .graphql()?;
         Ok(
             super::bounds::first(projects, super::bounds::CHARITY_PROJECTS)
                 .into_iter()
@@ -207,7 +214,9 @@ impl CharityQuery {
         ctx: &Context<'_>,
         year: i32,
     ) -> async_graphql::Result<CharitySummary> {
-        let summary = service::summary(&api(ctx)?.db, year).await?;
+        let summary = service::summary(&api(ctx).graphql()?.db, year)
+            .await
+            .graphql()?;
         let total = |pick: fn(&(i128, i128)) -> i128| {
             summary
                 .totals
@@ -244,10 +253,15 @@ impl CharityMutation {
         ctx: &Context<'_>,
         input: CharityProjectInput,
     ) -> async_graphql::Result<CharityProject> {
-        let api = api(ctx)?;
-        let created =
-            service::create_project(&api.db, api.clock.now(), signed_in(ctx)?, input.parse()?)
-                .await?;
+        let api = api(ctx).graphql()?;
+        let created = service::create_project(
+            &api.db,
+            api.clock.now(),
+            signed_in(ctx).graphql()?,
+            input.parse()?,
+        )
+        .await
+        .graphql()?;
         Ok(CharityProject(created))
     }
 
@@ -259,9 +273,15 @@ impl CharityMutation {
         id: ID,
         input: CharityProjectInput,
     ) -> async_graphql::Result<CharityProject> {
-        let id = parse_id(&id, "charity project")?;
-        let updated =
-            service::update_project(&api(ctx)?.db, signed_in(ctx)?, id, input.parse()?).await?;
+        let id = parse_id(&id, "charity project").graphql()?;
+        let updated = service::update_project(
+            &api(ctx).graphql()?.db,
+            signed_in(ctx).graphql()?,
+            id,
+            input.parse()?,
+        )
+        .await
+        .graphql()?;
         Ok(CharityProject(updated))
     }
 
@@ -276,19 +296,21 @@ impl CharityMutation {
         amount: MoneyInput,
         donor_name: Option<String>,
     ) -> async_graphql::Result<Donation> {
-        let api = api(ctx)?;
-        let amount = amount.parse()?;
-        let donor_name = ShortText::optional("donorName", donor_name.as_deref(), DONOR_NAME_MAX)?;
-        let id = parse_id(&project_id, "charity project")?;
+        let api = api(ctx).graphql()?;
+        let amount = amount.parse().graphql()?;
+        let donor_name =
+            ShortText::optional("donorName", donor_name.as_deref(), DONOR_NAME_MAX).graphql()?;
+        let id = parse_id(&project_id, "charity project").graphql()?;
         let created = service::record_direct_donation(
             &api.db,
             api.clock.now(),
-            signed_in(ctx)?,
+            signed_in(ctx).graphql()?,
             id,
             amount,
             donor_name,
         )
-        .await?;
+        .await
+        .graphql()?;
         Ok(Donation(created))
     }
 }

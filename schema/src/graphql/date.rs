@@ -6,7 +6,7 @@
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::NaiveDate;
 
-use crate::domain::{FIRST_YEAR, LAST_YEAR, check_date};
+use race_office::domain::{FIRST_YEAR, LAST_YEAR, check_date};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);

@@ -13,11 +13,12 @@ use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DistancesOf, EventId, HistoryOf, OrganizationsOf, loader};
 use super::money::{Money, MoneyInput};
-use crate::domain::{
+use crate::error::{Graphql, to_graphql};
+use race_office::domain::{
     EventName, Instant, LongText, Reason, ShortText, Slug, StatusChangeMessage, TimeZone,
 };
-use crate::error::ApiError;
-use crate::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
+use race_office::error::ApiError;
+use race_office::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
 use std::sync::Arc;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -75,7 +76,7 @@ impl Event {
 
     /// The start in the event's own time zone, e.g. `2020-04-19T08:00:00+06:00`.
     async fn starts_at_local(&self) -> String {
-        crate::domain::local_rfc3339(self.0.starts_at, &self.0.time_zone)
+        race_office::domain::local_rfc3339(self.0.starts_at, &self.0.time_zone)
     }
 
     /// IANA time zone of the event; deadlines are judged in it.
@@ -110,8 +111,11 @@ impl Event {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<RegistrationState> {
-        let now = api(ctx)?.clock.now();
-        Ok(crate::domain::registration_at(self.0.registration_state, self.0.starts_at, now).into())
+        let now = api(ctx).graphql()?.clock.now();
+        Ok(
+            race_office::domain::registration_at(self.0.registration_state, self.0.starts_at, now)
+                .into(),
+        )
     }
 
     /// The distances, longest first (at most 30).
@@ -195,7 +199,7 @@ impl Distance {
             .load_one(EventId(self.0.event_id))
             .await?
             .map(Event::from)
-            .ok_or_else(|| ApiError::NotFound("event").into())
+            .ok_or_else(|| to_graphql(ApiError::NotFound("event")))
     }
 }
 
@@ -247,7 +251,7 @@ impl EventStatusChange {
             .load_one(EventId(self.change.event_id))
             .await?
             .map(Event::from)
-            .ok_or_else(|| ApiError::NotFound("event").into())
+            .ok_or_else(|| to_graphql(ApiError::NotFound("event")))
     }
 
     /// Null for the first line, when the event was announced.
@@ -326,10 +330,10 @@ impl EventQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Event>> {
-        let first = super::ids::page_size(first)?;
+        let first = super::ids::page_size(first).graphql()?;
         let filter = filter.unwrap_or_default();
         let organization_id = match &filter.organization_id {
-            Some(id) => Some(parse_id(id, "organization")?),
+            Some(id) => Some(parse_id(id, "organization").graphql()?),
             None => None,
         };
         let statuses = filter.status.map(|given| {
@@ -344,15 +348,20 @@ impl EventQuery {
         });
         let service_filter = ServiceFilter {
             statuses,
-            starts_from: Instant::optional("startsFrom", filter.starts_from)?.map(Instant::get),
-            starts_before: Instant::optional("startsBefore", filter.starts_before)?
+            starts_from: Instant::optional("startsFrom", filter.starts_from)
+                .graphql()?
+                .map(Instant::get),
+            starts_before: Instant::optional("startsBefore", filter.starts_before)
+                .graphql()?
                 .map(Instant::get),
             organization_id,
         };
-        let after_key = after.as_deref().map(decode_cursor).transpose()?;
+        let after_key = after.as_deref().map(decode_cursor).transpose().graphql()?;
         let limit = first;
         let mut rows =
-            service::list_events(&api(ctx)?.db, &service_filter, after_key, limit).await?;
+            service::list_events(&api(ctx).graphql()?.db, &service_filter, after_key, limit)
+                .await
+                .graphql()?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(first as usize);
         let mut connection = Connection::new(after_key.is_some(), has_next);
@@ -379,8 +388,9 @@ impl EventQuery {
         let Ok(slug) = Slug::parse(&slug) else {
             return Ok(None);
         };
-        Ok(service::find_by_slug(&api(ctx)?.db, &slug)
-            .await?
+        Ok(service::find_by_slug(&api(ctx).graphql()?.db, &slug)
+            .await
+            .graphql()?
             .map(Event::from))
     }
 }
@@ -450,19 +460,25 @@ impl EventMutation {
         ctx: &Context<'_>,
         input: CreateEventInput,
     ) -> async_graphql::Result<Event> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let new = service::NewEvent {
-            slug: Slug::parse(&input.slug)?,
-            name: EventName::parse(&input.name)?,
-            description: LongText::parse("description", &input.description, DESCRIPTION_MAX)?
+            slug: Slug::parse(&input.slug).graphql()?,
+            name: EventName::parse(&input.name).graphql()?,
+            description: LongText::parse("description", &input.description, DESCRIPTION_MAX)
+                .graphql()?
                 .into_inner(),
-            venue: ShortText::parse("venue", &input.venue, VENUE_MAX)?.into_inner(),
-            starts_at: Instant::parse("startsAt", input.starts_at)?.get(),
-            time_zone: TimeZone::parse(&input.time_zone)?,
+            venue: ShortText::parse("venue", &input.venue, VENUE_MAX)
+                .graphql()?
+                .into_inner(),
+            starts_at: Instant::parse("startsAt", input.starts_at).graphql()?.get(),
+            time_zone: TimeZone::parse(&input.time_zone).graphql()?,
             capacity: input.capacity,
             registration_state: input.registration_state.into(),
         };
-        let created = service::create_event(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
+        let created =
+            service::create_event(&api.db, api.clock.now(), signed_in(ctx).graphql()?, new)
+                .await
+                .graphql()?;
         Ok(Event::from(created))
     }
 
@@ -473,28 +489,41 @@ impl EventMutation {
         ctx: &Context<'_>,
         input: UpdateEventInput,
     ) -> async_graphql::Result<Event> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let patch = service::EventPatch {
-            name: input.name.as_deref().map(EventName::parse).transpose()?,
+            name: input
+                .name
+                .as_deref()
+                .map(EventName::parse)
+                .transpose()
+                .graphql()?,
             description: input
                 .description
                 .as_deref()
                 .map(|d| LongText::parse("description", d, DESCRIPTION_MAX))
-                .transpose()?
+                .transpose()
+                .graphql()?
                 .map(LongText::into_inner),
             venue: input
                 .venue
                 .as_deref()
                 .map(|v| ShortText::parse("venue", v, VENUE_MAX))
-                .transpose()?
+                .transpose()
+                .graphql()?
                 .map(ShortText::into_inner),
             capacity: input.capacity,
             registration_state: input.registration_state.map(Into::into),
         };
-        let event_id = parse_id(&input.event_id, "event")?;
-        let updated =
-            service::update_event(&api.db, api.clock.now(), signed_in(ctx)?, event_id, patch)
-                .await?;
+        let event_id = parse_id(&input.event_id, "event").graphql()?;
+        let updated = service::update_event(
+            &api.db,
+            api.clock.now(),
+            signed_in(ctx).graphql()?,
+            event_id,
+            patch,
+        )
+        .await
+        .graphql()?;
         Ok(Event::from(updated))
     }
 
@@ -505,11 +534,15 @@ impl EventMutation {
         event_id: ID,
         input: DistanceFields,
     ) -> async_graphql::Result<Distance> {
-        let api = api(ctx)?;
-        let fields = input.parse()?;
-        let event_id = parse_id(&event_id, "event")?;
-        let event = service::find_organized(&api.db, signed_in(ctx)?, event_id).await?;
-        let added = service::add_distance(&api.db, api.clock.now(), event.id, fields).await?;
+        let api = api(ctx).graphql()?;
+        let fields = input.parse().graphql()?;
+        let event_id = parse_id(&event_id, "event").graphql()?;
+        let event = service::find_organized(&api.db, signed_in(ctx).graphql()?, event_id)
+            .await
+            .graphql()?;
+        let added = service::add_distance(&api.db, api.clock.now(), event.id, fields)
+            .await
+            .graphql()?;
         Ok(Distance(added))
     }
 
@@ -520,10 +553,16 @@ impl EventMutation {
         distance_id: ID,
         input: DistanceFields,
     ) -> async_graphql::Result<Distance> {
-        let fields = input.parse()?;
-        let distance_id = parse_id(&distance_id, "distance")?;
-        let updated =
-            service::update_distance(&api(ctx)?.db, signed_in(ctx)?, distance_id, fields).await?;
+        let fields = input.parse().graphql()?;
+        let distance_id = parse_id(&distance_id, "distance").graphql()?;
+        let updated = service::update_distance(
+            &api(ctx).graphql()?.db,
+            signed_in(ctx).graphql()?,
+            distance_id,
+            fields,
+        )
+        .await
+        .graphql()?;
         Ok(Distance(updated))
     }
 
@@ -535,21 +574,24 @@ impl EventMutation {
         ctx: &Context<'_>,
         input: ChangeEventStatusInput,
     ) -> async_graphql::Result<Event> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let change = service::StatusChange {
-            event_id: parse_id(&input.event_id, "event")?,
+            event_id: parse_id(&input.event_id, "event").graphql()?,
             status: input.status.into(),
-            reason: Reason::parse(&input.reason)?,
-            starts_at: Instant::optional("startsAt", input.starts_at)?.map(Instant::get),
+            reason: Reason::parse(&input.reason).graphql()?,
+            starts_at: Instant::optional("startsAt", input.starts_at)
+                .graphql()?
+                .map(Instant::get),
         };
         let (event, _) = service::change_status(
             &api.db,
             &api.outbox,
             api.clock.now(),
-            signed_in(ctx)?,
+            signed_in(ctx).graphql()?,
             change,
         )
-        .await?;
+        .await
+        .graphql()?;
         Ok(Event::from(event))
     }
 }

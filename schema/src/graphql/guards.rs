@@ -4,16 +4,17 @@
 use async_graphql::{Context, Guard};
 use entities::account::{self, Role};
 
-use crate::context::{ApiContext, Viewer};
-use crate::error::ApiError;
+use crate::error::{Graphql, to_graphql};
+use race_office::context::{ApiContext, Viewer};
+use race_office::error::ApiError;
 
 pub struct RoleGuard(pub Role);
 
 impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let account = signed_in(ctx)?;
+        let account = signed_in(ctx).graphql()?;
         if account.role != self.0 {
-            return Err(ApiError::Forbidden("your role may not do this").into());
+            return Err(to_graphql(ApiError::Forbidden("your role may not do this")));
         }
         Ok(())
     }

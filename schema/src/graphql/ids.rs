@@ -3,7 +3,7 @@
 
 use async_graphql::ID;
 
-use crate::error::ApiError;
+use race_office::error::ApiError;
 
 /// Digits of the largest i64: a longer ID is no key of ours, whatever it holds.
 const ID_MAX_BYTES: usize = 19;
@@ -33,7 +33,7 @@ pub fn cursor(text: &str) -> String {
 pub fn cursor_text(cursor: &str, max: usize) -> Result<String, ApiError> {
     use base64::Engine;
     let invalid = || ApiError::bad_input("after is not a cursor from this connection");
-    let cursor = crate::domain::token("after", cursor, max).map_err(|_| invalid())?;
+    let cursor = race_office::domain::token("after", cursor, max).map_err(|_| invalid())?;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

@@ -11,7 +11,8 @@ use entities::{
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::error::ApiError;
+use crate::error::{Graphql, to_graphql};
+use race_office::error::ApiError;
 
 pub struct DbLoader {
     db: DatabaseConnection,
@@ -31,7 +32,7 @@ pub fn loader<'a>(
 }
 
 fn db_error(err: sea_orm::DbErr) -> async_graphql::Error {
-    ApiError::from(err).into()
+    to_graphql(ApiError::from(err))
 }
 
 /// Groups child rows under their parent key, every requested key present.
@@ -238,9 +239,9 @@ impl Loader<RaisedBy> for DbLoader {
 
     async fn load(&self, keys: &[RaisedBy]) -> Result<HashMap<RaisedBy, Self::Value>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let raised = crate::services::charity::raised_by_project(&self.db, &ids)
+        let raised = race_office::services::charity::raised_by_project(&self.db, &ids)
             .await
-            .map_err(async_graphql::Error::from)?;
+            .graphql()?;
         Ok(keys
             .iter()
             .map(|k| (*k, raised.get(&k.0).copied().unwrap_or(0)))

@@ -26,7 +26,7 @@ mod stats;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
-use crate::context::ApiContext;
+use race_office::context::ApiContext;
 
 pub use alerts::{NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
 pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE};

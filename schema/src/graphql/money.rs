@@ -2,8 +2,8 @@
 
 use async_graphql::{InputObject, SimpleObject};
 
-use crate::domain;
-use crate::error::ApiError;
+use race_office::domain;
+use race_office::error::ApiError;
 
 /// An exact amount: `amount` is a decimal string in major units ("12500.00"), safe where
 /// a 32-bit Int would overflow; `currency` is the ISO 4217 code.

@@ -8,8 +8,9 @@ use entities::account::Role as AccountRole;
 use super::events::Event;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::parse_id;
-use crate::domain::Slug;
-use crate::services::organizations;
+use crate::error::Graphql;
+use race_office::domain::Slug;
+use race_office::services::organizations;
 
 #[derive(Default)]
 pub struct OrganizationMutation;
@@ -27,11 +28,13 @@ impl OrganizationMutation {
         #[graphql(desc = "The event, one your organization organizes.")] event_id: ID,
         #[graphql(desc = "The partner organization's slug, e.g. `kaspi-kz`.")] partner_slug: String,
     ) -> async_graphql::Result<Event> {
-        let api = api(ctx)?;
-        let event_id = parse_id(&event_id, "event")?;
-        let partner = Slug::parse(&partner_slug)?;
+        let api = api(ctx).graphql()?;
+        let event_id = parse_id(&event_id, "event").graphql()?;
+        let partner = Slug::parse(&partner_slug).graphql()?;
         let event =
-            organizations::link_partner(&api.db, signed_in(ctx)?, event_id, &partner).await?;
+            organizations::link_partner(&api.db, signed_in(ctx).graphql()?, event_id, &partner)
+                .await
+                .graphql()?;
         Ok(Event::from(event))
     }
 }

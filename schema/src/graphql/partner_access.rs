@@ -15,10 +15,11 @@ use async_graphql::{Context, PathSegment, Pos, ServerResult, Value};
 use entities::account::Role;
 
 use super::guards::PARTNER_KEY_REFUSED;
-use crate::context::{PartnerGrant, Viewer};
-use crate::domain::PartnerScope;
-use crate::error::ApiError;
-use crate::services::stats::StatsReader;
+use crate::error::to_graphql;
+use race_office::context::{PartnerGrant, Viewer};
+use race_office::domain::PartnerScope;
+use race_office::error::ApiError;
+use race_office::services::stats::StatsReader;
 
 /// Root fields of statistics: `STATS_READ`.
 const STATS_FIELDS: &[&str] = &["participationStats", "partnerSummary"];
@@ -78,7 +79,7 @@ impl Extension for PartnerKeyScopes {
             && let Some(Viewer::PartnerKey(grant)) = ctx.data_opt::<Viewer>()
             && let Err(refused) = key_may_resolve(grant, info.parent_type, info.name)
         {
-            let mut error = async_graphql::Error::from(refused).into_server_error(Pos::default());
+            let mut error = to_graphql(refused).into_server_error(Pos::default());
             error.locations.clear();
             error.path = info
                 .path_node

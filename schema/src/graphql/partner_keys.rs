@@ -11,11 +11,12 @@ use super::accounts::Organization;
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DbLoader, OrganizationId};
-use crate::domain::{Instant, ScopeSet};
-use crate::services::partner_keys::{self as service, NewPartnerKey};
+use crate::error::Graphql;
+use race_office::domain::{Instant, ScopeSet};
+use race_office::services::partner_keys::{self as service, NewPartnerKey};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "crate::domain::PartnerScope")]
+#[graphql(remote = "race_office::domain::PartnerScope")]
 pub enum PartnerKeyScope {
     /// Public event data: events, distances, statuses, charity projects.
     EventsRead,
@@ -72,7 +73,7 @@ impl PartnerKey {
 
     /// Usable now: neither revoked nor expired.
     async fn active(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        Ok(self.0.revoked_at.is_none() && self.0.expires_at > api(ctx)?.clock.now())
+        Ok(self.0.revoked_at.is_none() && self.0.expires_at > api(ctx).graphql()?.clock.now())
     }
 }
 
@@ -112,8 +113,15 @@ impl PartnerKeyQuery {
         let organization_id = organization_id
             .as_ref()
             .map(|id| parse_id(id, "organization"))
-            .transpose()?;
-        let keys = service::list(&api(ctx)?.db, signed_in(ctx)?, organization_id).await?;
+            .transpose()
+            .graphql()?;
+        let keys = service::list(
+            &api(ctx).graphql()?.db,
+            signed_in(ctx).graphql()?,
+            organization_id,
+        )
+        .await
+        .graphql()?;
         Ok(super::bounds::first(keys, super::bounds::PARTNER_KEYS)
             .into_iter()
             .map(PartnerKey)
@@ -136,13 +144,18 @@ impl PartnerKeyMutation {
         ctx: &Context<'_>,
         input: IssuePartnerKeyInput,
     ) -> async_graphql::Result<IssuedPartnerKey> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let new = NewPartnerKey {
-            organization_id: parse_id(&input.organization_id, "organization")?,
-            scopes: ScopeSet::new(input.scopes.into_iter().map(Into::into))?,
-            expires_at: Instant::parse("expiresAt", input.expires_at)?.get(),
+            organization_id: parse_id(&input.organization_id, "organization").graphql()?,
+            scopes: ScopeSet::new(input.scopes.into_iter().map(Into::into)).graphql()?,
+            expires_at: Instant::parse("expiresAt", input.expires_at)
+                .graphql()?
+                .get(),
         };
-        let (issued, key) = service::issue(&api.db, api.clock.now(), signed_in(ctx)?, new).await?;
+        let (issued, key) =
+            service::issue(&api.db, api.clock.now(), signed_in(ctx).graphql()?, new)
+                .await
+                .graphql()?;
         Ok(IssuedPartnerKey {
             key,
             partner_key: PartnerKey(issued),
@@ -156,11 +169,13 @@ impl PartnerKeyMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<PartnerKey> {
-        let api = api(ctx)?;
-        let id = parse_id(&id, "partner key")?;
-        let revoked = service::revoke(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
+        let api = api(ctx).graphql()?;
+        let id = parse_id(&id, "partner key").graphql()?;
+        let revoked = service::revoke(&api.db, api.clock.now(), signed_in(ctx).graphql()?, id)
+            .await
+            .graphql()?;
         api.revocations
-            .revoked(crate::context::Revoked::PartnerKey { key_id: revoked.id });
+            .revoked(race_office::context::Revoked::PartnerKey { key_id: revoked.id });
         Ok(PartnerKey(revoked))
     }
 }

@@ -11,10 +11,11 @@ use super::events::{Event, EventStatus};
 use super::guards::{RoleGuard, api, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{EventId, loader};
-use crate::domain::{PushEndpoint, PushKeys};
-use crate::services::events::find_organized;
-use crate::services::push_deliveries;
-use crate::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
+use crate::error::Graphql;
+use race_office::domain::{PushEndpoint, PushKeys};
+use race_office::services::events::find_organized;
+use race_office::services::push_deliveries;
+use race_office::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
 
 /// The `keys` of a browser's PushSubscription.
 #[derive(InputObject)]
@@ -139,7 +140,7 @@ impl PushQuery {
     /// The VAPID public key (base64url), the `applicationServerKey` for
     /// `pushManager.subscribe`.
     async fn web_push_public_key(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(api(ctx)?.push.public_key.clone())
+        Ok(api(ctx).graphql()?.push.public_key.clone())
     }
 
     /// Per alert of the event (newest first, at most 50): pushes queued, sent, delivered,
@@ -153,11 +154,18 @@ impl PushQuery {
         ctx: &Context<'_>,
         event_id: ID,
     ) -> async_graphql::Result<Vec<PushReport>> {
-        let api = api(ctx)?;
-        let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
+        let api = api(ctx).graphql()?;
+        let event = find_organized(
+            &api.db,
+            signed_in(ctx).graphql()?,
+            parse_id(&event_id, "event").graphql()?,
+        )
+        .await
+        .graphql()?;
         Ok(
             push_deliveries::event_reports(&api.db, event.id, bounds::PUSH_REPORTS as u64)
-                .await?
+                .await
+                .graphql()?
                 .into_iter()
                 .map(|(message, report)| PushReport {
                     notification_id: to_id(report.notification_id),
@@ -203,10 +211,10 @@ impl PushMutation {
         ctx: &Context<'_>,
         input: SubscribePushInput,
     ) -> async_graphql::Result<PushSubscription> {
-        let runner = signed_in(ctx)?;
-        let api = api(ctx)?;
-        let endpoint = PushEndpoint::parse(&input.endpoint, &api.push.policy)?;
-        let keys = PushKeys::parse(&input.keys.p256dh, &input.keys.auth)?;
+        let runner = signed_in(ctx).graphql()?;
+        let api = api(ctx).graphql()?;
+        let endpoint = PushEndpoint::parse(&input.endpoint, &api.push.policy).graphql()?;
+        let keys = PushKeys::parse(&input.keys.p256dh, &input.keys.auth).graphql()?;
         let event_ids = input
             .event_ids
             .map(|ids| {
@@ -214,7 +222,8 @@ impl PushMutation {
                     .map(|id| parse_id(id, "event"))
                     .collect::<Result<Vec<_>, _>>()
             })
-            .transpose()?;
+            .transpose()
+            .graphql()?;
         let view = push_subscriptions::subscribe(
             &api.db,
             api.clock.now(),
@@ -226,7 +235,8 @@ impl PushMutation {
             },
             api.push.policy.max_subscriptions_per_account,
         )
-        .await?;
+        .await
+        .graphql()?;
         Ok(PushSubscription(view))
     }
 
@@ -237,8 +247,12 @@ impl PushMutation {
         ctx: &Context<'_>,
         endpoint: String,
     ) -> async_graphql::Result<bool> {
-        let runner = signed_in(ctx)?;
-        Ok(push_subscriptions::unsubscribe(&api(ctx)?.db, runner, &endpoint).await?)
+        let runner = signed_in(ctx).graphql()?;
+        Ok(
+            push_subscriptions::unsubscribe(&api(ctx).graphql()?.db, runner, &endpoint)
+                .await
+                .graphql()?,
+        )
     }
 }
 
@@ -247,7 +261,9 @@ pub async fn of_account(
     ctx: &Context<'_>,
     account_id: i64,
 ) -> async_graphql::Result<Vec<PushSubscription>> {
-    let subscriptions = push_subscriptions::of_account(&api(ctx)?.db, account_id).await?;
+    let subscriptions = push_subscriptions::of_account(&api(ctx).graphql()?.db, account_id)
+        .await
+        .graphql()?;
     Ok(bounds::first(subscriptions, bounds::PUSH_SUBSCRIPTIONS)
         .into_iter()
         .map(PushSubscription)

@@ -14,10 +14,13 @@ use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
 use super::loaders::{RegistrationId, loader};
 use super::money::Money;
 use super::registrations::Registration;
-use crate::domain::{BasisPoints, LongText};
-use crate::error::ApiError;
-use crate::services::events::find_organized;
-use crate::services::refunds::{self as service, RefundChoice, RefundPolicy as ServicePolicy};
+use crate::error::{Graphql, to_graphql};
+use race_office::domain::{BasisPoints, LongText};
+use race_office::error::ApiError;
+use race_office::services::events::find_organized;
+use race_office::services::refunds::{
+    self as service, RefundChoice, RefundPolicy as ServicePolicy,
+};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::refund_request::RefundOption")]
@@ -104,7 +107,7 @@ impl RefundRequest {
             .load_one(RegistrationId(self.0.registration_id))
             .await?
             .map(Registration)
-            .ok_or_else(|| ApiError::NotFound("registration").into())
+            .ok_or_else(|| to_graphql(ApiError::NotFound("registration")))
     }
 }
 
@@ -128,7 +131,7 @@ pub struct RefundPolicy {
 impl RefundPolicy {
     pub fn of(event: &entities::event::Model) -> Self {
         let deadline_ends_at = event.refund_deadline.and_then(|date| {
-            crate::domain::TimeZone::parse(&event.time_zone)
+            race_office::domain::TimeZone::parse(&event.time_zone)
                 .ok()?
                 .end_of(date)
         });
@@ -181,10 +184,20 @@ impl RefundQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, RefundRequest>> {
-        let api = api(ctx)?;
-        let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
-        let limit = page_size(first)?;
-        let after_id = after.as_deref().map(parse_id_cursor).transpose()?;
+        let api = api(ctx).graphql()?;
+        let event = find_organized(
+            &api.db,
+            signed_in(ctx).graphql()?,
+            parse_id(&event_id, "event").graphql()?,
+        )
+        .await
+        .graphql()?;
+        let limit = page_size(first).graphql()?;
+        let after_id = after
+            .as_deref()
+            .map(parse_id_cursor)
+            .transpose()
+            .graphql()?;
         let mut rows = service::list_for_event(
             &api.db,
             event.id,
@@ -193,7 +206,8 @@ impl RefundQuery {
             after_id,
             limit,
         )
-        .await?;
+        .await
+        .graphql()?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(after_id.is_some(), has_next);
@@ -218,14 +232,16 @@ impl RefundMutation {
         ctx: &Context<'_>,
         input: RequestRefundInput,
     ) -> async_graphql::Result<RefundRequest> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let choice = RefundChoice {
-            registration_id: parse_id(&input.registration_id, "registration")?,
+            registration_id: parse_id(&input.registration_id, "registration").graphql()?,
             option: input.option.into(),
             donation_consent: input.donation_consent,
         };
         Ok(RefundRequest(
-            service::request_refund(&api.db, api.clock.now(), signed_in(ctx)?, choice).await?,
+            service::request_refund(&api.db, api.clock.now(), signed_in(ctx).graphql()?, choice)
+                .await
+                .graphql()?,
         ))
     }
 
@@ -237,28 +253,30 @@ impl RefundMutation {
         decision: RefundDecision,
         note: Option<String>,
     ) -> async_graphql::Result<RefundRequest> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let note = note
             .as_deref()
             .map(|note| LongText::parse("note", note, 2000))
-            .transpose()?
+            .transpose()
+            .graphql()?
             .map(LongText::into_inner)
             .filter(|note| !note.is_empty());
         let status = match decision {
             RefundDecision::Approved => refund_request::RefundStatus::Approved,
             RefundDecision::Rejected => refund_request::RefundStatus::Rejected,
         };
-        let id = parse_id(&id, "refund request")?;
+        let id = parse_id(&id, "refund request").graphql()?;
         let decided = service::decide(
             &api.db,
             &api.outbox,
             api.clock.now(),
-            signed_in(ctx)?,
+            signed_in(ctx).graphql()?,
             id,
             status,
             note,
         )
-        .await?;
+        .await
+        .graphql()?;
         Ok(RefundRequest(decided))
     }
 
@@ -269,10 +287,17 @@ impl RefundMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<RefundRequest> {
-        let api = api(ctx)?;
-        let id = parse_id(&id, "refund request")?;
-        let paid =
-            service::mark_paid(&api.db, &api.outbox, api.clock.now(), signed_in(ctx)?, id).await?;
+        let api = api(ctx).graphql()?;
+        let id = parse_id(&id, "refund request").graphql()?;
+        let paid = service::mark_paid(
+            &api.db,
+            &api.outbox,
+            api.clock.now(),
+            signed_in(ctx).graphql()?,
+            id,
+        )
+        .await
+        .graphql()?;
         Ok(RefundRequest(paid))
     }
 
@@ -284,10 +309,12 @@ impl RefundMutation {
         ctx: &Context<'_>,
         event_id: ID,
     ) -> async_graphql::Result<i32> {
-        let api = api(ctx)?;
-        let id = parse_id(&event_id, "event")?;
+        let api = api(ctx).graphql()?;
+        let id = parse_id(&event_id, "event").graphql()?;
         let applied =
-            service::apply_default_outcome(&api.db, api.clock.now(), signed_in(ctx)?, id).await?;
+            service::apply_default_outcome(&api.db, api.clock.now(), signed_in(ctx).graphql()?, id)
+                .await
+                .graphql()?;
         Ok(i32::try_from(applied).unwrap_or(i32::MAX))
     }
 
@@ -297,15 +324,23 @@ impl RefundMutation {
         ctx: &Context<'_>,
         input: RefundPolicyInput,
     ) -> async_graphql::Result<Event> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let policy = ServicePolicy {
             deadline: input.deadline.map(|d| d.0),
-            kit_share: BasisPoints::parse(input.kit_share_basis_points)?,
+            kit_share: BasisPoints::parse(input.kit_share_basis_points).graphql()?,
             kit_issue_from: input.kit_issue_from.map(|d| d.0),
         };
-        let id = parse_id(&input.event_id, "event")?;
+        let id = parse_id(&input.event_id, "event").graphql()?;
         Ok(Event::from(
-            service::set_policy(&api.db, api.clock.now(), signed_in(ctx)?, id, policy).await?,
+            service::set_policy(
+                &api.db,
+                api.clock.now(),
+                signed_in(ctx).graphql()?,
+                id,
+                policy,
+            )
+            .await
+            .graphql()?,
         ))
     }
 }

@@ -14,10 +14,11 @@ use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
 use super::loaders::{DistanceId, EventId, RefundOf, loader};
 use super::money::Money;
 use super::refunds::RefundRequest;
-use crate::domain::{City, CountryCode};
-use crate::error::ApiError;
-use crate::services::events::find_organized;
-use crate::services::registrations::{
+use crate::error::{Graphql, to_graphql};
+use race_office::domain::{City, CountryCode};
+use race_office::error::ApiError;
+use race_office::services::events::find_organized;
+use race_office::services::registrations::{
     self as service, RegistrationFilter as ServiceFilter, RegistrationInput,
 };
 
@@ -115,7 +116,7 @@ impl Registration {
             .load_one(EventId(self.0.event_id))
             .await?
             .map(Event::from)
-            .ok_or_else(|| ApiError::NotFound("event").into())
+            .ok_or_else(|| to_graphql(ApiError::NotFound("event")))
     }
 
     async fn distance(&self, ctx: &Context<'_>) -> async_graphql::Result<Distance> {
@@ -123,7 +124,7 @@ impl Registration {
             .load_one(DistanceId(self.0.distance_id))
             .await?
             .map(Distance)
-            .ok_or_else(|| ApiError::NotFound("distance").into())
+            .ok_or_else(|| to_graphql(ApiError::NotFound("distance")))
     }
 
     /// The refund request filed for it, if any.
@@ -165,10 +166,12 @@ pub struct RegistrationQuery;
 impl RegistrationQuery {
     /// One registration: the viewer's own, or one of an event they organize.
     async fn registration(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Registration> {
-        let viewer = signed_in(ctx)?;
-        let id = parse_id(&id, "registration")?;
+        let viewer = signed_in(ctx).graphql()?;
+        let id = parse_id(&id, "registration").graphql()?;
         Ok(Registration(
-            service::find_visible(&api(ctx)?.db, viewer, id).await?,
+            service::find_visible(&api(ctx).graphql()?.db, viewer, id)
+                .await
+                .graphql()?,
         ))
     }
 
@@ -185,23 +188,35 @@ impl RegistrationQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Registration>> {
-        let api = api(ctx)?;
-        let event = find_organized(&api.db, signed_in(ctx)?, parse_id(&event_id, "event")?).await?;
-        let limit = page_size(first)?;
+        let api = api(ctx).graphql()?;
+        let event = find_organized(
+            &api.db,
+            signed_in(ctx).graphql()?,
+            parse_id(&event_id, "event").graphql()?,
+        )
+        .await
+        .graphql()?;
+        let limit = page_size(first).graphql()?;
         let filter = filter.unwrap_or_default();
         let service_filter = ServiceFilter {
             distance_id: filter
                 .distance_id
                 .as_ref()
                 .map(|id| parse_id(id, "distance"))
-                .transpose()?,
+                .transpose()
+                .graphql()?,
             starter_kit: filter.starter_kit.map(Into::into),
             state: filter.state.map(Into::into),
             bib: filter.bib,
         };
-        let after_id = after.as_deref().map(parse_id_cursor).transpose()?;
-        let mut rows =
-            service::list_for_event(&api.db, event.id, &service_filter, after_id, limit).await?;
+        let after_id = after
+            .as_deref()
+            .map(parse_id_cursor)
+            .transpose()
+            .graphql()?;
+        let mut rows = service::list_for_event(&api.db, event.id, &service_filter, after_id, limit)
+            .await
+            .graphql()?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(after_id.is_some(), has_next);
@@ -226,9 +241,9 @@ impl RegistrationMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<Registration> {
-        let api = api(ctx)?;
+        let api = api(ctx).graphql()?;
         let fields = RegistrationInput {
-            distance_id: parse_id(&input.distance_id, "distance")?,
+            distance_id: parse_id(&input.distance_id, "distance").graphql()?,
             tshirt_size: input.tshirt_size.map(Into::into),
             gender: input.gender.map(Into::into),
             birth_date: input.birth_date.map(|d| d.0),
@@ -236,10 +251,19 @@ impl RegistrationMutation {
                 .country
                 .as_deref()
                 .map(CountryCode::parse)
-                .transpose()?,
-            city: input.city.as_deref().map(City::parse).transpose()?,
+                .transpose()
+                .graphql()?,
+            city: input
+                .city
+                .as_deref()
+                .map(City::parse)
+                .transpose()
+                .graphql()?,
         };
-        let created = service::register(&api.db, api.clock.now(), signed_in(ctx)?, fields).await?;
+        let created =
+            service::register(&api.db, api.clock.now(), signed_in(ctx).graphql()?, fields)
+                .await
+                .graphql()?;
         Ok(Registration(created))
     }
 
@@ -252,11 +276,17 @@ impl RegistrationMutation {
         registration_id: ID,
         to: StarterKitState,
     ) -> async_graphql::Result<Registration> {
-        let api = api(ctx)?;
-        let id = parse_id(&registration_id, "registration")?;
-        let moved =
-            service::advance_starter_kit(&api.db, api.clock.now(), signed_in(ctx)?, id, to.into())
-                .await?;
+        let api = api(ctx).graphql()?;
+        let id = parse_id(&registration_id, "registration").graphql()?;
+        let moved = service::advance_starter_kit(
+            &api.db,
+            api.clock.now(),
+            signed_in(ctx).graphql()?,
+            id,
+            to.into(),
+        )
+        .await
+        .graphql()?;
         Ok(Registration(moved))
     }
 }

@@ -18,15 +18,16 @@ use super::ids::parse_id;
 use super::loaders::{DistanceId, loader};
 use super::money::Money;
 use super::partner_access::stats_reader;
-use crate::domain;
-use crate::error::ApiError;
-use crate::services::stats::{
+use crate::error::{Graphql, to_graphql};
+use race_office::domain;
+use race_office::error::ApiError;
+use race_office::services::stats::{
     self as service, Audience, Figures, Group, GroupKey, KeyValue, StatsReader,
 };
 
 /// What registrations are grouped by.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "crate::domain::Dimension")]
+#[graphql(remote = "race_office::domain::Dimension")]
 pub enum Dimension {
     /// The distance registered for (value: the distance's id).
     Distance,
@@ -156,8 +157,14 @@ impl ParticipationStats {
         ctx: &Context<'_>,
         dimension: domain::Dimension,
     ) -> async_graphql::Result<Option<Vec<Group>>> {
-        let figures =
-            service::participation(&api(ctx)?.db, &self.event, &[dimension], self.audience).await?;
+        let figures = service::participation(
+            &api(ctx).graphql()?.db,
+            &self.event,
+            &[dimension],
+            self.audience,
+        )
+        .await
+        .graphql()?;
         Ok(figures.groups)
     }
 }
@@ -238,7 +245,9 @@ impl ParticipationStats {
 
     /// Money the event's charity programme raised.
     async fn charity_raised(&self, ctx: &Context<'_>) -> async_graphql::Result<CharityRaised> {
-        let raised = service::charity_raised(&api(ctx)?.db, self.event.id, self.audience).await?;
+        let raised = service::charity_raised(&api(ctx).graphql()?.db, self.event.id, self.audience)
+            .await
+            .graphql()?;
         Ok(CharityRaised {
             suppressed: raised.donations.is_none(),
             donations: raised.donations.map(count),
@@ -287,11 +296,15 @@ impl StatsQuery {
         event_id: ID,
         group_by: Option<Vec<Dimension>>,
     ) -> async_graphql::Result<ParticipationStats> {
-        let reader = stats_reader(ctx)?;
-        let dimensions = self::group_by(group_by)?;
-        let db = &api(ctx)?.db;
-        let event = service::find_event(db, reader, parse_id(&event_id, "event")?).await?;
-        let figures = service::participation(db, &event, &dimensions, reader.audience()).await?;
+        let reader = stats_reader(ctx).graphql()?;
+        let dimensions = self::group_by(group_by).graphql()?;
+        let db = &api(ctx).graphql()?.db;
+        let event = service::find_event(db, reader, parse_id(&event_id, "event").graphql()?)
+            .await
+            .graphql()?;
+        let figures = service::participation(db, &event, &dimensions, reader.audience())
+            .await
+            .graphql()?;
         Ok(ParticipationStats {
             event: Arc::new(event),
             group_by: dimensions,
@@ -307,21 +320,26 @@ impl StatsQuery {
         ctx: &Context<'_>,
         group_by: Option<Vec<Dimension>>,
     ) -> async_graphql::Result<PartnerSummary> {
-        let reader = stats_reader(ctx)?;
+        let reader = stats_reader(ctx).graphql()?;
         let StatsReader::Partner {
             organization_id, ..
         } = reader
         else {
-            return Err(ApiError::Forbidden("only a partner has a partner summary").into());
+            return Err(to_graphql(ApiError::Forbidden(
+                "only a partner has a partner summary",
+            )));
         };
-        let dimensions = self::group_by(group_by)?;
-        let db = &api(ctx)?.db;
-        let organization = crate::services::organizations::find(db, organization_id).await?;
+        let dimensions = self::group_by(group_by).graphql()?;
+        let db = &api(ctx).graphql()?.db;
+        let organization = race_office::services::organizations::find(db, organization_id)
+            .await
+            .graphql()?;
         let mut events = Vec::new();
-        let partnered = service::partner_events(db, reader).await?;
+        let partnered = service::partner_events(db, reader).await.graphql()?;
         for event in super::bounds::first(partnered, super::bounds::PARTNER_EVENTS) {
-            let figures =
-                service::participation(db, &event, &dimensions, reader.audience()).await?;
+            let figures = service::participation(db, &event, &dimensions, reader.audience())
+                .await
+                .graphql()?;
             events.push(ParticipationStats {
                 event: Arc::new(event),
                 group_by: dimensions.clone(),

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use schema::OutboxBell;
-use schema::domain::Notice;
-use schema::services::{notifications, registrations};
+use race_office::OutboxBell;
+use race_office::domain::Notice;
+use race_office::services::{notifications, registrations};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, broadcast};
 

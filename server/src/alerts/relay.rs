@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use schema::OutboxBell;
-use schema::services::notifications;
+use race_office::OutboxBell;
+use race_office::services::notifications;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 

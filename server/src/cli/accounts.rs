@@ -5,8 +5,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::ValueEnum;
 use entities::account::Role;
 use entities::organization::OrganizationKind;
-use schema::domain::{DisplayName, Email, Password};
-use schema::services::{accounts, organizations};
+use race_office::domain::{DisplayName, Email, Password};
+use race_office::services::{accounts, organizations};
 use sea_orm::DatabaseConnection;
 
 use super::service_error;

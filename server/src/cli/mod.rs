@@ -92,6 +92,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
 }
 
 /// An error from the API's service layer, with its detail, for the operator.
-fn service_error(error: schema::ApiError) -> anyhow::Error {
+fn service_error(error: race_office::ApiError) -> anyhow::Error {
     anyhow::anyhow!(error.detail())
 }

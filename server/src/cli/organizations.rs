@@ -4,8 +4,8 @@
 use anyhow::Context;
 use clap::ValueEnum;
 use entities::organization::OrganizationKind;
-use schema::domain::Slug;
-use schema::services::organizations;
+use race_office::domain::Slug;
+use race_office::services::organizations;
 use sea_orm::DatabaseConnection;
 
 use super::service_error;

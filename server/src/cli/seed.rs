@@ -23,7 +23,7 @@ pub async fn run(db: &DatabaseConnection, args: Args) -> anyhow::Result<()> {
         bail!("say what to seed: --demo and/or --runners N");
     }
     if args.demo {
-        let report = schema::services::demo::seed_demo(db)
+        let report = race_office::services::demo::seed_demo(db)
             .await
             .map_err(service_error)
             .context("seeding the demo data")?;
@@ -34,7 +34,7 @@ pub async fn run(db: &DatabaseConnection, args: Args) -> anyhow::Result<()> {
     }
     if let Some(count) = args.runners {
         let started = std::time::Instant::now();
-        let report = schema::services::synthetic::seed_runners(
+        let report = race_office::services::synthetic::seed_runners(
             db,
             chrono::Utc::now(),
             count,

@@ -18,7 +18,7 @@ pub enum Command {
 pub async fn run(db: &DatabaseConnection, command: Command) -> anyhow::Result<()> {
     let Command::Rebuild { event } = command;
     let started = std::time::Instant::now();
-    let rebuilt = schema::services::stats::rebuild(db, event.as_deref())
+    let rebuilt = race_office::services::stats::rebuild(db, event.as_deref())
         .await
         .map_err(service_error)
         .context("rebuilding the participation counters")?;

@@ -2,8 +2,8 @@
 //! resolved to a [`Viewer`] (one lookup either way).
 
 use axum::http::{HeaderMap, header};
-use schema::Viewer;
-use schema::services::{accounts, partner_keys};
+use race_office::Viewer;
+use race_office::services::{accounts, partner_keys};
 use sea_orm::DbErr;
 
 use crate::app::AppState;
@@ -50,7 +50,7 @@ pub async fn resolve_viewer(state: &AppState, token: Option<&str>) -> Result<Vie
         }))
 }
 
-fn internal(error: schema::ApiError) -> DbErr {
+fn internal(error: race_office::ApiError) -> DbErr {
     DbErr::Custom(error.detail())
 }
 

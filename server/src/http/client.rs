@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use schema::ClientAddress;
+use race_office::ClientAddress;
 
 use crate::app::AppState;
 use crate::settings::IpRange;

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use schema::ClientAddress;
+use race_office::ClientAddress;
 use schema::graphql::document_guard;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

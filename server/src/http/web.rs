@@ -72,7 +72,7 @@ macro_rules! file {
 
 const INDEX: File = file!("/", "index.html", HTML, Revalidate, Page);
 /// The page again, at the path of the link in the sign-up mail (`PUBLIC_URL` +
-/// `/confirm-sign-up?token=…`, see `schema::services::sign_up`).
+/// `/confirm-sign-up?token=…`, see `race_office::services::sign_up`).
 const CONFIRM_SIGN_UP: File = File {
     path: "/confirm-sign-up",
     cache: Cache::NoStore,
@@ -80,7 +80,7 @@ const CONFIRM_SIGN_UP: File = File {
     ..INDEX
 };
 /// The page again, at the path of the link in the password-reset mail (`PUBLIC_URL` +
-/// `/reset-password?token=…`, see `schema::services::accounts`).
+/// `/reset-password?token=…`, see `race_office::services::accounts`).
 const RESET_PASSWORD: File = File {
     path: "/reset-password",
     ..CONFIRM_SIGN_UP

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entities::event::EventStatus;
-use schema::domain::{StatusChangeMessage, TimeZone};
+use race_office::domain::{StatusChangeMessage, TimeZone};
 use serde_json::{Value, json};
 use web_push::Urgency;
 

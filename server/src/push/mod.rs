@@ -25,9 +25,9 @@ use entities::push_delivery::FailureClass;
 use entities::push_subscription;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use schema::OutboxBell;
-use schema::services::notifications;
-use schema::services::push_deliveries::{self, Claimed, Outcome};
+use race_office::OutboxBell;
+use race_office::services::notifications;
+use race_office::services::push_deliveries::{self, Claimed, Outcome};
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use entities::push_subscription;
+use race_office::domain::{PushEndpoint, PushPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
-use schema::domain::{PushEndpoint, PushPolicy};
 use url::Host;
 use web_push::Urgency;
 

@@ -216,14 +216,15 @@ pub async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("no demo race")?;
     for n in 0..36 {
-        schema::services::events::insert_distance(
+        race_office::services::events::insert_distance(
             &db,
             chrono::Utc::now(),
             race.id,
-            schema::services::events::DistanceInput {
+            race_office::services::events::DistanceInput {
                 name: format!("Trail {n}"),
                 length_m: 1000 + n,
-                fee: schema::domain::Money::parse("1000", "KZT").map_err(|e| format!("{e:?}"))?,
+                fee: race_office::domain::Money::parse("1000", "KZT")
+                    .map_err(|e| format!("{e:?}"))?,
             },
         )
         .await

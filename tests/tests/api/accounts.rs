@@ -24,7 +24,7 @@ async fn a_runner_signs_up_and_sees_their_own_account(backend: Backend) {
         .collect();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], token, "the token itself is never stored");
-    assert_eq!(stored[0], schema::services::hash_token(&token));
+    assert_eq!(stored[0], race_office::services::hash_token(&token));
 }
 on_both_databases!(a_runner_signs_up_and_sees_their_own_account);
 
@@ -179,7 +179,7 @@ async fn an_expired_reset_token_is_refused(backend: Backend) {
     let issued = chrono::Utc::now() - chrono::Duration::hours(2);
     entities::password_reset::ActiveModel {
         account_id: Set(account_id),
-        token_hash: Set(schema::services::hash_token(token)),
+        token_hash: Set(race_office::services::hash_token(token)),
         created_at: Set(issued),
         expires_at: Set(issued + chrono::Duration::hours(1)),
         used_at: Set(None),
@@ -244,7 +244,7 @@ async fn only_the_newest_reset_token_works_and_a_reset_uses_them_all_up(backend:
     sea_orm::ActiveModelTrait::insert(
         entities::password_reset::ActiveModel {
             account_id: sea_orm::Set(account_id),
-            token_hash: sea_orm::Set(schema::services::hash_token(stray)),
+            token_hash: sea_orm::Set(race_office::services::hash_token(stray)),
             created_at: sea_orm::Set(now),
             expires_at: sea_orm::Set(now + chrono::Duration::hours(1)),
             used_at: sea_orm::Set(None),

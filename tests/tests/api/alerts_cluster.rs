@@ -19,7 +19,7 @@ pub(crate) async fn demo_database() -> (TestDatabase, String) {
     let database = TestDatabase::create(Backend::Postgres).await.unwrap();
     let db = server::database::connect(&database.url, 2).await.unwrap();
     server::database::migrate(&db).await.unwrap();
-    schema::services::demo::seed_demo(&db).await.unwrap();
+    race_office::services::demo::seed_demo(&db).await.unwrap();
     let token = gateway_tests::organizer_token(
         &db,
         "director@almaty-marathon.kz",

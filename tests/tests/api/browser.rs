@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::MockPushService;
-use schema::services::sign_up::SIGN_UP_ANSWER;
+use race_office::services::sign_up::SIGN_UP_ANSWER;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -35,7 +35,7 @@ const JOURNEY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Where the gateway's mail links point (`PUBLIC_URL`): the runner page's origin, which
 /// is the gateway itself, at an address the test only learns once it listens.
 const PUBLIC_URL: &str = "https://race-day.test";
-/// The subject of the password-reset mail (`schema::services::accounts`).
+/// The subject of the password-reset mail (`race_office::services::accounts`).
 const RESET_SUBJECT: &str = "Reset your password";
 
 fn browser_dir() -> PathBuf {

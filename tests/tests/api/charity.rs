@@ -53,7 +53,7 @@ async fn donated_shares_go_to_the_neediest_project_and_gifts_to_the_named_one(ba
         .unwrap();
     // 300 synthetic runners of the cancelled 2020 marathon, some of whose KIT_AND_DONATE
     // requests are approved: their donated halves are allocated.
-    let report = schema::services::synthetic::seed_runners(
+    let report = race_office::services::synthetic::seed_runners(
         &db,
         chrono::Utc::now(),
         300,

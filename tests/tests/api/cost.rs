@@ -30,14 +30,14 @@ async fn race_with_forty_distances(app: &TestApp) -> String {
         .unwrap()
         .unwrap();
     for n in 0..36 {
-        schema::services::events::insert_distance(
+        race_office::services::events::insert_distance(
             &app.db,
             chrono::Utc::now(),
             race.id,
-            schema::services::events::DistanceInput {
+            race_office::services::events::DistanceInput {
                 name: format!("Trail {n}"),
                 length_m: 1000 + n,
-                fee: schema::domain::Money::parse("1000", "KZT").unwrap(),
+                fee: race_office::domain::Money::parse("1000", "KZT").unwrap(),
             },
         )
         .await

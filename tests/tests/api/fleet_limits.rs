@@ -27,13 +27,13 @@ async fn fleet(redis_url: &str, email: &str, logged: bool) -> Fleet {
     let database = TestDatabase::create(Backend::Postgres).await.unwrap();
     let db = server::database::connect(&database.url, 2).await.unwrap();
     server::database::migrate(&db).await.unwrap();
-    schema::services::accounts::create_account(
+    race_office::services::accounts::create_account(
         &db,
         chrono::Utc::now(),
-        schema::services::accounts::NewAccount {
-            email: schema::domain::Email::parse(email).unwrap(),
-            password: schema::domain::Password::parse(PASSWORD).unwrap(),
-            display_name: schema::domain::DisplayName::parse("Director").unwrap(),
+        race_office::services::accounts::NewAccount {
+            email: race_office::domain::Email::parse(email).unwrap(),
+            password: race_office::domain::Password::parse(PASSWORD).unwrap(),
+            display_name: race_office::domain::DisplayName::parse("Director").unwrap(),
             role: entities::account::Role::Runner,
             organization_id: None,
         },

@@ -250,7 +250,7 @@ impl TestApp {
         let db = sea_orm::Database::connect(self.database.url.clone())
             .await
             .expect("connect");
-        schema::services::demo::seed_demo(&db)
+        race_office::services::demo::seed_demo(&db)
             .await
             .expect("demo data seeds");
     }

@@ -15,7 +15,7 @@ pub const STATS: &str = "query($e: ID!, $by: [Dimension!]) { participationStats(
 
 /// The id of an organization, by slug.
 pub async fn organization_id(app: &TestApp, slug: &str) -> String {
-    schema::services::organizations::find_by_slug(&app.db, slug)
+    race_office::services::organizations::find_by_slug(&app.db, slug)
         .await
         .unwrap()
         .expect("organization exists")
@@ -74,7 +74,7 @@ async fn a_key_is_shown_once_stored_hashed_used_and_revoked(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].key_hash, schema::services::hash_token(&key));
+    assert_eq!(stored[0].key_hash, race_office::services::hash_token(&key));
     assert!(
         !format!("{:?}", stored[0]).contains(&key[3..]),
         "only the hash is stored"
@@ -164,13 +164,13 @@ async fn a_key_does_only_what_its_scopes_say_until_it_expires(backend: Backend) 
         .find(|a| a.email == "director@almaty-marathon.kz")
         .unwrap();
     let yesterday = chrono::Utc::now() - chrono::Duration::days(2);
-    let (_, expired) = schema::services::partner_keys::issue(
+    let (_, expired) = race_office::services::partner_keys::issue(
         &app.db,
         yesterday,
         &director,
-        schema::services::partner_keys::NewPartnerKey {
+        race_office::services::partner_keys::NewPartnerKey {
             organization_id: kaspi,
-            scopes: schema::domain::ScopeSet::all(),
+            scopes: race_office::domain::ScopeSet::all(),
             expires_at: yesterday + chrono::Duration::days(1),
         },
     )

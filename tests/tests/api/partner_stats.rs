@@ -23,7 +23,7 @@ async fn sponsored_race(app: &TestApp, organizer: &str, slug: &str) -> (String, 
         .await;
     let event = created["createEvent"]["id"].as_str().unwrap().to_owned();
     let kaspi: i64 = organization_id(app, "kaspi-kz").await.parse().unwrap();
-    schema::services::events::link_organization(
+    race_office::services::events::link_organization(
         &app.db,
         event.parse().unwrap(),
         kaspi,
@@ -424,13 +424,13 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
     // A partner account (password sign-in) sees what a key with every scope sees, for
     // every event Kaspi.kz sponsors; still nothing personal.
     let kaspi: i64 = organization_id(&app, "kaspi-kz").await.parse().unwrap();
-    schema::services::accounts::create_account(
+    race_office::services::accounts::create_account(
         &app.db,
         chrono::Utc::now(),
-        schema::services::accounts::NewAccount {
-            email: schema::domain::Email::parse("stats@kaspi.kz").unwrap(),
-            password: schema::domain::Password::parse("a partner's long password").unwrap(),
-            display_name: schema::domain::DisplayName::parse("Kaspi").unwrap(),
+        race_office::services::accounts::NewAccount {
+            email: race_office::domain::Email::parse("stats@kaspi.kz").unwrap(),
+            password: race_office::domain::Password::parse("a partner's long password").unwrap(),
+            display_name: race_office::domain::DisplayName::parse("Kaspi").unwrap(),
             role: entities::account::Role::Partner,
             organization_id: Some(kaspi),
         },

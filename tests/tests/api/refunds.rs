@@ -188,7 +188,7 @@ async fn refunds_are_only_for_cancelled_events_and_own_registrations(backend: Ba
 on_both_databases!(refunds_are_only_for_cancelled_events_and_own_registrations);
 
 async fn the_deadline_is_judged_in_almaty_time(backend: Backend) {
-    use schema::services::refunds::{RefundChoice, request_refund};
+    use race_office::services::refunds::{RefundChoice, request_refund};
     let app = spawn_app(backend).await;
     registered_then_cancelled(&app, "late@example.kz").await;
     let runner = <entities::account::Entity as sea_orm::EntityTrait>::find()
@@ -249,7 +249,7 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
         .await
         .unwrap();
     let event = app.event_id("almaty-marathon-2027").await;
-    schema::services::synthetic::seed_runners(
+    race_office::services::synthetic::seed_runners(
         &db,
         chrono::Utc::now(),
         25,
@@ -341,7 +341,7 @@ async fn a_cancelled_events_refund_deadline_only_moves_later_with_a_weeks_notice
     let (_, _, organizer) = registered_then_cancelled(&app, "notice@example.kz").await;
     let event = app.event_id("almaty-marathon-2027").await;
     let policy = "mutation($e: ID!, $d: Date) { setRefundPolicy(input: {eventId: $e, deadline: $d, kitShareBasisPoints: 5000}) { refundPolicy { deadline } } }";
-    let today = schema::domain::TimeZone::parse("Asia/Almaty")
+    let today = race_office::domain::TimeZone::parse("Asia/Almaty")
         .unwrap()
         .date_of(chrono::Utc::now());
     let day = |days: i64| Value::from((today + chrono::Duration::days(days)).to_string());

@@ -142,9 +142,14 @@ async fn five_hundred_runners_racing_for_the_last_ten_places_get_exactly_ten(bac
     let db = sea_orm::Database::connect(app.database.url.clone())
         .await
         .unwrap();
-    schema::services::synthetic::seed_runners(&db, chrono::Utc::now(), 100, Some("small-race"))
-        .await
-        .unwrap();
+    race_office::services::synthetic::seed_runners(
+        &db,
+        chrono::Utc::now(),
+        100,
+        Some("small-race"),
+    )
+    .await
+    .unwrap();
 
     let tokens = app.runner_tokens(500).await;
     let answers = join_all(tokens.iter().map(|token| register(&app, token, &distance))).await;
@@ -237,7 +242,7 @@ async fn organizers_list_registrations_and_move_starter_kits(backend: Backend) {
     let db = sea_orm::Database::connect(app.database.url.clone())
         .await
         .unwrap();
-    schema::services::synthetic::seed_runners(
+    race_office::services::synthetic::seed_runners(
         &db,
         chrono::Utc::now(),
         30,
@@ -351,7 +356,7 @@ async fn kits_are_issued_from_the_issue_date(backend: Backend) {
         json!({ "e": event }),
     )
     .await;
-    schema::services::synthetic::seed_runners(
+    race_office::services::synthetic::seed_runners(
         &db,
         chrono::Utc::now(),
         40,
@@ -433,7 +438,7 @@ async fn synthetic_runners_are_the_same_for_the_same_n_on_both_databases() {
         let today = chrono::DateTime::parse_from_rfc3339("2026-11-25T06:00:00Z")
             .unwrap()
             .to_utc();
-        let report = schema::services::synthetic::seed_runners(
+        let report = race_office::services::synthetic::seed_runners(
             &db,
             today,
             400,

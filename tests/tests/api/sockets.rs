@@ -144,7 +144,7 @@ async fn a_socket_checks_its_credential_again_before_a_new_operation(backend: Ba
     // The session ends behind the socket's back (no revocation message).
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     entities::session::Entity::delete_many()
-        .filter(entities::session::Column::TokenHash.eq(schema::services::hash_token(&token)))
+        .filter(entities::session::Column::TokenHash.eq(race_office::services::hash_token(&token)))
         .exec(&app.db)
         .await
         .unwrap();
@@ -165,7 +165,7 @@ async fn a_quiet_socket_whose_session_ended_is_closed_by_the_sweep() {
     socket.subscribe(TRANSPORT, "mine", MINE, json!({})).await;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     entities::session::Entity::delete_many()
-        .filter(entities::session::Column::TokenHash.eq(schema::services::hash_token(&token)))
+        .filter(entities::session::Column::TokenHash.eq(race_office::services::hash_token(&token)))
         .exec(&app.db)
         .await
         .unwrap();

@@ -22,7 +22,7 @@ const ORGANIZER_STATS: &str =
 
 /// The SQL for a dimension's key of registration `r` (refund request `q`).
 fn key_sql(dimension: &str, backend: Backend, event: &entities::event::Model) -> String {
-    let rules = schema::domain::participation::KeyRules::for_event(event).unwrap();
+    let rules = race_office::domain::participation::KeyRules::for_event(event).unwrap();
     match dimension {
         "DISTANCE" => "CAST(r.distance_id AS TEXT)".into(),
         "GENDER" => "COALESCE(r.gender, '')".into(),
@@ -176,7 +176,7 @@ async fn assert_counters_equal_a_rebuild(app: &TestApp, slug: &str) {
     };
     let maintained = snapshot().await;
     assert!(!maintained.is_empty());
-    let rebuilt = schema::services::stats::rebuild(&app.db, Some(slug))
+    let rebuilt = race_office::services::stats::rebuild(&app.db, Some(slug))
         .await
         .unwrap();
     assert_eq!(rebuilt.len(), 1);
@@ -194,7 +194,7 @@ async fn the_figures_equal_a_direct_count_after_seed_kits_and_refunds(backend: B
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
     let slug = "almaty-marathon-2020";
-    schema::services::synthetic::seed_runners(&app.db, chrono::Utc::now(), 300, Some(slug))
+    race_office::services::synthetic::seed_runners(&app.db, chrono::Utc::now(), 300, Some(slug))
         .await
         .unwrap();
     // One zone offset over the registration window, or the SQLite day would be wrong.

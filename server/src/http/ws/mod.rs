@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{SinkExt, StreamExt};
-use schema::{ClientAddress, Viewer};
+use race_office::{ClientAddress, Viewer};
 use serde_json::{Value, json};
 
 use super::access_log::RequestId;
@@ -54,7 +54,7 @@ pub async fn upgrade(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
             "too many WebSocket connections from this address: try again later",
-            Some(schema::error::retry_after_secs(wait)),
+            Some(race_office::error::retry_after_secs(wait)),
         );
     }
     let slot = match client {

@@ -144,7 +144,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         .pool_max_idle_per_host(concurrency * 2)
         .build()
         .map_err(|e| e.to_string())?;
-    let kaspi = schema::services::organizations::find_by_slug(&db, "kaspi-kz")
+    let kaspi = race_office::services::organizations::find_by_slug(&db, "kaspi-kz")
         .await
         .map_err(|e| e.message())?
         .ok_or("demo partner missing")?;
@@ -184,7 +184,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .ok_or("no synthetic race")?;
     let rules =
-        schema::domain::participation::KeyRules::for_event(&model).map_err(|e| e.message())?;
+        race_office::domain::participation::KeyRules::for_event(&model).map_err(|e| e.message())?;
     let naive = Arc::new(Naive {
         sql: format!(
             "SELECT distance_id, {} AS age_group, count(*) AS n FROM registration WHERE event_id = $1 GROUP BY 1, 2",
