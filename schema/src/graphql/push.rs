@@ -248,11 +248,9 @@ impl PushMutation {
         endpoint: String,
     ) -> async_graphql::Result<bool> {
         let runner = signed_in(ctx).graphql()?;
-        Ok(
-            push_subscriptions::unsubscribe(&api(ctx).graphql()?.db, runner, &endpoint)
-                .await
-                .graphql()?,
-        )
+        push_subscriptions::unsubscribe(&api(ctx).graphql()?.db, runner, &endpoint)
+            .await
+            .graphql()
     }
 }
 
