@@ -4,11 +4,12 @@
 //! charity programme (the five 2020 projects and 17 earlier ones), all of it owned by the
 //! Courage to be the First fund, which runs the race series and publishes the charity
 //! report (the story's own words), set here explicitly.
-//! Fees, distances, venues and the upcoming race are illustrative. Idempotent: rows are
-//! found by slug and created only when missing.
+//! Fees, distances, venues and the upcoming race are illustrative. The upcoming race's
+//! dates move with the day the demo is seeded ([`next_race_year`]), so that its examples
+//! never fall into the past. Idempotent: rows are found by slug and created only when
+//! missing.
 
-use chrono::NaiveDate;
-use chrono::{DateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 use chrono_tz::Asia::Almaty;
 use entities::charity_project::CharityStatus;
 use entities::donation::DonationSource;
@@ -45,7 +46,33 @@ const CHARITY_OWNER: &str = "courage-to-be-the-first";
 
 pub const MARATHON_2020: &str = "almaty-marathon-2020";
 pub const WOMENS_RACE_2020: &str = "womens-and-childrens-race-2020";
-pub const MARATHON_2027: &str = "almaty-marathon-2027";
+
+/// The upcoming race is held on 18 April (its refund deadline 31 March, kits from 12
+/// April, announced on 1 November the year before), of the year [`next_race_year`] picks.
+const NEXT_RACE_DAY: (u32, u32) = (4, 18);
+const NEXT_DEADLINE: (u32, u32) = (3, 31);
+const NEXT_KITS_FROM: (u32, u32) = (4, 12);
+/// The least notice a newcomer gets: seeded later than a week before the deadline, the
+/// demo's next race is the year after, so that its refund examples can still be tried.
+const DEADLINE_NOTICE_DAYS: i64 = 7;
+
+/// The year of the demo's upcoming race when seeded at `now`: this year while its refund
+/// deadline (31 March, Almaty time) is at least a week away, next year after that. Seeded
+/// between 25 March 2026 and 24 March 2027 it is the Almaty Marathon 2027.
+pub fn next_race_year(now: DateTime<Utc>) -> i32 {
+    let today = now.with_timezone(&Almaty).date_naive();
+    let (month, day) = NEXT_DEADLINE;
+    let this_years = NaiveDate::from_ymd_opt(today.year(), month, day);
+    match this_years {
+        Some(deadline) if today + Duration::days(DEADLINE_NOTICE_DAYS) <= deadline => today.year(),
+        _ => today.year() + 1,
+    }
+}
+
+/// The slug of the demo's upcoming race when seeded at `now` (`almaty-marathon-2027`).
+pub fn next_race_slug(now: DateTime<Utc>) -> String {
+    format!("almaty-marathon-{}", next_race_year(now))
+}
 
 const CANCELLATION_REASON: &str = "From March 13 2020 Kazakhstan government imposes ban on public \
 events over the coronavirus, unfortunately we are forced to cancel the Almaty Marathon.";
@@ -183,8 +210,8 @@ fn kzt(tenge: &str) -> ApiResult<Money> {
 }
 
 struct DemoEvent {
-    slug: &'static str,
-    name: &'static str,
+    slug: String,
+    name: String,
     description: &'static str,
     venue: &'static str,
     starts_at: DateTime<Utc>,
@@ -204,7 +231,14 @@ fn marathon_distances() -> ApiResult<Vec<(&'static str, i32, Money)>> {
     ])
 }
 
-fn demo_events() -> ApiResult<Vec<DemoEvent>> {
+fn date(year: i32, (month, day): (u32, u32)) -> ApiResult<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, month, day)
+        .ok_or_else(|| ApiError::Internal("demo date does not exist".into()))
+}
+
+fn demo_events(now: DateTime<Utc>) -> ApiResult<Vec<DemoEvent>> {
+    let next = next_race_year(now);
+    let (race_month, race_day) = NEXT_RACE_DAY;
     let all_organizers: &[&str] = &[
         "courage-to-be-the-first",
         "world-class-almaty",
@@ -213,8 +247,8 @@ fn demo_events() -> ApiResult<Vec<DemoEvent>> {
     ];
     Ok(vec![
         DemoEvent {
-            slug: MARATHON_2020,
-            name: "Almaty Marathon 2020",
+            slug: MARATHON_2020.into(),
+            name: "Almaty Marathon 2020".into(),
             description: "The largest running competition of the region, with about 18,000 \
                 participants. Cancelled over the ban on public events.",
             venue: "Almaty, Republic Square",
@@ -226,8 +260,8 @@ fn demo_events() -> ApiResult<Vec<DemoEvent>> {
             distances: marathon_distances()?,
         },
         DemoEvent {
-            slug: WOMENS_RACE_2020,
-            name: "Women's and Children's Race 2020",
+            slug: WOMENS_RACE_2020.into(),
+            name: "Women's and Children's Race 2020".into(),
             description: "If the situation over coronavirus returns to normal, the competition \
                 will take place as planned.",
             venue: "Almaty, Central Park",
@@ -242,22 +276,29 @@ fn demo_events() -> ApiResult<Vec<DemoEvent>> {
             ],
         },
         DemoEvent {
-            slug: MARATHON_2027,
-            name: "Almaty Marathon 2027",
+            slug: next_race_slug(now),
+            name: format!("Almaty Marathon {next}"),
             description: "The next Almaty Marathon. Registration is open.",
             venue: "Almaty, Republic Square",
-            starts_at: almaty(2027, 4, 18, 8, 0)?,
+            starts_at: almaty(next, race_month, race_day, 8, 0)?,
             capacity: 20_000,
             registration_state: RegistrationState::Open,
-            announced_at: almaty(2026, 11, 1, 10, 0)?,
+            // Never announced in the future: seeded in late March, the race is a year on.
+            announced_at: almaty(next - 1, 11, 1, 10, 0)?.min(now),
             organizers: all_organizers,
             distances: marathon_distances()?,
         },
     ])
 }
 
-/// Seeds the demo data in one transaction; a second run changes nothing.
+/// Seeds the demo data in one transaction, with the upcoming race of today; a second run
+/// the same year changes nothing.
 pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
+    seed_demo_at(db, Utc::now()).await
+}
+
+/// Seeds the demo data as of `now`, which picks the upcoming race's year.
+pub async fn seed_demo_at(db: &DatabaseConnection, now: DateTime<Utc>) -> ApiResult<SeedReport> {
     let txn = super::begin_write(db).await?;
     let mut report = SeedReport::default();
     let organizers = ORGANIZERS.iter().map(|o| (o, OrganizationKind::Organizer));
@@ -269,9 +310,9 @@ pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
             report.organizations_created += 1;
         }
     }
-    for demo in demo_events()? {
+    for demo in demo_events(now)? {
         if event::Entity::find()
-            .filter(event::Column::Slug.eq(demo.slug))
+            .filter(event::Column::Slug.eq(&demo.slug))
             .one(&txn)
             .await?
             .is_some()
@@ -298,8 +339,8 @@ async fn seed_event(db: &impl ConnectionTrait, demo: DemoEvent) -> ApiResult<()>
         db,
         demo.announced_at,
         NewEvent {
-            slug: Slug::parse(demo.slug)?,
-            name: EventName::parse(demo.name)?,
+            slug: Slug::parse(&demo.slug)?,
+            name: EventName::parse(&demo.name)?,
             description: demo.description.into(),
             venue: demo.venue.into(),
             starts_at: demo.starts_at,
@@ -330,17 +371,18 @@ async fn seed_event(db: &impl ConnectionTrait, demo: DemoEvent) -> ApiResult<()>
         .await?;
     }
     // The 2020 policy: "before 23:59 on March 31", 50/50, kits "issued starting from
-    // April 20". The 2027 dates are illustrative.
-    let dates = match demo.slug {
-        MARATHON_2020 => Some(((2020, 3, 31), (2020, 4, 20))),
-        MARATHON_2027 => Some(((2027, 3, 31), (2027, 4, 12))),
-        _ => None,
+    // April 20". The upcoming race's dates are illustrative, in its own year.
+    let year = demo.starts_at.with_timezone(&Almaty).year();
+    let dates = match demo.slug.as_str() {
+        MARATHON_2020 => Some((date(2020, (3, 31))?, date(2020, (4, 20))?)),
+        WOMENS_RACE_2020 => None,
+        _ => Some((date(year, NEXT_DEADLINE)?, date(year, NEXT_KITS_FROM)?)),
     };
     let created = match dates {
-        Some(((dy, dm, dd), (ky, km, kd))) => {
+        Some((deadline, kits_from)) => {
             let mut policy: event::ActiveModel = created.into();
-            policy.refund_deadline = Set(NaiveDate::from_ymd_opt(dy, dm, dd));
-            policy.kit_issue_from = Set(NaiveDate::from_ymd_opt(ky, km, kd));
+            policy.refund_deadline = Set(Some(deadline));
+            policy.kit_issue_from = Set(Some(kits_from));
             policy.update(db).await?
         }
         None => created,
@@ -457,4 +499,43 @@ async fn seed_charity(db: &impl ConnectionTrait) -> ApiResult<usize> {
         created += 1;
     }
     Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_almaty(y: i32, mo: u32, d: u32, h: u32) -> DateTime<Utc> {
+        almaty(y, mo, d, h, 0).unwrap()
+    }
+
+    #[test]
+    fn the_next_race_is_this_years_until_a_week_before_its_refund_deadline() {
+        assert_eq!(next_race_year(at_almaty(2026, 12, 6, 12)), 2027);
+        assert_eq!(next_race_year(at_almaty(2027, 1, 1, 0)), 2027);
+        // 24 March + 7 days is the deadline itself: still this year's race.
+        assert_eq!(next_race_year(at_almaty(2027, 3, 24, 23)), 2027);
+        assert_eq!(next_race_year(at_almaty(2027, 3, 25, 0)), 2028);
+        assert_eq!(next_race_year(at_almaty(2027, 12, 31, 23)), 2028);
+        // Judged in Almaty: 19:00 UTC on 24 March is already 25 March there.
+        let evening_utc = Utc.with_ymd_and_hms(2027, 3, 24, 19, 0, 0).unwrap();
+        assert_eq!(next_race_year(evening_utc), 2028);
+        assert_eq!(next_race_slug(evening_utc), "almaty-marathon-2028");
+    }
+
+    #[test]
+    fn the_next_race_is_never_announced_in_the_future() {
+        let late_march = at_almaty(2027, 3, 28, 12);
+        let events = demo_events(late_march).unwrap();
+        let next = events.last().unwrap();
+        assert_eq!(next.name, "Almaty Marathon 2028");
+        assert_eq!(next.starts_at, at_almaty(2028, 4, 18, 8));
+        assert_eq!(next.announced_at, late_march);
+        let december = at_almaty(2026, 12, 6, 12);
+        let events = demo_events(december).unwrap();
+        assert_eq!(
+            events.last().unwrap().announced_at,
+            at_almaty(2026, 11, 1, 10)
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! and revokes them.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike as _, Utc};
 use entities::account::Role as AccountRole;
 use entities::partner_key;
 
@@ -68,7 +68,13 @@ impl PartnerKey {
 
     /// When it was last used, to the minute.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_used_at
+        // The stored instant is refreshed at most once a minute, so anything finer than
+        // the minute would claim a precision it does not have.
+        self.0.last_used_at.map(|at| {
+            at.with_second(0)
+                .and_then(|at| at.with_nanosecond(0))
+                .unwrap_or(at)
+        })
     }
 
     /// Usable now: neither revoked nor expired.

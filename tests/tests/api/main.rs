@@ -14,6 +14,7 @@ mod charity;
 mod charity_ownership;
 mod cost;
 mod deployment;
+mod docs_examples;
 mod events;
 mod fanout;
 mod fleet_limits;

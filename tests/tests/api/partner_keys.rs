@@ -95,9 +95,24 @@ async fn a_key_is_shown_once_stored_hashed_used_and_revoked(backend: Backend) {
         !listed.to_string().contains(&key[3..]),
         "never the secret again"
     );
+    // Refreshed at most once a minute, so shown to the minute: no seconds, no fraction.
+    let last_used = listed["partnerKeys"][0]["lastUsedAt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a key just used has lastUsedAt: {listed}"));
+    let at = chrono::DateTime::parse_from_rfc3339(last_used).unwrap();
+    assert_eq!(
+        (chrono::Timelike::second(&at), at.timestamp_subsec_nanos()),
+        (0, 0),
+        "to the minute: {last_used}"
+    );
     assert!(
-        listed["partnerKeys"][0]["lastUsedAt"].is_string(),
-        "{listed}"
+        !last_used.contains('.'),
+        "no fraction of a second: {last_used}"
+    );
+    let age = chrono::Utc::now() - at.with_timezone(&chrono::Utc);
+    assert!(
+        age >= chrono::Duration::zero() && age < chrono::Duration::minutes(2),
+        "the minute it was used in: {last_used}"
     );
 
     let revoke = "mutation($id: ID!) { revokePartnerKey(id: $id) { active revokedAt } }";
