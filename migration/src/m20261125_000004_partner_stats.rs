@@ -3,7 +3,7 @@
 //! for the money an event's charity programme raised.
 //!
 //! Counters for registrations made before this migration are built at start-up by
-//! `schema::services::stats::rebuild_missing` (it needs the age and time-zone rules,
+//! `race_office::services::stats::rebuild_missing` (it needs the age and time-zone rules,
 //! which live in the schema crate).
 
 use sea_orm_migration::{prelude::*, schema::*};

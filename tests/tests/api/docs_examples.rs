@@ -161,7 +161,7 @@ fn matches(documented: &Value, actual: &Value, path: &str) -> Result<(), String>
 
 /// The documented text as it reads for a demo seeded today.
 fn for_this_demo(text: &str) -> String {
-    let year = schema::services::demo::next_race_year(chrono::Utc::now());
+    let year = race_office::services::demo::next_race_year(chrono::Utc::now());
     text.replace(WRITTEN_FOR, &year.to_string())
 }
 
