@@ -41,7 +41,7 @@ use futures_util::stream::BoxStream;
 use race_office::Viewer;
 use race_office::domain::Notice;
 use race_office::services::notifications;
-use schema::{ApiSchema, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
+use graphql_api::{ApiSchema, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
 use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
@@ -479,7 +479,7 @@ impl Fanout {
                 match receiver.recv().await {
                     Ok(frame) => {
                         if let Some(ending) = &frame.ending {
-                            yield Out::Failed(schema::error::coded_response(
+                            yield Out::Failed(graphql_api::error::coded_response(
                                 ending.code,
                                 ending.message.clone(),
                             ));
@@ -752,7 +752,7 @@ async fn run_group(
             match serde_json::to_string(&answer) {
                 Ok(payload) if payload.len() > fanout.budget.bytes => {
                     let limit = fanout.budget.bytes;
-                    let message = schema::error::response_too_large(limit).errors[0]
+                    let message = graphql_api::error::response_too_large(limit).errors[0]
                         .message
                         .clone();
                     fanout.end_group(

@@ -16,7 +16,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use race_office::ClientAddress;
-use schema::graphql::document_guard;
+use graphql_api::graphql::document_guard;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -215,7 +215,7 @@ async fn execute(
             StatusCode::OK,
             media,
             "RESPONSE_TOO_LARGE",
-            &schema::error::response_too_large(state.response_max_bytes).errors[0].message,
+            &graphql_api::error::response_too_large(state.response_max_bytes).errors[0].message,
         );
     }
     let mut http = (status, body).into_response();

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use schema::graphql::document_guard::hostile;
+use graphql_api::graphql::document_guard::hostile;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app};

@@ -500,7 +500,7 @@ impl Session {
         self.window.1 += 1;
         // Measured before anything parses it.
         if let Err(refusal) =
-            schema::graphql::document_guard::check(&request.query, &self.state.limits)
+            graphql_api::graphql::document_guard::check(&request.query, &self.state.limits)
         {
             let errors =
                 serde_json::to_value(vec![refusal.to_server_error()]).unwrap_or(Value::Null);
@@ -614,7 +614,7 @@ impl Session {
                         let limit = self.state.response_max_bytes;
                         self.on_event(
                             id,
-                            Event::Out(Out::Failed(schema::error::response_too_large(limit))),
+                            Event::Out(Out::Failed(graphql_api::error::response_too_large(limit))),
                         )
                     }
                     Ok(payload) => self.next_frame(&id, &payload),
@@ -647,7 +647,7 @@ impl Session {
 
 /// The answer to an operation that ran past its deadline, coded as over HTTP.
 fn timed_out(deadline: Duration) -> async_graphql::Response {
-    schema::error::coded_response(
+    graphql_api::error::coded_response(
         "TIMEOUT",
         format!(
             "the operation took longer than {} ms (HTTP_REQUEST_TIMEOUT_MS)",
