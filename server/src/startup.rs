@@ -212,7 +212,8 @@ impl Application {
         };
         let embedded = settings.database.is_embedded();
         let limits = settings.limits.schema_limits();
-        let schema = graphql_api::build_schema(api, limits, settings.http.introspection_on(embedded));
+        let schema =
+            graphql_api::build_schema(api, limits, settings.http.introspection_on(embedded));
         workers.push(tokio::spawn(probe_pool(db.clone(), shutdown.clone())));
         let response_max_bytes =
             usize::try_from(settings.limits.response_max_bytes).unwrap_or(usize::MAX);

@@ -15,8 +15,8 @@ use axum::body::Body;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use race_office::ClientAddress;
 use graphql_api::graphql::document_guard;
+use race_office::ClientAddress;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
