@@ -62,23 +62,6 @@ pub enum ReplayFrom {
     Notice(i64),
 }
 
-/// Which cursor the client gave, in the field's own id space.
-fn parse_cursor(after: Option<String>) -> Result<Option<i64>, ApiError> {
-    after
-        .map(|a| {
-            let invalid = || ApiError::bad_input("after must be an id this API gave out");
-            // An i64 has at most 19 digits: longer is no id of ours.
-            if a.len() > 19 {
-                return Err(invalid());
-            }
-            a.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(invalid)
-        })
-        .transpose()
-}
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum NotificationType {
     EventStatusChanged,
@@ -123,14 +106,14 @@ impl Notification {
     }
 
     async fn kind(&self) -> Option<NotificationType> {
-        match self.0.kind? {
+        match self.0.kind()? {
             NotificationKind::EventStatusChanged => Some(NotificationType::EventStatusChanged),
             NotificationKind::RefundDecided => Some(NotificationType::RefundDecided),
         }
     }
 
     async fn event_status_change(&self) -> Option<EventStatusChange> {
-        let message = self.0.status_change.as_ref()?;
+        let message = self.0.status_change()?;
         Some(EventStatusChange::from_message(
             message,
             self.0.event.clone(),
@@ -138,21 +121,20 @@ impl Notification {
     }
 
     async fn refund_decision(&self) -> Option<RefundDecided> {
-        self.0.refund_decision.as_ref().map(RefundDecided::from)
+        self.0.refund_decision().map(RefundDecided::from)
     }
 }
 
 fn status_change_of(notice: &Notice) -> Option<EventStatusChange> {
     notice
-        .status_change
-        .as_ref()
+        .status_change()
         .map(|m| EventStatusChange::from_message(m, notice.event.clone()))
 }
 
 /// Whether a status change or a personal notice concerns `account_id`. The registered
 /// accounts are read once per notice, shared by every subscriber that asks.
 async fn concerns(api: &ApiContext, account_id: i64, notice: &Notice) -> Result<bool, ApiError> {
-    match (notice.kind, notice.event_id) {
+    match (notice.kind(), notice.event_id) {
         (Some(NotificationKind::RefundDecided), _) => Ok(notice.account_id == Some(account_id)),
         (Some(NotificationKind::EventStatusChanged), Some(_)) => {
             let audience = registrations::audience(&api.db, notice).await?;
@@ -215,9 +197,9 @@ impl AlertSubscription {
             .map(|id| parse_id(id, "event"))
             .transpose()
             .graphql()?;
-        let after = parse_cursor(after).graphql()?;
+        let after = super::ids::parse_log_cursor(after).graphql()?;
         let wanted = move |notice: &Notice| {
-            notice.kind == Some(NotificationKind::EventStatusChanged)
+            notice.kind() == Some(NotificationKind::EventStatusChanged)
                 && event_filter.is_none_or(|e| notice.event_id == Some(e))
         };
         match ctx
@@ -284,7 +266,7 @@ impl AlertSubscription {
     ) -> async_graphql::Result<Items<Notification>> {
         let account_id = signed_in(ctx).graphql()?.id;
         let api = api(ctx).graphql()?.clone();
-        let after = parse_cursor(after).graphql()?;
+        let after = super::ids::parse_log_cursor(after).graphql()?;
         match ctx
             .data_opt::<NoticeSource>()
             .cloned()

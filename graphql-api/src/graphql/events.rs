@@ -289,32 +289,12 @@ pub struct EventFilter {
     organization_id: Option<ID>,
 }
 
-/// Events page by (start, id).
-fn encode_cursor(event: &event::Model) -> String {
-    super::ids::cursor(&format!(
-        "{}:{}",
-        event.starts_at.timestamp_micros(),
-        event.id
-    ))
-}
-
 /// An event's description: text that may run over lines.
 const DESCRIPTION_MAX: usize = 10_000;
 /// Where the start is: one line.
 const VENUE_MAX: usize = 500;
 /// A distance's name ("Half marathon"): one line.
 const DISTANCE_NAME_MAX: usize = 100;
-
-fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
-    let invalid = || ApiError::bad_input("after is not a cursor from this connection");
-    // Ours are at most 56 characters (two i64s in base64url).
-    let text = super::ids::cursor_text(cursor, 64)?;
-    let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
-    let micros: i64 = micros.parse().map_err(|_| invalid())?;
-    let id: i64 = id.parse().map_err(|_| invalid())?;
-    let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
-    Ok((at, id))
-}
 
 #[derive(Default)]
 pub struct EventQuery;
@@ -356,7 +336,11 @@ impl EventQuery {
                 .map(Instant::get),
             organization_id,
         };
-        let after_key = after.as_deref().map(decode_cursor).transpose().graphql()?;
+        let after_key = after
+            .as_deref()
+            .map(super::ids::parse_start_cursor)
+            .transpose()
+            .graphql()?;
         let limit = first;
         let mut rows =
             service::list_events(&api(ctx).graphql()?.db, &service_filter, after_key, limit)
@@ -367,7 +351,7 @@ impl EventQuery {
         let mut connection = Connection::new(after_key.is_some(), has_next);
         connection.edges.extend(
             rows.into_iter()
-                .map(|e| Edge::new(encode_cursor(&e), Event::from(e))),
+                .map(|e| Edge::new(super::ids::start_cursor(e.starts_at, e.id), Event::from(e))),
         );
         Ok(connection)
     }
@@ -537,9 +521,13 @@ impl EventMutation {
         let api = api(ctx).graphql()?;
         let fields = input.parse().graphql()?;
         let event_id = parse_id(&event_id, "event").graphql()?;
-        let event = service::find_organized(&api.db, signed_in(ctx).graphql()?, event_id)
-            .await
-            .graphql()?;
+        let event = race_office::services::organizations::find_organized(
+            &api.db,
+            signed_in(ctx).graphql()?,
+            event_id,
+        )
+        .await
+        .graphql()?;
         let added = service::add_distance(&api.db, api.clock.now(), event.id, fields)
             .await
             .graphql()?;

@@ -2,6 +2,7 @@
 //! malformed answers NOT_FOUND, as an unknown one would.
 
 use async_graphql::ID;
+use chrono::{DateTime, Utc};
 
 use race_office::error::ApiError;
 
@@ -52,6 +53,39 @@ pub fn parse_id_cursor(cursor: &str) -> Result<i64, ApiError> {
         .strip_prefix("id:")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| ApiError::bad_input("after is not a cursor from this connection"))
+}
+
+/// A cursor for the events connection, ordered by (start, id).
+pub fn start_cursor(starts_at: DateTime<Utc>, id: i64) -> String {
+    cursor(&format!("{}:{id}", starts_at.timestamp_micros()))
+}
+
+pub fn parse_start_cursor(cursor: &str) -> Result<(DateTime<Utc>, i64), ApiError> {
+    let invalid = || ApiError::bad_input("after is not a cursor from this connection");
+    // Ours are at most 56 characters (two i64s in base64url).
+    let text = cursor_text(cursor, 64)?;
+    let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
+    let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    let id: i64 = id.parse().map_err(|_| invalid())?;
+    let at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    Ok((at, id))
+}
+
+/// A subscription's `after`: an id of the notification log as this API gave it out (the
+/// field's own id space), not encoded, since clients store and compare them.
+pub fn parse_log_cursor(after: Option<String>) -> Result<Option<i64>, ApiError> {
+    after
+        .map(|a| {
+            let invalid = || ApiError::bad_input("after must be an id this API gave out");
+            if a.len() > ID_MAX_BYTES {
+                return Err(invalid());
+            }
+            a.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(invalid)
+        })
+        .transpose()
 }
 
 /// What a page costs in the complexity limit: what one item costs, times the items asked

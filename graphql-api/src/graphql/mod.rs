@@ -21,6 +21,7 @@ mod partner_keys;
 mod push;
 mod refunds;
 mod registrations;
+pub mod sharing;
 mod stats;
 
 use async_graphql::dataloader::DataLoader;

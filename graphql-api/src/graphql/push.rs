@@ -13,7 +13,7 @@ use super::ids::{parse_id, to_id};
 use super::loaders::{EventId, loader};
 use crate::error::Graphql;
 use race_office::domain::{PushEndpoint, PushKeys};
-use race_office::services::events::find_organized;
+use race_office::services::organizations::find_organized;
 use race_office::services::push_deliveries;
 use race_office::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
 

@@ -17,7 +17,7 @@ use super::registrations::Registration;
 use crate::error::{Graphql, to_graphql};
 use race_office::domain::{BasisPoints, LongText};
 use race_office::error::ApiError;
-use race_office::services::events::find_organized;
+use race_office::services::organizations::find_organized;
 use race_office::services::refunds::{
     self as service, RefundChoice, RefundPolicy as ServicePolicy,
 };

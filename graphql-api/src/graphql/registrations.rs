@@ -17,7 +17,7 @@ use super::refunds::RefundRequest;
 use crate::error::{Graphql, to_graphql};
 use race_office::domain::{City, CountryCode};
 use race_office::error::ApiError;
-use race_office::services::events::find_organized;
+use race_office::services::organizations::find_organized;
 use race_office::services::registrations::{
     self as service, RegistrationFilter as ServiceFilter, RegistrationInput,
 };

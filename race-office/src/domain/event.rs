@@ -92,6 +92,12 @@ impl TimeZone {
     }
 }
 
+/// The zone an event's times are shown in and its deadlines judged in. Its name was
+/// validated when the event was written; this is the one place it is read back.
+pub fn event_zone(event: &entities::event::Model) -> Result<TimeZone, ApiError> {
+    TimeZone::parse(&event.time_zone)
+}
+
 /// `at` in the zone named `zone`, RFC 3339 with the local offset (UTC if the name is not a
 /// zone we know: a stored event always has a valid one).
 pub fn local_rfc3339(at: DateTime<Utc>, zone: &str) -> String {

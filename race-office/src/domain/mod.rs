@@ -18,10 +18,12 @@ pub use calendar::{FIRST_YEAR, Instant, LAST_YEAR, check_date};
 pub use event::MAX_DISTANCES_PER_EVENT;
 pub use event::{
     EventName, Reason, Slug, TimeZone, check_future_start, check_transition, check_transition_at,
-    local_rfc3339, registration_at,
+    event_zone, local_rfc3339, registration_at,
 };
 pub use money::{Currency, Money, format_minor};
-pub use notification::{Notice, NotificationKind, RefundDecisionMessage, StatusChangeMessage};
+pub use notification::{
+    Notice, NoticeMessage, NotificationKind, RefundDecisionMessage, StatusChangeMessage,
+};
 pub use participation::Dimension;
 pub use partner::{PartnerScope, ScopeSet};
 pub use push::{

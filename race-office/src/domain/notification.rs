@@ -66,15 +66,23 @@ pub struct RefundDecisionMessage {
     pub decided_at: DateTime<Utc>,
 }
 
+/// What a notice says: one message per kind.
+#[derive(Debug, Clone)]
+pub enum NoticeMessage {
+    StatusChange(StatusChangeMessage),
+    RefundDecision(RefundDecisionMessage),
+    /// A kind this build does not know (`None`), or a payload it could not read (logged
+    /// when decoded): the notice still takes its place in the log's order.
+    Unreadable(Option<NotificationKind>),
+}
+
 /// A notification decoded once, shared by every local subscriber.
 #[derive(Debug, Clone)]
 pub struct Notice {
     pub id: i64,
-    pub kind: Option<NotificationKind>,
     pub event_id: Option<i64>,
     pub account_id: Option<i64>,
-    pub status_change: Option<StatusChangeMessage>,
-    pub refund_decision: Option<RefundDecisionMessage>,
+    pub message: NoticeMessage,
     /// The event as it is now, loaded once per notice so that subscribers do not query it.
     pub event: Option<Arc<event::Model>>,
     /// When the notification was appended (its transaction's time): alert delays start here.
@@ -89,21 +97,48 @@ impl Notice {
     /// Decodes a log row; an unreadable payload leaves its message out (and is logged).
     pub fn decode(row: &notification::Model, event: Option<Arc<event::Model>>) -> Self {
         let kind = NotificationKind::parse(&row.kind);
-        let (status_change, refund_decision) = match kind {
-            Some(NotificationKind::EventStatusChanged) => (decode_payload(row), None),
-            Some(NotificationKind::RefundDecided) => (None, decode_payload(row)),
-            None => (None, None),
+        let message = match kind {
+            Some(NotificationKind::EventStatusChanged) => {
+                decode_payload(row).map(NoticeMessage::StatusChange)
+            }
+            Some(NotificationKind::RefundDecided) => {
+                decode_payload(row).map(NoticeMessage::RefundDecision)
+            }
+            None => None,
         };
         Self {
             id: row.id,
-            kind,
             event_id: row.event_id,
             account_id: row.account_id,
-            status_change,
-            refund_decision,
+            message: message.unwrap_or(NoticeMessage::Unreadable(kind)),
             event,
             created_at: row.created_at,
             audience: Arc::default(),
+        }
+    }
+}
+
+impl Notice {
+    /// What kind of notification this is, when this build knows it.
+    pub fn kind(&self) -> Option<NotificationKind> {
+        match &self.message {
+            NoticeMessage::StatusChange(_) => Some(NotificationKind::EventStatusChanged),
+            NoticeMessage::RefundDecision(_) => Some(NotificationKind::RefundDecided),
+            NoticeMessage::Unreadable(kind) => *kind,
+        }
+    }
+
+    pub fn status_change(&self) -> Option<&StatusChangeMessage> {
+        match &self.message {
+            NoticeMessage::StatusChange(message) => Some(message),
+            _ => None,
+        }
+    }
+
+    pub fn refund_decision(&self) -> Option<&RefundDecisionMessage> {
+        match &self.message {
+            NoticeMessage::RefundDecision(message) => Some(message),
+            _ => None,
         }
     }
 }

@@ -27,7 +27,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, TryGetable,
 };
 
-use super::events::{acting_organization, find_organized};
+use super::organizations::{acting_organization, find_organized};
 use crate::domain::{LongText, Money, ShortText};
 use crate::error::{ApiError, ApiResult};
 

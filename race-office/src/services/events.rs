@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use entities::event::{EventStatus, RegistrationState};
 use entities::event_organization::OrganizationRole;
-use entities::{account, account::Role, distance, event, event_organization, event_status_change};
+use entities::{account, distance, event, event_organization, event_status_change};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -13,7 +13,9 @@ use sea_orm::{
 };
 
 use super::notifications;
+use super::organizations::{self, acting_organization, find_organized};
 use crate::context::OutboxBell;
+use crate::domain::event_zone;
 use crate::domain::participation::race_day;
 use crate::domain::{
     EventName, Money, Reason, Slug, TimeZone, check_future_start, check_transition_at,
@@ -22,16 +24,6 @@ use crate::domain::{
 use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
-/// The organization an organizer acts for, or why they may not act.
-pub fn acting_organization(actor: &account::Model) -> ApiResult<i64> {
-    match (actor.role, actor.organization_id) {
-        (Role::Organizer, Some(org)) => Ok(org),
-        _ => Err(ApiError::Forbidden("only an organizer can do this")),
-    }
-}
-
-/// Loads an event the actor's organization organizes. Another organizer's event exists
-/// for them (it is public) but is not theirs to change: FORBIDDEN, not NOT_FOUND.
 /// The event with this slug, if there is one.
 pub async fn find_by_slug(
     db: &impl ConnectionTrait,
@@ -41,31 +33,6 @@ pub async fn find_by_slug(
         .filter(event::Column::Slug.eq(slug.clone().into_inner()))
         .one(db)
         .await?)
-}
-
-pub async fn find_organized(
-    db: &impl ConnectionTrait,
-    actor: &account::Model,
-    event_id: i64,
-) -> ApiResult<event::Model> {
-    let organization_id = acting_organization(actor)?;
-    let event = event::Entity::find_by_id(event_id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("event"))?;
-    let organizes = event_organization::Entity::find()
-        .filter(event_organization::Column::EventId.eq(event_id))
-        .filter(event_organization::Column::OrganizationId.eq(organization_id))
-        .filter(event_organization::Column::Role.eq(OrganizationRole::Organizer))
-        .one(db)
-        .await?
-        .is_some();
-    if !organizes {
-        return Err(ApiError::Forbidden(
-            "your organization does not organize this event",
-        ));
-    }
-    Ok(event)
 }
 
 /// A new event, validated at the edge.
@@ -399,7 +366,7 @@ pub async fn change_status(
             "an event cannot be completed before it starts".into(),
         ));
     }
-    let zone = TimeZone::parse(&event.time_zone)?.tz();
+    let zone = event_zone(&event)?.tz();
     // A cancellation gives runners at least a week to apply for a refund: a deadline set
     // before, and now sooner than that, moves to the first day it allows.
     let refund_deadline = match change.status {
@@ -578,4 +545,24 @@ pub async fn list_events(
         .limit(limit + 1)
         .all(db)
         .await?)
+}
+
+/// The operator's link (`gateway organizations link`): the partner with slug `partner`
+/// sponsors the event with slug `event`.
+#[tracing::instrument(skip(db))]
+pub async fn link_partner_by_slugs(
+    db: &DatabaseConnection,
+    event: &Slug,
+    partner: &Slug,
+) -> ApiResult<(event::Model, entities::organization::Model)> {
+    let txn = super::begin_write(db).await?;
+    let event = find_by_slug(&txn, event)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    let partner = organizations::find_by_slug(&txn, partner.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("organization"))?;
+    organizations::link(&txn, event.id, partner.id, OrganizationRole::Partner).await?;
+    txn.commit().await?;
+    Ok((event, partner))
 }

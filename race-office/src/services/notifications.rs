@@ -201,7 +201,7 @@ pub async fn newest_status_changes(
         .all(db)
         .await?
         .iter()
-        .filter_map(|row| Some((row.id, Notice::decode(row, None).status_change?)))
+        .filter_map(|row| Some((row.id, Notice::decode(row, None).status_change().cloned()?)))
         .collect())
 }
 

@@ -4,9 +4,10 @@
 //! `Event.organizers` and `Event.partners` stay short lists without paging.
 
 use chrono::{DateTime, Utc};
+use entities::account::{self, Role};
+use entities::event;
 use entities::event_organization::{self, OrganizationRole};
 use entities::organization::{self, OrganizationKind};
-use entities::{account, event};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, Set,
@@ -112,26 +113,6 @@ pub async fn link(
     Ok(())
 }
 
-/// The operator's link (`gateway organizations link`): the partner with slug `partner`
-/// sponsors the event with slug `event`.
-#[tracing::instrument(skip(db))]
-pub async fn link_partner_by_slugs(
-    db: &DatabaseConnection,
-    event: &Slug,
-    partner: &Slug,
-) -> ApiResult<(event::Model, organization::Model)> {
-    let txn = super::begin_write(db).await?;
-    let event = super::events::find_by_slug(&txn, event)
-        .await?
-        .ok_or(ApiError::NotFound("event"))?;
-    let partner = find_by_slug(&txn, partner.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("organization"))?;
-    link(&txn, event.id, partner.id, OrganizationRole::Partner).await?;
-    txn.commit().await?;
-    Ok((event, partner))
-}
-
 /// An organizer links a partner to one of their organization's events.
 #[tracing::instrument(skip(db, actor))]
 pub async fn link_partner(
@@ -141,11 +122,46 @@ pub async fn link_partner(
     partner: &Slug,
 ) -> ApiResult<event::Model> {
     let txn = super::begin_write(db).await?;
-    let event = super::events::find_organized(&txn, actor, event_id).await?;
+    let event = find_organized(&txn, actor, event_id).await?;
     let partner = find_by_slug(&txn, partner.as_str())
         .await?
         .ok_or(ApiError::NotFound("organization"))?;
     link(&txn, event.id, partner.id, OrganizationRole::Partner).await?;
     txn.commit().await?;
+    Ok(event)
+}
+
+/// The organization an organizer acts for, or why they may not act.
+pub fn acting_organization(actor: &account::Model) -> ApiResult<i64> {
+    match (actor.role, actor.organization_id) {
+        (Role::Organizer, Some(org)) => Ok(org),
+        _ => Err(ApiError::Forbidden("only an organizer can do this")),
+    }
+}
+
+/// Loads an event the actor's organization organizes. Another organizer's event exists
+/// for them (it is public) but is not theirs to change: FORBIDDEN, not NOT_FOUND.
+pub async fn find_organized(
+    db: &impl ConnectionTrait,
+    actor: &account::Model,
+    event_id: i64,
+) -> ApiResult<event::Model> {
+    let organization_id = acting_organization(actor)?;
+    let event = event::Entity::find_by_id(event_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    let organizes = event_organization::Entity::find()
+        .filter(event_organization::Column::EventId.eq(event_id))
+        .filter(event_organization::Column::OrganizationId.eq(organization_id))
+        .filter(event_organization::Column::Role.eq(OrganizationRole::Organizer))
+        .one(db)
+        .await?
+        .is_some();
+    if !organizes {
+        return Err(ApiError::Forbidden(
+            "your organization does not organize this event",
+        ));
+    }
     Ok(event)
 }

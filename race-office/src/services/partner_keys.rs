@@ -15,7 +15,7 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
-use super::events::acting_organization;
+use super::organizations::acting_organization;
 use super::secrets::{hash_token, new_token};
 use crate::context::PartnerGrant;
 use crate::domain::ScopeSet;

@@ -16,13 +16,13 @@ use sea_orm::{
 };
 
 use super::charity::{Allocator, NewDonation, insert_donations};
-use super::events::find_organized;
 use super::notifications::{self, Outgoing};
+use super::organizations::find_organized;
 use super::registrations::find_visible;
 use super::stats::counters;
 use crate::context::OutboxBell;
 use crate::domain::{
-    BasisPoints, TimeZone, check_deadline_after_cancellation, is_after_local_date,
+    BasisPoints, check_deadline_after_cancellation, event_zone, is_after_local_date,
     is_on_or_before_local_date, split_fee,
 };
 use crate::domain::{NotificationKind, RefundDecisionMessage};
@@ -45,7 +45,7 @@ pub async fn set_policy(
     let txn = super::begin_write(db).await?;
     let found = find_organized(&txn, actor, event_id).await?;
     if found.status == EventStatus::Cancelled {
-        let zone = TimeZone::parse(&found.time_zone)?.tz();
+        let zone = event_zone(&found)?.tz();
         check_deadline_after_cancellation(found.refund_deadline, policy.deadline, now, zone)?;
     }
     let mut active: event::ActiveModel = found.into();
@@ -91,7 +91,7 @@ pub async fn request_refund(
             "this event has no refund policy".into(),
         ));
     };
-    let zone = TimeZone::parse(&event.time_zone)?;
+    let zone = event_zone(&event)?;
     if !is_on_or_before_local_date(now, zone.tz(), deadline) {
         return Err(ApiError::DeadlinePassed);
     }
@@ -330,7 +330,7 @@ pub async fn apply_default_outcome(
             "this event has no refund policy".into(),
         ));
     };
-    let zone = TimeZone::parse(&event.time_zone)?;
+    let zone = event_zone(&event)?;
     if !is_after_local_date(now, zone.tz(), deadline) {
         return Err(ApiError::Conflict(
             "the refund deadline has not passed yet".into(),

@@ -15,10 +15,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::events::find_organized;
+use super::organizations::find_organized;
 use super::stats::counters;
 use crate::domain::participation::Counted;
-use crate::domain::{City, CountryCode, TimeZone, is_on_or_after_local_date, registration_at};
+use crate::domain::{City, CountryCode, event_zone, is_on_or_after_local_date, registration_at};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// What a runner gives when registering, validated at the edge.
@@ -177,7 +177,7 @@ pub async fn audience(
     notice: &crate::domain::Notice,
 ) -> Result<Option<std::sync::Arc<std::collections::HashSet<i64>>>, sea_orm::DbErr> {
     let (Some(crate::domain::NotificationKind::EventStatusChanged), Some(event_id)) =
-        (notice.kind, notice.event_id)
+        (notice.kind(), notice.event_id)
     else {
         return Ok(None);
     };
@@ -300,7 +300,7 @@ pub async fn advance_starter_kit(
         ));
     }
     if to == StarterKit::Issued {
-        let zone = TimeZone::parse(&event.time_zone)?;
+        let zone = event_zone(&event)?;
         let issuable = event
             .kit_issue_from
             .is_some_and(|from| is_on_or_after_local_date(now, zone.tz(), from));

@@ -1,6 +1,6 @@
 //! Shared execution: subscribers whose operation is the same (the same question, however
-//! spelled: [`super::spelling`]; cursor aside) and whose answer does not depend on who they
-//! are share ONE execution per notice. A group executes the operation once for each notice the hub
+//! spelled: [`graphql_api::graphql::sharing`]; cursor aside) and whose answer does not
+//! depend on who they are share ONE execution per notice. A group executes the operation once for each notice the hub
 //! broadcasts, serializes the payload once, and hands every member the same bytes; each
 //! member's frame is those bytes with its own operation id around them. Operations whose
 //! answer depends on the viewer (`myNotifications`) are grouped per account instead.
@@ -28,17 +28,13 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
-    SelectionSet,
-};
 use async_graphql::{Data, Variables};
 use async_graphql_value::Value;
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use graphql_api::{ApiSchema, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
+use graphql_api::{ApiSchema, NoticeSource, ReplayFrom};
 use race_office::Viewer;
 use race_office::domain::Notice;
 use race_office::services::notifications;
@@ -47,7 +43,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Hub;
-use super::spelling::{Shape, canonical, reshape};
+use graphql_api::graphql::sharing::{Document, Shape, canonical, reshape};
 
 /// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
 /// new documents costs each one parse, and no memory that stays).
@@ -159,88 +155,6 @@ pub enum Out {
     /// The operation failed before it started (bad argument, cursor too old): send an
     /// `error` and end it.
     Failed(async_graphql::Response),
-}
-
-/// A document parsed once, and what the fan-out needs to know of each operation in it.
-pub struct Document {
-    pub parsed: ExecutableDocument,
-}
-
-impl Document {
-    fn operation(&self, name: Option<&str>) -> Option<&OperationDefinition> {
-        match (&self.parsed.operations, name) {
-            (DocumentOperations::Single(op), _) => Some(&op.node),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-            // One named operation and no operationName: that one (the spec's GetOperation).
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                ops.values().next().map(|op| &op.node)
-            }
-            (DocumentOperations::Multiple(_), None) => None,
-        }
-    }
-
-    pub fn kind(&self, name: Option<&str>) -> Option<OperationType> {
-        self.operation(name).map(|op| op.ty)
-    }
-
-    /// The root fields of the operation, through fragments (a fragment cycle is left to
-    /// validation; here it just stops).
-    fn root_fields(&self, name: Option<&str>) -> Vec<&async_graphql::parser::types::Field> {
-        fn walk<'a>(
-            document: &'a ExecutableDocument,
-            set: &'a SelectionSet,
-            depth: usize,
-            out: &mut Vec<&'a async_graphql::parser::types::Field>,
-        ) {
-            if depth > 16 {
-                return;
-            }
-            for item in &set.items {
-                match &item.node {
-                    Selection::Field(field) => out.push(&field.node),
-                    Selection::InlineFragment(inline) => {
-                        walk(document, &inline.node.selection_set.node, depth + 1, out)
-                    }
-                    Selection::FragmentSpread(spread) => {
-                        if let Some(fragment) =
-                            document.fragments.get(&spread.node.fragment_name.node)
-                        {
-                            walk(document, &fragment.node.selection_set.node, depth + 1, out)
-                        }
-                    }
-                }
-            }
-        }
-        let mut out = Vec::new();
-        if let Some(op) = self.operation(name) {
-            walk(&self.parsed, &op.selection_set.node, 0, &mut out);
-        }
-        out
-    }
-
-    /// Whether every root field's answer is the same whoever asks.
-    fn shared_by_everyone(&self, name: Option<&str>) -> bool {
-        let fields = self.root_fields(name);
-        !fields.is_empty()
-            && fields.iter().all(|field| {
-                let name = field.name.node.as_str();
-                name == "__typename" || VIEWER_INDEPENDENT_SUBSCRIPTIONS.contains(&name)
-            })
-    }
-
-    /// Variables that feed a root field's `after`: they do not change what a group
-    /// executes (only where a member's replay starts), so they stay out of its key.
-    fn cursor_variables(&self, name: Option<&str>) -> Vec<String> {
-        self.root_fields(name)
-            .iter()
-            .flat_map(|field| field.arguments.iter())
-            .filter(|(argument, _)| argument.node.as_str() == "after")
-            .filter_map(|(_, value)| match &value.node {
-                Value::Variable(variable) => Some(variable.to_string()),
-                _ => None,
-            })
-            .collect()
-    }
 }
 
 /// Who a group's answers are for.

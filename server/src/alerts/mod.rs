@@ -9,7 +9,6 @@ pub mod fanout;
 pub mod hub;
 pub mod redis_bus;
 pub mod relay;
-pub mod spelling;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use entities::organization::OrganizationKind;
 use race_office::domain::Slug;
-use race_office::services::organizations;
+use race_office::services::{events, organizations};
 use sea_orm::DatabaseConnection;
 
 use super::service_error;
@@ -65,7 +65,7 @@ pub async fn run(db: &DatabaseConnection, command: Command) -> anyhow::Result<()
         Command::Link { event, partner } => {
             let event = Slug::parse(&event).map_err(service_error)?;
             let partner = Slug::parse(&partner).map_err(service_error)?;
-            let (event, partner) = organizations::link_partner_by_slugs(db, &event, &partner)
+            let (event, partner) = events::link_partner_by_slugs(db, &event, &partner)
                 .await
                 .map_err(service_error)
                 .context("linking the partner")?;

@@ -276,7 +276,7 @@ impl Worker {
                     .and_then(|notice| {
                         alert::compose(
                             notice.id,
-                            notice.status_change.as_ref()?,
+                            notice.status_change()?,
                             &self.config.public_url,
                             now,
                         )
