@@ -562,9 +562,15 @@ impl Fanout {
             up_to,
             max_behind: self.max_behind,
         });
+        let template = template.clone();
         self.schema
             .execute_stream_with_session_data(request, session.clone())
-            .map(|response| {
+            .map(move |mut response| {
+                template.document.order(
+                    &mut response,
+                    template.operation_name.as_deref(),
+                    &template.variables,
+                );
                 if failed_before_start(&response) {
                     Out::Failed(response)
                 } else {
@@ -660,9 +666,14 @@ async fn run_group(
                     other => break other,
                 }
             };
-            let Some(answer) = answer else {
+            let Some(mut answer) = answer else {
                 continue;
             };
+            template.document.order(
+                &mut answer,
+                template.operation_name.as_deref(),
+                &template.variables,
+            );
             match serde_json::to_string(&answer) {
                 Ok(payload) if payload.len() > fanout.budget.bytes => {
                     let limit = fanout.budget.bytes;

@@ -16,6 +16,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use graphql_api::graphql::document_guard;
+use graphql_api::graphql::sharing::in_selection_order;
 use race_office::ClientAddress;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -161,7 +162,14 @@ async fn execute(
     if let Some(client) = client {
         request = request.data(client);
     }
-    let response = state.schema.execute(request).await;
+    // async-graphql answers in the order fields finish; the answer goes out in the order
+    // they were selected.
+    let selection = request.parsed_query().ok().cloned();
+    let (name_asked, variables) = (request.operation_name.clone(), request.variables.clone());
+    let mut response = state.schema.execute(request).await;
+    if let Some(document) = &selection {
+        in_selection_order(&mut response, document, name_asked.as_deref(), &variables);
+    }
     let first_code = response
         .errors
         .first()

@@ -103,3 +103,35 @@ async fn response_keys_follow_the_selection_over_post_get_and_the_websocket() {
     ws.subscribe(TRANSPORT, "sign-in", SIGN_IN, json!({})).await;
     assert_sign_in_in_order(&ws.payload("sign-in").await["data"]);
 }
+
+/// Fields behind a DataLoader (a project's `raised`, an event's `distances` and
+/// `organizers`) selected before plain ones still come first: async-graphql keeps the
+/// order fields finish in, and the gateway puts the answer back in selection order, over
+/// HTTP and the WebSocket.
+const LOADED_FIRST: &str = "{ charitySummary(year: 2020) { projects { raised { amount } target { amount } beneficiary } } events(first: 1) { edges { node { distances { name } organizers { name } name } } pageInfo { hasNextPage } } }";
+
+fn assert_loaded_first_in_order(data: &Value) {
+    assert_eq!(
+        keys(&data["charitySummary"]["projects"][0]),
+        ["raised", "target", "beneficiary"],
+        "{data}"
+    );
+    assert_eq!(
+        keys(&data["events"]["edges"][0]["node"]),
+        ["distances", "organizers", "name"],
+        "{data}"
+    );
+    assert_eq!(keys(&data["events"]), ["edges", "pageInfo"], "{data}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_that_wait_for_a_loader_keep_their_place() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.seed_demo().await;
+    let data = app.ok(None, LOADED_FIRST, json!({})).await;
+    assert_loaded_first_in_order(&data);
+    let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "loaded", LOADED_FIRST, json!({}))
+        .await;
+    assert_loaded_first_in_order(&ws.payload("loaded").await["data"]);
+}

@@ -3,6 +3,7 @@
 //! say where a replay starts (`after`), and its canonical spelling. These are conventions
 //! of the subscriptions this crate defines, so they live beside them.
 
+mod order;
 mod spelling;
 
 use async_graphql::parser::types::{
@@ -11,9 +12,25 @@ use async_graphql::parser::types::{
 };
 use async_graphql_value::Value;
 
+pub use order::in_selection_order;
 pub use spelling::{Canonical, Shape, canonical, reshape};
 
 use super::VIEWER_INDEPENDENT_SUBSCRIPTIONS;
+
+/// The operation a request runs (the spec's GetOperation): the named one, or the only one.
+pub fn operation_of<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
 
 /// A document parsed once, and what the fan-out needs to know of each operation in it.
 pub struct Document {
@@ -22,15 +39,7 @@ pub struct Document {
 
 impl Document {
     pub fn operation(&self, name: Option<&str>) -> Option<&OperationDefinition> {
-        match (&self.parsed.operations, name) {
-            (DocumentOperations::Single(op), _) => Some(&op.node),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-            // One named operation and no operationName: that one (the spec's GetOperation).
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                ops.values().next().map(|op| &op.node)
-            }
-            (DocumentOperations::Multiple(_), None) => None,
-        }
+        operation_of(&self.parsed, name)
     }
 
     pub fn kind(&self, name: Option<&str>) -> Option<OperationType> {

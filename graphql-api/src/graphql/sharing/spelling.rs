@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{Name, Variables};
 use async_graphql_value::ConstValue;
@@ -51,12 +51,7 @@ pub fn canonical(
     name: Option<&str>,
     variables: &Variables,
 ) -> Option<Canonical> {
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => &op.node,
-        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
-        _ => return None,
-    };
+    let operation = super::operation_of(document, name)?;
     if operation.ty != OperationType::Subscription || !operation.directives.is_empty() {
         return None;
     }
@@ -145,16 +140,16 @@ const MAX_FRAGMENT_DEPTH: usize = 16;
 type Field = async_graphql::parser::types::Field;
 
 /// A document's selections with its fragments and variable values at hand.
-struct Collector<'a> {
-    document: &'a ExecutableDocument,
-    values: &'a BTreeMap<Name, ConstValue>,
+pub(super) struct Collector<'a> {
+    pub(super) document: &'a ExecutableDocument,
+    pub(super) values: &'a BTreeMap<Name, ConstValue>,
 }
 
 impl<'a> Collector<'a> {
     /// The fields `sets` select, in order, fragments flattened and skipped fields left
     /// out (GraphQL's CollectFields, with every type condition holding); `None` if a
     /// directive or fragment cannot be decided.
-    fn collect(&self, sets: &[&'a SelectionSet]) -> Option<Vec<&'a Field>> {
+    pub(super) fn collect(&self, sets: &[&'a SelectionSet]) -> Option<Vec<&'a Field>> {
         let mut out = Vec::new();
         for set in sets {
             self.collect_into(set, 0, &mut out)?;
@@ -273,7 +268,7 @@ impl<'a> Collector<'a> {
     }
 }
 
-fn response_key(field: &Field) -> String {
+pub(super) fn response_key(field: &Field) -> String {
     field
         .alias
         .as_ref()

@@ -550,7 +550,15 @@ impl Session {
             // Queries and mutations over the socket (or a document that does not parse,
             // whose error execution reports): executed as usual, once, within the same
             // deadline as over HTTP. A mutation cut off rolls its transaction back.
-            _ => {
+            parsed => {
+                // Answered in selection order (async-graphql keeps the order fields finish).
+                let order = parsed.map(|(_, document)| {
+                    (
+                        document,
+                        request.operation_name.clone(),
+                        request.variables.clone(),
+                    )
+                });
                 let mut responses = self
                     .state
                     .schema
@@ -559,7 +567,12 @@ impl Session {
                 let tag = tag.clone();
                 futures_util::stream::once(async move {
                     let response = match tokio::time::timeout(deadline, responses.next()).await {
-                        Ok(Some(response)) => response,
+                        Ok(Some(mut response)) => {
+                            if let Some((document, name, variables)) = &order {
+                                document.order(&mut response, name.as_deref(), variables);
+                            }
+                            response
+                        }
                         Ok(None) => async_graphql::Response::default(),
                         Err(_) => timed_out(deadline),
                     };
