@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, Registered, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 use crate::registrations::register;
 use crate::ws_client::{LEGACY, Received, TRANSPORT, Ws};
@@ -114,18 +114,17 @@ async fn replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones(b
     change(
         (&app, &organizer),
         &event,
-        "CANCELLED",
+        "SUSPENDED",
         "Public events are banned",
         None,
     )
     .await;
     let live = ws.payload("1").await;
-    assert_eq!(live["data"]["eventStatusChanged"]["status"], "CANCELLED");
+    assert_eq!(live["data"]["eventStatusChanged"]["status"], "SUSPENDED");
     assert_eq!(
         live["data"]["eventStatusChanged"]["reason"],
         "Public events are banned"
     );
-    ws.expect_silence(Duration::from_millis(700)).await;
 
     // Every event, from the beginning: the demo's 2020 cancellation and all five since.
     let mut all = Ws::init(&app.ws_url(), TRANSPORT, None).await;
@@ -148,10 +147,27 @@ async fn replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones(b
             "CANCELLED",
             "RESCHEDULED",
             "SCHEDULED",
-            "CANCELLED"
+            "SUSPENDED"
         ]
     );
-    all.expect_silence(Duration::from_millis(500)).await;
+
+    // A sentinel: one more change must be the next frame on both sockets, so neither the
+    // replay nor the live change came twice.
+    change(
+        (&app, &organizer),
+        &event,
+        "CANCELLED",
+        "The ban holds",
+        None,
+    )
+    .await;
+    for (socket, id) in [(&mut ws, "1"), (&mut all, "all")] {
+        let sentinel = socket.payload(id).await;
+        assert_eq!(
+            sentinel["data"]["eventStatusChanged"]["reason"], "The ban holds",
+            "{sentinel}"
+        );
+    }
 }
 on_both_databases!(replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones);
 
@@ -161,22 +177,27 @@ async fn a_runner_hears_about_their_race_and_their_refund_only(backend: Backend)
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let runner = app.sign_up_runner("runner@example.kz").await;
+    let Registered {
+        token: runner,
+        registration,
+    } = app
+        .registered_runner("runner@example.kz", "almaty-marathon-2027", 1)
+        .await;
     let other = app.sign_up_runner("other@example.kz").await;
-    let body = register(
-        &app,
-        &runner,
-        &app.distance_ids("almaty-marathon-2027").await[1],
-    )
-    .await;
-    let registration = body["data"]["register"]["id"].as_str().unwrap().to_owned();
+    // Both run a later race too, whose change is the sentinel at the end.
+    let (later, later_distance) = app.small_race(&organizer, "sentinel-race", 10).await;
+    for token in [&runner, &other] {
+        let body = register(&app, token, &later_distance).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
 
     let query = "subscription { myNotifications { id kind eventStatusChange { status event { slug } } refundDecision { status option note } } }";
     let mut mine = Ws::init(&app.ws_url(), TRANSPORT, Some(&runner)).await;
     mine.subscribe(TRANSPORT, "n", query, json!({})).await;
     let mut theirs = Ws::init(&app.ws_url(), TRANSPORT, Some(&other)).await;
     theirs.subscribe(TRANSPORT, "n", query, json!({})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    mine.settle().await;
+    theirs.settle().await;
 
     change(
         (&app, &organizer),
@@ -223,8 +244,17 @@ async fn a_runner_hears_about_their_race_and_their_refund_only(backend: Backend)
         decided["data"]["myNotifications"]["refundDecision"],
         json!({ "status": "APPROVED", "option": "FULL_REFUND", "note": "Refund in 10 days" })
     );
-    mine.expect_silence(Duration::from_millis(500)).await;
-    theirs.expect_silence(Duration::from_millis(100)).await;
+    // The sentinel: the later race's cancellation is the next thing each hears, so the
+    // runner heard nothing twice and the other runner nothing of the runner's race.
+    change((&app, &organizer), &later, "CANCELLED", "Sentinel", None).await;
+    for socket in [&mut mine, &mut theirs] {
+        let sentinel = socket.payload("n").await;
+        assert_eq!(
+            sentinel["data"]["myNotifications"]["eventStatusChange"]["event"]["slug"],
+            "sentinel-race",
+            "{sentinel}"
+        );
+    }
 }
 on_both_databases!(a_runner_hears_about_their_race_and_their_refund_only);
 
@@ -316,7 +346,7 @@ async fn the_legacy_protocol_handshakes_and_streams() {
     let mut ws = Ws::init(&app.ws_url(), LEGACY, None).await;
     ws.subscribe(LEGACY, "7", STATUS_CHANGED, json!({ "e": event }))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.settle().await;
     change((&app, &organizer), &event, "CANCELLED", "Ban", None).await;
     match ws.next(Duration::from_secs(10)).await {
         Received::Json(message) => {
@@ -350,11 +380,7 @@ async fn a_named_subscription_sent_without_its_operation_name_is_live() {
     let named = STATUS_CHANGED.replacen("subscription(", "subscription RaceStatus(", 1);
     ws.subscribe(TRANSPORT, "s", &named, json!({ "e": event }))
         .await;
-    // A ping answered proves the subscription is in place.
-    ws.send(json!({ "type": "ping" })).await;
-    assert!(
-        matches!(ws.next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
-    );
+    ws.settle().await;
     change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
     let payload = ws.payload("s").await;
     assert_eq!(
@@ -382,10 +408,7 @@ async fn the_page_s_own_subscription_hears_a_cancellation() {
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, Some(&token)).await;
     ws.subscribe(TRANSPORT, "1", document, json!({ "after": "0" }))
         .await;
-    ws.send(json!({ "type": "ping" })).await;
-    assert!(
-        matches!(ws.next(Duration::from_secs(5)).await, Received::Json(m) if m["type"] == "pong")
-    );
+    ws.settle().await;
     change((&app, &organizer), &event, "CANCELLED", "Banned", None).await;
     let payload = ws.payload("1").await;
     let notification = &payload["data"]["myNotifications"];

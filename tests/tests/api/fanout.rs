@@ -30,10 +30,9 @@ async fn organizer_and_marathon(app: &TestApp) -> (String, String) {
 
 /// A runner registered for the 2027 marathon's half marathon; their token.
 async fn registered_runner(app: &TestApp, email: &str) -> String {
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
-    let runner = app.sign_up_runner(email).await;
-    register(app, &runner, distance).await;
-    runner
+    app.registered_runner(email, "almaty-marathon-2027", 1)
+        .await
+        .token
 }
 
 /// The organizer cancels the marathon: "Public events are banned".
@@ -105,7 +104,14 @@ async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor(
         payloads[0]["data"]["eventStatusChanged"]["status"],
         "SUSPENDED"
     );
-    elsewhere.expect_silence(Duration::from_millis(200)).await;
+    // A sentinel: the women's race's change must be the next frame `elsewhere` hears, so
+    // it heard nothing of the marathon.
+    change((&app, &organizer), &women, "CANCELLED", "Sentinel", None).await;
+    let sentinel = elsewhere.payload("w").await;
+    assert_eq!(
+        sentinel["data"]["eventStatusChanged"]["reason"], "Sentinel",
+        "{sentinel}"
+    );
     drop(sockets);
     groups_become(&app, 1).await;
     drop(elsewhere);
@@ -118,6 +124,10 @@ async fn personal_notifications_are_shared_per_account_only() {
     let (organizer, marathon) = organizer_and_marathon(&app).await;
     let registered = registered_runner(&app, "registered@example.kz").await;
     let bystander = app.sign_up_runner("bystander@example.kz").await;
+    // The bystander runs another race, whose change is the sentinel at the end.
+    let (other_race, other_distance) = app.small_race(&organizer, "other-race", 10).await;
+    let body = register(&app, &bystander, &other_distance).await;
+    assert!(body.get("errors").is_none(), "{body}");
     let query = "subscription { myNotifications { id kind eventStatusChange { reason } } }";
     let mut phone = Ws::init(&app.ws_url(), TRANSPORT, Some(&registered)).await;
     let mut laptop = Ws::init(&app.ws_url(), TRANSPORT, Some(&registered)).await;
@@ -133,7 +143,21 @@ async fn personal_notifications_are_shared_per_account_only() {
         "Public events are banned"
     );
     assert_eq!(laptop.payload("mine").await, on_phone);
-    other.expect_silence(Duration::from_millis(300)).await;
+    // The sentinel: the bystander's next frame is about their own race, so the
+    // marathon's cancellation never reached them.
+    change(
+        (&app, &organizer),
+        &other_race,
+        "CANCELLED",
+        "Sentinel",
+        None,
+    )
+    .await;
+    let sentinel = other.payload("mine").await;
+    assert_eq!(
+        sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
+        "{sentinel}"
+    );
 }
 
 /// A shared execution that fails inside (here: who is registered cannot be read, the
@@ -148,7 +172,15 @@ async fn a_shared_execution_that_fails_inside_is_tried_again_not_skipped() {
     let mut phone = Ws::init(&app.ws_url(), TRANSPORT, Some(&runner)).await;
     phone.subscribe(TRANSPORT, "mine", query, json!({})).await;
     groups_become(&app, 1).await;
-    cancel_marathon(&app, &organizer, &marathon).await;
+    // Suspended, not cancelled: the cancellation is the sentinel at the end.
+    change(
+        (&app, &organizer),
+        &marathon,
+        "SUSPENDED",
+        "Public events are banned",
+        None,
+    )
+    .await;
     let sql = |statement: &'static str| {
         let db = app.db.clone();
         async move {
@@ -163,7 +195,10 @@ async fn a_shared_execution_that_fails_inside_is_tried_again_not_skipped() {
         .relay_once()
         .await
         .expect("the relay publishes");
-    // Every read of the audience fails now: nothing is sent, no error either.
+    // Every read of the audience fails now: nothing is sent, no error either. Proof by
+    // waiting, on purpose: no later frame can show that the execution was tried (and
+    // failed) while the table was away, only time given to it can; that nothing, not even
+    // an error, came meanwhile is proved again below by the payload being next.
     phone.expect_silence(Duration::from_millis(500)).await;
     sql("ALTER TABLE registration_away RENAME TO registration").await;
     let told = phone.payload("mine").await;
@@ -171,7 +206,19 @@ async fn a_shared_execution_that_fails_inside_is_tried_again_not_skipped() {
         told["data"]["myNotifications"]["eventStatusChange"]["reason"], "Public events are banned",
         "{told}"
     );
-    phone.expect_silence(Duration::from_millis(300)).await;
+    // The sentinel: the cancellation is the next frame, so the retried execution sent
+    // its answer once.
+    change((&app, &organizer), &marathon, "CANCELLED", "Sentinel", None).await;
+    app.pipeline
+        .relay
+        .relay_once()
+        .await
+        .expect("the relay publishes");
+    let sentinel = phone.payload("mine").await;
+    assert_eq!(
+        sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
+        "{sentinel}"
+    );
 }
 
 /// Opens a socket, sends `connection_init` and `subscribe`, then waits for the first
@@ -335,19 +382,16 @@ async fn the_same_question_spelled_differently_shares_one_execution() {
     change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
     let mut heard = 0;
     let mut other = 0;
+    let mut first_other = Value::Null;
     while heard < 60 || other < 1 {
         let message = match ws.next(Duration::from_secs(10)).await {
             crate::ws_client::Received::Json(message) => message,
             other => panic!("expected a frame, got {other:?}"),
         };
         if message["id"] == "other" {
-            assert_eq!(
-                message["payload"]["data"]["eventStatusChanged"]
-                    .as_object()
-                    .unwrap()
-                    .len(),
-                1
-            );
+            let answer = &message["payload"]["data"]["eventStatusChanged"];
+            assert_eq!(answer.as_object().unwrap().len(), 1);
+            first_other = answer["id"].clone();
             other += 1;
             continue;
         }
@@ -377,7 +421,29 @@ async fn the_same_question_spelled_differently_shares_one_execution() {
         }
         heard += 1;
     }
-    ws.expect_silence(Duration::from_millis(300)).await;
+    // A sentinel: the next frame is about a second change, so no answer of the first
+    // came twice.
+    change((&app, &organizer), &event, "CANCELLED", "Sentinel", None).await;
+    let message = match ws.next(Duration::from_secs(10)).await {
+        crate::ws_client::Received::Json(message) => message,
+        other => panic!("expected the sentinel's frame, got {other:?}"),
+    };
+    let answer = message["payload"]["data"]
+        .as_object()
+        .and_then(|data| data.values().next())
+        .unwrap_or_else(|| panic!("{message}"));
+    if message["id"] == "other" {
+        assert_ne!(answer["id"], first_other, "{message}");
+    } else {
+        assert!(
+            answer
+                .as_object()
+                .unwrap()
+                .iter()
+                .any(|(key, value)| key.starts_with('s') && value == "CANCELLED"),
+            "{message}"
+        );
+    }
 }
 
 /// Fragments, inline fragments and `@skip` / `@include` are spellings too: 30 subscriptions
@@ -416,12 +482,8 @@ async fn fragments_cannot_defeat_sharing_either() {
         )
         .await;
     }
-    // A ping answered proves all 31 are in place: one group.
-    ws.send(json!({ "type": "ping" })).await;
-    assert!(matches!(
-        ws.next(Duration::from_secs(5)).await,
-        crate::ws_client::Received::Json(m) if m["type"] == "pong"
-    ));
+    // Settled: all 31 are in place, one group.
+    ws.settle().await;
     groups_become(&app, 1).await;
     change((&app, &organizer), &event, "SUSPENDED", "Heat", None).await;
     let mut heard = 0;

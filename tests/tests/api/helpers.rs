@@ -187,6 +187,56 @@ impl TestApp {
             .to_owned()
     }
 
+    /// A runner signed up as a person would ([`Self::sign_up_runner`]) and registered for
+    /// distance `distance` (longest first) of the event `slug`.
+    pub async fn registered_runner(&self, email: &str, slug: &str, distance: usize) -> Registered {
+        let distance = self.distance_ids(slug).await[distance].clone();
+        let token = self.sign_up_runner(email).await;
+        let body = crate::registrations::register(self, &token, &distance).await;
+        assert!(
+            body.get("errors").is_none(),
+            "the registration failed: {body}"
+        );
+        let registration = body["data"]["register"]["id"]
+            .as_str()
+            .expect("a registration id")
+            .to_owned();
+        Registered {
+            token,
+            registration,
+        }
+    }
+
+    /// A race of `organizer`'s with one open 5 km distance of `capacity` places, a year
+    /// from now; returns (event id, distance id).
+    pub async fn small_race(&self, organizer: &str, slug: &str, capacity: i32) -> (String, String) {
+        let starts_at = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+        let created = self
+            .ok(
+                Some(organizer),
+                "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
+                json!({ "input": { "slug": slug, "name": slug, "venue": "Almaty", "startsAt": starts_at,
+                        "timeZone": "Asia/Almaty", "capacity": capacity, "registrationState": "OPEN" } }),
+            )
+            .await;
+        let event = created["createEvent"]["id"]
+            .as_str()
+            .expect("event id")
+            .to_owned();
+        let distance = self
+            .ok(
+                Some(organizer),
+                "mutation($id: ID!) { addDistance(eventId: $id, input: {name: \"5 km\", lengthMeters: 5000, fee: {amount: \"5000\", currency: \"KZT\"}}) { id } }",
+                json!({ "id": event }),
+            )
+            .await;
+        let distance = distance["addDistance"]["id"]
+            .as_str()
+            .expect("distance id")
+            .to_owned();
+        (event, distance)
+    }
+
     /// Creates an organizer of `organization_slug` (which must exist) with a session.
     pub async fn organizer_token(&self, email: &str, organization_slug: &str) -> String {
         gateway_tests::organizer_token(&self.db, email, organization_slug)
@@ -269,6 +319,12 @@ impl TestApp {
             .expect("one row");
         row.try_get::<i64>("", "n").expect("count")
     }
+}
+
+/// A runner with a registration: their bearer token and the registration's id.
+pub struct Registered {
+    pub token: String,
+    pub registration: String,
 }
 
 /// The subject of the mail that confirms a sign-up.

@@ -101,6 +101,8 @@ async fn sigterm_stops_in_order_within_the_grace_even_with_a_stalled_client() {
         .write_all(b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
         .await
         .unwrap();
+    // Time for the server to take the stalled request up: a half-sent request shows
+    // nothing a test can watch for (no log line, no answer), so this stays a wait.
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let signalled = Instant::now();

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 use crate::alerts::{STATUS_CHANGED, change};
 use crate::helpers::{error_code, spawn_app, spawn_app_with};
-use crate::registrations::register;
 use crate::ws_client::{TRANSPORT, Ws};
 
 /// The value of a series in Prometheus text (the first line whose name and labels start
@@ -34,9 +33,10 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
     let key = app.ok(None, "{ webPushPublicKey }", json!({})).await;
     mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())
         .unwrap();
-    let runner = app.sign_up_runner("metrics@example.kz").await;
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
-    register(&app, &runner, distance).await;
+    let runner = app
+        .registered_runner("metrics@example.kz", "almaty-marathon-2027", 1)
+        .await
+        .token;
     let browser = mock.subscribe().unwrap();
     crate::push::subscribe(&app, &runner, &browser, None).await;
     let organizer = app
@@ -47,13 +47,7 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
     socket
         .subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
         .await;
-    // The subscription is live once the hub's group for it exists.
-    for _ in 0..50 {
-        if app.fanout.groups() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    socket.settle().await;
     change(
         (&app, &organizer),
         &event,
@@ -85,22 +79,9 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
             .unwrap();
         assert!(body["errors"].is_null(), "{body}");
     }
-    // The pool probe runs every second.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        !text.contains("ZzMadeUpByAClient"),
-        "a client's name became a label"
-    );
-    for name in [
+    // Scraped until every series is there (the pool probe runs every second), at most
+    // 10 s: a series that never comes fails with the last scrape.
+    let positive = [
         "gateway_graphql_request_duration_seconds_count{operation=\"Races\",type=\"query\",outcome=\"OK\"}",
         "gateway_graphql_request_duration_seconds_count{operation=\"other\",type=\"query\",outcome=\"OK\"}",
         "gateway_graphql_request_duration_seconds_count{operation=\"anonymous\",type=\"mutation\",outcome=\"OK\"}",
@@ -113,18 +94,44 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
         "gateway_db_pool_wait_seconds_count",
         "gateway_websocket_connections",
         "gateway_subscriptions",
-    ] {
+    ];
+    let present = [
+        "gateway_relay_lag_seconds",
+        "gateway_db_pool_connections{state=\"in_use\"}",
+        "gateway_db_pool_connections{state=\"idle\"}",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = app
+            .client
+            .get(format!("{}/metrics", app.admin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let complete = positive
+            .iter()
+            .all(|name| series(&text, name).is_some_and(|v| v > 0.0))
+            && present.iter().all(|name| series(&text, name).is_some());
+        if complete || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !text.contains("ZzMadeUpByAClient"),
+        "a client's name became a label"
+    );
+    for name in positive {
         let value = series(&text, name);
         assert!(
             value.is_some_and(|v| v > 0.0),
             "{name} = {value:?} in:\n{text}"
         );
     }
-    for name in [
-        "gateway_relay_lag_seconds",
-        "gateway_db_pool_connections{state=\"in_use\"}",
-        "gateway_db_pool_connections{state=\"idle\"}",
-    ] {
+    for name in present {
         assert!(series(&text, name).is_some(), "{name} missing in:\n{text}");
     }
     let public = app

@@ -103,6 +103,9 @@ async fn two_instances_send_each_push_once_with_one_shared_vapid_key() {
         ids.len(),
         mock.rejections()
     );
+    // Proof by waiting, on purpose: a second send of a push (two instances claiming one
+    // delivery) would come after the first and in no order with anything else the test
+    // could wait for, so time is given to it to show up.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let mut per_subscription: HashMap<u64, usize> = HashMap::new();
     for received in mock.received() {

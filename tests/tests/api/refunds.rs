@@ -5,9 +5,8 @@
 use chrono::TimeZone;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+use crate::helpers::{Backend, Registered, TestApp, error_code, spawn_app};
 use crate::on_both_databases;
-use crate::registrations::register;
 
 const REQUEST: &str = "mutation($input: RequestRefundInput!) { requestRefund(input: $input) {
     id option status donationConsent refund { amount } kitShare { amount } donation { amount currency } } }";
@@ -21,10 +20,12 @@ async fn registered_then_cancelled(app: &TestApp, email: &str) -> (String, Strin
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let runner = app.sign_up_runner(email).await;
-    let half = app.distance_ids("almaty-marathon-2027").await[1].clone();
-    let body = register(app, &runner, &half).await;
-    let registration = body["data"]["register"]["id"].as_str().unwrap().to_owned();
+    let Registered {
+        token: runner,
+        registration,
+    } = app
+        .registered_runner(email, "almaty-marathon-2027", 1)
+        .await;
     let event = app.event_id("almaty-marathon-2027").await;
     app.ok(Some(&organizer), CHANGE_STATUS, json!({ "input": { "eventId": event, "status": "CANCELLED", "reason": "Public events are banned" } }))
         .await;
@@ -170,15 +171,13 @@ on_both_databases!(a_full_refund_is_approved_then_paid);
 async fn refunds_are_only_for_cancelled_events_and_own_registrations(backend: Backend) {
     let app = spawn_app(backend).await;
     app.seed_demo().await;
-    let runner = app.sign_up_runner("runner@example.kz").await;
+    let Registered {
+        token: runner,
+        registration,
+    } = app
+        .registered_runner("runner@example.kz", "almaty-marathon-2027", 0)
+        .await;
     let nosy = app.sign_up_runner("nosy@example.kz").await;
-    let body = register(
-        &app,
-        &runner,
-        &app.distance_ids("almaty-marathon-2027").await[0],
-    )
-    .await;
-    let registration = body["data"]["register"]["id"].as_str().unwrap().to_owned();
     let scheduled = request(&app, &runner, &registration, "FULL_REFUND", false).await;
     assert_eq!(error_code(&scheduled), "REFUND_NOT_AVAILABLE");
     let foreign = request(&app, &nosy, &registration, "FULL_REFUND", false).await;
@@ -257,14 +256,12 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
     )
     .await
     .unwrap();
-    let runner = app.sign_up_runner("early@example.kz").await;
-    let body = register(
-        &app,
-        &runner,
-        &app.distance_ids("almaty-marathon-2027").await[0],
-    )
-    .await;
-    let registration = body["data"]["register"]["id"].as_str().unwrap().to_owned();
+    let Registered {
+        token: runner,
+        registration,
+    } = app
+        .registered_runner("early@example.kz", "almaty-marathon-2027", 0)
+        .await;
     app.ok(
         Some(&organizer),
         CHANGE_STATUS,

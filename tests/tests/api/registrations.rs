@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+use crate::helpers::{Backend, Registered, TestApp, error_code, spawn_app};
 use crate::on_both_databases;
 
 const REGISTER: &str = "mutation($input: RegisterInput!) {
@@ -108,37 +108,13 @@ async fn closed_and_suspended_registration_is_refused(backend: Backend) {
 }
 on_both_databases!(closed_and_suspended_registration_is_refused);
 
-/// An event of `capacity` places with one distance; returns (event id, distance id).
-async fn small_race(app: &TestApp, organizer: &str, capacity: i32) -> (String, String) {
-    let created = app
-        .ok(
-            Some(organizer),
-            "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
-            json!({ "input": { "slug": "small-race", "name": "Small Race", "venue": "Almaty", "startsAt": "2027-06-01T03:00:00Z",
-                    "timeZone": "Asia/Almaty", "capacity": capacity, "registrationState": "OPEN" } }),
-        )
-        .await;
-    let event_id = created["createEvent"]["id"].as_str().unwrap().to_owned();
-    let distance = app
-        .ok(
-            Some(organizer),
-            "mutation($id: ID!) { addDistance(eventId: $id, input: {name: \"5 km\", lengthMeters: 5000, fee: {amount: \"5000\", currency: \"KZT\"}}) { id } }",
-            json!({ "id": event_id }),
-        )
-        .await;
-    (
-        event_id,
-        distance["addDistance"]["id"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn five_hundred_runners_racing_for_the_last_ten_places_get_exactly_ten(backend: Backend) {
     let app = spawn_app(backend).await;
     app.seed_demo().await;
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let (_, distance) = small_race(&app, &organizer, 110).await;
+    let (_, distance) = app.small_race(&organizer, "small-race", 110).await;
     let db = sea_orm::Database::connect(app.database.url.clone())
         .await
         .unwrap();
@@ -197,15 +173,13 @@ on_both_databases!(five_hundred_runners_racing_for_the_last_ten_places_get_exact
 async fn another_runners_registration_is_not_found(backend: Backend) {
     let app = spawn_app(backend).await;
     app.seed_demo().await;
-    let owner = app.sign_up_runner("owner@example.kz").await;
+    let Registered {
+        token: owner,
+        registration: id,
+    } = app
+        .registered_runner("owner@example.kz", "almaty-marathon-2027", 0)
+        .await;
     let nosy = app.sign_up_runner("nosy@example.kz").await;
-    let body = register(
-        &app,
-        &owner,
-        &app.distance_ids("almaty-marathon-2027").await[0],
-    )
-    .await;
-    let id = body["data"]["register"]["id"].as_str().unwrap().to_owned();
 
     let query = "query($id: ID!) { registration(id: $id) { bib city } }";
     let own = app.ok(Some(&owner), query, json!({ "id": id })).await;

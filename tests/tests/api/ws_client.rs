@@ -11,6 +11,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub struct Ws {
     socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    /// The protocol the server chose: [`Ws::settle`] speaks it.
+    protocol: String,
+    /// Settle steps taken, for the legacy protocol's operation ids.
+    settled: usize,
 }
 
 pub const TRANSPORT: &str = "graphql-transport-ws";
@@ -34,7 +38,18 @@ impl Ws {
             .await
             .expect("websocket connects");
         assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-        Self { socket }
+        Self::over(socket, protocol)
+    }
+
+    fn over(
+        socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+        protocol: &str,
+    ) -> Self {
+        Self {
+            socket,
+            protocol: protocol.to_owned(),
+            settled: 0,
+        }
     }
 
     /// Tries to connect offering `protocols` (none: no header); on refusal, the HTTP status,
@@ -51,7 +66,15 @@ impl Ws {
             );
         }
         match tokio_tungstenite::connect_async(request).await {
-            Ok((socket, _)) => Ok(Self { socket }),
+            Ok((socket, response)) => {
+                let chosen = response
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(TRANSPORT)
+                    .to_owned();
+                Ok(Self::over(socket, &chosen))
+            }
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -179,6 +202,37 @@ impl Ws {
         }
     }
 
+    /// The settle step: proves that every message sent before it has been handled. The
+    /// server reads a socket's messages one after another, so its answer to a `ping`
+    /// (graphql-transport-ws) comes after each earlier `subscribe` took effect: a change
+    /// made from now on reaches those subscriptions, and a refusal of one would have come
+    /// first. The legacy protocol has no ping: a one-field query plays its part (its
+    /// answer too is sent only after the earlier messages were handled). Anything else
+    /// arriving first fails the test.
+    pub async fn settle(&mut self) {
+        let wait = Duration::from_secs(10);
+        if self.protocol == LEGACY {
+            self.settled += 1;
+            let id = format!("settle-{}", self.settled);
+            self.subscribe(LEGACY, &id, "{ __typename }", json!({}))
+                .await;
+            match self.next(wait).await {
+                Received::Json(m) if m["id"] == id.as_str() && m["type"] == "data" => {}
+                other => panic!("expected the settle query's data, got {other:?}"),
+            }
+            match self.next(wait).await {
+                Received::Json(m) if m["id"] == id.as_str() && m["type"] == "complete" => {}
+                other => panic!("expected the settle query's complete, got {other:?}"),
+            }
+        } else {
+            self.send(json!({ "type": "ping" })).await;
+            match self.next(wait).await {
+                Received::Json(m) if m == json!({ "type": "pong" }) => {}
+                other => panic!("expected the pong that settles the socket, got {other:?}"),
+            }
+        }
+    }
+
     /// The next payload of operation `id` (`next` or `data`), failing on anything else.
     pub async fn payload(&mut self, id: &str) -> Value {
         match self.next(Duration::from_secs(15)).await {
@@ -192,7 +246,9 @@ impl Ws {
         }
     }
 
-    /// Asserts that nothing more arrives within `wait`.
+    /// Asserts that nothing more arrives within `wait`. Proof by waiting: use it only where
+    /// no later message can prove the same by its order ([`Ws::settle`], or a sentinel
+    /// change whose frame must be the next one), and say why at the call.
     pub async fn expect_silence(&mut self, wait: Duration) {
         match self.next(wait).await {
             Received::Nothing => {}
