@@ -19,6 +19,9 @@ use redis::AsyncCommands;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 
+/// Credentials checked against the database per query by the sweep.
+const CHECK_BATCH: usize = 1000;
+
 /// What a registered socket holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Held {
@@ -147,7 +150,7 @@ impl Registry {
         let now = Utc::now();
         let mut closed = 0;
         let sessions: Vec<String> = sessions.into_iter().collect();
-        for batch in sessions.chunks(1000) {
+        for batch in sessions.chunks(CHECK_BATCH) {
             let live = accounts::live_sessions(db, now, batch.to_vec())
                 .await
                 .context("checking the sessions of open sockets")?;
@@ -158,7 +161,7 @@ impl Registry {
             }
         }
         let keys: Vec<i64> = keys.into_iter().collect();
-        for batch in keys.chunks(1000) {
+        for batch in keys.chunks(CHECK_BATCH) {
             let live = partner_keys::live_keys(db, now, batch.to_vec())
                 .await
                 .context("checking the partner keys of open sockets")?;
