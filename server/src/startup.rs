@@ -417,7 +417,7 @@ async fn seed_demo_if_empty(db: &DatabaseConnection) -> anyhow::Result<()> {
     if organizations == 0 {
         let report = race_office::services::demo::seed_demo(db)
             .await
-            .map_err(|e| anyhow!(e.detail()))
+            .map_err(race_office::ApiError::into_anyhow)
             .context("seeding the demo data")?;
         tracing::info!(?report, "seeded the 2020 demo data");
     }

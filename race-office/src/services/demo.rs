@@ -202,7 +202,7 @@ fn almaty(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> ApiResult<DateTime<Utc>> 
         .with_ymd_and_hms(y, mo, d, h, mi, 0)
         .single()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| ApiError::Internal("demo date is not a valid Almaty time".into()))
+        .ok_or_else(|| ApiError::internal("demo date is not a valid Almaty time"))
 }
 
 fn kzt(tenge: &str) -> ApiResult<Money> {
@@ -233,7 +233,7 @@ fn marathon_distances() -> ApiResult<Vec<(&'static str, i32, Money)>> {
 
 fn date(year: i32, (month, day): (u32, u32)) -> ApiResult<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month, day)
-        .ok_or_else(|| ApiError::Internal("demo date does not exist".into()))
+        .ok_or_else(|| ApiError::internal("demo date does not exist"))
 }
 
 fn demo_events(now: DateTime<Utc>) -> ApiResult<Vec<DemoEvent>> {
@@ -331,7 +331,7 @@ async fn organization_id(db: &impl ConnectionTrait, slug: &str) -> ApiResult<i64
     organizations::find_by_slug(db, slug)
         .await?
         .map(|o: organization::Model| o.id)
-        .ok_or_else(|| ApiError::Internal(format!("demo organization {slug} is missing")))
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("demo organization {slug} is missing")))
 }
 
 async fn seed_event(db: &impl ConnectionTrait, demo: DemoEvent) -> ApiResult<()> {
