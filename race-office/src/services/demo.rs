@@ -18,8 +18,8 @@ use entities::event_organization::OrganizationRole;
 use entities::organization::OrganizationKind;
 use entities::{charity_project, event, organization};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 
 use super::charity::{self, NewDonation, ProjectInput};
@@ -295,6 +295,15 @@ fn demo_events(now: DateTime<Utc>) -> ApiResult<Vec<DemoEvent>> {
 /// the same year changes nothing.
 pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
     seed_demo_at(db, Utc::now()).await
+}
+
+/// Seeds the demo data, as [`seed_demo`], into a database that holds no organization yet
+/// (a fresh embedded one); returns `None` and changes nothing otherwise.
+pub async fn seed_demo_if_empty(db: &DatabaseConnection) -> ApiResult<Option<SeedReport>> {
+    if organization::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    seed_demo(db).await.map(Some)
 }
 
 /// Seeds the demo data as of `now`, which picks the upcoming race's year.
