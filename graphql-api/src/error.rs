@@ -20,8 +20,9 @@ impl<T> Graphql<T> for Result<T, ApiError> {
 
 /// One refusal as a GraphQL error.
 pub fn to_graphql(err: ApiError) -> async_graphql::Error {
-    if let ApiError::Internal(detail) = &err {
-        tracing::error!(%detail, "internal error");
+    if let ApiError::Internal(cause) = &err {
+        // The whole chain (`{:#}`): what failed and why, down to the database's words.
+        tracing::error!(detail = format!("{cause:#}"), "internal error");
     }
     let code = err.code();
     let retry_after = match &err {

@@ -36,7 +36,31 @@ pub struct Mail {
 /// Sends mail (password recovery). The server picks SMTP, a folder, or the log.
 #[async_trait::async_trait]
 pub trait Mailer: Send + Sync {
-    async fn send(&self, mail: Mail) -> Result<(), String>;
+    async fn send(&self, mail: Mail) -> Result<(), MailError>;
+}
+
+/// The cause of a mail failure, from a transport the core does not know (SMTP, files).
+pub type MailCause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a mail was not sent. Every case is logged and never shown to the client; the
+/// variants say whether the mail itself was at fault or its delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The recipient is not an address the transport accepts.
+    #[error("recipient")]
+    Recipient(#[source] MailCause),
+    /// The message could not be built from the mail.
+    #[error("building mail")]
+    Message(#[source] MailCause),
+    /// The transport did not take the mail (SMTP refused it, a file could not be
+    /// written): it may work later.
+    #[error("{transport}")]
+    Delivery {
+        /// What was handing it over: `SMTP`, `writing <path>`.
+        transport: String,
+        #[source]
+        source: MailCause,
+    },
 }
 
 /// Everything the resolvers share, stored once in the schema's data.

@@ -7,7 +7,9 @@ use sea_orm::{DbErr, SqlErr};
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a plain
 /// message, which would drop the code. Without it, a resolver must convert it through the
 /// API's own conversion (`graphql_api::error::ToGraphql`), which keeps the code.
-#[derive(Debug, PartialEq, Eq)]
+/// Not comparable either: an internal error keeps its cause, an `anyhow::Error`; tests
+/// compare [`ApiError::code`].
+#[derive(Debug)]
 pub enum ApiError {
     Unauthenticated,
     Forbidden(&'static str),
@@ -30,13 +32,19 @@ pub enum ApiError {
     /// A subscription's `after` lies further behind than the replay horizon (this many
     /// notifications).
     CursorTooOld(u64),
-    /// The detail is for the log; the client sees only "internal error".
-    Internal(String),
+    /// The cause, with its chain of context, is for the log; the client sees only
+    /// "internal error".
+    Internal(anyhow::Error),
 }
 
 impl ApiError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::BadInput(message.into())
+    }
+
+    /// An internal failure with no error behind it (a broken invariant), for the log.
+    pub fn internal(what: &'static str) -> Self {
+        Self::Internal(anyhow::Error::msg(what))
     }
 
     /// What the client reads.
@@ -74,11 +82,20 @@ impl ApiError {
     }
 
     /// The whole story for a log line or an operator's terminal: the client's text, or
-    /// for an internal error the detail behind it (never sent to a client).
+    /// for an internal error its cause with every context (never sent to a client).
     pub fn detail(&self) -> String {
         match self {
-            Self::Internal(detail) => detail.clone(),
+            Self::Internal(cause) => format!("{cause:#}"),
             other => format!("{}: {}", other.code(), other.message()),
+        }
+    }
+
+    /// For a worker, the CLI or a tool, which report rather than decide: an internal error
+    /// as its cause (the chain kept), any other refusal as its code and message.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Internal(cause) => cause,
+            other => anyhow::anyhow!(other.detail()),
         }
     }
 
@@ -110,7 +127,7 @@ impl ApiError {
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         // The database text may hold data or schema details: it goes to the log only.
-        Self::Internal(format!("database: {err}"))
+        Self::Internal(anyhow::Error::new(err).context("database"))
     }
 }
 
@@ -140,3 +157,29 @@ pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_keeps_its_cause_for_the_log_and_tells_the_client_nothing() {
+        let error = ApiError::from(DbErr::Custom("relation \"account\" is locked".into()));
+        assert_eq!(error.code(), "INTERNAL");
+        assert_eq!(error.message(), "internal error");
+        assert_eq!(
+            error.detail(),
+            "database: Custom Error: relation \"account\" is locked"
+        );
+        let ApiError::Internal(cause) = error else {
+            panic!("not internal");
+        };
+        assert!(cause.downcast_ref::<DbErr>().is_some(), "{cause:?}");
+    }
+
+    #[test]
+    fn a_refusal_reported_by_a_tool_says_its_code_and_message() {
+        let error = ApiError::NotFound("event").into_anyhow();
+        assert_eq!(error.to_string(), "NOT_FOUND: event not found");
+    }
+}

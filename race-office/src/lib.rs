@@ -10,8 +10,8 @@ pub mod services;
 pub mod throttle;
 
 pub use context::{
-    ApiContext, Clock, Mail, Mailer, NoSockets, OutboxBell, PartnerGrant, PushContext, Revocations,
-    Revoked, SystemClock, Viewer,
+    ApiContext, Clock, Mail, MailCause, MailError, Mailer, NoSockets, OutboxBell, PartnerGrant,
+    PushContext, Revocations, Revoked, SystemClock, Viewer,
 };
 pub use error::{ApiError, ApiResult};
 pub use throttle::{ClientAddress, Throttle};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use race_office::{Mail, Mailer};
+use race_office::{Mail, MailError, Mailer};
 use secrecy::ExposeSecret;
 
 use anyhow::Context;
@@ -49,17 +49,23 @@ struct SmtpMailer {
 
 #[async_trait::async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, mail: Mail) -> Result<(), String> {
+    async fn send(&self, mail: Mail) -> Result<(), MailError> {
         let message = Message::builder()
             .from(self.from.clone())
-            .to(mail.to.parse().map_err(|e| format!("recipient: {e}"))?)
+            .to(mail
+                .to
+                .parse()
+                .map_err(|e| MailError::Recipient(Box::new(e)))?)
             .subject(mail.subject)
             .body(mail.body)
-            .map_err(|e| format!("building mail: {e}"))?;
+            .map_err(|e| MailError::Message(Box::new(e)))?;
         self.transport
             .send(message)
             .await
-            .map_err(|e| format!("SMTP: {e}"))?;
+            .map_err(|e| MailError::Delivery {
+                transport: "SMTP".into(),
+                source: Box::new(e),
+            })?;
         Ok(())
     }
 }
@@ -72,7 +78,7 @@ struct FolderMailer {
 
 #[async_trait::async_trait]
 impl Mailer for FolderMailer {
-    async fn send(&self, mail: Mail) -> Result<(), String> {
+    async fn send(&self, mail: Mail) -> Result<(), MailError> {
         let n = self.sequence.fetch_add(1, Ordering::Relaxed);
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
         let path = self.dir.join(format!("{stamp}-{n}.txt"));
@@ -82,7 +88,10 @@ impl Mailer for FolderMailer {
         );
         tokio::fs::write(&path, text)
             .await
-            .map_err(|e| format!("writing {}: {e}", path.display()))
+            .map_err(|e| MailError::Delivery {
+                transport: format!("writing {}", path.display()),
+                source: Box::new(e),
+            })
     }
 }
 
@@ -93,7 +102,7 @@ struct LogMailer {
 
 #[async_trait::async_trait]
 impl Mailer for LogMailer {
-    async fn send(&self, mail: Mail) -> Result<(), String> {
+    async fn send(&self, mail: Mail) -> Result<(), MailError> {
         if self.include_body {
             tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (no SMTP configured)");
         } else {

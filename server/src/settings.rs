@@ -583,27 +583,61 @@ impl Settings {
     }
 }
 
+/// Why a setting's value was refused. clap shows the message beside the setting's name,
+/// so each message says all there is, the parser's own words included.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("{text:?} is not a whole number of {unit}")]
+    NotANumber { text: String, unit: &'static str },
+    #[error("{n} {unit} is outside {start}..={end} {unit}")]
+    OutOfRange {
+        n: u64,
+        unit: &'static str,
+        start: u64,
+        end: u64,
+    },
+    #[error("{text:?} is not an address: {reason}")]
+    NotAnAddress {
+        text: String,
+        reason: std::net::AddrParseError,
+    },
+    #[error("{text:?} is not an address or CIDR range: {reason}")]
+    NotARange {
+        text: String,
+        reason: std::net::AddrParseError,
+    },
+    #[error("{text:?}: the prefix length must be 0..={max}")]
+    PrefixLength { text: String, max: u8 },
+    #[error("VAPID_SUBJECT must be a mailto: or https: URL")]
+    VapidSubject,
+}
+
 /// A whole number of milliseconds within `range`, as a `Duration`.
-fn millis(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+fn millis(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<Duration, SettingError> + Clone {
     move |text| within(text, &range, "ms").map(Duration::from_millis)
 }
 
 /// A whole number of seconds within `range`, as a `Duration`.
-fn seconds(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+fn seconds(range: RangeInclusive<u64>) -> impl Fn(&str) -> Result<Duration, SettingError> + Clone {
     move |text| within(text, &range, "s").map(Duration::from_secs)
 }
 
-fn within(text: &str, range: &RangeInclusive<u64>, unit: &str) -> Result<u64, String> {
-    let n: u64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a whole number of {unit}"))?;
+fn within(
+    text: &str,
+    range: &RangeInclusive<u64>,
+    unit: &'static str,
+) -> Result<u64, SettingError> {
+    let n: u64 = text.trim().parse().map_err(|_| SettingError::NotANumber {
+        text: text.to_owned(),
+        unit,
+    })?;
     if !range.contains(&n) {
-        return Err(format!(
-            "{n} {unit} is outside {}..={} {unit}",
-            range.start(),
-            range.end()
-        ));
+        return Err(SettingError::OutOfRange {
+            n,
+            unit,
+            start: *range.start(),
+            end: *range.end(),
+        });
     }
     Ok(n)
 }
@@ -613,14 +647,17 @@ fn within(text: &str, range: &RangeInclusive<u64>, unit: &str) -> Result<u64, St
 pub struct OptionalAddress(pub Option<SocketAddr>);
 
 impl OptionalAddress {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, SettingError> {
         if text.trim().eq_ignore_ascii_case("off") || text.trim().is_empty() {
             return Ok(Self(None));
         }
         text.trim()
             .parse()
             .map(|address| Self(Some(address)))
-            .map_err(|e| format!("{text:?} is not an address: {e}"))
+            .map_err(|reason| SettingError::NotAnAddress {
+                text: text.to_owned(),
+                reason,
+            })
     }
 }
 
@@ -632,22 +669,26 @@ pub struct IpRange {
 }
 
 impl IpRange {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
         let text = text.trim();
         let (address, prefix) = match text.split_once('/') {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
         };
-        let network: IpAddr = address
-            .parse()
-            .map_err(|e| format!("{text:?} is not an address or CIDR range: {e}"))?;
+        let network: IpAddr = address.parse().map_err(|reason| SettingError::NotARange {
+            text: text.to_owned(),
+            reason,
+        })?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(prefix) => prefix
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?}: the prefix length must be 0..={max}"))?,
+                .ok_or_else(|| SettingError::PrefixLength {
+                    text: text.to_owned(),
+                    max,
+                })?,
             None => max,
         };
         Ok(Self { network, prefix })
@@ -674,11 +715,11 @@ impl IpRange {
     }
 }
 
-fn vapid_subject(text: &str) -> Result<String, String> {
+fn vapid_subject(text: &str) -> Result<String, SettingError> {
     if text.starts_with("mailto:") || text.starts_with("https:") {
         Ok(text.to_owned())
     } else {
-        Err("VAPID_SUBJECT must be a mailto: or https: URL".into())
+        Err(SettingError::VapidSubject)
     }
 }
 
@@ -765,8 +806,14 @@ mod tests {
 
     #[test]
     fn a_duration_outside_its_range_is_refused_when_parsed() {
-        assert!(millis(10..=100)("5").is_err());
-        assert!(millis(10..=100)("ten").is_err());
+        assert_eq!(
+            millis(10..=100)("5").unwrap_err().to_string(),
+            "5 ms is outside 10..=100 ms"
+        );
+        assert_eq!(
+            millis(10..=100)("ten").unwrap_err().to_string(),
+            "\"ten\" is not a whole number of ms"
+        );
         assert_eq!(millis(10..=100)("50"), Ok(Duration::from_millis(50)));
     }
 }

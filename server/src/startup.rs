@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use race_office::{ApiContext, OutboxBell, SystemClock};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -141,7 +141,6 @@ impl Application {
         let (private_key, public_key) =
             vapid::load_or_create(&db, settings.push.vapid_private_key.as_ref())
                 .await
-                .map_err(|e| anyhow!(e))
                 .context("loading the VAPID key")?;
         let policy = race_office::domain::PushPolicy {
             allowed_hosts: settings.push.allowed_hosts.clone(),
@@ -150,14 +149,14 @@ impl Application {
         };
         let push = {
             let signer = VapidSigner::new(&private_key, settings.push.vapid_subject.clone())
-                .map_err(|e| anyhow!(e))?;
+                .context("the VAPID signer")?;
             let sender = Sender::new(
                 Arc::new(policy.clone()),
                 signer,
                 settings.push.timeout,
                 settings.push.concurrency as usize,
             )
-            .map_err(|e| anyhow!(e))?;
+            .context("building the push client")?;
             let config = WorkerConfig::new(&settings.push, instance.clone(), public_url.clone());
             Arc::new(Worker::new(pipeline_db, Arc::new(sender), config))
         };
@@ -410,15 +409,11 @@ async fn probe_pool(db: DatabaseConnection, mut shutdown: watch::Receiver<bool>)
 }
 
 async fn seed_demo_if_empty(db: &DatabaseConnection) -> anyhow::Result<()> {
-    let organizations = entities::organization::Entity::find()
-        .count(db)
+    let seeded = race_office::services::demo::seed_demo_if_empty(db)
         .await
-        .context("checking for demo data")?;
-    if organizations == 0 {
-        let report = race_office::services::demo::seed_demo(db)
-            .await
-            .map_err(|e| anyhow!(e.detail()))
-            .context("seeding the demo data")?;
+        .map_err(race_office::ApiError::into_anyhow)
+        .context("seeding the demo data")?;
+    if let Some(report) = seeded {
         tracing::info!(?report, "seeded the 2020 demo data");
     }
     Ok(())

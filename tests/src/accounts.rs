@@ -1,6 +1,7 @@
 //! Accounts made directly in the database, for tests and load runs that need many of them
 //! quickly (hashing a password per runner would only slow them down).
 
+use anyhow::Context;
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
 
 /// The bearer token [`runner_tokens`] gives runner `index` of `prefix`.
@@ -14,7 +15,7 @@ pub async fn runner_tokens(
     db: &DatabaseConnection,
     prefix: &str,
     n: usize,
-) -> Result<Vec<String>, String> {
+) -> anyhow::Result<Vec<String>> {
     let now = chrono::Utc::now();
     let mut tokens = Vec::with_capacity(n);
     for start in (0..n).step_by(2000) {
@@ -31,8 +32,7 @@ pub async fn runner_tokens(
         });
         let ids = entities::account::Entity::insert_many(accounts)
             .exec_with_returning_keys(db)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let batch: Vec<String> = (start..end).map(|i| runner_token(prefix, i)).collect();
         let sessions = ids
             .iter()
@@ -46,8 +46,7 @@ pub async fn runner_tokens(
             });
         entities::session::Entity::insert_many(sessions)
             .exec(db)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         tokens.extend(batch);
     }
     Ok(tokens)
@@ -59,27 +58,29 @@ pub async fn organizer_token(
     db: &DatabaseConnection,
     email: &str,
     organization_slug: &str,
-) -> Result<String, String> {
+) -> anyhow::Result<String> {
     use race_office::domain::{DisplayName, Email, Password};
     use race_office::services::{accounts, organizations};
     let organization = organizations::find_by_slug(db, organization_slug)
         .await
-        .map_err(|e| e.detail())?
-        .ok_or_else(|| format!("no organization {organization_slug}"))?;
+        .map_err(race_office::ApiError::into_anyhow)?
+        .with_context(|| format!("no organization {organization_slug}"))?;
     let organizer = accounts::create_account(
         db,
         chrono::Utc::now(),
         accounts::NewAccount {
-            email: Email::parse(email).map_err(|e| e.detail())?,
-            password: Password::parse("a director's long password").map_err(|e| e.detail())?,
-            display_name: DisplayName::parse("Director").map_err(|e| e.detail())?,
+            email: Email::parse(email).map_err(race_office::ApiError::into_anyhow)?,
+            password: Password::parse("a director's long password")
+                .map_err(race_office::ApiError::into_anyhow)?,
+            display_name: DisplayName::parse("Director")
+                .map_err(race_office::ApiError::into_anyhow)?,
             role: entities::account::Role::Organizer,
             organization_id: Some(organization.id),
         },
     )
     .await
-    .map_err(|e| e.detail())?;
+    .map_err(race_office::ApiError::into_anyhow)?;
     accounts::open_session(db, chrono::Utc::now(), organizer.id)
         .await
-        .map_err(|e| e.detail())
+        .map_err(race_office::ApiError::into_anyhow)
 }

@@ -1,6 +1,7 @@
 //! A database created for one test or one load run, on PostgreSQL or SQLite, dropped when
 //! the value is dropped.
 
+use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,7 +44,7 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// A fresh, empty database with a unique name (PostgreSQL on `TEST_POSTGRES_URL`).
-    pub async fn create(backend: Backend) -> Result<Self, String> {
+    pub async fn create(backend: Backend) -> anyhow::Result<Self> {
         match backend {
             Backend::Postgres => {
                 Self::postgres(&postgres_admin_url(), &unique_name("gw_test")).await
@@ -62,10 +63,10 @@ impl TestDatabase {
     }
 
     /// PostgreSQL database `name` on `server`, dropped first if a crashed run left it.
-    pub async fn postgres(server: &str, name: &str) -> Result<Self, String> {
+    pub async fn postgres(server: &str, name: &str) -> anyhow::Result<Self> {
         let admin = Database::connect(format!("{server}/postgres"))
             .await
-            .map_err(|e| format!("PostgreSQL at {server} (see README: Prerequisites): {e}"))?;
+            .with_context(|| format!("PostgreSQL at {server} (see README: Prerequisites)"))?;
         for statement in [
             format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
             format!("CREATE DATABASE {name}"),
@@ -73,7 +74,7 @@ impl TestDatabase {
             admin
                 .execute_unprepared(&statement)
                 .await
-                .map_err(|e| format!("{statement}: {e}"))?;
+                .with_context(|| statement.clone())?;
         }
         admin.close().await.ok();
         Ok(Self {
@@ -90,19 +91,18 @@ impl TestDatabase {
     pub async fn postgres_with_demo(
         server: &str,
         name: &str,
-    ) -> Result<(Self, DatabaseConnection), String> {
+    ) -> anyhow::Result<(Self, DatabaseConnection)> {
         let database = Self::postgres(server, name).await?;
         let seeded = Command::new(gateway_binary())
             .args(["seed", "--demo"])
             .env("DATABASE_URL", &database.url)
-            .output()
-            .map_err(|e| e.to_string())?;
+            .output()?;
         if !seeded.status.success() {
-            return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
+            return Err(anyhow!(
+                String::from_utf8_lossy(&seeded.stderr).into_owned()
+            ));
         }
-        let db = Database::connect(&database.url)
-            .await
-            .map_err(|e| e.to_string())?;
+        let db = Database::connect(&database.url).await?;
         Ok((database, db))
     }
 }

@@ -13,18 +13,12 @@ pub async fn post_graphql(
     address: &str,
     token: Option<&str>,
     body: &serde_json::Value,
-) -> Result<serde_json::Value, String> {
+) -> anyhow::Result<serde_json::Value> {
     let mut request = client.post(format!("{address}/graphql")).json(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    request
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())
+    Ok(request.send().await?.json().await?)
 }
 
 /// The `gateway` binary beside this tool (release when the tool is run with --release).
@@ -57,13 +51,6 @@ pub enum StartError {
     Foreign(String),
     #[error("the gateway did not serve within 60 s; its last lines:\n{0}")]
     TimedOut(String),
-}
-
-/// The tools and the promise harness speak `Result<_, String>`.
-impl From<StartError> for String {
-    fn from(error: StartError) -> Self {
-        error.to_string()
-    }
 }
 
 /// What a child gateway has printed: its log lines (all of them when captured, else the

@@ -7,6 +7,7 @@
 //! recorded as rejections. Responses can be scripted per subscription (429 with
 //! Retry-After, 500, 410, …).
 
+use anyhow::{Context, anyhow};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,11 +90,9 @@ pub struct MockPushService {
 
 impl MockPushService {
     /// Starts on 127.0.0.1, port 0; decrypts one request in `decrypt_every`.
-    pub async fn start(decrypt_every: u64) -> Result<Self, String> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    pub async fn start(decrypt_every: u64) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             origin: format!("http://127.0.0.1:{port}"),
             vapid_key: Mutex::new(None),
@@ -121,18 +120,16 @@ impl MockPushService {
     }
 
     /// Requests must be signed by this VAPID public key (base64url).
-    pub fn expect_vapid_key(&self, public_key: &str) -> Result<(), String> {
-        let key = URL_SAFE_NO_PAD
-            .decode(public_key)
-            .map_err(|e| e.to_string())?;
+    pub fn expect_vapid_key(&self, public_key: &str) -> anyhow::Result<()> {
+        let key = URL_SAFE_NO_PAD.decode(public_key)?;
         *lock(&self.shared.vapid_key) = Some(key);
         Ok(())
     }
 
     /// A new browser subscription, as `pushManager.subscribe` would create it.
-    pub fn subscribe(&self) -> Result<BrowserSubscription, String> {
-        let (pair, auth) = ece::generate_keypair_and_auth_secret().map_err(|e| e.to_string())?;
-        let components = pair.raw_components().map_err(|e| e.to_string())?;
+    pub fn subscribe(&self) -> anyhow::Result<BrowserSubscription> {
+        let (pair, auth) = ece::generate_keypair_and_auth_secret()?;
+        let components = pair.raw_components()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let keys = Keys {
             private: components.private_key().to_vec(),
@@ -238,7 +235,7 @@ async fn push(
         return reject(StatusCode::BAD_REQUEST, "TTL header missing".into());
     };
     if let Err(why) = verify_vapid(&shared, header(&headers, "authorization").as_deref()) {
-        return reject(StatusCode::UNAUTHORIZED, why);
+        return reject(StatusCode::UNAUTHORIZED, format!("{why:#}"));
     }
     let sampled = n % shared.decrypt_every == 0;
     let payload = if sampled {
@@ -252,8 +249,8 @@ async fn push(
             ece::decrypt(&components, &keys.auth, &body)
         };
         match decrypted
-            .map_err(|e| e.to_string())
-            .and_then(|plain| serde_json::from_slice::<Value>(&plain).map_err(|e| e.to_string()))
+            .map_err(anyhow::Error::from)
+            .and_then(|plain| serde_json::from_slice::<Value>(&plain).map_err(anyhow::Error::from))
         {
             Ok(value) => Some(value),
             Err(why) => return reject(StatusCode::BAD_REQUEST, format!("cannot decrypt: {why}")),
@@ -286,11 +283,11 @@ async fn push(
 }
 
 /// RFC 8292: `Authorization: vapid t=<JWT>, k=<public key>`.
-fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), String> {
-    let value = authorization.ok_or("no Authorization header")?;
+fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> anyhow::Result<()> {
+    let value = authorization.context("no Authorization header")?;
     let params = value
         .strip_prefix("vapid ")
-        .ok_or("Authorization is not the vapid scheme")?;
+        .context("Authorization is not the vapid scheme")?;
     let mut token = None;
     let mut key = None;
     for part in params.split(',') {
@@ -301,12 +298,12 @@ fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), Stri
             key = Some(k);
         }
     }
-    let (token, key) = (token.ok_or("no t=")?, key.ok_or("no k=")?);
+    let (token, key) = (token.context("no t=")?, key.context("no k=")?);
     let key = URL_SAFE_NO_PAD
         .decode(key)
-        .map_err(|_| "k is not base64url")?;
+        .map_err(|_| anyhow!("k is not base64url"))?;
     match &*lock(&shared.vapid_key) {
-        Some(expected) if *expected != key => return Err("signed by an unexpected key".into()),
+        Some(expected) if *expected != key => return Err(anyhow!("signed by an unexpected key")),
         _ => {}
     }
     if lock(&shared.inner).verified_tokens.contains(token) {
@@ -316,38 +313,31 @@ fn verify_vapid(shared: &Shared, authorization: Option<&str>) -> Result<(), Stri
     let (Some(head), Some(claims), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err("the token is not a JWS".into());
+        return Err(anyhow!("the token is not a JWS"));
     };
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head)?)?;
     if header["alg"] != "ES256" {
-        return Err(format!("alg is {}, not ES256", header["alg"]));
+        return Err(anyhow!("alg is {}, not ES256", header["alg"]));
     }
-    let verifying = VerifyingKey::from_sec1_bytes(&key).map_err(|_| "k is not a P-256 point")?;
-    let signature = Signature::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|_| "the signature is not 64 bytes")?;
+    let verifying =
+        VerifyingKey::from_sec1_bytes(&key).map_err(|_| anyhow!("k is not a P-256 point"))?;
+    let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature)?)
+        .map_err(|_| anyhow!("the signature is not 64 bytes"))?;
     verifying
         .verify(format!("{head}.{claims}").as_bytes(), &signature)
-        .map_err(|_| "the ES256 signature does not verify")?;
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        .map_err(|_| anyhow!("the ES256 signature does not verify"))?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims)?)?;
     if claims["aud"] != shared.origin.as_str() {
-        return Err(format!("aud is {}, not {}", claims["aud"], shared.origin));
+        return Err(anyhow!("aud is {}, not {}", claims["aud"], shared.origin));
     }
     let now = chrono::Utc::now().timestamp();
-    let exp = claims["exp"].as_i64().ok_or("no exp")?;
+    let exp = claims["exp"].as_i64().context("no exp")?;
     if exp <= now || exp > now + 24 * 3600 {
-        return Err(format!("exp {exp} is not within the next 24 hours"));
+        return Err(anyhow!("exp {exp} is not within the next 24 hours"));
     }
     let sub = claims["sub"].as_str().unwrap_or_default();
     if !(sub.starts_with("mailto:") || sub.starts_with("https:")) {
-        return Err(format!("sub {sub:?} is not a mailto: or https: URL"));
+        return Err(anyhow!("sub {sub:?} is not a mailto: or https: URL"));
     }
     lock(&shared.inner).verified_tokens.insert(token.to_owned());
     Ok(())
@@ -360,11 +350,9 @@ impl MockPushService {
     /// Serves `GET /received/{subscription}` on a listener of its own (127.0.0.1, port
     /// 0), answering `{ "received": [{ status, payload, ttl, urgency, topic }], "rejections":
     /// [..] }`, and returns that listener's origin.
-    pub async fn serve_received(&self) -> Result<String, String> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    pub async fn serve_received(&self) -> anyhow::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
         let app = Router::new()
             .route("/received/{id}", axum::routing::get(received_json))
             .with_state(self.shared.clone());

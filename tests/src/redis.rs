@@ -120,13 +120,6 @@ pub enum RedisStartError {
     NoFreePort(String),
 }
 
-/// The tools and the promise harness speak `Result<_, String>`.
-impl From<RedisStartError> for String {
-    fn from(error: RedisStartError) -> Self {
-        error.to_string()
-    }
-}
-
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();

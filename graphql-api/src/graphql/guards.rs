@@ -37,5 +37,5 @@ pub const PARTNER_KEY_REFUSED: ApiError =
 /// The shared API context; missing only if the host forgot to install it.
 pub fn api<'a>(ctx: &'a Context<'_>) -> Result<&'a ApiContext, ApiError> {
     ctx.data::<ApiContext>()
-        .map_err(|_| ApiError::Internal("ApiContext missing from schema data".into()))
+        .map_err(|_| ApiError::internal("ApiContext missing from schema data"))
 }

@@ -116,19 +116,25 @@ mod tests {
 
     #[test]
     fn ids_and_cursors_are_bounded() {
-        assert_eq!(parse_id(&ID("42".into()), "event"), Ok(42));
         assert_eq!(
-            parse_id(&ID("9223372036854775807".into()), "event"),
+            parse_id(&ID("42".into()), "event").map_err(|e| e.code()),
+            Ok(42)
+        );
+        assert_eq!(
+            parse_id(&ID("9223372036854775807".into()), "event").map_err(|e| e.code()),
             Ok(i64::MAX)
         );
         for bad in ["0", "-1", "x", "4\u{0}2", "00000000000000000042"] {
             assert_eq!(
-                parse_id(&ID(bad.into()), "event"),
-                Err(ApiError::NotFound("event")),
+                parse_id(&ID(bad.into()), "event").map_err(|e| (e.code(), e.message())),
+                Err(("NOT_FOUND", "event not found".to_owned())),
                 "{bad:?}"
             );
         }
-        assert_eq!(parse_id_cursor(&id_cursor(i64::MAX)), Ok(i64::MAX));
+        assert_eq!(
+            parse_id_cursor(&id_cursor(i64::MAX)).map_err(|e| e.code()),
+            Ok(i64::MAX)
+        );
         assert!(parse_id_cursor(&"QUJD".repeat(100)).is_err());
         assert!(parse_id_cursor("aWQ6\u{0}").is_err());
     }

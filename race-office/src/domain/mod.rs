@@ -37,3 +37,9 @@ pub use refund::{
 };
 pub use runner::{City, CountryCode};
 pub use text::{LongText, ShortText, check_characters, token};
+
+// The vocabulary the database stores, named here so that hosts speak the race office's
+// words without reaching for its tables.
+pub use entities::account::Role;
+pub use entities::event::EventStatus;
+pub use entities::organization::OrganizationKind;

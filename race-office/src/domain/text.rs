@@ -160,7 +160,9 @@ mod tests {
     #[test]
     fn one_line_text_is_trimmed_and_bounded() {
         assert_eq!(
-            ShortText::parse("name", "  Almaty Marathon ", 20).map(ShortText::into_inner),
+            ShortText::parse("name", "  Almaty Marathon ", 20)
+                .map(ShortText::into_inner)
+                .map_err(|e| e.code()),
             Ok("Almaty Marathon".into())
         );
         assert!(ShortText::parse("name", "   ", 20).is_err());
@@ -169,8 +171,14 @@ mod tests {
         // Characters, not bytes: twenty Cyrillic letters are forty bytes.
         assert!(ShortText::parse("name", &"ж".repeat(20), 20).is_ok());
         assert!(ShortText::parse("name", &"ж".repeat(21), 20).is_err());
-        assert_eq!(ShortText::optional("donor", Some("  "), 20), Ok(None));
-        assert_eq!(ShortText::optional("donor", None, 20), Ok(None));
+        assert_eq!(
+            ShortText::optional("donor", Some("  "), 20).map_err(|e| e.code()),
+            Ok(None)
+        );
+        assert_eq!(
+            ShortText::optional("donor", None, 20).map_err(|e| e.code()),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -228,7 +236,9 @@ mod tests {
         }
         // Optional text may be empty, but not invisible.
         assert_eq!(
-            LongText::parse("description", "", 50).map(LongText::into_inner),
+            LongText::parse("description", "", 50)
+                .map(LongText::into_inner)
+                .map_err(|e| e.code()),
             Ok(String::new())
         );
         assert!(ShortText::optional("donor", Some("\u{200b}"), 50).is_err());
@@ -249,11 +259,14 @@ mod tests {
     fn long_text_allows_newline_and_tab_only() {
         assert_eq!(
             LongText::parse("description", "\n line one\n\tline two \n", 100)
-                .map(LongText::into_inner),
+                .map(LongText::into_inner)
+                .map_err(|e| e.code()),
             Ok("line one\n\tline two".into())
         );
         assert_eq!(
-            LongText::parse("description", "", 100).map(LongText::into_inner),
+            LongText::parse("description", "", 100)
+                .map(LongText::into_inner)
+                .map_err(|e| e.code()),
             Ok(String::new())
         );
         assert!(LongText::parse_required("reason", " \n ", 100).is_err());
@@ -276,7 +289,7 @@ mod tests {
     #[test]
     fn tokens_are_printable_ascii_and_bounded() {
         assert_eq!(
-            token("token", "reset_abc-DEF_123", 64),
+            token("token", "reset_abc-DEF_123", 64).map_err(|e| e.code()),
             Ok("reset_abc-DEF_123")
         );
         for bad in ["", "reset_\u{0}", "reset abc", "reset_é", "reset_\n"] {

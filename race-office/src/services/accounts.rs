@@ -107,7 +107,8 @@ pub(super) fn send_in_background(ctx: &ApiContext, mail: Mail, what: &'static st
             return;
         }
         if let Err(error) = mailer.send(mail).await {
-            tracing::error!(%error, "{what} mail was not sent");
+            let error = anyhow::Error::new(error);
+            tracing::error!(error = format!("{error:#}"), "{what} mail was not sent");
         }
     });
 }

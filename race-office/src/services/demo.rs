@@ -18,8 +18,8 @@ use entities::event_organization::OrganizationRole;
 use entities::organization::OrganizationKind;
 use entities::{charity_project, event, organization};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 
 use super::charity::{self, NewDonation, ProjectInput};
@@ -202,7 +202,7 @@ fn almaty(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> ApiResult<DateTime<Utc>> 
         .with_ymd_and_hms(y, mo, d, h, mi, 0)
         .single()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| ApiError::Internal("demo date is not a valid Almaty time".into()))
+        .ok_or_else(|| ApiError::internal("demo date is not a valid Almaty time"))
 }
 
 fn kzt(tenge: &str) -> ApiResult<Money> {
@@ -233,7 +233,7 @@ fn marathon_distances() -> ApiResult<Vec<(&'static str, i32, Money)>> {
 
 fn date(year: i32, (month, day): (u32, u32)) -> ApiResult<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month, day)
-        .ok_or_else(|| ApiError::Internal("demo date does not exist".into()))
+        .ok_or_else(|| ApiError::internal("demo date does not exist"))
 }
 
 fn demo_events(now: DateTime<Utc>) -> ApiResult<Vec<DemoEvent>> {
@@ -297,6 +297,15 @@ pub async fn seed_demo(db: &DatabaseConnection) -> ApiResult<SeedReport> {
     seed_demo_at(db, Utc::now()).await
 }
 
+/// Seeds the demo data, as [`seed_demo`], into a database that holds no organization yet
+/// (a fresh embedded one); returns `None` and changes nothing otherwise.
+pub async fn seed_demo_if_empty(db: &DatabaseConnection) -> ApiResult<Option<SeedReport>> {
+    if organization::Entity::find().count(db).await? > 0 {
+        return Ok(None);
+    }
+    seed_demo(db).await.map(Some)
+}
+
 /// Seeds the demo data as of `now`, which picks the upcoming race's year.
 pub async fn seed_demo_at(db: &DatabaseConnection, now: DateTime<Utc>) -> ApiResult<SeedReport> {
     let txn = super::begin_write(db).await?;
@@ -331,7 +340,7 @@ async fn organization_id(db: &impl ConnectionTrait, slug: &str) -> ApiResult<i64
     organizations::find_by_slug(db, slug)
         .await?
         .map(|o: organization::Model| o.id)
-        .ok_or_else(|| ApiError::Internal(format!("demo organization {slug} is missing")))
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("demo organization {slug} is missing")))
 }
 
 async fn seed_event(db: &impl ConnectionTrait, demo: DemoEvent) -> ApiResult<()> {

@@ -17,6 +17,7 @@ mod secrets;
 pub mod sign_up;
 pub mod stats;
 pub mod synthetic;
+pub mod vapid_keys;
 
 pub use secrets::{default_hashing_limit, hash_token, limit_password_hashing, new_token};
 

@@ -27,7 +27,7 @@ use crate::error::{ApiError, ApiResult};
 
 pub fn encode(message: &impl Serialize) -> ApiResult<String> {
     serde_json::to_string(message)
-        .map_err(|e| ApiError::Internal(format!("encoding notification: {e}")))
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("encoding notification")))
 }
 
 /// Takes the next notification id. Call it inside the transaction that appends the row,

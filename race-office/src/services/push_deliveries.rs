@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entities::push_delivery::{self, DeliveryStatus, FailureClass};
+use entities::push_delivery::{self, DeliveryStatus};
 use entities::{notification, push_subscription, push_subscription_event, registration};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -23,6 +23,9 @@ use sea_orm::{
 use super::notifications;
 use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::ApiResult;
+
+/// Why a delivery was given up, as recorded and counted.
+pub use entities::push_delivery::FailureClass;
 
 /// Queues the deliveries of every log row whose pushes are not queued yet, at most `limit`
 /// rows, and marks those rows, in one transaction; returns (rows, deliveries) queued. Many
@@ -200,17 +203,43 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// The subscriptions of claimed deliveries, by id (deleted ones are absent).
+/// A subscribed browser as a delivery needs it: where to post, and the keys to encrypt
+/// for. The endpoint is a capability (whoever knows it can push to the device): log its
+/// origin at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The subscription's id.
+    pub id: i64,
+    /// The push service URL the browser gave.
+    pub endpoint: String,
+    /// The browser's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The browser's auth secret, base64url.
+    pub auth: String,
+}
+
+impl From<push_subscription::Model> for Recipient {
+    fn from(subscription: push_subscription::Model) -> Self {
+        Self {
+            id: subscription.id,
+            endpoint: subscription.endpoint,
+            p256dh: subscription.p256dh,
+            auth: subscription.auth,
+        }
+    }
+}
+
+/// The recipients of claimed deliveries, by subscription id (deleted ones are absent).
 pub async fn subscriptions(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = i64>,
-) -> Result<HashMap<i64, push_subscription::Model>, DbErr> {
+) -> Result<HashMap<i64, Recipient>, DbErr> {
     Ok(push_subscription::Entity::find()
         .filter(push_subscription::Column::Id.is_in(ids))
         .all(db)
         .await?
         .into_iter()
-        .map(|s| (s.id, s))
+        .map(|s| (s.id, Recipient::from(s)))
         .collect())
 }
 

@@ -133,7 +133,7 @@ pub async fn subscribe(
         .filter(push_subscription::Column::Endpoint.eq(&endpoint))
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::Internal("push subscription vanished".into()))?;
+        .ok_or_else(|| ApiError::internal("push subscription vanished"))?;
     if subscription.account_id != runner.id {
         return Err(taken());
     }

@@ -67,14 +67,14 @@ async fn run_limited<T: Send + 'static>(
     let permit = permits
         .acquire_owned()
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing permits closed: {e}")))?;
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("hashing permits closed")))?;
     tokio::task::spawn_blocking(move || {
         let done = work();
         drop(permit);
         done
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("hashing task")))?
 }
 
 /// A fresh 256-bit token, URL-safe, with a prefix that makes leaked tokens easy to grep.
@@ -98,7 +98,7 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
-            .map_err(|e| ApiError::Internal(format!("hashing password: {e}")))
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("hashing password")))
     })
     .await
 }
@@ -110,8 +110,9 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         let hasher = Argon2::default();
         match stored {
             Some(stored) if PasswordHash::new(&stored).is_ok() => {
-                let parsed = PasswordHash::new(&stored)
-                    .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
+                let parsed = PasswordHash::new(&stored).map_err(|e| {
+                    ApiError::Internal(anyhow::Error::new(e).context("stored hash unreadable"))
+                })?;
                 Ok(hasher.verify_password(password.as_bytes(), &parsed).is_ok())
             }
             // No account, or one that cannot sign in with a password (load-test runners).

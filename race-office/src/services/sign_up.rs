@@ -124,7 +124,7 @@ async fn record_sign_up(
     ctx.mailer
         .send(mail)
         .await
-        .map_err(|e| ApiError::Internal(format!("sign-up mail was not sent: {e}")))
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("sign-up mail was not sent")))
 }
 
 /// Creates the account of a pending sign-up from its mailed token, uses the token up and

@@ -222,7 +222,7 @@ async fn synthetic_event(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiRe
         .with_ymd_and_hms(2027, 9, 19, 8, 0, 0)
         .single()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| ApiError::Internal("synthetic start date".into()))?;
+        .ok_or_else(|| ApiError::internal("synthetic start date"))?;
     let created = events::insert_event(
         db,
         now,

@@ -3,9 +3,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use clap::ValueEnum;
-use entities::account::Role;
-use entities::organization::OrganizationKind;
-use race_office::domain::{DisplayName, Email, Password};
+use race_office::domain::{DisplayName, Email, OrganizationKind, Password, Role};
 use race_office::services::{accounts, organizations};
 use sea_orm::DatabaseConnection;
 

@@ -91,7 +91,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
     Ok(db)
 }
 
-/// An error from the API's service layer, with its detail, for the operator.
+/// An error from the race office, for the operator: a refusal's code and message, or an
+/// internal failure with its cause.
 fn service_error(error: race_office::ApiError) -> anyhow::Error {
-    anyhow::anyhow!(error.detail())
+    error.into_anyhow()
 }

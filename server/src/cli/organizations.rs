@@ -3,8 +3,7 @@
 
 use anyhow::Context;
 use clap::ValueEnum;
-use entities::organization::OrganizationKind;
-use race_office::domain::Slug;
+use race_office::domain::{OrganizationKind, Slug};
 use race_office::services::{events, organizations};
 use sea_orm::DatabaseConnection;
 

@@ -4,7 +4,7 @@
 //! (the page shows it whole), while the ids, status, start and link stay whole.
 
 use chrono::{DateTime, Utc};
-use entities::event::EventStatus;
+use race_office::domain::EventStatus;
 use race_office::domain::{StatusChangeMessage, TimeZone};
 use serde_json::{Value, json};
 use web_push::Urgency;

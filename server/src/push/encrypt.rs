@@ -34,23 +34,17 @@ const PAD_TO: usize = 128;
 pub const MAX_PLAINTEXT: usize = 3052;
 
 /// Why a message could not be encrypted.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EncryptError {
     /// The subscription's keys are not a P-256 point and a 16-byte secret.
+    #[error("{0}")]
     Keys(&'static str),
     /// The plaintext is empty or longer than [`MAX_PLAINTEXT`].
+    #[error("{0}")]
     Plaintext(&'static str),
     /// The random source or a primitive failed.
+    #[error("the cryptographic library failed")]
     Crypto,
-}
-
-impl std::fmt::Display for EncryptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Keys(why) | Self::Plaintext(why) => f.write_str(why),
-            Self::Crypto => f.write_str("the cryptographic library failed"),
-        }
-    }
 }
 
 impl From<ring::error::Unspecified> for EncryptError {

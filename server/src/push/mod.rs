@@ -21,13 +21,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use entities::push_delivery::FailureClass;
-use entities::push_subscription;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use race_office::OutboxBell;
 use race_office::services::notifications;
-use race_office::services::push_deliveries::{self, Claimed, Outcome};
+use race_office::services::push_deliveries::{self, Claimed, FailureClass, Outcome, Recipient};
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
@@ -82,7 +80,7 @@ const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 /// A claimed delivery with what it needs.
 struct Job {
     claimed: Claimed,
-    subscription: Option<push_subscription::Model>,
+    subscription: Option<Recipient>,
     alert: Option<Arc<Alert>>,
     /// When its notification was committed, for the delivery delay.
     committed_at: Option<DateTime<Utc>>,
@@ -371,18 +369,32 @@ async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Dura
                 class: FailureClass::Rejected,
             },
         },
-        Err(SendError::Network(error)) => retry(None, error, None),
-        Err(SendError::Refused(error)) => Outcome::Failed {
+        Err(error @ (SendError::Network(_) | SendError::Unresolved { .. })) => {
+            retry(None, chain(&error), None)
+        }
+        Err(error @ SendError::Refused(_)) => Outcome::Failed {
             status_code: None,
-            error,
+            error: chain(&error),
             class: FailureClass::Refused,
         },
-        Err(SendError::Invalid(error)) => Outcome::Failed {
+        Err(error @ SendError::Invalid(_)) => Outcome::Failed {
             status_code: None,
-            error,
+            error: chain(&error),
             class: FailureClass::Invalid,
         },
     }
+}
+
+/// An error and its causes, as the delivery records them: `what: why: deeper cause`.
+fn chain(error: &SendError) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// One WARN line per delivery given up, so that an operator reading the log learns why

@@ -12,15 +12,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entities::push_subscription;
 use race_office::domain::{PushEndpoint, PushPolicy};
+use race_office::services::push_deliveries::Recipient;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use url::Host;
 use web_push::Urgency;
 
-use super::encrypt::{self, BrowserKeys};
-use super::vapid::VapidSigner;
+use super::encrypt::{self, BrowserKeys, EncryptError};
+use super::vapid::{VapidError, VapidSigner};
 
 /// A message ready for any subscription: the plaintext is encrypted per subscription.
 #[derive(Debug)]
@@ -33,15 +33,38 @@ pub struct Alert {
     pub topic: String,
 }
 
-/// Why a request was not made or did not complete.
-#[derive(Debug)]
+/// Why a request was not made or did not complete. The variant decides what the worker
+/// does; the error with its causes (`what: why: deeper cause`) is what the delivery records.
+#[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The endpoint is not (or no longer) acceptable: never retried.
+    #[error("{0}")]
     Refused(String),
-    /// Encryption or signing failed: the subscription's keys are unusable.
-    Invalid(String),
-    /// Connection, TLS or timeout: worth retrying.
-    Network(String),
+    /// The message cannot be made for this subscription: never retried.
+    #[error(transparent)]
+    Invalid(#[from] Unsendable),
+    /// The push service's host did not resolve: worth retrying.
+    #[error("resolving {host}")]
+    Unresolved {
+        host: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// Connection, TLS or timeout: worth retrying. Stripped of its URL: endpoints are
+    /// capability URLs and stay out of records.
+    #[error(transparent)]
+    Network(reqwest::Error),
+}
+
+/// Why a message cannot be made for a subscription: its keys are unusable, or ours are.
+#[derive(Debug, thiserror::Error)]
+pub enum Unsendable {
+    #[error("the topic is not at most 32 base64url characters")]
+    Topic,
+    #[error(transparent)]
+    Vapid(#[from] VapidError),
+    #[error("encrypting")]
+    Encrypt(#[from] EncryptError),
 }
 
 /// The push service's answer.
@@ -54,23 +77,19 @@ pub struct Answer {
 const DNS_CACHE_FOR: Duration = Duration::from_secs(60);
 
 /// Why a host cannot be reached.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 enum LookupError {
     /// It resolves only to addresses the policy forbids: never to be fetched.
+    #[error("{0} resolves to no public address")]
     Refused(String),
     /// Resolution failed: maybe later.
-    Unavailable(String),
+    #[error("resolving {host}")]
+    Unavailable {
+        host: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
 }
-
-impl std::fmt::Display for LookupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Refused(why) | Self::Unavailable(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for LookupError {}
 
 type Lookup = Result<Vec<SocketAddr>, LookupError>;
 
@@ -96,18 +115,17 @@ impl GuardedResolver {
                     .filter(|address| self.policy.address_allowed(host, address.ip()))
                     .collect();
                 if allowed.is_empty() {
-                    Err(LookupError::Refused(format!(
-                        "{host} resolves to no public address"
-                    )))
+                    Err(LookupError::Refused(host.to_owned()))
                 } else {
                     Ok(allowed)
                 }
             }
             // Not cached: a resolver hiccup should be retried soon.
             Err(error) => {
-                return Err(LookupError::Unavailable(format!(
-                    "resolving {host}: {error}"
-                )));
+                return Err(LookupError::Unavailable {
+                    host: host.to_owned(),
+                    source: Arc::new(error),
+                });
             }
         };
         if let Ok(mut cache) = self.cache.lock() {
@@ -142,7 +160,7 @@ impl Sender {
         signer: VapidSigner,
         timeout: Duration,
         connections_per_host: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, reqwest::Error> {
         let resolver = Arc::new(GuardedResolver {
             policy: policy.clone(),
             cache: Mutex::new(HashMap::new()),
@@ -156,8 +174,7 @@ impl Sender {
             .pool_max_idle_per_host(connections_per_host)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("race-day-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("building the push client: {e}"))?;
+            .build()?;
         Ok(Self {
             client,
             policy,
@@ -167,11 +184,7 @@ impl Sender {
     }
 
     /// Encrypts `alert` for `subscription`, signs, and posts it.
-    pub async fn send(
-        &self,
-        subscription: &push_subscription::Model,
-        alert: &Alert,
-    ) -> Result<Answer, SendError> {
+    pub async fn send(&self, subscription: &Recipient, alert: &Alert) -> Result<Answer, SendError> {
         let endpoint = PushEndpoint::parse(&subscription.endpoint, &self.policy)
             .map_err(|e| SendError::Refused(e.message()))?;
         let url = endpoint.url();
@@ -186,8 +199,12 @@ impl Sender {
             }
             (None, Some(host)) => match self.resolver.lookup(host).await {
                 Ok(_) => {}
-                Err(LookupError::Unavailable(why)) => return Err(SendError::Network(why)),
-                Err(LookupError::Refused(why)) => return Err(SendError::Refused(why)),
+                Err(LookupError::Unavailable { host, source }) => {
+                    return Err(SendError::Unresolved { host, source });
+                }
+                Err(refused @ LookupError::Refused(_)) => {
+                    return Err(SendError::Refused(refused.to_string()));
+                }
             },
             _ => {}
         }
@@ -198,20 +215,17 @@ impl Sender {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(SendError::Invalid(
-                "the topic is not at most 32 base64url characters".into(),
-            ));
+            return Err(Unsendable::Topic.into());
         }
         // The VAPID audience is the origin: scheme, host and any non-default port.
         let origin = url.origin().ascii_serialization();
         let authorization = self
             .signer
             .authorization(&origin)
-            .map_err(SendError::Invalid)?;
+            .map_err(Unsendable::Vapid)?;
         let keys = BrowserKeys::from_base64(&subscription.p256dh, &subscription.auth)
-            .map_err(|e| SendError::Invalid(format!("encrypting: {e}")))?;
-        let body = encrypt::encrypt(&keys, &alert.payload)
-            .map_err(|e| SendError::Invalid(format!("encrypting: {e}")))?;
+            .map_err(Unsendable::Encrypt)?;
+        let body = encrypt::encrypt(&keys, &alert.payload).map_err(Unsendable::Encrypt)?;
         let request = self
             .client
             .post(url.clone())
@@ -225,7 +239,7 @@ impl Sender {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Network(without_url(e)))?;
+            .map_err(|e| SendError::Network(e.without_url()))?;
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         // Read the (small) body so the connection goes back to the pool.
@@ -235,11 +249,6 @@ impl Sender {
             retry_after,
         })
     }
-}
-
-/// The error without the URL: endpoints are capability URLs and stay out of records.
-fn without_url(error: reqwest::Error) -> String {
-    error.without_url().to_string()
 }
 
 /// `Retry-After` as seconds or an HTTP date.

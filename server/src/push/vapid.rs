@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use entities::vapid_key;
-use reqwest::header::HeaderValue;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use race_office::services::vapid_keys::{self, VapidKey};
+use reqwest::header::{HeaderValue, InvalidHeaderValue};
+use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 use web_push::{
     PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignature, VapidSignatureBuilder,
+    WebPushError,
 };
 
 /// How long a signed token is valid (RFC 8292 allows at most 24 hours).
@@ -24,16 +24,41 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// A cached token is renewed this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(3600);
 
+/// Why there is no key pair to sign with, or no signature.
+#[derive(Debug, thiserror::Error)]
+pub enum VapidError {
+    /// The cryptographic library could not make a key pair.
+    #[error("generating a P-256 key pair")]
+    Generate(#[source] ece::Error),
+    #[error("private key longer than 32 bytes")]
+    KeyTooLong,
+    /// The configured (or stored) private key is not one. The key itself is never shown.
+    #[error("VAPID_PRIVATE_KEY is not a base64url P-256 private key")]
+    NotAKey(#[source] WebPushError),
+    #[error("signing VAPID")]
+    Sign(#[source] WebPushError),
+    #[error("the VAPID header")]
+    Header(#[source] InvalidHeaderValue),
+    /// The race office's key store (the database) failed.
+    #[error("{doing} the VAPID key")]
+    Store {
+        /// `reading` or `storing`.
+        doing: &'static str,
+        #[source]
+        source: DbErr,
+    },
+}
+
 /// A fresh P-256 key pair: (private scalar, uncompressed public point), base64url.
-pub fn generate() -> Result<(SecretString, String), String> {
-    let (pair, _) = ece::generate_keypair_and_auth_secret().map_err(|e| e.to_string())?;
-    let components = pair.raw_components().map_err(|e| e.to_string())?;
+pub fn generate() -> Result<(SecretString, String), VapidError> {
+    let (pair, _) = ece::generate_keypair_and_auth_secret().map_err(VapidError::Generate)?;
+    let components = pair.raw_components().map_err(VapidError::Generate)?;
     // The scalar may come out shorter than 32 bytes; the key format wants exactly 32.
     let scalar = components.private_key();
     let mut private = [0u8; 32];
     let offset = 32usize
         .checked_sub(scalar.len())
-        .ok_or("private key longer than 32 bytes")?;
+        .ok_or(VapidError::KeyTooLong)?;
     private[offset..].copy_from_slice(scalar);
     Ok((
         URL_SAFE_NO_PAD.encode(private).into(),
@@ -42,51 +67,45 @@ pub fn generate() -> Result<(SecretString, String), String> {
 }
 
 /// The public key of a private key given as base64url.
-pub fn public_key_of(private: &SecretString) -> Result<String, String> {
+pub fn public_key_of(private: &SecretString) -> Result<String, VapidError> {
     let builder = VapidSignatureBuilder::from_base64_no_sub(private.expose_secret())
-        .map_err(|_| "VAPID_PRIVATE_KEY is not a base64url P-256 private key".to_owned())?;
+        .map_err(VapidError::NotAKey)?;
     Ok(URL_SAFE_NO_PAD.encode(builder.get_public_key()))
 }
 
-/// The key pair in force: VAPID_PRIVATE_KEY when configured, else the one in the
-/// database, generated and stored by the first instance that starts (the insert is a
-/// no-op for any instance that loses the race, which then reads the winner's key).
+/// The key pair in force: VAPID_PRIVATE_KEY when configured, else the one in the race
+/// office's key store, generated here and stored by the first instance that starts (an
+/// instance that loses that race gets the winner's key back).
 pub async fn load_or_create(
     db: &DatabaseConnection,
     configured: Option<&SecretString>,
-) -> Result<(SecretString, String), String> {
+) -> Result<(SecretString, String), VapidError> {
     if let Some(private) = configured {
         let public = public_key_of(private)?;
         return Ok((private.clone(), public));
     }
-    if let Some(row) = stored(db).await? {
-        return Ok((row.private_key.into(), row.public_key));
+    let stored = vapid_keys::stored(db)
+        .await
+        .map_err(|source| VapidError::Store {
+            doing: "reading",
+            source,
+        })?;
+    if let Some(key) = stored {
+        return Ok((key.private_key.into(), key.public_key));
     }
     let (private, public) = generate()?;
-    vapid_key::Entity::insert(vapid_key::ActiveModel {
-        id: Set(1),
-        private_key: Set(private.expose_secret().to_owned()),
-        public_key: Set(public),
-        created_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::column(vapid_key::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(|e| format!("storing the VAPID key: {e}"))?;
-    let row = stored(db).await?.ok_or("the VAPID key was not stored")?;
-    tracing::info!(public_key = %row.public_key, "generated the VAPID key pair");
-    Ok((row.private_key.into(), row.public_key))
-}
-
-async fn stored(db: &DatabaseConnection) -> Result<Option<vapid_key::Model>, String> {
-    vapid_key::Entity::find_by_id(1)
-        .one(db)
+    let candidate = VapidKey {
+        private_key: private.expose_secret().to_owned(),
+        public_key: public,
+    };
+    let key = vapid_keys::keep_first(db, Utc::now(), candidate)
         .await
-        .map_err(|e| format!("reading the VAPID key: {e}"))
+        .map_err(|source| VapidError::Store {
+            doing: "storing",
+            source,
+        })?;
+    tracing::info!(public_key = %key.public_key, "generated the VAPID key pair");
+    Ok((key.private_key.into(), key.public_key))
 }
 
 /// Signs VAPID tokens, one per push-service origin, and reuses them until near expiry.
@@ -97,9 +116,9 @@ pub struct VapidSigner {
 }
 
 impl VapidSigner {
-    pub fn new(private: &SecretString, subject: String) -> Result<Self, String> {
+    pub fn new(private: &SecretString, subject: String) -> Result<Self, VapidError> {
         let key = VapidSignatureBuilder::from_base64_no_sub(private.expose_secret())
-            .map_err(|_| "VAPID_PRIVATE_KEY is not a base64url P-256 private key".to_owned())?;
+            .map_err(VapidError::NotAKey)?;
         Ok(Self {
             key,
             subject,
@@ -109,7 +128,7 @@ impl VapidSigner {
 
     /// The `Authorization` header for `origin` (scheme, host and any non-default port: the
     /// `aud` claim): `vapid t=<signed token>, k=<our public key>`.
-    pub fn authorization(&self, origin: &str) -> Result<HeaderValue, String> {
+    pub fn authorization(&self, origin: &str) -> Result<HeaderValue, VapidError> {
         let now = Instant::now();
         if let Ok(cache) = self.cache.lock()
             && let Some((header, renew_at)) = cache.get(origin)
@@ -123,7 +142,7 @@ impl VapidSigner {
             signature.auth_t,
             URL_SAFE_NO_PAD.encode(&signature.auth_k)
         ))
-        .map_err(|e| format!("the VAPID header: {e}"))?;
+        .map_err(VapidError::Header)?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(
                 origin.to_owned(),
@@ -133,14 +152,14 @@ impl VapidSigner {
         Ok(header)
     }
 
-    fn sign(&self, origin: &str) -> Result<VapidSignature, String> {
+    fn sign(&self, origin: &str) -> Result<VapidSignature, VapidError> {
         let info = SubscriptionInfo::new(origin, "", "");
         let mut builder = self.key.clone().add_sub_info(&info);
         let expires = Utc::now().timestamp() + TOKEN_LIFETIME.as_secs() as i64;
         builder.add_claim("aud", origin);
         builder.add_claim("sub", self.subject.as_str());
         builder.add_claim("exp", expires);
-        builder.build().map_err(|e| format!("signing VAPID: {e}"))
+        builder.build().map_err(VapidError::Sign)
     }
 }
 

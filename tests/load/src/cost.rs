@@ -13,6 +13,7 @@
 //!
 //!     cargo build --release --workspace && ./target/release/load cost
 
+use anyhow::{Context, anyhow};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -51,19 +52,17 @@ async fn timed(
     client: &reqwest::Client,
     address: &str,
     body: &Value,
-) -> Result<(Duration, usize, Value), String> {
+) -> anyhow::Result<(Duration, usize, Value)> {
     let started = Instant::now();
     let text = client
         .post(format!("{address}/graphql"))
         .json(body)
         .send()
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .text()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let took = started.elapsed();
-    let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let value: Value = serde_json::from_str(&text)?;
     Ok((took, text.len(), value))
 }
 
@@ -73,13 +72,13 @@ async fn latency(
     address: &str,
     body: &Value,
     repeat: usize,
-) -> Result<(f64, f64, usize), String> {
+) -> anyhow::Result<(f64, f64, usize)> {
     let mut took = Vec::new();
     let mut size = 0;
     for _ in 0..repeat.max(1) {
         let (elapsed, bytes, value) = timed(client, address, body).await?;
         if !value["errors"].is_null() {
-            return Err(format!("refused: {value}"));
+            return Err(anyhow!("refused: {value}"));
         }
         took.push(elapsed);
         size = bytes;
@@ -88,42 +87,39 @@ async fn latency(
     Ok((percentile_ms(&took, 50.0), percentile_ms(&took, 99.0), size))
 }
 
-async fn socket(url: &str) -> Result<Socket, String> {
+async fn socket(url: &str) -> anyhow::Result<Socket> {
     let mut socket = gateway_tests::gateway::websocket_from(url, IpAddr::V4(Ipv4Addr::LOCALHOST))
         .await
-        .ok_or("websocket")?;
+        .context("websocket")?;
     socket
         .send(Message::text(
             json!({ "type": "connection_init" }).to_string(),
         ))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     expect(&mut socket, "connection_ack").await?;
     Ok(socket)
 }
 
 /// Reads until a message of `kind` (answering pings), or fails after 20 s.
-async fn expect(socket: &mut Socket, kind: &str) -> Result<Value, String> {
+async fn expect(socket: &mut Socket, kind: &str) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
             .await
-            .map_err(|_| format!("no {kind} within 20 s"))?
-            .ok_or("closed")?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| anyhow!("no {kind} within 20 s"))?
+            .context("closed")??;
         let Message::Text(text) = message else {
             continue;
         };
-        let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let value: Value = serde_json::from_str(&text)?;
         match value["type"].as_str() {
             Some(k) if k == kind => return Ok(value),
             Some("ping") => {
                 socket
                     .send(Message::text(json!({ "type": "pong" }).to_string()))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             }
-            Some("error") => return Err(format!("refused: {value}")),
+            Some("error") => return Err(anyhow!("refused: {value}")),
             _ => {}
         }
     }
@@ -136,7 +132,7 @@ async fn subscribe(
     event: &str,
     sockets: usize,
     per_socket: usize,
-) -> Result<Vec<Socket>, String> {
+) -> anyhow::Result<Vec<Socket>> {
     let mut open = Vec::new();
     for s in 0..sockets {
         let mut socket = socket(url).await?;
@@ -146,15 +142,11 @@ async fn subscribe(
             );
             let message = json!({ "id": format!("{n}"), "type": "subscribe",
                 "payload": { "query": query, "variables": { "e": event } } });
-            socket
-                .send(Message::text(message.to_string()))
-                .await
-                .map_err(|e| e.to_string())?;
+            socket.send(Message::text(message.to_string())).await?;
         }
         socket
             .send(Message::text(json!({ "type": "ping" }).to_string()))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         expect(&mut socket, "pong").await?;
         open.push(socket);
     }
@@ -171,8 +163,8 @@ async fn change(
     status: &str,
     sockets: &mut [Socket],
     per_socket: usize,
-) -> Result<(f64, f64, f64), String> {
-    let cpu_before = gateway.cpu_micros().ok_or("cpu")?;
+) -> anyhow::Result<(f64, f64, f64)> {
+    let cpu_before = gateway.cpu_micros().context("cpu")?;
     let started = Instant::now();
     let changed = post_graphql(
         client,
@@ -183,7 +175,7 @@ async fn change(
     )
     .await?;
     if !changed["errors"].is_null() {
-        return Err(format!("changeEventStatus: {changed}"));
+        return Err(anyhow!("changeEventStatus: {changed}"));
     }
     let plain =
         json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id name status } }" });
@@ -198,7 +190,7 @@ async fn change(
     tokio::time::sleep(Duration::from_millis(200)).await;
     let cpu = gateway
         .cpu_micros()
-        .ok_or("cpu")?
+        .context("cpu")?
         .saturating_sub(cpu_before);
     Ok((
         cpu as f64 / 1000.0,
@@ -207,14 +199,13 @@ async fn change(
     ))
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let (scratch, db) = TestDatabase::postgres_with_demo(&args.postgres.url, "gw_cost").await?;
     let race = entities::event::Entity::find()
         .filter(entities::event::Column::Slug.eq(RACE))
         .one(&db)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no demo race")?;
+        .await?
+        .context("no demo race")?;
     for n in 0..36 {
         race_office::services::events::insert_distance(
             &db,
@@ -224,11 +215,11 @@ pub async fn run(args: Args) -> Result<(), String> {
                 name: format!("Trail {n}"),
                 length_m: 1000 + n,
                 fee: race_office::domain::Money::parse("1000", "KZT")
-                    .map_err(|e| format!("{e:?}"))?,
+                    .map_err(race_office::ApiError::into_anyhow)?,
             },
         )
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(race_office::ApiError::into_anyhow)?;
     }
     let organizer =
         gateway_tests::organizer_token(&db, "director@cost.test", "courage-to-be-the-first")
@@ -248,7 +239,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     .await?;
     let event_id = event["data"]["eventBySlug"]["id"]
         .as_str()
-        .ok_or(format!("no event: {event}"))?
+        .with_context(|| format!("no event: {event}"))?
         .to_owned();
     let shown = event["data"]["eventBySlug"]["distances"]
         .as_array()

@@ -19,6 +19,7 @@
 //! resident memory before the first client, divided by its connections. With --distinct
 //! every subscriber's document differs (an alias of its own), so nothing can be shared.
 
+use anyhow::{Context, anyhow};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
@@ -155,7 +156,7 @@ pub struct WorkerArgs {
 }
 
 /// Worker mode: open `count` subscribers, say READY, wait, print receipts as JSON.
-pub async fn worker(args: WorkerArgs) -> Result<(), String> {
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let WorkerArgs {
         url,
         event,
@@ -200,7 +201,7 @@ pub async fn worker(args: WorkerArgs) -> Result<(), String> {
         }
     }
     println!("READY {ready}");
-    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    std::io::stdout().flush()?;
     drop(done_tx);
     let mut done = 0;
     while done < ready {
@@ -249,7 +250,7 @@ pub struct Args {
     redis: String,
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let postgres = args.postgres.url.clone();
     let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_fanout").await?;
     let token = gateway_tests::organizer_token(
@@ -286,7 +287,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .unwrap_or(true)
         {
             if Instant::now() > deadline {
-                return Err(format!("{} not ready", gateway.address));
+                return Err(anyhow!("{} not ready", gateway.address));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -301,7 +302,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         .await?;
         body["data"]["eventBySlug"]["id"]
             .as_str()
-            .ok_or("no event")?
+            .context("no event")?
             .to_owned()
     };
     let rss_before: Vec<u64> = gateways
@@ -325,7 +326,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             let count = left.min(args.per_worker);
             left -= count;
             let url = format!("{}/graphql/ws", gateway.address.replace("http://", "ws://"));
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let exe = std::env::current_exe()?;
             let mut worker_args = vec![
                 "fanout-worker".to_owned(),
                 "--url".into(),
@@ -346,18 +347,17 @@ pub async fn run(args: Args) -> Result<(), String> {
             next_ip += count.div_ceil(5000) as u8;
             let child = with_ulimit(&exe, &worker_args)
                 .stdout(Stdio::piped())
-                .spawn()
-                .map_err(|e| e.to_string())?;
+                .spawn()?;
             workers.push(child);
         }
     }
     let mut readers = Vec::new();
     let mut connected = 0;
     for worker in &mut workers {
-        let stdout = worker.stdout.take().ok_or("worker stdout")?;
+        let stdout = worker.stdout.take().context("worker stdout")?;
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        reader.read_line(&mut line)?;
         connected += line
             .trim()
             .strip_prefix("READY ")
@@ -415,7 +415,7 @@ pub async fn run(args: Args) -> Result<(), String> {
                 .await?;
         responded.push(now_micros());
         if answer.get("errors").is_some() {
-            return Err(format!("mutation failed: {answer}"));
+            return Err(anyhow!("mutation failed: {answer}"));
         }
     }
 
@@ -423,9 +423,9 @@ pub async fn run(args: Args) -> Result<(), String> {
     let mut missing = vec![0usize; args.rounds];
     for reader in &mut readers {
         let mut line = String::new();
-        reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        reader.read_line(&mut line)?;
         let report: Value =
-            serde_json::from_str(line.trim()).map_err(|e| format!("worker report: {e}: {line}"))?;
+            serde_json::from_str(line.trim()).with_context(|| format!("worker report: {line}"))?;
         for times in report["receipts"].as_array().cloned().unwrap_or_default() {
             for (round, at) in times
                 .as_array()

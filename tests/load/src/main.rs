@@ -68,7 +68,7 @@ pub fn percentile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), String> {
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Tool::Rush(args) => rush::run(args).await,
         Tool::Fanout(args) => fanout::run(args).await,

@@ -19,6 +19,7 @@
 //! eventually, the pushes within 5 s and eventually, duplicates, and the fault's
 //! timeline. Exits 0 only if every runner was told and every push delivered.
 
+use anyhow::anyhow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub struct Args {
     postgres: crate::Postgres,
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let plan = Plan {
         runners: args.runners,
         fault: args.fault,
@@ -65,20 +66,17 @@ pub async fn run(args: Args) -> Result<(), String> {
         database: "gw_promise".into(),
         phones: Phones::Workers {
             per_worker: args.per_worker,
-            exe: std::env::current_exe().map_err(|e| e.to_string())?,
+            exe: std::env::current_exe()?,
         },
         gateway_env: vec![("RUST_LOG".into(), "error".into())],
     };
     let report = promise::run(plan).await?;
     report.print();
-    println!(
-        "{}",
-        serde_json::to_string(&report).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string(&report)?);
     if report.kept() {
         Ok(())
     } else {
-        Err("the promise was broken".into())
+        Err(anyhow!("the promise was broken"))
     }
 }
 
@@ -104,7 +102,7 @@ pub struct WorkerArgs {
     cursor: i64,
 }
 
-pub async fn worker(args: WorkerArgs) -> Result<(), String> {
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (subscribed, count) = tokio::sync::oneshot::channel();
     let told = Arc::new(AtomicUsize::new(0));
@@ -121,7 +119,7 @@ pub async fn worker(args: WorkerArgs) -> Result<(), String> {
         told.clone(),
         stopped,
     ));
-    let count = count.await.map_err(|e| e.to_string())?;
+    let count = count.await?;
     println!("SUBSCRIBED {count}");
     // How many phones have heard, as it changes (the tool waits for all of them).
     tokio::spawn(async move {
@@ -141,10 +139,7 @@ pub async fn worker(args: WorkerArgs) -> Result<(), String> {
     })
     .await;
     let _ = stop.send(true);
-    let heard = phones.await.map_err(|e| e.to_string())?;
-    println!(
-        "{}",
-        serde_json::to_string(&heard).map_err(|e| e.to_string())?
-    );
+    let heard = phones.await?;
+    println!("{}", serde_json::to_string(&heard)?);
     Ok(())
 }

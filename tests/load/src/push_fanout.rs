@@ -19,6 +19,7 @@
 
 mod floor;
 
+use anyhow::{Context, anyhow};
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::MockPushService;
@@ -42,7 +43,7 @@ pub struct Args {
     postgres: crate::Postgres,
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let n = args.subscriptions;
     let decrypt_every = args.decrypt_every;
     let concurrency = args.concurrency.to_string();
@@ -51,11 +52,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_push_fanout").await?;
     let event = entities::event::Entity::find()
         .all(&db)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .find(|e| e.slug == "almaty-marathon-2027")
-        .ok_or("no 2027 event")?;
+        .context("no 2027 event")?;
 
     let mock = MockPushService::start(decrypt_every).await?;
     let setup = Instant::now();
@@ -70,8 +70,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .filter(entities::account::Column::Email.like("push-%@load.test"))
             .order_by_asc(entities::account::Column::Id)
             .all(&db)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|a| a.id)
             .collect()
@@ -93,8 +92,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             });
         let ids = entities::push_subscription::Entity::insert_many(rows)
             .exec_with_returning_keys(&db)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         entities::push_subscription_event::Entity::insert_many(ids.into_iter().map(|id| {
             entities::push_subscription_event::ActiveModel {
                 subscription_id: Set(id),
@@ -102,8 +100,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             }
         }))
         .exec_without_returning(&db)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     }
     println!(
         "{n} subscriptions set up in {:.1} s",
@@ -131,16 +128,16 @@ pub async fn run(args: Args) -> Result<(), String> {
         &json!({ "query": "{ webPushPublicKey }" }),
     )
     .await?;
-    mock.expect_vapid_key(key["data"]["webPushPublicKey"].as_str().ok_or("no key")?)?;
+    mock.expect_vapid_key(key["data"]["webPushPublicKey"].as_str().context("no key")?)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let cpu_before = gateway.cpu_micros().ok_or("gateway CPU")?;
+    let cpu_before = gateway.cpu_micros().context("gateway CPU")?;
     let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
         "variables": { "input": { "eventId": event.id.to_string(), "status": "CANCELLED", "reason": "Public events are banned" } } });
     let answer = post_graphql(&client, &gateway.address, Some(&organizer), &mutation).await?;
     let responded = Instant::now();
     if answer.get("errors").is_some() {
-        return Err(format!("mutation failed: {answer}"));
+        return Err(anyhow!("mutation failed: {answer}"));
     }
     let mut first = None;
     while mock.delivered() < n {
@@ -148,12 +145,12 @@ pub async fn run(args: Args) -> Result<(), String> {
             first = Some(responded.elapsed());
         }
         if responded.elapsed() > Duration::from_secs(300) {
-            return Err(format!("only {} of {n} arrived in 300 s", mock.delivered()));
+            return Err(anyhow!("only {} of {n} arrived in 300 s", mock.delivered()));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let all = responded.elapsed();
-    let cpu = gateway.cpu_micros().ok_or("gateway CPU")? - cpu_before;
+    let cpu = gateway.cpu_micros().context("gateway CPU")? - cpu_before;
     let received = mock.received();
     let mut distinct: Vec<u64> = received.iter().map(|r| r.subscription).collect();
     distinct.sort_unstable();
@@ -164,8 +161,8 @@ pub async fn run(args: Args) -> Result<(), String> {
     let per_message = cpu as f64 / n as f64;
     // The floor encrypts what the gateway sent (the mock's first decrypted payload).
     let payload = match received.iter().find_map(|r| r.payload.as_ref()) {
-        Some(sent) => serde_json::to_vec(sent).map_err(|e| e.to_string())?,
-        None => return Err("the mock decrypted no message".into()),
+        Some(sent) => serde_json::to_vec(sent)?,
+        None => return Err(anyhow!("the mock decrypted no message")),
     };
     let keys = floor::decode(&browsers)?;
     let rounds = 5000.min(n * 10).max(1);

@@ -5,6 +5,7 @@
 //!
 //!     cargo build --release --workspace && ./target/release/load rush
 
+use anyhow::{Context, anyhow};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ async fn graphql(
     token: Option<&str>,
     query: &str,
     variables: Value,
-) -> Result<Value, String> {
+) -> anyhow::Result<Value> {
     post_graphql(
         client,
         address,
@@ -48,7 +49,7 @@ pub struct Args {
     postgres: crate::Postgres,
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let Args {
         runners,
         late,
@@ -64,9 +65,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     ])
     .await?;
     let url = gateway.address.clone();
-    let db = Database::connect(&scratch.url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let db = Database::connect(&scratch.url).await?;
 
     // An organizer opens a race with exactly `runners` places.
     let organizer_token = gateway_tests::organizer_token(
@@ -77,8 +76,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     .await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     let created = graphql(
         &client,
         &url,
@@ -90,7 +88,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     .await?;
     let event_id = created["data"]["createEvent"]["id"]
         .as_str()
-        .ok_or(format!("createEvent: {created}"))?
+        .with_context(|| format!("createEvent: {created}"))?
         .to_owned();
     let mut distances = Vec::new();
     for (name, length, fee) in [
@@ -109,7 +107,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         distances.push(
             added["data"]["addDistance"]["id"]
                 .as_str()
-                .ok_or(format!("addDistance: {added}"))?
+                .with_context(|| format!("addDistance: {added}"))?
                 .to_owned(),
         );
     }
@@ -158,7 +156,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     }
     let mut outcomes = Vec::new();
     for worker in workers {
-        outcomes.extend(worker.await.map_err(|e| e.to_string())?);
+        outcomes.extend(worker.await?);
     }
     let elapsed = started.elapsed();
 
@@ -182,11 +180,10 @@ pub async fn run(args: Args) -> Result<(), String> {
             backend,
             "SELECT COUNT(*) AS n, COUNT(DISTINCT bib) AS bibs FROM registration".to_owned(),
         ))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no count")?;
-    let stored: i64 = row.try_get("", "n").map_err(|e| e.to_string())?;
-    let bibs: i64 = row.try_get("", "bibs").map_err(|e| e.to_string())?;
+        .await?
+        .context("no count")?;
+    let stored: i64 = row.try_get("", "n")?;
+    let bibs: i64 = row.try_get("", "bibs")?;
 
     println!("requests: {total} in {:.2} s", elapsed.as_secs_f64());
     println!(
@@ -220,7 +217,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(anyhow!(
             "unexpected outcome; first others: {:?}",
             other.iter().take(3).collect::<Vec<_>>()
         ))

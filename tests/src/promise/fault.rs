@@ -52,11 +52,9 @@ pub struct LatencyProxy {
 }
 
 impl LatencyProxy {
-    pub async fn start(target: u16) -> Result<Self, String> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    pub async fn start(target: u16) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
         let (switch, delay) = tokio::sync::watch::channel(Duration::ZERO);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {

@@ -14,6 +14,7 @@
 pub mod fault;
 pub mod runner;
 
+use anyhow::{Context, anyhow};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -144,7 +145,7 @@ impl Report {
 
 const RACE: &str = "almaty-marathon-2027";
 
-pub async fn run(plan: Plan) -> Result<Report, String> {
+pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let started = Instant::now();
     let (database, db) = TestDatabase::postgres_with_demo(&plan.postgres, &plan.database).await?;
     let mut redis = OwnRedis::start().await?;
@@ -188,7 +189,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     let cursor: i64 = key["data"]["notificationsCursor"]
         .as_str()
         .and_then(|c| c.parse().ok())
-        .ok_or(format!("no cursor: {key}"))?;
+        .with_context(|| format!("no cursor: {key}"))?;
     let urls: Vec<String> = gateways
         .iter()
         .flatten()
@@ -221,7 +222,7 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     let committed = now_micros();
     let commit_clock = Instant::now();
     if answer.get("errors").is_some() {
-        return Err(format!("the cancellation failed: {answer}"));
+        return Err(anyhow!("the cancellation failed: {answer}"));
     }
     let mut timeline = vec![(0, "cancellation answered by instance a".to_owned())];
     let at = |clock: Instant| (clock - commit_clock).as_millis() as i64;
@@ -338,12 +339,12 @@ pub async fn run(plan: Plan) -> Result<Report, String> {
     Ok(report)
 }
 
-fn address(gateways: &[Option<Gateway>], index: usize) -> Result<String, String> {
+fn address(gateways: &[Option<Gateway>], index: usize) -> anyhow::Result<String> {
     gateways
         .get(index)
         .and_then(|g| g.as_ref())
         .map(|g| g.address.clone())
-        .ok_or_else(|| format!("instance {index} is not running"))
+        .with_context(|| format!("instance {index} is not running"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -433,7 +434,7 @@ fn tally(
 }
 
 /// Runners `prefix-0..n` with sessions, each registered for the race; the race's id.
-async fn setup_runners(db: &DatabaseConnection, prefix: &str, n: usize) -> Result<i64, String> {
+async fn setup_runners(db: &DatabaseConnection, prefix: &str, n: usize) -> anyhow::Result<i64> {
     runner_tokens(db, prefix, n).await?;
     let event = entities::event::Entity::find()
         .filter(<entities::event::Column as sea_orm::ColumnTrait>::eq(
@@ -441,18 +442,16 @@ async fn setup_runners(db: &DatabaseConnection, prefix: &str, n: usize) -> Resul
             RACE,
         ))
         .one(db)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no 2027 race")?;
+        .await?
+        .context("no 2027 race")?;
     let distance = entities::distance::Entity::find()
         .filter(<entities::distance::Column as sea_orm::ColumnTrait>::eq(
             &entities::distance::Column::EventId,
             event.id,
         ))
         .one(db)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the race has no distance")?;
+        .await?
+        .context("the race has no distance")?;
     let accounts = runner_accounts(db, prefix).await?;
     let now = chrono::Utc::now();
     for (chunk_index, chunk) in accounts.chunks(2000).enumerate() {
@@ -480,14 +479,13 @@ async fn setup_runners(db: &DatabaseConnection, prefix: &str, n: usize) -> Resul
                 });
         entities::registration::Entity::insert_many(rows)
             .exec_without_returning(db)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     }
     Ok(event.id)
 }
 
 /// The ids of runners `prefix-0..`, in index order.
-async fn runner_accounts(db: &DatabaseConnection, prefix: &str) -> Result<Vec<i64>, String> {
+async fn runner_accounts(db: &DatabaseConnection, prefix: &str) -> anyhow::Result<Vec<i64>> {
     let mut accounts: Vec<(usize, i64)> = entities::account::Entity::find()
         .filter(<entities::account::Column as sea_orm::ColumnTrait>::like(
             &entities::account::Column::Email,
@@ -495,8 +493,7 @@ async fn runner_accounts(db: &DatabaseConnection, prefix: &str) -> Result<Vec<i6
         ))
         .order_by_asc(entities::account::Column::Id)
         .all(db)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .filter_map(|a| {
             let index = a
@@ -520,10 +517,10 @@ async fn subscribe_browsers(
     _event: i64,
     prefix: &str,
     n: usize,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let accounts = runner_accounts(db, prefix).await?;
     if accounts.len() != n {
-        return Err(format!("{} runner accounts, expected {n}", accounts.len()));
+        return Err(anyhow!("{} runner accounts, expected {n}", accounts.len()));
     }
     let now = chrono::Utc::now();
     for chunk in accounts.chunks(2000) {
@@ -543,39 +540,33 @@ async fn subscribe_browsers(
         }
         entities::push_subscription::Entity::insert_many(rows)
             .exec_without_returning(db)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     }
     Ok(())
 }
 
-async fn relay_holder(db: &DatabaseConnection) -> Result<Option<String>, String> {
+async fn relay_holder(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
     Ok(entities::relay_lease::Entity::find()
         .all(db)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .next()
         .map(|lease| lease.holder))
 }
 
 /// Terminates every connection to the run's database but this one; how many.
-async fn terminate_backends(db: &DatabaseConnection, name: &str) -> Result<u64, String> {
+async fn terminate_backends(db: &DatabaseConnection, name: &str) -> anyhow::Result<u64> {
     let statement = sea_orm::Statement::from_string(
         sea_orm::DatabaseBackend::Postgres,
         format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
         ),
     );
-    Ok(db
-        .query_all_raw(statement)
-        .await
-        .map_err(|e| e.to_string())?
-        .len() as u64)
+    Ok(db.query_all_raw(statement).await?.len() as u64)
 }
 
 /// The id of the notification that announced the cancellation.
-async fn notification_of_cancellation(db: &DatabaseConnection, event: i64) -> Result<i64, String> {
+async fn notification_of_cancellation(db: &DatabaseConnection, event: i64) -> anyhow::Result<i64> {
     entities::notification::Entity::find()
         .filter(
             <entities::notification::Column as sea_orm::ColumnTrait>::eq(
@@ -585,10 +576,9 @@ async fn notification_of_cancellation(db: &DatabaseConnection, event: i64) -> Re
         )
         .order_by_desc(entities::notification::Column::Id)
         .one(db)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .map(|n| n.id)
-        .ok_or_else(|| "the cancellation left no notification".into())
+        .context("the cancellation left no notification")
 }
 
 /// The phones of a run, wherever they are.
@@ -608,7 +598,7 @@ enum Running {
 /// its report).
 struct Worker {
     child: std::process::Child,
-    report: std::thread::JoinHandle<Result<String, String>>,
+    report: std::thread::JoinHandle<anyhow::Result<String>>,
 }
 
 impl PhoneFleet {
@@ -619,7 +609,7 @@ impl PhoneFleet {
         runners: usize,
         cursor: i64,
         stop: tokio::sync::watch::Receiver<bool>,
-    ) -> Result<Self, String> {
+    ) -> anyhow::Result<Self> {
         match phones {
             Phones::InProcess => {
                 let (subscribed, count) = tokio::sync::oneshot::channel();
@@ -633,7 +623,7 @@ impl PhoneFleet {
                 };
                 let running =
                     tokio::spawn(runner::run_phones(fleet, subscribed, told.clone(), stop));
-                let subscribed = count.await.map_err(|e| e.to_string())?;
+                let subscribed = count.await?;
                 Ok(Self {
                     subscribed,
                     told: vec![told],
@@ -654,8 +644,8 @@ impl PhoneFleet {
                         .stdin(std::process::Stdio::piped())
                         .stdout(std::process::Stdio::piped())
                         .spawn()
-                        .map_err(|e| format!("starting a phone worker: {e}"))?;
-                    let stdout = child.stdout.take().ok_or("worker stdout")?;
+                        .context("starting a phone worker")?;
+                    let stdout = child.stdout.take().context("worker stdout")?;
                     let told = Arc::new(AtomicUsize::new(0));
                     let (said, subscribed) = std::sync::mpsc::channel();
                     let counter = told.clone();
@@ -663,7 +653,7 @@ impl PhoneFleet {
                         use std::io::BufRead;
                         let mut last = String::new();
                         for line in std::io::BufReader::new(stdout).lines() {
-                            let line = line.map_err(|e| e.to_string())?;
+                            let line = line?;
                             if let Some(n) = line.strip_prefix("SUBSCRIBED ") {
                                 let _ = said.send(n.trim().parse::<usize>().unwrap_or(0));
                             } else if let Some(n) = line.strip_prefix("TOLD ") {
@@ -696,9 +686,9 @@ impl PhoneFleet {
         self.told.iter().map(|t| t.load(Ordering::Relaxed)).sum()
     }
 
-    async fn finish(self) -> Result<Vec<(usize, Heard)>, String> {
+    async fn finish(self) -> anyhow::Result<Vec<(usize, Heard)>> {
         match self.running {
-            Running::Here(task) => task.await.map_err(|e| e.to_string()),
+            Running::Here(task) => Ok(task.await?),
             Running::Workers(workers) => {
                 let mut heard = Vec::new();
                 for mut worker in workers {
@@ -708,10 +698,10 @@ impl PhoneFleet {
                     let report = worker
                         .report
                         .join()
-                        .map_err(|_| "a phone worker's reader panicked".to_owned())??;
+                        .map_err(|_| anyhow!("a phone worker's reader panicked"))??;
                     let _ = worker.child.wait();
-                    let part: Vec<(usize, Heard)> = serde_json::from_str(&report)
-                        .map_err(|e| format!("a phone worker's report: {e}"))?;
+                    let part: Vec<(usize, Heard)> =
+                        serde_json::from_str(&report).context("a phone worker's report")?;
                     heard.extend(part);
                 }
                 Ok(heard)

@@ -1,6 +1,7 @@
 //! What the partner_stats tool measures with: a GraphQL call, and concurrent loops of a
 //! call timed after a warm-up.
 
+use anyhow::anyhow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ pub async fn graphql(
     token: Option<&str>,
     query: &str,
     variables: Value,
-) -> Result<Value, String> {
+) -> anyhow::Result<Value> {
     let body = post_graphql(
         client,
         address,
@@ -25,7 +26,7 @@ pub async fn graphql(
     )
     .await?;
     match body.get("errors") {
-        Some(errors) => Err(errors.to_string()),
+        Some(errors) => Err(anyhow!(errors.to_string())),
         None => Ok(body["data"].clone()),
     }
 }
@@ -36,10 +37,10 @@ pub async fn measure<F, Fut>(
     concurrency: usize,
     seconds: u64,
     call: F,
-) -> Result<Vec<Duration>, String>
+) -> anyhow::Result<Vec<Duration>>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
     let call = Arc::new(call);
     let warm_until = Instant::now() + Duration::from_secs(1);
@@ -59,12 +60,12 @@ where
                     latencies.push(sent.elapsed());
                 }
             }
-            Ok::<_, String>(latencies)
+            Ok::<_, anyhow::Error>(latencies)
         }));
     }
     let mut all = Vec::new();
     for worker in workers {
-        all.extend(worker.await.map_err(|e| e.to_string())??);
+        all.extend(worker.await??);
     }
     all.sort_unstable();
     Ok(all)

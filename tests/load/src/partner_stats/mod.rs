@@ -13,6 +13,7 @@
 
 mod measure;
 
+use anyhow::{Context, anyhow};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,14 +31,14 @@ const STATS: &str =
 /// (distance id, age bracket) -> count
 type Table = BTreeMap<(String, String), i64>;
 
-fn from_answer(data: &Value) -> Result<Table, String> {
+fn from_answer(data: &Value) -> anyhow::Result<Table> {
     let groups = data["participationStats"]["groups"]
         .as_array()
-        .ok_or(format!("no groups: {data}"))?;
+        .with_context(|| format!("no groups: {data}"))?;
     let mut table = Table::new();
     for group in groups {
         let key = |i: usize| group["keys"][i]["value"].as_str().unwrap_or("").to_owned();
-        let count = group["count"].as_i64().ok_or("a suppressed group")?;
+        let count = group["count"].as_i64().context("a suppressed group")?;
         table.insert((key(0), key(1)), count);
     }
     Ok(table)
@@ -50,20 +51,19 @@ struct Naive {
 }
 
 impl Naive {
-    async fn run(&self, db: &DatabaseConnection) -> Result<Table, String> {
+    async fn run(&self, db: &DatabaseConnection) -> anyhow::Result<Table> {
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
                 sea_orm::DatabaseBackend::Postgres,
                 &self.sql,
                 [self.event_id.into()],
             ))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         rows.iter()
             .map(|row| {
-                let distance: i64 = row.try_get("", "distance_id").map_err(|e| e.to_string())?;
-                let age: String = row.try_get("", "age_group").map_err(|e| e.to_string())?;
-                let n: i64 = row.try_get("", "n").map_err(|e| e.to_string())?;
+                let distance: i64 = row.try_get("", "distance_id")?;
+                let age: String = row.try_get("", "age_group")?;
+                let n: i64 = row.try_get("", "n")?;
                 Ok(((distance.to_string(), age), n))
             })
             .collect()
@@ -89,7 +89,7 @@ pub struct Args {
     postgres: crate::Postgres,
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let Args {
         runners,
         concurrency,
@@ -113,9 +113,11 @@ pub async fn run(args: Args) -> Result<(), String> {
         .env("DATABASE_URL", &scratch.url)
         .env("RUST_LOG", "warn")
         .output()
-        .map_err(|e| format!("gateway seed: {e}"))?;
+        .context("gateway seed")?;
     if !seeded.status.success() {
-        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
+        return Err(anyhow!(
+            String::from_utf8_lossy(&seeded.stderr).into_owned()
+        ));
     }
     print!(
         "gateway seed --runners {runners}: {}",
@@ -132,8 +134,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .sqlx_logging(false)
             .to_owned(),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let organizer = gateway_tests::organizer_token(
         &db,
         "director@courage-to-be-the-first.test",
@@ -142,12 +143,11 @@ pub async fn run(args: Args) -> Result<(), String> {
     .await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     let kaspi = race_office::services::organizations::find_by_slug(&db, "kaspi-kz")
         .await
-        .map_err(|e| e.message())?
-        .ok_or("demo partner missing")?;
+        .map_err(race_office::ApiError::into_anyhow)?
+        .context("demo partner missing")?;
     let issued = graphql(
         &client,
         &url,
@@ -159,7 +159,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     .await?;
     let key = issued["issuePartnerKey"]["key"]
         .as_str()
-        .ok_or("no key")?
+        .context("no key")?
         .to_owned();
     let event = graphql(
         &client,
@@ -170,21 +170,22 @@ pub async fn run(args: Args) -> Result<(), String> {
     )
     .await?;
     let event = &event["eventBySlug"];
-    let event_id = event["id"].as_str().ok_or("no synthetic race")?.to_owned();
+    let event_id = event["id"]
+        .as_str()
+        .context("no synthetic race")?
+        .to_owned();
     let distances: Vec<String> = event["distances"]
         .as_array()
-        .ok_or("no distances")?
+        .context("no distances")?
         .iter()
         .filter_map(|d| d["id"].as_str().map(str::to_owned))
         .collect();
-    let model =
-        entities::event::Entity::find_by_id(event_id.parse::<i64>().map_err(|e| e.to_string())?)
-            .one(&db)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("no synthetic race")?;
-    let rules =
-        race_office::domain::participation::KeyRules::for_event(&model).map_err(|e| e.message())?;
+    let model = entities::event::Entity::find_by_id(event_id.parse::<i64>()?)
+        .one(&db)
+        .await?
+        .context("no synthetic race")?;
+    let rules = race_office::domain::participation::KeyRules::for_event(&model)
+        .map_err(race_office::ApiError::into_anyhow)?;
     let naive = Arc::new(Naive {
         sql: format!(
             "SELECT distance_id, {} AS age_group, count(*) AS n FROM registration WHERE event_id = $1 GROUP BY 1, 2",
@@ -265,13 +266,13 @@ pub async fn run(args: Args) -> Result<(), String> {
                 registered += 1;
             }
             done.store(true, Ordering::Relaxed);
-            Ok::<_, String>(registered)
+            Ok::<_, anyhow::Error>(registered)
         }));
     }
     let live = measure(concurrency, seconds, stats_call).await?;
     let mut registered = 0;
     for r in registerers {
-        registered += r.await.map_err(|e| e.to_string())??;
+        registered += r.await??;
     }
     let register_seconds = registering.elapsed().as_secs_f64();
     report(
@@ -321,6 +322,6 @@ pub async fn run(args: Args) -> Result<(), String> {
     if exact {
         Ok(())
     } else {
-        Err("the figures differ from the direct count".into())
+        Err(anyhow!("the figures differ from the direct count"))
     }
 }

@@ -8,6 +8,7 @@
 //! cheaper of the two. Also timed: the web-push crate's message build, the floor the
 //! README's earlier figures were measured against.
 
+use anyhow::anyhow;
 use std::time::Instant;
 
 use gateway_tests::push_service::BrowserSubscription;
@@ -27,17 +28,15 @@ pub struct Keys {
     auth: Vec<u8>,
 }
 
-pub fn decode(browsers: &[BrowserSubscription]) -> Result<Vec<Keys>, String> {
+pub fn decode(browsers: &[BrowserSubscription]) -> anyhow::Result<Vec<Keys>> {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     browsers
         .iter()
         .map(|b| {
             Ok(Keys {
-                public: URL_SAFE_NO_PAD
-                    .decode(&b.p256dh)
-                    .map_err(|e| e.to_string())?,
-                auth: URL_SAFE_NO_PAD.decode(&b.auth).map_err(|e| e.to_string())?,
+                public: URL_SAFE_NO_PAD.decode(&b.p256dh)?,
+                auth: URL_SAFE_NO_PAD.decode(&b.auth)?,
             })
         })
         .collect()
@@ -52,7 +51,7 @@ fn thread_cpu_nanos() -> u64 {
 }
 
 /// Runs `once` `n` times after a short warm-up, on this thread.
-fn time(n: usize, mut once: impl FnMut(usize) -> Result<(), String>) -> Result<Cost, String> {
+fn time(n: usize, mut once: impl FnMut(usize) -> anyhow::Result<()>) -> anyhow::Result<Cost> {
     for i in 0..n.min(200) {
         once(i)?;
     }
@@ -112,10 +111,10 @@ fn record_of(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Through *ring*.
-pub fn ring(keys: &[Keys], payload: &[u8], n: usize) -> Result<Cost, String> {
+pub fn ring(keys: &[Keys], payload: &[u8], n: usize) -> anyhow::Result<Cost> {
     let rng = SystemRandom::new();
     let mut record = record_of(payload);
-    let fail = |_| "ring failed".to_owned();
+    let fail = |_| anyhow!("ring failed");
     time(n, |i| {
         let browser = &keys[i % keys.len()];
         let mut salt = [0u8; 16];
@@ -135,41 +134,36 @@ pub fn ring(keys: &[Keys], payload: &[u8], n: usize) -> Result<Cost, String> {
 
 /// Through OpenSSL's EVP interface (the only ECDH the openssl crate offers), with the
 /// browsers' keys parsed beforehand; HKDF and AES-GCM as in [`ring`] (a few microseconds).
-pub fn openssl(keys: &[Keys], payload: &[u8], n: usize) -> Result<Cost, String> {
+pub fn openssl(keys: &[Keys], payload: &[u8], n: usize) -> anyhow::Result<Cost> {
     use openssl::bn::BigNumContext;
     use openssl::derive::Deriver;
     use openssl::ec::{EcGroup, EcKey, EcPoint, PointConversionForm};
     use openssl::nid::Nid;
     use openssl::pkey::PKey;
-    let e = |e: openssl::error::ErrorStack| e.to_string();
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(e)?;
-    let mut ctx = BigNumContext::new().map_err(e)?;
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let mut ctx = BigNumContext::new()?;
     let peers = keys
         .iter()
         .map(|k| {
             let point = EcPoint::from_bytes(&group, &k.public, &mut ctx)?;
             PKey::from_ec_key(EcKey::from_public_key(&group, &point)?)
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(e)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let mut record = record_of(payload);
     let mut secret = [0u8; 32];
     time(n, |i| {
         let mut salt = [0u8; 16];
-        openssl::rand::rand_bytes(&mut salt).map_err(e)?;
-        let own = EcKey::generate(&group).map_err(e)?;
-        let public = own
-            .public_key()
-            .to_bytes(&group, PointConversionForm::UNCOMPRESSED, &mut ctx)
-            .map_err(e)?;
-        let own = PKey::from_ec_key(own).map_err(e)?;
-        let mut deriver = Deriver::new(&own).map_err(e)?;
-        deriver
-            .set_peer_ex(&peers[i % peers.len()], false)
-            .map_err(e)?;
-        deriver.derive(&mut secret).map_err(e)?;
+        openssl::rand::rand_bytes(&mut salt)?;
+        let own = EcKey::generate(&group)?;
+        let public =
+            own.public_key()
+                .to_bytes(&group, PointConversionForm::UNCOMPRESSED, &mut ctx)?;
+        let own = PKey::from_ec_key(own)?;
+        let mut deriver = Deriver::new(&own)?;
+        deriver.set_peer_ex(&peers[i % peers.len()], false)?;
+        deriver.derive(&mut secret)?;
         let tag = derive_and_seal(&keys[i % keys.len()], &secret, &public, &salt, &mut record)
-            .map_err(|_| "ring failed".to_owned())?;
+            .map_err(|_| anyhow!("ring failed"))?;
         let _ = std::hint::black_box(tag);
         Ok(())
     })
@@ -181,7 +175,7 @@ pub fn web_push(
     browsers: &[BrowserSubscription],
     payload: &[u8],
     n: usize,
-) -> Result<Cost, String> {
+) -> anyhow::Result<Cost> {
     use web_push::{ContentEncoding, SubscriptionInfo, VapidSignature, WebPushMessageBuilder};
     let signature = VapidSignature {
         auth_t: "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.signature".into(),
@@ -198,7 +192,7 @@ pub fn web_push(
         builder.set_payload(ContentEncoding::Aes128Gcm, payload);
         builder.set_ttl(3600);
         builder.set_vapid_signature(signature.clone());
-        std::hint::black_box(builder.build().map_err(|e| e.to_string())?);
+        std::hint::black_box(builder.build()?);
         Ok(())
     })
 }
