@@ -1,16 +1,17 @@
 //! GraphQL over WebSocket at /graphql/ws, in either protocol of [`protocol`]. Written here
-//! rather than taken from async-graphql so that the close codes follow the protocols (4400
-//! malformed message, 4401 subscribe before the handshake, 4403 rejected or withdrawn
-//! credentials, 4408 no `connection_init` in time, 4409 duplicate operation id, 4429 a
-//! second `connection_init`, 1009 a message over the size limit, 1001 the server stopping)
-//! and so that subscribers share executions ([`crate::alerts::fanout`]).
+//! rather than taken from async-graphql so that the close codes follow the protocols
+//! ([`CloseCode`]: 4400 malformed message, 4401 subscribe before the handshake, 4403
+//! rejected or withdrawn credentials, 4408 no `connection_init` in time, 4409 duplicate
+//! operation id, 4429 a second `connection_init`, 1009 a message over the size limit, 1001
+//! the server stopping) and so that subscribers share executions
+//! ([`crate::alerts::fanout`]). Every frame sent is a [`ServerMessage`].
 //!
 //! One task per connection; its operations are streams polled by that task. A socket's
 //! credential is re-checked before a new operation once it is older than
 //! WS_AUTH_RECHECK_MS, and a withdrawn credential (sign-out, password reset, key
 //! revocation) closes the socket at once through the revocation registry.
 
-mod protocol;
+pub(crate) mod protocol;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{SinkExt, StreamExt};
 use race_office::{ClientAddress, Viewer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::access_log::RequestId;
 use super::auth::resolve_viewer;
@@ -34,7 +35,7 @@ use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
 use crate::metrics;
 use crate::revocation::Registration;
-use protocol::{ClientMessage, Protocol};
+use protocol::{ClientMessage, CloseCode, Protocol, ServerMessage, failed_before_start};
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -122,7 +123,8 @@ pub async fn upgrade(
 
 /// A refusal before the upgrade, as JSON with a code.
 fn refusal(status: StatusCode, code: &str, message: &str, retry_after: Option<u64>) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -176,12 +178,12 @@ struct Session {
 
 enum Step {
     Continue,
-    Send(Value),
-    /// A frame already serialized (the hot path: one alert to every subscriber).
-    SendText(String),
-    /// A frame shared with other sockets (the same bytes, by reference count).
+    /// A frame of this socket's own.
+    Send(String),
+    /// A frame shared with other sockets (the same bytes, by reference count: the hot
+    /// path, one alert to every subscriber).
     SendShared(Utf8Bytes),
-    Close(u16, String),
+    Close(CloseCode, String),
 }
 
 /// A close frame's reason may hold at most 123 bytes (RFC 6455 5.5): longer, and the
@@ -254,39 +256,35 @@ impl Session {
             };
             let step = tokio::select! {
                 () = &mut init_timeout, if self.data.is_none() => {
-                    Step::Close(4408, "Connection initialisation timeout".into())
+                    Step::Close(CloseCode::InitTimeout, "Connection initialisation timeout".into())
                 }
                 message = incoming.next() => match message {
                     // Boxed: the subscribe path's state lives only while a message is
                     // handled, not in every idle socket's task.
                     Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
-                    Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported".into()),
+                    Some(Ok(Message::Binary(_))) => Step::Close(CloseCode::BadRequest, "Binary messages are not supported".into()),
                     Some(Ok(Message::Close(frame))) => {
                         // Answer the client's close (RFC 6455 5.5.1): the reply is queued by
                         // the protocol and sent by this flush.
                         let _ = sink.close().await;
-                        close_code = frame.map_or(1005, |f| f.code);
+                        close_code = frame.map_or(CloseCode::NoStatus.into(), |f| f.code);
                         break;
                     }
                     Some(Ok(_)) => Step::Continue,
                     Some(Err(error)) if too_big(&error) => Step::Close(
-                        1009,
+                        CloseCode::TooBig,
                         format!("messages are limited to {} bytes", self.state.ws.max_message_bytes),
                     ),
-                    Some(Err(_)) => {
-                        close_code = 1006;
-                        break;
-                    }
-                    None => {
-                        close_code = 1006;
+                    Some(Err(_)) | None => {
+                        close_code = CloseCode::Abnormal.into();
                         break;
                     }
                 },
                 Some((id, event)) = self.streams.next(), if !self.streams.is_empty() => {
                     self.on_event(id, event)
                 }
-                () = revoked => Step::Close(4403, "Forbidden: the credential was withdrawn".into()),
-                _ = keepalive.tick(), if self.data.is_some() => Step::Send(self.protocol.keepalive()),
+                () = revoked => Step::Close(CloseCode::Forbidden, "Forbidden: the credential was withdrawn".into()),
+                _ = keepalive.tick(), if self.data.is_some() => self.send(ServerMessage::KeepAlive),
                 _ = shutdown.changed(), if !stopping => {
                     stopping = true;
                     let spread = self.state.stopping.ws_spread;
@@ -294,30 +292,29 @@ impl Session {
                     closing_at.as_mut().reset(tokio::time::Instant::now() + wait);
                     Step::Continue
                 }
-                () = &mut closing_at => Step::Close(1001, "server shutting down".into()),
+                () = &mut closing_at => Step::Close(CloseCode::GoingAway, "server shutting down".into()),
             };
             let text = match step {
                 Step::Continue => continue,
-                Step::Send(value) => Utf8Bytes::from(value.to_string()),
-                Step::SendText(text) => Utf8Bytes::from(text),
+                Step::Send(text) => Utf8Bytes::from(text),
                 Step::SendShared(bytes) => bytes,
                 Step::Close(code, reason) => {
                     let frame = CloseFrame {
-                        code,
+                        code: code.into(),
                         reason: Utf8Bytes::from(close_reason(reason)),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
-                    if code == 1009 {
+                    if code == CloseCode::TooBig {
                         // The client may still be writing its oversized message; give it a
                         // moment to read the close before the connection is dropped.
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
-                    close_code = code;
+                    close_code = code.into();
                     break;
                 }
             };
             if sink.send(Message::Text(text)).await.is_err() {
-                close_code = 1006;
+                close_code = CloseCode::Abnormal.into();
                 break;
             }
         }
@@ -342,7 +339,7 @@ impl Session {
         };
         match message {
             ClientMessage::ConnectionInit { payload } => self.on_init(payload.as_ref()).await,
-            ClientMessage::Ping => Step::Send(self.protocol.pong()),
+            ClientMessage::Ping => self.send(ServerMessage::Pong),
             ClientMessage::Pong => Step::Continue,
             ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request).await,
             ClientMessage::Complete { id } => {
@@ -350,37 +347,49 @@ impl Session {
                     handle.abort();
                     self.operations_ended(1);
                     if self.protocol == Protocol::Legacy {
-                        return Step::Send(self.protocol.complete(&id));
+                        return self.send(ServerMessage::Complete { id: &id });
                     }
                 }
                 Step::Continue
             }
-            ClientMessage::Terminate => Step::Close(1000, "terminated".into()),
+            ClientMessage::Terminate => Step::Close(CloseCode::Normal, "terminated".into()),
+        }
+    }
+
+    /// Sends `message`, spelled in this socket's protocol.
+    fn send(&self, message: ServerMessage<'_>) -> Step {
+        match message.encode(self.protocol) {
+            Ok(text) => Step::Send(text),
+            Err(_) => Step::Close(
+                CloseCode::InternalError,
+                "could not encode a response".into(),
+            ),
         }
     }
 
     /// A message we cannot read: graphql-transport-ws closes, the legacy protocol says so.
     fn malformed(&self, reason: String) -> Step {
         match self.protocol {
-            Protocol::TransportWs => Step::Close(4400, reason),
-            Protocol::Legacy => {
-                Step::Send(json!({ "type": "error", "payload": { "message": reason } }))
-            }
+            Protocol::TransportWs => Step::Close(CloseCode::BadRequest, reason),
+            Protocol::Legacy => self.send(ServerMessage::ProtocolError { message: &reason }),
         }
     }
 
     fn forbidden(&self) -> Step {
         match self.protocol {
-            Protocol::TransportWs => Step::Close(4403, "Forbidden".into()),
-            Protocol::Legacy => Step::Send(
-                json!({ "type": "connection_error", "payload": { "message": "Forbidden" } }),
-            ),
+            Protocol::TransportWs => Step::Close(CloseCode::Forbidden, "Forbidden".into()),
+            Protocol::Legacy => self.send(ServerMessage::ConnectionError {
+                message: "Forbidden",
+            }),
         }
     }
 
     async fn on_init(&mut self, payload: Option<&Value>) -> Step {
         if self.init_received {
-            return Step::Close(4429, "Too many initialisation requests".into());
+            return Step::Close(
+                CloseCode::TooManyInitRequests,
+                "Too many initialisation requests".into(),
+            );
         }
         self.init_received = true;
         let token = protocol::init_token(payload).map(str::to_owned);
@@ -390,7 +399,10 @@ impl Session {
             Err(error) => {
                 // Our failure, not the client's credential: 1011 tells it to come back.
                 tracing::error!(%error, "could not look the connection's token up");
-                return Step::Close(1011, "could not check the credential: try again".into());
+                return Step::Close(
+                    CloseCode::InternalError,
+                    "could not check the credential: try again".into(),
+                );
             }
         };
         let Some(viewer) = viewer else {
@@ -401,7 +413,7 @@ impl Session {
             checked_at: Instant::now(),
         });
         self.set_viewer(viewer);
-        Step::Send(self.protocol.connection_ack())
+        self.send(ServerMessage::ConnectionAck)
     }
 
     fn set_viewer(&mut self, viewer: Viewer) {
@@ -446,10 +458,11 @@ impl Session {
 
     /// An `error` for one operation, with a code.
     fn refuse(&self, id: &str, code: &str, message: &str) -> Step {
-        Step::Send(self.protocol.error(
+        let errors = graphql_api::error::coded_response(code, message).errors;
+        self.send(ServerMessage::Error {
             id,
-            json!([{ "message": message, "extensions": { "code": code } }]),
-        ))
+            errors: &errors,
+        })
     }
 
     async fn on_subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
@@ -457,17 +470,20 @@ impl Session {
         let baseline = self.state.fanout.hub().last_seen();
         let Some(data) = self.data.clone() else {
             return match self.protocol {
-                Protocol::TransportWs => Step::Close(4401, "Unauthorized".into()),
-                Protocol::Legacy => Step::Send(
-                    json!({ "type": "error", "payload": { "message": "connection_init first" } }),
-                ),
+                Protocol::TransportWs => {
+                    Step::Close(CloseCode::Unauthorized, "Unauthorized".into())
+                }
+                Protocol::Legacy => self.send(ServerMessage::ProtocolError {
+                    message: "connection_init first",
+                }),
             };
         };
         if self.operations.contains_key(id.as_str()) {
             return match self.protocol {
-                Protocol::TransportWs => {
-                    Step::Close(4409, format!("Subscriber for {id} already exists"))
-                }
+                Protocol::TransportWs => Step::Close(
+                    CloseCode::SubscriberExists,
+                    format!("Subscriber for {id} already exists"),
+                ),
                 Protocol::Legacy => self.refuse(
                     &id,
                     "BAD_USER_INPUT",
@@ -502,9 +518,10 @@ impl Session {
         if let Err(refusal) =
             graphql_api::graphql::document_guard::check(&request.query, &self.state.limits)
         {
-            let errors =
-                serde_json::to_value(vec![refusal.to_server_error()]).unwrap_or(Value::Null);
-            return Step::Send(self.protocol.error(&id, errors));
+            return self.send(ServerMessage::Error {
+                id: &id,
+                errors: &[refusal.to_server_error()],
+            });
         }
         if !self.credential_holds().await {
             return self.forbidden();
@@ -592,7 +609,7 @@ impl Session {
                 // The stream ended by itself (not by the client's complete): say so.
                 if self.operations.remove(&id).is_some() {
                     self.operations_ended(1);
-                    return Step::Send(self.protocol.complete(&id));
+                    return self.send(ServerMessage::Complete { id: &id });
                 }
                 Step::Continue
             }
@@ -601,24 +618,33 @@ impl Session {
                     .to_std()
                     .unwrap_or_default();
                 metrics::alert_reached("websocket", delay);
-                match frame.message(self.protocol.next_type(), &id) {
-                    Some(bytes) => Step::SendShared(bytes),
-                    None => Step::Close(1011, "could not encode a response".into()),
+                match frame.message(self.protocol, &id) {
+                    Ok(bytes) => Step::SendShared(bytes),
+                    Err(_) => Step::Close(
+                        CloseCode::InternalError,
+                        "could not encode a response".into(),
+                    ),
                 }
             }
             Event::Out(Out::Own(response)) | Event::Single(response)
                 if !failed_before_start(&response) =>
             {
-                match serde_json::to_string(&response) {
-                    Ok(payload) if payload.len() > self.state.response_max_bytes => {
+                match serde_json::value::to_raw_value(&response) {
+                    Ok(payload) if payload.get().len() > self.state.response_max_bytes => {
                         let limit = self.state.response_max_bytes;
                         self.on_event(
                             id,
                             Event::Out(Out::Failed(graphql_api::error::response_too_large(limit))),
                         )
                     }
-                    Ok(payload) => self.next_frame(&id, &payload),
-                    Err(_) => Step::Close(1011, "could not encode a response".into()),
+                    Ok(payload) => self.send(ServerMessage::Next {
+                        id: &id,
+                        payload: &payload,
+                    }),
+                    Err(_) => Step::Close(
+                        CloseCode::InternalError,
+                        "could not encode a response".into(),
+                    ),
                 }
             }
             Event::Out(Out::Own(response) | Out::Failed(response)) | Event::Single(response) => {
@@ -627,20 +653,11 @@ impl Session {
                     handle.abort();
                     self.operations_ended(1);
                 }
-                let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-                Step::Send(self.protocol.error(&id, errors))
+                self.send(ServerMessage::Error {
+                    id: &id,
+                    errors: &response.errors,
+                })
             }
-        }
-    }
-
-    /// A `next` (or legacy `data`) message around a payload serialized elsewhere.
-    fn next_frame(&self, id: &str, payload: &str) -> Step {
-        match serde_json::to_string(id) {
-            Ok(id) => Step::SendText(format!(
-                r#"{{"id":{id},"type":"{}","payload":{payload}}}"#,
-                self.protocol.next_type()
-            )),
-            Err(_) => Step::Close(1011, "could not encode a response".into()),
         }
     }
 }
@@ -654,10 +671,6 @@ fn timed_out(deadline: Duration) -> async_graphql::Response {
             deadline.as_millis()
         ),
     )
-}
-
-fn failed_before_start(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null && !response.errors.is_empty()
 }
 
 /// Whether a read failed because the client's message is over the size limit.
