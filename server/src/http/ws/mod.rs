@@ -21,7 +21,7 @@ use async_graphql::Data;
 use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{BoxStream, SelectAll};
@@ -31,6 +31,7 @@ use serde_json::Value;
 
 use super::access_log::RequestId;
 use super::auth::resolve_viewer;
+use super::errors::Refusal;
 use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
 use crate::metrics;
@@ -51,12 +52,13 @@ pub async fn upgrade(
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));
-        return refusal(
+        return Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
             "too many WebSocket connections from this address: try again later",
-            Some(race_office::error::retry_after_secs(wait)),
-        );
+        )
+        .retry_after(Some(race_office::error::retry_after_secs(wait)))
+        .into_response();
     }
     let slot = match client {
         Some(ClientAddress(address)) => {
@@ -67,12 +69,12 @@ pub async fn upgrade(
                 Some(slot) => Some(slot),
                 None => {
                     metrics::rate_limited("ws_sockets_per_address");
-                    return refusal(
+                    return Refusal::new(
                         StatusCode::TOO_MANY_REQUESTS,
                         "TOO_MANY_CONNECTIONS",
                         "this address holds as many WebSockets as it may (WS_MAX_SOCKETS_PER_ADDRESS): close one first",
-                        None,
-                    );
+                    )
+                    .into_response();
                 }
             }
         }
@@ -88,12 +90,12 @@ pub async fn upgrade(
         })
         .collect();
     let Some(protocol) = Protocol::negotiate(&offered) else {
-        return refusal(
+        return Refusal::new(
             StatusCode::BAD_REQUEST,
             "UNSUPPORTED_PROTOCOL",
             "offer the graphql-transport-ws (or legacy graphql-ws) sub-protocol",
-            None,
-        );
+        )
+        .into_response();
     };
     let limit = state.ws.max_message_bytes as usize;
     let mut ws = ws
@@ -119,24 +121,6 @@ pub async fn upgrade(
             metrics::websocket_closed();
         })
     })
-}
-
-/// A refusal before the upgrade, as JSON with a code.
-fn refusal(status: StatusCode, code: &str, message: &str, retry_after: Option<u64>) -> Response {
-    let body =
-        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response();
-    if let Some(seconds) = retry_after
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 /// What an operation's stream yields.
