@@ -21,6 +21,8 @@ use crate::alerts::redis_bus::{Listener, RedisPublisher};
 use crate::alerts::relay::Relay;
 use crate::alerts::{Both, InProcess, Publisher};
 use crate::app::{App, AppState};
+use crate::limits::buckets::RedisBuckets;
+use crate::limits::upgrades::Upgrades;
 use crate::push::sender::Sender;
 use crate::push::vapid::{self, VapidSigner};
 use crate::push::{Worker, WorkerConfig};
@@ -200,7 +202,7 @@ impl Application {
             push: Arc::new(race_office::PushContext { policy, public_key }),
             throttle: Arc::new(race_office::Throttle::new(
                 match &redis {
-                    Some(client) => Arc::new(crate::rate_buckets::RedisBuckets::new(
+                    Some(client) => Arc::new(RedisBuckets::new(
                         crate::alerts::redis_bus::connection_manager(client.clone())?,
                         &settings.bus.redis_channel_prefix,
                     )),
@@ -227,8 +229,12 @@ impl Application {
                 bytes: response_max_bytes,
             },
         );
-        let upgrades = std::num::NonZeroU32::new(settings.rates.ws_upgrades_per_address)
-            .unwrap_or(std::num::NonZeroU32::MIN);
+        let ws_upgrades = Arc::new(Upgrades::per_minute(settings.rates.ws_upgrades_per_address));
+        workers.push(tokio::spawn(
+            ws_upgrades
+                .clone()
+                .forget_recovered_every_minute(shutdown.clone()),
+        ));
         let redis = match redis {
             Some(client) => Some(crate::alerts::redis_bus::connection_manager(client)?),
             None => None,
@@ -245,7 +251,7 @@ impl Application {
             ws: settings.websocket.clone(),
             stopping: settings.shutdown.clone(),
             per_address: Arc::default(),
-            ws_upgrades: governor::RateLimiter::keyed(governor::Quota::per_minute(upgrades)),
+            ws_upgrades,
             trusted_proxies: settings.http.trusted_proxies.clone(),
             graphiql: settings.http.graphiql_on(embedded),
             introspection: settings.http.introspection_on(embedded),
@@ -256,10 +262,6 @@ impl Application {
             revocations: registry,
             limits,
         }));
-        workers.push(tokio::spawn(forget_recovered_addresses(
-            state.clone(),
-            stop.subscribe(),
-        )));
         Ok(Self {
             listener,
             admin,
@@ -365,21 +367,6 @@ impl Application {
             tracing::info!("stopped");
         }
         Ok(())
-    }
-}
-
-/// Every minute, the WebSocket upgrade limiter forgets the addresses whose burst is whole
-/// again: it keeps one entry per address it has seen, which would otherwise only grow.
-async fn forget_recovered_addresses(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = every.tick() => {
-                state.ws_upgrades.retain_recent();
-                state.ws_upgrades.shrink_to_fit();
-            }
-            _ = shutdown.changed() => return,
-        }
     }
 }
 

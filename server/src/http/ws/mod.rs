@@ -34,6 +34,7 @@ use super::auth::resolve_viewer;
 use super::errors::Refusal;
 use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
+use crate::limits::window::OperationWindow;
 use crate::metrics;
 use crate::revocation::Registration;
 use protocol::{ClientMessage, CloseCode, Protocol, ServerMessage, failed_before_start};
@@ -46,12 +47,9 @@ pub async fn upgrade(
 ) -> Response {
     let client = client.map(|Extension(c)| c);
     if let Some(ClientAddress(address)) = client
-        && let Err(not_until) = state.ws_upgrades.check_key(&address)
+        && let Err(wait) = state.ws_upgrades.check(address)
     {
         metrics::rate_limited("ws_upgrades_per_address");
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
         return Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
@@ -154,8 +152,8 @@ struct Session {
     init_received: bool,
     operations: HashMap<Arc<str>, AbortHandle>,
     streams: SelectAll<Tagged>,
-    /// Operations started in the current minute, and when it began.
-    window: (Instant, u32),
+    /// Operations started in the current minute (WS_MAX_OPERATIONS_PER_MINUTE).
+    window: OperationWindow,
     /// Operations started in all, for the session's log line.
     started: u64,
 }
@@ -191,6 +189,7 @@ impl Session {
         client: Option<ClientAddress>,
         request_id: String,
     ) -> Self {
+        let window = OperationWindow::new(state.ws.max_operations_per_minute);
         Self {
             state,
             protocol,
@@ -204,7 +203,7 @@ impl Session {
             init_received: false,
             operations: HashMap::new(),
             streams: SelectAll::new(),
-            window: (Instant::now(), 0),
+            window,
             started: 0,
         }
     }
@@ -486,10 +485,7 @@ impl Session {
                 ),
             );
         }
-        let (window_start, in_window) = self.window;
-        if window_start.elapsed() >= Duration::from_secs(60) {
-            self.window = (Instant::now(), 0);
-        } else if in_window >= self.state.ws.max_operations_per_minute {
+        if !self.window.take() {
             metrics::rate_limited("ws_operations");
             return self.refuse(
                 &id,
@@ -497,7 +493,6 @@ impl Session {
                 "too many operations on this socket: try again in a minute",
             );
         }
-        self.window.1 += 1;
         // Measured before anything parses it.
         if let Err(refusal) =
             graphql_api::graphql::document_guard::check(&request.query, &self.state.limits)
