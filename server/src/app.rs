@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::fanout::Fanout;
@@ -29,10 +29,11 @@ pub struct App {
     pub clock: Arc<dyn race_office::Clock>,
     /// Set on SIGTERM: /readyz answers 503 from then on.
     pub draining: AtomicBool,
-    /// Flips to true when the listener closes; WebSocket sessions close when it does.
-    pub shutdown: watch::Receiver<bool>,
-    /// Every WebSocket session, so that a stop can wait for them to close.
-    pub sessions: TaskTracker,
+    /// Cancelled when the stop begins (after the readiness delay): the listeners close,
+    /// WebSocket sessions close over their window, and the workers stop.
+    pub shutdown: CancellationToken,
+    /// Every WebSocket session and background worker, so that a stop can wait for them.
+    pub tasks: TaskTracker,
     /// WebSocket limits and timings.
     pub ws: WebSocketSettings,
     /// How a stop closes WebSockets.

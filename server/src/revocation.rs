@@ -17,7 +17,8 @@ use race_office::services::{accounts, partner_keys};
 use race_office::{Revocations, Revoked, Viewer};
 use redis::AsyncCommands;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// What a registered socket holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,12 +175,12 @@ impl Registry {
         self: Arc<Self>,
         db: DatabaseConnection,
         every: Duration,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(every) => {},
-                _ = shutdown.changed() => return,
+                () = shutdown.cancelled() => return,
             }
             match self.sweep(&db).await {
                 Ok(0) => {}
@@ -239,7 +240,7 @@ pub async fn listen(
     client: redis::Client,
     prefix: String,
     registry: Arc<Registry>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let channel = channel(&prefix);
     let mut backoff = Duration::from_millis(100);
@@ -251,7 +252,7 @@ pub async fn listen(
         };
         let subscribed = tokio::select! {
             result = tokio::time::timeout(Duration::from_secs(2), subscribed) => result,
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         };
         if let Ok(Ok(pubsub)) = subscribed {
             backoff = Duration::from_millis(100);
@@ -259,7 +260,7 @@ pub async fn listen(
             loop {
                 let message = tokio::select! {
                     message = messages.next() => message,
-                    _ = shutdown.changed() => return,
+                    () = shutdown.cancelled() => return,
                 };
                 let Some(message) = message else { break };
                 let what = message
@@ -276,7 +277,7 @@ pub async fn listen(
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {},
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }

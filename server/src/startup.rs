@@ -12,7 +12,7 @@ use race_office::{ApiContext, OutboxBell, SystemClock};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::fanout::Fanout;
@@ -37,9 +37,9 @@ pub struct Application {
     state: AppState,
     settings: Settings,
     pipeline: Pipeline,
-    /// Background work (relay, Redis listener, push worker) that drains on shutdown.
-    workers: Vec<tokio::task::JoinHandle<()>>,
-    stop: watch::Sender<bool>,
+    /// Stops every worker if the application is dropped without being run (a test that
+    /// only builds it, or a build that fails half-way), as a stop would.
+    _stop_on_drop: DropGuard,
 }
 
 /// The alert pipeline's workers, callable one step at a time (tests turn the background
@@ -51,8 +51,52 @@ pub struct Pipeline {
     pub push: Arc<Worker>,
 }
 
+/// What every background worker is started with: the one stop signal, and the one
+/// tracker a stop waits on (WebSocket sessions are tracked there too).
+#[derive(Clone)]
+struct Workers {
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Workers {
+    /// Starts a worker; `work` gets the stop signal, and must return once it fires.
+    fn start<F>(&self, work: impl FnOnce(CancellationToken) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(work(self.shutdown.clone()));
+    }
+}
+
+/// The hub, and the relay that rings it, with the workers that keep them going.
+struct Alerts {
+    hub: Arc<Hub>,
+    relay: Arc<Relay>,
+}
+
+/// What every part of the build shares.
+struct Parts<'a> {
+    settings: &'a Settings,
+    /// The requests' pool.
+    db: DatabaseConnection,
+    /// The alert pipeline's own pool (hub, relay, push worker).
+    pipeline_db: DatabaseConnection,
+    redis: Option<redis::Client>,
+    instance: String,
+    public_url: String,
+    bell: Arc<OutboxBell>,
+    workers: Workers,
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let workers = Workers {
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        // First: a build that fails half-way stops the workers it started.
+        let stop_on_drop = workers.shutdown.clone().drop_guard();
         let db = database::connect(&settings.database.url(), settings.database.max_connections)
             .await
             .context("connecting to the database")?;
@@ -92,184 +136,34 @@ impl Application {
             Some(url) => Some(redis::Client::open(url.expose_secret()).context("REDIS_URL")?),
             None => None,
         };
-        let clock: Arc<dyn race_office::Clock> = Arc::new(SystemClock);
         crate::metrics::handle();
-        let (stop, shutdown) = watch::channel(false);
-        let bell = Arc::new(OutboxBell::default());
-        let hub = Hub::start(
-            pipeline_db.clone(),
-            settings.bus.hub_buffer as usize,
-            bell.clone(),
-        )
-        .await
-        .context("starting the hub")?;
-        let mut workers = Vec::new();
-        let publisher: Arc<dyn Publisher> = match &redis {
-            Some(client) => {
-                let listener = Listener {
-                    client: client.clone(),
-                    prefix: settings.bus.redis_channel_prefix.clone(),
-                    poll: settings.bus.hub_poll,
-                    outage_poll: settings.bus.hub_outage_poll,
-                };
-                workers.push(tokio::spawn(listener.run(hub.clone(), shutdown.clone())));
-                Arc::new(Both {
-                    local: hub.clone(),
-                    remote: Arc::new(RedisPublisher::new(
-                        client.clone(),
-                        &settings.bus.redis_channel_prefix,
-                    )?),
-                })
-            }
-            None => Arc::new(InProcess(hub.clone())),
-        };
-        let instance = settings
-            .instance_id
-            .clone()
-            .unwrap_or_else(default_instance_id);
-        let relay = Arc::new(Relay::new(
-            pipeline_db.clone(),
-            publisher,
-            instance.clone(),
-            settings.bus.relay_lease,
-        ));
-        if settings.bus.relay_enabled {
-            workers.push(tokio::spawn(relay.clone().run(
-                bell.clone(),
-                settings.bus.relay_poll,
-                shutdown.clone(),
-            )));
-        }
-        let (private_key, public_key) =
-            vapid::load_or_create(&db, settings.push.vapid_private_key.as_ref())
-                .await
-                .map_err(|e| anyhow!(e))
-                .context("loading the VAPID key")?;
-        let policy = race_office::domain::PushPolicy {
-            allowed_hosts: settings.push.allowed_hosts.clone(),
-            trusted_origins: settings.push.trusted_origins.clone(),
-            max_subscriptions_per_account: settings.push.max_subscriptions_per_account as usize,
-        };
-        let push = {
-            let signer = VapidSigner::new(&private_key, settings.push.vapid_subject.clone())
-                .map_err(|e| anyhow!(e))?;
-            let sender = Sender::new(
-                Arc::new(policy.clone()),
-                signer,
-                settings.push.timeout,
-                settings.push.concurrency as usize,
-            )
-            .map_err(|e| anyhow!(e))?;
-            let config = WorkerConfig::new(&settings.push, instance.clone(), public_url.clone());
-            Arc::new(Worker::new(pipeline_db, Arc::new(sender), config))
-        };
-        if settings.push.enabled {
-            workers.push(tokio::spawn(
-                push.clone().run(bell.clone(), shutdown.clone()),
-            ));
-        }
-        race_office::services::limit_password_hashing(settings.limits.password_hash_concurrency());
-        let registry = Arc::new(Registry::default());
-        let revocation = Arc::new(match &redis {
-            Some(client) => Revocation::new(
-                registry.clone(),
-                Some((
-                    crate::alerts::redis_bus::connection_manager(client.clone())?,
-                    &settings.bus.redis_channel_prefix,
-                )),
-            ),
-            None => Revocation::new(registry.clone(), None),
-        });
-        if let Some(client) = &redis {
-            workers.push(tokio::spawn(crate::revocation::listen(
-                client.clone(),
-                settings.bus.redis_channel_prefix.clone(),
-                registry.clone(),
-                shutdown.clone(),
-            )));
-        }
-        workers.push(tokio::spawn(registry.clone().sweep_every(
-            db.clone(),
-            settings.websocket.auth_recheck,
-            shutdown.clone(),
-        )));
-        let api = ApiContext {
-            db: db.clone(),
-            clock: clock.clone(),
-            mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
-            public_url,
-            outbox: bell,
-            push: Arc::new(race_office::PushContext { policy, public_key }),
-            throttle: Arc::new(race_office::Throttle::new(
-                match &redis {
-                    Some(client) => Arc::new(RedisBuckets::new(
-                        crate::alerts::redis_bus::connection_manager(client.clone())?,
-                        &settings.bus.redis_channel_prefix,
-                    )),
-                    None => Arc::new(race_office::throttle::MemoryBuckets::default()),
-                },
-                settings.rates.quotas(),
-            )),
-            revocations: revocation.clone(),
-        };
-        let embedded = settings.database.is_embedded();
-        let limits = settings.limits.schema_limits();
-        let schema =
-            graphql_api::build_schema(api, limits, settings.http.introspection_on(embedded));
-        workers.push(tokio::spawn(probe_pool(db.clone(), shutdown.clone())));
-        let response_max_bytes =
-            usize::try_from(settings.limits.response_max_bytes).unwrap_or(usize::MAX);
-        let fanout = Fanout::new(
-            schema.clone(),
-            db.clone(),
-            hub,
-            u64::from(settings.limits.replay_max_notifications),
-            crate::alerts::fanout::Budget {
-                processor_time: settings.limits.subscription_execution_budget,
-                bytes: response_max_bytes,
-            },
-        );
-        let ws_upgrades = Arc::new(Upgrades::per_minute(settings.rates.ws_upgrades_per_address));
-        workers.push(tokio::spawn(
-            ws_upgrades
-                .clone()
-                .forget_recovered_every_minute(shutdown.clone()),
-        ));
-        let redis = match redis {
-            Some(client) => Some(crate::alerts::redis_bus::connection_manager(client)?),
-            None => None,
-        };
-        let state = AppState(Arc::new(App {
-            instance,
-            schema,
+        let parts = Parts {
+            settings: &settings,
             db,
+            pipeline_db,
             redis,
-            clock,
-            draining: AtomicBool::new(false),
-            shutdown,
-            sessions: TaskTracker::new(),
-            ws: settings.websocket.clone(),
-            stopping: settings.shutdown.clone(),
-            per_address: Arc::default(),
-            ws_upgrades,
-            trusted_proxies: settings.http.trusted_proxies.clone(),
-            graphiql: settings.http.graphiql_on(embedded),
-            introspection: settings.http.introspection_on(embedded),
-            request_timeout: settings.http.request_timeout,
-            max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
-            response_max_bytes,
-            fanout,
-            revocations: registry,
-            limits,
-        }));
+            instance: settings
+                .instance_id
+                .clone()
+                .unwrap_or_else(default_instance_id),
+            public_url,
+            bell: Arc::new(OutboxBell::default()),
+            workers,
+        };
+        let alerts = parts.start_alerts().await?;
+        let (push, push_context) = parts.start_push().await?;
+        let pipeline = Pipeline {
+            relay: alerts.relay,
+            push,
+        };
+        let state = parts.state(alerts.hub, push_context)?;
         Ok(Self {
             listener,
             admin,
             state,
             settings,
-            pipeline: Pipeline { relay, push },
-            workers,
-            stop,
+            pipeline,
+            _stop_on_drop: stop_on_drop,
         })
     }
 
@@ -317,13 +211,12 @@ impl Application {
         }
         let router = http::router(self.state.clone(), &self.settings.http);
         let connections = TaskTracker::new();
-        let (close, closing) = watch::channel(false);
         let accepting = tokio::spawn(http::serve::accept(
             self.listener,
             router,
             self.settings.http.header_timeout,
             connections.clone(),
-            closing.clone(),
+            self.state.shutdown.clone(),
         ));
         if let Some(admin) = self.admin {
             announce("admin on", admin.local_addr()?);
@@ -332,7 +225,7 @@ impl Application {
                 http::admin::router(self.state.clone()),
                 self.settings.http.header_timeout,
                 TaskTracker::new(),
-                closing.clone(),
+                self.state.shutdown.clone(),
             ));
         }
         shutdown.await;
@@ -344,23 +237,19 @@ impl Application {
         )
         .await;
         tracing::info!("stopping: closing the listener and the WebSockets");
-        let _ = close.send(true);
-        // WebSocket sessions and background workers watch this.
-        let _ = self.stop.send(true);
+        // The listeners, the WebSocket sessions and the background workers all watch this.
+        self.state.shutdown.cancel();
         connections.close();
-        self.state.sessions.close();
+        self.state.tasks.close();
         let everything = async {
             let _ = accepting.await;
             connections.wait().await;
-            self.state.sessions.wait().await;
-            for worker in self.workers {
-                let _ = worker.await;
-            }
+            self.state.tasks.wait().await;
         };
         if tokio::time::timeout_at(deadline, everything).await.is_err() {
             tracing::warn!(
                 connections = connections.len(),
-                websockets = self.state.sessions.len(),
+                tasks = self.state.tasks.len(),
                 "stopping: the grace ran out; dropping what is left"
             );
         } else {
@@ -370,13 +259,204 @@ impl Application {
     }
 }
 
+impl Parts<'_> {
+    /// The hub, the bus that rings it (Redis, or in process for the embedded default), the
+    /// Redis listener and the relay.
+    async fn start_alerts(&self) -> anyhow::Result<Alerts> {
+        let settings = self.settings;
+        let hub = Hub::start(
+            self.pipeline_db.clone(),
+            settings.bus.hub_buffer as usize,
+            self.bell.clone(),
+        )
+        .await
+        .context("starting the hub")?;
+        let publisher: Arc<dyn Publisher> = match &self.redis {
+            Some(client) => {
+                let listener = Listener {
+                    client: client.clone(),
+                    prefix: settings.bus.redis_channel_prefix.clone(),
+                    poll: settings.bus.hub_poll,
+                    outage_poll: settings.bus.hub_outage_poll,
+                };
+                let local = hub.clone();
+                self.workers.start(|shutdown| listener.run(local, shutdown));
+                Arc::new(Both {
+                    local: hub.clone(),
+                    remote: Arc::new(RedisPublisher::new(
+                        client.clone(),
+                        &settings.bus.redis_channel_prefix,
+                    )?),
+                })
+            }
+            None => Arc::new(InProcess(hub.clone())),
+        };
+        let relay = Arc::new(Relay::new(
+            self.pipeline_db.clone(),
+            publisher,
+            self.instance.clone(),
+            settings.bus.relay_lease,
+        ));
+        if settings.bus.relay_enabled {
+            let (relay, bell) = (relay.clone(), self.bell.clone());
+            self.workers
+                .start(|shutdown| relay.run(bell, settings.bus.relay_poll, shutdown));
+        }
+        Ok(Alerts { hub, relay })
+    }
+
+    /// The VAPID key, the guarded sender and the push worker; and what the race office
+    /// needs to know of push (the policy and the public key browsers subscribe with).
+    async fn start_push(&self) -> anyhow::Result<(Arc<Worker>, race_office::PushContext)> {
+        let settings = self.settings;
+        let (private_key, public_key) =
+            vapid::load_or_create(&self.db, settings.push.vapid_private_key.as_ref())
+                .await
+                .map_err(|e| anyhow!(e))
+                .context("loading the VAPID key")?;
+        let policy = race_office::domain::PushPolicy {
+            allowed_hosts: settings.push.allowed_hosts.clone(),
+            trusted_origins: settings.push.trusted_origins.clone(),
+            max_subscriptions_per_account: settings.push.max_subscriptions_per_account as usize,
+        };
+        let push = {
+            let signer = VapidSigner::new(&private_key, settings.push.vapid_subject.clone())
+                .map_err(|e| anyhow!(e))?;
+            let sender = Sender::new(
+                Arc::new(policy.clone()),
+                signer,
+                settings.push.timeout,
+                settings.push.concurrency as usize,
+            )
+            .map_err(|e| anyhow!(e))?;
+            let config = WorkerConfig::new(
+                &settings.push,
+                self.instance.clone(),
+                self.public_url.clone(),
+            );
+            Arc::new(Worker::new(
+                self.pipeline_db.clone(),
+                Arc::new(sender),
+                config,
+            ))
+        };
+        if settings.push.enabled {
+            let (push, bell) = (push.clone(), self.bell.clone());
+            self.workers.start(|shutdown| push.run(bell, shutdown));
+        }
+        Ok((push, race_office::PushContext { policy, public_key }))
+    }
+
+    /// The shared state: the revocation registry and its workers, the schema over the race
+    /// office, the fan-out, the limits, and the pool probe.
+    fn state(self, hub: Arc<Hub>, push: race_office::PushContext) -> anyhow::Result<AppState> {
+        let settings = self.settings;
+        let workers = &self.workers;
+        race_office::services::limit_password_hashing(settings.limits.password_hash_concurrency());
+        let registry = Arc::new(Registry::default());
+        let revocation = Arc::new(match &self.redis {
+            Some(client) => Revocation::new(
+                registry.clone(),
+                Some((
+                    crate::alerts::redis_bus::connection_manager(client.clone())?,
+                    &settings.bus.redis_channel_prefix,
+                )),
+            ),
+            None => Revocation::new(registry.clone(), None),
+        });
+        if let Some(client) = &self.redis {
+            let (client, registry) = (client.clone(), registry.clone());
+            let prefix = settings.bus.redis_channel_prefix.clone();
+            workers.start(|shutdown| crate::revocation::listen(client, prefix, registry, shutdown));
+        }
+        {
+            let (registry, db) = (registry.clone(), self.db.clone());
+            workers.start(|shutdown| {
+                registry.sweep_every(db, settings.websocket.auth_recheck, shutdown)
+            });
+        }
+        let clock: Arc<dyn race_office::Clock> = Arc::new(SystemClock);
+        let api = ApiContext {
+            db: self.db.clone(),
+            clock: clock.clone(),
+            mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
+            public_url: self.public_url,
+            outbox: self.bell,
+            push: Arc::new(push),
+            throttle: Arc::new(race_office::Throttle::new(
+                match &self.redis {
+                    Some(client) => Arc::new(RedisBuckets::new(
+                        crate::alerts::redis_bus::connection_manager(client.clone())?,
+                        &settings.bus.redis_channel_prefix,
+                    )),
+                    None => Arc::new(race_office::throttle::MemoryBuckets::default()),
+                },
+                settings.rates.quotas(),
+            )),
+            revocations: revocation.clone(),
+        };
+        let embedded = settings.database.is_embedded();
+        let limits = settings.limits.schema_limits();
+        let schema =
+            graphql_api::build_schema(api, limits, settings.http.introspection_on(embedded));
+        {
+            let db = self.db.clone();
+            workers.start(|shutdown| probe_pool(db, shutdown));
+        }
+        let response_max_bytes =
+            usize::try_from(settings.limits.response_max_bytes).unwrap_or(usize::MAX);
+        let fanout = Fanout::new(
+            schema.clone(),
+            self.db.clone(),
+            hub,
+            u64::from(settings.limits.replay_max_notifications),
+            crate::alerts::fanout::Budget {
+                processor_time: settings.limits.subscription_execution_budget,
+                bytes: response_max_bytes,
+            },
+        );
+        let ws_upgrades = Arc::new(Upgrades::per_minute(settings.rates.ws_upgrades_per_address));
+        {
+            let ws_upgrades = ws_upgrades.clone();
+            workers.start(|shutdown| ws_upgrades.forget_recovered_every_minute(shutdown));
+        }
+        let redis = match self.redis {
+            Some(client) => Some(crate::alerts::redis_bus::connection_manager(client)?),
+            None => None,
+        };
+        Ok(AppState(Arc::new(App {
+            instance: self.instance,
+            schema,
+            db: self.db,
+            redis,
+            clock,
+            draining: AtomicBool::new(false),
+            shutdown: self.workers.shutdown.clone(),
+            tasks: self.workers.tasks.clone(),
+            ws: settings.websocket.clone(),
+            stopping: settings.shutdown.clone(),
+            per_address: Arc::default(),
+            ws_upgrades,
+            trusted_proxies: settings.http.trusted_proxies.clone(),
+            graphiql: settings.http.graphiql_on(embedded),
+            introspection: settings.http.introspection_on(embedded),
+            request_timeout: settings.http.request_timeout,
+            max_body_bytes: usize::try_from(settings.http.max_body_bytes).unwrap_or(usize::MAX),
+            response_max_bytes,
+            fanout,
+            revocations: registry,
+            limits,
+        })))
+    }
+}
+
 /// Every second: the pool's connections in use and idle, and how long a probe waited for
 /// a connection (the pool's queue, as a caller feels it).
-async fn probe_pool(db: DatabaseConnection, mut shutdown: watch::Receiver<bool>) {
+async fn probe_pool(db: DatabaseConnection, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {},
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         }
         let started = std::time::Instant::now();
         let (size, idle) = match db.get_database_backend() {

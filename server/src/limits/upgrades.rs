@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use governor::DefaultKeyedRateLimiter;
 use governor::clock::{Clock, DefaultClock};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub struct Upgrades {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -39,15 +39,12 @@ impl Upgrades {
     }
 
     /// Forgets recovered addresses every minute, until shutdown.
-    pub async fn forget_recovered_every_minute(
-        self: Arc<Self>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
+    pub async fn forget_recovered_every_minute(self: Arc<Self>, shutdown: CancellationToken) {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 _ = every.tick() => self.forget_recovered(),
-                _ = shutdown.changed() => return,
+                () = shutdown.cancelled() => return,
             }
         }
     }

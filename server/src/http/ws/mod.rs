@@ -107,9 +107,9 @@ pub async fn upgrade(
         ws.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
     let request_id = request_id.map_or_else(|| "-".to_owned(), |Extension(id)| id.0);
-    let sessions = state.sessions.clone();
+    let tasks = state.tasks.clone();
     ws.on_upgrade(move |socket| {
-        sessions.track_future(async move {
+        tasks.track_future(async move {
             // Counted against its address until the session ends.
             let _slot = slot;
             metrics::websocket_opened();
@@ -211,7 +211,7 @@ impl Session {
     async fn run(mut self, socket: WebSocket) {
         tracing::info!(request_id = %self.request_id, protocol = self.protocol.name(), "websocket opened");
         let (mut sink, mut incoming) = socket.split();
-        let mut shutdown = self.state.shutdown.clone();
+        let shutdown = self.state.shutdown.clone();
         let init_timeout = tokio::time::sleep(self.state.ws.init_timeout);
         tokio::pin!(init_timeout);
         // Each socket's keep-alives start at its own moment in the first interval: sockets
@@ -225,7 +225,7 @@ impl Session {
         // Set when the server stops: each socket closes at its own moment in the window.
         let closing_at = tokio::time::sleep(Duration::MAX);
         tokio::pin!(closing_at);
-        let mut stopping = *shutdown.borrow();
+        let mut stopping = shutdown.is_cancelled();
         if stopping {
             closing_at.as_mut().reset(tokio::time::Instant::now());
         }
@@ -268,7 +268,7 @@ impl Session {
                 }
                 () = revoked => Step::Close(CloseCode::Forbidden, "Forbidden: the credential was withdrawn".into()),
                 _ = keepalive.tick(), if self.data.is_some() => self.send(ServerMessage::KeepAlive),
-                _ = shutdown.changed(), if !stopping => {
+                () = shutdown.cancelled(), if !stopping => {
                     stopping = true;
                     let spread = self.state.stopping.ws_spread;
                     let wait = spread.mul_f64(rand::random::<f64>());
