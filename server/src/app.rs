@@ -1,16 +1,16 @@
 //! The state every request handler shares: one `App` behind an `Arc`, built once by
 //! `Application::build` and handed to the router.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use governor::DefaultKeyedRateLimiter;
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::fanout::Fanout;
+use crate::limits::per_address::PerAddress;
+use crate::limits::upgrades::Upgrades;
 use crate::revocation::Registry;
 use crate::settings::{IpRange, ShutdownSettings, WebSocketSettings};
 
@@ -29,18 +29,19 @@ pub struct App {
     pub clock: Arc<dyn race_office::Clock>,
     /// Set on SIGTERM: /readyz answers 503 from then on.
     pub draining: AtomicBool,
-    /// Flips to true when the listener closes; WebSocket sessions close when it does.
-    pub shutdown: watch::Receiver<bool>,
-    /// Every WebSocket session, so that a stop can wait for them to close.
-    pub sessions: TaskTracker,
+    /// Cancelled when the stop begins (after the readiness delay): the listeners close,
+    /// WebSocket sessions close over their window, and the workers stop.
+    pub shutdown: CancellationToken,
+    /// Every WebSocket session and background worker, so that a stop can wait for them.
+    pub tasks: TaskTracker,
     /// WebSocket limits and timings.
     pub ws: WebSocketSettings,
     /// How a stop closes WebSockets.
     pub stopping: ShutdownSettings,
     /// Open WebSockets and live operations per client address.
-    pub per_address: Arc<crate::per_address::PerAddress>,
+    pub per_address: Arc<PerAddress>,
     /// WebSocket upgrades per client address.
-    pub ws_upgrades: DefaultKeyedRateLimiter<IpAddr>,
+    pub ws_upgrades: Arc<Upgrades>,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<IpRange>,
     /// Whether GET /graphql serves GraphiQL to browsers.

@@ -17,7 +17,8 @@ use race_office::services::{accounts, partner_keys};
 use race_office::{Revocations, Revoked, Viewer};
 use redis::AsyncCommands;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Credentials checked against the database per query by the sweep.
 const CHECK_BATCH: usize = 1000;
@@ -177,12 +178,12 @@ impl Registry {
         self: Arc<Self>,
         db: DatabaseConnection,
         every: Duration,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(every) => {},
-                _ = shutdown.changed() => return,
+                () = shutdown.cancelled() => return,
             }
             match self.sweep(&db).await {
                 Ok(0) => {}
@@ -242,7 +243,7 @@ pub async fn listen(
     client: redis::Client,
     prefix: String,
     registry: Arc<Registry>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let channel = channel(&prefix);
     let mut backoff = Duration::from_millis(100);
@@ -254,7 +255,7 @@ pub async fn listen(
         };
         let subscribed = tokio::select! {
             result = tokio::time::timeout(Duration::from_secs(2), subscribed) => result,
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         };
         if let Ok(Ok(pubsub)) = subscribed {
             backoff = Duration::from_millis(100);
@@ -262,7 +263,7 @@ pub async fn listen(
             loop {
                 let message = tokio::select! {
                     message = messages.next() => message,
-                    _ = shutdown.changed() => return,
+                    () = shutdown.cancelled() => return,
                 };
                 let Some(message) = message else { break };
                 let what = message
@@ -279,7 +280,7 @@ pub async fn listen(
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {},
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }

@@ -39,10 +39,12 @@ use race_office::Viewer;
 use race_office::domain::Notice;
 use race_office::services::notifications;
 use sea_orm::DatabaseConnection;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Hub;
+use crate::http::ws::protocol::{Protocol, ServerMessage, failed_before_start};
 use graphql_api::graphql::sharing::{Document, Shape, canonical, reshape};
 
 /// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
@@ -79,18 +81,18 @@ pub struct Frame {
     pub notice_id: i64,
     /// When the notice was committed, for the alert-delay metric.
     pub committed_at: DateTime<Utc>,
-    /// The serialized `payload` of the `next` message.
-    pub payload: String,
-    /// Whole messages already built around the payload, by message type and operation id:
+    /// The `payload` of the `next` message, serialized once for every member.
+    pub payload: Box<RawValue>,
+    /// Whole messages already built around the payload, by protocol and operation id:
     /// members that chose the same id (most clients say "1") send the same bytes, built
     /// once and shared by reference count.
-    messages: Mutex<Vec<(&'static str, Arc<str>, Utf8Bytes)>>,
+    messages: Mutex<Vec<(Protocol, Arc<str>, Utf8Bytes)>>,
     /// The frame as each spelling of the question reads it, made once per spelling.
     spellings: Mutex<Vec<(Arc<str>, Arc<Frame>)>>,
 }
 
 impl Frame {
-    pub fn new(notice_id: i64, committed_at: DateTime<Utc>, payload: String) -> Self {
+    pub fn new(notice_id: i64, committed_at: DateTime<Utc>, payload: Box<RawValue>) -> Self {
         Self {
             ending: None,
             notice_id,
@@ -111,7 +113,7 @@ impl Frame {
         {
             return frame.clone();
         }
-        let payload = reshape(&self.payload, shape).unwrap_or_else(|| self.payload.clone());
+        let payload = reshape(self.payload.get(), shape).unwrap_or_else(|| self.payload.clone());
         let frame = Arc::new(Frame::new(self.notice_id, self.committed_at, payload));
         if let Ok(mut spellings) = self.spellings.lock()
             && spellings.len() < KEEP
@@ -121,28 +123,32 @@ impl Frame {
         frame
     }
 
-    /// The `next` (or legacy `data`) message for operation `id`.
-    pub fn message(&self, kind: &'static str, id: &Arc<str>) -> Option<Utf8Bytes> {
+    /// The `next` (or legacy `data`) message for operation `id`, in `protocol`.
+    pub fn message(
+        &self,
+        protocol: Protocol,
+        id: &Arc<str>,
+    ) -> Result<Utf8Bytes, serde_json::Error> {
         // A handful of distinct ids are kept; beyond that each is built on the spot.
         const KEEP: usize = 8;
         if let Ok(messages) = self.messages.lock()
             && let Some((_, _, bytes)) = messages
                 .iter()
-                .find(|(k, i, _)| *k == kind && i.as_ref() == id.as_ref())
+                .find(|(p, i, _)| *p == protocol && i.as_ref() == id.as_ref())
         {
-            return Some(bytes.clone());
+            return Ok(bytes.clone());
         }
-        let quoted = serde_json::to_string(id.as_ref()).ok()?;
-        let bytes = Utf8Bytes::from(format!(
-            r#"{{"id":{quoted},"type":"{kind}","payload":{}}}"#,
-            self.payload
-        ));
+        let message = ServerMessage::Next {
+            id,
+            payload: &self.payload,
+        };
+        let bytes = Utf8Bytes::from(message.encode(protocol)?);
         if let Ok(mut messages) = self.messages.lock()
             && messages.len() < KEEP
         {
-            messages.push((kind, id.clone(), bytes.clone()));
+            messages.push((protocol, id.clone(), bytes.clone()));
         }
-        Some(bytes)
+        Ok(bytes)
     }
 }
 
@@ -513,7 +519,7 @@ impl Fanout {
         {
             groups.remove(key);
         }
-        let mut frame = Frame::new(notice_id, committed_at, String::new());
+        let mut frame = Frame::new(notice_id, committed_at, RawValue::NULL.to_owned());
         frame.ending = Some(ending);
         let _ = sender.send(Arc::new(frame));
     }
@@ -674,8 +680,8 @@ async fn run_group(
                 template.operation_name.as_deref(),
                 &template.variables,
             );
-            match serde_json::to_string(&answer) {
-                Ok(payload) if payload.len() > fanout.budget.bytes => {
+            match serde_json::value::to_raw_value(&answer) {
+                Ok(payload) if payload.get().len() > fanout.budget.bytes => {
                     let limit = fanout.budget.bytes;
                     let message = graphql_api::error::response_too_large(limit).errors[0]
                         .message
@@ -771,11 +777,6 @@ fn anonymous() -> Data {
     let mut data = Data::default();
     data.insert(Viewer::Anonymous);
     data
-}
-
-/// An answer with errors and no data: the operation did not start.
-fn failed_before_start(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null && !response.errors.is_empty()
 }
 
 /// Whether the client gave an `after` cursor (inline or through a variable that is set).

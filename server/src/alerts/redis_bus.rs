@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::Publisher;
 use super::hub::Hub;
@@ -80,7 +80,7 @@ pub struct Listener {
 impl Listener {
     /// Keeps this instance's one subscription alive until shutdown, polling the log beside
     /// it.
-    pub async fn run(self, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, hub: Arc<Hub>, shutdown: CancellationToken) {
         let channel = channel(&self.prefix);
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -97,7 +97,7 @@ impl Listener {
                 tokio::select! {
                     result = &mut session => break result,
                     _ = waiting.tick() => catch_up(&hub).await,
-                    _ = shutdown.changed() => return,
+                    () = shutdown.cancelled() => return,
                 }
             };
             match subscribed {
@@ -112,7 +112,7 @@ impl Listener {
                         let message = tokio::select! {
                             message = messages.next() => message,
                             _ = poll.tick() => { catch_up(&hub).await; continue; }
-                            _ = shutdown.changed() => return,
+                            () = shutdown.cancelled() => return,
                         };
                         let Some(message) = message else {
                             tracing::warn!(
@@ -144,7 +144,7 @@ impl Listener {
                 tokio::select! {
                     _ = poll.tick() => catch_up(&hub).await,
                     () = tokio::time::sleep_until(reconnect_at) => break,
-                    _ = shutdown.changed() => return,
+                    () = shutdown.cancelled() => return,
                 }
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));

@@ -15,7 +15,7 @@ use chrono::Utc;
 use race_office::OutboxBell;
 use race_office::services::notifications;
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::Publisher;
 use crate::metrics;
@@ -102,7 +102,7 @@ impl Relay {
         self: Arc<Self>,
         bell: Arc<OutboxBell>,
         poll: Duration,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) {
         loop {
             if let Err(error) = self.relay_once().await {
@@ -114,7 +114,7 @@ impl Relay {
             tokio::select! {
                 () = bell.relay_rung() => {},
                 () = tokio::time::sleep(poll) => {},
-                _ = shutdown.changed() => break,
+                () = shutdown.cancelled() => break,
             }
         }
         if let Err(error) =

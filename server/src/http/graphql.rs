@@ -19,9 +19,10 @@ use graphql_api::graphql::document_guard;
 use graphql_api::graphql::sharing::in_selection_order;
 use race_office::ClientAddress;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::auth::{bearer_token, resolve_viewer};
+use super::errors::{Refusal, set_retry_after};
 use crate::app::AppState;
 use crate::metrics;
 
@@ -65,12 +66,9 @@ impl Media {
 
 /// An error in the HTTP request itself, before GraphQL could run.
 fn transport_error(status: StatusCode, media: Media, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, media.content_type());
-    response
+    Refusal::new(status, code, message)
+        .content_type(media.content_type())
+        .into_response()
 }
 
 /// The parameters of a GraphQL request, checked for shape before anything else.
@@ -229,10 +227,8 @@ async fn execute(
     let mut http = (status, body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
-    if let Some(seconds) = retry_after
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        http.headers_mut().insert(header::RETRY_AFTER, value);
+    if let Some(seconds) = retry_after {
+        set_retry_after(http.headers_mut(), seconds);
     }
     http
 }

@@ -12,7 +12,7 @@ mod graphql;
 mod health;
 pub mod serve;
 mod web;
-mod ws;
+pub(crate) mod ws;
 
 use std::time::Duration;
 

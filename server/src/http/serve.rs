@@ -27,7 +27,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
@@ -36,12 +36,12 @@ pub async fn accept(
     router: Router,
     header_timeout: Duration,
     connections: TaskTracker,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.changed() => break,
+            () = stop.cancelled() => break,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -64,7 +64,7 @@ async fn connection(
     peer: SocketAddr,
     router: Router,
     header_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let linger = Arc::new(AtomicBool::new(false));
     let stream = Lingering {
@@ -103,7 +103,7 @@ async fn connection(
                 tracing::debug!(%error, %peer, "connection ended with an error");
             }
         }
-        _ = stop.changed() => {
+        () = stop.cancelled() => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }

@@ -27,7 +27,7 @@ use race_office::OutboxBell;
 use race_office::services::notifications;
 use race_office::services::push_deliveries::{self, Claimed, FailureClass, Outcome, Recipient};
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{self, PushOutcome};
 use crate::settings::PushSettings;
@@ -112,31 +112,30 @@ impl Worker {
     /// Queues what the log holds and sends every delivery due now, then returns. Tests
     /// call this with the background worker off, to assert step by step.
     pub async fn drain_once(&self) -> anyhow::Result<Drained> {
-        let (never, _) = watch::channel(false);
-        self.drain(&mut never.subscribe()).await
+        self.drain(&CancellationToken::new()).await
     }
 
     /// Drains whenever there may be work, until shutdown.
-    pub async fn run(self: Arc<Self>, bell: Arc<OutboxBell>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, bell: Arc<OutboxBell>, shutdown: CancellationToken) {
         loop {
-            if let Err(error) = self.drain(&mut shutdown).await {
+            if let Err(error) = self.drain(&shutdown).await {
                 tracing::error!(
                     error = format!("{error:#}"),
                     "push worker failed: will retry"
                 );
             }
-            if *shutdown.borrow() {
+            if shutdown.is_cancelled() {
                 break;
             }
             tokio::select! {
                 () = bell.push_rung() => {},
                 () = tokio::time::sleep(self.config.poll) => {},
-                _ = shutdown.changed() => break,
+                () = shutdown.cancelled() => break,
             }
         }
     }
 
-    async fn drain(&self, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<Drained> {
+    async fn drain(&self, shutdown: &CancellationToken) -> anyhow::Result<Drained> {
         let mut drained = Drained::default();
         loop {
             let (rows, queued) =
@@ -154,7 +153,7 @@ impl Worker {
 
     /// Claims and sends until nothing is due (or shutdown), keeping `concurrency` requests
     /// in flight; returns how many were attempted.
-    async fn send_due(&self, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<usize> {
+    async fn send_due(&self, shutdown: &CancellationToken) -> anyhow::Result<usize> {
         let mut alerts: HashMap<i64, Composed> = HashMap::new();
         let mut queue: VecDeque<Job> = VecDeque::new();
         let mut in_flight = FuturesUnordered::new();
@@ -166,7 +165,7 @@ impl Worker {
         // go to another instance within one lease.
         let mut renew = tokio::time::interval(self.config.lease / 3);
         renew.tick().await;
-        while !*shutdown.borrow() {
+        while !shutdown.is_cancelled() {
             // Keep the pipeline full: claim more before the queue runs dry.
             if !exhausted && queue.len() < self.config.concurrency {
                 match self.claim(&mut alerts).await {
@@ -212,7 +211,7 @@ impl Worker {
                         tracing::warn!(%error, "could not renew the push claims");
                     }
                 }
-                _ = shutdown.changed() => {}
+                () = shutdown.cancelled() => {}
             }
         }
         // Stopping or done: let requests in flight finish (briefly when stopping), record

@@ -1,16 +1,17 @@
 //! GraphQL over WebSocket at /graphql/ws, in either protocol of [`protocol`]. Written here
-//! rather than taken from async-graphql so that the close codes follow the protocols (4400
-//! malformed message, 4401 subscribe before the handshake, 4403 rejected or withdrawn
-//! credentials, 4408 no `connection_init` in time, 4409 duplicate operation id, 4429 a
-//! second `connection_init`, 1009 a message over the size limit, 1001 the server stopping)
-//! and so that subscribers share executions ([`crate::alerts::fanout`]).
+//! rather than taken from async-graphql so that the close codes follow the protocols
+//! ([`CloseCode`]: 4400 malformed message, 4401 subscribe before the handshake, 4403
+//! rejected or withdrawn credentials, 4408 no `connection_init` in time, 4409 duplicate
+//! operation id, 4429 a second `connection_init`, 1009 a message over the size limit, 1001
+//! the server stopping) and so that subscribers share executions
+//! ([`crate::alerts::fanout`]). Every frame sent is a [`ServerMessage`].
 //!
 //! One task per connection; its operations are streams polled by that task. A socket's
 //! credential is re-checked before a new operation once it is older than
 //! WS_AUTH_RECHECK_MS, and a withdrawn credential (sign-out, password reset, key
 //! revocation) closes the socket at once through the revocation registry.
 
-mod protocol;
+pub(crate) mod protocol;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,21 +21,23 @@ use async_graphql::Data;
 use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{SinkExt, StreamExt};
 use race_office::{ClientAddress, Viewer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::access_log::RequestId;
 use super::auth::resolve_viewer;
+use super::errors::Refusal;
 use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
+use crate::limits::window::OperationWindow;
 use crate::metrics;
 use crate::revocation::Registration;
-use protocol::{ClientMessage, Protocol};
+use protocol::{ClientMessage, CloseCode, Protocol, ServerMessage, failed_before_start};
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -44,18 +47,16 @@ pub async fn upgrade(
 ) -> Response {
     let client = client.map(|Extension(c)| c);
     if let Some(ClientAddress(address)) = client
-        && let Err(not_until) = state.ws_upgrades.check_key(&address)
+        && let Err(wait) = state.ws_upgrades.check(address)
     {
         metrics::rate_limited("ws_upgrades_per_address");
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
-        return refusal(
+        return Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
             "too many WebSocket connections from this address: try again later",
-            Some(race_office::error::retry_after_secs(wait)),
-        );
+        )
+        .retry_after(Some(race_office::error::retry_after_secs(wait)))
+        .into_response();
     }
     let slot = match client {
         Some(ClientAddress(address)) => {
@@ -66,12 +67,12 @@ pub async fn upgrade(
                 Some(slot) => Some(slot),
                 None => {
                     metrics::rate_limited("ws_sockets_per_address");
-                    return refusal(
+                    return Refusal::new(
                         StatusCode::TOO_MANY_REQUESTS,
                         "TOO_MANY_CONNECTIONS",
                         "this address holds as many WebSockets as it may (WS_MAX_SOCKETS_PER_ADDRESS): close one first",
-                        None,
-                    );
+                    )
+                    .into_response();
                 }
             }
         }
@@ -87,12 +88,12 @@ pub async fn upgrade(
         })
         .collect();
     let Some(protocol) = Protocol::negotiate(&offered) else {
-        return refusal(
+        return Refusal::new(
             StatusCode::BAD_REQUEST,
             "UNSUPPORTED_PROTOCOL",
             "offer the graphql-transport-ws (or legacy graphql-ws) sub-protocol",
-            None,
-        );
+        )
+        .into_response();
     };
     let limit = state.ws.max_message_bytes as usize;
     let mut ws = ws
@@ -106,9 +107,9 @@ pub async fn upgrade(
         ws.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
     let request_id = request_id.map_or_else(|| "-".to_owned(), |Extension(id)| id.0);
-    let sessions = state.sessions.clone();
+    let tasks = state.tasks.clone();
     ws.on_upgrade(move |socket| {
-        sessions.track_future(async move {
+        tasks.track_future(async move {
             // Counted against its address until the session ends.
             let _slot = slot;
             metrics::websocket_opened();
@@ -118,23 +119,6 @@ pub async fn upgrade(
             metrics::websocket_closed();
         })
     })
-}
-
-/// A refusal before the upgrade, as JSON with a code.
-fn refusal(status: StatusCode, code: &str, message: &str, retry_after: Option<u64>) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response();
-    if let Some(seconds) = retry_after
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 /// What an operation's stream yields.
@@ -168,20 +152,20 @@ struct Session {
     init_received: bool,
     operations: HashMap<Arc<str>, AbortHandle>,
     streams: SelectAll<Tagged>,
-    /// Operations started in the current minute, and when it began.
-    window: (Instant, u32),
+    /// Operations started in the current minute (WS_MAX_OPERATIONS_PER_MINUTE).
+    window: OperationWindow,
     /// Operations started in all, for the session's log line.
     started: u64,
 }
 
 enum Step {
     Continue,
-    Send(Value),
-    /// A frame already serialized (the hot path: one alert to every subscriber).
-    SendText(String),
-    /// A frame shared with other sockets (the same bytes, by reference count).
+    /// A frame of this socket's own.
+    Send(String),
+    /// A frame shared with other sockets (the same bytes, by reference count: the hot
+    /// path, one alert to every subscriber).
     SendShared(Utf8Bytes),
-    Close(u16, String),
+    Close(CloseCode, String),
 }
 
 /// A close frame's reason may hold at most 123 bytes (RFC 6455 5.5): longer, and the
@@ -205,6 +189,7 @@ impl Session {
         client: Option<ClientAddress>,
         request_id: String,
     ) -> Self {
+        let window = OperationWindow::new(state.ws.max_operations_per_minute);
         Self {
             state,
             protocol,
@@ -218,7 +203,7 @@ impl Session {
             init_received: false,
             operations: HashMap::new(),
             streams: SelectAll::new(),
-            window: (Instant::now(), 0),
+            window,
             started: 0,
         }
     }
@@ -226,7 +211,7 @@ impl Session {
     async fn run(mut self, socket: WebSocket) {
         tracing::info!(request_id = %self.request_id, protocol = self.protocol.name(), "websocket opened");
         let (mut sink, mut incoming) = socket.split();
-        let mut shutdown = self.state.shutdown.clone();
+        let shutdown = self.state.shutdown.clone();
         let init_timeout = tokio::time::sleep(self.state.ws.init_timeout);
         tokio::pin!(init_timeout);
         // Each socket's keep-alives start at its own moment in the first interval: sockets
@@ -240,7 +225,7 @@ impl Session {
         // Set when the server stops: each socket closes at its own moment in the window.
         let closing_at = tokio::time::sleep(Duration::MAX);
         tokio::pin!(closing_at);
-        let mut stopping = *shutdown.borrow();
+        let mut stopping = shutdown.is_cancelled();
         if stopping {
             closing_at.as_mut().reset(tokio::time::Instant::now());
         }
@@ -254,70 +239,65 @@ impl Session {
             };
             let step = tokio::select! {
                 () = &mut init_timeout, if self.data.is_none() => {
-                    Step::Close(4408, "Connection initialisation timeout".into())
+                    Step::Close(CloseCode::InitTimeout, "Connection initialisation timeout".into())
                 }
                 message = incoming.next() => match message {
                     // Boxed: the subscribe path's state lives only while a message is
                     // handled, not in every idle socket's task.
                     Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
-                    Some(Ok(Message::Binary(_))) => Step::Close(4400, "Binary messages are not supported".into()),
+                    Some(Ok(Message::Binary(_))) => Step::Close(CloseCode::BadRequest, "Binary messages are not supported".into()),
                     Some(Ok(Message::Close(frame))) => {
                         // Answer the client's close (RFC 6455 5.5.1): the reply is queued by
                         // the protocol and sent by this flush.
                         let _ = sink.close().await;
-                        close_code = frame.map_or(1005, |f| f.code);
+                        close_code = frame.map_or(CloseCode::NoStatus.into(), |f| f.code);
                         break;
                     }
                     Some(Ok(_)) => Step::Continue,
                     Some(Err(error)) if too_big(&error) => Step::Close(
-                        1009,
+                        CloseCode::TooBig,
                         format!("messages are limited to {} bytes", self.state.ws.max_message_bytes),
                     ),
-                    Some(Err(_)) => {
-                        close_code = 1006;
-                        break;
-                    }
-                    None => {
-                        close_code = 1006;
+                    Some(Err(_)) | None => {
+                        close_code = CloseCode::Abnormal.into();
                         break;
                     }
                 },
                 Some((id, event)) = self.streams.next(), if !self.streams.is_empty() => {
                     self.on_event(id, event)
                 }
-                () = revoked => Step::Close(4403, "Forbidden: the credential was withdrawn".into()),
-                _ = keepalive.tick(), if self.data.is_some() => Step::Send(self.protocol.keepalive()),
-                _ = shutdown.changed(), if !stopping => {
+                () = revoked => Step::Close(CloseCode::Forbidden, "Forbidden: the credential was withdrawn".into()),
+                _ = keepalive.tick(), if self.data.is_some() => self.send(ServerMessage::KeepAlive),
+                () = shutdown.cancelled(), if !stopping => {
                     stopping = true;
                     let spread = self.state.stopping.ws_spread;
                     let wait = spread.mul_f64(rand::random::<f64>());
                     closing_at.as_mut().reset(tokio::time::Instant::now() + wait);
                     Step::Continue
                 }
-                () = &mut closing_at => Step::Close(1001, "server shutting down".into()),
+                () = &mut closing_at => Step::Close(CloseCode::GoingAway, "server shutting down".into()),
             };
             let text = match step {
                 Step::Continue => continue,
-                Step::Send(value) => Utf8Bytes::from(value.to_string()),
-                Step::SendText(text) => Utf8Bytes::from(text),
+                Step::Send(text) => Utf8Bytes::from(text),
                 Step::SendShared(bytes) => bytes,
                 Step::Close(code, reason) => {
                     let frame = CloseFrame {
-                        code,
+                        code: code.into(),
                         reason: Utf8Bytes::from(close_reason(reason)),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
-                    if code == 1009 {
+                    if code == CloseCode::TooBig {
                         // The client may still be writing its oversized message; give it a
                         // moment to read the close before the connection is dropped.
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
-                    close_code = code;
+                    close_code = code.into();
                     break;
                 }
             };
             if sink.send(Message::Text(text)).await.is_err() {
-                close_code = 1006;
+                close_code = CloseCode::Abnormal.into();
                 break;
             }
         }
@@ -342,7 +322,7 @@ impl Session {
         };
         match message {
             ClientMessage::ConnectionInit { payload } => self.on_init(payload.as_ref()).await,
-            ClientMessage::Ping => Step::Send(self.protocol.pong()),
+            ClientMessage::Ping => self.send(ServerMessage::Pong),
             ClientMessage::Pong => Step::Continue,
             ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request).await,
             ClientMessage::Complete { id } => {
@@ -350,37 +330,49 @@ impl Session {
                     handle.abort();
                     self.operations_ended(1);
                     if self.protocol == Protocol::Legacy {
-                        return Step::Send(self.protocol.complete(&id));
+                        return self.send(ServerMessage::Complete { id: &id });
                     }
                 }
                 Step::Continue
             }
-            ClientMessage::Terminate => Step::Close(1000, "terminated".into()),
+            ClientMessage::Terminate => Step::Close(CloseCode::Normal, "terminated".into()),
+        }
+    }
+
+    /// Sends `message`, spelled in this socket's protocol.
+    fn send(&self, message: ServerMessage<'_>) -> Step {
+        match message.encode(self.protocol) {
+            Ok(text) => Step::Send(text),
+            Err(_) => Step::Close(
+                CloseCode::InternalError,
+                "could not encode a response".into(),
+            ),
         }
     }
 
     /// A message we cannot read: graphql-transport-ws closes, the legacy protocol says so.
     fn malformed(&self, reason: String) -> Step {
         match self.protocol {
-            Protocol::TransportWs => Step::Close(4400, reason),
-            Protocol::Legacy => {
-                Step::Send(json!({ "type": "error", "payload": { "message": reason } }))
-            }
+            Protocol::TransportWs => Step::Close(CloseCode::BadRequest, reason),
+            Protocol::Legacy => self.send(ServerMessage::ProtocolError { message: &reason }),
         }
     }
 
     fn forbidden(&self) -> Step {
         match self.protocol {
-            Protocol::TransportWs => Step::Close(4403, "Forbidden".into()),
-            Protocol::Legacy => Step::Send(
-                json!({ "type": "connection_error", "payload": { "message": "Forbidden" } }),
-            ),
+            Protocol::TransportWs => Step::Close(CloseCode::Forbidden, "Forbidden".into()),
+            Protocol::Legacy => self.send(ServerMessage::ConnectionError {
+                message: "Forbidden",
+            }),
         }
     }
 
     async fn on_init(&mut self, payload: Option<&Value>) -> Step {
         if self.init_received {
-            return Step::Close(4429, "Too many initialisation requests".into());
+            return Step::Close(
+                CloseCode::TooManyInitRequests,
+                "Too many initialisation requests".into(),
+            );
         }
         self.init_received = true;
         let token = protocol::init_token(payload).map(str::to_owned);
@@ -390,7 +382,10 @@ impl Session {
             Err(error) => {
                 // Our failure, not the client's credential: 1011 tells it to come back.
                 tracing::error!(%error, "could not look the connection's token up");
-                return Step::Close(1011, "could not check the credential: try again".into());
+                return Step::Close(
+                    CloseCode::InternalError,
+                    "could not check the credential: try again".into(),
+                );
             }
         };
         let Some(viewer) = viewer else {
@@ -401,7 +396,7 @@ impl Session {
             checked_at: Instant::now(),
         });
         self.set_viewer(viewer);
-        Step::Send(self.protocol.connection_ack())
+        self.send(ServerMessage::ConnectionAck)
     }
 
     fn set_viewer(&mut self, viewer: Viewer) {
@@ -446,10 +441,11 @@ impl Session {
 
     /// An `error` for one operation, with a code.
     fn refuse(&self, id: &str, code: &str, message: &str) -> Step {
-        Step::Send(self.protocol.error(
+        let errors = graphql_api::error::coded_response(code, message).errors;
+        self.send(ServerMessage::Error {
             id,
-            json!([{ "message": message, "extensions": { "code": code } }]),
-        ))
+            errors: &errors,
+        })
     }
 
     async fn on_subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
@@ -457,17 +453,20 @@ impl Session {
         let baseline = self.state.fanout.hub().last_seen();
         let Some(data) = self.data.clone() else {
             return match self.protocol {
-                Protocol::TransportWs => Step::Close(4401, "Unauthorized".into()),
-                Protocol::Legacy => Step::Send(
-                    json!({ "type": "error", "payload": { "message": "connection_init first" } }),
-                ),
+                Protocol::TransportWs => {
+                    Step::Close(CloseCode::Unauthorized, "Unauthorized".into())
+                }
+                Protocol::Legacy => self.send(ServerMessage::ProtocolError {
+                    message: "connection_init first",
+                }),
             };
         };
         if self.operations.contains_key(id.as_str()) {
             return match self.protocol {
-                Protocol::TransportWs => {
-                    Step::Close(4409, format!("Subscriber for {id} already exists"))
-                }
+                Protocol::TransportWs => Step::Close(
+                    CloseCode::SubscriberExists,
+                    format!("Subscriber for {id} already exists"),
+                ),
                 Protocol::Legacy => self.refuse(
                     &id,
                     "BAD_USER_INPUT",
@@ -486,10 +485,7 @@ impl Session {
                 ),
             );
         }
-        let (window_start, in_window) = self.window;
-        if window_start.elapsed() >= Duration::from_secs(60) {
-            self.window = (Instant::now(), 0);
-        } else if in_window >= self.state.ws.max_operations_per_minute {
+        if !self.window.take() {
             metrics::rate_limited("ws_operations");
             return self.refuse(
                 &id,
@@ -497,14 +493,14 @@ impl Session {
                 "too many operations on this socket: try again in a minute",
             );
         }
-        self.window.1 += 1;
         // Measured before anything parses it.
         if let Err(refusal) =
             graphql_api::graphql::document_guard::check(&request.query, &self.state.limits)
         {
-            let errors =
-                serde_json::to_value(vec![refusal.to_server_error()]).unwrap_or(Value::Null);
-            return Step::Send(self.protocol.error(&id, errors));
+            return self.send(ServerMessage::Error {
+                id: &id,
+                errors: &[refusal.to_server_error()],
+            });
         }
         if !self.credential_holds().await {
             return self.forbidden();
@@ -605,7 +601,7 @@ impl Session {
                 // The stream ended by itself (not by the client's complete): say so.
                 if self.operations.remove(&id).is_some() {
                     self.operations_ended(1);
-                    return Step::Send(self.protocol.complete(&id));
+                    return self.send(ServerMessage::Complete { id: &id });
                 }
                 Step::Continue
             }
@@ -614,24 +610,33 @@ impl Session {
                     .to_std()
                     .unwrap_or_default();
                 metrics::alert_reached("websocket", delay);
-                match frame.message(self.protocol.next_type(), &id) {
-                    Some(bytes) => Step::SendShared(bytes),
-                    None => Step::Close(1011, "could not encode a response".into()),
+                match frame.message(self.protocol, &id) {
+                    Ok(bytes) => Step::SendShared(bytes),
+                    Err(_) => Step::Close(
+                        CloseCode::InternalError,
+                        "could not encode a response".into(),
+                    ),
                 }
             }
             Event::Out(Out::Own(response)) | Event::Single(response)
                 if !failed_before_start(&response) =>
             {
-                match serde_json::to_string(&response) {
-                    Ok(payload) if payload.len() > self.state.response_max_bytes => {
+                match serde_json::value::to_raw_value(&response) {
+                    Ok(payload) if payload.get().len() > self.state.response_max_bytes => {
                         let limit = self.state.response_max_bytes;
                         self.on_event(
                             id,
                             Event::Out(Out::Failed(graphql_api::error::response_too_large(limit))),
                         )
                     }
-                    Ok(payload) => self.next_frame(&id, &payload),
-                    Err(_) => Step::Close(1011, "could not encode a response".into()),
+                    Ok(payload) => self.send(ServerMessage::Next {
+                        id: &id,
+                        payload: &payload,
+                    }),
+                    Err(_) => Step::Close(
+                        CloseCode::InternalError,
+                        "could not encode a response".into(),
+                    ),
                 }
             }
             Event::Out(Out::Own(response) | Out::Failed(response)) | Event::Single(response) => {
@@ -640,20 +645,11 @@ impl Session {
                     handle.abort();
                     self.operations_ended(1);
                 }
-                let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-                Step::Send(self.protocol.error(&id, errors))
+                self.send(ServerMessage::Error {
+                    id: &id,
+                    errors: &response.errors,
+                })
             }
-        }
-    }
-
-    /// A `next` (or legacy `data`) message around a payload serialized elsewhere.
-    fn next_frame(&self, id: &str, payload: &str) -> Step {
-        match serde_json::to_string(id) {
-            Ok(id) => Step::SendText(format!(
-                r#"{{"id":{id},"type":"{}","payload":{payload}}}"#,
-                self.protocol.next_type()
-            )),
-            Err(_) => Step::Close(1011, "could not encode a response".into()),
         }
     }
 }
@@ -667,10 +663,6 @@ fn timed_out(deadline: Duration) -> async_graphql::Response {
             deadline.as_millis()
         ),
     )
-}
-
-fn failed_before_start(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null && !response.errors.is_empty()
 }
 
 /// Whether a read failed because the client's message is over the size limit.

@@ -1,11 +1,15 @@
 //! The two GraphQL-over-WebSocket protocols: `graphql-transport-ws` (the graphql-ws
 //! library's) and the legacy `graphql-ws` (subscriptions-transport-ws). A client's text
 //! frame is parsed once into a [`ClientMessage`], whichever protocol it came in; the
-//! session matches on variants. Frames to the client are built here too, so each
-//! protocol's spelling lives in one place.
+//! session matches on variants. What the server says is a [`ServerMessage`], spelled per
+//! protocol by one function ([`ServerMessage::encode`], in the manner of Apollo Router's
+//! `protocols/websocket.rs`), and a socket is closed with a [`CloseCode`]: each protocol's
+//! spelling lives in this file and nowhere else.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use async_graphql::ServerError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 pub const LEGACY_WS: &str = "graphql-ws";
@@ -125,41 +129,217 @@ pub fn init_token(payload: Option<&Value>) -> Option<&str> {
     super::super::auth::bearer_or_bare(value)
 }
 
-/// Frames to the client, spelled per protocol.
-impl Protocol {
-    pub fn connection_ack(self) -> Value {
-        json!({ "type": "connection_ack" })
+/// What the server says to a client, whichever protocol it speaks; [`ServerMessage::encode`]
+/// spells it in that protocol. Every frame the server sends is one of these.
+#[derive(Debug, Clone, Copy)]
+pub enum ServerMessage<'a> {
+    /// The handshake's answer to `connection_init`.
+    ConnectionAck,
+    /// The server's keep-alive: `ping` (graphql-transport-ws) or `ka` (legacy).
+    KeepAlive,
+    /// The answer to a client's `ping`.
+    Pong,
+    /// One result of an operation: `next` (graphql-transport-ws) or `data` (legacy). The
+    /// payload is an answer serialized once, perhaps shared by many sockets.
+    Next { id: &'a str, payload: &'a RawValue },
+    /// An operation's errors; the operation is over. The payload is the list of errors
+    /// (graphql-transport-ws) or an object holding it (legacy).
+    Error {
+        id: &'a str,
+        errors: &'a [ServerError],
+    },
+    /// The operation is over.
+    Complete { id: &'a str },
+    /// Legacy only (graphql-transport-ws closes with [`CloseCode::Forbidden`] instead): the
+    /// handshake was refused.
+    ConnectionError { message: &'a str },
+    /// Legacy only (graphql-transport-ws closes instead): a message the server could not
+    /// take, outside any operation.
+    ProtocolError { message: &'a str },
+}
+
+/// A frame on the wire: `id`, `type`, `payload`, in that order, the optional ones left out.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<Payload<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Payload<'a> {
+    Raw(&'a RawValue),
+    Errors(&'a [ServerError]),
+    WrappedErrors { errors: &'a [ServerError] },
+    Message { message: &'a str },
+}
+
+impl ServerMessage<'_> {
+    /// The frame's text in `protocol`'s spelling: the one place either protocol's outgoing
+    /// messages are written.
+    pub fn encode(self, protocol: Protocol) -> Result<String, serde_json::Error> {
+        use Protocol::{Legacy, TransportWs};
+        let (id, kind, payload) = match (self, protocol) {
+            (Self::ConnectionAck, _) => (None, "connection_ack", None),
+            (Self::KeepAlive, TransportWs) => (None, "ping", None),
+            (Self::KeepAlive, Legacy) => (None, "ka", None),
+            (Self::Pong, _) => (None, "pong", None),
+            (Self::Next { id, payload }, TransportWs) => {
+                (Some(id), "next", Some(Payload::Raw(payload)))
+            }
+            (Self::Next { id, payload }, Legacy) => (Some(id), "data", Some(Payload::Raw(payload))),
+            (Self::Error { id, errors }, TransportWs) => {
+                (Some(id), "error", Some(Payload::Errors(errors)))
+            }
+            (Self::Error { id, errors }, Legacy) => {
+                (Some(id), "error", Some(Payload::WrappedErrors { errors }))
+            }
+            (Self::Complete { id }, _) => (Some(id), "complete", None),
+            (Self::ConnectionError { message }, _) => {
+                (None, "connection_error", Some(Payload::Message { message }))
+            }
+            (Self::ProtocolError { message }, _) => {
+                (None, "error", Some(Payload::Message { message }))
+            }
+        };
+        serde_json::to_string(&Wire { id, kind, payload })
+    }
+}
+
+/// The codes a socket is closed with: the protocols' own (4400 to 4429) and RFC 6455's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum CloseCode {
+    /// The legacy client's `connection_terminate` was honoured.
+    Normal = 1000,
+    /// The server is stopping.
+    GoingAway = 1001,
+    /// A close frame without a code (received, never sent).
+    NoStatus = 1005,
+    /// The connection ended without a close frame (recorded, never sent).
+    Abnormal = 1006,
+    /// A message over WS_MAX_MESSAGE_BYTES.
+    TooBig = 1009,
+    /// Our failure (the database away, an answer that cannot be encoded): come back.
+    InternalError = 1011,
+    /// A message that is not one of the protocol's, or a binary one.
+    BadRequest = 4400,
+    /// `subscribe` before the handshake.
+    Unauthorized = 4401,
+    /// Rejected or withdrawn credentials.
+    Forbidden = 4403,
+    /// No `connection_init` within WS_INIT_TIMEOUT_MS.
+    InitTimeout = 4408,
+    /// An operation id already in use on this socket.
+    SubscriberExists = 4409,
+    /// A second `connection_init`.
+    TooManyInitRequests = 4429,
+}
+
+impl From<CloseCode> for u16 {
+    fn from(code: CloseCode) -> u16 {
+        code as u16
+    }
+}
+
+/// An answer with errors and no data: the operation did not start, and the protocols say
+/// so with an `error` message rather than a `next`.
+pub fn failed_before_start(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null && !response.errors.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors() -> Vec<ServerError> {
+        graphql_api::error::coded_response("RATE_LIMITED", "slow down").errors
     }
 
-    /// The server's keep-alive: a ping (graphql-transport-ws) or `ka` (legacy).
-    pub fn keepalive(self) -> Value {
-        match self {
-            Self::TransportWs => json!({ "type": "ping" }),
-            Self::Legacy => json!({ "type": "ka" }),
+    #[test]
+    fn each_protocol_spells_the_servers_messages_its_own_way() {
+        let payload = RawValue::from_string(r#"{"data":{"x":1}}"#.to_owned()).unwrap();
+        let errors = errors();
+        let cases = [
+            (
+                ServerMessage::ConnectionAck,
+                r#"{"type":"connection_ack"}"#,
+                r#"{"type":"connection_ack"}"#,
+            ),
+            (
+                ServerMessage::KeepAlive,
+                r#"{"type":"ping"}"#,
+                r#"{"type":"ka"}"#,
+            ),
+            (
+                ServerMessage::Pong,
+                r#"{"type":"pong"}"#,
+                r#"{"type":"pong"}"#,
+            ),
+            (
+                ServerMessage::Next {
+                    id: "1",
+                    payload: &payload,
+                },
+                r#"{"id":"1","type":"next","payload":{"data":{"x":1}}}"#,
+                r#"{"id":"1","type":"data","payload":{"data":{"x":1}}}"#,
+            ),
+            (
+                ServerMessage::Error {
+                    id: "a\"b",
+                    errors: &errors,
+                },
+                r#"{"id":"a\"b","type":"error","payload":[{"message":"slow down","extensions":{"code":"RATE_LIMITED"}}]}"#,
+                r#"{"id":"a\"b","type":"error","payload":{"errors":[{"message":"slow down","extensions":{"code":"RATE_LIMITED"}}]}}"#,
+            ),
+            (
+                ServerMessage::Complete { id: "1" },
+                r#"{"id":"1","type":"complete"}"#,
+                r#"{"id":"1","type":"complete"}"#,
+            ),
+        ];
+        for (message, transport_ws, legacy) in cases {
+            assert_eq!(message.encode(Protocol::TransportWs).unwrap(), transport_ws);
+            assert_eq!(message.encode(Protocol::Legacy).unwrap(), legacy);
         }
+        assert_eq!(
+            ServerMessage::ConnectionError {
+                message: "Forbidden"
+            }
+            .encode(Protocol::Legacy)
+            .unwrap(),
+            r#"{"type":"connection_error","payload":{"message":"Forbidden"}}"#
+        );
+        assert_eq!(
+            ServerMessage::ProtocolError {
+                message: "connection_init first"
+            }
+            .encode(Protocol::Legacy)
+            .unwrap(),
+            r#"{"type":"error","payload":{"message":"connection_init first"}}"#
+        );
     }
 
-    pub fn pong(self) -> Value {
-        json!({ "type": "pong" })
-    }
-
-    pub fn complete(self, id: &str) -> Value {
-        json!({ "id": id, "type": "complete" })
-    }
-
-    /// An operation's errors (it ends).
-    pub fn error(self, id: &str, errors: Value) -> Value {
-        match self {
-            Self::TransportWs => json!({ "id": id, "type": "error", "payload": errors }),
-            Self::Legacy => json!({ "id": id, "type": "error", "payload": { "errors": errors } }),
-        }
-    }
-
-    /// The `type` of a result frame.
-    pub fn next_type(self) -> &'static str {
-        match self {
-            Self::TransportWs => "next",
-            Self::Legacy => "data",
+    #[test]
+    fn close_codes_are_the_protocols_numbers() {
+        let codes = [
+            (CloseCode::Normal, 1000),
+            (CloseCode::GoingAway, 1001),
+            (CloseCode::TooBig, 1009),
+            (CloseCode::InternalError, 1011),
+            (CloseCode::BadRequest, 4400),
+            (CloseCode::Unauthorized, 4401),
+            (CloseCode::Forbidden, 4403),
+            (CloseCode::InitTimeout, 4408),
+            (CloseCode::SubscriberExists, 4409),
+            (CloseCode::TooManyInitRequests, 4429),
+        ];
+        for (code, number) in codes {
+            assert_eq!(u16::from(code), number);
         }
     }
 }
