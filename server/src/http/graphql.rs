@@ -377,8 +377,13 @@ pub async fn get(
     }
     let params = match serde_urlencoded_params(&query) {
         Ok(params) => params,
-        Err(message) => {
-            return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
+        Err(why) => {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &why.to_string(),
+            );
         }
     };
     let mut request = params.into_request();
@@ -403,12 +408,21 @@ pub async fn get(
     execute(state, headers, client.map(|Extension(c)| c), request, media).await
 }
 
+/// Why a GET's query string is no GraphQL request.
+#[derive(Debug, thiserror::Error)]
+enum BadQueryString {
+    #[error("the query string is not a GraphQL request: {0}")]
+    Unreadable(async_graphql::ParseRequestError),
+    #[error("the query string has no `query` parameter")]
+    NoQuery,
+}
+
 /// The query string's parameters: `query`, and `variables` and `extensions` as JSON maps.
-fn serde_urlencoded_params(query: &str) -> Result<Params, String> {
-    let request = async_graphql::http::parse_query_string(query)
-        .map_err(|e| format!("the query string is not a GraphQL request: {e}"))?;
+fn serde_urlencoded_params(query: &str) -> Result<Params, BadQueryString> {
+    let request =
+        async_graphql::http::parse_query_string(query).map_err(BadQueryString::Unreadable)?;
     if request.query.is_empty() {
-        return Err("the query string has no `query` parameter".into());
+        return Err(BadQueryString::NoQuery);
     }
     Ok(Params {
         query: request.query,

@@ -119,13 +119,24 @@ fn examples(markdown: &str) -> Vec<Example> {
     steps
 }
 
+/// Where an answer first differs from its documentation, and how.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("at {path}: documented {documented}, answered {answered}")]
+struct Difference {
+    path: String,
+    documented: String,
+    answered: String,
+}
+
 /// Whether `actual` is what `documented` says, `…` standing for what varies; on a
 /// difference, the path to it.
-fn matches(documented: &Value, actual: &Value, path: &str) -> Result<(), String> {
+fn matches(documented: &Value, actual: &Value, path: &str) -> Result<(), Difference> {
     let differs = || {
-        Err(format!(
-            "at {path}: documented {documented}, answered {actual}"
-        ))
+        Err(Difference {
+            path: path.to_owned(),
+            documented: documented.to_string(),
+            answered: actual.to_string(),
+        })
     };
     match (documented, actual) {
         (Value::String(pattern), _) if pattern == &ANY.to_string() => Ok(()),
@@ -141,9 +152,11 @@ fn matches(documented: &Value, actual: &Value, path: &str) -> Result<(), String>
             let want_keys: Vec<_> = want.keys().collect();
             let got_keys: Vec<_> = got.keys().collect();
             if want_keys != got_keys {
-                return Err(format!(
-                    "at {path}: documented keys {want_keys:?}, answered {got_keys:?}"
-                ));
+                return Err(Difference {
+                    path: path.to_owned(),
+                    documented: format!("keys {want_keys:?}"),
+                    answered: format!("{got_keys:?}"),
+                });
             }
             want.iter()
                 .try_for_each(|(key, value)| matches(value, &got[key], &format!("{path}.{key}")))
@@ -473,9 +486,8 @@ fn an_answer_that_drifts_from_the_docs_is_caught() {
     assert_eq!(matches(&documented, &same, "answer"), Ok(()));
     let drifted = json!({ "data": { "signIn": { "token": "rdg_abc", "account": { "id": "7", "role": "RUNNER" } } } });
     assert!(
-        matches(&documented, &drifted, "answer")
-            .unwrap_err()
-            .contains("answer.data.signIn.account.role")
+        matches(&documented, &drifted, "answer").unwrap_err().path
+            == "answer.data.signIn.account.role"
     );
     let other_prefix = json!({ "data": { "signIn": { "token": "pk_abc", "account": { "id": "7", "role": "ORGANIZER" } } } });
     assert!(matches(&documented, &other_prefix, "answer").is_err());

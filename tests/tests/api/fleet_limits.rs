@@ -5,6 +5,16 @@
 
 use std::time::Duration;
 
+/// The `extensions.code` of a refused sign-in.
+#[derive(Debug, PartialEq, Eq)]
+struct Code(String);
+
+impl Code {
+    fn of(code: &str) -> Self {
+        Self(code.to_owned())
+    }
+}
+
 use gateway_tests::Gateway;
 use gateway_tests::redis::OwnRedis;
 use serde_json::{Value, json};
@@ -109,7 +119,7 @@ impl Fleet {
         email: &str,
         password: &str,
         device: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Code> {
         let body = self
             .post(
                 n,
@@ -120,10 +130,12 @@ impl Fleet {
             .await;
         match body["data"]["signIn"]["deviceToken"].as_str() {
             Some(device) => Ok(device.to_owned()),
-            None => Err(body["errors"][0]["extensions"]["code"]
-                .as_str()
-                .unwrap_or("?")
-                .to_owned()),
+            None => Err(Code(
+                body["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned(),
+            )),
         }
     }
 }
@@ -145,11 +157,11 @@ async fn wrong_passwords_spread_over_two_instances_meet_one_budget() {
     }
     let invalid = answers
         .iter()
-        .filter(|a| a.as_ref().err().map(String::as_str) == Some("INVALID_CREDENTIALS"))
+        .filter(|a| a.as_ref().err().map(|code| code.0.as_str()) == Some("INVALID_CREDENTIALS"))
         .count();
     assert_eq!(invalid, 10, "{answers:?}");
-    assert_eq!(answers[10], Err("RATE_LIMITED".to_owned()), "{answers:?}");
-    assert_eq!(answers[11], Err("RATE_LIMITED".to_owned()), "{answers:?}");
+    assert_eq!(answers[10], Err(Code::of("RATE_LIMITED")), "{answers:?}");
+    assert_eq!(answers[11], Err(Code::of("RATE_LIMITED")), "{answers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,19 +186,19 @@ async fn strangers_spending_an_account_do_not_lock_out_its_owner_s_browser() {
             fleet
                 .sign_in(n, &stranger, &email, "wrong guess", None)
                 .await,
-            Err("INVALID_CREDENTIALS".to_owned())
+            Err(Code::of("INVALID_CREDENTIALS"))
         );
     }
     assert_eq!(
         fleet
             .sign_in(1, "203.0.113.99", &email, "wrong guess", None)
             .await,
-        Err("RATE_LIMITED".to_owned())
+        Err(Code::of("RATE_LIMITED"))
     );
     // A browser without the device token is refused, even with the right password...
     assert_eq!(
         fleet.sign_in(0, home, &email, PASSWORD, None).await,
-        Err("RATE_LIMITED".to_owned())
+        Err(Code::of("RATE_LIMITED"))
     );
     // ...the owner's browser, which signed in before, is not, on either instance.
     let again = fleet
@@ -208,7 +220,7 @@ async fn strangers_spending_an_account_do_not_lock_out_its_owner_s_browser() {
         fleet
             .sign_in(1, home, &email, PASSWORD, Some("device_forged.AAAA"))
             .await,
-        Err("RATE_LIMITED".to_owned())
+        Err(Code::of("RATE_LIMITED"))
     );
 }
 
@@ -284,10 +296,10 @@ async fn with_redis_away_each_instance_still_limits_and_says_so() {
     }
     assert_eq!(
         answers[9],
-        Err("INVALID_CREDENTIALS".to_owned()),
+        Err(Code::of("INVALID_CREDENTIALS")),
         "{answers:?}"
     );
-    assert_eq!(answers[10], Err("RATE_LIMITED".to_owned()), "{answers:?}");
+    assert_eq!(answers[10], Err(Code::of("RATE_LIMITED")), "{answers:?}");
     assert!(
         fleet
             .a

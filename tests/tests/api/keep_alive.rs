@@ -19,15 +19,27 @@ fn host_port(app: &TestApp) -> String {
     app.address.trim_start_matches("http://").to_owned()
 }
 
+/// Why a connection did not end cleanly.
+#[derive(Debug, thiserror::Error)]
+enum NotClosed {
+    #[error("still open after {0:?}")]
+    StillOpen(Duration),
+    #[error("{error} after {received:?}")]
+    Reset {
+        error: std::io::Error,
+        received: Vec<u8>,
+    },
+}
+
 /// Reads until the gateway closes (a reset is an error) or `within` passes.
-async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Result<String, String> {
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Result<String, NotClosed> {
     let mut received = Vec::new();
     let mut buffer = [0_u8; 4096];
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
-            Err(_) => return Err(format!("still open after {within:?}")),
-            Ok(Err(error)) => return Err(format!("{error} after {received:?}")),
+            Err(_) => return Err(NotClosed::StillOpen(within)),
+            Ok(Err(error)) => return Err(NotClosed::Reset { error, received }),
             Ok(Ok(0)) => return Ok(String::from_utf8_lossy(&received).into_owned()),
             Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
         }

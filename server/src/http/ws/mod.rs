@@ -318,7 +318,7 @@ impl Session {
     async fn on_text(&mut self, text: &str) -> Step {
         let message = match ClientMessage::parse(self.protocol, text) {
             Ok(message) => message,
-            Err(reason) => return self.malformed(reason),
+            Err(reason) => return self.malformed(reason.to_string()),
         };
         match message {
             ClientMessage::ConnectionInit { payload } => self.on_init(payload.as_ref()).await,

@@ -81,9 +81,21 @@ enum LegacyMessage {
     ConnectionTerminate {},
 }
 
+/// Why a client's text frame is no message of its protocol: the reason the socket closes
+/// with (4400), in the words graphql-ws clients know.
+#[derive(Debug, thiserror::Error)]
+pub enum BadMessage {
+    #[error("Invalid message received: {0}")]
+    Invalid(serde_json::Error),
+    #[error("An operation needs an id")]
+    NoId,
+    #[error("Invalid subscribe payload: {0}")]
+    Payload(serde_json::Error),
+}
+
 impl ClientMessage {
-    /// Parses a text frame; the error is the reason to give the client.
-    pub fn parse(protocol: Protocol, text: &str) -> Result<Self, String> {
+    /// Parses a text frame.
+    pub fn parse(protocol: Protocol, text: &str) -> Result<Self, BadMessage> {
         let message = match protocol {
             Protocol::TransportWs => match serde_json::from_str(text) {
                 Ok(TransportWsMessage::ConnectionInit { payload }) => {
@@ -93,26 +105,26 @@ impl ClientMessage {
                 Ok(TransportWsMessage::Pong {}) => Self::Pong,
                 Ok(TransportWsMessage::Subscribe { id, payload }) => subscribe(id, payload)?,
                 Ok(TransportWsMessage::Complete { id }) => Self::Complete { id },
-                Err(error) => return Err(format!("Invalid message received: {error}")),
+                Err(error) => return Err(BadMessage::Invalid(error)),
             },
             Protocol::Legacy => match serde_json::from_str(text) {
                 Ok(LegacyMessage::ConnectionInit { payload }) => Self::ConnectionInit { payload },
                 Ok(LegacyMessage::Start { id, payload }) => subscribe(id, payload)?,
                 Ok(LegacyMessage::Stop { id }) => Self::Complete { id },
                 Ok(LegacyMessage::ConnectionTerminate {}) => Self::Terminate,
-                Err(error) => return Err(format!("Invalid message received: {error}")),
+                Err(error) => return Err(BadMessage::Invalid(error)),
             },
         };
         Ok(message)
     }
 }
 
-fn subscribe(id: String, payload: Value) -> Result<ClientMessage, String> {
+fn subscribe(id: String, payload: Value) -> Result<ClientMessage, BadMessage> {
     if id.is_empty() {
-        return Err("An operation needs an id".into());
+        return Err(BadMessage::NoId);
     }
     let request: async_graphql::Request =
-        serde_json::from_value(payload).map_err(|e| format!("Invalid subscribe payload: {e}"))?;
+        serde_json::from_value(payload).map_err(BadMessage::Payload)?;
     Ok(ClientMessage::Subscribe {
         id,
         request: Box::new(request),
