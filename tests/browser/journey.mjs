@@ -8,6 +8,8 @@
 //                      keys the mock can decrypt with
 //   ORGANIZER_EMAIL, ORGANIZER_PASSWORD   an organizer of both races
 //   RACE_A, RACE_B     slugs of two upcoming races with open registration
+//   RACE_YEAR          the year they are held in (the demo's next race moves with the day
+//                      it is seeded), for the date race B is rescheduled to
 //   SCREENSHOT_DIR     where the screenshots go
 //   CHROMIUM           the browser (default /usr/bin/chromium)
 //   SIGN_UP_ANSWER     what the gateway's signUp answers, whatever happened
@@ -35,6 +37,7 @@ const SUBSCRIPTION = JSON.parse(env('PUSH_SUBSCRIPTION'));
 const ORGANIZER = { email: env('ORGANIZER_EMAIL'), password: env('ORGANIZER_PASSWORD') };
 const RACE_A = env('RACE_A');
 const RACE_B = env('RACE_B');
+const RACE_YEAR = env('RACE_YEAR');
 const SHOTS = env('SCREENSHOT_DIR');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 
@@ -371,7 +374,7 @@ async function journey(browser) {
     await server.close().catch(() => {});
   }
   await runner.getByText('Reconnecting…').waitFor();
-  await announce(organizer, RACE_B, 'RESCHEDULED', RESCHEDULE_REASON, '2027-06-19T20:30');
+  await announce(organizer, RACE_B, 'RESCHEDULED', RESCHEDULE_REASON, `${RACE_YEAR}-06-19T20:30`);
   gateway.down = false;
   const downFor = Date.now();
   await runner.locator('#banner').getByText(RESCHEDULE_REASON).waitFor({ timeout: 15_000 });
@@ -384,7 +387,7 @@ async function journey(browser) {
   );
   await runner
     .locator(`#race-${RACE_B} .facts`)
-    .getByText('19 June 2027 at 20:30 (Asia/Almaty)')
+    .getByText(`19 June ${RACE_YEAR} at 20:30 (Asia/Almaty)`)
     .waitFor();
   log('the rescheduled start reads as the organizer typed it, in the race\'s zone');
 

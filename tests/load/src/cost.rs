@@ -1,4 +1,4 @@
-//! Load tool: what a hostile document can still cost. On the demo's 2027 race given 40
+//! Load tool: what a hostile document can still cost. On the demo's upcoming race given 40
 //! distances (36 written straight to the database, past the 30 an organizer may add, as old
 //! rows would be), it times:
 //!
@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_tests::{Gateway, TestDatabase, post_graphql};
+use gateway_tests::{Gateway, TestDatabase, marathon, post_graphql};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -39,7 +39,6 @@ pub struct Args {
     postgres: crate::Postgres,
 }
 
-const RACE: &str = "almaty-marathon-2027";
 const DEEPEST: &str =
     "query($e: ID!) { event(id: $e) { distances { event { distances { name } } } } }";
 const ONE_LEVEL_MORE: &str = "query($e: ID!) { event(id: $e) { distances { event { distances { event { distances { name } } } } } } }";
@@ -177,8 +176,7 @@ async fn change(
     if !changed["errors"].is_null() {
         return Err(anyhow!("changeEventStatus: {changed}"));
     }
-    let plain =
-        json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id name status } }" });
+    let plain = json!({ "query": format!("{{ eventBySlug(slug: \"{}\") {{ id name status }} }}", marathon()) });
     let (plain_took, _, _) = timed(client, &gateway.address, &plain).await?;
     for socket in sockets.iter_mut() {
         for _ in 0..per_socket {
@@ -202,7 +200,7 @@ async fn change(
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let (scratch, db) = TestDatabase::postgres_with_demo(&args.postgres.url, "gw_cost").await?;
     let race = entities::event::Entity::find()
-        .filter(entities::event::Column::Slug.eq(RACE))
+        .filter(entities::event::Column::Slug.eq(marathon()))
         .one(&db)
         .await?
         .context("no demo race")?;
@@ -234,7 +232,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &client,
         &gateway.address,
         None,
-        &json!({ "query": format!("{{ eventBySlug(slug: \"{RACE}\") {{ id distances {{ id }} }} }}") }),
+        &json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { id distances { id } } }",
+                 "variables": { "s": marathon() } }),
     )
     .await?;
     let event_id = event["data"]["eventBySlug"]["id"]

@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use gateway_tests::{Gateway, TestDatabase, gateway_binary};
+use gateway_tests::{Gateway, TestDatabase, gateway_binary, marathon};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -297,7 +297,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             &client,
             &gateways[0].address,
             None,
-            &json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id } }" }),
+            &json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { id } }", "variables": { "s": marathon() } }),
         )
         .await?;
         body["data"]["eventBySlug"]["id"]

@@ -3,8 +3,8 @@
 //!     cargo build --release --workspace && ./target/release/load push-fanout --subscriptions 18000
 //!
 //! Seeds the demo data in a scratch PostgreSQL database, inserts N runners each with a
-//! browser-like push subscription to the Almaty Marathon 2027 (keys made by the mock
-//! push service, rows inserted directly: the subscribe path is covered by the tests),
+//! browser-like push subscription to the demo's upcoming Almaty Marathon (keys made by the
+//! mock push service, rows inserted directly: the subscribe path is covered by the tests),
 //! starts the release gateway (one instance, in-process bus), cancels the race, and
 //! waits until the mock push service has accepted all N messages. The mock verifies every
 //! request's VAPID token (each distinct token once) and decrypts one body in
@@ -23,7 +23,7 @@ use anyhow::{Context, anyhow};
 use std::time::{Duration, Instant};
 
 use gateway_tests::push_service::MockPushService;
-use gateway_tests::{Gateway, TestDatabase, post_graphql};
+use gateway_tests::{Gateway, TestDatabase, marathon, post_graphql};
 use sea_orm::{EntityTrait, Set};
 use serde_json::json;
 
@@ -50,12 +50,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let postgres = args.postgres.url;
 
     let (scratch, db) = TestDatabase::postgres_with_demo(&postgres, "gw_push_fanout").await?;
+    let slug = marathon();
     let event = entities::event::Entity::find()
         .all(&db)
         .await?
         .into_iter()
-        .find(|e| e.slug == "almaty-marathon-2027")
-        .context("no 2027 event")?;
+        .find(|e| e.slug == slug)
+        .with_context(|| format!("no event {slug} in the demo"))?;
 
     let mock = MockPushService::start(decrypt_every).await?;
     let setup = Instant::now();

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway_tests::{Gateway, TestDatabase, post_graphql, runner_tokens};
+use gateway_tests::{
+    Gateway, TestDatabase, marathon_date, marathon_year, post_graphql, runner_tokens,
+};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 use crate::percentile_ms;
@@ -82,7 +84,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &url,
         Some(&organizer_token),
         "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
-        json!({ "input": { "slug": "rush-2027", "name": "Rush 2027", "venue": "Almaty", "startsAt": "2027-04-18T03:00:00Z",
+        // On the demo race's day, so always ahead.
+        json!({ "input": { "slug": format!("rush-{}", marathon_year()), "name": format!("Rush {}", marathon_year()), "venue": "Almaty",
+                "startsAt": format!("{}T03:00:00Z", marathon_date(4, 18)),
                 "timeZone": "Asia/Almaty", "capacity": runners, "registrationState": "OPEN" } }),
     )
     .await?;

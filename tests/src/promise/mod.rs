@@ -5,10 +5,10 @@
 //! a few hundred (phones in the test's process).
 //!
 //! A run: a scratch PostgreSQL database with the demo data; a Redis of its own; two
-//! gateway instances; N runners registered for the 2027 race, each with a phone (a
-//! `myNotifications` subscriber that reconnects like the runner page) on one of the
-//! instances and a Web Push subscription at the mock push service; the cancellation on
-//! instance 0; the fault, `fault_at` after the mutation's answer; then a window to see
+//! gateway instances; N runners registered for the demo's upcoming race, each with a
+//! phone (a `myNotifications` subscriber that reconnects like the runner page) on one of
+//! the instances and a Web Push subscription at the mock push service; the cancellation
+//! on instance 0; the fault, `fault_at` after the mutation's answer; then a window to see
 //! who heard.
 
 pub mod fault;
@@ -142,8 +142,6 @@ impl Report {
         );
     }
 }
-
-const RACE: &str = "almaty-marathon-2027";
 
 pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let started = Instant::now();
@@ -439,11 +437,11 @@ async fn setup_runners(db: &DatabaseConnection, prefix: &str, n: usize) -> anyho
     let event = entities::event::Entity::find()
         .filter(<entities::event::Column as sea_orm::ColumnTrait>::eq(
             &entities::event::Column::Slug,
-            RACE,
+            crate::demo::marathon(),
         ))
         .one(db)
         .await?
-        .context("no 2027 race")?;
+        .with_context(|| format!("no race {} in the demo", crate::demo::marathon()))?;
     let distance = entities::distance::Entity::find()
         .filter(<entities::distance::Column as sea_orm::ColumnTrait>::eq(
             &entities::distance::Column::EventId,

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Registered, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Backend, Registered, TestApp, marathon, marathon_date, marathon_name, spawn_app, spawn_app_with,
+};
 use crate::on_both_databases;
 use crate::registrations::register;
 use crate::ws_client::{LEGACY, Received, TRANSPORT, Ws};
@@ -37,8 +39,9 @@ async fn replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones(b
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let women = app.event_id("womens-and-childrens-race-2020").await;
+    let may_16 = marathon_date(5, 16);
     change(
         (&app, &organizer),
         &event,
@@ -60,7 +63,7 @@ async fn replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones(b
         &event,
         "RESCHEDULED",
         "Moved to May",
-        Some("2027-05-16T03:00:00Z"),
+        Some(&format!("{may_16}T03:00:00Z")),
     )
     .await;
     change(
@@ -98,11 +101,11 @@ async fn replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones(b
     );
     assert_eq!(
         first["data"]["eventStatusChanged"]["startsAt"],
-        "2027-05-16T03:00:00+00:00"
+        format!("{may_16}T03:00:00+00:00")
     );
     assert_eq!(
         first["data"]["eventStatusChanged"]["event"]["name"],
-        "Almaty Marathon 2027"
+        marathon_name()
     );
     let second = ws.payload("1").await;
     assert_eq!(second["data"]["eventStatusChanged"]["status"], "SCHEDULED");
@@ -181,7 +184,7 @@ async fn a_runner_hears_about_their_race_and_their_refund_only(backend: Backend)
         token: runner,
         registration,
     } = app
-        .registered_runner("runner@example.kz", "almaty-marathon-2027", 1)
+        .registered_runner("runner@example.kz", &marathon(), 1)
         .await;
     let other = app.sign_up_runner("other@example.kz").await;
     // Both run a later race too, whose change is the sentinel at the end.
@@ -209,7 +212,7 @@ async fn a_runner_hears_about_their_race_and_their_refund_only(backend: Backend)
     .await;
     change(
         (&app, &organizer),
-        &app.event_id("almaty-marathon-2027").await,
+        &app.event_id(&marathon()).await,
         "CANCELLED",
         "Ban",
         None,
@@ -222,7 +225,7 @@ async fn a_runner_hears_about_their_race_and_their_refund_only(backend: Backend)
     );
     assert_eq!(
         cancelled["data"]["myNotifications"]["eventStatusChange"]["event"]["slug"],
-        "almaty-marathon-2027"
+        marathon()
     );
 
     let filed = app
@@ -342,7 +345,7 @@ async fn the_legacy_protocol_handshakes_and_streams() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let mut ws = Ws::init(&app.ws_url(), LEGACY, None).await;
     ws.subscribe(LEGACY, "7", STATUS_CHANGED, json!({ "e": event }))
         .await;
@@ -375,7 +378,7 @@ async fn a_named_subscription_sent_without_its_operation_name_is_live() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     let named = STATUS_CHANGED.replacen("subscription(", "subscription RaceStatus(", 1);
     ws.subscribe(TRANSPORT, "s", &named, json!({ "e": event }))
@@ -396,12 +399,12 @@ async fn the_page_s_own_subscription_hears_a_cancellation() {
     let app = spawn_app(Backend::Sqlite).await;
     app.seed_demo().await;
     let token = app.runner_tokens(1).await.remove(0);
-    let distances = app.distance_ids("almaty-marathon-2027").await;
+    let distances = app.distance_ids(&marathon()).await;
     register(&app, &token, &distances[0]).await;
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let page = include_str!("../../../server/web/api.js");
     let start = page.find("subscription MyNotifications").unwrap();
     let document = &page[start..start + page[start..].find('`').unwrap()];
@@ -419,6 +422,6 @@ async fn the_page_s_own_subscription_hears_a_cancellation() {
     );
     assert_eq!(
         notification["eventStatusChange"]["event"]["slug"],
-        "almaty-marathon-2027"
+        marathon()
     );
 }

@@ -11,7 +11,7 @@ use gateway_tests::redis::{OwnRedis, RefusingPort};
 use serde_json::json;
 
 use crate::alerts::{CHANGE_STATUS, STATUS_CHANGED};
-use crate::helpers::{Backend, TestDatabase, unique_name};
+use crate::helpers::{Backend, TestDatabase, marathon, marathon_name, unique_name};
 use crate::ws_client::{TRANSPORT, Ws};
 
 /// A demo database (migrated and seeded) and an organizer's token on it.
@@ -130,7 +130,7 @@ async fn a_subscriber_on_instance_b_hears_a_cancellation_made_on_instance_a() {
     let prefix = unique_name("gwcluster");
     let a = instance(&database, &redis.url(), &prefix, &[]).await;
     let b = instance(&database, &redis.url(), &prefix, &[]).await;
-    let event = event_id(&a, "almaty-marathon-2027").await;
+    let event = event_id(&a, &marathon()).await;
     let mut ws = Ws::init(&ws_url(&b), TRANSPORT, None).await;
     ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
         .await;
@@ -154,7 +154,7 @@ async fn a_subscriber_on_instance_b_hears_a_cancellation_made_on_instance_a() {
     assert_eq!(payload["data"]["eventStatusChanged"]["status"], "CANCELLED");
     assert_eq!(
         payload["data"]["eventStatusChanged"]["event"]["name"],
-        "Almaty Marathon 2027"
+        marathon_name()
     );
 }
 
@@ -167,7 +167,7 @@ async fn changes_made_while_redis_restarts_are_all_delivered() {
     let gateway = Gateway::start_logged(&env, "warn")
         .await
         .expect("gateway instance starts");
-    let event = event_id(&gateway, "almaty-marathon-2027").await;
+    let event = event_id(&gateway, &marathon()).await;
     let mut ws = Ws::init(&ws_url(&gateway), TRANSPORT, None).await;
     ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
         .await;
@@ -203,7 +203,7 @@ async fn changes_made_after_client_kill_are_all_delivered() {
     let (database, organizer) = demo_database().await;
     let redis = OwnRedis::start().await.expect("redis-server starts");
     let gateway = instance(&database, &redis.url(), &unique_name("gwkill"), &[]).await;
-    let event = event_id(&gateway, "almaty-marathon-2027").await;
+    let event = event_id(&gateway, &marathon()).await;
     let mut ws = Ws::init(&ws_url(&gateway), TRANSPORT, None).await;
     ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
         .await;
@@ -270,7 +270,7 @@ async fn a_change_left_unpublished_by_a_dead_instance_is_published_by_another() 
         &[("INSTANCE_ID", "instance-b"), ("RELAY_POLL_MS", "1000")],
     )
     .await;
-    let event = event_id(&b, "almaty-marathon-2027").await;
+    let event = event_id(&b, &marathon()).await;
     let mut ws = Ws::init(&ws_url(&b), TRANSPORT, None).await;
     ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
         .await;

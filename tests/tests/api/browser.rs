@@ -24,7 +24,9 @@ use race_office::services::sign_up::SIGN_UP_ANSWER;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::helpers::{Backend, CONFIRM_SUBJECT, TestApp, mails, spawn_app_with, token_in};
+use crate::helpers::{
+    Backend, CONFIRM_SUBJECT, TestApp, mails, marathon, marathon_year, spawn_app_with, token_in,
+};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const ORGANIZER_EMAIL: &str = "director@almaty-marathon.kz";
@@ -114,15 +116,17 @@ async fn answer(app: &TestApp, question: &str) -> Value {
     json!({ "link": at_gateway, "token": token })
 }
 
-/// A second upcoming race of the same organizer, open for registration.
+/// A second upcoming race of the same organizer, open for registration, in June of the
+/// demo race's year.
 async fn night_run(app: &TestApp, organizer: &str) -> String {
+    let year = marathon_year();
     let created = app
         .ok(
             Some(organizer),
             "mutation($input: CreateEventInput!) { createEvent(input: $input) { id slug } }",
             json!({ "input": {
-                "slug": "almaty-night-run-2027", "name": "Almaty Night Run 2027",
-                "venue": "Almaty, Medeu", "startsAt": "2027-06-12T15:00:00Z",
+                "slug": format!("almaty-night-run-{year}"), "name": format!("Almaty Night Run {year}"),
+                "venue": "Almaty, Medeu", "startsAt": format!("{year}-06-12T15:00:00Z"),
                 "timeZone": "Asia/Almaty", "capacity": 3000, "registrationState": "OPEN" } }),
         )
         .await;
@@ -196,8 +200,9 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         )
         .env("ORGANIZER_EMAIL", ORGANIZER_EMAIL)
         .env("ORGANIZER_PASSWORD", ORGANIZER_PASSWORD)
-        .env("RACE_A", "almaty-marathon-2027")
+        .env("RACE_A", marathon())
         .env("RACE_B", &race_b)
+        .env("RACE_YEAR", marathon_year().to_string())
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", CHROMIUM)
         .env("SIGN_UP_ANSWER", SIGN_UP_ANSWER)

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, error_code, spawn_app};
+use crate::helpers::{Backend, error_code, marathon, marathon_year, spawn_app};
 use crate::on_both_databases;
 
 async fn the_programme_shows_five_projects_in_2020_and_seventeen_before(backend: Backend) {
@@ -156,9 +156,10 @@ async fn organizers_create_and_update_projects(backend: Backend) {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let create = "mutation($input: CharityProjectInput!) { createCharityProject(input: $input) { id year status target { amount } } }";
-    let input = json!({ "eventId": event, "beneficiary": "Almaty Children's Rehabilitation Centre", "city": "Almaty", "year": 2027,
+    let year = marathon_year();
+    let input = json!({ "eventId": event, "beneficiary": "Almaty Children's Rehabilitation Centre", "city": "Almaty", "year": year,
                         "target": { "amount": "5000000", "currency": "KZT" } });
     let created = app
         .ok(Some(&organizer), create, json!({ "input": input }))
@@ -167,13 +168,14 @@ async fn organizers_create_and_update_projects(backend: Backend) {
     let id = created["createCharityProject"]["id"].as_str().unwrap();
     let mut done = input.clone();
     done["status"] = json!("COMPLETED");
-    done["report"] = json!("Delivered in May 2027.");
+    let report = format!("Delivered in May {year}.");
+    done["report"] = json!(report);
     let updated = app
         .ok(Some(&organizer), "mutation($id: ID!, $input: CharityProjectInput!) { updateCharityProject(id: $id, input: $input) { status report } }", json!({ "id": id, "input": done }))
         .await;
     assert_eq!(
         updated["updateCharityProject"],
-        json!({ "status": "COMPLETED", "report": "Delivered in May 2027." })
+        json!({ "status": "COMPLETED", "report": report })
     );
     let mut bad = input.clone();
     bad["year"] = json!(1800);

@@ -6,7 +6,9 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDatabase, error_code, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, TestDatabase, error_code, marathon, marathon_year, spawn_app,
+};
 use crate::on_both_databases;
 
 const UPDATE: &str = "mutation($id: ID!, $input: CharityProjectInput!) {
@@ -104,12 +106,12 @@ async fn only_the_owning_organization_changes_a_project_or_records_gifts(backend
         .await;
 
     // A project the club creates for the marathon it co-organizes is the club's.
-    let marathon = app.event_id("almaty-marathon-2027").await;
+    let marathon_id = app.event_id(&marathon()).await;
     let created = app
         .ok(
             Some(&club),
             CREATE,
-            json!({ "input": { "eventId": marathon, "beneficiary": "Club kids", "city": "Almaty", "year": 2027,
+            json!({ "input": { "eventId": marathon_id, "beneficiary": "Club kids", "city": "Almaty", "year": marathon_year(),
                     "target": { "amount": "1000.00", "currency": "KZT" } } }),
         )
         .await;
@@ -129,7 +131,7 @@ async fn only_the_owning_organization_changes_a_project_or_records_gifts(backend
         .graphql(
             Some(&sponsor),
             CREATE,
-            json!({ "input": { "eventId": marathon, "beneficiary": "Sponsor kids", "city": "Almaty", "year": 2027,
+            json!({ "input": { "eventId": marathon_id, "beneficiary": "Sponsor kids", "city": "Almaty", "year": marathon_year(),
                     "target": { "amount": "1000.00", "currency": "KZT" } } }),
         )
         .await;
@@ -156,14 +158,14 @@ async fn amounts_are_bounded_and_public_totals_stay_exact(backend: Backend) {
     let fund = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let marathon = app.event_id("almaty-marathon-2027").await;
+    let marathon_id = app.event_id(&marathon()).await;
     let mut projects = Vec::new();
     for name in ["Big target one", "Big target two"] {
         let created = app
             .ok(
                 Some(&fund),
                 CREATE,
-                json!({ "input": { "eventId": marathon, "beneficiary": name, "city": "Almaty", "year": 2030,
+                json!({ "input": { "eventId": marathon_id, "beneficiary": name, "city": "Almaty", "year": 2030,
                         "target": { "amount": MAX_KZT, "currency": "KZT" } } }),
             )
             .await;
@@ -198,7 +200,7 @@ async fn amounts_are_bounded_and_public_totals_stay_exact(backend: Backend) {
             .graphql(
                 Some(&fund),
                 "mutation($e: ID!, $a: String!) { addDistance(eventId: $e, input: { name: \"Ultra\", lengthMeters: 100000, fee: { amount: $a, currency: \"KZT\" } }) { id } }",
-                json!({ "e": marathon, "a": over }),
+                json!({ "e": marathon_id, "a": over }),
             )
             .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{over}: {body}");
@@ -221,7 +223,7 @@ async fn amounts_are_bounded_and_public_totals_stay_exact(backend: Backend) {
             .await;
     }
     let first: i64 = projects[0].parse().unwrap();
-    let event: i64 = marathon.parse().unwrap();
+    let event: i64 = marathon_id.parse().unwrap();
     insert_max_gifts(&app.db, first, event, 9_299).await;
 
     let summary = app
@@ -254,7 +256,7 @@ async fn amounts_are_bounded_and_public_totals_stay_exact(backend: Backend) {
         .ok(
             Some(&fund),
             "query($e: ID!) { participationStats(eventId: $e) { charityRaised { donations amounts { amount currency } } } }",
-            json!({ "e": marathon }),
+            json!({ "e": marathon_id }),
         )
         .await;
     assert_eq!(

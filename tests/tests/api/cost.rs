@@ -7,11 +7,9 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, error_code, marathon, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 use crate::ws_client::{Received, TRANSPORT, Ws};
-
-const RACE: &str = "almaty-marathon-2027";
 
 /// Three levels of distances: 30 × 30 × 30 names, priced 27,931.
 const THREE_LEVELS: &str = "query($e: ID!) { event(id: $e) { distances { event { distances { event { distances { name } } } } } } }";
@@ -19,12 +17,12 @@ const THREE_LEVELS: &str = "query($e: ID!) { event(id: $e) { distances { event {
 const TWO_LEVELS: &str =
     "query($e: ID!) { event(id: $e) { distances { event { distances { name } } } } }";
 
-/// The demo's 2027 race with 40 distances: 36 written straight to the database, past the
-/// bound an organizer meets, as rows from before the bound would be.
+/// The demo's upcoming race with 40 distances: 36 written straight to the database, past
+/// the bound an organizer meets, as rows from before the bound would be.
 async fn race_with_forty_distances(app: &TestApp) -> String {
     app.seed_demo().await;
     let race = entities::event::Entity::find()
-        .filter(entities::event::Column::Slug.eq(RACE))
+        .filter(entities::event::Column::Slug.eq(marathon()))
         .one(&app.db)
         .await
         .unwrap()
@@ -43,7 +41,7 @@ async fn race_with_forty_distances(app: &TestApp) -> String {
         .await
         .unwrap();
     }
-    app.event_id(RACE).await
+    app.event_id(&marathon()).await
 }
 
 async fn a_list_answers_at_most_its_bound_and_a_chain_of_lists_is_priced_first(backend: Backend) {
@@ -88,7 +86,7 @@ async fn an_organizer_cannot_give_an_event_a_thirty_first_distance(backend: Back
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id(RACE).await;
+    let event = app.event_id(&marathon()).await;
     let add = "mutation($e: ID!, $n: String!) { addDistance(eventId: $e, input: { name: $n, lengthMeters: 1000, fee: { amount: \"1000\", currency: \"KZT\" } }) { id } }";
     // The demo race has 4: 26 more reach the bound.
     for n in 0..26 {
@@ -107,7 +105,7 @@ async fn an_organizer_cannot_give_an_event_a_thirty_first_distance(backend: Back
         )
         .await;
     assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
-    assert_eq!(app.distance_ids(RACE).await.len(), 30);
+    assert_eq!(app.distance_ids(&marathon()).await.len(), 30);
 }
 on_both_databases!(an_organizer_cannot_give_an_event_a_thirty_first_distance);
 
@@ -115,7 +113,7 @@ on_both_databases!(an_organizer_cannot_give_an_event_a_thirty_first_distance);
 async fn a_subscription_has_a_lower_budget_than_a_query() {
     let app = spawn_app(Backend::Sqlite).await;
     app.seed_demo().await;
-    let event = app.event_id(RACE).await;
+    let event = app.event_id(&marathon()).await;
     // Priced 1 + 1 + 30 × (1 + 30) = 932: a query may, a subscription may not.
     let selection = "event { distances { event { distances { name } } } }";
     app.ok(None, TWO_LEVELS, json!({ "e": event })).await;
@@ -183,7 +181,7 @@ async fn one_address_holds_only_so_many_sockets_and_live_subscriptions() {
     })
     .await;
     app.seed_demo().await;
-    let event = app.event_id(RACE).await;
+    let event = app.event_id(&marathon()).await;
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(Ws::init(&app.ws_url(), TRANSPORT, None).await);
@@ -345,7 +343,7 @@ async fn a_shared_execution_over_its_budget_ends_its_subscription() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id(RACE).await;
+    let event = app.event_id(&marathon()).await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     ws.subscribe(
         TRANSPORT,

@@ -25,7 +25,9 @@ use gateway_tests::push_service::MockPushService;
 use serde_json::{Value, json};
 
 use crate::events::gateway;
-use crate::helpers::{Backend, CONFIRM_SUBJECT, TestApp, mails, spawn_app_with, token_in};
+use crate::helpers::{
+    Backend, CONFIRM_SUBJECT, TestApp, mails, marathon_year, spawn_app_with, token_in,
+};
 use crate::on_both_databases;
 use crate::ws_client::{TRANSPORT, Ws};
 
@@ -173,8 +175,7 @@ fn matches(documented: &Value, actual: &Value, path: &str) -> Result<(), Differe
 
 /// The documented text as it reads for a demo seeded today.
 fn for_this_demo(text: &str) -> String {
-    let year = race_office::services::demo::next_race_year(chrono::Utc::now());
-    text.replace(WRITTEN_FOR, &year.to_string())
+    text.replace(WRITTEN_FOR, &marathon_year().to_string())
 }
 
 /// Splits a command line as a shell would, for the single quotes the docs use.

@@ -15,24 +15,22 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::alerts::{STATUS_CHANGED, change};
 use crate::alerts_cluster::{cancel, demo_database, instance};
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, marathon, marathon_name, spawn_app, spawn_app_with};
 use crate::registrations::register;
 use crate::ws_client::{TRANSPORT, Ws};
 
-/// The demo data, an organizer's token and the 2027 marathon's id.
+/// The demo data, an organizer's token and the upcoming marathon's id.
 async fn organizer_and_marathon(app: &TestApp) -> (String, String) {
     app.seed_demo().await;
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    (organizer, app.event_id("almaty-marathon-2027").await)
+    (organizer, app.event_id(&marathon()).await)
 }
 
-/// A runner registered for the 2027 marathon's half marathon; their token.
+/// A runner registered for the upcoming marathon's half marathon; their token.
 async fn registered_runner(app: &TestApp, email: &str) -> String {
-    app.registered_runner(email, "almaty-marathon-2027", 1)
-        .await
-        .token
+    app.registered_runner(email, &marathon(), 1).await.token
 }
 
 /// The organizer cancels the marathon: "Public events are banned".
@@ -64,7 +62,7 @@ async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor(
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let marathon = app.event_id("almaty-marathon-2027").await;
+    let marathon_id = app.event_id(&marathon()).await;
     let women = app.event_id("womens-and-childrens-race-2020").await;
     let runner = app.sign_up_runner("shared@example.kz").await;
     let mut sockets = Vec::new();
@@ -73,9 +71,9 @@ async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor(
         let token = (n % 3 == 0).then_some(runner.as_str());
         let mut socket = Ws::init(&app.ws_url(), TRANSPORT, token).await;
         let variables = if n % 4 == 0 {
-            json!({ "e": marathon, "after": "0" })
+            json!({ "e": marathon_id, "after": "0" })
         } else {
-            json!({ "e": marathon })
+            json!({ "e": marathon_id })
         };
         socket
             .subscribe(TRANSPORT, "m", STATUS_CHANGED, variables)
@@ -89,7 +87,7 @@ async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor(
     groups_become(&app, 2).await;
     change(
         (&app, &organizer),
-        &marathon,
+        &marathon_id,
         "SUSPENDED",
         "Awaiting a permit",
         None,
@@ -291,7 +289,7 @@ async fn thousands_who_subscribe_on_another_instance_just_before_a_change_all_he
             &reqwest::Client::new(),
             &a.address,
             None,
-            &json!({ "query": "{ eventBySlug(slug: \"almaty-marathon-2027\") { id } }" }),
+            &json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { id } }", "variables": { "s": marathon() } }),
         )
         .await
         .unwrap();
@@ -348,7 +346,7 @@ async fn the_same_question_spelled_differently_shares_one_execution() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     for n in 0_usize..60 {
         let query = if n.is_multiple_of(2) {
@@ -406,7 +404,7 @@ async fn the_same_question_spelled_differently_shares_one_execution() {
         };
         let answer = &message["payload"]["data"][&key];
         assert_eq!(answer[format!("s{n}")], "SUSPENDED", "{message}");
-        assert_eq!(answer["event"]["name"], "Almaty Marathon 2027", "{message}");
+        assert_eq!(answer["event"]["name"], marathon_name(), "{message}");
         // Each in its own order.
         let keys: Vec<&str> = answer
             .as_object()
@@ -455,7 +453,7 @@ async fn fragments_cannot_defeat_sharing_either() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     ws.subscribe(
         TRANSPORT,
@@ -501,7 +499,7 @@ async fn fragments_cannot_defeat_sharing_either() {
         };
         let answer = &message["payload"]["data"][&key];
         assert_eq!(answer["status"], "SUSPENDED", "{message}");
-        assert_eq!(answer["event"]["name"], "Almaty Marathon 2027", "{message}");
+        assert_eq!(answer["event"]["name"], marathon_name(), "{message}");
         assert!(answer.get("reason").is_none(), "{message}");
         heard += 1;
     }

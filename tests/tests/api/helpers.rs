@@ -8,7 +8,10 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use server::{Application, Pipeline, Settings};
 
-pub use gateway_tests::{Backend, TestDatabase, gateway_binary, unique_name};
+pub use gateway_tests::{
+    Backend, TestDatabase, gateway_binary, marathon, marathon_date, marathon_name,
+    marathon_starts_at, marathon_year, unique_name,
+};
 
 /// Runs one test body on both databases, as two tests named after the scenario.
 #[macro_export]

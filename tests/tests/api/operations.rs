@@ -9,7 +9,7 @@ use gateway_tests::{Backend, Gateway, TestDatabase};
 use serde_json::{Value, json};
 
 use crate::alerts::{STATUS_CHANGED, change};
-use crate::helpers::{error_code, spawn_app, spawn_app_with};
+use crate::helpers::{error_code, marathon, spawn_app, spawn_app_with};
 use crate::ws_client::{TRANSPORT, Ws};
 
 /// The value of a series in Prometheus text (the first line whose name and labels start
@@ -34,7 +34,7 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
     mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())
         .unwrap();
     let runner = app
-        .registered_runner("metrics@example.kz", "almaty-marathon-2027", 1)
+        .registered_runner("metrics@example.kz", &marathon(), 1)
         .await
         .token;
     let browser = mock.subscribe().unwrap();
@@ -42,7 +42,7 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let mut socket = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     socket
         .subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))

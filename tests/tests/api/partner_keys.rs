@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+use crate::helpers::{Backend, TestApp, error_code, marathon, spawn_app};
 use crate::on_both_databases;
 use crate::registrations::register;
 use crate::ws_client::{Received, TRANSPORT, Ws};
@@ -80,7 +80,7 @@ async fn a_key_is_shown_once_stored_hashed_used_and_revoked(backend: Backend) {
         "only the hash is stored"
     );
 
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let stats = app.ok(Some(&key), STATS, json!({ "e": event })).await;
     assert_eq!(stats["participationStats"]["suppressionApplied"], true);
 
@@ -139,7 +139,7 @@ async fn a_key_does_only_what_its_scopes_say_until_it_expires(backend: Backend) 
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let events = "{ events(first: 5) { edges { node { slug } } } }";
 
     let events_only = issue_key(&app, &organizer, &["EVENTS_READ"]).await["key"]
@@ -299,8 +299,8 @@ async fn a_partner_key_reaches_no_personal_data(backend: Backend) {
     let app = spawn_app(backend).await;
     let (organizer, key) = demo_with_key(&app).await;
     let runner = app.sign_up_runner("runner@example.kz").await;
-    let event = app.event_id("almaty-marathon-2027").await;
-    let distance = app.distance_ids("almaty-marathon-2027").await[1].clone();
+    let event = app.event_id(&marathon()).await;
+    let distance = app.distance_ids(&marathon()).await[1].clone();
     let registered = register(&app, &runner, &distance).await;
     let registration = registered["data"]["register"]["id"].clone();
     assert!(registration.is_string(), "{registered}");

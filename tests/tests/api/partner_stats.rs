@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, error_code, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, error_code, marathon, marathon_date, marathon_year, spawn_app,
+};
 use crate::on_both_databases;
 use crate::partner_keys::{STATS, demo_with_key, issue_key, organization_id};
 
@@ -17,7 +19,7 @@ async fn sponsored_race(app: &TestApp, organizer: &str, slug: &str) -> (String, 
         .ok(
             Some(organizer),
             "mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }",
-            json!({ "input": { "slug": slug, "name": "Small Race", "venue": "Almaty", "startsAt": "2027-10-10T03:00:00Z",
+            json!({ "input": { "slug": slug, "name": "Small Race", "venue": "Almaty", "startsAt": format!("{}T03:00:00Z", marathon_date(10, 10)),
                     "timeZone": "Asia/Almaty", "capacity": 500, "registrationState": "OPEN" } }),
         )
         .await;
@@ -243,7 +245,7 @@ async fn small_groups_are_suppressed_and_cannot_be_recomputed(backend: Backend) 
     // Fewer than five donations: their sum is hidden from the partner.
     let project = app
         .ok(Some(&organizer), "mutation($input: CharityProjectInput!) { createCharityProject(input: $input) { id } }",
-            json!({ "input": { "eventId": event, "beneficiary": "Talgar school", "city": "Talgar", "year": 2027, "target": { "amount": "100000", "currency": "KZT" } } }))
+            json!({ "input": { "eventId": event, "beneficiary": "Talgar school", "city": "Talgar", "year": marathon_year(), "target": { "amount": "100000", "currency": "KZT" } } }))
         .await["createCharityProject"]["id"]
         .clone();
     let charity = "query($e: ID!) { participationStats(eventId: $e) { charityRaised { suppressed donations amounts { amount currency } } } }";
@@ -337,14 +339,14 @@ on_both_databases!(a_suppressed_group_is_left_out_keys_and_all);
 async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
     let app = spawn_app(backend).await;
     let (organizer, key) = demo_with_key(&app).await;
-    let marathon = app.event_id("almaty-marathon-2027").await;
+    let marathon_id = app.event_id(&marathon()).await;
     let womens = app.event_id("womens-and-childrens-race-2020").await;
     let own = app
-        .ok(Some(&organizer), "mutation { createEvent(input: { slug: \"unsponsored\", name: \"Unsponsored\", venue: \"Almaty\",
-            startsAt: \"2027-06-01T03:00:00Z\", timeZone: \"Asia/Almaty\", capacity: 10 }) { id } }", json!({}))
+        .ok(Some(&organizer), "mutation($s: DateTime!) { createEvent(input: { slug: \"unsponsored\", name: \"Unsponsored\", venue: \"Almaty\",
+            startsAt: $s, timeZone: \"Asia/Almaty\", capacity: 10 }) { id } }", json!({ "s": format!("{}T03:00:00Z", marathon_date(6, 1)) }))
         .await["createEvent"]["id"]
         .clone();
-    app.ok(Some(&key), STATS, json!({ "e": marathon })).await;
+    app.ok(Some(&key), STATS, json!({ "e": marathon_id })).await;
     let body = app.graphql(Some(&key), STATS, json!({ "e": own })).await;
     assert_eq!(
         error_code(&body),
@@ -361,13 +363,13 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
     let runner = app.sign_up_runner("runner@example.kz").await;
     assert_eq!(
         error_code(
-            &app.graphql(Some(&runner), STATS, json!({ "e": marathon }))
+            &app.graphql(Some(&runner), STATS, json!({ "e": marathon_id }))
                 .await
         ),
         "FORBIDDEN"
     );
     assert_eq!(
-        error_code(&app.graphql(None, STATS, json!({ "e": marathon })).await),
+        error_code(&app.graphql(None, STATS, json!({ "e": marathon_id })).await),
         "UNAUTHENTICATED"
     );
     for by in [
@@ -375,7 +377,7 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
         json!(["CITY", "CITY"]),
     ] {
         let body = app
-            .graphql(Some(&key), STATS, json!({ "e": marathon, "by": by }))
+            .graphql(Some(&key), STATS, json!({ "e": marathon_id, "by": by }))
             .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{by}");
     }
@@ -385,7 +387,7 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
         .organizer_token("team@differentyou.kz", "different-you")
         .await;
     let full = app
-        .ok(Some(&different), STATS, json!({ "e": marathon }))
+        .ok(Some(&different), STATS, json!({ "e": marathon_id }))
         .await;
     assert_eq!(full["participationStats"]["suppressionApplied"], false);
     assert_eq!(
@@ -412,7 +414,7 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
         .iter()
         .map(|e| e["event"]["slug"].as_str().unwrap())
         .collect();
-    assert_eq!(slugs, ["almaty-marathon-2020", "almaty-marathon-2027"]);
+    assert_eq!(slugs, ["almaty-marathon-2020", marathon().as_str()]);
     assert_eq!(
         error_code(
             &app.graphql(Some(&narrow), STATS, json!({ "e": womens }))
@@ -456,13 +458,13 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
         app.ok(
             Some(&partner),
             STATS,
-            json!({ "e": marathon, "by": ["DISTANCE"] })
+            json!({ "e": marathon_id, "by": ["DISTANCE"] })
         )
         .await,
         app.ok(
             Some(&key),
             STATS,
-            json!({ "e": marathon, "by": ["DISTANCE"] })
+            json!({ "e": marathon_id, "by": ["DISTANCE"] })
         )
         .await
     );
@@ -470,7 +472,7 @@ async fn each_reader_sees_only_the_events_that_are_theirs(backend: Backend) {
         .graphql(
             Some(&partner),
             "query($e: ID!) { registrations(eventId: $e) { edges { node { bib } } } }",
-            json!({ "e": marathon }),
+            json!({ "e": marathon_id }),
         )
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN");

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::alerts::change;
 use server::push::Drained;
 
-use crate::helpers::{Backend, TestApp, error_code, spawn_app_with};
+use crate::helpers::{Backend, TestApp, error_code, marathon, marathon_name, spawn_app_with};
 use crate::on_both_databases;
 use crate::registrations::register;
 
@@ -83,10 +83,10 @@ pub async fn subscribe(
         .await
 }
 
-/// A runner registered for the 2027 marathon whose browser follows all their events.
+/// A runner registered for the upcoming marathon whose browser follows all their events.
 async fn registered_subscriber(app: &TestApp, mock: &MockPushService, email: &str) -> u64 {
     let token = app.sign_up_runner(email).await;
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let distance = &app.distance_ids(&marathon()).await[1];
     let registered = register(app, &token, distance).await;
     assert!(registered.get("errors").is_none(), "{registered}");
     let browser = mock.subscribe().unwrap();
@@ -98,11 +98,12 @@ async fn registered_subscriber(app: &TestApp, mock: &MockPushService, email: &st
     browser.id
 }
 
-async fn cancel_2027(app: &TestApp) -> (String, String) {
+/// The organizer cancels the demo's upcoming marathon; returns (organizer token, event id).
+async fn cancel_the_marathon(app: &TestApp) -> (String, String) {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     change(
         (app, &organizer),
         &event,
@@ -120,7 +121,7 @@ async fn a_cancellation_reaches_every_matching_browser_decrypted(backend: Backen
     let registered = registered_subscriber(&app, &mock, "aigerim@example.kz").await;
     // Not registered, but follows the event by name.
     let follower = app.sign_up_runner("follower@example.kz").await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let named = mock.subscribe().unwrap();
     subscribe(&app, &follower, &named, Some(vec![&event])).await;
     // Follows another event only: hears nothing.
@@ -129,7 +130,7 @@ async fn a_cancellation_reaches_every_matching_browser_decrypted(backend: Backen
     let other = app.sign_up_runner("other@example.kz").await;
     subscribe(&app, &other, &elsewhere, Some(vec![&women])).await;
 
-    let (organizer, event) = cancel_2027(&app).await;
+    let (organizer, event) = cancel_the_marathon(&app).await;
     let drained = drain(&app).await;
     assert_eq!((drained.queued, drained.attempted), (2, 2), "{drained:?}");
     assert_eq!(drain(&app).await, Drained::default(), "nothing more is due");
@@ -140,13 +141,16 @@ async fn a_cancellation_reaches_every_matching_browser_decrypted(backend: Backen
     assert_eq!(who, [registered, named.id]);
     let push = &received[0];
     let payload = push.payload.as_ref().unwrap();
-    assert_eq!(payload["title"], "Almaty Marathon 2027 is cancelled");
+    assert_eq!(
+        payload["title"],
+        format!("{} is cancelled", marathon_name())
+    );
     assert_eq!(payload["body"], "Public events are banned");
     assert_eq!(payload["status"], "CANCELLED");
     assert_eq!(payload["eventId"], event.as_str());
     assert_eq!(
         payload["url"],
-        "http://spa.test/events/almaty-marathon-2027"
+        format!("http://spa.test/events/{}", marathon())
     );
     assert!(payload["notificationId"].as_str().is_some());
     assert_eq!(push.urgency.as_deref(), Some("high"));
@@ -178,7 +182,7 @@ async fn a_subscription_answered_410_is_pruned(backend: Backend) {
     let app = push_app(backend).await;
     let mock = mock_for(&app).await;
     let token = app.sign_up_runner("gone@example.kz").await;
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let distance = &app.distance_ids(&marathon()).await[1];
     register(&app, &token, distance).await;
     let browser = mock.subscribe().unwrap();
     subscribe(&app, &token, &browser, None).await;
@@ -189,7 +193,7 @@ async fn a_subscription_answered_410_is_pruned(backend: Backend) {
             retry_after_secs: None,
         }],
     );
-    let (organizer, event) = cancel_2027(&app).await;
+    let (organizer, event) = cancel_the_marathon(&app).await;
     assert_eq!(drain(&app).await.attempted, 1);
     assert_eq!(mock.requests(), 1);
     let me = app
@@ -220,7 +224,7 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after(backend: Backend) {
             retry_after_secs: Some(2),
         }],
     );
-    let (organizer, event) = cancel_2027(&app).await;
+    let (organizer, event) = cancel_the_marathon(&app).await;
     assert_eq!(drain(&app).await.attempted, 1);
     assert_eq!(drain(&app).await.attempted, 0, "the retry is not due yet");
     drain_until(&app, Duration::from_secs(10), |d| d.attempted == 1).await;
@@ -250,7 +254,7 @@ async fn a_500_then_201_is_delivered_exactly_once(backend: Backend) {
             retry_after_secs: None,
         }],
     );
-    cancel_2027(&app).await;
+    cancel_the_marathon(&app).await;
     assert_eq!(drain(&app).await.attempted, 1);
     drain_until(&app, Duration::from_secs(10), |d| d.attempted == 1).await;
     // Nothing more is sent once it was accepted.
@@ -358,7 +362,7 @@ async fn subscribing_again_updates_and_unsubscribing_removes(backend: Backend) {
     let app = push_app(backend).await;
     let mock = MockPushService::start(1).await.unwrap();
     let token = app.sign_up_runner("twice@example.kz").await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let women = app.event_id("womens-and-childrens-race-2020").await;
     let browser = mock.subscribe().unwrap();
     let first = subscribe(&app, &token, &browser, Some(vec![&event])).await;
@@ -420,13 +424,13 @@ async fn an_allowed_host_that_resolves_to_a_private_address_is_never_fetched() {
     app.seed_demo().await;
     let mock = MockPushService::start(1).await.unwrap();
     let token = app.sign_up_runner("rebind@example.kz").await;
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let distance = &app.distance_ids(&marathon()).await[1];
     register(&app, &token, distance).await;
     let mut browser = mock.subscribe().unwrap();
     browser.endpoint = "https://localhost/push/1".into();
     let body = subscribe(&app, &token, &browser, None).await;
     assert!(body.get("errors").is_none(), "{body}");
-    let (organizer, event) = cancel_2027(&app).await;
+    let (organizer, event) = cancel_the_marathon(&app).await;
     assert_eq!(drain(&app).await.attempted, 1);
     let reports = app
         .ok(Some(&organizer), REPORTS, json!({ "e": event }))
@@ -451,7 +455,7 @@ async fn a_delivery_is_given_up_after_the_attempt_limit_with_the_reason(backend:
         retry_after_secs: None,
     };
     mock.script(id, &[unavailable, unavailable, unavailable]);
-    let (organizer, event) = cancel_2027(&app).await;
+    let (organizer, event) = cancel_the_marathon(&app).await;
     assert_eq!(drain(&app).await.attempted, 1);
     drain_until(&app, Duration::from_secs(10), |d| d.attempted == 1).await;
     let reports = app

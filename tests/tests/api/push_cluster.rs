@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::alerts_cluster::{cancel, demo_database, event_id, instance};
+use crate::helpers::marathon;
 use crate::push::SUBSCRIBE;
 
 /// `n` runners on `gateway`, each with a browser subscribed to `event`.
@@ -84,7 +85,7 @@ async fn two_instances_send_each_push_once_with_one_shared_vapid_key() {
     assert_eq!(key, public_key(&b).await, "both sign with the stored key");
     let mock = MockPushService::start(1).await.unwrap();
     mock.expect_vapid_key(&key).unwrap();
-    let event = event_id(&a, "almaty-marathon-2027").await;
+    let event = event_id(&a, &marathon()).await;
     let ids = subscribers(&a, &db, &mock, &event, 40).await;
 
     cancel(
@@ -149,7 +150,7 @@ async fn a_push_worker_killed_mid_batch_leaves_the_rest_to_another_instance() {
     let mock = MockPushService::start(1).await.unwrap();
     mock.expect_vapid_key(&public_key(&a).await).unwrap();
     mock.set_delay(Duration::from_millis(150));
-    let event = event_id(&a, "almaty-marathon-2027").await;
+    let event = event_id(&a, &marathon()).await;
     let ids = subscribers(&a, &db, &mock, &event, 30).await;
 
     cancel(

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::deployment::{ok, sign_in};
 use crate::events::gateway;
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{Backend, TestDatabase, marathon};
 
 const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
     failed attempts lastError failuresByClass { class count } } }";
@@ -51,8 +51,8 @@ async fn a_push_given_up_is_logged_by_origin_reported_with_its_reason_and_counte
     let event = ok(
         &server,
         None,
-        "{ eventBySlug(slug: \"almaty-marathon-2027\") { id distances { id } } }",
-        json!({}),
+        "query($s: String!) { eventBySlug(slug: $s) { id distances { id } } }",
+        json!({ "s": marathon() }),
     )
     .await["eventBySlug"]
         .clone();

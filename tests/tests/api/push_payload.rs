@@ -10,7 +10,7 @@ use serde_json::json;
 use server::push::alert::PAYLOAD_BUDGET;
 
 use crate::alerts::change;
-use crate::helpers::{Backend, spawn_app_with};
+use crate::helpers::{Backend, marathon, spawn_app_with};
 use crate::on_both_databases;
 use crate::push::subscribe;
 use crate::registrations::register;
@@ -30,14 +30,14 @@ async fn a_reason_too_long_for_one_push_is_delivered_shortened_and_decrypted(bac
     mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())
         .unwrap();
     let runner = app.sign_up_runner("aigerim@example.kz").await;
-    let distance = &app.distance_ids("almaty-marathon-2027").await[1];
+    let distance = &app.distance_ids(&marathon()).await[1];
     register(&app, &runner, distance).await;
     let browser = mock.subscribe().unwrap();
     subscribe(&app, &runner, &browser, None).await;
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
 
     let chinese: String = "因公共活动禁令取消比赛"
         .chars()

@@ -5,7 +5,9 @@
 use chrono::TimeZone;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Registered, TestApp, error_code, spawn_app};
+use crate::helpers::{
+    Backend, Registered, TestApp, error_code, marathon, marathon_date, marathon_year, spawn_app,
+};
 use crate::on_both_databases;
 
 const REQUEST: &str = "mutation($input: RequestRefundInput!) { requestRefund(input: $input) {
@@ -13,8 +15,8 @@ const REQUEST: &str = "mutation($input: RequestRefundInput!) { requestRefund(inp
 const CHANGE_STATUS: &str =
     "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }";
 
-/// A runner registered for the 2027 marathon's half (KZT 12,000), which the organizer
-/// then cancels. Returns (runner token, registration id, organizer token).
+/// A runner registered for the half (KZT 12,000) of the demo's upcoming marathon, which
+/// the organizer then cancels. Returns (runner token, registration id, organizer token).
 async fn registered_then_cancelled(app: &TestApp, email: &str) -> (String, String, String) {
     app.seed_demo().await;
     let organizer = app
@@ -23,10 +25,8 @@ async fn registered_then_cancelled(app: &TestApp, email: &str) -> (String, Strin
     let Registered {
         token: runner,
         registration,
-    } = app
-        .registered_runner(email, "almaty-marathon-2027", 1)
-        .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    } = app.registered_runner(email, &marathon(), 1).await;
+    let event = app.event_id(&marathon()).await;
     app.ok(Some(&organizer), CHANGE_STATUS, json!({ "input": { "eventId": event, "status": "CANCELLED", "reason": "Public events are banned" } }))
         .await;
     (runner, registration, organizer)
@@ -158,7 +158,7 @@ async fn a_full_refund_is_approved_then_paid(backend: Backend) {
         .ok(
             Some(&organizer),
             "query($e: ID!) { refundRequests(eventId: $e, status: PAID) { edges { node { option refund { amount } registration { bib } } } } }",
-            json!({ "e": app.event_id("almaty-marathon-2027").await }),
+            json!({ "e": app.event_id(&marathon()).await }),
         )
         .await;
     assert_eq!(
@@ -175,7 +175,7 @@ async fn refunds_are_only_for_cancelled_events_and_own_registrations(backend: Ba
         token: runner,
         registration,
     } = app
-        .registered_runner("runner@example.kz", "almaty-marathon-2027", 0)
+        .registered_runner("runner@example.kz", &marathon(), 0)
         .await;
     let nosy = app.sign_up_runner("nosy@example.kz").await;
     let scheduled = request(&app, &runner, &registration, "FULL_REFUND", false).await;
@@ -210,9 +210,10 @@ async fn the_deadline_is_judged_in_almaty_time(backend: Backend) {
         option: entities::refund_request::RefundOption::FullRefund,
         donation_consent: false,
     };
-    // The 2027 policy's deadline is 31 March 2027 in Asia/Almaty (UTC+5 since 2024).
+    // The upcoming race's policy deadline is 31 March of its year in Asia/Almaty (UTC+5
+    // since 2024).
     let first_of_april = chrono_tz::Asia::Almaty
-        .with_ymd_and_hms(2027, 4, 1, 0, 0, 0)
+        .with_ymd_and_hms(marathon_year(), 4, 1, 0, 0, 0)
         .unwrap()
         .with_timezone(&chrono::Utc);
     let late = request_refund(&db, first_of_april, &runner, choice()).await;
@@ -221,7 +222,7 @@ async fn the_deadline_is_judged_in_almaty_time(backend: Backend) {
         Err("DEADLINE_PASSED")
     );
     let last_second = chrono_tz::Asia::Almaty
-        .with_ymd_and_hms(2027, 3, 31, 23, 59, 59)
+        .with_ymd_and_hms(marathon_year(), 3, 31, 23, 59, 59)
         .unwrap()
         .with_timezone(&chrono::Utc);
     let in_time = request_refund(&db, last_second, &runner, choice()).await;
@@ -247,12 +248,12 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
     let db = sea_orm::Database::connect(app.database.url.clone())
         .await
         .unwrap();
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     race_office::services::synthetic::seed_runners(
         &db,
         chrono::Utc::now(),
         25,
-        Some("almaty-marathon-2027"),
+        Some(marathon().as_str()),
     )
     .await
     .unwrap();
@@ -260,7 +261,7 @@ async fn the_default_outcome_is_applied_once_after_the_deadline(backend: Backend
         token: runner,
         registration,
     } = app
-        .registered_runner("early@example.kz", "almaty-marathon-2027", 0)
+        .registered_runner("early@example.kz", &marathon(), 0)
         .await;
     app.ok(
         Some(&organizer),
@@ -336,7 +337,7 @@ async fn as_if_deadline_passed(app: &TestApp, event: &str) {
 async fn a_cancelled_events_refund_deadline_only_moves_later_with_a_weeks_notice(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, _, organizer) = registered_then_cancelled(&app, "notice@example.kz").await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let policy = "mutation($e: ID!, $d: Date) { setRefundPolicy(input: {eventId: $e, deadline: $d, kitShareBasisPoints: 5000}) { refundPolicy { deadline } } }";
     let today = race_office::domain::TimeZone::parse("Asia/Almaty")
         .unwrap()
@@ -344,7 +345,7 @@ async fn a_cancelled_events_refund_deadline_only_moves_later_with_a_weeks_notice
     let day = |days: i64| Value::from((today + chrono::Duration::days(days)).to_string());
     for (what, deadline) in [
         ("300 days ago", day(-300)),
-        ("sooner than 31 March", json!("2027-03-30")),
+        ("sooner than 31 March", json!(marathon_date(3, 30))),
         ("removed", Value::Null),
     ] {
         let body = app
@@ -360,12 +361,12 @@ async fn a_cancelled_events_refund_deadline_only_moves_later_with_a_weeks_notice
         .ok(
             Some(&organizer),
             policy,
-            json!({ "e": event, "d": "2027-04-30" }),
+            json!({ "e": event, "d": marathon_date(4, 30) }),
         )
         .await;
     assert_eq!(
         later["setRefundPolicy"]["refundPolicy"]["deadline"],
-        "2027-04-30"
+        marathon_date(4, 30).as_str()
     );
     let apply = "mutation($e: ID!) { applyDefaultRefundOutcome(eventId: $e) }";
     let early = app

@@ -4,7 +4,9 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Registered, TestApp, error_code, spawn_app};
+use crate::helpers::{
+    Backend, Registered, TestApp, error_code, marathon, marathon_date, spawn_app,
+};
 use crate::on_both_databases;
 
 const REGISTER: &str = "mutation($input: RegisterInput!) {
@@ -29,8 +31,8 @@ async fn a_runner_registers_once_and_sees_their_registration(backend: Backend) {
     let app = spawn_app(backend).await;
     app.seed_demo().await;
     let token = app.sign_up_runner("runner@example.kz").await;
-    let marathon = &app.distance_ids("almaty-marathon-2027").await[0];
-    let body = register(&app, &token, marathon).await;
+    let full_marathon = &app.distance_ids(&marathon()).await[0];
+    let body = register(&app, &token, full_marathon).await;
     let registration = &body["data"]["register"];
     assert_eq!(registration["bib"], 1, "{body}");
     assert_eq!(
@@ -41,30 +43,25 @@ async fn a_runner_registers_once_and_sees_their_registration(backend: Backend) {
     assert_eq!(registration["starterKit"], "PENDING");
     assert_eq!(registration["state"], "CONFIRMED");
 
-    let again = register(
-        &app,
-        &token,
-        &app.distance_ids("almaty-marathon-2027").await[2],
-    )
-    .await;
+    let again = register(&app, &token, &app.distance_ids(&marathon()).await[2]).await;
     assert_eq!(error_code(&again), "ALREADY_REGISTERED");
 
     let mine = app.ok(Some(&token), MY_REGISTRATIONS, json!({})).await;
     let list = mine["me"]["registrations"].as_array().unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0]["event"]["slug"], "almaty-marathon-2027");
+    assert_eq!(list[0]["event"]["slug"], marathon().as_str());
     assert_eq!(list[0]["distance"]["name"], "Marathon");
     assert_eq!(list[0]["tshirtSize"], "M");
     assert_eq!(list[0]["refundRequest"], Value::Null);
 
     let second = app.sign_up_runner("second@example.kz").await;
-    let other = register(&app, &second, marathon).await;
+    let other = register(&app, &second, full_marathon).await;
     assert_eq!(other["data"]["register"]["bib"], 2);
     let places = app
         .ok(
             None,
-            "{ eventBySlug(slug: \"almaty-marathon-2027\") { registeredCount placesLeft } }",
-            json!({}),
+            "query($s: String!) { eventBySlug(slug: $s) { registeredCount placesLeft } }",
+            json!({ "s": marathon() }),
         )
         .await;
     assert_eq!(
@@ -89,19 +86,14 @@ async fn closed_and_suspended_registration_is_refused(backend: Backend) {
         .graphql(
             None,
             REGISTER,
-            json!({ "input": { "distanceId": app.distance_ids("almaty-marathon-2027").await[0] } }),
+            json!({ "input": { "distanceId": app.distance_ids(&marathon()).await[0] } }),
         )
         .await;
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
-    let as_organizer = register(
-        &app,
-        &organizer,
-        &app.distance_ids("almaty-marathon-2027").await[0],
-    )
-    .await;
+    let as_organizer = register(&app, &organizer, &app.distance_ids(&marathon()).await[0]).await;
     assert_eq!(error_code(&as_organizer), "FORBIDDEN");
     let bad_country = app
-        .graphql(Some(&token), REGISTER, json!({ "input": { "distanceId": app.distance_ids("almaty-marathon-2027").await[0], "country": "Kazakhstan" } }))
+        .graphql(Some(&token), REGISTER, json!({ "input": { "distanceId": app.distance_ids(&marathon()).await[0], "country": "Kazakhstan" } }))
         .await;
     assert_eq!(error_code(&bad_country), "BAD_USER_INPUT");
     assert_eq!(app.count("registration").await, 0);
@@ -177,7 +169,7 @@ async fn another_runners_registration_is_not_found(backend: Backend) {
         token: owner,
         registration: id,
     } = app
-        .registered_runner("owner@example.kz", "almaty-marathon-2027", 0)
+        .registered_runner("owner@example.kz", &marathon(), 0)
         .await;
     let nosy = app.sign_up_runner("nosy@example.kz").await;
 
@@ -200,7 +192,7 @@ async fn another_runners_registration_is_not_found(backend: Backend) {
         .graphql(
             Some(&nosy),
             "query($e: ID!) { registrations(eventId: $e) { edges { node { bib } } } }",
-            json!({ "e": app.event_id("almaty-marathon-2027").await }),
+            json!({ "e": app.event_id(&marathon()).await }),
         )
         .await;
     assert_eq!(error_code(&list), "FORBIDDEN");
@@ -220,11 +212,11 @@ async fn organizers_list_registrations_and_move_starter_kits(backend: Backend) {
         &db,
         chrono::Utc::now(),
         30,
-        Some("almaty-marathon-2027"),
+        Some(marathon().as_str()),
     )
     .await
     .unwrap();
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let page = "query($e: ID!, $after: String, $filter: RegistrationFilter) {
         registrations(eventId: $e, first: 20, after: $after, filter: $filter) {
             edges { node { id bib starterKit } } pageInfo { hasNextPage endCursor } } }";
@@ -299,7 +291,8 @@ async fn organizers_list_registrations_and_move_starter_kits(backend: Backend) {
     assert_eq!(
         error_code(&early),
         "KIT_ISSUE_NOT_STARTED",
-        "2027 kits are issued from 12 April 2027"
+        "the upcoming race's kits are issued from {}",
+        marathon_date(4, 12)
     );
     let other = app.organizer_token("coach@worldclass.kz", "kaspi-kz").await;
     let foreign = app

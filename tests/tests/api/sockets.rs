@@ -10,7 +10,7 @@ use gateway_tests::{Backend, Gateway, TestDatabase};
 use serde_json::json;
 
 use crate::alerts::{STATUS_CHANGED, change};
-use crate::helpers::{TestApp, error_code, mails, spawn_app, spawn_app_with, token_in};
+use crate::helpers::{TestApp, error_code, mails, marathon, spawn_app, spawn_app_with, token_in};
 use crate::on_both_databases;
 use crate::partner_keys::demo_with_key;
 use crate::ws_client::{LEGACY, Received, TRANSPORT, Ws};
@@ -182,7 +182,7 @@ async fn a_socket_holds_only_so_many_subscriptions() {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     let mut socket = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     for id in ["1", "2", "3", "4"] {
         socket
@@ -323,7 +323,7 @@ async fn a_cursor_older_than_the_horizon_is_refused(backend: Backend) {
     let organizer = app
         .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
         .await;
-    let event = app.event_id("almaty-marathon-2027").await;
+    let event = app.event_id(&marathon()).await;
     for (status, reason) in [
         ("SUSPENDED", "one"),
         ("SCHEDULED", "two"),
