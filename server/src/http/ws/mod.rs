@@ -375,7 +375,10 @@ impl Session {
             );
         }
         self.init_received = true;
-        let token = protocol::init_token(payload).map(str::to_owned);
+        // With or without the `Bearer ` scheme.
+        let token = protocol::init_authorization(payload)
+            .and_then(super::auth::bearer_or_bare)
+            .map(str::to_owned);
         let viewer = match resolve_viewer(&self.state, token.as_deref()).await {
             Ok(Viewer::Anonymous) if token.is_some() => None,
             Ok(viewer) => Some(viewer),

@@ -131,14 +131,13 @@ fn subscribe(id: String, payload: Value) -> Result<ClientMessage, BadMessage> {
     })
 }
 
-/// The bearer token in a `connection_init` payload (`authorization` or `Authorization`,
-/// with or without the `Bearer ` scheme).
-pub fn init_token(payload: Option<&Value>) -> Option<&str> {
+/// The credential a `connection_init` payload carries (`authorization` or
+/// `Authorization`), as written: the session reads the token out of it as HTTP does.
+pub fn init_authorization(payload: Option<&Value>) -> Option<&str> {
     let payload = payload?;
-    let value = payload["authorization"]
+    payload["authorization"]
         .as_str()
-        .or_else(|| payload["Authorization"].as_str())?;
-    super::super::auth::bearer_or_bare(value)
+        .or_else(|| payload["Authorization"].as_str())
 }
 
 /// What the server says to a client, whichever protocol it speaks; [`ServerMessage::encode`]
