@@ -6,7 +6,7 @@ use sea_orm::{DbErr, SqlErr};
 
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a plain
 /// message, which would drop the code. Without it, a resolver must convert it through the
-/// API's own conversion (`graphql_api::error::Graphql`), which keeps the code.
+/// API's own conversion (`schema::error::Graphql`), which keeps the code.
 /// Not comparable either: an internal error keeps its cause, an `anyhow::Error`; tests
 /// compare [`ApiError::code`].
 #[derive(Debug)]

@@ -19,7 +19,7 @@ pub struct App {
     /// /healthz, so that whoever started an instance can tell its answer from another's.
     pub instance: String,
     /// The GraphQL schema with its data (database, clock, mailer, loaders, bus).
-    pub schema: graphql_api::ApiSchema,
+    pub schema: schema::ApiSchema,
     /// The pool, for health checks and token lookup before GraphQL runs.
     pub db: DatabaseConnection,
     /// Redis, when configured: /readyz pings it over this one kept connection (a new
@@ -61,7 +61,7 @@ pub struct App {
     pub revocations: Arc<Registry>,
     /// Document limits, for the handlers that parse a document themselves (GET, and the
     /// WebSocket's subscribe path) and must measure it first.
-    pub limits: graphql_api::Limits,
+    pub limits: schema::Limits,
 }
 
 #[derive(Clone)]

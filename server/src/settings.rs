@@ -448,56 +448,56 @@ pub struct MailSettings {
 }
 
 /// Bounds on what one GraphQL document may ask for; the defaults are the schema's own
-/// (`graphql_api::Limits::default()`), sized so that GraphiQL's introspection passes.
+/// (`schema::Limits::default()`), sized so that GraphiQL's introspection passes.
 #[derive(Args, Debug, Clone)]
 pub struct QueryLimits {
     /// Deepest selection nesting a query may have.
     #[arg(long = "query-depth-limit", env = "QUERY_DEPTH_LIMIT",
-          default_value_t = graphql_api::Limits::default().depth as u32,
+          default_value_t = schema::Limits::default().depth as u32,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub depth: u32,
 
     /// The budget of a query or mutation: its price, a field counting 1, a page `first`
     /// times an item, a list its declared bound times an item.
     #[arg(long = "query-complexity-limit", env = "QUERY_COMPLEXITY_LIMIT",
-          default_value_t = graphql_api::Limits::default().complexity as u32,
+          default_value_t = schema::Limits::default().complexity as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub complexity: u32,
 
     /// The budget of a subscription, priced the same way (it runs again for every alert).
     #[arg(long = "subscription-complexity-limit", env = "SUBSCRIPTION_COMPLEXITY_LIMIT",
-          default_value_t = graphql_api::Limits::default().subscription_complexity as u32,
+          default_value_t = schema::Limits::default().subscription_complexity as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub subscription_complexity: u32,
 
     /// Deepest nesting of brackets, braces and parentheses in a document's text (checked
     /// before parsing: the parser recurses on it).
     #[arg(long = "query-nesting-limit", env = "QUERY_NESTING_LIMIT",
-          default_value_t = graphql_api::Limits::default().nesting as u32,
+          default_value_t = schema::Limits::default().nesting as u32,
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub nesting: u32,
 
     /// Most tokens a document may have.
     #[arg(long = "query-token-limit", env = "QUERY_TOKEN_LIMIT",
-          default_value_t = graphql_api::Limits::default().tokens as u32,
+          default_value_t = schema::Limits::default().tokens as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub tokens: u32,
 
     /// Most aliases a document may have.
     #[arg(long = "query-alias-limit", env = "QUERY_ALIAS_LIMIT",
-          default_value_t = graphql_api::Limits::default().aliases as u32,
+          default_value_t = schema::Limits::default().aliases as u32,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub aliases: u32,
 
     /// Most directives a document may have.
     #[arg(long = "query-directive-limit", env = "QUERY_DIRECTIVE_LIMIT",
-          default_value_t = graphql_api::Limits::default().directives as u32,
+          default_value_t = schema::Limits::default().directives as u32,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub directives: u32,
 
     /// Most fragment spreads a document may have.
     #[arg(long = "query-fragment-spread-limit", env = "QUERY_FRAGMENT_SPREAD_LIMIT",
-          default_value_t = graphql_api::Limits::default().fragment_spreads as u32,
+          default_value_t = schema::Limits::default().fragment_spreads as u32,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub fragment_spreads: u32,
 
@@ -505,7 +505,7 @@ pub struct QueryLimits {
     /// may make once fragments are expanded. Their fields, `__typename` included, are held
     /// to QUERY_COMPLEXITY_LIMIT too.
     #[arg(long = "query-expanded-selection-limit", env = "QUERY_EXPANDED_SELECTION_LIMIT",
-          default_value_t = graphql_api::Limits::default().expanded_selections as u32,
+          default_value_t = schema::Limits::default().expanded_selections as u32,
           value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub expanded_selections: u32,
 
@@ -543,8 +543,8 @@ impl QueryLimits {
             .map_or_else(race_office::services::default_hashing_limit, |n| n as usize)
     }
 
-    pub fn schema_limits(&self) -> graphql_api::Limits {
-        graphql_api::Limits {
+    pub fn schema_limits(&self) -> schema::Limits {
+        schema::Limits {
             depth: self.depth as usize,
             complexity: self.complexity as usize,
             subscription_complexity: self.subscription_complexity as usize,

@@ -10,7 +10,7 @@ fn export_schema_prints_the_committed_sdl() {
         .output()
         .expect("the gateway binary runs");
     assert!(output.status.success());
-    let committed = include_str!("../../graphql-api/schema.graphql");
+    let committed = include_str!("../../schema/schema.graphql");
     assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
 }
 

@@ -1,5 +1,5 @@
 // GraphQL over HTTP to this origin's /graphql, the session kept in localStorage, and the
-// documents the page sends (shapes as in graphql-api/schema.graphql).
+// documents the page sends (shapes as in schema/schema.graphql).
 
 const SESSION_KEY = 'race-day:session';
 

@@ -1,5 +1,5 @@
 //! Shared execution: subscribers whose operation is the same (the same question, however
-//! spelled: [`graphql_api::graphql::sharing`]; cursor aside) and whose answer does not
+//! spelled: [`schema::graphql::sharing`]; cursor aside) and whose answer does not
 //! depend on who they are share ONE execution per notice. A group executes the operation once for each notice the hub
 //! broadcasts, serializes the payload once, and hands every member the same bytes; each
 //! member's frame is those bytes with its own operation id around them. Operations whose
@@ -34,10 +34,10 @@ use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use graphql_api::{ApiSchema, NoticeSource, ReplayFrom};
 use race_office::Viewer;
 use race_office::domain::Notice;
 use race_office::services::notifications;
+use schema::{ApiSchema, NoticeSource, ReplayFrom};
 use sea_orm::DatabaseConnection;
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
@@ -45,7 +45,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Hub;
 use crate::http::ws::protocol::{Protocol, ServerMessage, failed_before_start};
-use graphql_api::graphql::sharing::{Document, Shape, canonical, reshape};
+use schema::graphql::sharing::{Document, Shape, canonical, reshape};
 
 /// Documents kept parsed; beyond this the cache starts over (an attacker sending endless
 /// new documents costs each one parse, and no memory that stays).
@@ -399,7 +399,7 @@ impl Fanout {
                 match receiver.recv().await {
                     Ok(frame) => {
                         if let Some(ending) = &frame.ending {
-                            yield Out::Failed(graphql_api::error::coded_response(
+                            yield Out::Failed(schema::error::coded_response(
                                 ending.code,
                                 ending.message.clone(),
                             ));
@@ -683,7 +683,7 @@ async fn run_group(
             match serde_json::value::to_raw_value(&answer) {
                 Ok(payload) if payload.get().len() > fanout.budget.bytes => {
                     let limit = fanout.budget.bytes;
-                    let message = graphql_api::error::response_too_large(limit).errors[0]
+                    let message = schema::error::response_too_large(limit).errors[0]
                         .message
                         .clone();
                     fanout.end_group(

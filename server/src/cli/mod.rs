@@ -68,7 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed(args) => seed::run(&connect(&settings).await?, args).await,
         Command::ExportSchema => {
-            print!("{}", graphql_api::sdl());
+            print!("{}", schema::sdl());
             Ok(())
         }
         Command::Accounts(command) => accounts::run(&connect(&settings).await?, command).await,

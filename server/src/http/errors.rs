@@ -56,7 +56,7 @@ impl<'a> Refusal<'a> {
         struct Errors {
             errors: Vec<ServerError>,
         }
-        let errors = graphql_api::error::coded_response(self.code, self.message).errors;
+        let errors = schema::error::coded_response(self.code, self.message).errors;
         let body = serde_json::to_string(&Errors { errors }).unwrap_or_default();
         parts.status = self.status;
         parts

@@ -15,9 +15,9 @@ use axum::body::Body;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use graphql_api::graphql::document_guard;
-use graphql_api::graphql::sharing::in_selection_order;
 use race_office::ClientAddress;
+use schema::graphql::document_guard;
+use schema::graphql::sharing::in_selection_order;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -221,7 +221,7 @@ async fn execute(
             StatusCode::OK,
             media,
             "RESPONSE_TOO_LARGE",
-            &graphql_api::error::response_too_large(state.response_max_bytes).errors[0].message,
+            &schema::error::response_too_large(state.response_max_bytes).errors[0].message,
         );
     }
     let mut http = (status, body).into_response();

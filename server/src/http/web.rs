@@ -119,7 +119,7 @@ const FILES: &[File] = &[
     File {
         path: SDL_PATH,
         mime: TEXT,
-        body: include_bytes!("../../../graphql-api/schema.graphql"),
+        body: include_bytes!("../../../schema/schema.graphql"),
         cache: Cache::Revalidate,
         kind: Kind::Asset,
     },

@@ -204,8 +204,7 @@ impl Parts<'_> {
         };
         let embedded = settings.database.is_embedded();
         let limits = settings.limits.schema_limits();
-        let schema =
-            graphql_api::build_schema(api, limits, settings.http.introspection_on(embedded));
+        let schema = schema::build_schema(api, limits, settings.http.introspection_on(embedded));
         {
             let db = self.db.clone();
             workers.start(|shutdown| probe_pool(db, shutdown));

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use graphql_api::graphql::document_guard::hostile;
 use reqwest::StatusCode;
+use schema::graphql::document_guard::hostile;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app};

@@ -444,7 +444,7 @@ impl Session {
 
     /// An `error` for one operation, with a code.
     fn refuse(&self, id: &str, code: &str, message: &str) -> Step {
-        let errors = graphql_api::error::coded_response(code, message).errors;
+        let errors = schema::error::coded_response(code, message).errors;
         self.send(ServerMessage::Error {
             id,
             errors: &errors,
@@ -498,7 +498,7 @@ impl Session {
         }
         // Measured before anything parses it.
         if let Err(refusal) =
-            graphql_api::graphql::document_guard::check(&request.query, &self.state.limits)
+            schema::graphql::document_guard::check(&request.query, &self.state.limits)
         {
             return self.send(ServerMessage::Error {
                 id: &id,
@@ -629,7 +629,7 @@ impl Session {
                         let limit = self.state.response_max_bytes;
                         self.on_event(
                             id,
-                            Event::Out(Out::Failed(graphql_api::error::response_too_large(limit))),
+                            Event::Out(Out::Failed(schema::error::response_too_large(limit))),
                         )
                     }
                     Ok(payload) => self.send(ServerMessage::Next {
@@ -659,7 +659,7 @@ impl Session {
 
 /// The answer to an operation that ran past its deadline, coded as over HTTP.
 fn timed_out(deadline: Duration) -> async_graphql::Response {
-    graphql_api::error::coded_response(
+    schema::error::coded_response(
         "TIMEOUT",
         format!(
             "the operation took longer than {} ms (HTTP_REQUEST_TIMEOUT_MS)",

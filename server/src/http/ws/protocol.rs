@@ -268,7 +268,7 @@ mod tests {
     use super::*;
 
     fn errors() -> Vec<ServerError> {
-        graphql_api::error::coded_response("RATE_LIMITED", "slow down").errors
+        schema::error::coded_response("RATE_LIMITED", "slow down").errors
     }
 
     #[test]

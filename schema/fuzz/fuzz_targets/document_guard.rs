@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use libfuzzer_sys::fuzz_target;
-use graphql_api::Limits;
-use graphql_api::graphql::document_guard;
+use schema::Limits;
+use schema::graphql::document_guard;
 
 const LIMITS: Limits = Limits {
     depth: 10,

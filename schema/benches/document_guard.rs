@@ -1,14 +1,14 @@
 //! How long the document guard takes on the largest hostile documents a request may carry
 //! (64 KiB), beside GraphiQL's introspection query. A measurement, not a test:
 //!
-//!     cargo bench -p graphql-api --bench document_guard
+//!     cargo bench -p schema --bench document_guard
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use graphql_api::Limits;
-use graphql_api::graphql::document_guard::check;
-use graphql_api::graphql::document_guard::hostile::{fragment_bomb, nested_literal, open};
+use schema::Limits;
+use schema::graphql::document_guard::check;
+use schema::graphql::document_guard::hostile::{fragment_bomb, nested_literal, open};
 
 fn main() {
     let fragments = fragment_bomb(1500);

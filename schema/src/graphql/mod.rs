@@ -148,7 +148,7 @@ pub fn build_schema(ctx: ApiContext, limits: Limits, introspection: bool) -> Api
     }
 }
 
-/// The SDL clients rely on (committed as `graphql-api/schema.graphql`).
+/// The SDL clients rely on (committed as `schema/schema.graphql`).
 pub fn sdl() -> String {
     builder(Limits::default()).finish().sdl()
 }
@@ -156,14 +156,14 @@ pub fn sdl() -> String {
 #[cfg(test)]
 mod tests {
     /// The committed SDL is the contract; a change to it must be deliberate. Regenerate
-    /// with `cargo run -p server -- export-schema > graphql-api/schema.graphql`.
+    /// with `cargo run -p server -- export-schema > schema/schema.graphql`.
     #[test]
     fn the_committed_sdl_matches_the_code() {
         let committed = include_str!("../../schema.graphql");
         let current = super::sdl();
         assert!(
             committed == current,
-            "graphql-api/schema.graphql is out of date: run `cargo run -p server -- export-schema > graphql-api/schema.graphql`"
+            "schema/schema.graphql is out of date: run `cargo run -p server -- export-schema > schema/schema.graphql`"
         );
     }
 
