@@ -261,26 +261,13 @@ async fn a_change_left_unpublished_by_a_dead_instance_is_published_by_another() 
         &[("INSTANCE_ID", "instance-a")],
     )
     .await;
-    let redis = OwnRedis::start().await.expect("redis-server starts");
-    let b = instance(
-        &database,
-        &redis.url(),
-        &prefix,
-        // B polls slowly, so A, woken by its own commit, takes the lease first.
-        &[("INSTANCE_ID", "instance-b"), ("RELAY_POLL_MS", "1000")],
-    )
-    .await;
-    let event = event_id(&b, &marathon()).await;
-    let mut ws = Ws::init(&ws_url(&b), TRANSPORT, None).await;
-    ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
-        .await;
-    ws.settle().await;
-
-    cancel(&a, &organizer, &event, "SUSPENDED", "committed on A").await;
+    // A change on A before B exists: A's relay, the only one with work, takes the lease,
+    // and keeps renewing it while the row stays unpublished, so B never holds it first.
+    let event = event_id(&a, &marathon()).await;
+    cancel(&a, &organizer, &event, "SUSPENDED", "left on A first").await;
     let db = sea_orm::Database::connect(database.url.clone())
         .await
         .unwrap();
-    // The lease is taken by the first relay with work: A, woken by its own commit.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let lease = loop {
         let lease = <entities::relay_lease::Entity as sea_orm::EntityTrait>::find()
@@ -300,6 +287,19 @@ async fn a_change_left_unpublished_by_a_dead_instance_is_published_by_another() 
         lease.holder, "instance-a",
         "A holds the lease and cannot publish"
     );
+    let redis = OwnRedis::start().await.expect("redis-server starts");
+    let b = instance(
+        &database,
+        &redis.url(),
+        &prefix,
+        &[("INSTANCE_ID", "instance-b"), ("RELAY_POLL_MS", "1000")],
+    )
+    .await;
+    let mut ws = Ws::init(&ws_url(&b), TRANSPORT, None).await;
+    ws.subscribe(TRANSPORT, "s", STATUS_CHANGED, json!({ "e": event }))
+        .await;
+    ws.settle().await;
+    cancel(&a, &organizer, &event, "SCHEDULED", "committed on A").await;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
 
