@@ -9,7 +9,7 @@ use entities::{account::Role as AccountRole, distance, event, event_status_chang
 
 use super::accounts::Organization;
 use super::bounds;
-use super::guards::{RoleGuard, api, signed_in};
+use super::guards::{RoleGuard, api, organized_event, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{DistancesOf, EventId, HistoryOf, OrganizationsOf, loader};
 use super::money::{Money, MoneyInput};
@@ -520,14 +520,7 @@ impl EventMutation {
     ) -> async_graphql::Result<Distance> {
         let api = api(ctx).graphql()?;
         let fields = input.parse().graphql()?;
-        let event_id = parse_id(&event_id, "event").graphql()?;
-        let event = race_office::services::organizations::find_organized(
-            &api.db,
-            signed_in(ctx).graphql()?,
-            event_id,
-        )
-        .await
-        .graphql()?;
+        let event = organized_event(ctx, &event_id).await?;
         let added = service::add_distance(&api.db, api.clock.now(), event.id, fields)
             .await
             .graphql()?;

@@ -39,3 +39,18 @@ pub fn api<'a>(ctx: &'a Context<'_>) -> Result<&'a ApiContext, ApiError> {
     ctx.data::<ApiContext>()
         .map_err(|_| ApiError::internal("ApiContext missing from schema data"))
 }
+
+/// The event `event_id` names, when the signed-in organizer's organization organizes it
+/// (the core's [`find_organized`](race_office::services::organizations::find_organized)):
+/// the first step of every organizer's read or change of one event.
+pub async fn organized_event(
+    ctx: &Context<'_>,
+    event_id: &async_graphql::ID,
+) -> async_graphql::Result<entities::event::Model> {
+    let api = api(ctx).graphql()?;
+    let actor = signed_in(ctx).graphql()?;
+    let event_id = super::ids::parse_id(event_id, "event").graphql()?;
+    race_office::services::organizations::find_organized(&api.db, actor, event_id)
+        .await
+        .graphql()
+}

@@ -8,12 +8,11 @@ use entities::account::Role;
 
 use super::bounds;
 use super::events::{Event, EventStatus};
-use super::guards::{RoleGuard, api, signed_in};
+use super::guards::{RoleGuard, api, organized_event, signed_in};
 use super::ids::{parse_id, to_id};
 use super::loaders::{EventId, loader};
 use crate::error::Graphql;
 use race_office::domain::{PushEndpoint, PushKeys};
-use race_office::services::organizations::find_organized;
 use race_office::services::push_deliveries;
 use race_office::services::push_subscriptions::{self, NewSubscription, SubscriptionView};
 
@@ -155,13 +154,7 @@ impl PushQuery {
         event_id: ID,
     ) -> async_graphql::Result<Vec<PushReport>> {
         let api = api(ctx).graphql()?;
-        let event = find_organized(
-            &api.db,
-            signed_in(ctx).graphql()?,
-            parse_id(&event_id, "event").graphql()?,
-        )
-        .await
-        .graphql()?;
+        let event = organized_event(ctx, &event_id).await?;
         Ok(
             push_deliveries::event_reports(&api.db, event.id, bounds::PUSH_REPORTS as u64)
                 .await

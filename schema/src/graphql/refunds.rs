@@ -9,7 +9,7 @@ use entities::refund_request;
 
 use super::date::Date;
 use super::events::Event;
-use super::guards::{RoleGuard, api, signed_in};
+use super::guards::{RoleGuard, api, organized_event, signed_in};
 use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
 use super::loaders::{RegistrationId, loader};
 use super::money::Money;
@@ -17,7 +17,6 @@ use super::registrations::Registration;
 use crate::error::{Graphql, to_graphql};
 use race_office::domain::{BasisPoints, LongText};
 use race_office::error::ApiError;
-use race_office::services::organizations::find_organized;
 use race_office::services::refunds::{
     self as service, RefundChoice, RefundPolicy as ServicePolicy,
 };
@@ -185,13 +184,7 @@ impl RefundQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, RefundRequest>> {
         let api = api(ctx).graphql()?;
-        let event = find_organized(
-            &api.db,
-            signed_in(ctx).graphql()?,
-            parse_id(&event_id, "event").graphql()?,
-        )
-        .await
-        .graphql()?;
+        let event = organized_event(ctx, &event_id).await?;
         let limit = page_size(first).graphql()?;
         let after_id = after
             .as_deref()

@@ -9,7 +9,7 @@ use entities::registration;
 
 use super::date::Date;
 use super::events::{Distance, Event};
-use super::guards::{RoleGuard, api, signed_in};
+use super::guards::{RoleGuard, api, organized_event, signed_in};
 use super::ids::{id_cursor, page_size, parse_id, parse_id_cursor, to_id};
 use super::loaders::{DistanceId, EventId, RefundOf, loader};
 use super::money::Money;
@@ -17,7 +17,6 @@ use super::refunds::RefundRequest;
 use crate::error::{Graphql, to_graphql};
 use race_office::domain::{City, CountryCode};
 use race_office::error::ApiError;
-use race_office::services::organizations::find_organized;
 use race_office::services::registrations::{
     self as service, RegistrationFilter as ServiceFilter, RegistrationInput,
 };
@@ -189,13 +188,7 @@ impl RegistrationQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Registration>> {
         let api = api(ctx).graphql()?;
-        let event = find_organized(
-            &api.db,
-            signed_in(ctx).graphql()?,
-            parse_id(&event_id, "event").graphql()?,
-        )
-        .await
-        .graphql()?;
+        let event = organized_event(ctx, &event_id).await?;
         let limit = page_size(first).graphql()?;
         let filter = filter.unwrap_or_default();
         let service_filter = ServiceFilter {

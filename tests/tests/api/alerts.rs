@@ -35,11 +35,7 @@ pub async fn change(
 
 async fn replay_after_a_cursor_gives_exactly_the_missed_changes_then_live_ones(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let women = app.event_id("womens-and-childrens-race-2020").await;
     let may_16 = marathon_date(5, 16);
     change(
@@ -341,11 +337,7 @@ async fn the_transport_protocol_closes_with_its_codes() {
 #[tokio::test]
 async fn the_legacy_protocol_handshakes_and_streams() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let mut ws = Ws::init(&app.ws_url(), LEGACY, None).await;
     ws.subscribe(LEGACY, "7", STATUS_CHANGED, json!({ "e": event }))
         .await;
@@ -374,11 +366,7 @@ async fn the_legacy_protocol_handshakes_and_streams() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_subscription_sent_without_its_operation_name_is_live() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     let named = STATUS_CHANGED.replacen("subscription(", "subscription RaceStatus(", 1);
     ws.subscribe(TRANSPORT, "s", &named, json!({ "e": event }))

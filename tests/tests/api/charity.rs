@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, error_code, marathon, marathon_year, spawn_app};
+use crate::helpers::{Backend, error_code, marathon_year, spawn_app};
 use crate::on_both_databases;
 
 async fn the_programme_shows_five_projects_in_2020_and_seventeen_before(backend: Backend) {
@@ -152,11 +152,7 @@ on_both_databases!(donated_shares_go_to_the_neediest_project_and_gifts_to_the_na
 
 async fn organizers_create_and_update_projects(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let create = "mutation($input: CharityProjectInput!) { createCharityProject(input: $input) { id year status target { amount } } }";
     let year = marathon_year();
     let input = json!({ "eventId": event, "beneficiary": "Almaty Children's Rehabilitation Centre", "city": "Almaty", "year": year,

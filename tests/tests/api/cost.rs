@@ -82,11 +82,7 @@ on_both_databases!(a_list_answers_at_most_its_bound_and_a_chain_of_lists_is_pric
 
 async fn an_organizer_cannot_give_an_event_a_thirty_first_distance(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let add = "mutation($e: ID!, $n: String!) { addDistance(eventId: $e, input: { name: $n, lengthMeters: 1000, fee: { amount: \"1000\", currency: \"KZT\" } }) { id } }";
     // The demo race has 4: 26 more reach the bound.
     for n in 0..26 {
@@ -339,11 +335,7 @@ async fn a_shared_execution_over_its_budget_ends_its_subscription() {
         settings.limits.subscription_execution_budget = Duration::ZERO;
     })
     .await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     ws.subscribe(
         TRANSPORT,

@@ -19,15 +19,6 @@ use crate::helpers::{TestApp, marathon, marathon_name, spawn_app, spawn_app_with
 use crate::registrations::register;
 use crate::ws_client::{TRANSPORT, Ws};
 
-/// The demo data, an organizer's token and the upcoming marathon's id.
-async fn organizer_and_marathon(app: &TestApp) -> (String, String) {
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    (organizer, app.event_id(&marathon()).await)
-}
-
 /// A runner registered for the upcoming marathon's half marathon; their token.
 async fn registered_runner(app: &TestApp, email: &str) -> String {
     app.registered_runner(email, &marathon(), 1).await.token
@@ -58,11 +49,7 @@ async fn groups_become(app: &TestApp, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor() {
     let app = spawn_app(Backend::Postgres).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let marathon_id = app.event_id(&marathon()).await;
+    let (organizer, marathon_id) = app.demo_organizer_and_marathon().await;
     let women = app.event_id("womens-and-childrens-race-2020").await;
     let runner = app.sign_up_runner("shared@example.kz").await;
     let mut sockets = Vec::new();
@@ -119,7 +106,7 @@ async fn subscribers_of_one_operation_share_one_execution_whatever_their_cursor(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_notifications_are_shared_per_account_only() {
     let app = spawn_app(Backend::Sqlite).await;
-    let (organizer, marathon) = organizer_and_marathon(&app).await;
+    let (organizer, marathon) = app.demo_organizer_and_marathon().await;
     let registered = registered_runner(&app, "registered@example.kz").await;
     let bystander = app.sign_up_runner("bystander@example.kz").await;
     // The bystander runs another race, whose change is the sentinel at the end.
@@ -164,7 +151,7 @@ async fn personal_notifications_are_shared_per_account_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_execution_that_fails_inside_is_tried_again_not_skipped() {
     let app = spawn_app_with(Backend::Postgres, |s| s.bus.relay_enabled = false).await;
-    let (organizer, marathon) = organizer_and_marathon(&app).await;
+    let (organizer, marathon) = app.demo_organizer_and_marathon().await;
     let runner = registered_runner(&app, "patient@example.kz").await;
     let query = "subscription { myNotifications { id eventStatusChange { reason } } }";
     let mut phone = Ws::init(&app.ws_url(), TRANSPORT, Some(&runner)).await;
@@ -342,11 +329,7 @@ async fn thousands_who_subscribe_on_another_instance_just_before_a_change_all_he
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_question_spelled_differently_shares_one_execution() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     for n in 0_usize..60 {
         let query = if n.is_multiple_of(2) {
@@ -449,11 +432,7 @@ async fn the_same_question_spelled_differently_shares_one_execution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fragments_cannot_defeat_sharing_either() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let mut ws = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     ws.subscribe(
         TRANSPORT,

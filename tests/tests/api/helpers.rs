@@ -247,6 +247,16 @@ impl TestApp {
             .expect("organizer created")
     }
 
+    /// The demo seeded, its director's token and the upcoming marathon's id: where most
+    /// alert tests start.
+    pub async fn demo_organizer_and_marathon(&self) -> (String, String) {
+        self.seed_demo().await;
+        let organizer = self
+            .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+            .await;
+        (organizer, self.event_id(&marathon()).await)
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
         let data = self
             .ok(

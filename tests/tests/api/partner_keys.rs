@@ -135,11 +135,7 @@ on_both_databases!(a_key_is_shown_once_stored_hashed_used_and_revoked);
 
 async fn a_key_does_only_what_its_scopes_say_until_it_expires(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let events = "{ events(first: 5) { edges { node { slug } } } }";
 
     let events_only = issue_key(&app, &organizer, &["EVENTS_READ"]).await["key"]

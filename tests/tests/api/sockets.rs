@@ -10,7 +10,7 @@ use gateway_tests::{Backend, Gateway, TestDatabase};
 use serde_json::json;
 
 use crate::alerts::{STATUS_CHANGED, change};
-use crate::helpers::{TestApp, error_code, mails, marathon, spawn_app, spawn_app_with, token_in};
+use crate::helpers::{TestApp, error_code, mails, spawn_app, spawn_app_with, token_in};
 use crate::on_both_databases;
 use crate::partner_keys::demo_with_key;
 use crate::ws_client::{LEGACY, Received, TRANSPORT, Ws};
@@ -178,11 +178,7 @@ async fn a_quiet_socket_whose_session_ended_is_closed_by_the_sweep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_holds_only_so_many_subscriptions() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.websocket.max_subscriptions = 3).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     let mut socket = Ws::init(&app.ws_url(), TRANSPORT, None).await;
     for id in ["1", "2", "3", "4"] {
         socket
@@ -319,11 +315,7 @@ async fn a_client_that_closes_normally_gets_the_close_answered() {
 
 async fn a_cursor_older_than_the_horizon_is_refused(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.limits.replay_max_notifications = 2).await;
-    app.seed_demo().await;
-    let organizer = app
-        .organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
-        .await;
-    let event = app.event_id(&marathon()).await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
     for (status, reason) in [
         ("SUSPENDED", "one"),
         ("SCHEDULED", "two"),

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use async_graphql::Name;
-use async_graphql::parser::types::{ExecutableDocument, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, Field, SelectionSet};
 use async_graphql_value::ConstValue;
 
-use super::spelling::{Collector, response_key};
+use super::spelling::{Collector, by_response_key};
 use super::{Document, operation_of};
 
 /// Puts `response`'s data in the order `document`'s operation selects it. Objects whose
@@ -58,31 +58,32 @@ impl Document {
     }
 }
 
+/// Orders `value` as `sets` select it; the selection is collected once, however long a
+/// list under it is.
 fn order<'a>(value: &mut ConstValue, sets: &[&'a SelectionSet], collector: &Collector<'a>) {
+    let Some(selected) = collector.collect(sets) else {
+        return;
+    };
+    arrange(value, &by_response_key(&selected), collector);
+}
+
+fn arrange<'a>(
+    value: &mut ConstValue,
+    groups: &[(&'a str, Vec<&'a Field>)],
+    collector: &Collector<'a>,
+) {
     match value {
         ConstValue::List(items) => {
             for item in items {
-                order(item, sets, collector);
+                arrange(item, groups, collector);
             }
         }
         ConstValue::Object(fields) => {
-            let Some(selected) = collector.collect(sets) else {
-                return;
-            };
-            // Each response key where it first comes, with every selection under it
-            // (execution merges fields of one key).
-            let mut keys: Vec<(String, Vec<&'a SelectionSet>)> = Vec::new();
-            for field in selected {
-                let key = response_key(field);
-                let below = &field.selection_set.node;
-                match keys.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, sets)) => sets.push(below),
-                    None => keys.push((key, vec![below])),
-                }
-            }
             let mut answered = std::mem::take(fields);
-            for (key, sets) in keys {
-                if let Some((name, mut value)) = answered.shift_remove_entry(key.as_str()) {
+            for (key, group) in groups {
+                if let Some((name, mut value)) = answered.shift_remove_entry(*key) {
+                    let sets: Vec<&'a SelectionSet> =
+                        group.iter().map(|f| &f.selection_set.node).collect();
                     if sets.iter().any(|set| !set.items.is_empty()) {
                         order(&mut value, &sets, collector);
                     }

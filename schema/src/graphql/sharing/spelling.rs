@@ -239,49 +239,42 @@ impl<'a> Collector<'a> {
     /// them).
     fn shape(&self, fields: &[&'a Field], root: bool, node: &Node) -> Option<Shape> {
         let mut entries: Vec<(String, String, Option<Shape>)> = Vec::new();
-        let mut done: Vec<String> = Vec::new();
-        for field in fields {
-            let response_key = response_key(field);
-            if done.contains(&response_key) {
-                continue;
-            }
-            done.push(response_key.clone());
+        for (response_key, group) in by_response_key(fields) {
+            let first = group.first()?;
             let key = (
-                field.name.node.to_string(),
-                arguments(field, self.values, root)?,
+                first.name.node.to_string(),
+                arguments(first, self.values, root)?,
             );
             let index = node.children.keys().position(|k| *k == key)?;
             let child = node.children.get(&key)?;
             // Every field answering under this key (validation made sure they agree).
-            let sets: Vec<&SelectionSet> = fields
-                .iter()
-                .filter(|other| response_key_is(other, &response_key))
-                .map(|other| &other.selection_set.node)
-                .collect();
+            let sets: Vec<&SelectionSet> = group.iter().map(|f| &f.selection_set.node).collect();
             let below = if sets.iter().all(|set| set.items.is_empty()) {
                 None
             } else {
                 Some(self.shape(&self.collect(&sets)?, false, child)?)
             };
-            entries.push((response_key, key_of(node, index)?, below));
+            entries.push((response_key.to_owned(), key_of(node, index)?, below));
         }
         Some(Shape(entries))
     }
 }
 
-pub(super) fn response_key(field: &Field) -> String {
-    field
-        .alias
-        .as_ref()
-        .map_or_else(|| field.name.node.to_string(), |a| a.node.to_string())
-}
-
-fn response_key_is(field: &Field, key: &str) -> bool {
-    field
-        .alias
-        .as_ref()
-        .map_or(field.name.node.as_str(), |a| a.node.as_str())
-        == key
+/// Collected fields grouped by response key, each key where it first comes, with every
+/// field answering under it (execution merges them into one entry).
+pub(super) fn by_response_key<'a>(fields: &[&'a Field]) -> Vec<(&'a str, Vec<&'a Field>)> {
+    let mut groups: Vec<(&'a str, Vec<&'a Field>)> = Vec::new();
+    for field in fields {
+        let key = field
+            .alias
+            .as_ref()
+            .map_or(field.name.node.as_str(), |a| a.node.as_str());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push(field),
+            None => groups.push((key, vec![field])),
+        }
+    }
+    groups
 }
 
 fn print(node: &Node, out: &mut String) {
