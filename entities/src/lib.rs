@@ -1,5 +1,5 @@
 //! sea-orm entity models of the race-day gateway: the shape of each table and how tables
-//! relate. Data only: the rules that govern them live in the `schema` crate.
+//! relate. Data only: the rules that govern them live in the race office (`race-office/`).
 
 pub mod account;
 pub mod charity_project;
@@ -8,8 +8,10 @@ pub mod donation;
 pub mod event;
 pub mod event_organization;
 pub mod event_status_change;
+pub mod mail_delivery;
 pub mod notification;
 pub mod notification_counter;
+pub mod notification_receipt;
 pub mod organization;
 pub mod participation_count;
 pub mod partner_key;

@@ -2,6 +2,7 @@
 //! change it announces. Its id comes from `notification_counter`, so ids follow commit order
 //! without gaps; `published_at` is set once the relay has handed the row to the bus, and
 //! `pushes_queued_at` once its Web Push deliveries are queued (independently of the bus).
+//! Mail deliveries are queued behind a cursor of their own (`mail_queue_cursor`).
 
 use sea_orm::entity::prelude::*;
 
@@ -21,6 +22,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
     pub pushes_queued_at: Option<DateTimeUtc>,
+    /// Who is mailed (`ALL`, `UNREACHED`, `NONE`); unset on rows older than mail.
+    pub email_policy: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,8 @@ pub struct Model {
     /// Nulled when the subscription is deleted (pruned, or the runner unsubscribed).
     pub subscription_id: Option<i64>,
     pub event_id: Option<i64>,
+    /// The runner whose browser it is (kept when the subscription goes).
+    pub account_id: Option<i64>,
     pub status: DeliveryStatus,
     /// Requests made so far (a claim counts as one).
     pub attempts: i32,
@@ -29,6 +31,9 @@ pub struct Model {
     pub failure_class: Option<FailureClass>,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// When the service worker reported showing it, and a click on it (each honoured once).
+    pub displayed_at: Option<DateTimeUtc>,
+    pub clicked_at: Option<DateTimeUtc>,
 }
 
 #[derive(

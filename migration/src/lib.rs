@@ -13,6 +13,7 @@ mod m20261201_000007_pending_sign_up;
 mod m20261201_000008_push_queue_cursor;
 mod m20261210_000009_organization_kind;
 mod m20261210_000010_push_failure_class;
+mod m20261211_000011_reach;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_push_queue_cursor::Migration),
             Box::new(m20261210_000009_organization_kind::Migration),
             Box::new(m20261210_000010_push_failure_class::Migration),
+            Box::new(m20261211_000011_reach::Migration),
         ]
     }
 }

@@ -25,12 +25,19 @@ impl Clock for SystemClock {
     }
 }
 
-/// A message to one person.
-#[derive(Debug, Clone)]
+/// A message to one person. Every mail we send is automatic (`Auto-Submitted:
+/// auto-generated`), so that auto-responders stay quiet.
+#[derive(Debug, Clone, Default)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
+    /// The plain-text body.
     pub body: String,
+    /// The same in HTML, sent beside the text as multipart/alternative.
+    pub html: Option<String>,
+    /// A stable `Message-ID` (without angle brackets), so that a mail sent again after a
+    /// crash can be recognised as the same; made by the transport when `None`.
+    pub message_id: Option<String>,
 }
 
 /// Sends mail (password recovery). The server picks SMTP, a folder, or the log.
@@ -52,8 +59,12 @@ pub enum MailError {
     /// The message could not be built from the mail.
     #[error("building mail")]
     Message(#[source] MailCause),
-    /// The transport did not take the mail (SMTP refused it, a file could not be
-    /// written): it may work later.
+    /// The mail server refused the mail for good (an SMTP 5xx reply, kept whole): sending
+    /// it again cannot help.
+    #[error("refused: {reply}")]
+    Refused { reply: String },
+    /// The transport did not take the mail (a temporary SMTP refusal, no connection, a
+    /// file that could not be written): it may work later.
     #[error("{transport}")]
     Delivery {
         /// What was handing it over: `SMTP`, `writing <path>`.
@@ -82,6 +93,25 @@ pub struct ApiContext {
     pub throttle: Arc<Throttle>,
     /// Told when a credential is withdrawn, so that open sockets holding it close.
     pub revocations: Arc<dyn Revocations>,
+    /// Counts what an operator watches and only the API sees (acknowledgements).
+    pub tally: Arc<dyn Tally>,
+}
+
+/// What the API counts for the operator; the server keeps the metrics.
+pub trait Tally: Send + Sync {
+    /// `count` alerts newly acknowledged on `channel` (`page`, `push_displayed`,
+    /// `push_clicked`).
+    fn acknowledged(&self, channel: &'static str, count: u64);
+    /// A push acknowledgement token refused (forged, or used again).
+    fn acknowledgement_refused(&self);
+}
+
+/// For tools and tests that count nothing.
+pub struct NoTally;
+
+impl Tally for NoTally {
+    fn acknowledged(&self, _: &'static str, _: u64) {}
+    fn acknowledgement_refused(&self) {}
 }
 
 /// A credential withdrawn. The server closes every socket that holds it, on every
@@ -117,6 +147,7 @@ impl Revocations for NoSockets {
 pub struct OutboxBell {
     relay: Notify,
     push: Notify,
+    mail: Notify,
 }
 
 impl OutboxBell {
@@ -125,11 +156,13 @@ impl OutboxBell {
     pub fn ring(&self) {
         self.relay.notify_one();
         self.push.notify_one();
+        self.mail.notify_one();
     }
 
     /// Wakes only the push worker (new deliveries are due, from another instance's append).
     pub fn ring_push(&self) {
         self.push.notify_one();
+        self.mail.notify_one();
     }
 
     pub async fn relay_rung(&self) {
@@ -139,6 +172,10 @@ impl OutboxBell {
     pub async fn push_rung(&self) {
         self.push.notified().await;
     }
+
+    pub async fn mail_rung(&self) {
+        self.mail.notified().await;
+    }
 }
 
 /// What the API knows of Web Push; sending is the server's business.
@@ -147,6 +184,8 @@ pub struct PushContext {
     pub policy: PushPolicy,
     /// The VAPID public key, base64url, for the SPA's `pushManager.subscribe`.
     pub public_key: String,
+    /// Checks the tokens service workers acknowledge pushes with.
+    pub ack_key: crate::domain::AckKey,
 }
 
 /// Who is asking: resolved from the bearer token once per request.

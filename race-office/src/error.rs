@@ -19,6 +19,8 @@ pub enum ApiError {
     InvalidCredentials,
     InvalidResetToken,
     InvalidConfirmationToken,
+    /// A push acknowledgement token that is forged, or already used for its action.
+    InvalidAcknowledgementToken,
     InvalidStatusTransition(String),
     RegistrationClosed,
     SoldOut,
@@ -60,6 +62,9 @@ impl ApiError {
             Self::InvalidResetToken => "the reset token is invalid, expired or already used".into(),
             Self::InvalidConfirmationToken => {
                 "the confirmation token is invalid, expired, replaced or already used".into()
+            }
+            Self::InvalidAcknowledgementToken => {
+                "the acknowledgement token is invalid or already used".into()
             }
             Self::RegistrationClosed => "registration for this event is not open".into(),
             Self::SoldOut => "the event is full".into(),
@@ -109,6 +114,7 @@ impl ApiError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
             Self::InvalidConfirmationToken => "INVALID_CONFIRMATION_TOKEN",
+            Self::InvalidAcknowledgementToken => "INVALID_ACKNOWLEDGEMENT_TOKEN",
             Self::InvalidStatusTransition(_) => "INVALID_STATUS_TRANSITION",
             Self::RegistrationClosed => "REGISTRATION_CLOSED",
             Self::SoldOut => "SOLD_OUT",

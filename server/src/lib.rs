@@ -7,7 +7,7 @@ pub mod cli;
 pub mod database;
 pub mod http;
 pub mod limits;
-pub mod mailer;
+pub mod mail;
 pub mod metrics;
 pub mod push;
 pub mod revocation;

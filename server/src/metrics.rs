@@ -76,6 +76,22 @@ fn describe() {
         "gateway_pushes_pruned_total",
         "Push subscriptions deleted after a 404 or 410."
     );
+    describe_counter!(
+        "gateway_mails_total",
+        "Alert mail attempts by outcome: sent (accepted by the SMTP server), retried, refused."
+    );
+    describe_histogram!(
+        "gateway_mail_accepted_after_seconds",
+        "From an alert's commit to its mail's acceptance by the SMTP server."
+    );
+    describe_counter!(
+        "gateway_acknowledgements_total",
+        "Alerts acknowledged by runners, by channel: page, push_displayed, push_clicked."
+    );
+    describe_counter!(
+        "gateway_acknowledgement_tokens_refused_total",
+        "Push acknowledgement tokens refused: forged, or used again for the same action."
+    );
     describe_histogram!(
         "gateway_graphql_request_duration_seconds",
         "GraphQL requests over HTTP, by operation name, type and outcome code."
@@ -180,6 +196,40 @@ pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Dur
 /// A delivery given up, by why (`REJECTED`, `UNAVAILABLE`, `NETWORK`, `REFUSED`, `INVALID`).
 pub fn push_given_up(class: &'static str) {
     counter!("gateway_push_failures_total", "class" => class).increment(1);
+}
+
+/// The API's counts, kept here with the rest.
+pub struct Tally;
+
+impl race_office::context::Tally for Tally {
+    fn acknowledged(&self, channel: &'static str, count: u64) {
+        acknowledged(channel, count);
+    }
+
+    fn acknowledgement_refused(&self) {
+        acknowledgement_refused();
+    }
+}
+
+/// An alert mail the SMTP server accepted, `delay` after its notification was committed.
+pub fn mail_sent(delay: Duration) {
+    counter!("gateway_mails_total", "outcome" => "sent").increment(1);
+    histogram!("gateway_mail_accepted_after_seconds").record(delay.as_secs_f64());
+}
+
+/// An alert mail `retried` (a temporary refusal) or `refused` (for good).
+pub fn mail_outcome(outcome: &'static str) {
+    counter!("gateway_mails_total", "outcome" => outcome).increment(1);
+}
+
+/// Alerts acknowledged, by channel: `page`, `push_displayed`, `push_clicked`.
+pub fn acknowledged(channel: &'static str, count: u64) {
+    counter!("gateway_acknowledgements_total", "channel" => channel).increment(count);
+}
+
+/// A push acknowledgement token refused (forged, or used again).
+pub fn acknowledgement_refused() {
+    counter!("gateway_acknowledgement_tokens_refused_total").increment(1);
 }
 
 pub fn push_delivered_after(delay: Duration) {

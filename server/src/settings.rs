@@ -445,6 +445,47 @@ pub struct MailSettings {
     /// Folder where each mail is written as a file (development and tests).
     #[arg(long, env = "MAIL_DIR")]
     pub mail_dir: Option<std::path::PathBuf>,
+
+    /// How long a runner has to acknowledge an alert (on the page or a push) before it is
+    /// mailed to them under `EmailPolicy.UNREACHED`, in seconds.
+    #[arg(id = "alert-email-after-secs", long = "alert-email-after-secs", env = "ALERT_EMAIL_AFTER_SECS", default_value = "600",
+          value_parser = seconds(0..=86_400))]
+    pub escalate_after: Duration,
+
+    /// Whether this instance runs an alert mail worker.
+    #[arg(id = "mail-enabled", long = "mail-enabled", env = "MAIL_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+
+    /// Mails in flight at once per instance, and pooled SMTP connections.
+    #[arg(id = "mail-concurrency", long = "mail-concurrency", env = "MAIL_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub concurrency: u32,
+
+    /// Mails a worker claims per query.
+    #[arg(id = "mail-batch", long = "mail-batch", env = "MAIL_BATCH", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
+
+    /// How long a claim on a mail lasts unless renewed (every third of this), in ms.
+    #[arg(id = "mail-lease-ms", long = "mail-lease-ms", env = "MAIL_LEASE_MS", default_value = "10000",
+          value_parser = millis(1_000..=3_600_000))]
+    pub lease: Duration,
+
+    /// How often an idle mail worker looks for due mails (the escalation window's end,
+    /// retries, other instances' work), in ms.
+    #[arg(id = "mail-poll-ms", long = "mail-poll-ms", env = "MAIL_POLL_MS", default_value = "1000",
+          value_parser = millis(10..=600_000))]
+    pub poll: Duration,
+
+    /// Attempts before a mail that keeps being refused for now is given up.
+    #[arg(id = "mail-max-attempts", long = "mail-max-attempts", env = "MAIL_MAX_ATTEMPTS", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub max_attempts: i32,
+
+    /// Delay before the first retry of a mail, in ms; doubled for each further one.
+    #[arg(id = "mail-retry-base-ms", long = "mail-retry-base-ms", env = "MAIL_RETRY_BASE_MS", default_value = "5000",
+          value_parser = millis(1..=3_600_000))]
+    pub retry_base: Duration,
 }
 
 /// Bounds on what one GraphQL document may ask for; the defaults are the schema's own

@@ -1,6 +1,7 @@
 //! Values validated at the edge: once built by `parse`, they cannot be invalid inside.
 
 mod account;
+pub mod alert_mail;
 mod calendar;
 mod event;
 mod money;
@@ -8,6 +9,7 @@ mod notification;
 pub mod participation;
 mod partner;
 mod push;
+mod push_ack;
 mod refund;
 mod runner;
 pub mod suppression;
@@ -22,7 +24,8 @@ pub use event::{
 };
 pub use money::{Currency, Money, format_minor};
 pub use notification::{
-    Notice, NoticeMessage, NotificationKind, RefundDecisionMessage, StatusChangeMessage,
+    EmailPolicy, Notice, NoticeMessage, NotificationKind, RefundDecisionMessage,
+    StatusChangeMessage,
 };
 pub use participation::Dimension;
 pub use partner::{PartnerScope, ScopeSet};
@@ -30,6 +33,7 @@ pub use push::{
     DEFAULT_MAX_SUBSCRIPTIONS_PER_ACCOUNT, DEFAULT_PUSH_HOSTS, PushEndpoint, PushKeys, PushPolicy,
     is_public_address,
 };
+pub use push_ack::{ACK_TOKEN_LEN, AckKey, PushAction};
 pub use refund::{
     BasisPoints, FeeSplit, REFUND_NOTICE_DAYS, check_deadline_after_cancellation,
     earliest_deadline, is_after_local_date, is_on_or_after_local_date, is_on_or_before_local_date,

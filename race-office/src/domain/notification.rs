@@ -35,6 +35,38 @@ impl NotificationKind {
     }
 }
 
+/// Who is mailed about an alert, chosen by the organizer per change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailPolicy {
+    /// Every runner it concerns, at once.
+    All,
+    /// The runners who have not acknowledged it on any channel within the escalation
+    /// window (`ALERT_EMAIL_AFTER_SECS`).
+    #[default]
+    Unreached,
+    /// Nobody.
+    None,
+}
+
+impl EmailPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "ALL",
+            Self::Unreached => "UNREACHED",
+            Self::None => "NONE",
+        }
+    }
+
+    /// A stored policy; rows from before mail (none stored) are not mailed.
+    pub fn parse(raw: Option<&str>) -> Self {
+        match raw {
+            Some("ALL") => Self::All,
+            Some("UNREACHED") => Self::Unreached,
+            _ => Self::None,
+        }
+    }
+}
+
 /// What the log carries for a status change: enough for a push message or a WebSocket
 /// payload without another query.
 #[derive(Debug, Clone, Serialize, Deserialize)]

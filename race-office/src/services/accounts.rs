@@ -239,6 +239,7 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
             token,
             token
         ),
+        ..Default::default()
     };
     send_in_background(ctx, mail, "password reset");
     Ok(())

@@ -424,6 +424,7 @@ async fn record_historic_cancellation(
             changed_by: None,
             occurred_at: cancelled_at,
             announced_at: Some(cancelled_at),
+            email: crate::domain::EmailPolicy::None,
         },
     )
     .await?;

@@ -17,11 +17,11 @@ use super::organizations::{self, acting_organization, find_organized};
 use crate::context::OutboxBell;
 use crate::domain::event_zone;
 use crate::domain::participation::race_day;
+use crate::domain::{EmailPolicy, NotificationKind, StatusChangeMessage};
 use crate::domain::{
     EventName, Money, Reason, Slug, TimeZone, check_future_start, check_transition_at,
     earliest_deadline,
 };
-use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// The event with this slug, if there is one.
@@ -323,6 +323,8 @@ pub struct StatusChange {
     pub status: EventStatus,
     pub reason: Reason,
     pub starts_at: Option<DateTime<Utc>>,
+    /// Who is mailed about it.
+    pub email: EmailPolicy,
 }
 
 /// Moves an event to a new status. In one transaction: the event row (guarded by its
@@ -410,6 +412,7 @@ pub async fn change_status(
             changed_by: Some(actor.id),
             occurred_at: now,
             announced_at: None,
+            email: change.email,
         },
     )
     .await?;
@@ -437,6 +440,8 @@ pub struct HistoryLine {
     pub occurred_at: DateTime<Utc>,
     /// Set only for history that should not be announced again (the demo's 2020 lines).
     pub announced_at: Option<DateTime<Utc>>,
+    /// Who is mailed about it.
+    pub email: EmailPolicy,
 }
 
 /// Appends a history line and its notification (the outbox row) for `event`, which is
@@ -483,6 +488,7 @@ pub async fn append_status_change(
             account_id: None,
             payload: notifications::encode(&message)?,
             created_at: history.occurred_at,
+            email_policy: line.email,
             announced_at: line.announced_at,
         },
     )

@@ -6,11 +6,13 @@ pub mod charity;
 pub mod demo;
 pub mod devices;
 pub mod events;
+pub mod mail_deliveries;
 pub mod notifications;
 pub mod organizations;
 pub mod partner_keys;
 pub mod push_deliveries;
 pub mod push_subscriptions;
+pub mod reach;
 pub mod refunds;
 pub mod registrations;
 mod secrets;
@@ -33,4 +35,31 @@ pub async fn begin_write(
         ..Default::default()
     })
     .await
+}
+
+/// A statement written with `?` placeholders, numbered `$1`, `$2`, … for PostgreSQL, for
+/// the few statements sea-query's builder cannot say (the placeholders are never inside
+/// a string literal there).
+pub(crate) fn statement(
+    backend: sea_orm::DbBackend,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> sea_orm::Statement {
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            let mut numbered = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    numbered.push_str(&format!("${n}"));
+                } else {
+                    numbered.push(c);
+                }
+            }
+            numbered
+        }
+        _ => sql.to_owned(),
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }

@@ -55,8 +55,10 @@ pub struct Outgoing {
     pub account_id: Option<i64>,
     pub payload: String,
     pub created_at: DateTime<Utc>,
+    /// Who is mailed about it.
+    pub email_policy: crate::domain::EmailPolicy,
     /// Set for history that must not be announced again (the demo's 2020 cancellation):
-    /// the row starts published and with its pushes queued.
+    /// the row starts published and with its pushes queued (its email policy says `NONE`).
     pub announced_at: Option<DateTime<Utc>>,
 }
 
@@ -75,6 +77,7 @@ pub async fn insert(
         created_at: Set(row.created_at),
         published_at: Set(row.announced_at),
         pushes_queued_at: Set(row.announced_at),
+        email_policy: Set(Some(row.email_policy.as_str().into())),
     }
     .insert(db)
     .await
@@ -215,19 +218,12 @@ pub async fn personal_after(
     up_to: i64,
     limit: u64,
 ) -> Result<Vec<Notice>, DbErr> {
-    let mine = Condition::any()
-        .add(notification::Column::AccountId.eq(account_id))
-        .add(
-            Condition::all()
-                .add(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
-                .add(notification::Column::EventId.is_in(event_ids.iter().copied())),
-        );
     Ok(notification::Entity::find()
         .filter(
             Condition::all()
                 .add(notification::Column::Id.gt(after_id))
                 .add(notification::Column::Id.lte(up_to))
-                .add(mine),
+                .add(mine(account_id, event_ids)),
         )
         .order_by_asc(notification::Column::Id)
         .limit(limit)
@@ -345,6 +341,86 @@ pub async fn awaiting_push_queue(
     }
     .all(db)
     .await
+}
+
+/// Takes the mail queue's cursor (the last log id whose mails are queued), locking it
+/// until the transaction ends: one mail enqueuer at a time, and never a log row locked.
+pub async fn take_mail_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "UPDATE mail_queue_cursor SET last_notification_id = last_notification_id \
+             WHERE id = 1 RETURNING last_notification_id",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the mail_queue_cursor row is missing".into()))?;
+    row.try_get("", "last_notification_id")
+}
+
+/// Moves the mail queue's cursor (inside the transaction that took it).
+pub async fn move_mail_cursor(db: &impl ConnectionTrait, to: i64) -> Result<(), DbErr> {
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE mail_queue_cursor SET last_notification_id = $1 WHERE id = 1"
+            }
+            _ => "UPDATE mail_queue_cursor SET last_notification_id = ? WHERE id = 1",
+        },
+        [to.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Log rows after `after_id`, oldest first, at most `limit` (the mail enqueuer's next).
+pub async fn rows_after(
+    db: &impl ConnectionTrait,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<notification::Model>, DbErr> {
+    notification::Entity::find()
+        .filter(notification::Column::Id.gt(after_id))
+        .order_by_asc(notification::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// A runner's notifications before `before_id` (all when `None`), newest first, at most
+/// `limit`: the page's alert log.
+pub async fn personal_before(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+    event_ids: &[i64],
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<Notice>, DbErr> {
+    let mut condition = Condition::all().add(mine(account_id, event_ids));
+    if let Some(before) = before_id {
+        condition = condition.add(notification::Column::Id.lt(before));
+    }
+    Ok(notification::Entity::find()
+        .filter(condition)
+        .order_by_desc(notification::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .iter()
+        .map(|row| Notice::decode(row, None))
+        .collect())
+}
+
+/// Which log rows are a runner's: addressed to the account, or status changes of the
+/// events they are registered for.
+fn mine(account_id: i64, event_ids: &[i64]) -> Condition {
+    Condition::any()
+        .add(notification::Column::AccountId.eq(account_id))
+        .add(
+            Condition::all()
+                .add(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
+                .add(notification::Column::EventId.is_in(event_ids.iter().copied())),
+        )
 }
 
 pub async fn mark_push_queued(

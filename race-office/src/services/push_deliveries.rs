@@ -98,6 +98,7 @@ async fn enqueue(
         let matching = Query::select()
             .expr(Expr::val(row.id))
             .column((push_subscription::Entity, S::Id))
+            .column((push_subscription::Entity, S::AccountId))
             .expr(Expr::val(event_id))
             .expr(Expr::val(DeliveryStatus::Pending))
             .expr(Expr::val(0))
@@ -119,6 +120,7 @@ async fn enqueue(
             .columns([
                 D::NotificationId,
                 D::SubscriptionId,
+                D::AccountId,
                 D::EventId,
                 D::Status,
                 D::Attempts,

@@ -202,6 +202,8 @@ async fn notify_runner(
             account_id: Some(request.account_id),
             payload: notifications::encode(&message)?,
             created_at: now,
+            // A decision is mailed if the page has not shown it within the window.
+            email_policy: crate::domain::EmailPolicy::Unreached,
             announced_at: None,
         },
     )

@@ -78,6 +78,7 @@ async fn record_sign_up(
                  password, choose a new one here:\n{base}/reset-password\n\nIf it was not \
                  you, ignore this message.\n"
             ),
+            ..Default::default()
         }
     } else {
         let token = new_token("signup");
@@ -115,6 +116,7 @@ async fn record_sign_up(
                  {base}/confirm-sign-up?token={token}\n\nThe token: {token}\n\nIf you did \
                  not sign up, ignore this message: no account is made without it.\n"
             ),
+            ..Default::default()
         }
     };
     if !ctx.throttle.mail_allowed(&mail.to).await {

@@ -97,7 +97,7 @@ impl From<&RefundDecisionMessage> for RefundDecided {
 }
 
 /// One of a runner's notifications. Its `id` is the cursor for `myNotifications(after:)`.
-pub struct Notification(Arc<Notice>);
+pub struct Notification(pub Arc<Notice>);
 
 #[Object]
 impl Notification {

@@ -430,6 +430,9 @@ pub struct ChangeEventStatusInput {
     reason: String,
     /// The new start; required when, and only when, rescheduling.
     starts_at: Option<DateTime<Utc>>,
+    /// Who is mailed about it (every registered runner has an address).
+    #[graphql(default)]
+    email: super::reach::EmailPolicy,
 }
 
 #[derive(Default)]
@@ -563,6 +566,7 @@ impl EventMutation {
             starts_at: Instant::optional("startsAt", input.starts_at)
                 .graphql()?
                 .map(Instant::get),
+            email: input.email.into(),
         };
         let (event, _) = service::change_status(
             &api.db,

@@ -19,6 +19,7 @@ mod organizations;
 mod partner_access;
 mod partner_keys;
 mod push;
+mod reach;
 mod refunds;
 mod registrations;
 pub mod sharing;
@@ -43,6 +44,7 @@ pub struct Query(
     stats::StatsQuery,
     partner_keys::PartnerKeyQuery,
     alerts::AlertQuery,
+    reach::ReachQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -55,6 +57,7 @@ pub struct Mutation(
     charity::CharityMutation,
     push::PushMutation,
     partner_keys::PartnerKeyMutation,
+    reach::ReachMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -25,6 +25,10 @@ pub const PAYLOAD_BUDGET: usize = 3052;
 /// size 4, key id length 1, key id 65), the AEAD tag (16) and the padding delimiter (1).
 const RFC_8291_PLAINTEXT: usize = 4096 - (16 + 4 + 1 + 65) - 16 - 1;
 const _: () = assert!(PAYLOAD_BUDGET <= RFC_8291_PLAINTEXT);
+/// Where a delivery's acknowledgement token goes: `"ack":"` and as many characters as a
+/// token has, so that every delivery's payload has the size the budget was checked for.
+pub const ACK_PLACEHOLDER: &str = concat!("\"ack\":\"", "________________________________", "\"");
+const _: () = assert!(ACK_PLACEHOLDER.len() == 7 + race_office::domain::ACK_TOKEN_LEN + 1);
 /// What marks a shortened text.
 const ELLIPSIS: char = '…';
 
@@ -63,6 +67,7 @@ pub fn compose(
     };
     let payload = fit_payload(
         json!({
+            "ack": &ACK_PLACEHOLDER[7..7 + race_office::domain::ACK_TOKEN_LEN],
             "title": "",
             "body": "",
             "eventId": message.event_id.to_string(),
@@ -191,6 +196,22 @@ mod tests {
         assert_eq!(alert.urgency, Urgency::High);
         assert_eq!(alert.topic, "event-3");
         assert!((19 * 86400..=20 * 86400).contains(&i64::from(alert.ttl)));
+    }
+
+    #[test]
+    fn each_delivery_carries_its_own_token_in_the_same_room() {
+        let alert = compose(42, &row(EventStatus::Cancelled, 20), "", Utc::now()).unwrap();
+        let key = race_office::domain::AckKey::derive(b"secret");
+        let (first, second) = (
+            alert.payload_for(&key.token(7)),
+            alert.payload_for(&key.token(8)),
+        );
+        assert_eq!(first.len(), alert.payload.len());
+        let first: serde_json::Value = serde_json::from_slice(&first).unwrap();
+        let second: serde_json::Value = serde_json::from_slice(&second).unwrap();
+        assert_eq!(key.verify(first["ack"].as_str().unwrap()), Some(7));
+        assert_eq!(key.verify(second["ack"].as_str().unwrap()), Some(8));
+        assert_eq!(first["body"], second["body"]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use race_office::OutboxBell;
+use race_office::domain::AckKey;
 use race_office::services::notifications;
 use race_office::services::push_deliveries::{self, Claimed, FailureClass, Outcome, Recipient};
 use sea_orm::DatabaseConnection;
@@ -102,11 +103,23 @@ pub struct Worker {
     db: DatabaseConnection,
     sender: Arc<Sender>,
     config: WorkerConfig,
+    /// Makes each delivery's acknowledgement token.
+    ack_key: AckKey,
 }
 
 impl Worker {
-    pub fn new(db: DatabaseConnection, sender: Arc<Sender>, config: WorkerConfig) -> Self {
-        Self { db, sender, config }
+    pub fn new(
+        db: DatabaseConnection,
+        sender: Arc<Sender>,
+        config: WorkerConfig,
+        ack_key: AckKey,
+    ) -> Self {
+        Self {
+            db,
+            sender,
+            config,
+            ack_key,
+        }
     }
 
     /// Queues what the log holds and sends every delivery due now, then returns. Tests
@@ -182,10 +195,12 @@ impl Worker {
             {
                 let sender = self.sender.clone();
                 let (max_attempts, retry_base) = (self.config.max_attempts, self.config.retry_base);
+                let ack_token = self.ack_key.token(job.claimed.id);
                 // A task per message, so encryption (the costly part) runs on every core.
                 in_flight.push(tokio::spawn(async move {
                     let started = std::time::Instant::now();
-                    let outcome = deliver(&sender, &job, max_attempts, retry_base).await;
+                    let outcome =
+                        deliver(&sender, &job, &ack_token, max_attempts, retry_base).await;
                     count(&job, &outcome, started.elapsed());
                     log_given_up(&job, &outcome);
                     (job.claimed, outcome)
@@ -313,7 +328,13 @@ impl Worker {
 }
 
 /// Sends one job and says how it ended.
-async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Duration) -> Outcome {
+async fn deliver(
+    sender: &Sender,
+    job: &Job,
+    ack_token: &str,
+    max_attempts: i32,
+    retry_base: Duration,
+) -> Outcome {
     let Some(subscription) = &job.subscription else {
         return Outcome::Dropped;
     };
@@ -349,7 +370,7 @@ async fn deliver(sender: &Sender, job: &Job, max_attempts: i32, retry_base: Dura
             error,
         }
     };
-    match sender.send(subscription, alert).await {
+    match sender.send(subscription, alert, ack_token).await {
         Ok(answer) => match answer.status {
             200..=299 => Outcome::Delivered {
                 status_code: answer.status,

@@ -33,6 +33,26 @@ pub struct Alert {
     pub topic: String,
 }
 
+impl Alert {
+    /// The payload for one delivery: the acknowledgement placeholder the composer reserved
+    /// (same length, so the budget holds) replaced by that delivery's token.
+    pub fn payload_for(&self, ack_token: &str) -> std::borrow::Cow<'_, [u8]> {
+        let placeholder = super::alert::ACK_PLACEHOLDER.as_bytes();
+        match self
+            .payload
+            .windows(placeholder.len())
+            .position(|window| window == placeholder)
+        {
+            Some(at) if ack_token.len() == race_office::domain::ACK_TOKEN_LEN => {
+                let mut payload = self.payload.clone();
+                payload[at + 7..at + 7 + ack_token.len()].copy_from_slice(ack_token.as_bytes());
+                std::borrow::Cow::Owned(payload)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.payload),
+        }
+    }
+}
+
 /// Why a request was not made or did not complete. The variant decides what the worker
 /// does; the error with its causes (`what: why: deeper cause`) is what the delivery records.
 #[derive(Debug, thiserror::Error)]
@@ -183,8 +203,14 @@ impl Sender {
         })
     }
 
-    /// Encrypts `alert` for `subscription`, signs, and posts it.
-    pub async fn send(&self, subscription: &Recipient, alert: &Alert) -> Result<Answer, SendError> {
+    /// Encrypts `alert` for `subscription` with this delivery's acknowledgement token,
+    /// signs, and posts it.
+    pub async fn send(
+        &self,
+        subscription: &Recipient,
+        alert: &Alert,
+        ack_token: &str,
+    ) -> Result<Answer, SendError> {
         let endpoint = PushEndpoint::parse(&subscription.endpoint, &self.policy)
             .map_err(|e| SendError::Refused(e.message()))?;
         let url = endpoint.url();
@@ -225,7 +251,8 @@ impl Sender {
             .map_err(Unsendable::Vapid)?;
         let keys = BrowserKeys::from_base64(&subscription.p256dh, &subscription.auth)
             .map_err(Unsendable::Encrypt)?;
-        let body = encrypt::encrypt(&keys, &alert.payload).map_err(Unsendable::Encrypt)?;
+        let body =
+            encrypt::encrypt(&keys, &alert.payload_for(ack_token)).map_err(Unsendable::Encrypt)?;
         let request = self
             .client
             .post(url.clone())

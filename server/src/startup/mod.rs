@@ -45,6 +45,8 @@ pub struct Pipeline {
     pub relay: Arc<Relay>,
     /// The push worker (startup fails when the VAPID key cannot sign).
     pub push: Arc<Worker>,
+    /// The alert mail worker (MAIL_ENABLED=false turns its loop off).
+    pub mail: Arc<crate::mail::worker::MailWorker>,
 }
 
 impl Application {
@@ -110,11 +112,13 @@ impl Application {
         };
         let alerts = parts.start_alerts().await?;
         let (push, push_context) = parts.start_push().await?;
+        let (mail, mailer) = parts.start_mail()?;
         let pipeline = Pipeline {
             relay: alerts.relay,
             push,
+            mail,
         };
-        let state = parts.state(alerts.hub, push_context)?;
+        let state = parts.state(alerts.hub, push_context, mailer)?;
         Ok(Self {
             listener,
             admin,

@@ -22,7 +22,8 @@ use crate::alerts::{Both, InProcess, Publisher};
 use crate::app::{App, AppState};
 use crate::limits::buckets::RedisBuckets;
 use crate::limits::upgrades::Upgrades;
-use crate::mailer;
+use crate::mail;
+use crate::mail::worker::{MailWorker, MailWorkerConfig};
 use crate::push::sender::Sender;
 use crate::push::vapid::{self, VapidSigner};
 use crate::push::{Worker, WorkerConfig};
@@ -121,6 +122,11 @@ impl Parts<'_> {
             vapid::load_or_create(&self.db, settings.push.vapid_private_key.as_ref())
                 .await
                 .context("loading the VAPID key")?;
+        // Every instance has the VAPID key, so every instance derives the same key for
+        // the tokens service workers acknowledge pushes with.
+        let ack_key = race_office::domain::AckKey::derive(
+            secrecy::ExposeSecret::expose_secret(&private_key).as_bytes(),
+        );
         let policy = race_office::domain::PushPolicy {
             allowed_hosts: settings.push.allowed_hosts.clone(),
             trusted_origins: settings.push.trusted_origins.clone(),
@@ -145,18 +151,52 @@ impl Parts<'_> {
                 self.pipeline_db.clone(),
                 Arc::new(sender),
                 config,
+                ack_key.clone(),
             ))
         };
         if settings.push.enabled {
             let (push, bell) = (push.clone(), self.bell.clone());
             self.workers.start(|shutdown| push.run(bell, shutdown));
         }
-        Ok((push, race_office::PushContext { policy, public_key }))
+        Ok((
+            push,
+            race_office::PushContext {
+                policy,
+                public_key,
+                ack_key,
+            },
+        ))
+    }
+
+    /// The mail transport the settings ask for, and the alert mail worker that sends
+    /// through it.
+    pub fn start_mail(&self) -> anyhow::Result<(Arc<MailWorker>, Arc<dyn race_office::Mailer>)> {
+        let settings = self.settings;
+        let mailer = mail::from_settings(&settings.mail, settings.database.is_embedded())?;
+        let worker = Arc::new(MailWorker::new(
+            self.pipeline_db.clone(),
+            mailer.clone(),
+            MailWorkerConfig::new(
+                &settings.mail,
+                self.instance.clone(),
+                self.public_url.clone(),
+            ),
+        ));
+        if settings.mail.enabled {
+            let (worker, bell) = (worker.clone(), self.bell.clone());
+            self.workers.start(|shutdown| worker.run(bell, shutdown));
+        }
+        Ok((worker, mailer))
     }
 
     /// The shared state: the revocation registry and its workers, the schema over the race
     /// office, the fan-out, the limits, and the pool probe.
-    pub fn state(self, hub: Arc<Hub>, push: race_office::PushContext) -> anyhow::Result<AppState> {
+    pub fn state(
+        self,
+        hub: Arc<Hub>,
+        push: race_office::PushContext,
+        mailer: Arc<dyn race_office::Mailer>,
+    ) -> anyhow::Result<AppState> {
         let settings = self.settings;
         let workers = &self.workers;
         race_office::services::limit_password_hashing(settings.limits.password_hash_concurrency());
@@ -186,7 +226,8 @@ impl Parts<'_> {
         let api = ApiContext {
             db: self.db.clone(),
             clock: clock.clone(),
-            mailer: mailer::from_settings(&settings.mail, settings.database.is_embedded())?,
+            mailer,
+            tally: Arc::new(crate::metrics::Tally),
             public_url: self.public_url,
             outbox: self.bell,
             push: Arc::new(push),

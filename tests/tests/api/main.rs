@@ -35,6 +35,7 @@ mod push_cluster;
 mod push_failures;
 mod push_payload;
 mod push_subscriptions;
+mod reach;
 mod refunds;
 mod registrations;
 mod response_order;

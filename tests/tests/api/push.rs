@@ -477,3 +477,100 @@ async fn a_delivery_is_given_up_after_the_attempt_limit_with_the_reason(backend:
     );
 }
 on_both_databases!(a_delivery_is_given_up_after_the_attempt_limit_with_the_reason);
+
+const ACK_PUSH: &str =
+    "mutation($t: String!, $a: PushAcknowledgement!) { acknowledgePush(token: $t, action: $a) }";
+
+/// The counter of refused acknowledgement tokens on this gateway's metrics.
+async fn refused_tokens(app: &TestApp) -> f64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("gateway_acknowledgement_tokens_refused_total "))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+async fn a_service_worker_acknowledges_its_own_push_once_per_action(backend: Backend) {
+    let app = push_app(backend).await;
+    let mock = mock_for(&app).await;
+    let first = registered_subscriber(&app, &mock, "shown@example.kz").await;
+    registered_subscriber(&app, &mock, "other@example.kz").await;
+    let (organizer, _) = cancel_the_marathon(&app).await;
+    assert_eq!(drain(&app).await.attempted, 2);
+    let tokens: Vec<(u64, String)> = mock
+        .received()
+        .iter()
+        .map(|r| {
+            let ack = r.payload.as_ref().unwrap()["ack"].as_str().unwrap();
+            (r.subscription, ack.to_owned())
+        })
+        .collect();
+    assert_ne!(tokens[0].1, tokens[1].1, "a token per delivery");
+    let token = &tokens.iter().find(|(s, _)| *s == first).unwrap().1;
+    let refused_before = refused_tokens(&app).await;
+
+    // No session: the token is the credential, for its own delivery, once per action.
+    let shown = app
+        .ok(None, ACK_PUSH, json!({ "t": token, "a": "DISPLAYED" }))
+        .await;
+    assert_eq!(shown["acknowledgePush"], true);
+    let again = app
+        .graphql(None, ACK_PUSH, json!({ "t": token, "a": "DISPLAYED" }))
+        .await;
+    assert_eq!(error_code(&again), "INVALID_ACKNOWLEDGEMENT_TOKEN");
+    let clicked = app
+        .ok(None, ACK_PUSH, json!({ "t": token, "a": "CLICKED" }))
+        .await;
+    assert_eq!(clicked["acknowledgePush"], true);
+    let mut forged = token.clone().into_bytes();
+    forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for bad in [forged.as_str(), "x", &"A".repeat(32)] {
+        let body = app
+            .graphql(None, ACK_PUSH, json!({ "t": bad, "a": "DISPLAYED" }))
+            .await;
+        assert_eq!(error_code(&body), "INVALID_ACKNOWLEDGEMENT_TOKEN", "{bad}");
+    }
+    // At least these four: the recorder is the test process's, shared with the test on the
+    // other database running beside this one.
+    assert!(
+        refused_tokens(&app).await - refused_before >= 4.0,
+        "counted"
+    );
+
+    let reports = app
+        .ok(
+            Some(&organizer),
+            "query($e: ID!) { pushReports(eventId: $e) { notificationId } }",
+            json!({ "e": app.event_id(&marathon()).await }),
+        )
+        .await;
+    // The targets are queued by the mail worker, whose loop runs here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reach = app
+            .ok(
+                Some(&organizer),
+                "query($n: ID!) { reachReport(notificationId: $n) { targeted pushDelivered pushDisplayed pushClicked acknowledged } }",
+                json!({ "n": reports["pushReports"][0]["notificationId"] }),
+            )
+            .await;
+        if reach["reachReport"]["targeted"] == 2 {
+            assert_eq!(
+                reach["reachReport"],
+                json!({ "targeted": 2, "pushDelivered": 2, "pushDisplayed": 1, "pushClicked": 1, "acknowledged": 1 })
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{reach}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+on_both_databases!(a_service_worker_acknowledges_its_own_push_once_per_action);
