@@ -362,3 +362,77 @@ async fn the_alert_log_reads_back_newest_first_a_page_at_a_time() {
     let anonymous = app.graphql(None, LOG, json!({})).await;
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
 }
+
+/// Mail workers on two gateway processes sharing one PostgreSQL and one SMTP server: each
+/// runner gets the alert once, whichever instance claimed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_mail_each_runner_once() {
+    use crate::alerts_cluster::{cancel as cancel_on, demo_database, event_id, instance};
+    let smtp = SmtpServer::start().await.unwrap();
+    let (database, organizer) = demo_database().await;
+    let db = sea_orm::Database::connect(database.url.clone())
+        .await
+        .unwrap();
+    let prefix = crate::helpers::unique_name("gwmail");
+    let url = smtp.url();
+    // Small batches and few connections each, so that both instances take part.
+    let env = [
+        ("SMTP_URL", url.as_str()),
+        ("ALERT_EMAIL_AFTER_SECS", "0"),
+        ("MAIL_BATCH", "8"),
+        ("MAIL_CONCURRENCY", "2"),
+        ("MAIL_POLL_MS", "100"),
+    ];
+    let a = instance(&database, "redis://127.0.0.1:6379", &prefix, &env).await;
+    let b = instance(&database, "redis://127.0.0.1:6379", &prefix, &env).await;
+    let event = event_id(&a, &marathon()).await;
+    let distance = {
+        let body = gateway_tests::post_graphql(
+            &reqwest::Client::new(),
+            &a.address,
+            None,
+            &json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { distances { id } } }",
+                     "variables": { "s": marathon() } }),
+        )
+        .await
+        .unwrap();
+        body["data"]["eventBySlug"]["distances"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let tokens = gateway_tests::runner_tokens(&db, &prefix, 40)
+        .await
+        .unwrap();
+    for token in &tokens {
+        let body = gateway_tests::post_graphql(
+            &reqwest::Client::new(),
+            &b.address,
+            Some(token),
+            &json!({ "query": "mutation($input: RegisterInput!) { register(input: $input) { id } }",
+                     "variables": { "input": { "distanceId": distance, "tshirtSize": "M", "gender": "FEMALE",
+                         "birthDate": "1990-05-01", "country": "kz", "city": "Almaty" } } }),
+        )
+        .await
+        .unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    cancel_on(
+        &a,
+        &organizer,
+        &event,
+        "CANCELLED",
+        "Public events are banned",
+    )
+    .await;
+    smtp.wait_for(40, Duration::from_secs(20))
+        .await
+        .expect("every runner mailed");
+    // Proof by waiting, on purpose (as for pushes): a second send would come after the
+    // first, in no order with anything else the test could wait for.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mails = alert_mails(&smtp);
+    let recipients: HashSet<&str> = mails.iter().map(|m| m.envelope_to.as_str()).collect();
+    assert_eq!(recipients.len(), 40);
+    assert_eq!(mails.len(), 40, "nobody twice");
+}
