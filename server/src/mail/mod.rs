@@ -147,9 +147,12 @@ impl Mailer for LogMailer {
     async fn send(&self, mail: Mail) -> Result<(), MailError> {
         if self.include_body {
             tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (no SMTP configured)");
-        } else {
-            tracing::error!(to = %mail.to, subject = %mail.subject, "mail not delivered: set SMTP_URL or MAIL_DIR");
+            return Ok(());
         }
-        Ok(())
+        tracing::error!(to = %mail.to, subject = %mail.subject, "mail not delivered: set SMTP_URL or MAIL_DIR");
+        // Not delivered, and said so: an alert's reach report must not count it as emailed.
+        Err(MailError::Refused {
+            reply: "not delivered: neither SMTP_URL nor MAIL_DIR is set".into(),
+        })
     }
 }
