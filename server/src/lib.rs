@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod database;
+pub mod delivery;
 pub mod http;
 pub mod limits;
 pub mod mail;

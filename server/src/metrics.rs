@@ -76,6 +76,10 @@ fn describe() {
         "gateway_pushes_pruned_total",
         "Push subscriptions deleted after a 404 or 410."
     );
+    describe_histogram!(
+        "gateway_delivery_yield_seconds",
+        "How long a batch of pushes or mails waited for this instance's fan-out of its change."
+    );
     describe_counter!(
         "gateway_mails_total",
         "Alert mail attempts by outcome: sent (accepted by the SMTP server), retried, refused."
@@ -196,6 +200,11 @@ pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Dur
 /// A delivery given up, by why (`REJECTED`, `UNAVAILABLE`, `NETWORK`, `REFUSED`, `INVALID`).
 pub fn push_given_up(class: &'static str) {
     counter!("gateway_push_failures_total", "class" => class).increment(1);
+}
+
+/// How long a batch of `channel` (`push`, `mail`) waited for the live channel's fan-out.
+pub fn delivery_yield(channel: &'static str, waited: Duration) {
+    histogram!("gateway_delivery_yield_seconds", "channel" => channel).record(waited.as_secs_f64());
 }
 
 /// The API's counts, kept here with the rest.

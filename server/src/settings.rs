@@ -33,6 +33,8 @@ pub struct Settings {
     #[command(flatten)]
     pub mail: MailSettings,
     #[command(flatten)]
+    pub delivery: DeliverySettings,
+    #[command(flatten)]
     pub limits: QueryLimits,
     #[command(flatten)]
     pub rates: RateLimits,
@@ -425,6 +427,23 @@ pub struct PushSettings {
     #[arg(long = "push-max-subscriptions-per-account", env = "PUSH_MAX_SUBSCRIPTIONS_PER_ACCOUNT",
           default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_subscriptions_per_account: u32,
+}
+
+/// How pushes and mails give way to the live channel.
+#[derive(Args, Debug, Clone)]
+pub struct DeliverySettings {
+    /// Threads that prepare and send pushes and mails (encryption is the costly part), on
+    /// a runtime of their own whose threads the kernel schedules after the live channel's
+    /// (nice 10): they use idle cores and cannot take the ones the fan-out needs.
+    #[arg(id = "delivery-threads", long = "delivery-threads", env = "DELIVERY_THREADS",
+          default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
+
+    /// How long a change's pushes and mails wait, at most, for this instance's fan-out of
+    /// it to be executed for every subscriber group, in ms (0: no wait).
+    #[arg(id = "delivery-yield-ms", long = "delivery-yield-ms", env = "DELIVERY_YIELD_MS",
+          default_value = "1000", value_parser = millis(0..=10_000))]
+    pub yield_to_live: Duration,
 }
 
 #[derive(Args, Debug, Clone)]

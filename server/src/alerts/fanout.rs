@@ -627,6 +627,9 @@ async fn run_group(
             Err(RecvError::Closed) => return,
         };
         for notice in batch {
+            // However this notice ends here (sent, nothing to send, the group over), the
+            // deliveries waiting for the live channel hear of it.
+            let _executed = Executed(fanout.hub.live(), notice.id);
             if notice.id <= last {
                 continue;
             }
@@ -705,6 +708,15 @@ async fn run_group(
                 Err(error) => tracing::error!(%error, "could not serialize a subscription answer"),
             }
         }
+    }
+}
+
+/// Tells [`LiveFirst`] that a group has executed a notice, when dropped.
+struct Executed<'a>(&'a super::live_first::LiveFirst, i64);
+
+impl Drop for Executed<'_> {
+    fn drop(&mut self) {
+        self.0.executed(self.1);
     }
 }
 

@@ -17,6 +17,7 @@ use race_office::services::{notifications, registrations};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, broadcast};
 
+use super::live_first::LiveFirst;
 use crate::metrics;
 
 /// Rows read from the log per query.
@@ -31,6 +32,8 @@ pub struct Hub {
     seen: AtomicI64,
     /// Rung for each notice, so this instance's push worker queues and sends at once.
     bell: Arc<OutboxBell>,
+    /// Told how many subscriber groups each notice goes to, so deliveries wait for them.
+    live: Arc<LiveFirst>,
 }
 
 impl Hub {
@@ -39,6 +42,7 @@ impl Hub {
         db: DatabaseConnection,
         buffer: usize,
         bell: Arc<OutboxBell>,
+        live: Arc<LiveFirst>,
     ) -> Result<Arc<Self>, DbErr> {
         let last = notifications::last_id(&db).await?;
         let (sender, _) = broadcast::channel(buffer.max(16));
@@ -48,6 +52,7 @@ impl Hub {
             last_id: Mutex::new(last),
             seen: AtomicI64::new(last),
             bell,
+            live,
         }))
     }
 
@@ -65,6 +70,11 @@ impl Hub {
     pub async fn catch_up(&self) -> Result<(), DbErr> {
         let mut last = self.last_id.lock().await;
         self.fill(&mut last, i64::MAX).await
+    }
+
+    /// Who waits for this hub's fan-out before delivering.
+    pub fn live(&self) -> &LiveFirst {
+        &self.live
     }
 
     /// The last id broadcast.
@@ -85,6 +95,8 @@ impl Hub {
                 if self.sender.receiver_count() > 0 {
                     self.load_audience(&notice).await;
                 }
+                // Every receiver is a subscriber group (see the fan-out).
+                self.live.broadcast(notice.id, self.sender.receiver_count());
                 // No receiver is fine: nobody is subscribed on this instance right now.
                 let _ = self.sender.send(Arc::new(notice));
                 metrics::alert_reached("hub", delay);

@@ -7,6 +7,7 @@
 
 pub mod fanout;
 pub mod hub;
+pub mod live_first;
 pub mod redis_bus;
 pub mod relay;
 

@@ -22,6 +22,7 @@ use race_office::{Mail, MailError, Mailer, OutboxBell};
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::live_first::LiveFirst;
 use crate::metrics;
 use crate::settings::MailSettings;
 
@@ -86,11 +87,23 @@ pub struct MailWorker {
     db: DatabaseConnection,
     mailer: Arc<dyn Mailer>,
     config: MailWorkerConfig,
+    /// Waited for before a change's mails go: the live channel goes first.
+    live: Arc<LiveFirst>,
 }
 
 impl MailWorker {
-    pub fn new(db: DatabaseConnection, mailer: Arc<dyn Mailer>, config: MailWorkerConfig) -> Self {
-        Self { db, mailer, config }
+    pub fn new(
+        db: DatabaseConnection,
+        mailer: Arc<dyn Mailer>,
+        config: MailWorkerConfig,
+        live: Arc<LiveFirst>,
+    ) -> Self {
+        Self {
+            db,
+            mailer,
+            config,
+            live,
+        }
     }
 
     /// Queues what the log holds and sends every mail due now, then returns (tests).
@@ -220,6 +233,9 @@ impl MailWorker {
         .context("claiming alert mails")?;
         if claimed.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some(through) = claimed.iter().map(|c| c.notification_id).max() {
+            metrics::delivery_yield("mail", self.live.settled(through).await);
         }
         let addressees =
             mail_deliveries::addressees(&self.db, claimed.iter().map(|c| c.account_id))

@@ -25,6 +25,8 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use race_office::OutboxBell;
 use race_office::domain::AckKey;
+
+use crate::alerts::live_first::LiveFirst;
 use race_office::services::notifications;
 use race_office::services::push_deliveries::{self, Claimed, FailureClass, Outcome, Recipient};
 use sea_orm::DatabaseConnection;
@@ -105,6 +107,10 @@ pub struct Worker {
     config: WorkerConfig,
     /// Makes each delivery's acknowledgement token.
     ack_key: AckKey,
+    /// Waited for before a change's pushes are encrypted: the live channel goes first.
+    live: Arc<LiveFirst>,
+    /// The newest notification whose pushes began to be sent, and when (a test hook).
+    started: std::sync::Mutex<Option<(i64, std::time::Instant)>>,
 }
 
 impl Worker {
@@ -113,13 +119,24 @@ impl Worker {
         sender: Arc<Sender>,
         config: WorkerConfig,
         ack_key: AckKey,
+        live: Arc<LiveFirst>,
     ) -> Self {
         Self {
             db,
             sender,
             config,
             ack_key,
+            live,
+            started: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The newest notification whose pushes began to be encrypted and sent, and when.
+    pub fn last_started(&self) -> Option<(i64, std::time::Instant)> {
+        *self
+            .started
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues what the log holds and sends every delivery due now, then returns. Tests
@@ -266,6 +283,18 @@ impl Worker {
         .context("claiming push deliveries")?;
         if claimed.is_empty() {
             return Ok(Vec::new());
+        }
+        // The live channel first: this instance's fan-out of the change is executed for
+        // every subscriber group before its pushes are encrypted (bounded).
+        if let Some(through) = claimed.iter().map(|c| c.notification_id).max() {
+            metrics::delivery_yield("push", self.live.settled(through).await);
+            let mut started = self
+                .started
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if started.is_none_or(|(newest, _)| newest < through) {
+                *started = Some((through, std::time::Instant::now()));
+            }
         }
         let subscriptions = push_deliveries::subscriptions(
             &self.db,

@@ -33,6 +33,8 @@ pub struct Application {
     state: AppState,
     settings: Settings,
     pipeline: Pipeline,
+    /// The delivery threads: kept until the application has stopped.
+    _delivery: Arc<crate::delivery::DeliveryPool>,
     /// Stops every worker if the application is dropped without being run (a test that
     /// only builds it, or a build that fails half-way), as a stop would.
     _stop_on_drop: DropGuard,
@@ -54,7 +56,11 @@ impl Application {
         let workers = Workers {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            delivery: Arc::new(crate::delivery::DeliveryPool::new(
+                settings.delivery.threads as usize,
+            )?),
         };
+        let delivery = workers.delivery.clone();
         // First: a build that fails half-way stops the workers it started.
         let stop_on_drop = workers.shutdown.clone().drop_guard();
         let db = database::connect(&settings.database.url(), settings.database.max_connections)
@@ -111,8 +117,8 @@ impl Application {
             workers,
         };
         let alerts = parts.start_alerts().await?;
-        let (push, push_context) = parts.start_push().await?;
-        let (mail, mailer) = parts.start_mail()?;
+        let (push, push_context) = parts.start_push(&alerts.live).await?;
+        let (mail, mailer) = parts.start_mail(&alerts.live)?;
         let pipeline = Pipeline {
             relay: alerts.relay,
             push,
@@ -125,6 +131,7 @@ impl Application {
             state,
             settings,
             pipeline,
+            _delivery: delivery,
             _stop_on_drop: stop_on_drop,
         })
     }

@@ -16,10 +16,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::alerts::fanout::Fanout;
 use crate::alerts::hub::Hub;
+use crate::alerts::live_first::LiveFirst;
 use crate::alerts::redis_bus::{Listener, RedisPublisher};
 use crate::alerts::relay::Relay;
 use crate::alerts::{Both, InProcess, Publisher};
 use crate::app::{App, AppState};
+use crate::delivery::DeliveryPool;
 use crate::limits::buckets::RedisBuckets;
 use crate::limits::upgrades::Upgrades;
 use crate::mail;
@@ -36,6 +38,8 @@ use crate::settings::Settings;
 pub(super) struct Workers {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// Where pushes and mails are prepared and sent, below the live channel.
+    pub delivery: Arc<DeliveryPool>,
 }
 
 impl Workers {
@@ -46,12 +50,23 @@ impl Workers {
     {
         self.tasks.spawn(work(self.shutdown.clone()));
     }
+
+    /// Starts a delivery worker on the delivery pool, tracked like the rest.
+    fn start_delivery<F>(&self, work: impl FnOnce(CancellationToken) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.delivery
+            .spawn(self.tasks.track_future(work(self.shutdown.clone())));
+    }
 }
 
 /// The hub, and the relay that rings it, with the workers that keep them going.
 pub(super) struct Alerts {
     pub hub: Arc<Hub>,
     pub relay: Arc<Relay>,
+    /// What the delivery workers wait for: the hub's fan-out of each change.
+    pub live: Arc<LiveFirst>,
 }
 
 /// What every part of the build shares.
@@ -73,10 +88,12 @@ impl Parts<'_> {
     /// Redis listener and the relay.
     pub async fn start_alerts(&self) -> anyhow::Result<Alerts> {
         let settings = self.settings;
+        let live = Arc::new(LiveFirst::new(settings.delivery.yield_to_live));
         let hub = Hub::start(
             self.pipeline_db.clone(),
             settings.bus.hub_buffer as usize,
             self.bell.clone(),
+            live.clone(),
         )
         .await
         .context("starting the hub")?;
@@ -111,12 +128,15 @@ impl Parts<'_> {
             self.workers
                 .start(|shutdown| relay.run(bell, settings.bus.relay_poll, shutdown));
         }
-        Ok(Alerts { hub, relay })
+        Ok(Alerts { hub, relay, live })
     }
 
     /// The VAPID key, the guarded sender and the push worker; and what the race office
     /// needs to know of push (the policy and the public key browsers subscribe with).
-    pub async fn start_push(&self) -> anyhow::Result<(Arc<Worker>, race_office::PushContext)> {
+    pub async fn start_push(
+        &self,
+        live: &Arc<LiveFirst>,
+    ) -> anyhow::Result<(Arc<Worker>, race_office::PushContext)> {
         let settings = self.settings;
         let (private_key, public_key) =
             vapid::load_or_create(&self.db, settings.push.vapid_private_key.as_ref())
@@ -152,11 +172,13 @@ impl Parts<'_> {
                 Arc::new(sender),
                 config,
                 ack_key.clone(),
+                live.clone(),
             ))
         };
         if settings.push.enabled {
             let (push, bell) = (push.clone(), self.bell.clone());
-            self.workers.start(|shutdown| push.run(bell, shutdown));
+            self.workers
+                .start_delivery(|shutdown| push.run(bell, shutdown));
         }
         Ok((
             push,
@@ -170,7 +192,10 @@ impl Parts<'_> {
 
     /// The mail transport the settings ask for, and the alert mail worker that sends
     /// through it.
-    pub fn start_mail(&self) -> anyhow::Result<(Arc<MailWorker>, Arc<dyn race_office::Mailer>)> {
+    pub fn start_mail(
+        &self,
+        live: &Arc<LiveFirst>,
+    ) -> anyhow::Result<(Arc<MailWorker>, Arc<dyn race_office::Mailer>)> {
         let settings = self.settings;
         let mailer = mail::from_settings(&settings.mail, settings.database.is_embedded())?;
         let worker = Arc::new(MailWorker::new(
@@ -181,10 +206,12 @@ impl Parts<'_> {
                 self.instance.clone(),
                 self.public_url.clone(),
             ),
+            live.clone(),
         ));
         if settings.mail.enabled {
             let (worker, bell) = (worker.clone(), self.bell.clone());
-            self.workers.start(|shutdown| worker.run(bell, shutdown));
+            self.workers
+                .start_delivery(|shutdown| worker.run(bell, shutdown));
         }
         Ok((worker, mailer))
     }

@@ -36,7 +36,7 @@ async fn cancel_marathon(app: &TestApp, organizer: &str, marathon: &str) {
     .await;
 }
 
-async fn groups_become(app: &TestApp, n: usize) {
+pub(crate) async fn groups_become(app: &TestApp, n: usize) {
     for _ in 0..100 {
         if app.fanout.groups() == n {
             return;

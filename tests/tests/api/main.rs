@@ -24,6 +24,7 @@ mod hostile_inputs;
 mod http_protocol;
 mod keep_alive;
 mod lifecycle;
+mod live_first;
 mod operations;
 mod partner_keys;
 mod partner_stats;

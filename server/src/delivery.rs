@@ -1,0 +1,103 @@
+//! The delivery pool: pushes and mails are prepared and sent on a tokio runtime of their
+//! own (`DELIVERY_THREADS`), whose threads run at nice 10. The kernel then gives a core to
+//! the live channel's threads (HTTP, WebSocket, the fan-out: nice 0) first whenever both
+//! want it, while a delivery thread still has any core nobody else uses. Encrypting 18,000
+//! pushes can therefore never hold a runner's WebSocket frame back.
+//!
+//! The runtime outlives every worker on it: it is shut down when the application goes,
+//! after the workers have stopped.
+
+use std::future::Future;
+
+use anyhow::Context;
+use thread_priority::{ThreadPriority, ThreadPriorityValue};
+use tokio::runtime::{Handle, Runtime};
+
+/// `ThreadPriority::Crossplatform(22)` is nice 10 on Linux (measured: 20 gives 11, 23
+/// gives 9); a CFS weight of 110 against 1,024 for nice 0.
+const NICE_10: u8 = 22;
+
+pub struct DeliveryPool {
+    runtime: Option<Runtime>,
+}
+
+impl DeliveryPool {
+    pub fn new(threads: usize) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .max_blocking_threads(threads.max(1))
+            .thread_name("delivery")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .context("starting the delivery runtime")?;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+
+    pub fn handle(&self) -> Option<Handle> {
+        self.runtime.as_ref().map(|r| r.handle().clone())
+    }
+
+    /// Runs `work` on the delivery threads.
+    pub fn spawn<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if let Some(handle) = self.handle() {
+            handle.spawn(work);
+        }
+    }
+}
+
+impl Drop for DeliveryPool {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another's context would panic; this never blocks.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn lower_priority() {
+    let lowered = ThreadPriorityValue::try_from(NICE_10)
+        .map_err(|e| e.to_string())
+        .and_then(|value| {
+            thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(value))
+                .map_err(|e| format!("{e:?}"))
+        });
+    if let Err(error) = lowered {
+        tracing::warn!(%error, "a delivery thread keeps the live channel's priority");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The nice value of the calling thread, from /proc.
+    fn nice() -> Option<i32> {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+        stat.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(16)?
+            .parse()
+            .ok()
+    }
+
+    #[test]
+    fn delivery_threads_run_at_nice_10_and_the_rest_do_not() {
+        let outside = nice();
+        let pool = DeliveryPool::new(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.spawn(async move {
+            let _ = tx.send((nice(), std::thread::current().name().map(str::to_owned)));
+        });
+        let (inside, name) = rx.recv().unwrap();
+        assert_eq!(inside, Some(10));
+        assert_eq!(name.as_deref(), Some("delivery"));
+        assert_eq!(nice(), outside, "the caller's thread is untouched");
+    }
+}
