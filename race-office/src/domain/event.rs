@@ -127,8 +127,11 @@ impl EventName {
 pub struct Reason(LongText);
 
 impl Reason {
+    /// The longest reason, in characters; its translations have the same bound.
+    pub const MAX_CHARS: usize = 1000;
+
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        LongText::parse_required("reason", raw, 1000).map(Self)
+        LongText::parse_required("reason", raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn into_inner(self) -> String {

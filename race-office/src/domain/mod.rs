@@ -4,6 +4,8 @@ mod account;
 pub mod alert_mail;
 mod calendar;
 mod event;
+mod language;
+pub mod messages;
 mod money;
 mod notification;
 pub mod participation;
@@ -22,6 +24,7 @@ pub use event::{
     EventName, Reason, Slug, TimeZone, check_future_start, check_transition, check_transition_at,
     event_zone, local_rfc3339, registration_at,
 };
+pub use language::{Language, LocalizedText, check_translations};
 pub use money::{Currency, Money, format_minor};
 pub use notification::{
     EmailPolicy, Notice, NoticeMessage, NotificationKind, RefundDecisionMessage,
