@@ -154,6 +154,13 @@ export const PUSH_REPORTS = `query PushReports($eventId: ID!) {
     notificationId status reason occurredAt queued sent delivered failed pruned dropped pending
   } }`;
 
+export const REACH_REPORT = `query ReachReport($notificationId: ID!) {
+  reachReport(notificationId: $notificationId) {
+    notificationId targeted acknowledged liveSeen pushDelivered pushDisplayed pushClicked
+    emailed emailFailed emailPending unreached
+    runners(filter: UNREACHED, first: 20) { pageInfo { hasNextPage } edges { node { name email emailStatus emailReply } } }
+  } }`;
+
 export const PUBLIC_KEY = `query WebPushPublicKey { webPushPublicKey }`;
 export const SUBSCRIBE_PUSH = `mutation SubscribePush($input: SubscribePushInput!) {
   subscribePush(input: $input) { id endpoint } }`;
@@ -166,3 +173,18 @@ export const MY_NOTIFICATIONS = `subscription MyNotifications($after: String) {
     eventStatusChange { id event { id name slug } previousStatus status reason startsAt occurredAt }
     refundDecision { refundRequestId eventName option status note decidedAt }
   } }`;
+
+export const NOTIFICATION_LOG = `query NotificationLog($first: Int, $after: String) {
+  notificationLog(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id kind
+      eventStatusChange { id event { id name slug } previousStatus status reason startsAt occurredAt }
+      refundDecision { refundRequestId eventName option status note decidedAt }
+    } } } }`;
+export const ACKNOWLEDGE_NOTIFICATIONS = `mutation AcknowledgeNotifications($upTo: ID!) {
+  acknowledgeNotifications(upTo: $upTo) }`;
+// Sent by sw.js, which cannot import this module: it carries the same text (the browser
+// journey checks that), so that the metrics know its name.
+export const ACKNOWLEDGE_PUSH = `mutation AcknowledgePush($token: String!, $action: PushAcknowledgement!) {
+  acknowledgePush(token: $token, action: $action) }`;

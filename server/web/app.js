@@ -3,10 +3,22 @@
 // mail) it first confirms the sign-up with the link's token; at /reset-password (the link
 // in the reset mail) it opens the new-password form with the link's token.
 
-import { ApiError, EVENTS, ME, explain, gql, onSessionChangedElsewhere, saveSession, session } from './api.js';
+import {
+  ACKNOWLEDGE_NOTIFICATIONS,
+  ApiError,
+  EVENTS,
+  ME,
+  NOTIFICATION_LOG,
+  NOTIFICATIONS_CURSOR,
+  explain,
+  gql,
+  onSessionChangedElsewhere,
+  saveSession,
+  session,
+} from './api.js';
 import { confirmSignUp, registrationsList, signedInPanel, signedOutPanel } from './account.js';
 import { h, replace, say, when, word } from './dom.js';
-import { listen } from './live.js';
+import { lastSeen, listen, remember, retryDelayMs } from './live.js';
 import * as push from './push.js';
 import { raceCards } from './races.js';
 
@@ -91,17 +103,115 @@ function showBanner(notification) {
     ),
     dismiss,
   );
-  $('alert-log').prepend(
-    h(
-      'li',
-      { 'data-notification-id': notification.id },
-      h('strong', {}, about.title),
-      about.text ? `: ${about.text}` : '',
-      ' ',
-      h('time', { datetime: about.at, class: 'muted' }, when(about.at)),
-    ),
+}
+
+// The log is the gateway's (`notificationLog`, newest first), so a reload or another
+// device shows the same; live alerts go on top, older pages at the bottom, each id once.
+const LOG_PAGE = 20;
+const alerts = {
+  /** Bumped whenever the log is dropped, so that answers for an earlier one are ignored. */
+  generation: 0,
+  ids: new Set(),
+  /** The newest id shown, or null. */
+  newest: null,
+  /** The cursor of the next older page, or null when there is none. */
+  older: null,
+};
+
+function logEntry(notification) {
+  const about = describe(notification);
+  if (!about) return null;
+  return h(
+    'li',
+    { 'data-notification-id': notification.id, tabindex: '-1' },
+    h('strong', {}, about.title),
+    about.text ? `: ${about.text}` : '',
+    ' ',
+    h('time', { datetime: about.at, class: 'muted' }, when(about.at)),
   );
-  $('alert-log-empty').hidden = true;
+}
+
+/** Adds the notifications not shown yet, on top (live) or at the bottom (older pages);
+ * returns the entries added. */
+function addToLog(notifications, where) {
+  const added = [];
+  for (const notification of notifications) {
+    if (alerts.ids.has(notification.id)) continue;
+    const entry = logEntry(notification);
+    if (!entry) continue;
+    alerts.ids.add(notification.id);
+    added.push(entry);
+    if (alerts.newest === null || BigInt(notification.id) > BigInt(alerts.newest)) alerts.newest = notification.id;
+  }
+  if (where === 'top') $('alert-log').prepend(...added.reverse());
+  else $('alert-log').append(...added);
+  $('alert-log-empty').hidden = alerts.ids.size > 0;
+  return added;
+}
+
+function setOlder(pageInfo) {
+  alerts.older = pageInfo.hasNextPage ? pageInfo.endCursor : null;
+  $('alert-log-older').hidden = alerts.older === null;
+}
+
+/** Empties the log; `loading` while the first page is on its way. */
+function clearLog(loading) {
+  alerts.generation += 1;
+  alerts.ids.clear();
+  alerts.newest = null;
+  alerts.older = null;
+  replace($('alert-log'));
+  $('alert-log-empty').hidden = loading;
+  $('alert-log-older').hidden = true;
+  say($('alert-log-status'), '');
+  if (loading) $('alert-log').setAttribute('aria-busy', 'true');
+  else $('alert-log').removeAttribute('aria-busy');
+}
+
+async function showOlder() {
+  const button = $('alert-log-older');
+  const list = $('alert-log');
+  const generation = alerts.generation;
+  if (alerts.older === null) return;
+  button.disabled = true;
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const page = (await gql(NOTIFICATION_LOG, { first: LOG_PAGE, after: alerts.older })).notificationLog;
+    if (generation !== alerts.generation) return;
+    const added = addToLog(page.edges.map((e) => e.node), 'bottom');
+    setOlder(page.pageInfo);
+    const count = added.length;
+    say($('alert-log-status'), count ? `${count} older alert${count === 1 ? '' : 's'} shown.` : 'No older alerts.');
+    // The button is gone with the last page: focus goes to the first alert it brought.
+    if (button.hidden) (added[0] ?? list).focus();
+  } catch (error) {
+    if (generation === alerts.generation) say($('alert-log-status'), `Could not load older alerts: ${explain(error)}`, 'error');
+  } finally {
+    button.disabled = false;
+    list.removeAttribute('aria-busy');
+  }
+}
+
+/** The newest id acknowledged in this page's life, per account. */
+const acknowledgedUpTo = new Map();
+
+/** Tells the gateway the runner saw the log up to its newest alert: once per newer id,
+ * and only while the page is seen (else at the next `visibilitychange` to visible). */
+function acknowledgeShown() {
+  const account = state.session?.account.id;
+  const newest = alerts.newest;
+  if (!account || newest === null || document.visibilityState !== 'visible') return;
+  const before = acknowledgedUpTo.get(account);
+  if (before !== undefined && BigInt(newest) <= before) return;
+  acknowledgedUpTo.set(account, BigInt(newest));
+  gql(ACKNOWLEDGE_NOTIFICATIONS, { upTo: newest }).catch((error) => {
+    // Not sent (or limited): tried again with the next alert, or when the page is next
+    // shown. A refusal would only be refused again.
+    if (error instanceof ApiError && error.code !== 'RATE_LIMITED') return;
+    if (acknowledgedUpTo.get(account) !== BigInt(newest)) return;
+    if (before === undefined) acknowledgedUpTo.delete(account);
+    else acknowledgedUpTo.set(account, before);
+  });
 }
 
 function showConnection(status) {
@@ -116,36 +226,47 @@ function showConnection(status) {
 
 async function loadEvents() {
   const data = await gql(EVENTS);
-  state.events = data.events.edges.map((e) => e.node);
+  return data.events.edges.map((e) => e.node);
 }
 
 async function loadMe() {
-  if (!state.session) {
-    state.me = null;
-    return;
-  }
+  if (!state.session) return null;
   try {
-    state.me = (await gql(ME)).me;
+    return (await gql(ME)).me;
   } catch (error) {
     if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
       signedOut('Your session has ended: sign in again.');
-      return;
+      return null;
     }
     throw error;
   }
 }
 
+/** The newest refresh: an older one that answers later neither draws nor speaks (it would
+ * wipe a form being filled in with what it read before, say, a sign-in). */
+let latestRefresh = null;
+
 /** Loads and renders everything; false (with the reason on the page) if it could not. */
-async function refresh() {
-  try {
-    await Promise.all([loadEvents(), loadMe()]);
-  } catch (error) {
-    say($('page-status'), `Could not reach the gateway: ${error.message}`, 'error');
-    return false;
-  }
-  say($('page-status'), '');
-  render();
-  return true;
+function refresh() {
+  const run = (async () => {
+    let events;
+    let me;
+    try {
+      [events, me] = await Promise.all([loadEvents(), loadMe()]);
+    } catch (error) {
+      if (run !== latestRefresh) return latestRefresh;
+      say($('page-status'), `Could not reach the gateway: ${error.message}`, 'error');
+      return false;
+    }
+    if (run !== latestRefresh) return latestRefresh;
+    state.events = events;
+    state.me = state.session ? me : null;
+    say($('page-status'), '');
+    render();
+    return true;
+  })();
+  latestRefresh = run;
+  return run;
 }
 
 function render() {
@@ -194,23 +315,73 @@ function focusLinkedRace(slug) {
 
 // ---- Signing in and out, live alerts, push ------------------------------------------
 
-function startLive() {
+/** Reads the log's first page, then listens for what comes after it. Failures are tried
+ * again with the live connection's back-off. */
+async function startAlerts() {
   state.live?.stop();
   state.live = null;
+  clearLog(Boolean(state.session));
   if (!state.session) {
     showConnection(null);
     return;
   }
+  const generation = alerts.generation;
+  const current = () => generation === alerts.generation && state.session !== null;
+  const { token, account } = state.session;
+  showConnection('connecting');
+  let cursor;
+  let page;
+  for (let failures = 0; ; failures += 1) {
+    try {
+      // Read before the log: whatever the log lacks comes after it. The runner's own
+      // newest id may be further back than the gateway replays; this never is.
+      cursor = (await gql(NOTIFICATIONS_CURSOR)).notificationsCursor;
+      page = (await gql(NOTIFICATION_LOG, { first: LOG_PAGE })).notificationLog;
+      break;
+    } catch (error) {
+      if (!current()) return;
+      if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
+        signedOut('Your session has ended: sign in again.');
+        return;
+      }
+      say($('alert-log-status'), `Could not load your alerts (${explain(error)}): trying again…`, 'error');
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(failures)));
+      if (!current()) return;
+    }
+  }
+  if (!current()) return;
+  const nodes = page.edges.map((e) => e.node);
+  $('alert-log').removeAttribute('aria-busy');
+  say($('alert-log-status'), '');
+  addToLog(nodes, 'bottom');
+  setOlder(page.pageInfo);
+  // What happened since this device last showed an alert gets the banner, as if live.
+  const newest = nodes[0];
+  if (newest) {
+    const seen = lastSeen(account.id);
+    if (seen === null || BigInt(newest.id) > BigInt(seen)) showBanner(newest);
+    remember(account.id, newest.id);
+  }
+  acknowledgeShown();
+  const after = newest && BigInt(newest.id) > BigInt(cursor) ? newest.id : cursor;
   state.live = listen({
-    token: state.session.token,
-    accountId: state.session.account.id,
+    token,
+    after,
     onNotification(notification) {
+      if (alerts.ids.has(notification.id)) return;
       showBanner(notification);
+      addToLog([notification], 'top');
+      remember(account.id, notification.id);
+      acknowledgeShown();
       refresh();
     },
     onState(status) {
       if (status === 'signed-out') {
         signedOut('Your session has ended: sign in again.');
+        return;
+      }
+      if (status === 'too-old') {
+        if (current()) startAlerts();
         return;
       }
       showConnection(status);
@@ -222,7 +393,7 @@ function startLive() {
 function signedIn(value, message) {
   state.session = value;
   push.shareSession(value.token).catch(() => {});
-  startLive();
+  startAlerts();
   refresh().then((shown) => {
     if (shown && message) say($('page-status'), message, 'ok');
     return syncPush();
@@ -256,8 +427,7 @@ function signedOut(message) {
   showConnection(null);
   push.shareSession(null).catch(() => {});
   replace($('banner'));
-  replace($('alert-log'));
-  $('alert-log-empty').hidden = false;
+  clearLog(false);
   say($('page-status'), message);
   render();
 }
@@ -347,6 +517,8 @@ function followOtherTabs() {
 async function main() {
   wirePushButtons();
   followOtherTabs();
+  $('alert-log-older').addEventListener('click', showOlder);
+  document.addEventListener('visibilitychange', acknowledgeShown);
   const confirmation = location.pathname === '/confirm-sign-up' ? await confirmFromLink() : null;
   if (location.pathname === '/reset-password') resetFromLink();
   if (push.supported()) {
@@ -359,7 +531,7 @@ async function main() {
   }
   if (state.session) {
     push.shareSession(state.session.token).catch(() => {});
-    startLive();
+    startAlerts();
   }
   const shown = await refresh();
   if (shown && resetToken && state.session) {

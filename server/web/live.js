@@ -1,21 +1,28 @@
 // Live alerts: `myNotifications` over graphql-transport-ws with the real graphql-ws client.
 //
-// The last notification id seen is kept in localStorage (per account), and every
-// (re)subscription asks for what came `after` it: a reload, a dropped connection or a
-// gateway restart (it closes sockets with 1001) replays what was missed. graphql-ws
-// re-sends the same subscribe payload on each reconnect, so the cursor is updated in that
-// payload as notifications arrive; ids only grow, so anything at or below the cursor is
-// a repeat and is dropped here as well.
+// The page reads the alert log first (`notificationLog`) and subscribes `after` the newest
+// id it knows. The cursor lives in this page (two tabs of one account each hear every
+// alert), and graphql-ws re-sends the same subscribe payload on each reconnect, so the
+// cursor is updated in that payload as notifications arrive: a dropped connection or a
+// gateway restart (it closes sockets with 1001) replays what was missed. Ids only grow,
+// so anything at or below the cursor is a repeat and is dropped here as well.
 
 import { createClient } from './vendor/graphql-ws-6.4.2/client.js';
-import { gql, MY_NOTIFICATIONS, NOTIFICATIONS_CURSOR } from './api.js';
+import { MY_NOTIFICATIONS } from './api.js';
 
-const cursorKey = (accountId) => `race-day:last-notification:${accountId}`;
+const seenKey = (accountId) => `race-day:last-notification:${accountId}`;
 
-/** The last notification id this device showed the account, or null. */
+/** The newest notification id this device showed the account, or null: on the next load,
+ * a newer one is what happened while away (and gets the banner). */
 export function lastSeen(accountId) {
-  const value = localStorage.getItem(cursorKey(accountId));
+  const value = localStorage.getItem(seenKey(accountId));
   return value !== null && /^\d{1,19}$/.test(value) ? value : null;
+}
+
+/** Notes that this device showed the account notification `id` (never moves back). */
+export function remember(accountId, id) {
+  const seen = lastSeen(accountId);
+  if (seen === null || BigInt(id) > BigInt(seen)) localStorage.setItem(seenKey(accountId), id);
 }
 
 /** Backoff for the n-th retry: exponential from 0.5 s, at most 30 s, with full jitter so
@@ -26,11 +33,13 @@ export function retryDelayMs(retries) {
 }
 
 /**
- * Listens for the signed-in account's notifications until `stop()`.
+ * Listens for the signed-in account's notifications after id `after` until `stop()`.
  * onNotification(notification) for each new one, in order; onState('live' | 'connecting' |
- * 'offline' | 'signed-out', detail) as the connection changes.
+ * 'offline' | 'signed-out' | 'too-old', detail) as the connection changes. After 'too-old'
+ * (the cursor is further back than the gateway replays) it subscribes no more: read the
+ * log again and listen anew.
  */
-export function listen({ token, accountId, onNotification, onState }) {
+export function listen({ token, after, onNotification, onState }) {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
   let stopped = false;
   // A gateway that vanishes without closing (its machine gone, a network cut) sends no
@@ -68,18 +77,8 @@ export function listen({ token, accountId, onNotification, onState }) {
       },
     },
   });
-  // A device that has seen nothing yet asks for everything (a runner signing in on a new
-  // phone after the race was cancelled sees it); when that is further back than the
-  // gateway replays (CURSOR_TOO_OLD), it starts at the newest (the races show the rest).
-  const payload = { query: MY_NOTIFICATIONS, variables: { after: lastSeen(accountId) ?? '0' } };
-  const startAtNewest = async () => {
-    try {
-      const newest = (await gql(NOTIFICATIONS_CURSOR)).notificationsCursor;
-      localStorage.setItem(cursorKey(accountId), newest);
-    } catch {
-      localStorage.removeItem(cursorKey(accountId)); // asked again on the next attempt
-    }
-  };
+  let cursor = after;
+  const payload = { query: MY_NOTIFICATIONS, variables: { after: cursor } };
   let unsubscribe = () => {};
   // Each subscription's sink acts only while it is the current one: restart() ends the
   // previous one, whose completion must not start another.
@@ -88,7 +87,7 @@ export function listen({ token, accountId, onNotification, onState }) {
   const subscribe = () => {
     const mine = ++generation;
     const current = () => !stopped && mine === generation;
-    payload.variables.after = lastSeen(accountId) ?? '0';
+    payload.variables.after = cursor;
     // Tried again later, from the cursor, with the same back-off as a lost connection.
     const again = () => {
       if (!current()) return;
@@ -99,10 +98,9 @@ export function listen({ token, accountId, onNotification, onState }) {
         if (errors?.length || !data) return;
         failures = 0;
         const notification = data.myNotifications;
-        const cursor = lastSeen(accountId);
-        if (cursor !== null && BigInt(notification.id) <= BigInt(cursor)) return;
-        localStorage.setItem(cursorKey(accountId), notification.id);
-        payload.variables.after = notification.id;
+        if (BigInt(notification.id) <= BigInt(cursor)) return;
+        cursor = notification.id;
+        payload.variables.after = cursor;
         onNotification(notification);
       },
       error(error) {
@@ -112,11 +110,14 @@ export function listen({ token, accountId, onNotification, onState }) {
           onState('signed-out');
           return;
         }
+        if (codes.includes('CURSOR_TOO_OLD')) {
+          onState('too-old');
+          return;
+        }
         // GraphQL errors end only this subscription (the socket stays up); anything else
         // is the connection giving up.
         if (!Array.isArray(error)) onState('offline', error?.code);
-        if (codes.includes('CURSOR_TOO_OLD')) startAtNewest().finally(again);
-        else again();
+        again();
       },
       // The gateway ended the stream without closing the socket: subscribe again.
       complete() {

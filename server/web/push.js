@@ -13,9 +13,13 @@ export function supported() {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
 }
 
-/** Registers the service worker (scope /); resolves to its registration. */
+/** Registers the service worker (scope /); resolves to its registration. Its URL never
+ * changes: a new build's sw.js is found by comparing bytes. The browser does that on its
+ * own only now and then; asked on every load (past any HTTP cache), the new worker
+ * installs at once (it skips waiting and claims the pages). */
 export async function registerWorker() {
-  await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+  const registration = await navigator.serviceWorker.register('/sw.js', { scope: '/', updateViaCache: 'none' });
+  registration.update().catch(() => {});
   return navigator.serviceWorker.ready;
 }
 

@@ -1,9 +1,10 @@
 // The races: status, registration state, start in the race's own time zone, distances and
 // fees, the status history with the organizer's reasons; registration for a runner; and,
-// for the race's organizers, the status change with a reason and what became of each
-// alert's pushes (`pushReports`).
+// for the race's organizers, the status change with a reason and the email policy, what
+// became of each alert's pushes (`pushReports`), and whom each alert reached
+// (`reachReport`), with the runners still to phone.
 
-import { gql, REGISTER, CHANGE_STATUS, PUSH_REPORTS } from './api.js';
+import { gql, REGISTER, CHANGE_STATUS, PUSH_REPORTS, REACH_REPORT } from './api.js';
 import { handle } from './account.js';
 import { distance, h, inZone, money, replace, say, wallTimeToUtc, when, word } from './dom.js';
 
@@ -22,6 +23,13 @@ const ACTION = {
   RESCHEDULED: 'Reschedule',
 };
 const SIZES = ['XS', 'S', 'M', 'L', 'XL', 'XXL'];
+const EMAIL_POLICIES = [
+  ['UNREACHED', 'Only runners the alert has not reached after a while'],
+  ['ALL', 'Every registered runner, now'],
+  ['NONE', 'Nobody'],
+];
+/** How often an organizer's reports are read again while shown. */
+const REPORTS_EVERY_MS = 5000;
 
 /**
  * One card per race. `viewer`: { account, registeredEvents: Map(eventId -> registration) }.
@@ -167,16 +175,34 @@ const changedAt = new Map();
 function organizerTools(event, { onChanged }) {
   const next = NEXT[event.status] ?? [];
   const reports = h('div', { class: 'reports-body' });
-  const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh push reports');
+  const reach = h('div', { class: 'reach-body' });
+  const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh the reports');
+  // Redrawn only when an answer differs, so that reading along is not disturbed.
+  let shown = { reports: null, reach: null };
+  let loading = false;
   const loadReports = async () => {
-    refresh.disabled = true;
+    // One read at a time; the button stays enabled (a timer's read must not take the
+    // focus off it).
+    if (loading) return;
+    loading = true;
     try {
       const { pushReports } = await gql(PUSH_REPORTS, { eventId: event.id });
-      replace(reports, reportsTable(pushReports));
+      shown = { ...shown, reports: redraw(reports, shown.reports, pushReports, reportsTable) };
+      const reaches = await Promise.all(
+        pushReports.map((r) =>
+          gql(REACH_REPORT, { notificationId: r.notificationId }).then(
+            (data) => ({ alert: r, reach: data.reachReport }),
+            (error) => ({ alert: r, error: error.message }),
+          ),
+        ),
+      );
+      shown = { ...shown, reach: redraw(reach, shown.reach, reaches, reachTables) };
     } catch (error) {
+      shown = { reports: null, reach: null };
       replace(reports, h('p', { class: 'form-status', 'data-kind': 'error' }, error.message));
+      replace(reach);
     } finally {
-      refresh.disabled = false;
+      loading = false;
     }
   };
   refresh.addEventListener('click', loadReports);
@@ -187,10 +213,27 @@ function organizerTools(event, { onChanged }) {
     h('h4', {}, 'Push reports'),
     refresh,
     reports,
+    h('h4', {}, 'Reach'),
+    h('p', { class: 'muted' }, 'Who each alert reached on any channel (this page, a push, a mail), read again every 5 seconds.'),
+    reach,
   );
   loadReports();
   if (Date.now() - (changedAt.get(event.id) ?? 0) < 3000) setTimeout(loadReports, 3000);
+  // Read again while the card is on the page (the page redraws the races after every
+  // change: the old card's timer ends then) and the page is seen.
+  const timer = setInterval(() => {
+    if (!tools.isConnected) clearInterval(timer);
+    else if (document.visibilityState === 'visible') loadReports();
+  }, REPORTS_EVERY_MS);
   return tools;
+}
+
+/** Replaces `element`'s content with `draw(value)` when `value` differs from what it
+ * shows (`before`, as JSON); returns the JSON now shown. */
+function redraw(element, before, value, draw) {
+  const json = JSON.stringify(value);
+  if (json !== before) replace(element, draw(value));
+  return json;
 }
 
 function statusForm(event, next, onChanged) {
@@ -228,12 +271,27 @@ function statusForm(event, next, onChanged) {
         h('textarea', { id: `${base}-reason`, name: 'reason', required: true, maxlength: 1000, rows: 3 }),
       ),
       startField,
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: `${base}-email` }, 'Email the runners'),
+        h(
+          'select',
+          { id: `${base}-email`, name: 'email' },
+          EMAIL_POLICIES.map(([value, label]) => h('option', { value }, label)),
+        ),
+      ),
     ),
     h('button', { type: 'submit' }, 'Announce'),
   );
   showStart();
   return handle(form, async (f, status) => {
-    const input = { eventId: event.id, status: f.status.value, reason: f.reason.value.trim() };
+    const input = {
+      eventId: event.id,
+      status: f.status.value,
+      reason: f.reason.value.trim(),
+      email: f.email.value,
+    };
     if (input.status === 'RESCHEDULED') input.startsAt = wallTimeToUtc(f.startsAt.value, event.timeZone);
     await gql(CHANGE_STATUS, { input });
     changedAt.set(event.id, Date.now());
@@ -271,4 +329,79 @@ function reportsTable(reports) {
       ),
     ),
   );
+}
+
+const REACH_COLUMNS = [
+  ['targeted', 'Targeted'],
+  ['acknowledged', 'Acknowledged'],
+  ['emailed', 'Emailed'],
+  ['emailFailed', 'Email failed'],
+  ['unreached', 'Unreached'],
+];
+
+/** Where an unreached runner's mail stands, in words. */
+function mailWords(runner) {
+  switch (runner.emailStatus) {
+    case 'PENDING':
+      return 'mail pending';
+    case 'FAILED':
+      return runner.emailReply ? `mail refused: ${runner.emailReply}` : 'mail refused';
+    case 'NOT_MAILED':
+      return 'not mailed';
+    default:
+      return word(runner.emailStatus).toLowerCase();
+  }
+}
+
+/** `reaches`: [{ alert (a push report), reach | error }]. The figures per alert, then
+ * the runners nobody reached yet, per alert, for phoning. */
+function reachTables(reaches) {
+  if (!reaches.length) return h('p', { class: 'muted' }, 'No alerts yet.');
+  const alertName = (alert) => `${word(alert.status)}, ${when(alert.occurredAt)}`;
+  const table = h(
+    'div',
+    { class: 'table-scroll' },
+    h(
+      'table',
+      { class: 'reach' },
+      h('caption', {}, 'Whom each alert reached'),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', { scope: 'col' }, 'Alert'), REACH_COLUMNS.map(([, label]) => h('th', { scope: 'col' }, label))),
+      ),
+      h(
+        'tbody',
+        {},
+        reaches.map(({ alert, reach, error }) =>
+          h(
+            'tr',
+            { 'data-notification-id': alert.notificationId },
+            h('th', { scope: 'row' }, alertName(alert)),
+            reach
+              ? REACH_COLUMNS.map(([key]) => h('td', {}, String(reach[key])))
+              : h('td', { colspan: REACH_COLUMNS.length, class: 'form-status', 'data-kind': 'error' }, error),
+          ),
+        ),
+      ),
+    ),
+  );
+  const lists = reaches
+    .filter(({ reach }) => reach && reach.runners.edges.length)
+    .map(({ alert, reach }) => {
+      const runners = reach.runners.edges.map((e) => e.node);
+      const more = reach.unreached - runners.length;
+      return h(
+        'section',
+        { class: 'to-phone', 'data-notification-id': alert.notificationId, 'aria-label': `Not reached: ${alertName(alert)}` },
+        h('h5', {}, `Not reached yet, to phone: ${alertName(alert)}`),
+        h(
+          'ul',
+          {},
+          runners.map((r) => h('li', {}, h('strong', {}, r.name), `, ${r.email} (${mailWords(r)})`)),
+          more > 0 ? h('li', { class: 'muted' }, `and ${more} more`) : null,
+        ),
+      );
+    });
+  return [table, lists];
 }

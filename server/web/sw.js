@@ -1,6 +1,7 @@
 // The runner page's service worker (scope /): shows each race alert pushed by the gateway
-// once, opens the race when a notification is clicked, and re-subscribes when the push
-// service replaces the subscription.
+// once, opens the race when a notification is clicked, tells the gateway that it showed
+// the push and that the runner clicked it (the organizer's reach report), and
+// re-subscribes when the push service replaces the subscription.
 //
 // Delivery is at least once (a push worker that dies after sending is retried), so every
 // payload carries a stable `notificationId`. The ids already shown are kept in IndexedDB,
@@ -114,6 +115,29 @@ async function setting(name, value) {
   }
 }
 
+// As api.js's ACKNOWLEDGE_PUSH (a classic worker cannot import the page's module), so
+// that the gateway's metrics name it.
+const ACKNOWLEDGE_PUSH = `mutation AcknowledgePush($token: String!, $action: PushAcknowledgement!) {
+  acknowledgePush(token: $token, action: $action) }`;
+
+/** Reports `action` (DISPLAYED, CLICKED) for the delivery whose `ack` token the push
+ * carried. No session: the token is the credential. Never throws: the notification
+ * stands either way, and a token used twice is refused, so there is no retry. */
+async function acknowledge(token, action) {
+  if (typeof token !== 'string' || !token) return;
+  try {
+    const response = await fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: ACKNOWLEDGE_PUSH, variables: { token, action } }),
+    });
+    const body = await response.json();
+    if (body.errors?.length) console.warn(`push ${action} not acknowledged: ${body.errors[0].message}`);
+  } catch (error) {
+    console.warn(`push ${action} not acknowledged: ${error}`);
+  }
+}
+
 function readPayload(event) {
   if (!event.data) return null;
   try {
@@ -141,6 +165,7 @@ async function onPush(event) {
         eventId: alert.eventId ?? null,
         status: alert.status ?? null,
         url: alert.url ?? '/',
+        ack: alert.ack ?? null,
       },
     });
   } catch (error) {
@@ -148,6 +173,7 @@ async function onPush(event) {
     if (id) await forget(id);
     throw error;
   }
+  await acknowledge(alert.ack, 'DISPLAYED');
 }
 
 self.addEventListener('install', () => self.skipWaiting());
@@ -165,18 +191,17 @@ self.addEventListener('push', (event) =>
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const data = event.notification.data ?? {};
-  event.waitUntil(
-    (async () => {
-      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-      const page = windows.find((client) => new URL(client.url).origin === self.location.origin);
-      if (page) {
-        await page.focus();
-        page.postMessage({ type: 'show-event', eventId: data.eventId });
-        return;
-      }
-      await self.clients.openWindow(data.url || '/');
-    })(),
-  );
+  const open = (async () => {
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const page = windows.find((client) => new URL(client.url).origin === self.location.origin);
+    if (page) {
+      await page.focus();
+      page.postMessage({ type: 'show-event', eventId: data.eventId });
+      return;
+    }
+    await self.clients.openWindow(data.url || '/');
+  })();
+  event.waitUntil(Promise.all([open, acknowledge(data.ack, 'CLICKED')]));
 });
 
 self.addEventListener('message', (event) => {

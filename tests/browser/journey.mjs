@@ -69,9 +69,36 @@ async function register(page, slug, distanceName, shirt) {
   return Number(line.match(/bib (\d+)/)[1]);
 }
 
+/** The ids a page acknowledged with `acknowledgeNotifications`, in order, as it sends them. */
+function acknowledgements(page) {
+  const upTo = [];
+  page.on('request', (request) => {
+    if (request.url() !== `${GATEWAY}/graphql` || request.method() !== 'POST') return;
+    try {
+      const body = JSON.parse(request.postData() ?? '');
+      if (body.query?.includes('acknowledgeNotifications(')) upTo.push(body.variables.upTo);
+    } catch {
+      // not a JSON request
+    }
+  });
+  return upTo;
+}
+
+/** The organizer's reach report for an alert, read at the gateway. */
+async function reachOf(token, notificationId) {
+  const data = await graphql(
+    token,
+    `query($n: ID!) { reachReport(notificationId: $n) {
+      targeted acknowledged liveSeen pushDelivered pushDisplayed pushClicked unreached } }`,
+    { n: notificationId },
+  );
+  return data.reachReport;
+}
+
 /** The organizer announces a change on a race's card (a new start, for a reschedule, as
- * the race's wall-clock time); resolves when the mutation answered, to when it did. */
-async function announce(page, slug, status, reason, newStart) {
+ * the race's wall-clock time; `email`, the policy chosen, else the form's default, which
+ * must be UNREACHED); resolves when the mutation answered, to when it did. */
+async function announce(page, slug, status, reason, newStart, email) {
   const race = page.locator(`#race-${slug}`);
   // The card may be redrawn between filling and the click (a live alert refreshes it): then
   // the form sent is empty and the browser's own check stops it. Fill and send again, at
@@ -81,6 +108,7 @@ async function announce(page, slug, status, reason, newStart) {
     await race.getByLabel('New status').selectOption(status);
     await race.getByLabel('Reason (shown to every runner)').fill(reason);
     if (newStart) await race.getByLabel(/New start/).fill(newStart);
+    if (email) await race.getByLabel('Email the runners').selectOption(email);
     const sent = page.waitForRequest(
       (r) => r.url() === `${GATEWAY}/graphql` && (r.postData() ?? '').includes('changeEventStatus'),
       { timeout: 5_000 },
@@ -91,6 +119,8 @@ async function announce(page, slug, status, reason, newStart) {
       return null;
     });
     if (request) {
+      const sentPolicy = JSON.parse(request.postData()).variables.input.email;
+      check(sentPolicy === (email ?? 'UNREACHED'), `the status change carries the email policy (${sentPolicy})`);
       response = await request.response();
       check(response !== null, 'the status change was answered');
     }
@@ -120,9 +150,10 @@ async function main() {
   });
   log(`Chromium ${browser.version()} at ${CHROMIUM}`);
   try {
-    await journey(browser);
+    const organizerLeft = await journey(browser);
     await otherAccountPaths(browser);
     await graphiqlOffline(browser, SHOTS);
+    await organizerLeft();
   } finally {
     await browser.close();
     closeChannel();
@@ -151,6 +182,7 @@ async function journey(browser) {
     gateway.sockets.push({ socket, server: socket.connectToServer() });
   });
   let runner = watch(await runnerContext.newPage(), 'runner');
+  let acked = acknowledgements(runner);
   await runner.goto(`${GATEWAY}/`);
 
   // Keyboard and screen-reader basics: the first Tab reaches the skip link, which leads
@@ -232,6 +264,26 @@ async function journey(browser) {
   log(`banner shown ${latency} ms after the mutation's answer (limit ${BANNER_WITHIN_MS} ms)`);
   check(latency < BANNER_WITHIN_MS, `the banner shows within ${BANNER_WITHIN_MS} ms (took ${latency} ms)`);
   check((await banner.locator('.banner-title').textContent()).endsWith('is cancelled'), 'the banner says the race is cancelled');
+  // The page, seen, acknowledges what it showed: the gateway counts the runner as reached
+  // on the page (the mail worker queues the alert's targets a moment after the change).
+  const cancellationId = await banner.getAttribute('data-notification-id');
+  const organizerToken = JSON.parse(await organizer.evaluate(() => localStorage.getItem('race-day:session'))).token;
+  check((await runner.evaluate(() => document.visibilityState)) === 'visible', 'the runner page is visible');
+  const seenLive = await until(
+    'the reach report to count the page\'s acknowledgement',
+    async () => {
+      const reach = await reachOf(organizerToken, cancellationId);
+      return reach.targeted > 0 && reach.liveSeen > 0 ? reach : null;
+    },
+    10_000,
+    200,
+  );
+  check(
+    seenLive.targeted === 1 && seenLive.liveSeen === 1 && seenLive.acknowledged === 1 && seenLive.pushDisplayed === 0 && seenLive.unreached === 0,
+    `the runner is reached on the page, not yet by a push: ${JSON.stringify(seenLive)}`,
+  );
+  check(JSON.stringify(acked) === JSON.stringify([cancellationId]), `the page acknowledged the cancellation once: ${acked}`);
+  log(`the page acknowledged the cancellation (notification ${cancellationId}): liveSeen 1 of ${seenLive.targeted}`);
   // The race and the registration follow: the refund choice is offered.
   await runner.locator(`#race-${RACE_A} .status`).getByText('Cancelled').waitFor();
   await runner.locator('#registrations').getByText('Send my choice').waitFor();
@@ -310,6 +362,41 @@ async function journey(browser) {
   check(shown[0].title === payload.title, `the notification's title is the push's: ${shown[0].title}`);
   check(shown[0].tag === `event-${payload.eventId}`, `the notification is tagged with the race: ${shown[0].tag}`);
   log(`the service worker showed "${shown[0].title}"`);
+  // It reports the push shown with the delivery's token (kept for the click), in the
+  // document api.js names for the metrics; the token is then spent.
+  check(typeof payload.ack === 'string' && payload.ack.length === 32, `the push carries an ack token: ${payload.ack}`);
+  check(shown[0].data?.ack === payload.ack, `the notification keeps the token: ${JSON.stringify(shown[0].data)}`);
+  const [pageApi, worker] = await Promise.all(
+    [`${GATEWAY}/assets/api.js`, `${GATEWAY}/sw.js`].map((url) => fetch(url).then((r) => r.text())),
+  );
+  const ackDocument = pageApi.match(/ACKNOWLEDGE_PUSH = (`[^`]+`)/)?.[1];
+  check(ackDocument && worker.includes(ackDocument), 'the service worker sends api.js\'s AcknowledgePush document');
+  const displayed = await until(
+    'the reach report to count the push shown',
+    async () => {
+      const reach = await reachOf(organizerToken, cancellationId);
+      return reach.pushDisplayed > 0 ? reach : null;
+    },
+    10_000,
+    200,
+  );
+  check(
+    displayed.pushDisplayed === 1 && displayed.pushDelivered === 1 && displayed.pushClicked === 0 && displayed.acknowledged === 1,
+    `the push counts as delivered and shown: ${JSON.stringify(displayed)}`,
+  );
+  const spent = await fetch(`${GATEWAY}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation($t: String!) { acknowledgePush(token: $t, action: DISPLAYED) }',
+      variables: { t: payload.ack },
+    }),
+  }).then((r) => r.json());
+  check(
+    spent.errors?.[0]?.extensions?.code === 'INVALID_ACKNOWLEDGEMENT_TOKEN',
+    `the worker spent the token: ${JSON.stringify(spent)}`,
+  );
+  log('the service worker acknowledged the push it showed: pushDisplayed 1');
 
   // The runner dismisses it; the same push delivered again (at least once) is not shown.
   await runner.evaluate(async () => {
@@ -340,6 +427,21 @@ async function journey(browser) {
   log('the repeat was dropped twice: while running, and after ServiceWorker.stopWorker');
   await cdp.detach();
 
+  // Reloaded, the page reads its log back from the gateway: the cancellation is listed
+  // (once), with no banner (this device showed it already), and live again.
+  acked = acknowledgements(runner);
+  await runner.reload();
+  await runner.getByText('Live', { exact: true }).waitFor();
+  const reloaded = runner.locator('#alert-log li');
+  await reloaded.first().waitFor({ timeout: 10_000 });
+  check((await reloaded.count()) === 1, `the reloaded log lists one alert (got ${await reloaded.count()})`);
+  check((await reloaded.first().textContent()).includes(CANCEL_REASON), 'the reloaded log lists the cancellation');
+  check(await runner.locator('#alert-log-empty').isHidden(), 'the reloaded log does not say "No alerts yet."');
+  check((await runner.locator('#banner').textContent()) === '', 'an alert this device showed gets no banner again');
+  await until('the reloaded page to acknowledge', () => acked.length > 0);
+  check(JSON.stringify(acked) === JSON.stringify([cancellationId]), `the reloaded page acknowledged its newest alert: ${acked}`);
+  log('after a reload the log still lists the cancellation');
+
   // The runner chooses the starter kit with a donation; the organizer approves it (through
   // the API: the page offers organizers the status change, GraphiQL the rest), and the
   // decision reaches the runner's page live.
@@ -363,6 +465,8 @@ async function journey(browser) {
   );
   await runner.locator('#banner').getByText(/refund request for .* approved/).waitFor();
   await registrationsPanel.getByText(/Thank you for supporting the charities/).waitFor();
+  const decisionId = await runner.locator('#banner').getAttribute('data-notification-id');
+  await until('the decision to be acknowledged', () => acked.includes(decisionId));
   log('refund chosen on the page; the approval reached it live');
 
   // The connection drops as when the gateway shuts down (1001), and stays down while the
@@ -370,7 +474,7 @@ async function journey(browser) {
   // last id it saw and shows the change once.
   gateway.down = true;
   for (const { socket, server } of gateway.sockets.splice(0)) {
-    await socket.close({ code: 1001, reason: 'Going Away' });
+    await socket.close({ code: 1001, reason: 'Going Away' }).catch(() => {});
     await server.close().catch(() => {});
   }
   await runner.getByText('Reconnecting…').waitFor();
@@ -393,19 +497,68 @@ async function journey(browser) {
 
   // 5. With the runner's page closed, the organizer suspends race B; the runner comes back.
   await runner.close();
-  await announce(organizer, RACE_B, 'SUSPENDED', SUSPEND_REASON);
-  log('organizer suspended race B while the runner was away');
+  const suspendedAt = await announce(organizer, RACE_B, 'SUSPENDED', SUSPEND_REASON, null, 'NONE');
+  log('organizer suspended race B while the runner was away, mailing nobody');
+  // The organizer's page, left open, reads whom the suspension reached every 5 s: nobody
+  // yet, so the runner is listed to phone, not mailed (the policy chosen).
+  const organizerReports = [];
+  organizer.on('request', (request) => {
+    if ((request.postData() ?? '').includes('query ReachReport(')) organizerReports.push(Date.now());
+  });
+  const suspensionRow = organizer.locator(`#race-${RACE_B} table.reach tbody tr`, { hasText: 'Suspended' });
+  const reachCells = () => suspensionRow.locator('td').allTextContents();
+  await until(
+    'the organizer page to list the suspension\'s reach',
+    async () => JSON.stringify(await reachCells()) === JSON.stringify(['1', '0', '0', '0', '1']),
+    15_000,
+    200,
+  );
+  const toPhone = organizer.locator(`#race-${RACE_B} .to-phone`);
+  check((await toPhone.count()) === 1, `one alert has runners to phone (got ${await toPhone.count()})`);
+  const listed = await toPhone.locator('li').allTextContents();
+  check(
+    listed.length === 1 && listed[0] === `${RUNNER.name}, ${RUNNER.email} (not mailed)`,
+    `the runner to phone, not mailed: ${JSON.stringify(listed)}`,
+  );
+  log(`the organizer page lists the runner to phone: ${listed[0]}`);
+  await organizer.locator(`#race-${RACE_B}`).screenshot({ path: join(SHOTS, 'organizer-reach.png') });
+  log(`screenshot: ${join(SHOTS, 'organizer-reach.png')}`);
+  // Past the one extra read after the change (3 s): what follows only the 5 s timer reads.
+  await sleep(Math.max(0, suspendedAt + 3_500 - Date.now()));
+  const readBefore = organizerReports.length;
   runner = watch(await runnerContext.newPage(), 'runner again');
+  acked = acknowledgements(runner);
   await runner.goto(`${GATEWAY}/`);
   await runner.locator('#banner').getByText(SUSPEND_REASON).waitFor({ timeout: 10_000 });
   check(
     (await runner.locator('#banner .banner-title').textContent()).endsWith('is suspended'),
     'the banner says the race is suspended',
   );
+  // The log is the gateway's: every alert, newest first, each once; the live connection
+  // continues after the newest, so nothing is repeated.
   const log_ = runner.locator('#alert-log li');
+  await log_.nth(3).waitFor();
+  await runner.getByText('Live', { exact: true }).waitFor();
   await sleep(500);
-  check((await log_.count()) === 1, `only what was missed is replayed, once (got ${await log_.count()})`);
-  check((await log_.first().textContent()).includes(SUSPEND_REASON), 'the replayed alert is the suspension');
+  const entries = await log_.allTextContents();
+  const expected = [SUSPEND_REASON, RESCHEDULE_REASON, 'Thank you for supporting the charities', CANCEL_REASON];
+  check(
+    entries.length === expected.length && expected.every((text, i) => entries[i].includes(text)),
+    `the log lists every alert once, newest first: ${JSON.stringify(entries)}`,
+  );
+  check(await runner.locator('#alert-log-older').isHidden(), 'no older alerts to show');
+  // The organizer's page sees the runner reached, by itself, and nobody left to phone.
+  await until(
+    'the organizer page to count the suspension acknowledged',
+    async () => JSON.stringify(await reachCells()) === JSON.stringify(['1', '1', '0', '0', '0']),
+    12_000,
+    200,
+  );
+  check((await toPhone.count()) === 0, 'nobody is left to phone');
+  check(organizerReports.length > readBefore, 'the organizer page read the reach again by itself');
+  const suspensionId = await suspensionRow.getAttribute('data-notification-id');
+  check(JSON.stringify(acked) === JSON.stringify([suspensionId]), `the reopened page acknowledged the suspension once: ${acked}`);
+  log('the organizer page, read again by itself, counts the suspension acknowledged');
   await runner.getByText('Alerts are on for this device.').waitFor();
   await until('the push for the suspension', async () => (await received(MOCK, SUBSCRIPTION)).received.length >= 3);
   log('the reopened page showed what happened while away, with no repeat');
@@ -428,8 +581,69 @@ async function journey(browser) {
     `signing out removed the device's subscription: ${JSON.stringify(after.me.pushSubscriptions)}`,
   );
   log('signing out took the push subscription off the account');
+
+  // The organizer signs out: the reports were read every 5 s while shown, and are no more.
+  const organizerApi = await signInByApi(ORGANIZER);
+  await organizer.getByRole('button', { name: 'Sign out' }).click();
+  await organizer.locator('#page-status').getByText('Signed out.', { exact: true }).waitFor();
+  const leftAt = Date.now();
+
+  // 6. Twenty alerts a page: with more, "Show older" brings the rest, each once.
+  const events = await graphql(organizerApi, '{ events(first: 25) { edges { node { id slug } } } }');
+  const raceB = events.events.edges.find((e) => e.node.slug === RACE_B).node.id;
+  for (let i = 0; i < 18; i += 1) {
+    await graphql(
+      organizerApi,
+      'mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { id } }',
+      { input: { eventId: raceB, status: i % 2 === 0 ? 'SCHEDULED' : 'SUSPENDED', reason: `Update ${i + 1} of 18`, email: 'NONE' } },
+    );
+  }
+  await signIn(runner, RUNNER);
+  await log_.nth(19).waitFor();
+  const older = runner.getByRole('button', { name: 'Show older alerts' });
+  await older.waitFor();
+  check((await log_.count()) === 20, `the first page lists 20 alerts (got ${await log_.count()})`);
+  check((await log_.first().textContent()).includes('Update 18 of 18'), 'the newest alert is on top');
+  check((await runner.locator('#alert-log li', { hasText: CANCEL_REASON }).count()) === 0, 'the oldest alert is on the next page');
+  await older.click();
+  await log_.nth(21).waitFor();
+  check(await older.isHidden(), 'with every alert shown, "Show older" goes');
+  const all = await log_.evaluateAll((items) => items.map((li) => li.dataset.notificationId));
+  check(all.length === 22 && new Set(all).size === 22, `22 alerts, each once: ${all}`);
+  check(
+    all.every((id, i) => i === 0 || BigInt(id) < BigInt(all[i - 1])),
+    `the log is newest first: ${all}`,
+  );
+  check((await log_.last().textContent()).includes(CANCEL_REASON), 'the oldest alert, the cancellation, comes last');
+  check(
+    (await runner.evaluate(() => document.activeElement?.dataset.notificationId)) === all[20],
+    'focus moves to the first alert "Show older" brought',
+  );
+  log('the log pages: 20 alerts, then "Show older" for the other 2');
+
   await runnerContext.close();
-  await organizerContext.close();
+  // Checked at the very end (the other paths run meanwhile): more than a 5 s tick later.
+  return async () => {
+    await sleep(Math.max(0, leftAt + 5_500 - Date.now()));
+    const afterLeaving = organizerReports.filter((at) => at > leftAt + 500).length;
+    check(afterLeaving === 0, `the organizer page stopped reading reach reports once left (${afterLeaving} read)`);
+    await organizerContext.close();
+    log('the organizer page stopped reading the reports once the organizer left');
+  };
+}
+
+/** A session token for `who`, signed in through the API. */
+async function signInByApi({ email, password }) {
+  const answer = await fetch(`${GATEWAY}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation($input: SignInInput!) { signIn(input: $input) { token } }',
+      variables: { input: { email, password } },
+    }),
+  }).then((response) => response.json());
+  check(answer.data?.signIn?.token, `signIn answers a token: ${JSON.stringify(answer.errors)}`);
+  return answer.data.signIn.token;
 }
 
 main().catch((error) => {

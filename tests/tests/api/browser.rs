@@ -3,11 +3,16 @@
 //! (playwright-core over the DevTools protocol) through the runner's journey: sign up and
 //! open the link of the confirmation mail (which this side reads from MAIL_DIR and hands
 //! to the script when it asks, see [`answer`]), register, "Alert me"; an organizer
-//! cancels in a second browser context; the banner
-//! within a second; exactly one push, decrypted by the mock and shown once by the page's
-//! service worker, a repeat not shown even after the worker was stopped; the connection
-//! cut (1001) while another race is rescheduled, and caught up once on reconnecting; the
-//! page closed while that race is suspended, and reopened; screenshots; a second runner
+//! cancels in a second browser context; the banner within a second, and the page
+//! acknowledging it (the reach report's `liveSeen`); exactly one push, decrypted by the
+//! mock and shown once by the page's service worker, which acknowledges it
+//! (`pushDisplayed`, its token then spent), a repeat not shown even after the worker was
+//! stopped; a reload listing the alert log from the gateway; the connection cut (1001)
+//! while another race is rescheduled, and caught up once on reconnecting; the page closed
+//! while that race is suspended mailing nobody, the organizer's page listing the runner
+//! to phone until the reopened page acknowledges it (read again every 5 s, and no more
+//! once the organizer leaves), the log listing every alert once; twenty alerts a page and
+//! "Show older" for the rest; screenshots; a second runner
 //! confirming by pasting the token, a used token refused, a new password chosen from the
 //! reset mail's link, a rate limit's 429 explained;
 //! GraphiQL offline.
@@ -277,9 +282,35 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .collect();
     statuses.sort();
     assert_eq!(statuses, ["CANCELLED", "RESCHEDULED", "SUSPENDED"]);
+    // Whom the cancellation reached, from this side too: the page and the service worker
+    // both acknowledged it. Not clicked: headless Chromium shows no notification to click.
+    let cancellation = mock
+        .received()
+        .into_iter()
+        .filter(|r| r.subscription == browser.id)
+        .filter_map(|r| r.payload)
+        .find(|p| p["status"] == "CANCELLED")
+        .expect("the cancellation's push");
+    let id = match &cancellation["notificationId"] {
+        Value::String(id) => id.clone(),
+        other => other.to_string(),
+    };
+    let reach = app
+        .ok(
+            Some(&organizer),
+            "query($n: ID!) { reachReport(notificationId: $n) { targeted acknowledged liveSeen pushDelivered pushDisplayed pushClicked unreached } }",
+            json!({ "n": id }),
+        )
+        .await;
+    assert_eq!(
+        reach["reachReport"],
+        json!({ "targeted": 1, "acknowledged": 1, "liveSeen": 1, "pushDelivered": 1,
+            "pushDisplayed": 1, "pushClicked": 0, "unreached": 0 })
+    );
     for name in [
         "runner-after-cancellation.png",
         "runner-phone.png",
+        "organizer-reach.png",
         "graphiql.png",
     ] {
         let size = std::fs::metadata(shots.join(name))
