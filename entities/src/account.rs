@@ -17,6 +17,8 @@ pub struct Model {
     pub role: Role,
     pub organization_id: Option<i64>,
     pub created_at: DateTimeUtc,
+    /// The language alerts and mail are written in: `KK`, `RU`, `EN`.
+    pub language: String,
 }
 
 #[derive(

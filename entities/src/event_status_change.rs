@@ -14,6 +14,8 @@ pub struct Model {
     pub previous_status: Option<EventStatus>,
     pub status: EventStatus,
     pub reason: String,
+    /// Translations of `reason`, JSON `[{"language":"RU","text":"…"}]`; none when unset.
+    pub reasons: Option<String>,
     /// The event's start as of this change (the new start when rescheduled).
     pub starts_at: DateTimeUtc,
     pub changed_by: Option<i64>,

@@ -19,6 +19,8 @@ pub struct Model {
     pub token_hash: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// The language chosen at sign-up, given to the account on confirmation.
+    pub language: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

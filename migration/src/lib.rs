@@ -14,6 +14,7 @@ mod m20261201_000008_push_queue_cursor;
 mod m20261210_000009_organization_kind;
 mod m20261210_000010_push_failure_class;
 mod m20261211_000011_reach;
+mod m20261212_000012_languages;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000009_organization_kind::Migration),
             Box::new(m20261210_000010_push_failure_class::Migration),
             Box::new(m20261211_000011_reach::Migration),
+            Box::new(m20261212_000012_languages::Migration),
         ]
     }
 }

@@ -188,6 +188,11 @@ pub struct PushContext {
     pub ack_key: crate::domain::AckKey,
 }
 
+/// The language the request's `Accept-Language` asks for (English when it asks for none
+/// of ours): a new account's language when the sign-up form gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreferredLanguage(pub crate::domain::Language);
+
 /// Who is asking: resolved from the bearer token once per request.
 #[derive(Debug, Clone, Default)]
 pub enum Viewer {

@@ -11,7 +11,7 @@ pub mod throttle;
 
 pub use context::{
     ApiContext, Clock, Mail, MailCause, MailError, Mailer, NoSockets, OutboxBell, PartnerGrant,
-    PushContext, Revocations, Revoked, SystemClock, Viewer,
+    PreferredLanguage, PushContext, Revocations, Revoked, SystemClock, Viewer,
 };
 pub use error::{ApiError, ApiResult};
 pub use throttle::{ClientAddress, Throttle};

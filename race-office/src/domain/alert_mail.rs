@@ -1,12 +1,16 @@
-//! The mail a runner gets for an alert: composed from the same log entry as the WebSocket
-//! frame and the push, in plain text and HTML, with a link to the race page, the
-//! organizer's reason whole, and what the runner can do next (the refund choice and its
-//! deadline, in the event's zone).
+//! The mail a runner gets for an alert, in the runner's language: composed from the same
+//! log entry as the WebSocket frame and the push, in plain text and HTML, with a link to
+//! the race page, the organizer's reason whole (their translation when they gave one),
+//! and what the runner can do next (the refund choice and its deadline, in the event's
+//! zone). The words come from the message files (`messages.rs`).
 
 use entities::event::{self, EventStatus};
 use entities::refund_request::{RefundOption, RefundStatus};
 
-use super::{Notice, NoticeMessage, RefundDecisionMessage, StatusChangeMessage, TimeZone};
+use super::messages::{date, date_time, text};
+use super::{
+    Language, Notice, NoticeMessage, RefundDecisionMessage, StatusChangeMessage, TimeZone,
+};
 
 /// A composed alert mail, without its envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,104 +20,97 @@ pub struct AlertMail {
     pub html: String,
 }
 
-/// The mail for `notice` to a runner called `runner_name`; `event` is the event as it is
-/// now (for the refund deadline). `None` for a notice that is not mailed.
+/// The mail for `notice` to a runner called `runner_name` who reads `language`; `event`
+/// is the event as it is now (for the refund deadline). `None` for a notice not mailed.
 pub fn compose(
     notice: &Notice,
     event: Option<&event::Model>,
     runner_name: &str,
+    language: Language,
     public_url: &str,
 ) -> Option<AlertMail> {
     let base = public_url.trim_end_matches('/');
-    let paragraphs = match &notice.message {
-        NoticeMessage::StatusChange(message) => status_change(message, event, base),
-        NoticeMessage::RefundDecision(message) => refund_decision(message, event, base),
+    let (subject, lines, link) = match &notice.message {
+        NoticeMessage::StatusChange(message) => status_change(message, event, language, base),
+        NoticeMessage::RefundDecision(message) => refund_decision(message, event, language, base),
         NoticeMessage::Unreadable(_) => return None,
     };
-    let (subject, lines, link) = paragraphs;
-    let greeting = format!("Dear {runner_name},");
-    let footer = "You receive this because you are registered for this race. \
-                  This message was sent automatically; replies are not read.";
-    let mut text = format!("{greeting}\n\n");
+    let greeting = text(language, "mail-greeting", &[("name", runner_name)]);
+    let footer = text(language, "mail-footer", &[]);
+    let mut plain = format!("{greeting}\n\n");
     let mut html = format!(
-        "<!doctype html><html lang=\"en\"><body><p>{}</p>",
+        "<!doctype html><html lang=\"{}\"><body><p>{}</p>",
+        language.tag(),
         escape(&greeting)
     );
     for line in &lines {
-        text.push_str(line);
-        text.push_str("\n\n");
+        plain.push_str(line);
+        plain.push_str("\n\n");
         html.push_str(&format!("<p>{}</p>", escape(line)));
     }
-    text.push_str(&format!("{link}\n\n-- \n{footer}\n"));
+    plain.push_str(&format!("{link}\n\n-- \n{footer}\n"));
     html.push_str(&format!(
         "<p><a href=\"{0}\">{0}</a></p><hr><p><small>{1}</small></p></body></html>",
         escape(&link),
-        escape(footer)
+        escape(&footer)
     ));
     Some(AlertMail {
         subject,
-        text,
+        text: plain,
         html,
     })
 }
 
 type Parts = (String, Vec<String>, String);
 
-fn status_change(message: &StatusChangeMessage, event: Option<&event::Model>, base: &str) -> Parts {
-    let zone = TimeZone::parse(&message.time_zone).ok();
-    let when = |at| match zone {
-        Some(zone) => format!(
+fn status_change(
+    message: &StatusChangeMessage,
+    event: Option<&event::Model>,
+    language: Language,
+    base: &str,
+) -> Parts {
+    let start = match TimeZone::parse(&message.time_zone) {
+        Ok(zone) => format!(
             "{} ({})",
-            zone.local(at).format("%-d %B %Y, %H:%M"),
+            date_time(language, &zone.local(message.starts_at)),
             message.time_zone
         ),
-        None => at.format("%-d %B %Y, %H:%M UTC").to_string(),
+        Err(_) => format!("{} (UTC)", date_time(language, &message.starts_at)),
     };
-    let name = &message.event_name;
-    let (subject, what) = match message.status {
-        EventStatus::Cancelled => (
-            format!("{name} is cancelled"),
-            format!(
-                "{name}, planned for {}, is cancelled.",
-                when(message.starts_at)
-            ),
-        ),
-        EventStatus::Suspended => (
-            format!("{name} is suspended"),
-            format!(
-                "{name}, planned for {}, is suspended. We will write again as soon as it is decided.",
-                when(message.starts_at)
-            ),
-        ),
-        EventStatus::Rescheduled => (
-            format!("{name} moves to {}", when(message.starts_at)),
-            format!("{name} moves to a new start: {}.", when(message.starts_at)),
-        ),
-        EventStatus::Scheduled => (
-            format!("{name} is on again"),
-            format!("{name} is on again: start {}.", when(message.starts_at)),
-        ),
-        EventStatus::Completed => (format!("{name} is over"), format!("{name} is over.")),
+    let args = [
+        ("event", message.event_name.as_str()),
+        ("start", start.as_str()),
+    ];
+    let (subject_key, body_key) = match message.status {
+        EventStatus::Cancelled => ("push-cancelled", "mail-cancelled"),
+        EventStatus::Suspended => ("push-suspended", "mail-suspended"),
+        EventStatus::Rescheduled => ("push-rescheduled", "mail-rescheduled"),
+        EventStatus::Scheduled => ("mail-subject-scheduled", "mail-scheduled"),
+        EventStatus::Completed => ("push-completed", "mail-completed"),
     };
-    let mut lines = vec![what, format!("The organizer says: {}", message.reason)];
+    let mut lines = vec![
+        text(language, body_key, &args),
+        text(
+            language,
+            "mail-reason",
+            &[("reason", message.reason_in(language))],
+        ),
+    ];
     let deadline = event.and_then(|e| e.refund_deadline);
-    match (message.status, deadline) {
-        (EventStatus::Cancelled | EventStatus::Rescheduled, Some(deadline)) => {
-            lines.push(format!(
-                "What you can do: on the race page, choose a full refund of your fee, or keep \
-                 your starter kit and give the rest to charity. Applications close at the end \
-                 of {} ({}).",
-                deadline.format("%-d %B %Y"),
-                message.time_zone
-            ));
-        }
-        (EventStatus::Cancelled, None) => lines.push(
-            "No refund is offered for this race; the race page says what happens next.".into(),
+    lines.push(match (message.status, deadline) {
+        (EventStatus::Cancelled | EventStatus::Rescheduled, Some(deadline)) => text(
+            language,
+            "mail-refund-choice",
+            &[
+                ("deadline", &date(language, deadline)),
+                ("zone", &message.time_zone),
+            ],
         ),
-        _ => lines.push("The race page has the details.".into()),
-    }
+        (EventStatus::Cancelled, None) => text(language, "mail-no-refund", &[]),
+        _ => text(language, "mail-details", &[]),
+    });
     (
-        subject,
+        text(language, subject_key, &args),
         lines,
         format!("{base}/events/{}", message.event_slug),
     )
@@ -122,29 +119,50 @@ fn status_change(message: &StatusChangeMessage, event: Option<&event::Model>, ba
 fn refund_decision(
     message: &RefundDecisionMessage,
     event: Option<&event::Model>,
+    language: Language,
     base: &str,
 ) -> Parts {
-    let name = &message.event_name;
-    let option = match message.option {
-        RefundOption::FullRefund => "a full refund",
-        RefundOption::KitAndDonate => "your starter kit and a donation to charity",
-    };
-    let outcome = match message.status {
-        RefundStatus::Approved => "approved",
-        RefundStatus::Rejected => "declined",
-        RefundStatus::Paid => "paid",
-        _ => "updated",
-    };
-    let mut lines = vec![format!("Your request for {option} ({name}) is {outcome}.")];
+    let option = text(
+        language,
+        match message.option {
+            RefundOption::FullRefund => "refund-full",
+            RefundOption::KitAndDonate => "refund-kit-and-donate",
+        },
+        &[],
+    );
+    let outcome = text(
+        language,
+        match message.status {
+            RefundStatus::Approved => "refund-approved",
+            RefundStatus::Rejected => "refund-rejected",
+            RefundStatus::Paid => "refund-paid",
+            _ => "refund-updated",
+        },
+        &[],
+    );
+    let event_name = message.event_name.as_str();
+    let mut lines = vec![text(
+        language,
+        "mail-refund",
+        &[
+            ("option", &option),
+            ("event", event_name),
+            ("outcome", &outcome),
+        ],
+    )];
     if let Some(note) = &message.note {
-        lines.push(format!("The organizer says: {note}"));
+        lines.push(text(language, "mail-reason", &[("reason", note)]));
     }
     let link = match event {
         Some(event) => format!("{base}/events/{}", event.slug),
         None => format!("{base}/"),
     };
     (
-        format!("{name}: your refund request is {outcome}"),
+        text(
+            language,
+            "mail-refund-subject",
+            &[("event", event_name), ("outcome", &outcome)],
+        ),
         lines,
         link,
     )

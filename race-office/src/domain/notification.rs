@@ -80,8 +80,21 @@ pub struct StatusChangeMessage {
     pub previous_status: Option<EventStatus>,
     pub status: EventStatus,
     pub reason: String,
+    /// Translations of `reason` by the organizer (none before languages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<super::LocalizedText>,
     pub starts_at: DateTime<Utc>,
     pub occurred_at: DateTime<Utc>,
+}
+
+impl StatusChangeMessage {
+    /// The reason in `language` when the organizer gave it, else the reason as written.
+    pub fn reason_in(&self, language: super::Language) -> &str {
+        self.reasons
+            .iter()
+            .find(|t| t.language == language)
+            .map_or(self.reason.as_str(), |t| t.text.as_str())
+    }
 }
 
 /// What the log carries for an organizer's decision on a runner's refund request.

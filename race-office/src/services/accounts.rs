@@ -328,3 +328,24 @@ pub async fn live_sessions(
         .await
         .map(|hashes| hashes.into_iter().collect())
 }
+
+/// Changes an account's language or display name (what is `None` stays), in one update.
+pub async fn update_account(
+    db: &sea_orm::DatabaseConnection,
+    actor: &account::Model,
+    language: Option<crate::domain::Language>,
+    display_name: Option<crate::domain::DisplayName>,
+) -> ApiResult<account::Model> {
+    use sea_orm::ActiveModelTrait;
+    if language.is_none() && display_name.is_none() {
+        return Ok(actor.clone());
+    }
+    let mut changed: account::ActiveModel = actor.clone().into();
+    if let Some(language) = language {
+        changed.language = sea_orm::Set(language.as_str().into());
+    }
+    if let Some(name) = display_name {
+        changed.display_name = sea_orm::Set(name.into_inner());
+    }
+    Ok(changed.update(db).await?)
+}

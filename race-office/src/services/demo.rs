@@ -420,6 +420,7 @@ async fn record_historic_cancellation(
         HistoryLine {
             status: EventStatus::Cancelled,
             reason: CANCELLATION_REASON.into(),
+            reasons: Vec::new(),
             starts_at: marathon.starts_at,
             changed_by: None,
             occurred_at: cancelled_at,

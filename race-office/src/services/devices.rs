@@ -58,6 +58,7 @@ mod tests {
             role: account::Role::Organizer,
             organization_id: None,
             created_at: chrono::Utc::now(),
+            language: "EN".into(),
         }
     }
 

@@ -17,7 +17,7 @@ use super::organizations::{self, acting_organization, find_organized};
 use crate::context::OutboxBell;
 use crate::domain::event_zone;
 use crate::domain::participation::race_day;
-use crate::domain::{EmailPolicy, NotificationKind, StatusChangeMessage};
+use crate::domain::{EmailPolicy, LocalizedText, NotificationKind, StatusChangeMessage};
 use crate::domain::{
     EventName, Money, Reason, Slug, TimeZone, check_future_start, check_transition_at,
     earliest_deadline,
@@ -322,6 +322,8 @@ pub struct StatusChange {
     pub event_id: i64,
     pub status: EventStatus,
     pub reason: Reason,
+    /// The reason's translations (checked: one per language, bounded like the reason).
+    pub reasons: Vec<LocalizedText>,
     pub starts_at: Option<DateTime<Utc>>,
     /// Who is mailed about it.
     pub email: EmailPolicy,
@@ -408,6 +410,7 @@ pub async fn change_status(
         HistoryLine {
             status: change.status,
             reason: change.reason.into_inner(),
+            reasons: change.reasons,
             starts_at,
             changed_by: Some(actor.id),
             occurred_at: now,
@@ -435,6 +438,7 @@ pub async fn change_status(
 pub struct HistoryLine {
     pub status: EventStatus,
     pub reason: String,
+    pub reasons: Vec<LocalizedText>,
     pub starts_at: DateTime<Utc>,
     pub changed_by: Option<i64>,
     pub occurred_at: DateTime<Utc>,
@@ -459,6 +463,11 @@ pub async fn append_status_change(
         previous_status: Set(Some(event.status)),
         status: Set(line.status),
         reason: Set(line.reason),
+        reasons: Set(if line.reasons.is_empty() {
+            None
+        } else {
+            Some(notifications::encode(&line.reasons)?)
+        }),
         starts_at: Set(line.starts_at),
         changed_by: Set(line.changed_by),
         occurred_at: Set(line.occurred_at),
@@ -475,6 +484,7 @@ pub async fn append_status_change(
         previous_status: history.previous_status,
         status: history.status,
         reason: history.reason.clone(),
+        reasons: line.reasons,
         starts_at: history.starts_at,
         occurred_at: history.occurred_at,
     };

@@ -185,6 +185,8 @@ pub async fn claim(
 pub struct Addressee {
     pub email: String,
     pub name: String,
+    /// The language the runner reads.
+    pub language: crate::domain::Language,
 }
 
 /// The addressees of claimed mails, by account id.
@@ -201,6 +203,7 @@ pub async fn addressees(
             (
                 a.id,
                 Addressee {
+                    language: crate::domain::Language::parse_stored(&a.language),
                     email: a.email,
                     name: a.display_name,
                 },

@@ -218,6 +218,8 @@ pub struct Recipient {
     pub p256dh: String,
     /// The browser's auth secret, base64url.
     pub auth: String,
+    /// The language its runner reads.
+    pub language: crate::domain::Language,
 }
 
 impl From<push_subscription::Model> for Recipient {
@@ -227,21 +229,47 @@ impl From<push_subscription::Model> for Recipient {
             endpoint: subscription.endpoint,
             p256dh: subscription.p256dh,
             auth: subscription.auth,
+            language: crate::domain::Language::En,
         }
     }
 }
 
-/// The recipients of claimed deliveries, by subscription id (deleted ones are absent).
+/// The recipients of claimed deliveries, by subscription id (deleted ones are absent),
+/// each with its runner's language (two queries).
 pub async fn subscriptions(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, Recipient>, DbErr> {
-    Ok(push_subscription::Entity::find()
+    let found = push_subscription::Entity::find()
         .filter(push_subscription::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    let languages: HashMap<i64, String> = entities::account::Entity::find()
+        .select_only()
+        .column(entities::account::Column::Id)
+        .column(entities::account::Column::Language)
+        .filter(entities::account::Column::Id.is_in(found.iter().map(|s| s.account_id)))
+        .into_tuple::<(i64, String)>()
         .all(db)
         .await?
         .into_iter()
-        .map(|s| (s.id, Recipient::from(s)))
+        .collect();
+    Ok(found
+        .into_iter()
+        .map(|s| {
+            let language = languages
+                .get(&s.account_id)
+                .map_or(crate::domain::Language::En, |l| {
+                    crate::domain::Language::parse_stored(l)
+                });
+            (
+                s.id,
+                Recipient {
+                    language,
+                    ..Recipient::from(s)
+                },
+            )
+        })
         .collect())
 }
 

@@ -14,7 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use super::accounts::open_session;
 use super::secrets::{hash_password, hash_token, new_token};
 use crate::context::{ApiContext, Mail};
-use crate::domain::{DisplayName, Email, Password};
+use crate::domain::{DisplayName, Email, Language, Password};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
 /// How long a sign-up waits for its address to be confirmed.
@@ -33,12 +33,21 @@ pub async fn sign_up(
     email: Email,
     password: Password,
     display_name: DisplayName,
+    language: Language,
 ) -> ApiResult<()> {
     let password_hash = hash_password(password.expose().to_owned()).await?;
     let requested_at = ctx.clock.now();
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        let recorded = record_sign_up(&ctx, requested_at, email, password_hash, display_name).await;
+        let recorded = record_sign_up(
+            &ctx,
+            requested_at,
+            email,
+            password_hash,
+            display_name,
+            language,
+        )
+        .await;
         if let Err(error) = recorded {
             tracing::error!(?error, "a sign-up was not recorded");
         }
@@ -57,6 +66,7 @@ async fn record_sign_up(
     email: Email,
     password_hash: String,
     display_name: DisplayName,
+    language: Language,
 ) -> ApiResult<()> {
     let base = ctx.public_url.trim_end_matches('/');
     // Expired sign-ups of any address go as new ones come.
@@ -89,6 +99,7 @@ async fn record_sign_up(
             token_hash: Set(hash_token(&token)),
             created_at: Set(requested_at),
             expires_at: Set(requested_at + SIGN_UP_LIFETIME),
+            language: Set(Some(language.as_str().into())),
             ..Default::default()
         })
         .on_conflict(
@@ -98,6 +109,7 @@ async fn record_sign_up(
                     pending_sign_up::Column::PasswordHash,
                     pending_sign_up::Column::TokenHash,
                     pending_sign_up::Column::CreatedAt,
+                    pending_sign_up::Column::Language,
                     pending_sign_up::Column::ExpiresAt,
                 ])
                 .action_and_where(pending_sign_up::Column::CreatedAt.lte(requested_at))
@@ -168,6 +180,11 @@ pub async fn confirm_sign_up(ctx: &ApiContext, token: &str) -> ApiResult<(accoun
         role: Set(Role::Runner),
         organization_id: Set(None),
         created_at: Set(now),
+        language: Set(
+            Language::parse_stored(pending.language.as_deref().unwrap_or("EN"))
+                .as_str()
+                .into(),
+        ),
         ..Default::default()
     }
     .insert(&txn)

@@ -20,6 +20,9 @@ use race_office::services::sign_up::{self, SIGN_UP_ANSWER};
 use race_office::services::{accounts, charity, refunds, registrations};
 use race_office::throttle::ClientAddress;
 
+use super::languages::Language;
+use race_office::context::PreferredLanguage;
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::account::Role")]
 pub enum Role {
@@ -42,6 +45,11 @@ impl Account {
 
     async fn display_name(&self) -> &str {
         &self.0.display_name
+    }
+
+    /// The language alerts, pushes and mail are written in for this account.
+    async fn language(&self) -> Language {
+        race_office::domain::Language::parse_stored(&self.0.language).into()
     }
 
     async fn role(&self) -> Role {
@@ -183,6 +191,16 @@ pub struct SignUpInput {
     email: String,
     password: String,
     display_name: String,
+    /// The language alerts and mail will be written in; left out, the one the request's
+    /// `Accept-Language` asks for (English when none of ours).
+    language: Option<Language>,
+}
+
+/// What a runner may change of their account; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateAccountInput {
+    language: Option<Language>,
+    display_name: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -225,6 +243,31 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
+    /// Changes the signed-in account's language or display name. Errors: UNAUTHENTICATED,
+    /// BAD_USER_INPUT (a display name out of bounds).
+    async fn update_account(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateAccountInput,
+    ) -> async_graphql::Result<Account> {
+        let actor = signed_in(ctx).graphql()?;
+        let display_name = input
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .graphql()?;
+        let updated = accounts::update_account(
+            &api(ctx).graphql()?.db,
+            actor,
+            input.language.map(Into::into),
+            display_name,
+        )
+        .await
+        .graphql()?;
+        Ok(Account(updated))
+    }
+
     /// Starts a runner's sign-up: mails the address a link (valid 24 hours) whose token
     /// `confirmSignUp` takes, replacing any earlier unconfirmed sign-up of the address. The
     /// answer is the same when the email already has an account (whose owner is mailed a
@@ -239,7 +282,13 @@ impl AccountMutation {
         let password = Password::parse(&input.password).graphql()?;
         let display_name = DisplayName::parse(&input.display_name).graphql()?;
         let stored = email.as_str().to_owned();
-        sign_up::sign_up(api(ctx).graphql()?, email, password, display_name)
+        let language = match input.language {
+            Some(language) => language.into(),
+            None => ctx
+                .data_opt::<PreferredLanguage>()
+                .map_or(race_office::domain::Language::En, |p| p.0),
+        };
+        sign_up::sign_up(api(ctx).graphql()?, email, password, display_name, language)
             .await
             .graphql()?;
         Ok(SignUpPayload {

@@ -67,7 +67,17 @@ impl Extension for ErrorCodes {
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| with_code(e, GRAPHQL_VALIDATION_FAILED))
+                .map(|e| {
+                    // A value of the wrong type (an unknown enum value such as a language
+                    // we lack, a string for an Int) is the user's input, as Apollo counts
+                    // it; the document itself is sound.
+                    let code = if e.message.starts_with("Invalid value for argument") {
+                        "BAD_USER_INPUT"
+                    } else {
+                        GRAPHQL_VALIDATION_FAILED
+                    };
+                    with_code(e, code)
+                })
                 .collect()
         })
     }

@@ -228,6 +228,9 @@ impl EventStatusChange {
                 previous_status: message.previous_status,
                 status: message.status,
                 reason: message.reason.clone(),
+                reasons: (!message.reasons.is_empty())
+                    .then(|| serde_json::to_string(&message.reasons).ok())
+                    .flatten(),
                 starts_at: message.starts_at,
                 changed_by: None,
                 occurred_at: message.occurred_at,
@@ -265,6 +268,21 @@ impl EventStatusChange {
 
     async fn reason(&self) -> &str {
         &self.change.reason
+    }
+
+    /// The organizer's translations of `reason` (none when they gave none).
+    #[graphql(complexity = "bounds::list(3, child_complexity)")]
+    async fn reasons(&self) -> Vec<super::languages::LocalizedText> {
+        self.change
+            .reasons
+            .as_deref()
+            .and_then(|json| {
+                serde_json::from_str::<Vec<race_office::domain::LocalizedText>>(json).ok()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect()
     }
 
     /// The event's start as of this change (the new start when rescheduled).
@@ -428,6 +446,9 @@ pub struct ChangeEventStatusInput {
     status: EventStatus,
     /// Shown to runners in the alert.
     reason: String,
+    /// The reason in other languages, one per language, each bounded like the reason; a
+    /// runner reads the one in their language when there is one.
+    reasons: Option<Vec<super::languages::LocalizedTextInput>>,
     /// The new start; required when, and only when, rescheduling.
     starts_at: Option<DateTime<Utc>>,
     /// Who is mailed about it (every registered runner has an address).
@@ -563,6 +584,17 @@ impl EventMutation {
             event_id: parse_id(&input.event_id, "event").graphql()?,
             status: input.status.into(),
             reason: Reason::parse(&input.reason).graphql()?,
+            reasons: race_office::domain::check_translations(
+                "reasons",
+                input
+                    .reasons
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+                Reason::MAX_CHARS,
+            )
+            .graphql()?,
             starts_at: Instant::optional("startsAt", input.starts_at)
                 .graphql()?
                 .map(Instant::get),

@@ -13,6 +13,7 @@ mod error_codes;
 mod events;
 mod guards;
 mod ids;
+mod languages;
 mod loaders;
 mod money;
 mod organizations;
@@ -263,7 +264,10 @@ mod tests {
             "EventStatusChange.occurredAt",
             "EventStatusChange.previousStatus",
             "EventStatusChange.reason",
+            "EventStatusChange.reasons",
             "EventStatusChange.startsAt",
+            "LocalizedText.language",
+            "LocalizedText.text",
             "EventStatusChange.status",
             "Money.amount",
             "Money.currency",

@@ -156,7 +156,13 @@ async fn execute(
             );
         }
     };
-    let mut request = request.data(viewer);
+    let mut request = request.data(viewer).data(race_office::PreferredLanguage(
+        race_office::domain::Language::negotiate(
+            headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        ),
+    ));
     if let Some(client) = client {
         request = request.data(client);
     }

@@ -266,6 +266,7 @@ impl MailWorker {
                                 notice,
                                 event,
                                 &to.name,
+                                to.language,
                                 &self.config.public_url,
                             )?;
                             Some(Mail {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use race_office::domain::EventStatus;
-use race_office::domain::{StatusChangeMessage, TimeZone};
+use race_office::domain::{Language, StatusChangeMessage, TimeZone, messages};
 use serde_json::{Value, json};
 use web_push::Urgency;
 
@@ -32,39 +32,32 @@ const _: () = assert!(ACK_PLACEHOLDER.len() == 7 + race_office::domain::ACK_TOKE
 /// What marks a shortened text.
 const ELLIPSIS: char = '…';
 
-/// The alert for notification `id`, a status change (decoded once, by the log's reader).
+/// The alert for notification `id`, a status change (decoded once, by the log's reader), in
+/// `language`: the title from the message files, the body the organizer's reason in that
+/// language when they gave it.
 pub fn compose(
     id: i64,
     message: &StatusChangeMessage,
+    language: Language,
     public_url: &str,
     now: DateTime<Utc>,
 ) -> Option<Alert> {
     let local_start = match TimeZone::parse(&message.time_zone) {
-        Ok(zone) => zone
-            .local(message.starts_at)
-            .format("%-d %B %Y, %H:%M")
-            .to_string(),
-        Err(_) => message.starts_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+        Ok(zone) => messages::date_time(language, &zone.local(message.starts_at)),
+        Err(_) => format!("{} UTC", messages::date_time(language, &message.starts_at)),
     };
-    let (title, urgency) = match message.status {
-        EventStatus::Cancelled => (
-            format!("{} is cancelled", message.event_name),
-            Urgency::High,
-        ),
-        EventStatus::Suspended => (
-            format!("{} is suspended", message.event_name),
-            Urgency::High,
-        ),
-        EventStatus::Rescheduled => (
-            format!("{} moves to {local_start}", message.event_name),
-            Urgency::High,
-        ),
-        EventStatus::Scheduled => (
-            format!("{} is on again: {local_start}", message.event_name),
-            Urgency::Normal,
-        ),
-        EventStatus::Completed => (format!("{} is over", message.event_name), Urgency::Low),
+    let args = [
+        ("event", message.event_name.as_str()),
+        ("start", local_start.as_str()),
+    ];
+    let (key, urgency) = match message.status {
+        EventStatus::Cancelled => ("push-cancelled", Urgency::High),
+        EventStatus::Suspended => ("push-suspended", Urgency::High),
+        EventStatus::Rescheduled => ("push-rescheduled", Urgency::High),
+        EventStatus::Scheduled => ("push-scheduled", Urgency::Normal),
+        EventStatus::Completed => ("push-completed", Urgency::Low),
     };
+    let title = messages::text(language, key, &args);
     let payload = fit_payload(
         json!({
             "ack": &ACK_PLACEHOLDER[7..7 + race_office::domain::ACK_TOKEN_LEN],
@@ -77,7 +70,7 @@ pub fn compose(
             "url": format!("{}/events/{}", public_url.trim_end_matches('/'), message.event_slug),
         }),
         &title,
-        &message.reason,
+        message.reason_in(language),
     )?;
     // Until the race starts (the alert matters until then), within the services' bounds.
     let ttl = (message.starts_at - now)
@@ -173,6 +166,7 @@ mod tests {
             previous_status: Some(EventStatus::Scheduled),
             status,
             reason: reason.into(),
+            reasons: Vec::new(),
             starts_at: now + chrono::Duration::days(starts_in_days),
             occurred_at: now,
         }
@@ -183,6 +177,7 @@ mod tests {
         let alert = compose(
             42,
             &row(EventStatus::Cancelled, 20),
+            Language::En,
             "https://spa.kz/",
             Utc::now(),
         )
@@ -200,7 +195,14 @@ mod tests {
 
     #[test]
     fn each_delivery_carries_its_own_token_in_the_same_room() {
-        let alert = compose(42, &row(EventStatus::Cancelled, 20), "", Utc::now()).unwrap();
+        let alert = compose(
+            42,
+            &row(EventStatus::Cancelled, 20),
+            Language::En,
+            "",
+            Utc::now(),
+        )
+        .unwrap();
         let key = race_office::domain::AckKey::derive(b"secret");
         let (first, second) = (
             alert.payload_for(&key.token(7)),
@@ -215,10 +217,55 @@ mod tests {
     }
 
     #[test]
+    fn each_runner_reads_the_alert_in_their_language_within_the_budget() {
+        let mut message = row_with(EventStatus::Cancelled, 20, "Алматы марафоны 2027", "x");
+        // Kazakh and Russian take two bytes a letter: a reason at its 1,000-character
+        // bound is 2,000 bytes, and its escapes more.
+        message.reasons = vec![
+            race_office::domain::LocalizedText {
+                language: Language::Kk,
+                text: "Қоғамдық іс-шараларға тыйым салынды. ".repeat(27),
+            },
+            race_office::domain::LocalizedText {
+                language: Language::Ru,
+                text: "Массовые мероприятия запрещены\"<>\n".repeat(30),
+            },
+        ];
+        for (language, title) in [
+            (Language::Kk, "Алматы марафоны 2027 болдырылмады"),
+            (Language::Ru, "Алматы марафоны 2027 отменён"),
+            (Language::En, "Алматы марафоны 2027 is cancelled"),
+        ] {
+            let alert = compose(42, &message, language, "https://spa.kz", Utc::now()).unwrap();
+            assert!(alert.payload.len() <= PAYLOAD_BUDGET, "{language:?}");
+            let payload: serde_json::Value = serde_json::from_slice(&alert.payload).unwrap();
+            assert_eq!(payload["title"], title);
+            let body = payload["body"].as_str().unwrap();
+            let reason = message.reason_in(language);
+            let start: String = reason.chars().take(8).collect();
+            assert!(body.starts_with(&start), "{language:?}: {body}");
+        }
+    }
+
+    #[test]
     fn the_ttl_stays_within_the_push_services_bounds() {
-        let far = compose(42, &row(EventStatus::Suspended, 400), "", Utc::now()).unwrap();
+        let far = compose(
+            42,
+            &row(EventStatus::Suspended, 400),
+            Language::En,
+            "",
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(i64::from(far.ttl), MAX_TTL_SECS);
-        let past = compose(42, &row(EventStatus::Completed, -2), "", Utc::now()).unwrap();
+        let past = compose(
+            42,
+            &row(EventStatus::Completed, -2),
+            Language::En,
+            "",
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(i64::from(past.ttl), MIN_TTL_SECS);
         assert_eq!(past.urgency, Urgency::Low);
     }
@@ -226,7 +273,8 @@ mod tests {
     /// Composes a cancellation with `reason` and checks what every payload must keep.
     fn fitted(event_name: &str, reason: &str) -> (Vec<u8>, serde_json::Value) {
         let row = row_with(EventStatus::Cancelled, 20, event_name, reason);
-        let alert = compose(42, &row, "https://spa.kz", Utc::now()).expect("composed");
+        let alert =
+            compose(42, &row, Language::En, "https://spa.kz", Utc::now()).expect("composed");
         assert!(
             alert.payload.len() <= PAYLOAD_BUDGET,
             "{} bytes",
@@ -330,7 +378,7 @@ mod tests {
     fn a_payload_of_the_whole_budget_is_accepted_by_the_encryption() {
         let reason: String = "因".repeat(1000);
         let row = row_with(EventStatus::Cancelled, 20, "Almaty Marathon 2027", &reason);
-        let alert = compose(42, &row, "https://spa.kz", Utc::now()).unwrap();
+        let alert = compose(42, &row, Language::En, "https://spa.kz", Utc::now()).unwrap();
         assert!(alert.payload.len() > PAYLOAD_BUDGET - 3, "uses the budget");
         let (pair, auth) = ece::generate_keypair_and_auth_secret().unwrap();
         let public = pair.raw_components().unwrap().public_key().to_vec();

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use race_office::OutboxBell;
-use race_office::domain::AckKey;
+use race_office::domain::{AckKey, Language};
 
 use crate::alerts::live_first::LiveFirst;
 use race_office::services::notifications;
@@ -89,8 +89,11 @@ struct Job {
     committed_at: Option<DateTime<Utc>>,
 }
 
-/// A notification's alert (none when it cannot be shown as a push) and commit time.
+/// A notification's alert in one language (none when it cannot be shown as a push) and
+/// its commit time.
 type Composed = (Option<Arc<Alert>>, DateTime<Utc>);
+/// Alerts composed so far, by notification and language.
+type Alerts = HashMap<(i64, Language), Composed>;
 
 /// What one drain did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +187,7 @@ impl Worker {
     /// Claims and sends until nothing is due (or shutdown), keeping `concurrency` requests
     /// in flight; returns how many were attempted.
     async fn send_due(&self, shutdown: &CancellationToken) -> anyhow::Result<usize> {
-        let mut alerts: HashMap<i64, Composed> = HashMap::new();
+        let mut alerts: Alerts = HashMap::new();
         let mut queue: VecDeque<Job> = VecDeque::new();
         let mut in_flight = FuturesUnordered::new();
         let mut outcomes: Vec<(Claimed, Outcome)> = Vec::new();
@@ -269,7 +272,7 @@ impl Worker {
     }
 
     /// Claims a batch and loads its subscriptions and (new) notifications in two queries.
-    async fn claim(&self, alerts: &mut HashMap<i64, Composed>) -> anyhow::Result<Vec<Job>> {
+    async fn claim(&self, alerts: &mut Alerts) -> anyhow::Result<Vec<Job>> {
         let now = Utc::now();
         let lease_until = now + chrono::Duration::from_std(self.config.lease)?;
         let claimed = push_deliveries::claim(
@@ -302,34 +305,46 @@ impl Worker {
         )
         .await
         .context("loading the subscriptions of claimed deliveries")?;
-        let missing: Vec<i64> = claimed
+        // Each (notification, language) is composed once, in the claim that first needs it.
+        let language_of = |c: &Claimed| {
+            c.subscription_id
+                .and_then(|id| subscriptions.get(&id))
+                .map_or(Language::En, |s| s.language)
+        };
+        let mut missing: Vec<(i64, Language)> = claimed
             .iter()
-            .map(|c| c.notification_id)
-            .filter(|id| !alerts.contains_key(id))
+            .map(|c| (c.notification_id, language_of(c)))
+            .filter(|key| !alerts.contains_key(key))
             .collect();
+        missing.sort_unstable();
+        missing.dedup();
         if !missing.is_empty() {
-            let notices = notifications::by_ids(&self.db, missing.iter().copied())
+            let notices = notifications::by_ids(&self.db, missing.iter().map(|(id, _)| *id))
                 .await
                 .context("loading the notifications of claimed deliveries")?;
-            for id in missing {
+            for (id, language) in missing {
                 let notice = notices.iter().find(|notice| notice.id == id);
                 let alert = notice
                     .and_then(|notice| {
                         alert::compose(
                             notice.id,
                             notice.status_change()?,
+                            language,
                             &self.config.public_url,
                             now,
                         )
                     })
                     .map(Arc::new);
-                alerts.insert(id, (alert, notice.map_or(now, |n| n.created_at)));
+                alerts.insert(
+                    (id, language),
+                    (alert, notice.map_or(now, |n| n.created_at)),
+                );
             }
         }
         Ok(claimed
             .into_iter()
             .map(|claimed| {
-                let composed = alerts.get(&claimed.notification_id);
+                let composed = alerts.get(&(claimed.notification_id, language_of(&claimed)));
                 Job {
                     subscription: claimed
                         .subscription_id

@@ -574,3 +574,45 @@ async fn a_service_worker_acknowledges_its_own_push_once_per_action(backend: Bac
     }
 }
 on_both_databases!(a_service_worker_acknowledges_its_own_push_once_per_action);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_browser_is_pushed_in_its_runners_language() {
+    let app = push_app(Backend::Postgres).await;
+    let mock = mock_for(&app).await;
+    let kazakh = registered_subscriber(&app, &mock, "aigul@example.kz").await;
+    let english = registered_subscriber(&app, &mock, "sam@example.kz").await;
+    let token = app.sign_in("aigul@example.kz", "a long runner password").await;
+    app.ok(
+        Some(&token),
+        "mutation { updateAccount(input: { language: KK }) { language } }",
+        json!({}),
+    )
+    .await;
+    let (organizer, event) = (
+        app.organizer_token("director@almaty-marathon.kz", "courage-to-be-the-first")
+            .await,
+        app.event_id(&marathon()).await,
+    );
+    let input = json!({ "eventId": event, "status": "CANCELLED", "reason": "Public events are banned",
+        "reasons": [{ "language": "KK", "text": "Көпшілік іс-шараларға тыйым салынды" }] });
+    app.ok(
+        Some(&organizer),
+        "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { id } }",
+        json!({ "input": input }),
+    )
+    .await;
+    assert_eq!(drain(&app).await.attempted, 2);
+    let payload_of = |id: u64| {
+        mock.received()
+            .into_iter()
+            .find(|r| r.subscription == id)
+            .and_then(|r| r.payload)
+            .unwrap()
+    };
+    let kk = payload_of(kazakh);
+    assert_eq!(kk["title"], format!("{} болдырылмады", marathon_name()));
+    assert_eq!(kk["body"], "Көпшілік іс-шараларға тыйым салынды");
+    let en = payload_of(english);
+    assert_eq!(en["title"], format!("{} is cancelled", marathon_name()));
+    assert_eq!(en["body"], "Public events are banned");
+}

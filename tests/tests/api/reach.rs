@@ -436,3 +436,205 @@ async fn two_instances_mail_each_runner_once() {
     assert_eq!(recipients.len(), 40);
     assert_eq!(mails.len(), 40, "nobody twice");
 }
+
+const ME: &str = "{ me { language } }";
+
+/// A runner of `language` (made directly), registered for the marathon.
+async fn runner_in(app: &TestApp, name: &str, language: &str) -> String {
+    let token = runners(app, &[name]).await.remove(0);
+    let body = app
+        .ok(
+            Some(&token),
+            "mutation($l: Language!) { updateAccount(input: { language: $l }) { language } }",
+            json!({ "l": language }),
+        )
+        .await;
+    assert_eq!(body["updateAccount"]["language"], language);
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_runner_is_mailed_in_their_language_with_the_reason_in_it() {
+    let smtp = SmtpServer::start().await.unwrap();
+    let app = mail_app(Backend::Postgres, &smtp, 600).await;
+    runner_in(&app, "aigul", "KK").await;
+    runner_in(&app, "olga", "RU").await;
+    runner_in(&app, "sam", "EN").await;
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
+    let input = json!({ "eventId": event, "status": "CANCELLED", "reason": "Public events are banned",
+        "email": "ALL",
+        "reasons": [{ "language": "RU", "text": "Массовые мероприятия запрещены" },
+                    { "language": "KK", "text": "Көпшілік іс-шараларға тыйым салынды" }] });
+    app.ok(Some(&organizer), CHANGE, json!({ "input": input }))
+        .await;
+    assert_eq!(drain(&app).await.attempted, 3);
+    let mails = alert_mails_of(&smtp);
+    let of = |to: &str| {
+        mails
+            .iter()
+            .find(|m| m.envelope_to == to)
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+    };
+    let kk = of("aigul-0@load.test");
+    assert!(
+        kk.subject.as_deref().unwrap().ends_with("болдырылмады"),
+        "{:?}",
+        kk.subject
+    );
+    let text = kk.text.as_deref().unwrap();
+    assert!(
+        text.contains("Көпшілік іс-шараларға тыйым салынды"),
+        "{text}"
+    );
+    assert!(text.contains(" ж. "), "a Kazakh date: {text}");
+    assert!(kk.html.as_deref().unwrap().contains("lang=\"kk\""));
+    let ru = of("olga-0@load.test");
+    assert!(
+        ru.subject.as_deref().unwrap().ends_with("отменён"),
+        "{:?}",
+        ru.subject
+    );
+    let text = ru.text.as_deref().unwrap();
+    assert!(text.contains("Массовые мероприятия запрещены"), "{text}");
+    assert!(text.contains("Заявки принимаются до конца дня"), "{text}");
+    let en = of("sam-0@load.test");
+    assert!(en.subject.as_deref().unwrap().ends_with("is cancelled"));
+    assert!(
+        en.text
+            .as_deref()
+            .unwrap()
+            .contains("Public events are banned")
+    );
+    // The live side carries every translation; each page picks its own.
+    let history = app
+        .ok(
+            None,
+            "query($e: ID!) { event(id: $e) { statusHistory { reason reasons { language text } } } }",
+            json!({ "e": event }),
+        )
+        .await;
+    let newest = history["event"]["statusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["reason"] == "Public events are banned")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        newest["reasons"],
+        json!([{ "language": "KK", "text": "Көпшілік іс-шараларға тыйым салынды" },
+               { "language": "RU", "text": "Массовые мероприятия запрещены" }])
+    );
+}
+
+/// Every mail the server holds for alerts, whatever its language (sign-up mail aside).
+fn alert_mails_of(smtp: &SmtpServer) -> Vec<ReceivedMail> {
+    smtp.messages()
+        .into_iter()
+        .filter(|m| {
+            m.header("Auto-Submitted").is_some()
+                && m.message_id
+                    .as_deref()
+                    .is_some_and(|id| id.starts_with("<alert-"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_language_comes_from_the_browser_and_bad_translations_are_refused() {
+    let smtp = SmtpServer::start().await.unwrap();
+    let app = mail_app(Backend::Sqlite, &smtp, 600).await;
+    // Sign-up takes the browser's language when the form gives none; English otherwise.
+    for (header, expected) in [
+        (Some("ru-RU,ru;q=0.9,en;q=0.8"), "RU"),
+        (Some("kk-KZ"), "KK"),
+        (Some("de-DE, fr;q=0.5"), "EN"),
+        (Some(";;q=banana,,"), "EN"),
+        (None, "EN"),
+    ] {
+        let email = format!(
+            "{}@runners.kz",
+            expected.to_lowercase() + &header.map_or(0, str::len).to_string()
+        );
+        let mut request = app.client.post(app.graphql_url()).json(&json!({
+            "query": "mutation($i: SignUpInput!) { signUp(input: $i) { email } }",
+            "variables": { "i": { "email": email, "password": "a long runner password", "displayName": "R" } } }));
+        if let Some(header) = header {
+            request = request.header("Accept-Language", header);
+        }
+        let body: Value = request.send().await.unwrap().json().await.unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+        let confirm = smtp
+            .wait_for(1, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.envelope_to == email)
+            .map(|m| m.text.unwrap_or_default());
+        let token = {
+            let mut found = None;
+            for _ in 0..100 {
+                found = smtp
+                    .messages()
+                    .into_iter()
+                    .find(|m| m.envelope_to == email)
+                    .and_then(|m| m.text)
+                    .and_then(|t| {
+                        t.split("The token: ")
+                            .nth(1)
+                            .map(|t| t.split_whitespace().next().unwrap_or("").to_owned())
+                    });
+                if found.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            found.unwrap_or_else(|| panic!("no confirmation mail: {confirm:?}"))
+        };
+        let confirmed = app
+            .ok(
+                None,
+                "mutation($t: String!) { confirmSignUp(token: $t) { token } }",
+                json!({ "t": token }),
+            )
+            .await;
+        let session = confirmed["confirmSignUp"]["token"].as_str().unwrap();
+        let me = app.ok(Some(session), ME, json!({})).await;
+        assert_eq!(me["me"]["language"], expected, "{header:?}");
+    }
+    let runner = stranger(&app, "chooser").await;
+    let unknown = app
+        .graphql(
+            Some(&runner),
+            "mutation($l: Language!) { updateAccount(input: { language: $l }) { language } }",
+            json!({ "l": "DE" }),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), "BAD_USER_INPUT", "{unknown}");
+    let (organizer, event) = app.demo_organizer_and_marathon().await;
+    for reasons in [
+        json!([{ "language": "RU", "text": "а" }, { "language": "RU", "text": "б" }]),
+        json!([{ "language": "KK", "text": "ұ".repeat(1001) }]),
+        json!([{ "language": "KK", "text": "   " }]),
+    ] {
+        let body = app
+            .graphql(
+                Some(&organizer),
+                CHANGE,
+                json!({ "input": { "eventId": event, "status": "SUSPENDED", "reason": "x", "reasons": reasons } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    }
+    let status = app
+        .ok(
+            None,
+            "query($e: ID!) { event(id: $e) { status } }",
+            json!({ "e": event }),
+        )
+        .await;
+    assert_eq!(
+        status["event"]["status"], "SCHEDULED",
+        "nothing half-written"
+    );
+}
