@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod database;
 pub mod demo;
 pub mod gateway;
+pub mod haproxy;
 pub mod promise;
 pub mod push_service;
 pub mod redis;

@@ -9,6 +9,7 @@ mod ws_client;
 mod accounts;
 mod alerts;
 mod alerts_cluster;
+mod balancer;
 mod browser;
 mod charity;
 mod charity_ownership;

@@ -581,7 +581,9 @@ async fn each_browser_is_pushed_in_its_runners_language() {
     let mock = mock_for(&app).await;
     let kazakh = registered_subscriber(&app, &mock, "aigul@example.kz").await;
     let english = registered_subscriber(&app, &mock, "sam@example.kz").await;
-    let token = app.sign_in("aigul@example.kz", "a long runner password").await;
+    let token = app
+        .sign_in("aigul@example.kz", "a long runner password")
+        .await;
     app.ok(
         Some(&token),
         "mutation { updateAccount(input: { language: KK }) { language } }",
