@@ -25,6 +25,8 @@ pub struct App {
     /// Redis, when configured: /readyz pings it over this one kept connection (a new
     /// connection per probe would cost Redis a connection per load-balancer check).
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// What the last background check of the database and Redis found (`/readyz`).
+    pub readiness: crate::http::health::Readiness,
     /// The clock tokens are judged against.
     pub clock: Arc<dyn race_office::Clock>,
     /// Set on SIGTERM: /readyz answers 503 from then on.

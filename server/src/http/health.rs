@@ -2,13 +2,83 @@
 //! shutting down). Redis is reported, not required: without it alerts still flow (every
 //! hub reads the log on a short poll), so an outage of the one Redis must not take every
 //! instance out of the load balancer at once.
+//!
+//! Readiness costs nothing to ask: a background task pings the database and Redis every
+//! [`REFRESH`] and keeps the answer; `/readyz` reads it (a balancer checking every 500 ms,
+//! or anyone on the public port, never reaches the database). The public listener says
+//! only ready or not; the admin listener, where the balancer checks, says why.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
+
+/// How often the background check runs.
+pub const REFRESH: Duration = Duration::from_millis(500);
+
+const UNKNOWN: u8 = 0;
+const DOWN: u8 = 1;
+const UP: u8 = 2;
+
+/// What the last background check found.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    database: AtomicU8,
+    redis: AtomicU8,
+}
+
+impl Readiness {
+    /// Pings the database and Redis (each within 2 s) and keeps the answers.
+    pub async fn refresh(
+        &self,
+        db: &DatabaseConnection,
+        redis: Option<&redis::aio::ConnectionManager>,
+    ) {
+        let within = |ok: bool| if ok { UP } else { DOWN };
+        let database = matches!(
+            tokio::time::timeout(Duration::from_secs(2), db.ping()).await,
+            Ok(Ok(()))
+        );
+        self.database.store(within(database), Ordering::Release);
+        let redis = match redis {
+            None => UNKNOWN,
+            Some(connection) => within(ping_redis(connection).await),
+        };
+        self.redis.store(redis, Ordering::Release);
+    }
+
+    fn database(&self) -> bool {
+        self.database.load(Ordering::Acquire) == UP
+    }
+
+    fn redis(&self) -> Option<bool> {
+        match self.redis.load(Ordering::Acquire) {
+            UNKNOWN => None,
+            state => Some(state == UP),
+        }
+    }
+}
+
+/// Refreshes the readiness every [`REFRESH`] until shutdown.
+pub async fn keep_fresh(state: AppState, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(REFRESH) => {},
+            () = shutdown.cancelled() => return,
+        }
+        state
+            .readiness
+            .refresh(&state.db, state.redis.as_ref())
+            .await;
+    }
+}
 
 /// The process answers. The body names the instance (`INSTANCE_ID`, by default pid and
 /// start time), so that a supervisor or a test can tell its own process's answer from that
@@ -17,28 +87,35 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "status": "ok", "instance": state.instance }))
 }
 
-/// Ready when the database answers and the instance is not stopping: a stopping instance
-/// answers 503 first, so that a load balancer stops sending to it. Redis, when configured,
-/// is reported (`"redis": false, "degraded": true` while it is away).
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let draining = state.draining.load(std::sync::atomic::Ordering::Acquire);
-    let database = state.db.ping().await.is_ok();
-    let redis = match &state.redis {
-        None => None,
-        Some(client) => Some(ping_redis(client).await),
-    };
-    let ready = !draining && database;
+fn ready(state: &AppState) -> (bool, bool, StatusCode) {
+    let draining = state.draining.load(Ordering::Acquire);
+    let ready = !draining && state.readiness.database();
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    (ready, draining, status)
+}
+
+/// The public listener's readiness: ready or not, nothing about what lies behind.
+pub async fn readyz_public(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let (ready, _, status) = ready(&state);
+    (status, Json(json!({ "ready": ready })))
+}
+
+/// Ready when the database answered the last check and the instance is not stopping: a
+/// stopping instance answers 503 first, so that a load balancer stops sending to it.
+/// Redis, when configured, is reported (`"redis": false, "degraded": true` while it is
+/// away).
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let (ready, draining, status) = ready(&state);
+    let redis = state.readiness.redis();
     (
         status,
-        Json(
-            json!({ "ready": ready, "draining": draining, "database": database, "redis": redis,
-                     "degraded": redis == Some(false) }),
-        ),
+        Json(json!({ "ready": ready, "draining": draining,
+                     "database": state.readiness.database(), "redis": redis,
+                     "degraded": redis == Some(false) })),
     )
 }
 

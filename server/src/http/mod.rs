@@ -9,7 +9,7 @@ mod auth;
 mod client;
 mod errors;
 mod graphql;
-mod health;
+pub mod health;
 pub mod serve;
 mod web;
 pub(crate) mod ws;
@@ -34,7 +34,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz_public))
         .merge(web::routes(state.introspection))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(

@@ -125,6 +125,19 @@ impl Application {
             mail,
         };
         let state = parts.state(alerts.hub, push_context, mailer)?;
+        // Ready or not from the first request on; then kept fresh in the background.
+        state
+            .readiness
+            .refresh(&state.db, state.redis.as_ref())
+            .await;
+        {
+            let state = state.clone();
+            let shutdown = state.shutdown.clone();
+            state
+                .tasks
+                .clone()
+                .spawn(crate::http::health::keep_fresh(state, shutdown));
+        }
         Ok(Self {
             listener,
             admin,

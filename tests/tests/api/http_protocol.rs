@@ -204,9 +204,21 @@ async fn health_is_ok_and_readiness_checks_the_database() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = app
+    // The public port says only whether; the admin port, where a balancer checks, why.
+    let public = app
         .client
         .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
+    assert_eq!(
+        public.json::<Value>().await.unwrap(),
+        json!({ "ready": true })
+    );
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.admin))
         .send()
         .await
         .unwrap();
@@ -225,7 +237,7 @@ async fn readiness_reports_an_unreachable_redis_without_failing() {
     .await;
     let ready = unreachable
         .client
-        .get(format!("{}/readyz", unreachable.address))
+        .get(format!("{}/readyz", unreachable.admin))
         .send()
         .await
         .unwrap();
@@ -240,7 +252,7 @@ async fn readiness_reports_an_unreachable_redis_without_failing() {
     .await;
     let ready = reachable
         .client
-        .get(format!("{}/readyz", reachable.address))
+        .get(format!("{}/readyz", reachable.admin))
         .send()
         .await
         .unwrap();

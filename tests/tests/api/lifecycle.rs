@@ -117,7 +117,7 @@ async fn sigterm_stops_in_order_within_the_grace_even_with_a_stalled_client() {
     let client = reqwest::Client::new();
     let ready = loop {
         let ready = client
-            .get(format!("{}/readyz", gateway.address))
+            .get(format!("{}/readyz", gateway.admin))
             .send()
             .await
             .unwrap();
