@@ -135,7 +135,9 @@ export function listen({ token, after, onNotification, onState }) {
     stop() {
       stopped = true;
       clearTimeout(pongDue);
-      unsubscribe();
+      // A sign-out closes the session's sockets from the gateway's side too: ending the
+      // subscription on a socket already closing would send on it.
+      if (socket?.readyState === WebSocket.OPEN) unsubscribe();
       client.dispose();
     },
   };

@@ -17,13 +17,21 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entities::mail_delivery::{self, MailStatus};
 use entities::{account, event, notification};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, Value,
 };
 
+use super::leases::{self, Leased};
 use super::{notifications, statement};
+
+/// The mail queue's table, as a claim reads it: due first, then in id order.
+const QUEUE: Leased = Leased {
+    table: "mail_delivery",
+    returning: "id, notification_id, account_id, attempts",
+    order: "next_attempt_at, id",
+};
 use crate::domain::{EmailPolicy, NotificationKind};
 
 /// Queues the mail deliveries of the log rows after the mail queue's cursor, at most
@@ -146,36 +154,8 @@ pub async fn claim(
         ],
     ))
     .await?;
-    let skip_locked = match backend {
-        sea_orm::DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        _ => "",
-    };
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = db
-        .query_all_raw(statement(
-            backend,
-            &format!(
-                "UPDATE mail_delivery SET claimed_by = ?, lease_until = ?, attempts = attempts + 1 \
-                 WHERE id IN (SELECT id FROM mail_delivery \
-                     WHERE status = ? AND next_attempt_at <= ? \
-                     AND (lease_until IS NULL OR lease_until < ?) \
-                     ORDER BY next_attempt_at, id LIMIT ?{skip_locked}) \
-                 RETURNING id, notification_id, account_id, attempts"
-            ),
-            vec![
-                worker.into(),
-                lease_until.into(),
-                MailStatus::Pending.into(),
-                now.into(),
-                now.into(),
-                limit.into(),
-            ],
-        ))
-        .await?;
-    let mut claimed = rows
-        .iter()
-        .map(|row| Claimed::from_query_result(row, ""))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut claimed: Vec<Claimed> =
+        leases::claim(db, QUEUE, worker, now, lease_until, limit).await?;
     claimed.sort_by_key(|c| c.id);
     Ok(claimed)
 }
@@ -285,37 +265,17 @@ pub async fn record(
     txn.commit().await
 }
 
-/// Extends the leases of `worker`'s pending claims (see the push queue's `renew`).
+/// Extends the leases of `worker`'s pending claims.
 pub async fn renew(
     db: &impl ConnectionTrait,
     worker: &str,
     until: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    use mail_delivery::Column as M;
-    Ok(mail_delivery::Entity::update_many()
-        .col_expr(M::LeaseUntil, Expr::value(until))
-        .filter(M::ClaimedBy.eq(worker))
-        .filter(M::Status.eq(MailStatus::Pending))
-        .filter(M::LeaseUntil.is_not_null())
-        .exec(db)
-        .await?
-        .rows_affected)
+    leases::renew(db, QUEUE, worker, until).await
 }
 
 /// Gives claimed but unstarted mails back (a worker shutting down), without counting the
 /// claim as an attempt.
 pub async fn release(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<(), DbErr> {
-    use mail_delivery::Column as M;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    mail_delivery::Entity::update_many()
-        .col_expr(M::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(M::ClaimedBy, Expr::value(Option::<String>::None))
-        .col_expr(M::Attempts, Expr::col(M::Attempts).sub(1))
-        .filter(M::Id.is_in(ids))
-        .filter(M::Status.eq(MailStatus::Pending))
-        .exec(db)
-        .await?;
-    Ok(())
+    leases::release(db, QUEUE, ids).await
 }

@@ -6,6 +6,7 @@ pub mod charity;
 pub mod demo;
 pub mod devices;
 pub mod events;
+mod leases;
 pub mod mail_deliveries;
 pub mod notifications;
 pub mod organizations;

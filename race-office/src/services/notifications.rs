@@ -140,13 +140,11 @@ pub async fn by_ids(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<Vec<Notice>, DbErr> {
-    Ok(notification::Entity::find()
-        .filter(notification::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .iter()
-        .map(|row| Notice::decode(row, None))
-        .collect())
+    decoded(
+        db,
+        notification::Entity::find().filter(notification::Column::Id.is_in(ids)),
+    )
+    .await
 }
 
 /// The notice that announced status change `status_change_id`.
@@ -179,15 +177,14 @@ pub async fn status_changes_after(
     if let Some(event_id) = event_id {
         condition = condition.add(notification::Column::EventId.eq(event_id));
     }
-    Ok(notification::Entity::find()
-        .filter(condition)
-        .order_by_asc(notification::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?
-        .iter()
-        .map(|row| Notice::decode(row, None))
-        .collect())
+    decoded(
+        db,
+        notification::Entity::find()
+            .filter(condition)
+            .order_by_asc(notification::Column::Id)
+            .limit(limit),
+    )
+    .await
 }
 
 /// The newest `limit` status changes of an event, newest first: (notification id, message).
@@ -218,15 +215,27 @@ pub async fn personal_after(
     up_to: i64,
     limit: u64,
 ) -> Result<Vec<Notice>, DbErr> {
-    Ok(notification::Entity::find()
-        .filter(
-            Condition::all()
-                .add(notification::Column::Id.gt(after_id))
-                .add(notification::Column::Id.lte(up_to))
-                .add(mine(account_id, event_ids)),
-        )
-        .order_by_asc(notification::Column::Id)
-        .limit(limit)
+    decoded(
+        db,
+        notification::Entity::find()
+            .filter(
+                Condition::all()
+                    .add(notification::Column::Id.gt(after_id))
+                    .add(notification::Column::Id.lte(up_to))
+                    .add(mine(account_id, event_ids)),
+            )
+            .order_by_asc(notification::Column::Id)
+            .limit(limit),
+    )
+    .await
+}
+
+/// The rows a query finds, decoded, without their events.
+async fn decoded(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<notification::Entity>,
+) -> Result<Vec<Notice>, DbErr> {
+    Ok(query
         .all(db)
         .await?
         .iter()
@@ -400,15 +409,14 @@ pub async fn personal_before(
     if let Some(before) = before_id {
         condition = condition.add(notification::Column::Id.lt(before));
     }
-    Ok(notification::Entity::find()
-        .filter(condition)
-        .order_by_desc(notification::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?
-        .iter()
-        .map(|row| Notice::decode(row, None))
-        .collect())
+    decoded(
+        db,
+        notification::Entity::find()
+            .filter(condition)
+            .order_by_desc(notification::Column::Id)
+            .limit(limit),
+    )
+    .await
 }
 
 /// Which log rows are a runner's: addressed to the account, or status changes of the

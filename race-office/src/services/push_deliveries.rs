@@ -16,11 +16,19 @@ use entities::push_delivery::{self, DeliveryStatus};
 use entities::{notification, push_subscription, push_subscription_event, registration};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement, Value,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect,
 };
 
+use super::leases::{self, Leased};
 use super::notifications;
+
+/// The push queue's table, as a claim reads it.
+const QUEUE: Leased = Leased {
+    table: "push_delivery",
+    returning: "id, notification_id, subscription_id, attempts",
+    order: "id",
+};
 use crate::domain::{NotificationKind, StatusChangeMessage};
 use crate::error::ApiResult;
 
@@ -159,48 +167,8 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Claimed>, DbErr> {
-    let pending = DeliveryStatus::Pending;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let statement = match db.get_database_backend() {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE push_delivery SET claimed_by = $1, lease_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM push_delivery \
-                 WHERE status = $3 AND next_attempt_at <= $4 \
-                 AND (lease_until IS NULL OR lease_until < $4) \
-                 ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, notification_id, subscription_id, attempts",
-            [
-                worker.into(),
-                lease_until.into(),
-                pending.into(),
-                now.into(),
-                limit.into(),
-            ],
-        ),
-        backend => Statement::from_sql_and_values(
-            backend,
-            "UPDATE push_delivery SET claimed_by = ?, lease_until = ?, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM push_delivery \
-                 WHERE status = ? AND next_attempt_at <= ? \
-                 AND (lease_until IS NULL OR lease_until < ?) \
-                 ORDER BY id LIMIT ?) \
-             RETURNING id, notification_id, subscription_id, attempts",
-            [
-                Value::from(worker),
-                lease_until.into(),
-                pending.into(),
-                now.into(),
-                now.into(),
-                limit.into(),
-            ],
-        ),
-    };
-    let rows = db.query_all_raw(statement).await?;
-    let mut claimed = rows
-        .iter()
-        .map(|row| Claimed::from_query_result(row, ""))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut claimed: Vec<Claimed> =
+        leases::claim(db, QUEUE, worker, now, lease_until, limit).await?;
     claimed.sort_by_key(|c| c.id);
     Ok(claimed)
 }
@@ -402,33 +370,13 @@ pub async fn renew(
     worker: &str,
     until: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    use push_delivery::Column as D;
-    Ok(push_delivery::Entity::update_many()
-        .col_expr(D::LeaseUntil, Expr::value(until))
-        .filter(D::ClaimedBy.eq(worker))
-        .filter(D::Status.eq(DeliveryStatus::Pending))
-        .filter(D::LeaseUntil.is_not_null())
-        .exec(db)
-        .await?
-        .rows_affected)
+    leases::renew(db, QUEUE, worker, until).await
 }
 
 /// Gives claimed but unstarted deliveries back (a worker shutting down), without
 /// counting the claim as an attempt.
 pub async fn release(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<(), DbErr> {
-    use push_delivery::Column as D;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    push_delivery::Entity::update_many()
-        .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(D::ClaimedBy, Expr::value(Option::<String>::None))
-        .col_expr(D::Attempts, Expr::col(D::Attempts).sub(1))
-        .filter(D::Id.is_in(ids))
-        .filter(D::Status.eq(DeliveryStatus::Pending))
-        .exec(db)
-        .await?;
-    Ok(())
+    leases::release(db, QUEUE, ids).await
 }
 
 /// What became of one notification's pushes.

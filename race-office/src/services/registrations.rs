@@ -169,6 +169,18 @@ pub async fn of_runner(
         .await?)
 }
 
+/// The events a runner is registered for, each once: whose status changes are theirs.
+pub async fn events_of_runner(db: &impl ConnectionTrait, account_id: i64) -> ApiResult<Vec<i64>> {
+    let mut events: Vec<i64> = of_runner(db, account_id)
+        .await?
+        .into_iter()
+        .map(|r| r.event_id)
+        .collect();
+    events.sort_unstable();
+    events.dedup();
+    Ok(events)
+}
+
 /// Who a status change concerns: the accounts registered for its event, read once per
 /// notice (whoever asks first, the hub or a subscription) and kept on it for the rest.
 /// `None` for a notice that is not an event's status change.

@@ -8,7 +8,6 @@
 //! - `Replay`: the log, for a subscriber catching up from its cursor to where it joins the
 //!   live feed, so that the seam has no gap and no duplicate.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject, Subscription};
@@ -293,14 +292,9 @@ impl AlertSubscription {
                     (ReplayFrom::Client, None) => return Ok(stream::empty().boxed()),
                     (ReplayFrom::Notice(notice), _) => notice,
                 };
-                let events: Vec<i64> = registrations::of_runner(&api.db, account_id)
+                let events = registrations::events_of_runner(&api.db, account_id)
                     .await
-                    .graphql()?
-                    .into_iter()
-                    .map(|r| r.event_id)
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
+                    .graphql()?;
                 Ok(async_stream::stream! {
                     let mut cursor = from;
                     loop {

@@ -2,7 +2,6 @@
 //! push, with the token the push carries), read their alert log back, and organizers read
 //! who an alert reached and who they must still phone.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
@@ -240,14 +239,9 @@ impl ReachQuery {
             .map(parse_id_cursor)
             .transpose()
             .graphql()?;
-        let events: Vec<i64> = registrations::of_runner(&api.db, account_id)
+        let events = registrations::events_of_runner(&api.db, account_id)
             .await
-            .graphql()?
-            .into_iter()
-            .map(|r| r.event_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+            .graphql()?;
         let mut notices =
             notifications::personal_before(&api.db, account_id, &events, before, first + 1)
                 .await

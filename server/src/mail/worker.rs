@@ -7,14 +7,12 @@
 //! Outcomes: accepted, the runner is reached; a 5xx reply, failed with the reply kept; a
 //! 4xx or no connection, retried with exponential back-off until the attempt limit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use race_office::domain::alert_mail;
 use race_office::services::mail_deliveries::{self, Claimed, Outcome};
 use race_office::services::notifications;
@@ -23,6 +21,7 @@ use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::live_first::LiveFirst;
+use crate::delivery::pump;
 use crate::metrics;
 use crate::settings::MailSettings;
 
@@ -63,8 +62,6 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 const RECORD_EVERY: usize = 32;
 /// Log rows whose mails are queued per transaction.
 const ENQUEUE_BATCH: u64 = 100;
-/// How long a stopping worker waits for mails in flight.
-const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// What one drain did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +73,7 @@ pub struct Drained {
 }
 
 /// One claimed mail, composed.
-struct Job {
+pub struct Job {
     claimed: Claimed,
     /// `None` when it cannot be made (the account or the notification is gone).
     mail: Option<Mail>,
@@ -107,31 +104,24 @@ impl MailWorker {
     }
 
     /// Queues what the log holds and sends every mail due now, then returns (tests).
-    pub async fn drain_once(&self) -> anyhow::Result<Drained> {
+    pub async fn drain_once(self: &Arc<Self>) -> anyhow::Result<Drained> {
         self.drain(&CancellationToken::new()).await
     }
 
     /// Drains whenever there may be work, until shutdown.
     pub async fn run(self: Arc<Self>, bell: Arc<OutboxBell>, shutdown: CancellationToken) {
-        loop {
-            if let Err(error) = self.drain(&shutdown).await {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "mail worker failed: will retry"
-                );
-            }
-            if shutdown.is_cancelled() {
-                break;
-            }
-            tokio::select! {
-                () = bell.mail_rung() => {},
-                () = tokio::time::sleep(self.config.poll) => {},
-                () = shutdown.cancelled() => break,
-            }
-        }
+        let poll = self.config.poll;
+        pump::keep_draining(
+            "mail worker",
+            poll,
+            shutdown.clone(),
+            || async { self.drain(&shutdown).await.map(drop) },
+            || bell.mail_rung(),
+        )
+        .await;
     }
 
-    async fn drain(&self, shutdown: &CancellationToken) -> anyhow::Result<Drained> {
+    async fn drain(self: &Arc<Self>, shutdown: &CancellationToken) -> anyhow::Result<Drained> {
         let mut drained = Drained::default();
         let after = chrono::Duration::from_std(self.config.escalate_after)?;
         loop {
@@ -144,82 +134,72 @@ impl MailWorker {
                 break;
             }
         }
-        drained.attempted = self.send_due(shutdown).await?;
+        let pace = pump::Pace {
+            concurrency: self.config.concurrency,
+            lease: self.config.lease,
+            record_every: RECORD_EVERY,
+        };
+        drained.attempted = pump::send_due(self, pace, shutdown).await?;
         Ok(drained)
     }
+}
 
-    /// Claims and sends until nothing is due (or shutdown), `concurrency` at a time.
-    async fn send_due(&self, shutdown: &CancellationToken) -> anyhow::Result<usize> {
-        let mut queue: VecDeque<Job> = VecDeque::new();
-        let mut in_flight = FuturesUnordered::new();
-        let mut outcomes: Vec<(Claimed, Outcome)> = Vec::new();
-        let mut attempted = 0;
-        let mut exhausted = false;
-        let mut failure = None;
-        let mut renew = tokio::time::interval(self.config.lease / 3);
-        renew.tick().await;
-        while !shutdown.is_cancelled() {
-            if !exhausted && queue.len() < self.config.concurrency {
-                match self.claim().await {
-                    Ok(jobs) if jobs.is_empty() => exhausted = true,
-                    Ok(jobs) => queue.extend(jobs),
-                    Err(error) => {
-                        failure = Some(error);
-                        exhausted = true;
-                    }
-                }
-            }
-            while in_flight.len() < self.config.concurrency
-                && let Some(job) = queue.pop_front()
-            {
-                let mailer = self.mailer.clone();
-                let (max_attempts, retry_base) = (self.config.max_attempts, self.config.retry_base);
-                in_flight.push(async move {
-                    let outcome = send(&*mailer, &job, max_attempts, retry_base).await;
-                    count(&job, &outcome);
-                    (job.claimed, outcome)
-                });
-            }
-            if in_flight.is_empty() {
-                break;
-            }
-            tokio::select! {
-                Some(done) = in_flight.next() => {
-                    attempted += 1;
-                    outcomes.push(done);
-                    if outcomes.len() >= RECORD_EVERY {
-                        self.record(&mut outcomes).await?;
-                    }
-                }
-                _ = renew.tick() => {
-                    let until = Utc::now() + chrono::Duration::from_std(self.config.lease)?;
-                    if let Err(error) = mail_deliveries::renew(&self.db, &self.config.instance, until).await {
-                        tracing::warn!(%error, "could not renew the mail claims");
-                    }
-                }
-                () = shutdown.cancelled() => {}
-            }
-        }
-        let finish = async {
-            while let Some(done) = in_flight.next().await {
-                attempted += 1;
-                outcomes.push(done);
-            }
-        };
-        let _ = tokio::time::timeout(DRAIN_ON_SHUTDOWN, finish).await;
-        self.record(&mut outcomes).await?;
-        let unstarted: Vec<i64> = queue.iter().map(|job| job.claimed.id).collect();
-        mail_deliveries::release(&self.db, unstarted)
-            .await
-            .context("giving back unsent mails")?;
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(attempted),
-        }
+#[async_trait::async_trait]
+impl pump::Queue for MailWorker {
+    type Job = Job;
+    type Done = (Claimed, Outcome);
+    type Cache = ();
+
+    async fn claim(&self, (): &mut ()) -> anyhow::Result<Vec<Job>> {
+        self.claim_batch().await
     }
 
+    fn id(job: &Job) -> i64 {
+        job.claimed.id
+    }
+
+    async fn send(self: Arc<Self>, job: Job) -> (Claimed, Outcome) {
+        let outcome = send(
+            &*self.mailer,
+            &job,
+            self.config.max_attempts,
+            self.config.retry_base,
+        )
+        .await;
+        count(&job, &outcome);
+        (job.claimed, outcome)
+    }
+
+    /// Writes the outcomes so far. On failure they stay claimed: the lease runs out and the
+    /// mails are sent again (with the same Message-ID).
+    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let written = mail_deliveries::record(&self.db, Utc::now(), outcomes)
+            .await
+            .with_context(|| format!("recording {} mail outcomes", outcomes.len()));
+        outcomes.clear();
+        written
+    }
+
+    async fn renew(&self, until: DateTime<Utc>) -> anyhow::Result<()> {
+        mail_deliveries::renew(&self.db, &self.config.instance, until)
+            .await
+            .context("renewing the mail claims")?;
+        Ok(())
+    }
+
+    async fn release(&self, ids: Vec<i64>) -> anyhow::Result<()> {
+        mail_deliveries::release(&self.db, ids)
+            .await
+            .context("giving back unsent mails")
+    }
+}
+
+impl MailWorker {
     /// Claims a batch and composes each mail (three queries: runners, notices, events).
-    async fn claim(&self) -> anyhow::Result<Vec<Job>> {
+    async fn claim_batch(&self) -> anyhow::Result<Vec<Job>> {
         let now = Utc::now();
         let lease_until = now + chrono::Duration::from_std(self.config.lease)?;
         let claimed = mail_deliveries::claim(
@@ -287,19 +267,6 @@ impl MailWorker {
                 }
             })
             .collect())
-    }
-
-    /// Writes the outcomes so far. On failure they stay claimed: the lease runs out and the
-    /// mails are sent again (with the same Message-ID).
-    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let written = mail_deliveries::record(&self.db, Utc::now(), outcomes)
-            .await
-            .with_context(|| format!("recording {} mail outcomes", outcomes.len()));
-        outcomes.clear();
-        written
     }
 }
 

@@ -15,23 +15,21 @@ pub mod encrypt;
 pub mod sender;
 pub mod vapid;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use race_office::OutboxBell;
 use race_office::domain::{AckKey, Language};
-
-use crate::alerts::live_first::LiveFirst;
 use race_office::services::notifications;
 use race_office::services::push_deliveries::{self, Claimed, FailureClass, Outcome, Recipient};
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::live_first::LiveFirst;
+use crate::delivery::pump;
 use crate::metrics::{self, PushOutcome};
 use crate::settings::PushSettings;
 use sender::{Alert, SendError, Sender};
@@ -77,11 +75,9 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 const RECORD_EVERY: usize = 200;
 /// Log rows whose deliveries are queued per transaction.
 const ENQUEUE_BATCH: u64 = 100;
-/// How long a stopping worker waits for requests in flight.
-const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// A claimed delivery with what it needs.
-struct Job {
+pub struct Job {
     claimed: Claimed,
     subscription: Option<Recipient>,
     alert: Option<Arc<Alert>>,
@@ -91,9 +87,9 @@ struct Job {
 
 /// A notification's alert in one language (none when it cannot be shown as a push) and
 /// its commit time.
-type Composed = (Option<Arc<Alert>>, DateTime<Utc>);
+pub type Composed = (Option<Arc<Alert>>, DateTime<Utc>);
 /// Alerts composed so far, by notification and language.
-type Alerts = HashMap<(i64, Language), Composed>;
+pub type Alerts = HashMap<(i64, Language), Composed>;
 
 /// What one drain did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -144,31 +140,24 @@ impl Worker {
 
     /// Queues what the log holds and sends every delivery due now, then returns. Tests
     /// call this with the background worker off, to assert step by step.
-    pub async fn drain_once(&self) -> anyhow::Result<Drained> {
+    pub async fn drain_once(self: &Arc<Self>) -> anyhow::Result<Drained> {
         self.drain(&CancellationToken::new()).await
     }
 
     /// Drains whenever there may be work, until shutdown.
     pub async fn run(self: Arc<Self>, bell: Arc<OutboxBell>, shutdown: CancellationToken) {
-        loop {
-            if let Err(error) = self.drain(&shutdown).await {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "push worker failed: will retry"
-                );
-            }
-            if shutdown.is_cancelled() {
-                break;
-            }
-            tokio::select! {
-                () = bell.push_rung() => {},
-                () = tokio::time::sleep(self.config.poll) => {},
-                () = shutdown.cancelled() => break,
-            }
-        }
+        let poll = self.config.poll;
+        pump::keep_draining(
+            "push worker",
+            poll,
+            shutdown.clone(),
+            || async { self.drain(&shutdown).await.map(drop) },
+            || bell.push_rung(),
+        )
+        .await;
     }
 
-    async fn drain(&self, shutdown: &CancellationToken) -> anyhow::Result<Drained> {
+    async fn drain(self: &Arc<Self>, shutdown: &CancellationToken) -> anyhow::Result<Drained> {
         let mut drained = Drained::default();
         loop {
             let (rows, queued) =
@@ -180,99 +169,76 @@ impl Worker {
                 break;
             }
         }
-        drained.attempted = self.send_due(shutdown).await?;
+        let pace = pump::Pace {
+            concurrency: self.config.concurrency,
+            lease: self.config.lease,
+            record_every: RECORD_EVERY,
+        };
+        drained.attempted = pump::send_due(self, pace, shutdown).await?;
         Ok(drained)
     }
+}
 
-    /// Claims and sends until nothing is due (or shutdown), keeping `concurrency` requests
-    /// in flight; returns how many were attempted.
-    async fn send_due(&self, shutdown: &CancellationToken) -> anyhow::Result<usize> {
-        let mut alerts: Alerts = HashMap::new();
-        let mut queue: VecDeque<Job> = VecDeque::new();
-        let mut in_flight = FuturesUnordered::new();
-        let mut outcomes: Vec<(Claimed, Outcome)> = Vec::new();
-        let mut attempted = 0;
-        let mut exhausted = false;
-        let mut failure = None;
-        // Claims are short leases, renewed while this worker lives: a dead worker's claims
-        // go to another instance within one lease.
-        let mut renew = tokio::time::interval(self.config.lease / 3);
-        renew.tick().await;
-        while !shutdown.is_cancelled() {
-            // Keep the pipeline full: claim more before the queue runs dry.
-            if !exhausted && queue.len() < self.config.concurrency {
-                match self.claim(&mut alerts).await {
-                    Ok(jobs) if jobs.is_empty() => exhausted = true,
-                    Ok(jobs) => queue.extend(jobs),
-                    Err(error) => {
-                        failure = Some(error);
-                        exhausted = true;
-                    }
-                }
-            }
-            while in_flight.len() < self.config.concurrency
-                && let Some(job) = queue.pop_front()
-            {
-                let sender = self.sender.clone();
-                let (max_attempts, retry_base) = (self.config.max_attempts, self.config.retry_base);
-                let ack_token = self.ack_key.token(job.claimed.id);
-                // A task per message, so encryption (the costly part) runs on every core.
-                in_flight.push(tokio::spawn(async move {
-                    let started = std::time::Instant::now();
-                    let outcome =
-                        deliver(&sender, &job, &ack_token, max_attempts, retry_base).await;
-                    count(&job, &outcome, started.elapsed());
-                    log_given_up(&job, &outcome);
-                    (job.claimed, outcome)
-                }));
-            }
-            if in_flight.is_empty() {
-                break;
-            }
-            tokio::select! {
-                Some(done) = in_flight.next() => {
-                    // A panicked send loses its outcome; its lease runs out and it is retried.
-                    if let Ok(done) = done {
-                        attempted += 1;
-                        outcomes.push(done);
-                    }
-                    if outcomes.len() >= RECORD_EVERY {
-                        self.record(&mut outcomes).await?;
-                    }
-                }
-                _ = renew.tick() => {
-                    let until = Utc::now() + chrono::Duration::from_std(self.config.lease)?;
-                    if let Err(error) = push_deliveries::renew(&self.db, &self.config.instance, until).await {
-                        tracing::warn!(%error, "could not renew the push claims");
-                    }
-                }
-                () = shutdown.cancelled() => {}
-            }
-        }
-        // Stopping or done: let requests in flight finish (briefly when stopping), record
-        // them, and give unstarted claims back so another instance need not wait.
-        let finish = async {
-            while let Some(done) = in_flight.next().await {
-                if let Ok(done) = done {
-                    attempted += 1;
-                    outcomes.push(done);
-                }
-            }
-        };
-        let _ = tokio::time::timeout(DRAIN_ON_SHUTDOWN, finish).await;
-        self.record(&mut outcomes).await?;
-        let unstarted: Vec<i64> = queue.iter().map(|job| job.claimed.id).collect();
-        push_deliveries::release(&self.db, unstarted)
-            .await
-            .context("giving back unsent push deliveries")?;
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(attempted),
-        }
+#[async_trait::async_trait]
+impl pump::Queue for Worker {
+    type Job = Job;
+    type Done = (Claimed, Outcome);
+    type Cache = Alerts;
+
+    async fn claim(&self, alerts: &mut Alerts) -> anyhow::Result<Vec<Job>> {
+        self.claim_batch(alerts).await
     }
 
+    fn id(job: &Job) -> i64 {
+        job.claimed.id
+    }
+
+    async fn send(self: Arc<Self>, job: Job) -> (Claimed, Outcome) {
+        let started = std::time::Instant::now();
+        let ack_token = self.ack_key.token(job.claimed.id);
+        let outcome = deliver(
+            &self.sender,
+            &job,
+            &ack_token,
+            self.config.max_attempts,
+            self.config.retry_base,
+        )
+        .await;
+        count(&job, &outcome, started.elapsed());
+        log_given_up(&job, &outcome);
+        (job.claimed, outcome)
+    }
+
+    /// Writes the outcomes gathered so far. On failure they stay claimed: the lease runs
+    /// out and the deliveries are sent again.
+    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let written = push_deliveries::record(&self.db, Utc::now(), outcomes)
+            .await
+            .with_context(|| format!("recording {} push outcomes", outcomes.len()));
+        outcomes.clear();
+        written
+    }
+
+    async fn renew(&self, until: DateTime<Utc>) -> anyhow::Result<()> {
+        push_deliveries::renew(&self.db, &self.config.instance, until)
+            .await
+            .context("renewing the push claims")?;
+        Ok(())
+    }
+
+    async fn release(&self, ids: Vec<i64>) -> anyhow::Result<()> {
+        push_deliveries::release(&self.db, ids)
+            .await
+            .context("giving back unsent push deliveries")
+    }
+}
+
+impl Worker {
     /// Claims a batch and loads its subscriptions and (new) notifications in two queries.
-    async fn claim(&self, alerts: &mut Alerts) -> anyhow::Result<Vec<Job>> {
+    async fn claim_batch(&self, alerts: &mut Alerts) -> anyhow::Result<Vec<Job>> {
         let now = Utc::now();
         let lease_until = now + chrono::Duration::from_std(self.config.lease)?;
         let claimed = push_deliveries::claim(
@@ -355,19 +321,6 @@ impl Worker {
                 }
             })
             .collect())
-    }
-
-    /// Writes the outcomes gathered so far. On failure they stay claimed: the lease runs
-    /// out and the deliveries are sent again.
-    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let written = push_deliveries::record(&self.db, Utc::now(), outcomes)
-            .await
-            .with_context(|| format!("recording {} push outcomes", outcomes.len()));
-        outcomes.clear();
-        written
     }
 }
 

@@ -7,6 +7,8 @@
 //! The runtime outlives every worker on it: it is shut down when the application goes,
 //! after the workers have stopped.
 
+pub mod pump;
+
 use std::future::Future;
 
 use anyhow::Context;
