@@ -26,7 +26,7 @@ pub struct App {
     /// connection per probe would cost Redis a connection per load-balancer check).
     pub redis: Option<redis::aio::ConnectionManager>,
     /// What the last background check of the database and Redis found (`/readyz`).
-    pub readiness: crate::http::health::Readiness,
+    pub readiness: crate::readiness::Readiness,
     /// The clock tokens are judged against.
     pub clock: Arc<dyn race_office::Clock>,
     /// Set on SIGTERM: /readyz answers 503 from then on.

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod push;
+pub mod readiness;
 pub mod revocation;
 pub mod settings;
 pub mod startup;

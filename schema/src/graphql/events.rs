@@ -39,6 +39,21 @@ pub enum RegistrationState {
     Closed,
 }
 
+/// Who is mailed about a status change.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+#[graphql(remote = "race_office::domain::EmailPolicy")]
+pub enum EmailPolicy {
+    /// Every registered runner, at once.
+    All,
+    /// The runners who have not acknowledged the alert on any channel (the page, a push
+    /// shown or clicked) within the escalation window (`ALERT_EMAIL_AFTER_SECS`, 600 s
+    /// unless configured).
+    #[default]
+    Unreached,
+    /// Nobody.
+    None,
+}
+
 pub struct Event(pub Arc<event::Model>);
 
 impl From<event::Model> for Event {
@@ -453,7 +468,7 @@ pub struct ChangeEventStatusInput {
     starts_at: Option<DateTime<Utc>>,
     /// Who is mailed about it (every registered runner has an address).
     #[graphql(default)]
-    email: super::reach::EmailPolicy,
+    email: EmailPolicy,
 }
 
 #[derive(Default)]

@@ -17,21 +17,6 @@ use race_office::error::ApiError;
 use race_office::services::reach::{self, ReachFilter as DomainFilter, ReachedRunner};
 use race_office::services::{notifications, registrations};
 
-/// Who is mailed about a status change.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
-#[graphql(remote = "race_office::domain::EmailPolicy")]
-pub enum EmailPolicy {
-    /// Every registered runner, at once.
-    All,
-    /// The runners who have not acknowledged the alert on any channel (the page, a push
-    /// shown or clicked) within the escalation window (`ALERT_EMAIL_AFTER_SECS`, 600 s
-    /// unless configured).
-    #[default]
-    Unreached,
-    /// Nobody.
-    None,
-}
-
 /// What a service worker reports about a push it received.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum PushAcknowledgement {

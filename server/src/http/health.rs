@@ -4,67 +4,20 @@
 //! instance out of the load balancer at once.
 //!
 //! Readiness costs nothing to ask: a background task pings the database and Redis every
-//! [`REFRESH`] and keeps the answer; `/readyz` reads it (a balancer checking every 500 ms,
+//! [`REFRESH`] and keeps the answer (`crate::readiness`); `/readyz` reads it (a balancer checking every 500 ms,
 //! or anyone on the public port, never reaches the database). The public listener says
 //! only ready or not; the admin listener, where the balancer checks, says why.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-
-/// How often the background check runs.
-pub const REFRESH: Duration = Duration::from_millis(500);
-
-const UNKNOWN: u8 = 0;
-const DOWN: u8 = 1;
-const UP: u8 = 2;
-
-/// What the last background check found.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    database: AtomicU8,
-    redis: AtomicU8,
-}
-
-impl Readiness {
-    /// Pings the database and Redis (each within 2 s) and keeps the answers.
-    pub async fn refresh(
-        &self,
-        db: &DatabaseConnection,
-        redis: Option<&redis::aio::ConnectionManager>,
-    ) {
-        let within = |ok: bool| if ok { UP } else { DOWN };
-        let database = matches!(
-            tokio::time::timeout(Duration::from_secs(2), db.ping()).await,
-            Ok(Ok(()))
-        );
-        self.database.store(within(database), Ordering::Release);
-        let redis = match redis {
-            None => UNKNOWN,
-            Some(connection) => within(ping_redis(connection).await),
-        };
-        self.redis.store(redis, Ordering::Release);
-    }
-
-    fn database(&self) -> bool {
-        self.database.load(Ordering::Acquire) == UP
-    }
-
-    fn redis(&self) -> Option<bool> {
-        match self.redis.load(Ordering::Acquire) {
-            UNKNOWN => None,
-            state => Some(state == UP),
-        }
-    }
-}
+use crate::readiness::REFRESH;
 
 /// Refreshes the readiness every [`REFRESH`] until shutdown.
 pub async fn keep_fresh(state: AppState, shutdown: CancellationToken) {
@@ -116,18 +69,5 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Json(json!({ "ready": ready, "draining": draining,
                      "database": state.readiness.database(), "redis": redis,
                      "degraded": redis == Some(false) })),
-    )
-}
-
-async fn ping_redis(connection: &redis::aio::ConnectionManager) -> bool {
-    let mut connection = connection.clone();
-    let check = async {
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-    };
-    matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(2), check).await,
-        Ok(Ok(_))
     )
 }

@@ -32,6 +32,26 @@ const _: () = assert!(ACK_PLACEHOLDER.len() == 7 + race_office::domain::ACK_TOKE
 /// What marks a shortened text.
 const ELLIPSIS: char = '…';
 
+impl Alert {
+    /// The payload for one delivery: the acknowledgement placeholder the composer reserved
+    /// (same length, so the budget holds) replaced by that delivery's token.
+    pub fn payload_for(&self, ack_token: &str) -> std::borrow::Cow<'_, [u8]> {
+        let placeholder = ACK_PLACEHOLDER.as_bytes();
+        match self
+            .payload
+            .windows(placeholder.len())
+            .position(|window| window == placeholder)
+        {
+            Some(at) if ack_token.len() == race_office::domain::ACK_TOKEN_LEN => {
+                let mut payload = self.payload.clone();
+                payload[at + 7..at + 7 + ack_token.len()].copy_from_slice(ack_token.as_bytes());
+                std::borrow::Cow::Owned(payload)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.payload),
+        }
+    }
+}
+
 /// The alert for notification `id`, a status change (decoded once, by the log's reader), in
 /// `language`: the title from the message files, the body the organizer's reason in that
 /// language when they gave it.

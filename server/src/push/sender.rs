@@ -33,26 +33,6 @@ pub struct Alert {
     pub topic: String,
 }
 
-impl Alert {
-    /// The payload for one delivery: the acknowledgement placeholder the composer reserved
-    /// (same length, so the budget holds) replaced by that delivery's token.
-    pub fn payload_for(&self, ack_token: &str) -> std::borrow::Cow<'_, [u8]> {
-        let placeholder = super::alert::ACK_PLACEHOLDER.as_bytes();
-        match self
-            .payload
-            .windows(placeholder.len())
-            .position(|window| window == placeholder)
-        {
-            Some(at) if ack_token.len() == race_office::domain::ACK_TOKEN_LEN => {
-                let mut payload = self.payload.clone();
-                payload[at + 7..at + 7 + ack_token.len()].copy_from_slice(ack_token.as_bytes());
-                std::borrow::Cow::Owned(payload)
-            }
-            _ => std::borrow::Cow::Borrowed(&self.payload),
-        }
-    }
-}
-
 /// Why a request was not made or did not complete. The variant decides what the worker
 /// does; the error with its causes (`what: why: deeper cause`) is what the delivery records.
 #[derive(Debug, thiserror::Error)]

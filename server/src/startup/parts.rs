@@ -303,7 +303,7 @@ impl Parts<'_> {
             schema,
             db: self.db,
             redis,
-            readiness: crate::http::health::Readiness::default(),
+            readiness: crate::readiness::Readiness::default(),
             clock,
             draining: AtomicBool::new(false),
             shutdown: self.workers.shutdown.clone(),
