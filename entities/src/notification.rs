@@ -1,8 +1,9 @@
 //! The notification log (the outbox): every alert, appended in the same transaction as the
 //! change it announces. Its id comes from `notification_counter`, so ids follow commit order
 //! without gaps; `published_at` is set once the relay has handed the row to the bus, and
-//! `pushes_queued_at` once its Web Push deliveries are queued (independently of the bus).
-//! Mail deliveries are queued behind a cursor of their own (`mail_queue_cursor`).
+//! `pushes_queued_at` is set only on history appended as already announced (its pushes are
+//! never queued). Push and mail deliveries are queued behind cursors of their own
+//! (`queue_cursor`), so that no enqueuer locks a log row.
 
 use sea_orm::entity::prelude::*;
 

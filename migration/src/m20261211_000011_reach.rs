@@ -1,15 +1,17 @@
 //! Reach: who an alert was meant for and who it reached. `mail_delivery` holds one row per
 //! runner an alert targets (the mail queue, and the reach report's "targeted"), queued from
-//! the log behind a cursor of its own (`mail_queue_cursor`: log ids follow commit order
-//! without gaps, so one number says what is queued, and the mail enqueuer never locks a log
-//! row the push enqueuer wants); the change's `email_policy` says whether that row is
-//! mailed at once, only if unacknowledged after a while, or never.
+//! the log behind a cursor (`queue_cursor`, a row per queue: log ids follow commit order
+//! without gaps, so one number says what is queued, and no enqueuer locks a log row that
+//! the relay is marking published or the other queue wants); the push queue moves to its
+//! own cursor too, from the oldest row whose pushes were not queued yet. The change's
+//! `email_policy` says whether a mail row is sent at once, only if unacknowledged after a
+//! while, or never.
 //! `notification_receipt` records each acknowledgement by channel (the page, a push shown,
 //! a push clicked). Push deliveries keep their runner and when they were shown or clicked,
 //! so a per-delivery token can be honoured once per action.
 //!
-//! The cursor starts at the newest row already in the log: an upgrade must not mail the
-//! past.
+//! The mail cursor starts at the newest row already in the log: an upgrade must not mail
+//! the past.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -23,9 +25,9 @@ enum Notification {
 }
 
 #[derive(DeriveIden)]
-enum MailQueueCursor {
+enum QueueCursor {
     Table,
-    Id,
+    Name,
     LastNotificationId,
 }
 
@@ -77,9 +79,9 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_table(
             Table::create()
-                .table(MailQueueCursor::Table)
-                .col(integer(MailQueueCursor::Id).primary_key())
-                .col(big_integer(MailQueueCursor::LastNotificationId))
+                .table(QueueCursor::Table)
+                .col(string(QueueCursor::Name).primary_key())
+                .col(big_integer(QueueCursor::LastNotificationId))
                 .take(),
         )
         .await?;
@@ -98,8 +100,17 @@ impl MigrationTrait for Migration {
         }
         let db = m.get_connection();
         db.execute_unprepared(
-            "INSERT INTO mail_queue_cursor (id, last_notification_id) \
-             SELECT 1, COALESCE(MAX(id), 0) FROM notification",
+            "INSERT INTO queue_cursor (name, last_notification_id) \
+             SELECT 'mail', COALESCE(MAX(id), 0) FROM notification",
+        )
+        .await?;
+        // Rows past the push cursor whose pushes were queued already are queued again
+        // idempotently (one delivery per notification and subscription).
+        db.execute_unprepared(
+            "INSERT INTO queue_cursor (name, last_notification_id) \
+             SELECT 'push', COALESCE( \
+                 (SELECT MIN(id) - 1 FROM notification WHERE pushes_queued_at IS NULL), \
+                 (SELECT MAX(id) FROM notification), 0)",
         )
         .await?;
         db.execute_unprepared(

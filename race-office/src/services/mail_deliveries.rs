@@ -24,7 +24,8 @@ use sea_orm::{
 };
 
 use super::leases::{self, Leased};
-use super::{notifications, statement};
+use super::notifications::{self, Cursor};
+use super::statement;
 
 /// The mail queue's table, as a claim reads it: due first, then in id order.
 const QUEUE: Leased = Leased {
@@ -46,7 +47,7 @@ pub async fn enqueue_from_log(
     limit: u64,
 ) -> Result<(usize, u64), DbErr> {
     let txn = super::begin_write(db).await?;
-    let cursor = notifications::take_mail_cursor(&txn).await?;
+    let cursor = notifications::take_cursor(&txn, Cursor::Mail).await?;
     let rows = notifications::rows_after(&txn, cursor, limit).await?;
     let Some(last) = rows.last().map(|r| r.id) else {
         return Ok((0, 0));
@@ -55,7 +56,7 @@ pub async fn enqueue_from_log(
     for row in &rows {
         queued += enqueue(&txn, row, now, after).await?;
     }
-    notifications::move_mail_cursor(&txn, last).await?;
+    notifications::move_cursor(&txn, Cursor::Mail, last).await?;
     txn.commit().await?;
     Ok((rows.len(), queued))
 }

@@ -330,53 +330,45 @@ pub async fn mark_published(
     Ok(())
 }
 
-/// Rows whose push deliveries are not queued yet, oldest first. On PostgreSQL the rows are
-/// locked, skipping any another instance is queueing right now; call it in the
-/// transaction that queues them and marks them.
-pub async fn awaiting_push_queue(
-    db: &impl ConnectionTrait,
-    limit: u64,
-) -> Result<Vec<notification::Model>, DbErr> {
-    let query = notification::Entity::find()
-        .filter(notification::Column::PushesQueuedAt.is_null())
-        .order_by_asc(notification::Column::Id)
-        .limit(limit);
-    match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => query.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        ),
-        _ => query,
-    }
-    .all(db)
-    .await
+/// A queue fed from the log behind a cursor of its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Cursor {
+    Push,
+    Mail,
 }
 
-/// Takes the mail queue's cursor (the last log id whose mails are queued), locking it
-/// until the transaction ends: one mail enqueuer at a time, and never a log row locked.
-pub async fn take_mail_cursor(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+impl Cursor {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Mail => "mail",
+        }
+    }
+}
+
+/// Takes a queue's cursor (the last log id it has queued), locking it until the
+/// transaction ends: one enqueuer of that queue at a time, and never a log row locked.
+pub async fn take_cursor(db: &impl ConnectionTrait, cursor: Cursor) -> Result<i64, DbErr> {
     let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
+        .query_one_raw(super::statement(
             db.get_database_backend(),
-            "UPDATE mail_queue_cursor SET last_notification_id = last_notification_id \
-             WHERE id = 1 RETURNING last_notification_id",
+            "UPDATE queue_cursor SET last_notification_id = last_notification_id \
+             WHERE name = ? RETURNING last_notification_id",
+            vec![cursor.name().into()],
         ))
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the mail_queue_cursor row is missing".into()))?;
+        .ok_or_else(|| {
+            DbErr::RecordNotFound(format!("the {} queue cursor is missing", cursor.name()))
+        })?;
     row.try_get("", "last_notification_id")
 }
 
-/// Moves the mail queue's cursor (inside the transaction that took it).
-pub async fn move_mail_cursor(db: &impl ConnectionTrait, to: i64) -> Result<(), DbErr> {
-    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+/// Moves a queue's cursor (inside the transaction that took it).
+pub async fn move_cursor(db: &impl ConnectionTrait, cursor: Cursor, to: i64) -> Result<(), DbErr> {
+    db.execute_raw(super::statement(
         db.get_database_backend(),
-        match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => {
-                "UPDATE mail_queue_cursor SET last_notification_id = $1 WHERE id = 1"
-            }
-            _ => "UPDATE mail_queue_cursor SET last_notification_id = ? WHERE id = 1",
-        },
-        [to.into()],
+        "UPDATE queue_cursor SET last_notification_id = ? WHERE name = ?",
+        vec![to.into(), cursor.name().into()],
     ))
     .await?;
     Ok(())
@@ -429,19 +421,6 @@ fn mine(account_id: i64, event_ids: &[i64]) -> Condition {
                 .add(notification::Column::Kind.eq(NotificationKind::EventStatusChanged.as_str()))
                 .add(notification::Column::EventId.is_in(event_ids.iter().copied())),
         )
-}
-
-pub async fn mark_push_queued(
-    db: &impl ConnectionTrait,
-    ids: &[i64],
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    notification::Entity::update_many()
-        .col_expr(notification::Column::PushesQueuedAt, Expr::value(now))
-        .filter(notification::Column::Id.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Commits a transaction that appended to the log, then wakes this instance's relay and

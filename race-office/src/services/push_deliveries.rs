@@ -21,7 +21,7 @@ use sea_orm::{
 };
 
 use super::leases::{self, Leased};
-use super::notifications;
+use super::notifications::{self, Cursor};
 
 /// The push queue's table, as a claim reads it.
 const QUEUE: Leased = Leased {
@@ -35,10 +35,11 @@ use crate::error::ApiResult;
 /// Why a delivery was given up, as recorded and counted.
 pub use entities::push_delivery::FailureClass;
 
-/// Queues the deliveries of every log row whose pushes are not queued yet, at most `limit`
-/// rows, and marks those rows, in one transaction; returns (rows, deliveries) queued. Many
-/// instances may run it at once: on PostgreSQL each takes rows the others have not locked,
-/// SQLite has one writer at a time, and the insert ignores a delivery that exists.
+/// Queues the deliveries of the log rows after the push queue's cursor, at most `limit`
+/// rows, and moves the cursor past them, in one transaction; returns (rows, deliveries)
+/// queued. Instances take turns on the cursor's lock; log rows are only read, so neither
+/// the relay marking them published nor the mail enqueuer ever makes this skip one. Rows
+/// announced as history (`pushes_queued_at` set when appended) are passed over.
 #[tracing::instrument(skip(db))]
 pub async fn enqueue_from_log(
     db: &DatabaseConnection,
@@ -46,13 +47,18 @@ pub async fn enqueue_from_log(
     limit: u64,
 ) -> Result<(usize, u64), DbErr> {
     let txn = super::begin_write(db).await?;
-    let rows = notifications::awaiting_push_queue(&txn, limit).await?;
-    if rows.is_empty() {
+    let cursor = notifications::take_cursor(&txn, Cursor::Push).await?;
+    let rows = notifications::rows_after(&txn, cursor, limit).await?;
+    let Some(last) = rows.last().map(|r| r.id) else {
         return Ok((0, 0));
-    }
-    let queued = enqueue(&txn, &rows, now).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    notifications::mark_push_queued(&txn, &ids, now).await?;
+    };
+    let fresh: Vec<notification::Model> = rows
+        .iter()
+        .filter(|r| r.pushes_queued_at.is_none())
+        .cloned()
+        .collect();
+    let queued = enqueue(&txn, &fresh, now).await?;
+    notifications::move_cursor(&txn, Cursor::Push, last).await?;
     txn.commit().await?;
     Ok((rows.len(), queued))
 }
