@@ -17,7 +17,8 @@ import {
   SIGN_OUT,
   SIGN_UP,
 } from './api.js';
-import { h, inZone, money, say, when, word } from './dom.js';
+import { h, say } from './dom.js';
+import { dateTime, language, m, money, moment, word } from './i18n.js';
 
 let formCount = 0;
 
@@ -99,36 +100,36 @@ function passwordResetBox(resetToken) {
   const ask = handle(
     h(
       'form',
-      { class: 'stack', 'aria-label': 'Ask for a reset link' },
-      field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
-      h('button', { type: 'submit' }, 'Mail me a reset link'),
+      { class: 'stack', 'aria-label': m('reset.ask') },
+      field(m('form.email'), { name: 'email', type: 'email', autocomplete: 'email', required: true }),
+      h('button', { type: 'submit' }, m('reset.mailMe')),
     ),
     async (form, status) => {
       await gql(REQUEST_PASSWORD_RESET, { email: form.email.value.trim() });
       // The gateway answers the same whether or not the address has an account.
-      say(status, 'If this address has an account, a link is on its way (valid for an hour).', 'ok');
+      say(status, m('reset.sent'), 'ok');
     },
   );
   const reset = handle(
     h(
       'form',
-      { class: 'stack', 'aria-label': 'Choose a new password' },
-      tokenField('Token from the reset mail', resetToken),
-      newPasswordField('New password (at least 10 characters)'),
-      h('button', { type: 'submit' }, 'Set the new password'),
+      { class: 'stack', 'aria-label': m('reset.choose') },
+      tokenField(m('reset.token'), resetToken),
+      newPasswordField(m('reset.newPassword')),
+      h('button', { type: 'submit' }, m('reset.set')),
     ),
     async (form, status) => {
       await gql(RESET_PASSWORD, {
         input: { token: tokenFrom(form.token.value), newPassword: form.password.value },
       });
       form.reset();
-      say(status, 'Your password is changed and every session signed out: sign in with it.', 'ok');
+      say(status, m('reset.done'), 'ok');
     },
   );
   return h(
     'details',
     { class: 'reset', open: resetToken ? true : undefined },
-    h('summary', {}, 'Forgot your password?'),
+    h('summary', {}, m('reset.summary')),
     ask,
     reset,
   );
@@ -142,15 +143,15 @@ export function signedOutPanel({ onSignedIn, resetToken }) {
     h(
       'form',
       { class: 'stack', 'aria-labelledby': 'sign-in-heading' },
-      h('h3', { id: 'sign-in-heading' }, 'Sign in'),
-      field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
-      field('Password', {
+      h('h3', { id: 'sign-in-heading' }, m('signIn.heading')),
+      field(m('form.email'), { name: 'email', type: 'email', autocomplete: 'email', required: true }),
+      field(m('form.password'), {
         name: 'password',
         type: 'password',
         autocomplete: 'current-password',
         required: true,
       }),
-      h('button', { type: 'submit' }, 'Sign in'),
+      h('button', { type: 'submit' }, m('signIn.button')),
     ),
     async (form) => {
       const email = form.email.value.trim();
@@ -161,37 +162,36 @@ export function signedOutPanel({ onSignedIn, resetToken }) {
       const { deviceToken: _kept, ...session } = data.signIn;
       saveSession(session);
       onSignedIn(session);
-      onSignedIn(data.signIn);
     },
   );
   const confirm = handle(
     h(
       'form',
       { class: 'stack', 'aria-labelledby': 'confirm-heading' },
-      h('p', { class: 'muted' }, 'Open the link in the mail we sent, or paste the token it gives here.'),
-      tokenField('Token from the mail'),
-      h('button', { type: 'submit' }, 'Confirm sign-up'),
+      h('p', { class: 'muted' }, m('confirm.hint')),
+      tokenField(m('confirm.token')),
+      h('button', { type: 'submit' }, m('confirm.button')),
     ),
     async (form) => {
       const confirmed = await confirmSignUp(tokenFrom(form.token.value));
-      onSignedIn(confirmed, `Welcome, ${confirmed.account.displayName}: your account is ready.`);
+      onSignedIn(confirmed, m('session.welcome', { name: confirmed.account.displayName }));
     },
   );
   const confirmBox = h(
     'details',
     { class: 'confirm' },
-    h('summary', { id: 'confirm-heading' }, 'Have a confirmation mail? Confirm your sign-up'),
+    h('summary', { id: 'confirm-heading' }, m('confirm.summary')),
     confirm,
   );
   const signUp = handle(
     h(
       'form',
       { class: 'stack', 'aria-labelledby': 'sign-up-heading' },
-      h('h3', { id: 'sign-up-heading' }, 'New here? Create a runner account'),
-      field('Your name', { name: 'displayName', autocomplete: 'name', required: true, maxlength: 100 }),
-      field('Email', { name: 'email', type: 'email', autocomplete: 'email', required: true }),
-      newPasswordField('Password (at least 10 characters)'),
-      h('button', { type: 'submit' }, 'Create account'),
+      h('h3', { id: 'sign-up-heading' }, m('signUp.heading')),
+      field(m('signUp.name'), { name: 'displayName', autocomplete: 'name', required: true, maxlength: 100 }),
+      field(m('form.email'), { name: 'email', type: 'email', autocomplete: 'email', required: true }),
+      newPasswordField(m('signUp.password')),
+      h('button', { type: 'submit' }, m('signUp.button')),
     ),
     async (form, status) => {
       const data = await gql(SIGN_UP, {
@@ -199,12 +199,15 @@ export function signedOutPanel({ onSignedIn, resetToken }) {
           displayName: form.displayName.value.trim(),
           email: form.email.value.trim(),
           password: form.password.value,
+          // The account's language: mails and pushes are written in it.
+          language: language().toUpperCase(),
         },
       });
       // The gateway answers the same whether or not the address has an account: the mail
-      // tells which. The password is not kept on the page while the runner reads it.
+      // tells which (the answer's message is the gateway's English: the page says it in
+      // its own words). The password is not kept on the page while the runner reads it.
       form.password.value = '';
-      say(status, `${data.signUp.message} We wrote to ${data.signUp.email}.`, 'ok');
+      say(status, m('signUp.sent', { email: data.signUp.email }), 'ok');
       confirmBox.open = true;
     },
   );
@@ -214,7 +217,7 @@ export function signedOutPanel({ onSignedIn, resetToken }) {
 /** The panel for a signed-in account. `beforeSignOut()` runs while the session still
  * works (the page takes this device's push subscription off the account then). */
 export function signedInPanel(account, { onSignedOut, beforeSignOut = async () => {} }) {
-  const button = h('button', { type: 'button', class: 'secondary' }, 'Sign out');
+  const button = h('button', { type: 'button', class: 'secondary' }, m('who.signOut'));
   button.addEventListener('click', async () => {
     button.disabled = true;
     await beforeSignOut().catch(() => {});
@@ -223,15 +226,12 @@ export function signedInPanel(account, { onSignedOut, beforeSignOut = async () =
     saveSession(null);
     onSignedOut();
   });
-  const organization = account.organization?.name ?? 'your organization';
-  const role = {
-    ORGANIZER: `organizer for ${organization}`,
-    PARTNER: `partner account of ${organization}`,
-  }[account.role] ?? 'runner';
+  const organization = account.organization?.name ?? m('who.yourOrganization');
+  const role = ['ORGANIZER', 'PARTNER'].includes(account.role) ? m(`who.${account.role}`, { organization }) : m('who.RUNNER');
   return h(
     'div',
     { class: 'who' },
-    h('p', {}, 'Signed in as ', h('strong', {}, account.displayName), ` (${account.email}), ${role}.`),
+    h('p', {}, m('who.before'), h('strong', {}, account.displayName), m('who.after', { email: account.email, role })),
     button,
   );
 }
@@ -239,7 +239,7 @@ export function signedInPanel(account, { onSignedOut, beforeSignOut = async () =
 /** The runner's registrations, each with what can still be done about it. */
 export function registrationsList(registrations, { onChanged }) {
   if (!registrations.length) {
-    return h('p', { class: 'muted' }, 'No registrations yet: choose a race below.');
+    return h('p', { class: 'muted' }, m('reg.none'));
   }
   return h(
     'ul',
@@ -252,18 +252,18 @@ export function registrationsList(registrations, { onChanged }) {
         h(
           'dl',
           { class: 'facts' },
-          h('dt', {}, 'Distance'),
+          h('dt', {}, m('reg.distance')),
           h('dd', {}, r.distance.name),
-          h('dt', {}, 'Bib'),
+          h('dt', {}, m('reg.bib')),
           h('dd', { class: 'bib' }, String(r.bib)),
-          h('dt', {}, 'Fee paid'),
+          h('dt', {}, m('reg.fee')),
           h('dd', {}, money(r.fee)),
-          h('dt', {}, 'T-shirt'),
-          h('dd', {}, r.tshirtSize ?? 'none'),
-          h('dt', {}, 'Starter kit'),
-          h('dd', {}, word(r.starterKit)),
-          h('dt', {}, 'Race'),
-          h('dd', { class: `status status-${r.event.status.toLowerCase()}` }, word(r.event.status)),
+          h('dt', {}, m('reg.tshirt')),
+          h('dd', {}, r.tshirtSize ?? m('reg.noTshirt')),
+          h('dt', {}, m('reg.kit')),
+          h('dd', {}, word('kit', r.starterKit)),
+          h('dt', {}, m('reg.race')),
+          h('dd', { class: `status status-${r.event.status.toLowerCase()}` }, word('event', r.event.status)),
         ),
         refundPart(r, onChanged),
       ),
@@ -273,25 +273,26 @@ export function registrationsList(registrations, { onChanged }) {
 
 function refundPart(registration, onChanged) {
   const request = registration.refundRequest;
+  const { event } = registration;
   if (request) {
     return h(
       'p',
       { class: 'refund' },
-      `Your choice: ${word(request.option)}. `,
+      m('refund.choice', { option: word('option', request.option) }),
       request.option === 'KIT_AND_DONATE'
-        ? `Kit share ${money(request.kitShare)}, donated ${money(request.donation)}. `
-        : `Refund ${money(request.refund)}. `,
-      h('strong', {}, word(request.status)),
-      request.decidedAt ? ` on ${when(request.decidedAt)}` : '',
-      request.decisionNote ? `: “${request.decisionNote}”` : '.',
+        ? m('refund.kitShare', { kit: money(request.kitShare), donation: money(request.donation) })
+        : m('refund.amount', { amount: money(request.refund) }),
+      h('strong', {}, word('refundStatus', request.status)),
+      request.decidedAt ? m('refund.on', { at: moment(request.decidedAt, event.timeZone) }) : '',
+      request.decisionNote ? m('refund.note', { note: request.decisionNote }) : '.',
     );
   }
-  const { event } = registration;
   if (event.status !== 'CANCELLED') return null;
   const endsAt = event.refundPolicy.deadlineEndsAt;
-  if (!endsAt) return h('p', { class: 'refund muted' }, 'This race offers no refunds.');
+  if (!endsAt) return h('p', { class: 'refund muted' }, m('refund.none'));
+  const deadline = dateTime(endsAt, event.timeZone, { weekday: true, zone: true });
   if (new Date(endsAt) <= new Date()) {
-    return h('p', { class: 'refund muted' }, `The deadline to choose passed on ${inZone(endsAt, event.timeZone)}.`);
+    return h('p', { class: 'refund muted' }, m('refund.passed', { at: deadline }));
   }
   const id = `refund-${registration.id}`;
   const form = h(
@@ -300,32 +301,32 @@ function refundPart(registration, onChanged) {
     h(
       'fieldset',
       {},
-      h('legend', {}, `The race is cancelled. Choose by ${inZone(endsAt, event.timeZone)}:`),
+      h('legend', {}, m('refund.chooseBy', { at: deadline })),
       h(
         'div',
         { class: 'choice' },
         h('input', { type: 'radio', name: 'option', value: 'KIT_AND_DONATE', id: `${id}-kit`, checked: true }),
-        h('label', { for: `${id}-kit` }, 'Keep the starter kit, T-shirt and medal for part of the fee; the rest goes to the charities'),
+        h('label', { for: `${id}-kit` }, m('refund.kitOption')),
       ),
       h(
         'div',
         { class: 'choice' },
         h('input', { type: 'radio', name: 'option', value: 'FULL_REFUND', id: `${id}-full` }),
-        h('label', { for: `${id}-full` }, 'Full refund of the fee'),
+        h('label', { for: `${id}-full` }, m('refund.fullOption')),
       ),
       h(
         'div',
         { class: 'choice' },
         h('input', { type: 'checkbox', name: 'consent', id: `${id}-consent` }),
-        h('label', { for: `${id}-consent` }, 'I agree that the donated part goes to the marathon’s charity projects'),
+        h('label', { for: `${id}-consent` }, m('refund.consent')),
       ),
     ),
-    h('button', { type: 'submit' }, 'Send my choice'),
+    h('button', { type: 'submit' }, m('refund.send')),
   );
   return handle(form, async (f, status) => {
     const option = f.option.value;
     if (option === 'KIT_AND_DONATE' && !f.consent.checked) {
-      say(status, 'Tick the consent box to donate, or choose a full refund.', 'error');
+      say(status, m('refund.tick'), 'error');
       return;
     }
     await gql(REQUEST_REFUND, {

@@ -1,6 +1,8 @@
 // GraphQL over HTTP to this origin's /graphql, the session kept in localStorage, and the
 // documents the page sends (shapes as in schema/schema.graphql).
 
+import { m } from './i18n.js';
+
 const SESSION_KEY = 'race-day:session';
 
 /** An answer with GraphQL errors: `code` is the first error's extensions.code;
@@ -22,22 +24,28 @@ function retryAfterSeconds(value) {
   return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
-/** What to tell a person about an error, in a sentence. */
+/** The gateway answered something that is not GraphQL (a proxy's error page, say). */
+class GatewayError extends Error {}
+
+/** Codes that mean "busy, try again soon". */
+const BUSY = new Set(['UNAVAILABLE', 'TOO_MANY_CONNECTIONS', 'TIMEOUT', 'REQUEST_TIMEOUT', 'SHUTTING_DOWN']);
+
+/** What to tell a person about an error, in a sentence of the page's own (i18n.js, per
+ * `extensions.code`); the gateway's English `message` only for a code the page does not
+ * know. */
 export function explain(error) {
-  if (error instanceof ApiError && error.code === 'RATE_LIMITED') {
-    if (error.retryAfter === null) return 'Too many attempts: wait a minute, then try again.';
-    const seconds = Math.max(1, error.retryAfter);
-    const wait =
-      seconds < 90 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`;
-    return `Too many attempts: wait ${wait}, then try again.`;
+  if (error instanceof ApiError) {
+    if (error.code === 'RATE_LIMITED') {
+      if (error.retryAfter === null) return m('error.RATE_LIMITED');
+      return m('error.RATE_LIMITED.wait', { seconds: Math.max(1, error.retryAfter) });
+    }
+    if (BUSY.has(error.code)) return m('error.busy');
+    return m(`error.${error.code}`, {}, error.message);
   }
-  if (error instanceof ApiError && error.code === 'INVALID_CONFIRMATION_TOKEN') {
-    return (
-      'That confirmation does not work: the token is mistyped, older than 24 hours, replaced by a ' +
-      'newer sign-up or already used. If you confirmed before, sign in; if not, sign up again for a new mail.'
-    );
-  }
-  return error.message;
+  if (error instanceof GatewayError) return m('error.busy');
+  // fetch rejects with a TypeError when the network is down.
+  if (error instanceof TypeError) return m('error.network');
+  return error?.message ?? String(error);
 }
 
 /** { token, account: { id, email, role, displayName } } or null. */
@@ -98,7 +106,7 @@ export async function gql(query, variables = {}) {
     body = await response.json();
   } catch {
     if (limited) throw new ApiError([{ message: 'too many requests', extensions: { code: 'RATE_LIMITED' } }], retryAfter);
-    throw new Error(`the gateway answered ${response.status}`);
+    throw new GatewayError(`the gateway answered ${response.status}`);
   }
   if (body.errors?.length) {
     const wait = limited ? retryAfter ?? body.errors[0]?.extensions?.retryAfter ?? null : null;
@@ -107,7 +115,7 @@ export async function gql(query, variables = {}) {
   return body.data;
 }
 
-export const ACCOUNT = `id email displayName role organization { id name }`;
+export const ACCOUNT = `id email displayName role language organization { id name }`;
 
 export const SIGN_UP = `mutation SignUp($input: SignUpInput!) {
   signUp(input: $input) { email message } }`;
@@ -126,7 +134,7 @@ export const EVENTS = `query Races {
     organizers { id }
     refundPolicy { deadline deadlineEndsAt kitShareBasisPoints donationBasisPoints }
     distances { id name lengthMeters fee { amount currency } }
-    statusHistory { id previousStatus status reason startsAt occurredAt }
+    statusHistory { id previousStatus status reason reasons { language text } startsAt occurredAt }
   } } } }`;
 
 export const ME = `query Me { me {
@@ -139,6 +147,9 @@ export const ME = `query Me { me {
     refundRequest { id option status refund { amount currency } kitShare { amount currency }
       donation { amount currency } decisionNote decidedAt }
   } } }`;
+
+export const UPDATE_ACCOUNT = `mutation UpdateAccount($input: UpdateAccountInput!) {
+  updateAccount(input: $input) { id language } }`;
 
 export const REGISTER = `mutation Register($input: RegisterInput!) {
   register(input: $input) { id bib } }`;
@@ -170,7 +181,7 @@ export const NOTIFICATIONS_CURSOR = `query NotificationsCursor { notificationsCu
 export const MY_NOTIFICATIONS = `subscription MyNotifications($after: String) {
   myNotifications(after: $after) {
     id kind
-    eventStatusChange { id event { id name slug } previousStatus status reason startsAt occurredAt }
+    eventStatusChange { id event { id name slug timeZone } previousStatus status reason reasons { language text } startsAt occurredAt }
     refundDecision { refundRequestId eventName option status note decidedAt }
   } }`;
 
@@ -179,7 +190,7 @@ export const NOTIFICATION_LOG = `query NotificationLog($first: Int, $after: Stri
     pageInfo { hasNextPage endCursor }
     edges { node {
       id kind
-      eventStatusChange { id event { id name slug } previousStatus status reason startsAt occurredAt }
+      eventStatusChange { id event { id name slug timeZone } previousStatus status reason reasons { language text } startsAt occurredAt }
       refundDecision { refundRequestId eventName option status note decidedAt }
     } } } }`;
 export const ACKNOWLEDGE_NOTIFICATIONS = `mutation AcknowledgeNotifications($upTo: ID!) {

@@ -2,6 +2,10 @@
 // switch together, and keeps them current. At /confirm-sign-up (the link in the sign-up
 // mail) it first confirms the sign-up with the link's token; at /reset-password (the link
 // in the reset mail) it opens the new-password form with the link's token.
+//
+// The page speaks Kazakh, Russian or English (i18n.js): this device's choice, else the
+// browser's; once signed in, the account's. The switch in the header changes it at once
+// (and the account's, signed in).
 
 import {
   ACKNOWLEDGE_NOTIFICATIONS,
@@ -10,6 +14,7 @@ import {
   ME,
   NOTIFICATION_LOG,
   NOTIFICATIONS_CURSOR,
+  UPDATE_ACCOUNT,
   explain,
   gql,
   onSessionChangedElsewhere,
@@ -17,7 +22,23 @@ import {
   session,
 } from './api.js';
 import { confirmSignUp, registrationsList, signedInPanel, signedOutPanel } from './account.js';
-import { h, replace, say, when, word } from './dom.js';
+import { h, replace, retranslate, say } from './dom.js';
+import {
+  CHOICE_KEY,
+  LANGUAGES,
+  LANGUAGE_NAMES,
+  dateTime,
+  initialLanguage,
+  language,
+  lazy,
+  m,
+  moment,
+  onLanguageChange,
+  reasonIn,
+  setLanguage,
+  t,
+  word,
+} from './i18n.js';
 import { lastSeen, listen, remember, retryDelayMs } from './live.js';
 import * as push from './push.js';
 import { raceCards } from './races.js';
@@ -32,37 +53,106 @@ const state = {
   events: [],
   /** The live alert subscription while signed in. */
   live: null,
+  /** The account's language as last known here (KK, RU, EN), or null signed out. */
+  accountLanguage: null,
+  /** Bumped by each switch on this page: an answer asked for before it is older news. */
+  switches: 0,
 };
+
+// ---- The language ---------------------------------------------------------------------
+
+/** The texts index.html carries (`data-i18n`), the title, the description, <html lang>. */
+function applyLanguage(lang) {
+  document.documentElement.lang = lang;
+  document.title = t('page.title');
+  document.querySelector('meta[name="description"]')?.setAttribute('content', t('page.description'));
+  for (const element of document.querySelectorAll('[data-i18n]')) element.textContent = t(element.dataset.i18n);
+  $('language').value = lang;
+  retranslate();
+  push.shareTexts(lang).catch(() => {});
+}
+
+/** The account's language wins once signed in (from sign-in, or changed on another
+ * device); remembered here for the next visit. */
+function adoptAccountLanguage(account) {
+  const theirs = account?.language;
+  if (!theirs || theirs === state.accountLanguage) return;
+  state.accountLanguage = theirs;
+  setLanguage(theirs, { remember: true });
+}
+
+/** The switch: the page at once, this device's choice, and the account's when signed in. */
+async function switchLanguage(lang) {
+  state.switches += 1;
+  setLanguage(lang, { remember: true });
+  if (!state.session) return;
+  const wanted = lang.toUpperCase();
+  state.accountLanguage = wanted;
+  const kept = session();
+  if (kept?.token === state.session.token) {
+    state.session = { ...kept, account: { ...kept.account, language: wanted } };
+    saveSession(state.session);
+  }
+  try {
+    await gql(UPDATE_ACCOUNT, { input: { language: wanted } });
+  } catch (error) {
+    say($('page-status'), m('session.languageNotSaved', { error: explain(error) }), 'error');
+  }
+}
+
+function wireLanguage() {
+  const select = $('language');
+  replace(
+    select,
+    LANGUAGES.map((lang) => h('option', { value: lang, lang }, LANGUAGE_NAMES[lang])),
+  );
+  select.addEventListener('change', () => switchLanguage(select.value));
+  setLanguage(initialLanguage());
+  applyLanguage(language());
+  onLanguageChange(applyLanguage);
+  // Another tab of this origin switched: this one follows (its own switch saved the account's).
+  window.addEventListener('storage', (event) => {
+    if (event.key === CHOICE_KEY && LANGUAGES.includes(event.newValue)) setLanguage(event.newValue);
+  });
+}
 
 // ---- The banner and the alert log -------------------------------------------------
 
+/** The race's IANA zone (the notification's event carries it; a refund decision only
+ * names the race), or undefined for the reader's own. */
+function zoneOf({ id, name, timeZone }) {
+  if (timeZone) return timeZone;
+  const known = state.events.find((e) => e.id === id || e.name === name);
+  return known?.timeZone ?? state.me?.registrations?.find((r) => r.event.name === name)?.event.timeZone;
+}
+
+/** The banner's words, composed here from the change (the server's push and mail say the
+ * same in the runner's language): the title, and the start where the title lacks it. */
 function headline(change) {
-  const name = change.event.name;
-  switch (change.status) {
-    case 'CANCELLED':
-      return `${name} is cancelled`;
-    case 'SUSPENDED':
-      return `${name} is suspended`;
-    case 'RESCHEDULED':
-      return `${name} moves to ${when(change.startsAt)}`;
-    case 'SCHEDULED':
-      return `${name} is on again`;
-    case 'COMPLETED':
-      return `${name} is over`;
-    default:
-      return `${name}: ${word(change.status)}`;
-  }
+  const zone = zoneOf(change.event);
+  const start = dateTime(change.startsAt, zone, { zone: Boolean(zone) });
+  const args = { event: change.event.name, start, status: word('event', change.status) };
+  const known = ['CANCELLED', 'SUSPENDED', 'RESCHEDULED', 'SCHEDULED', 'COMPLETED'].includes(change.status);
+  const title = m(known ? `banner.${change.status}` : 'banner.other', args);
+  let startLine = null;
+  if (change.status === 'CANCELLED' || change.status === 'SUSPENDED') startLine = m('banner.planned', { start });
+  else if (change.status === 'SCHEDULED') startLine = m('banner.start', { start });
+  return { title, startLine, zone };
 }
 
 /** The title, text and race of a notification, for the banner and the log. */
 function describe(notification) {
   const change = notification.eventStatusChange;
   if (change) {
+    const { title, startLine, zone } = headline(change);
     return {
       kind: change.status.toLowerCase(),
-      title: headline(change),
-      text: change.reason,
+      title,
+      startLine,
+      // The organizer's translation for the page's language, else the reason as given.
+      text: lazy((lang) => reasonIn(change, lang)),
       at: change.occurredAt,
+      zone,
       slug: change.event.slug,
     };
   }
@@ -70,9 +160,11 @@ function describe(notification) {
   if (decision) {
     return {
       kind: 'refund',
-      title: `Your refund request for ${decision.eventName}: ${word(decision.status).toLowerCase()}`,
-      text: decision.note ?? '',
+      title: m('banner.refund', { event: decision.eventName, outcome: word('outcome', decision.status) }),
+      startLine: null,
+      text: lazy(() => decision.note ?? ''),
       at: decision.decidedAt,
+      zone: zoneOf({ name: decision.eventName }),
       slug: null,
     };
   }
@@ -83,7 +175,7 @@ function showBanner(notification) {
   const about = describe(notification);
   if (!about) return;
   const banner = $('banner');
-  const dismiss = h('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss this alert' }, '×');
+  const dismiss = h('button', { type: 'button', class: 'dismiss', 'aria-label': m('banner.dismiss') }, '×');
   dismiss.addEventListener('click', () => replace(banner));
   banner.dataset.kind = about.kind;
   banner.dataset.notificationId = notification.id;
@@ -93,12 +185,13 @@ function showBanner(notification) {
       'div',
       { class: 'banner-text' },
       h('p', { class: 'banner-title' }, about.title),
-      about.text ? h('p', { class: 'banner-reason' }, about.text) : null,
+      about.startLine ? h('p', { class: 'banner-start' }, about.startLine) : null,
+      String(about.text) ? h('p', { class: 'banner-reason' }, about.text) : null,
       h(
         'p',
         { class: 'banner-meta' },
-        h('time', { datetime: about.at }, when(about.at)),
-        about.slug ? [' · ', h('a', { href: `/events/${about.slug}` }, 'See the race')] : null,
+        h('time', { datetime: about.at }, moment(about.at, about.zone)),
+        about.slug ? [' · ', h('a', { href: `/events/${about.slug}` }, m('banner.seeRace'))] : null,
       ),
     ),
     dismiss,
@@ -125,9 +218,9 @@ function logEntry(notification) {
     'li',
     { 'data-notification-id': notification.id, tabindex: '-1' },
     h('strong', {}, about.title),
-    about.text ? `: ${about.text}` : '',
+    String(about.text) ? lazy((lang) => `: ${about.text.in(lang)}`) : '',
     ' ',
-    h('time', { datetime: about.at, class: 'muted' }, when(about.at)),
+    h('time', { datetime: about.at, class: 'muted' }, moment(about.at, about.zone)),
   );
 }
 
@@ -181,11 +274,11 @@ async function showOlder() {
     const added = addToLog(page.edges.map((e) => e.node), 'bottom');
     setOlder(page.pageInfo);
     const count = added.length;
-    say($('alert-log-status'), count ? `${count} older alert${count === 1 ? '' : 's'} shown.` : 'No older alerts.');
+    say($('alert-log-status'), count ? m('log.shown', { count }) : m('log.noOlder'));
     // The button is gone with the last page: focus goes to the first alert it brought.
     if (button.hidden) (added[0] ?? list).focus();
   } catch (error) {
-    if (generation === alerts.generation) say($('alert-log-status'), `Could not load older alerts: ${explain(error)}`, 'error');
+    if (generation === alerts.generation) say($('alert-log-status'), m('log.olderFailed', { error: explain(error) }), 'error');
   } finally {
     button.disabled = false;
     list.removeAttribute('aria-busy');
@@ -216,10 +309,9 @@ function acknowledgeShown() {
 
 function showConnection(status) {
   const line = $('connection');
-  const words = { live: 'Live', connecting: 'Connecting…', offline: 'Reconnecting…' };
   line.hidden = !state.session;
+  say(line, ['live', 'connecting', 'offline'].includes(status) ? m(`connection.${status}`) : '');
   line.dataset.state = status;
-  line.textContent = words[status] ?? '';
 }
 
 // ---- Loading and rendering ---------------------------------------------------------
@@ -235,7 +327,7 @@ async function loadMe() {
     return (await gql(ME)).me;
   } catch (error) {
     if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
-      signedOut('Your session has ended: sign in again.');
+      signedOut(m('session.ended'));
       return null;
     }
     throw error;
@@ -248,6 +340,7 @@ let latestRefresh = null;
 
 /** Loads and renders everything; false (with the reason on the page) if it could not. */
 function refresh() {
+  const switches = state.switches;
   const run = (async () => {
     let events;
     let me;
@@ -255,12 +348,14 @@ function refresh() {
       [events, me] = await Promise.all([loadEvents(), loadMe()]);
     } catch (error) {
       if (run !== latestRefresh) return latestRefresh;
-      say($('page-status'), `Could not reach the gateway: ${error.message}`, 'error');
+      say($('page-status'), m('page.unreachable', { error: explain(error) }), 'error');
       return false;
     }
     if (run !== latestRefresh) return latestRefresh;
     state.events = events;
     state.me = state.session ? me : null;
+    // Changed on another device meanwhile (not by a switch here since this was asked).
+    if (state.me && switches === state.switches) adoptAccountLanguage(state.me);
     say($('page-status'), '');
     render();
     return true;
@@ -274,7 +369,7 @@ function render() {
   replace(
     $('account-body'),
     state.session
-      ? signedInPanel(account, { onSignedOut: () => signedOut('Signed out.'), beforeSignOut })
+      ? signedInPanel(account, { onSignedOut: () => signedOut(m('session.signedOut')), beforeSignOut })
       : signedOutPanel({ onSignedIn: signedIn, resetToken: takeResetToken() }),
   );
   const runner = account?.role === 'RUNNER';
@@ -299,7 +394,7 @@ function render() {
   const upcoming = state.events.filter((e) => Date.parse(e.startsAt) >= now);
   const past = state.events.filter((e) => Date.parse(e.startsAt) < now).reverse();
   const races = $('races');
-  replace(races, upcoming.length ? raceCards(upcoming, viewer, hooks) : h('p', { class: 'muted' }, 'No upcoming races.'));
+  replace(races, upcoming.length ? raceCards(upcoming, viewer, hooks) : h('p', { class: 'muted' }, m('races.none')));
   replace($('past-races'), raceCards(past, viewer, hooks));
   $('past').hidden = past.length === 0;
   races.removeAttribute('aria-busy');
@@ -341,10 +436,10 @@ async function startAlerts() {
     } catch (error) {
       if (!current()) return;
       if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
-        signedOut('Your session has ended: sign in again.');
+        signedOut(m('session.ended'));
         return;
       }
-      say($('alert-log-status'), `Could not load your alerts (${explain(error)}): trying again…`, 'error');
+      say($('alert-log-status'), m('log.failed', { error: explain(error) }), 'error');
       await new Promise((resolve) => setTimeout(resolve, retryDelayMs(failures)));
       if (!current()) return;
     }
@@ -377,7 +472,7 @@ async function startAlerts() {
     },
     onState(status) {
       if (status === 'signed-out') {
-        signedOut('Your session has ended: sign in again.');
+        signedOut(m('session.ended'));
         return;
       }
       if (status === 'too-old') {
@@ -392,6 +487,8 @@ async function startAlerts() {
 /** `message`, if any, is said once the page shows the account. */
 function signedIn(value, message) {
   state.session = value;
+  state.accountLanguage = null;
+  adoptAccountLanguage(value.account);
   push.shareSession(value.token).catch(() => {});
   startAlerts();
   refresh().then((shown) => {
@@ -422,6 +519,7 @@ function signedOut(message) {
   saveSession(null);
   state.session = null;
   state.me = null;
+  state.accountLanguage = null;
   state.live?.stop();
   state.live = null;
   showConnection(null);
@@ -436,13 +534,13 @@ function showPush(on, message) {
   $('push-on').hidden = on;
   $('push-off').hidden = !on;
   if (message) say($('push-status'), message, 'ok');
-  else say($('push-status'), on ? 'Alerts are on for this device.' : 'Alerts are off for this device.');
+  else say($('push-status'), m(on ? 'push.isOn' : 'push.isOff'));
 }
 
 async function syncPush() {
   if (!push.supported()) {
     $('push-on').disabled = true;
-    say($('push-status'), 'This browser cannot receive push alerts; the banner above still works while the page is open.');
+    say($('push-status'), m('push.unsupported'));
     return;
   }
   if (!state.me) return;
@@ -450,7 +548,7 @@ async function syncPush() {
     const { on, message } = await push.sync(state.me.pushSubscriptions.map((s) => s.endpoint));
     showPush(on, message);
   } catch (error) {
-    say($('push-status'), `Could not check alerts: ${error.message}`, 'error');
+    say($('push-status'), m('push.checkFailed', { error: explain(error) }), 'error');
   }
 }
 
@@ -464,7 +562,7 @@ function wirePushButtons() {
         showPush(on, message);
         (on ? $('push-off') : $('push-on')).focus();
       } catch (error) {
-        say($('push-status'), `That did not work: ${error.message}`, 'error');
+        say($('push-status'), m('push.failed', { error: explain(error) }), 'error');
       } finally {
         button.disabled = false;
         $('alerts').removeAttribute('aria-busy');
@@ -481,14 +579,15 @@ async function confirmFromLink() {
   const token = new URLSearchParams(location.search).get('token');
   history.replaceState(null, '', '/');
   if (!token) {
-    return { text: 'This confirmation link has no token: open the whole link from the mail.', kind: 'error' };
+    return { text: m('session.noToken'), kind: 'error' };
   }
   try {
     const confirmed = await confirmSignUp(token);
     state.session = confirmed;
-    return { text: `Welcome, ${confirmed.account.displayName}: your account is ready.`, kind: 'ok' };
+    adoptAccountLanguage(confirmed.account);
+    return { text: m('session.welcome', { name: confirmed.account.displayName }), kind: 'ok' };
   } catch (error) {
-    return { text: `Your sign-up could not be confirmed. ${explain(error)}`, kind: 'error' };
+    return { text: m('session.notConfirmed', { error: explain(error) }), kind: 'error' };
   }
 }
 
@@ -509,12 +608,14 @@ function takeResetToken() {
 function followOtherTabs() {
   onSessionChangedElsewhere((value) => {
     if (value?.token === state.session?.token) return;
-    if (value) signedIn(value, 'Signed in from another tab.');
-    else signedOut('Signed out from another tab.');
+    if (value) signedIn(value, m('session.signedInElsewhere'));
+    else signedOut(m('session.signedOutElsewhere'));
   });
 }
 
 async function main() {
+  wireLanguage();
+  if (state.session) adoptAccountLanguage(state.session.account);
   wirePushButtons();
   followOtherTabs();
   $('alert-log-older').addEventListener('click', showOlder);
@@ -522,7 +623,7 @@ async function main() {
   const confirmation = location.pathname === '/confirm-sign-up' ? await confirmFromLink() : null;
   if (location.pathname === '/reset-password') resetFromLink();
   if (push.supported()) {
-    push.registerWorker().catch((error) => say($('push-status'), `No service worker: ${error.message}`, 'error'));
+    push.registerWorker().catch((error) => say($('push-status'), m('push.noWorker', { error: explain(error) }), 'error'));
     navigator.serviceWorker.addEventListener('message', (event) => {
       if (event.data?.type !== 'show-event') return;
       const event_ = state.events.find((e) => e.id === event.data.eventId);
@@ -536,7 +637,7 @@ async function main() {
   const shown = await refresh();
   if (shown && resetToken && state.session) {
     // The token waits for the signed-out panel (it is taken only there).
-    say($('page-status'), 'To choose a new password with this link, sign out first.', 'ok');
+    say($('page-status'), m('session.resetSignOutFirst'), 'ok');
   }
   if (shown && confirmation) {
     say($('page-status'), confirmation.text, confirmation.kind);

@@ -1,5 +1,45 @@
-// Small DOM and formatting helpers. Text always goes in as text nodes, never as HTML, so
-// an organizer's reason or a race's name cannot inject markup.
+// Small DOM helpers. Text always goes in as text nodes, never as HTML, so an organizer's
+// reason or a race's name cannot inject markup. A translated text (i18n.js's Msg) is
+// written out in the page's language and kept track of, so that switching the language
+// rewrites it in place: forms keep what is typed in them, lists their order.
+
+import { Msg } from './i18n.js';
+
+/** What follows the language: { node (weakly), attribute or null, msg }. Weak, so that
+ * nodes the page dropped are collected; entries for them go at the next prune. */
+const translated = new Set();
+let pruneAbove = 2000;
+
+function track(node, attribute, msg) {
+  translated.add({ node: new WeakRef(node), attribute, msg });
+  if (translated.size > pruneAbove) {
+    for (const entry of translated) if (!entry.node.deref()) translated.delete(entry);
+    pruneAbove = Math.max(2000, translated.size * 2);
+  }
+}
+
+/** Rewrites every translated text and attribute on the page in the current language. */
+export function retranslate() {
+  for (const entry of translated) {
+    const node = entry.node.deref();
+    if (!node) {
+      translated.delete(entry);
+      continue;
+    }
+    const msg = entry.attribute === '#status' ? node.statusMsg : entry.msg;
+    const written = String(msg ?? '');
+    if (entry.attribute === null) node.data = written;
+    else if (entry.attribute === '#status') node.textContent = written;
+    else node.setAttribute(entry.attribute, written);
+  }
+}
+
+/** A text node for `value`; a translated one follows the language. */
+function textNode(value) {
+  const node = document.createTextNode(String(value));
+  if (value instanceof Msg) track(node, null, value);
+  return node;
+}
 
 /** Builds an element: h('p', { class: 'x', onclick: fn }, 'text', child, ...). */
 export function h(tag, attributes = {}, ...children) {
@@ -12,6 +52,7 @@ export function h(tag, attributes = {}, ...children) {
       element.setAttribute(name, '');
     } else {
       element.setAttribute(name, String(value));
+      if (value instanceof Msg) track(element, name, value);
     }
   }
   append(element, children);
@@ -22,75 +63,20 @@ function append(element, children) {
   for (const child of children) {
     if (child === undefined || child === null || child === false) continue;
     if (Array.isArray(child)) append(element, child);
-    else element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    else element.append(child instanceof Node ? child : textNode(child));
   }
+}
+
+/** Sets a translated attribute on an existing element. */
+export function attribute(element, name, msg) {
+  element.setAttribute(name, String(msg));
+  if (msg instanceof Msg) track(element, name, msg);
 }
 
 /** Replaces everything inside `element`. */
 export function replace(element, ...children) {
   element.replaceChildren();
   append(element, children);
-}
-
-/** A money value as the API gives it ({ amount: "15000.00", currency: "KZT" }). */
-export function money({ amount, currency }) {
-  const [whole, fraction = '00'] = amount.split('.');
-  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
-  return `${grouped}${fraction === '00' ? '' : `.${fraction}`} ${currency}`;
-}
-
-/** An instant shown in the race's own time zone, e.g. "Sunday 18 April 2027, 08:00". */
-export function inZone(instant, timeZone, withZone = true) {
-  const text = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    weekday: 'long',
-    day: 'numeric',
-    month: 'long',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).format(new Date(instant));
-  return withZone ? `${text} (${timeZone})` : text;
-}
-
-/** An instant in the reader's own zone, short. */
-export function when(instant) {
-  return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(
-    new Date(instant),
-  );
-}
-
-/** Metres as "42.195 km" or "1 km". */
-export function distance(metres) {
-  const km = metres / 1000;
-  return `${Number.isInteger(km) ? km : km.toFixed(3).replace(/0+$/, '')} km`;
-}
-
-const STATUS_WORDS = {
-  SCHEDULED: 'Scheduled',
-  SUSPENDED: 'Suspended',
-  CANCELLED: 'Cancelled',
-  RESCHEDULED: 'Rescheduled',
-  COMPLETED: 'Completed',
-  OPEN: 'Open',
-  CLOSED: 'Closed',
-  CONFIRMED: 'Confirmed',
-  REFUNDED: 'Refunded',
-  PENDING: 'Pending',
-  READY: 'Ready to collect',
-  ISSUED: 'Issued',
-  SUBMITTED: 'Submitted',
-  APPROVED: 'Approved',
-  REJECTED: 'Rejected',
-  PAID: 'Paid',
-  FULL_REFUND: 'Full refund',
-  KIT_AND_DONATE: 'Kit and donation',
-};
-
-/** A status as words. */
-export function word(status) {
-  return STATUS_WORDS[status] ?? status;
 }
 
 /**
@@ -134,8 +120,14 @@ function offsetMs(instant, timeZone) {
   return local - Math.floor(instant / 1000) * 1000;
 }
 
-/** A status line for a form: polite, replaced on each message. */
+/** A status line for a form: polite, replaced on each message (a translated one follows
+ * the language). */
 export function say(element, text, kind = 'info') {
-  element.textContent = text;
+  if (!element.statusTracked) {
+    element.statusTracked = true;
+    track(element, '#status', null);
+  }
+  element.statusMsg = text;
+  element.textContent = String(text ?? '');
   element.dataset.kind = kind;
 }

@@ -9,10 +9,15 @@
 // INTROSPECTION=false the gateway serves neither, and GraphiQL runs without a schema.
 
 import { createClient } from './vendor/graphql-ws-6.4.2/client.js';
+import { initialLanguage, setLanguage, t } from './i18n.js';
 
 const { React, ReactDOM, GraphiQL } = window;
 
-const DEFAULT_QUERY = `# The race-day gateway. Races, soonest first:
+// The welcome comment in the runner page's language (this device's choice, else the
+// browser's); the rest of GraphiQL is GraphiQL's own English.
+setLanguage(initialLanguage());
+document.documentElement.lang = initialLanguage();
+const DEFAULT_QUERY = `# ${t('graphiql.welcome')}
 {
   events(first: 10) {
     edges { node { id name status registrationState startsAtLocal

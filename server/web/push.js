@@ -8,6 +8,7 @@
 // push service refuses pushes signed by another key): it is replaced and sent again.
 
 import { gql, PUBLIC_KEY, SUBSCRIBE_PUSH, UNSUBSCRIBE_PUSH } from './api.js';
+import { m, t } from './i18n.js';
 
 export function supported() {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
@@ -21,6 +22,19 @@ export async function registerWorker() {
   const registration = await navigator.serviceWorker.register('/sw.js', { scope: '/', updateViaCache: 'none' });
   registration.update().catch(() => {});
   return navigator.serviceWorker.ready;
+}
+
+/** Hands the service worker its texts in `lang`, for a push that comes without its own
+ * title or body (the gateway's come translated already). The worker cannot load i18n.js
+ * itself: its policy allows no script but its own. */
+export async function shareTexts(lang) {
+  if (!('serviceWorker' in navigator)) return;
+  const registration = await navigator.serviceWorker.ready;
+  const texts = { title: t('sw.title', {}, lang), body: t('sw.body', {}, lang), byStatus: {} };
+  for (const status of ['CANCELLED', 'SUSPENDED', 'RESCHEDULED', 'SCHEDULED', 'COMPLETED']) {
+    texts.byStatus[status] = t(`sw.${status}`, {}, lang);
+  }
+  registration.active?.postMessage({ type: 'texts', language: lang, texts });
 }
 
 /** Tells the service worker who is signed in, so it can re-subscribe on its own when the
@@ -60,12 +74,13 @@ async function subscribeWith(registration, key) {
   });
 }
 
-/** The click on "Alert me on this device". Resolves to a sentence for the runner. */
+/** The click on "Alert me on this device". Resolves to a sentence for the runner (a
+ * translated text). */
 export async function enable() {
   // Asked first, while the click still counts as the runner's gesture.
   const permission = await Notification.requestPermission();
   if (permission !== 'granted') {
-    return { on: false, message: 'Notifications are blocked for this site: allow them in the browser to get alerts.' };
+    return { on: false, message: m('push.blocked') };
   }
   const registration = await navigator.serviceWorker.ready;
   const key = await currentKey();
@@ -76,7 +91,7 @@ export async function enable() {
   }
   subscription ??= await subscribeWith(registration, key);
   await send(subscription);
-  return { on: true, message: 'Alerts are on for this device.' };
+  return { on: true, message: m('push.isOn') };
 }
 
 /** The click on "Stop alerts". */
@@ -87,7 +102,7 @@ export async function disable() {
     await gql(UNSUBSCRIBE_PUSH, { endpoint: subscription.endpoint });
     await subscription.unsubscribe();
   }
-  return { on: false, message: 'Alerts are off for this device.' };
+  return { on: false, message: m('push.isOff') };
 }
 
 function sameKey(subscription, key) {
@@ -109,5 +124,5 @@ export async function sync(endpoints) {
   await gql(UNSUBSCRIBE_PUSH, { endpoint: subscription.endpoint });
   await subscription.unsubscribe();
   await send(await subscribeWith(registration, key));
-  return { on: true, message: 'The gateway changed its key: this device was subscribed again.' };
+  return { on: true, message: m('push.rekeyed') };
 }

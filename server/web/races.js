@@ -4,9 +4,10 @@
 // became of each alert's pushes (`pushReports`), and whom each alert reached
 // (`reachReport`), with the runners still to phone.
 
-import { gql, REGISTER, CHANGE_STATUS, PUSH_REPORTS, REACH_REPORT } from './api.js';
+import { gql, REGISTER, CHANGE_STATUS, PUSH_REPORTS, REACH_REPORT, explain } from './api.js';
 import { handle } from './account.js';
-import { distance, h, inZone, money, replace, say, wallTimeToUtc, when, word } from './dom.js';
+import { h, replace, say, wallTimeToUtc } from './dom.js';
+import { LANGUAGES, dateTime, distance, lazy, m, moment, money, number, reasonIn, word } from './i18n.js';
 
 /** The changes an organizer may announce from each status (the gateway checks again). */
 const NEXT = {
@@ -16,18 +17,8 @@ const NEXT = {
   CANCELLED: [],
   COMPLETED: [],
 };
-const ACTION = {
-  SUSPENDED: 'Suspend',
-  SCHEDULED: 'Resume as scheduled',
-  CANCELLED: 'Cancel the race',
-  RESCHEDULED: 'Reschedule',
-};
 const SIZES = ['XS', 'S', 'M', 'L', 'XL', 'XXL'];
-const EMAIL_POLICIES = [
-  ['UNREACHED', 'Only runners the alert has not reached after a while'],
-  ['ALL', 'Every registered runner, now'],
-  ['NONE', 'Nobody'],
-];
+const EMAIL_POLICIES = ['UNREACHED', 'ALL', 'NONE'];
 /** How often an organizer's reports are read again while shown. */
 const REPORTS_EVERY_MS = 5000;
 
@@ -58,29 +49,38 @@ function raceCard(event, viewer, hooks) {
     h(
       'p',
       { class: 'badges' },
-      h('span', { class: `status status-${event.status.toLowerCase()}` }, word(event.status)),
+      h('span', { class: `status status-${event.status.toLowerCase()}` }, word('event', event.status)),
       h(
         'span',
         { class: `registration-state reg-${event.registrationState.toLowerCase()}` },
-        `Registration ${word(event.registrationState).toLowerCase()}`,
+        word('registration', event.registrationState),
       ),
     ),
     announcedChange
-      ? h('p', { class: 'latest-reason' }, h('strong', {}, `${word(latest.status)}: `), latest.reason)
+      ? h(
+          'p',
+          { class: 'latest-reason' },
+          h('strong', {}, word('event', latest.status), ': '),
+          lazy((lang) => reasonIn(latest, lang)),
+        )
       : null,
     h(
       'dl',
       { class: 'facts' },
-      h('dt', {}, 'Starts'),
-      h('dd', {}, h('time', { datetime: event.startsAtLocal }, inZone(event.startsAt, event.timeZone))),
-      h('dt', {}, 'Where'),
+      h('dt', {}, m('race.starts')),
+      h(
+        'dd',
+        {},
+        h('time', { datetime: event.startsAtLocal }, dateTime(event.startsAt, event.timeZone, { weekday: true, zone: true })),
+      ),
+      h('dt', {}, m('race.where')),
       h('dd', {}, event.venue),
-      h('dt', {}, 'Places left'),
-      h('dd', {}, event.placesLeft.toLocaleString('en-GB')),
+      h('dt', {}, m('race.placesLeft')),
+      h('dd', {}, number(event.placesLeft)),
     ),
     distancesTable(event),
     registration
-      ? h('p', { class: 'registered' }, `You are registered: bib ${registration.bib}, ${registration.distance.name}.`)
+      ? h('p', { class: 'registered' }, m('race.registered', { bib: registration.bib, distance: registration.distance.name }))
       : registerForm(event, account, hooks),
     historyList(event),
     organizes ? organizerTools(event, hooks) : null,
@@ -91,8 +91,18 @@ function distancesTable(event) {
   return h(
     'table',
     { class: 'distances' },
-    h('caption', {}, 'Distances and fees'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Distance'), h('th', { scope: 'col' }, 'Length'), h('th', { scope: 'col' }, 'Fee'))),
+    h('caption', {}, m('race.distances')),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, m('race.distance')),
+        h('th', { scope: 'col' }, m('race.length')),
+        h('th', { scope: 'col' }, m('race.fee')),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -105,35 +115,35 @@ function distancesTable(event) {
 
 function registerForm(event, account, { onRegistered }) {
   if (event.registrationState !== 'OPEN' || !['SCHEDULED', 'RESCHEDULED'].includes(event.status)) return null;
-  if (!account) return h('p', { class: 'muted' }, 'Sign in to register.');
+  if (!account) return h('p', { class: 'muted' }, m('race.signInToRegister'));
   if (account.role !== 'RUNNER') return null;
   const distanceId = `register-${event.id}-distance`;
   const shirtId = `register-${event.id}-shirt`;
   const form = h(
     'form',
-    { class: 'register', 'aria-label': `Register for ${event.name}` },
+    { class: 'register', 'aria-label': m('race.registerFor', { event: event.name }) },
     h(
       'div',
       { class: 'field' },
-      h('label', { for: distanceId }, 'Distance'),
+      h('label', { for: distanceId }, m('race.distance')),
       h(
         'select',
         { id: distanceId, name: 'distance', required: true },
-        event.distances.map((d) => h('option', { value: d.id }, `${d.name}, ${money(d.fee)}`)),
+        event.distances.map((d) => h('option', { value: d.id }, m('race.option', { distance: d.name, fee: money(d.fee) }))),
       ),
     ),
     h(
       'div',
       { class: 'field' },
-      h('label', { for: shirtId }, 'T-shirt'),
+      h('label', { for: shirtId }, m('race.tshirt')),
       h(
         'select',
         { id: shirtId, name: 'shirt' },
-        h('option', { value: '' }, 'No T-shirt'),
+        h('option', { value: '' }, m('race.noTshirt')),
         SIZES.map((s) => h('option', { value: s }, s)),
       ),
     ),
-    h('button', { type: 'submit' }, 'Register'),
+    h('button', { type: 'submit' }, m('race.register')),
   );
   return handle(form, async (f) => {
     await gql(REGISTER, {
@@ -148,7 +158,7 @@ function historyList(event) {
   return h(
     'details',
     { class: 'history' },
-    h('summary', {}, `Status history (${lines.length})`),
+    h('summary', {}, m('race.history', { count: lines.length })),
     h(
       'ol',
       {},
@@ -156,11 +166,15 @@ function historyList(event) {
         h(
           'li',
           {},
-          h('time', { datetime: line.occurredAt }, inZone(line.occurredAt, event.timeZone, false)),
+          h('time', { datetime: line.occurredAt }, dateTime(line.occurredAt, event.timeZone, { weekday: true })),
           ' ',
-          line.previousStatus ? `${word(line.previousStatus)} → ${word(line.status)}` : `Announced as ${word(line.status).toLowerCase()}`,
-          line.status === 'RESCHEDULED' ? ` (new start ${inZone(line.startsAt, event.timeZone)})` : '',
-          line.reason ? h('span', { class: 'reason' }, `: ${line.reason}`) : '',
+          line.previousStatus
+            ? m('race.change', { from: word('event', line.previousStatus), to: word('event', line.status) })
+            : m('race.announcedAs', { status: word('event', line.status) }),
+          line.status === 'RESCHEDULED'
+            ? m('race.newStart', { start: dateTime(line.startsAt, event.timeZone, { weekday: true, zone: true }) })
+            : '',
+          line.reason ? h('span', { class: 'reason' }, lazy((lang) => `: ${reasonIn(line, lang)}`)) : '',
         ),
       ),
     ),
@@ -176,7 +190,7 @@ function organizerTools(event, { onChanged }) {
   const next = NEXT[event.status] ?? [];
   const reports = h('div', { class: 'reports-body' });
   const reach = h('div', { class: 'reach-body' });
-  const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh the reports');
+  const refresh = h('button', { type: 'button', class: 'secondary' }, m('org.refresh'));
   // Redrawn only when an answer differs, so that reading along is not disturbed.
   let shown = { reports: null, reach: null };
   let loading = false;
@@ -187,19 +201,19 @@ function organizerTools(event, { onChanged }) {
     loading = true;
     try {
       const { pushReports } = await gql(PUSH_REPORTS, { eventId: event.id });
-      shown = { ...shown, reports: redraw(reports, shown.reports, pushReports, reportsTable) };
+      shown = { ...shown, reports: redraw(reports, shown.reports, pushReports, (v) => reportsTable(v, event.timeZone)) };
       const reaches = await Promise.all(
         pushReports.map((r) =>
           gql(REACH_REPORT, { notificationId: r.notificationId }).then(
             (data) => ({ alert: r, reach: data.reachReport }),
-            (error) => ({ alert: r, error: error.message }),
+            (error) => ({ alert: r, error: explain(error) }),
           ),
         ),
       );
-      shown = { ...shown, reach: redraw(reach, shown.reach, reaches, reachTables) };
+      shown = { ...shown, reach: redraw(reach, shown.reach, reaches, (v) => reachTables(v, event.timeZone)) };
     } catch (error) {
       shown = { reports: null, reach: null };
-      replace(reports, h('p', { class: 'form-status', 'data-kind': 'error' }, error.message));
+      replace(reports, h('p', { class: 'form-status', 'data-kind': 'error' }, explain(error)));
       replace(reach);
     } finally {
       loading = false;
@@ -208,13 +222,15 @@ function organizerTools(event, { onChanged }) {
   refresh.addEventListener('click', loadReports);
   const tools = h(
     'section',
-    { class: 'organizer', 'aria-label': `Organizer tools for ${event.name}` },
-    next.length ? statusForm(event, next, onChanged) : h('p', { class: 'muted' }, `A ${word(event.status).toLowerCase()} race cannot change status.`),
-    h('h4', {}, 'Push reports'),
+    { class: 'organizer', 'aria-label': m('org.tools', { event: event.name }) },
+    next.length
+      ? statusForm(event, next, onChanged)
+      : h('p', { class: 'muted' }, m('org.cannotChange', { status: word('event', event.status) })),
+    h('h4', {}, m('org.pushReports')),
     refresh,
     reports,
-    h('h4', {}, 'Reach'),
-    h('p', { class: 'muted' }, 'Who each alert reached on any channel (this page, a push, a mail), read again every 5 seconds.'),
+    h('h4', {}, m('org.reach')),
+    h('p', { class: 'muted' }, m('org.reachIntro')),
     reach,
   );
   loadReports();
@@ -229,9 +245,10 @@ function organizerTools(event, { onChanged }) {
 }
 
 /** Replaces `element`'s content with `draw(value)` when `value` differs from what it
- * shows (`before`, as JSON); returns the JSON now shown. */
+ * shows (`before`, as JSON); returns the JSON now shown. (Drawn texts follow the
+ * language by themselves.) */
 function redraw(element, before, value, draw) {
-  const json = JSON.stringify(value);
+  const json = JSON.stringify(value, (key, v) => (v instanceof Object && 'key' in v && 'args' in v ? String(v) : v));
   if (json !== before) replace(element, draw(value));
   return json;
 }
@@ -241,13 +258,13 @@ function statusForm(event, next, onChanged) {
   const startField = h(
     'div',
     { class: 'field', hidden: true },
-    h('label', { for: `${base}-start` }, `New start (${event.timeZone} time)`),
+    h('label', { for: `${base}-start` }, m('org.newStart', { zone: event.timeZone })),
     h('input', { id: `${base}-start`, name: 'startsAt', type: 'datetime-local', disabled: true }),
   );
   const select = h(
     'select',
     { id: `${base}-status`, name: 'status', required: true },
-    next.map((s) => h('option', { value: s }, ACTION[s])),
+    next.map((s) => h('option', { value: s }, m(`action.${s}`))),
   );
   const showStart = () => {
     const reschedule = select.value === 'RESCHEDULED';
@@ -262,27 +279,41 @@ function statusForm(event, next, onChanged) {
     h(
       'fieldset',
       {},
-      h('legend', {}, 'Announce a change'),
-      h('div', { class: 'field' }, h('label', { for: `${base}-status` }, 'New status'), select),
+      h('legend', {}, m('org.announceChange')),
+      h('div', { class: 'field' }, h('label', { for: `${base}-status` }, m('org.newStatus')), select),
       h(
         'div',
         { class: 'field' },
-        h('label', { for: `${base}-reason` }, 'Reason (shown to every runner)'),
+        h('label', { for: `${base}-reason` }, m('org.reason')),
         h('textarea', { id: `${base}-reason`, name: 'reason', required: true, maxlength: 1000, rows: 3 }),
+      ),
+      // Each runner reads the reason in their language when it is given here.
+      h(
+        'details',
+        { class: 'translations' },
+        h('summary', {}, m('org.translations')),
+        LANGUAGES.map((lang) =>
+          h(
+            'div',
+            { class: 'field' },
+            h('label', { for: `${base}-reason-${lang}` }, m(`org.reasonIn.${lang.toUpperCase()}`)),
+            h('textarea', { id: `${base}-reason-${lang}`, name: `reason-${lang}`, lang, maxlength: 1000, rows: 2 }),
+          ),
+        ),
       ),
       startField,
       h(
         'div',
         { class: 'field' },
-        h('label', { for: `${base}-email` }, 'Email the runners'),
+        h('label', { for: `${base}-email` }, m('org.email')),
         h(
           'select',
           { id: `${base}-email`, name: 'email' },
-          EMAIL_POLICIES.map(([value, label]) => h('option', { value }, label)),
+          EMAIL_POLICIES.map((value) => h('option', { value }, m(`policy.${value}`))),
         ),
       ),
     ),
-    h('button', { type: 'submit' }, 'Announce'),
+    h('button', { type: 'submit' }, m('org.announce')),
   );
   showStart();
   return handle(form, async (f, status) => {
@@ -292,16 +323,24 @@ function statusForm(event, next, onChanged) {
       reason: f.reason.value.trim(),
       email: f.email.value,
     };
+    const reasons = LANGUAGES.map((lang) => ({ language: lang.toUpperCase(), text: f[`reason-${lang}`].value.trim() })).filter(
+      (r) => r.text,
+    );
+    if (reasons.length) input.reasons = reasons;
     if (input.status === 'RESCHEDULED') input.startsAt = wallTimeToUtc(f.startsAt.value, event.timeZone);
     await gql(CHANGE_STATUS, { input });
     changedAt.set(event.id, Date.now());
-    say(status, `Announced: ${word(input.status)}.`, 'ok');
+    say(status, m('org.announced', { status: word('event', input.status) }), 'ok');
     onChanged();
   });
 }
 
-function reportsTable(reports) {
-  if (!reports.length) return h('p', { class: 'muted' }, 'No alerts yet.');
+/** An alert in a report: its status and when, in the race's zone. */
+const alertName = (alert, timeZone) =>
+  m('reports.alertName', { status: word('event', alert.status), at: moment(alert.occurredAt, timeZone) });
+
+function reportsTable(reports, timeZone) {
+  if (!reports.length) return h('p', { class: 'muted' }, m('reports.none'));
   const columns = ['queued', 'sent', 'delivered', 'failed', 'pruned', 'dropped', 'pending'];
   return h(
     'div',
@@ -309,11 +348,11 @@ function reportsTable(reports) {
     h(
       'table',
       { class: 'reports' },
-      h('caption', {}, 'What became of each alert’s pushes'),
+      h('caption', {}, m('reports.caption')),
       h(
         'thead',
         {},
-        h('tr', {}, h('th', { scope: 'col' }, 'Alert'), columns.map((c) => h('th', { scope: 'col' }, c[0].toUpperCase() + c.slice(1)))),
+        h('tr', {}, h('th', { scope: 'col' }, m('reports.alert')), columns.map((c) => h('th', { scope: 'col' }, m(`reports.${c}`)))),
       ),
       h(
         'tbody',
@@ -322,7 +361,7 @@ function reportsTable(reports) {
           h(
             'tr',
             {},
-            h('th', { scope: 'row' }, `${word(r.status)}, ${when(r.occurredAt)}`),
+            h('th', { scope: 'row' }, alertName(r, timeZone)),
             columns.map((c) => h('td', {}, String(r[c]))),
           ),
         ),
@@ -331,44 +370,30 @@ function reportsTable(reports) {
   );
 }
 
-const REACH_COLUMNS = [
-  ['targeted', 'Targeted'],
-  ['acknowledged', 'Acknowledged'],
-  ['emailed', 'Emailed'],
-  ['emailFailed', 'Email failed'],
-  ['unreached', 'Unreached'],
-];
+const REACH_COLUMNS = ['targeted', 'acknowledged', 'emailed', 'emailFailed', 'unreached'];
 
 /** Where an unreached runner's mail stands, in words. */
 function mailWords(runner) {
-  switch (runner.emailStatus) {
-    case 'PENDING':
-      return 'mail pending';
-    case 'FAILED':
-      return runner.emailReply ? `mail refused: ${runner.emailReply}` : 'mail refused';
-    case 'NOT_MAILED':
-      return 'not mailed';
-    default:
-      return word(runner.emailStatus).toLowerCase();
-  }
+  if (runner.emailStatus === 'FAILED' && runner.emailReply) return m('mail.refused', { reply: runner.emailReply });
+  return word('mail', runner.emailStatus);
 }
 
 /** `reaches`: [{ alert (a push report), reach | error }]. The figures per alert, then
  * the runners nobody reached yet, per alert, for phoning. */
-function reachTables(reaches) {
-  if (!reaches.length) return h('p', { class: 'muted' }, 'No alerts yet.');
-  const alertName = (alert) => `${word(alert.status)}, ${when(alert.occurredAt)}`;
+function reachTables(reaches, timeZone) {
+  if (!reaches.length) return h('p', { class: 'muted' }, m('reports.none'));
+  const name = (alert) => alertName(alert, timeZone);
   const table = h(
     'div',
     { class: 'table-scroll' },
     h(
       'table',
       { class: 'reach' },
-      h('caption', {}, 'Whom each alert reached'),
+      h('caption', {}, m('reach.caption')),
       h(
         'thead',
         {},
-        h('tr', {}, h('th', { scope: 'col' }, 'Alert'), REACH_COLUMNS.map(([, label]) => h('th', { scope: 'col' }, label))),
+        h('tr', {}, h('th', { scope: 'col' }, m('reports.alert')), REACH_COLUMNS.map((key) => h('th', { scope: 'col' }, m(`reach.${key}`)))),
       ),
       h(
         'tbody',
@@ -377,9 +402,9 @@ function reachTables(reaches) {
           h(
             'tr',
             { 'data-notification-id': alert.notificationId },
-            h('th', { scope: 'row' }, alertName(alert)),
+            h('th', { scope: 'row' }, name(alert)),
             reach
-              ? REACH_COLUMNS.map(([key]) => h('td', {}, String(reach[key])))
+              ? REACH_COLUMNS.map((key) => h('td', {}, String(reach[key])))
               : h('td', { colspan: REACH_COLUMNS.length, class: 'form-status', 'data-kind': 'error' }, error),
           ),
         ),
@@ -393,13 +418,13 @@ function reachTables(reaches) {
       const more = reach.unreached - runners.length;
       return h(
         'section',
-        { class: 'to-phone', 'data-notification-id': alert.notificationId, 'aria-label': `Not reached: ${alertName(alert)}` },
-        h('h5', {}, `Not reached yet, to phone: ${alertName(alert)}`),
+        { class: 'to-phone', 'data-notification-id': alert.notificationId, 'aria-label': m('reach.notReached', { alert: name(alert) }) },
+        h('h5', {}, m('reach.toPhone', { alert: name(alert) })),
         h(
           'ul',
           {},
-          runners.map((r) => h('li', {}, h('strong', {}, r.name), `, ${r.email} (${mailWords(r)})`)),
-          more > 0 ? h('li', { class: 'muted' }, `and ${more} more`) : null,
+          runners.map((r) => h('li', {}, h('strong', {}, r.name), m('reach.runner', { email: r.email, mail: mailWords(r) }))),
+          more > 0 ? h('li', { class: 'muted' }, m('reach.more', { count: more })) : null,
         ),
       );
     });

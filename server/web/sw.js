@@ -3,6 +3,10 @@
 // the push and that the runner clicked it (the organizer's reach report), and
 // re-subscribes when the push service replaces the subscription.
 //
+// The gateway writes each push's title and body in the runner's language; they are shown
+// as sent. Only a push without them gets the worker's own words, in the page's language
+// (the page hands them over from i18n.js: this worker's policy lets it load no script).
+//
 // Delivery is at least once (a push worker that dies after sending is retried), so every
 // payload carries a stable `notificationId`. The ids already shown are kept in IndexedDB,
 // not in a variable: a browser stops an idle worker within about 30 s, and a repeat often
@@ -143,7 +147,18 @@ function readPayload(event) {
   try {
     return event.data.json();
   } catch {
-    return { title: 'Race update', body: event.data.text() };
+    return { body: event.data.text() };
+  }
+}
+
+/** The page's texts for a push that lacks its own ({ title, body, byStatus }); English
+ * until a page has handed them over. */
+async function fallbackTexts() {
+  const english = { title: 'Race update', body: '', byStatus: {} };
+  try {
+    return (await setting('texts'))?.texts ?? english;
+  } catch {
+    return english;
   }
 }
 
@@ -152,9 +167,10 @@ async function onPush(event) {
   if (!alert) return;
   const id = alert.notificationId ? String(alert.notificationId) : null;
   if (id && !(await firstTime(id))) return;
+  const own = alert.title && alert.body ? null : await fallbackTexts();
   try {
-    await self.registration.showNotification(alert.title || 'Race update', {
-      body: alert.body || '',
+    await self.registration.showNotification(alert.title || own.byStatus?.[alert.status] || own.title, {
+      body: alert.body || own.body || '',
       // One notification per race, as the gateway's Topic: a newer alert replaces an
       // older one, quietly.
       tag: alert.eventId ? `event-${alert.eventId}` : undefined,
@@ -207,6 +223,8 @@ self.addEventListener('notificationclick', (event) => {
 self.addEventListener('message', (event) => {
   if (event.data?.type === 'session') {
     event.waitUntil(setting('token', event.data.token ?? null));
+  } else if (event.data?.type === 'texts' && event.data.texts?.title) {
+    event.waitUntil(setting('texts', { language: event.data.language, texts: event.data.texts }));
   }
 });
 

@@ -16,7 +16,10 @@ export async function signUpOnPage(page, runner) {
   await form.getByLabel('Your name').fill(runner.name);
   await form.getByLabel('Email').fill(runner.email);
   await form.getByLabel(/Password/).fill(runner.password);
+  const sent = page.waitForRequest((r) => r.url() === `${GATEWAY}/graphql` && (r.postData() ?? '').includes('signUp('));
   await form.getByRole('button', { name: 'Create account' }).click();
+  const asked = JSON.parse((await sent).postData()).variables.input.language;
+  check(asked === 'EN', `signUp sends the page's language: ${asked}`);
   const status = form.locator('.form-status');
   await status.getByText(`${SIGN_UP_ANSWER} We wrote to ${runner.email}.`, { exact: true }).waitFor();
   check((await status.getAttribute('aria-live')) === 'polite', 'the sign-up answer is in a live region');
@@ -39,6 +42,7 @@ async function labelledAndFits(page, what) {
 /** The sign-up confirmed by a pasted token, a used token refused, a rate limit explained. */
 export async function otherAccountPaths(browser) {
   const context = await browser.newContext({
+    locale: 'en-US',
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,

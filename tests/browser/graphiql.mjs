@@ -7,7 +7,7 @@ import { GATEWAY, check, log, watch } from './support.mjs';
 /** GraphiQL renders from the gateway's own files and runs a query, with every request
  * to another origin refused (no internet here, and none needed). */
 export async function graphiqlOffline(browser, shots) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
   const elsewhere = [];
   await context.route(
     (url) => url.origin !== GATEWAY,

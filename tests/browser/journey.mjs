@@ -8,6 +8,10 @@
 //                      keys the mock can decrypt with
 //   ORGANIZER_EMAIL, ORGANIZER_PASSWORD   an organizer of both races
 //   RACE_A, RACE_B     slugs of two upcoming races with open registration
+//   RACE_KK, RACE_RU   two more, one for the Kazakh runner and one for the Russian one
+//   PUSH_SUBSCRIPTION_KK, PUSH_SUBSCRIPTION_RU   their browsers' subscriptions at the mock
+//   ORGANIZER_KK_EMAIL another organizer of the races (same password), who announces in
+//                      Kazakh on the page
 //   RACE_YEAR          the year they are held in (the demo's next race moves with the day
 //                      it is seeded), for the date race B is rescheduled to
 //   SCREENSHOT_DIR     where the screenshots go
@@ -22,6 +26,9 @@
 // handed to the page's service worker with ServiceWorker.deliverPushMessage. Everything
 // else is the real page, the real service worker and the real gateway.
 //
+// The journey runs in full in English (en-US); then in Kazakh (kk-KZ) and Russian (ru-RU)
+// the parts where the language shows (languages.mjs).
+//
 // Exits non-zero with the reason on the first failed check.
 
 import { mkdirSync } from 'node:fs';
@@ -29,15 +36,21 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { otherAccountPaths, signUpOnPage } from './accounts.mjs';
 import { graphiqlOffline } from './graphiql.mjs';
-import { fakePushService, notifications, received, shownRecord } from './push-stand-in.mjs';
+import { everyTextInEveryLanguage, languageRun, organizerCancelsOnPage } from './languages.mjs';
+import { fakePushService, notifications, pushWorker, received, shownRecord } from './push-stand-in.mjs';
 import { GATEWAY, ask, check, closeChannel, env, graphql, log, problems, sleep, started, until, watch } from './support.mjs';
 
 const MOCK = env('MOCK_RECEIVED_URL').replace(/\/$/, '');
 const SUBSCRIPTION = JSON.parse(env('PUSH_SUBSCRIPTION'));
-const ORGANIZER = { email: env('ORGANIZER_EMAIL'), password: env('ORGANIZER_PASSWORD') };
+const ORGANIZER_PASSWORD_ = env('ORGANIZER_PASSWORD');
+const ORGANIZER = { email: env('ORGANIZER_EMAIL'), password: ORGANIZER_PASSWORD_ };
 const RACE_A = env('RACE_A');
 const RACE_B = env('RACE_B');
 const RACE_YEAR = env('RACE_YEAR');
+const RACE_KK = env('RACE_KK');
+const RACE_RU = env('RACE_RU');
+const SUBSCRIPTIONS = { kk: JSON.parse(env('PUSH_SUBSCRIPTION_KK')), ru: JSON.parse(env('PUSH_SUBSCRIPTION_RU')) };
+const ORGANIZER_KK = { email: env('ORGANIZER_KK_EMAIL'), password: ORGANIZER_PASSWORD_ };
 const SHOTS = env('SCREENSHOT_DIR');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 
@@ -154,6 +167,8 @@ async function main() {
     await otherAccountPaths(browser);
     await graphiqlOffline(browser, SHOTS);
     await organizerLeft();
+    await everyTextInEveryLanguage(browser);
+    await inOtherLanguages(browser);
   } finally {
     await browser.close();
     closeChannel();
@@ -164,7 +179,7 @@ async function main() {
 
 async function journey(browser) {
   // 1. The runner signs up, registers for two races and asks for alerts on this device.
-  const runnerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const runnerContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
   // The service worker's console too (pages report theirs through watch()).
   runnerContext.on('console', (message) => {
     if (message.worker() && message.type() === 'error') problems.push(`service worker console: ${message.text()}`);
@@ -198,6 +213,7 @@ async function journey(browser) {
     'the skip link moves focus to the races',
   );
   check((await runner.locator('#banner').getAttribute('role')) === 'alert', 'the banner is a live region (role=alert)');
+  check((await runner.evaluate(() => document.documentElement.lang)) === 'en', 'an English browser gets the page in English');
 
   // Sign-up takes two steps: the page says to check the mail; the runner opens the mail's
   // link in a new tab, as from a mail client, and is signed in there and in this tab.
@@ -213,6 +229,9 @@ async function journey(browser) {
   const followed = await runner.locator('#page-status').textContent();
   check(followed === 'Signed in from another tab.', `the first tab follows: ${followed}`);
   await linkTab.close();
+  const signedUp = JSON.parse(await runner.evaluate(() => localStorage.getItem('race-day:session')));
+  const language = (await graphql(signedUp.token, '{ me { language } }')).me.language;
+  check(language === 'EN', `the account has the page's language: ${language}`);
   log('runner signed up and confirmed by the mail\'s link');
 
   const bibA = await register(runner, RACE_A, 'Half marathon', 'M');
@@ -238,7 +257,7 @@ async function journey(browser) {
   log('alerts on: the gateway holds the subscription; the live connection is up');
 
   // 2. The organizer, in a second browser context, cancels race A with a reason.
-  const organizerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const organizerContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
   const organizer = watch(await organizerContext.newPage(), 'organizer');
   await organizer.goto(`${GATEWAY}/`);
   await signIn(organizer, ORGANIZER);
@@ -293,6 +312,7 @@ async function journey(browser) {
 
   // The same runner on a phone-sized screen: the page fits, nothing scrolls sideways.
   const phoneContext = await browser.newContext({
+    locale: 'en-US',
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
@@ -318,6 +338,8 @@ async function journey(browser) {
   check(push.status >= 200 && push.status < 300, `the push was accepted (${push.status})`);
   const payload = push.payload;
   check(payload && payload.body === CANCEL_REASON, `the push decrypts to the reason: ${JSON.stringify(payload)}`);
+  const raceAName = await runner.locator(`#race-${RACE_A} h3`).textContent();
+  check(payload.title === `${raceAName} is cancelled`, `the push's title is in the runner's English: ${payload.title}`);
   check(payload.status === 'CANCELLED' && payload.notificationId, 'the push names its status and notification');
   check(push.topic === `event-${payload.eventId}`, `the push's Topic is the race (${push.topic})`);
   log(`the mock received one push, decrypted: notification ${payload.notificationId}`);
@@ -333,25 +355,9 @@ async function journey(browser) {
   log('the organizer page reports the push: queued 1, delivered 1');
 
   // ... and the page's service worker, handed it as the push service would, shows it once.
-  const cdp = await runnerContext.newCDPSession(runner);
-  const registrations = new Map();
-  const versions = new Map();
-  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
-    for (const r of list) registrations.set(r.registrationId, r);
-  });
-  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: list }) => {
-    for (const v of list) versions.set(v.versionId, v);
-  });
-  await cdp.send('ServiceWorker.enable');
-  const registration = await until('the service worker registration', () =>
-    [...registrations.values()].find((r) => r.scopeURL === `${GATEWAY}/` && !r.isDeleted),
-  );
-  const deliver = () =>
-    cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: GATEWAY,
-      registrationId: registration.registrationId,
-      data: JSON.stringify(payload),
-    });
+  const serviceWorker = await pushWorker(runnerContext, runner);
+  const { cdp, registration, versions } = serviceWorker;
+  const deliver = () => serviceWorker.deliver(payload);
   await deliver();
   const shown = await until('the notification', async () => {
     const list = await notifications(runner);
@@ -651,3 +657,45 @@ main().catch((error) => {
   if (problems.length) console.error(`also seen:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 });
+
+/** The parts where the language shows, in Kazakh and in Russian: the Kazakh runner's race
+ * is cancelled by an organizer on a Kazakh page, the Russian runner's through the API. */
+async function inOtherLanguages(browser) {
+  const token = await signInByApi(ORGANIZER);
+  const race = async (slug) =>
+    ({ slug, ...(await graphql(token, 'query($s: String!) { eventBySlug(slug: $s) { id name startsAtLocal } }', { s: slug })).eventBySlug });
+  const raceA = await race(RACE_A);
+  const races = { kk: await race(RACE_KK), ru: await race(RACE_RU) };
+  await languageRun(browser, {
+    lang: 'kk',
+    race: races.kk,
+    raceA,
+    subscription: SUBSCRIPTIONS.kk,
+    mock: MOCK,
+    fakePushService,
+    shots: SHOTS,
+    cancel: async (reasons) => {
+      const organizer = await organizerCancelsOnPage(browser, { lang: 'kk', race: races.kk, organizer: ORGANIZER_KK, reasons });
+      await organizer.close();
+    },
+  });
+  await languageRun(browser, {
+    lang: 'ru',
+    race: races.ru,
+    raceA,
+    subscription: SUBSCRIPTIONS.ru,
+    mock: MOCK,
+    fakePushService,
+    shots: SHOTS,
+    cancel: (reasons) =>
+      graphql(token, 'mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { id } }', {
+        input: {
+          eventId: races.ru.id,
+          status: 'CANCELLED',
+          reason: reasons.EN,
+          reasons: [{ language: 'KK', text: reasons.KK }, { language: 'RU', text: reasons.RU }],
+          email: 'NONE',
+        },
+      }),
+  });
+}

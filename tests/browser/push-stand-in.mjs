@@ -3,7 +3,7 @@
 // subscription at the project's mock push service (whose keys the mock decrypts with), and
 // what the mock accepted is read back from it to be handed to the service worker.
 
-import { check } from './support.mjs';
+import { GATEWAY, check, until } from './support.mjs';
 
 /** Runs in every page of the runner's context before its scripts: PushManager answers
  * with the mock's subscription, remembered in localStorage as a browser would. */
@@ -85,4 +85,35 @@ export async function shownRecord(page, id) {
       }),
     id,
   );
+}
+
+/** The page's service worker, through the DevTools protocol: `deliver(payload)` hands it
+ * a push as the push service would (ServiceWorker.deliverPushMessage); `versions` and
+ * `registration` tell its state. */
+export async function pushWorker(context, page) {
+  const cdp = await context.newCDPSession(page);
+  const registrations = new Map();
+  const versions = new Map();
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
+    for (const r of list) registrations.set(r.registrationId, r);
+  });
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: list }) => {
+    for (const v of list) versions.set(v.versionId, v);
+  });
+  await cdp.send('ServiceWorker.enable');
+  const registration = await until('the service worker registration', () =>
+    [...registrations.values()].find((r) => r.scopeURL === `${GATEWAY}/` && !r.isDeleted),
+  );
+  return {
+    cdp,
+    registration,
+    versions,
+    deliver: (payload) =>
+      cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: GATEWAY,
+        registrationId: registration.registrationId,
+        data: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      }),
+    detach: () => cdp.detach(),
+  };
 }

@@ -107,6 +107,7 @@ const FILES: &[File] = &[
     file!("/assets/races.js", "races.js", JS, Revalidate, Asset),
     file!("/assets/account.js", "account.js", JS, Revalidate, Asset),
     file!("/assets/dom.js", "dom.js", JS, Revalidate, Asset),
+    file!("/assets/i18n.js", "i18n.js", JS, Revalidate, Asset),
     file!("/assets/graphiql.js", "graphiql.js", JS, Revalidate, Asset),
     file!("/assets/styles.css", "styles.css", CSS, Revalidate, Asset),
     file!(

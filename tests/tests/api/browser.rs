@@ -15,7 +15,13 @@
 //! "Show older" for the rest; screenshots; a second runner
 //! confirming by pasting the token, a used token refused, a new password chosen from the
 //! reset mail's link, a rate limit's 429 explained;
-//! GraphiQL offline.
+//! GraphiQL offline. Then, in Kazakh and in Russian (the browser's `locale` kk-KZ, ru-RU:
+//! the journey above runs in en-US), the parts where the language shows
+//! (`tests/browser/languages.mjs`): the page's texts and `<html lang>`, a date with its
+//! month's name from the page's own texts (Debian's Chromium has no Kazakh month names),
+//! money, sign-up in the language, a cancellation's banner with the organizer's reason in
+//! the runner's language, the push's title, the service worker's own fallback, the
+//! language switch (and the account's language read back), GraphiQL's welcome.
 //!
 //! Chromium and Node are prerequisites (`.ci/run` installs Chromium): without them this
 //! test fails and says what is missing; it never skips.
@@ -35,6 +41,8 @@ use crate::helpers::{
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const ORGANIZER_EMAIL: &str = "director@almaty-marathon.kz";
+/// A second organizer of the same races, who announces on a Kazakh page.
+const ORGANIZER_KK_EMAIL: &str = "uiymdastyrushy@almaty-marathon.kz";
 /// The password `TestApp::organizer_token` gives the organizers it creates.
 const ORGANIZER_PASSWORD: &str = "a director's long password";
 /// The whole journey normally takes well under a minute; past this something hangs.
@@ -125,13 +133,32 @@ async fn answer(app: &TestApp, question: &str) -> Value {
 /// demo race's year.
 async fn night_run(app: &TestApp, organizer: &str) -> String {
     let year = marathon_year();
+    another_race(
+        app,
+        organizer,
+        &format!("almaty-night-run-{year}"),
+        &format!("Almaty Night Run {year}"),
+        &format!("{year}-06-12T15:00:00Z"),
+    )
+    .await
+}
+
+/// An upcoming race of the organizer with one distance (10 km, 7,000 KZT), open for
+/// registration; its slug.
+async fn another_race(
+    app: &TestApp,
+    organizer: &str,
+    slug: &str,
+    name: &str,
+    starts_at: &str,
+) -> String {
     let created = app
         .ok(
             Some(organizer),
             "mutation($input: CreateEventInput!) { createEvent(input: $input) { id slug } }",
             json!({ "input": {
-                "slug": format!("almaty-night-run-{year}"), "name": format!("Almaty Night Run {year}"),
-                "venue": "Almaty, Medeu", "startsAt": format!("{year}-06-12T15:00:00Z"),
+                "slug": slug, "name": name,
+                "venue": "Almaty, Medeu", "startsAt": starts_at,
                 "timeZone": "Asia/Almaty", "capacity": 3000, "registrationState": "OPEN" } }),
         )
         .await;
@@ -182,6 +209,27 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .organizer_token(ORGANIZER_EMAIL, "courage-to-be-the-first")
         .await;
     let race_b = night_run(&app, &organizer).await;
+    // The Kazakh and the Russian runner's races (in May and September: other months'
+    // names), and a second organizer, who announces on a Kazakh page.
+    let year = marathon_year();
+    let race_kk = another_race(
+        &app,
+        &organizer,
+        &format!("almaty-trail-{year}"),
+        &format!("Almaty Trail {year}"),
+        &format!("{year}-05-16T03:00:00Z"),
+    )
+    .await;
+    let race_ru = another_race(
+        &app,
+        &organizer,
+        &format!("kok-tobe-hill-run-{year}"),
+        &format!("Kok-Tobe Hill Run {year}"),
+        &format!("{year}-09-12T02:30:00Z"),
+    )
+    .await;
+    app.organizer_token(ORGANIZER_KK_EMAIL, "courage-to-be-the-first")
+        .await;
 
     let mock = MockPushService::start(1).await.unwrap();
     let key = app.ok(None, "{ webPushPublicKey }", json!({})).await;
@@ -189,6 +237,12 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .unwrap();
     let received_url = mock.serve_received().await.unwrap();
     let browser = mock.subscribe().unwrap();
+    let subscription = |s: &gateway_tests::push_service::BrowserSubscription| {
+        json!({ "id": s.id, "endpoint": s.endpoint, "p256dh": s.p256dh, "auth": s.auth })
+            .to_string()
+    };
+    let browser_kk = mock.subscribe().unwrap();
+    let browser_ru = mock.subscribe().unwrap();
     let shots = screenshot_dir();
 
     let started = Instant::now();
@@ -197,12 +251,12 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .current_dir(browser_dir())
         .env("GATEWAY_URL", &app.address)
         .env("MOCK_RECEIVED_URL", &received_url)
-        .env(
-            "PUSH_SUBSCRIPTION",
-            json!({ "id": browser.id, "endpoint": browser.endpoint,
-                "p256dh": browser.p256dh, "auth": browser.auth })
-            .to_string(),
-        )
+        .env("PUSH_SUBSCRIPTION", subscription(&browser))
+        .env("PUSH_SUBSCRIPTION_KK", subscription(&browser_kk))
+        .env("PUSH_SUBSCRIPTION_RU", subscription(&browser_ru))
+        .env("ORGANIZER_KK_EMAIL", ORGANIZER_KK_EMAIL)
+        .env("RACE_KK", &race_kk)
+        .env("RACE_RU", &race_ru)
         .env("ORGANIZER_EMAIL", ORGANIZER_EMAIL)
         .env("ORGANIZER_PASSWORD", ORGANIZER_PASSWORD)
         .env("RACE_A", marathon())
@@ -282,6 +336,17 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
         .collect();
     statuses.sort();
     assert_eq!(statuses, ["CANCELLED", "RESCHEDULED", "SUSPENDED"]);
+    // The Kazakh and the Russian runner's browsers: their race's cancellation, each once.
+    for other in [&browser_kk, &browser_ru] {
+        let got: Vec<_> = mock
+            .received()
+            .into_iter()
+            .filter(|r| r.subscription == other.id)
+            .filter_map(|r| r.payload)
+            .collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0]["status"], "CANCELLED");
+    }
     // Whom the cancellation reached, from this side too: the page and the service worker
     // both acknowledged it. Not clicked: headless Chromium shows no notification to click.
     let cancellation = mock
@@ -309,6 +374,8 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
     );
     for name in [
         "runner-after-cancellation.png",
+        "runner-kk-after-cancellation.png",
+        "runner-ru-after-cancellation.png",
         "runner-phone.png",
         "organizer-reach.png",
         "graphiql.png",
