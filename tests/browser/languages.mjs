@@ -116,6 +116,7 @@ async function signUpAndConfirm(page, lang, runner) {
   const status = form.locator('.form-status');
   await status.getByText(expected.signUpSent(runner.email), { exact: false }).waitFor();
   const mail = await ask('confirmation-mail', runner.email);
+  check(mail.language === expected.api, `${lang}: the confirmation mail is written in the language: ${mail.language}`);
   await page.goto(mail.link);
   await page.locator('#account-body').getByText(expected.signedInAs).waitFor();
   const welcome = await page.locator('#page-status').textContent();

@@ -87,13 +87,20 @@ mod tests {
 
     use super::*;
 
-    /// Every message of a file, with the variables it uses.
+    /// Every message of a language's files, with the variables it uses.
     fn messages(language: &str) -> BTreeMap<String, BTreeSet<String>> {
-        let path = format!(
-            "{}/messages/{language}/alerts.ftl",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let source = std::fs::read_to_string(&path).unwrap();
+        let mut found = BTreeMap::new();
+        for file in ["alerts.ftl", "accounts.ftl"] {
+            found.extend(messages_of(&format!(
+                "{}/messages/{language}/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            )));
+        }
+        found
+    }
+
+    fn messages_of(path: &str) -> BTreeMap<String, BTreeSet<String>> {
+        let source = std::fs::read_to_string(path).unwrap();
         let resource = fluent_syntax::parser::parse(source.as_str())
             .unwrap_or_else(|(_, errors)| panic!("{path}: {errors:?}"));
         let mut found = BTreeMap::new();

@@ -229,16 +229,23 @@ pub async fn request_password_reset(ctx: &ApiContext, email: &str) -> ApiResult<
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    let language = crate::domain::Language::parse_stored(&account.language);
+    let say = |key: &str| crate::domain::messages::text(language, key, &[]);
     let mail = Mail {
-        to: account.email,
-        subject: "Reset your password".into(),
+        subject: say("reset-subject"),
         body: format!(
-            "Hello {},\n\nTo choose a new password, open this link within an hour:\n{}/reset-password?token={}\n\nThe token: {}\n\nIf you did not ask for this, ignore this message.\n",
-            account.display_name,
+            "{}\n\n{}\n{}/reset-password?token={token}\n\n{}\n\n{}\n",
+            crate::domain::messages::text(
+                language,
+                "account-hello-name",
+                &[("name", &account.display_name)]
+            ),
+            say("reset"),
             ctx.public_url.trim_end_matches('/'),
-            token,
-            token
+            crate::domain::messages::text(language, "account-token", &[("token", &token)]),
+            say("reset-ignore"),
         ),
+        to: account.email,
         ..Default::default()
     };
     send_in_background(ctx, mail, "password reset");

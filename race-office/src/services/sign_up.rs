@@ -14,6 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use super::accounts::open_session;
 use super::secrets::{hash_password, hash_token, new_token};
 use crate::context::{ApiContext, Mail};
+use crate::domain::messages::text;
 use crate::domain::{DisplayName, Email, Language, Password};
 use crate::error::{ApiError, ApiResult, on_unique_violation};
 
@@ -78,15 +79,17 @@ async fn record_sign_up(
         .filter(account::Column::Email.eq(email.as_str()))
         .one(&ctx.db)
         .await?;
+    let say = |key: &str| text(language, key, &[]);
     let mail = if existing.is_some() {
         Mail {
             to: email.as_str().to_owned(),
-            subject: "Someone tried to sign up with your address".into(),
+            subject: say("signup-exists-subject"),
             body: format!(
-                "Hello,\n\nSomeone (perhaps you) tried to sign up with this address, which \
-                 already has an account. Nothing was changed.\n\nIf you have forgotten your \
-                 password, choose a new one here:\n{base}/reset-password\n\nIf it was not \
-                 you, ignore this message.\n"
+                "{}\n\n{}\n\n{}\n{base}/reset-password\n\n{}\n",
+                say("account-hello"),
+                say("signup-exists"),
+                say("signup-exists-reset"),
+                say("signup-exists-ignore"),
             ),
             ..Default::default()
         }
@@ -122,11 +125,13 @@ async fn record_sign_up(
         }
         Mail {
             to: email.as_str().to_owned(),
-            subject: "Confirm your sign-up".into(),
+            subject: say("signup-confirm-subject"),
             body: format!(
-                "Hello,\n\nTo confirm your sign-up, open this link within 24 hours:\n\
-                 {base}/confirm-sign-up?token={token}\n\nThe token: {token}\n\nIf you did \
-                 not sign up, ignore this message: no account is made without it.\n"
+                "{}\n\n{}\n{base}/confirm-sign-up?token={token}\n\n{}\n\n{}\n",
+                say("account-hello"),
+                say("signup-confirm"),
+                text(language, "account-token", &[("token", &token)]),
+                say("signup-confirm-ignore"),
             ),
             ..Default::default()
         }

@@ -51,7 +51,31 @@ const JOURNEY_TIMEOUT: Duration = Duration::from_secs(180);
 /// is the gateway itself, at an address the test only learns once it listens.
 const PUBLIC_URL: &str = "https://race-day.test";
 /// The subject of the password-reset mail (`race_office::services::accounts`).
-const RESET_SUBJECT: &str = "Reset your password";
+/// The subjects of the account mails, in each language (race-office/messages/*/accounts.ftl).
+const CONFIRM_SUBJECTS: &[(&str, &str)] = &[
+    (CONFIRM_SUBJECT, "EN"),
+    ("Подтвердите регистрацию", "RU"),
+    ("Тіркелуді растаңыз", "KK"),
+];
+const RESET_SUBJECTS: &[(&str, &str)] = &[
+    ("Reset your password", "EN"),
+    ("Смена пароля", "RU"),
+    ("Құпиясөзді өзгерту", "KK"),
+];
+
+/// The one mail to `to` with one of `subjects`, waiting for it as [`mails`] does.
+async fn mails_any(app: &TestApp, to: &str, subjects: &[(&str, &str)]) -> Vec<String> {
+    for _ in 0..100 {
+        for (subject, _) in subjects {
+            let found = mails(app, to, subject, 0).await;
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no mail to {to} about any of {subjects:?}");
+}
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
@@ -110,13 +134,18 @@ async fn answer(app: &TestApp, question: &str) -> Value {
     let (name, argument) = question
         .split_once(' ')
         .expect("a question and its argument");
-    let (subject, path) = match name {
-        "confirmation-mail" => (CONFIRM_SUBJECT, "/confirm-sign-up"),
-        "reset-mail" => (RESET_SUBJECT, "/reset-password"),
+    // The subject in each language the mail may be written in (the runner's).
+    let (subjects, path) = match name {
+        "confirmation-mail" => (CONFIRM_SUBJECTS, "/confirm-sign-up"),
+        "reset-mail" => (RESET_SUBJECTS, "/reset-password"),
         other => panic!("a question this side does not answer: {other}"),
     };
     let email: String = serde_json::from_str(argument).expect("an email as JSON");
-    let sent = mails(app, &email, subject, 1).await;
+    let sent = mails_any(app, &email, subjects).await;
+    let language = subjects
+        .iter()
+        .find(|(subject, _)| sent[0].lines().nth(1).is_some_and(|l| l.contains(subject)))
+        .map(|(_, language)| *language);
     assert_eq!(sent.len(), 1, "one {name} to {email}: {sent:?}");
     let token = token_in(&sent[0]);
     let link = format!("{PUBLIC_URL}{path}?token={token}");
@@ -126,7 +155,7 @@ async fn answer(app: &TestApp, question: &str) -> Value {
         sent[0]
     );
     let at_gateway = format!("{}{path}?token={token}", app.address);
-    json!({ "link": at_gateway, "token": token })
+    json!({ "link": at_gateway, "token": token, "language": language })
 }
 
 /// A second upcoming race of the same organizer, open for registration, in June of the
