@@ -37,7 +37,7 @@ enum Tool {
     PushFanout(push_fanout::Args),
     /// Partner statistics over many runners, against the naive GROUP BY.
     PartnerStats(partner_stats::Args),
-    /// The promise under one fault: 18,000 runners told by WebSocket and Web Push.
+    /// The promise under one fault: 18,000 runners told by WebSocket, Web Push and mail.
     Promise(promise::Args),
     /// What hostile documents still cost: the deepest query allowed, and one change heard by
     /// 300 alias-distinct subscriptions.

@@ -1,17 +1,22 @@
-//! The promise, measured whole: from the organizer's cancellation, every subscribed runner
-//! learns of it on every channel they chose (WebSocket within 1 s, Web Push within 5 s),
-//! even when one thing breaks during the fan-out. Used by `load promise` at the
-//! marathon's scale (18,000 runners, phones in worker processes) and by the test suite at
-//! a few hundred (phones in the test's process).
+//! The promise, measured whole: from the organizer's cancellation, every registered runner
+//! learns of it on every channel they have (WebSocket within 1 s, Web Push within 5 s, and
+//! mail: every runner acknowledged or mailed within the escalation window + 60 s, none
+//! mailed twice), even when one thing breaks during the fan-out. Used by `load promise` at
+//! the marathon's scale (18,000 runners, phones in worker processes) and by the test suite
+//! at a few hundred (phones in the test's process).
 //!
-//! A run: a scratch PostgreSQL database with the demo data; a Redis of its own; two
-//! gateway instances; N runners registered for the demo's upcoming race, each with a
-//! phone (a `myNotifications` subscriber that reconnects like the runner page) on one of
-//! the instances and a Web Push subscription at the mock push service; the cancellation
-//! on instance 0; the fault, `fault_at` after the mutation's answer; then a window to see
-//! who heard.
+//! A run: a scratch PostgreSQL database with the demo data; a Redis of its own; an SMTP
+//! server of its own ([`crate::smtp::SmtpServer`]: aiosmtpd on 127.0.0.1); two gateway
+//! instances mailing through it; N runners registered for the demo's upcoming race, every
+//! one with an email address, of whom runners `0..page_open` have the page open (a phone:
+//! a `myNotifications` subscriber on one of the instances that reconnects and
+//! acknowledges like the runner page) and runners `N - push..N` a Web Push subscription at
+//! the mock push service (the two ranges may overlap; a runner in neither has only mail);
+//! the cancellation on instance 0 with the run's `EmailPolicy`; the fault, `fault_at`
+//! after the mutation's answer; then a window to see who heard, and who was mailed.
 
 pub mod fault;
+pub mod mail;
 pub mod runner;
 
 use anyhow::{Context, anyhow};
@@ -20,21 +25,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub use fault::Fault;
 use fault::{LatencyProxy, OwnRedis};
+pub use mail::{Email, MailReport};
 use runner::{Heard, now_micros};
 
 use crate::push_service::MockPushService;
-use crate::{Gateway, TestDatabase, post_graphql, runner_tokens};
+use crate::{Gateway, SmtpServer, TestDatabase, post_graphql, runner_tokens};
 
 /// What a run does.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Registered runners, every one with an email address.
     pub runners: usize,
+    /// Runners `0..page_open` have the page open (a phone).
+    pub page_open: usize,
+    /// Runners `runners - push..runners` have a Web Push subscription.
+    pub push: usize,
+    /// The cancellation's `EmailPolicy`.
+    pub email: Email,
+    /// ALERT_EMAIL_AFTER_SECS for both gateways (UNREACHED's escalation window).
+    pub escalate_after: Duration,
+    /// The mail promise: every runner acknowledged or mailed within the escalation window
+    /// (UNREACHED) plus this.
+    pub mail_within: Duration,
+    /// The SMTP server also writes each mail into a Maildir (otherwise only its journal).
+    pub smtp_maildir: bool,
     pub fault: Fault,
     /// When the fault strikes, after the mutation's answer.
     pub fault_at: Duration,
@@ -51,7 +73,7 @@ pub struct Plan {
     /// Where the phones run: in this process, or in worker processes of this many
     /// (the load tool's `promise-worker`).
     pub phones: Phones,
-    /// Extra environment for both gateways.
+    /// Extra environment for both gateways (after the run's own, so it may override it).
     pub gateway_env: Vec<(String, String)>,
 }
 
@@ -69,6 +91,9 @@ pub enum Phones {
 pub struct Report {
     pub fault: String,
     pub runners: usize,
+    /// Runners with the page open, and with a push subscription.
+    pub page_open: usize,
+    pub push: usize,
     pub subscribed: usize,
     pub ws_within_1s: usize,
     pub ws_within_5s: usize,
@@ -90,21 +115,26 @@ pub struct Report {
     pub push_missing: usize,
     pub push_duplicates: usize,
     pub push_rejected: usize,
+    pub mail: MailReport,
     /// (ms after the mutation's answer, what happened)
     pub timeline: Vec<(i64, String)>,
 }
 
 impl Report {
-    /// The promise's hard part: nobody left untold, every push delivered.
+    /// The promise's hard part: nobody left untold, every push delivered, every runner
+    /// acknowledged or mailed in time and nobody mailed twice.
     pub fn kept(&self) -> bool {
-        self.ws_untold == 0 && self.push_missing == 0 && self.subscribed == self.runners
+        self.ws_untold == 0
+            && self.push_missing == 0
+            && self.subscribed == self.page_open
+            && self.mail.kept()
     }
 
     pub fn print(&self) {
         println!("fault: {}", self.fault);
         println!(
-            "runners: {}, phones subscribed: {}, reconnects: {}",
-            self.runners, self.subscribed, self.reconnects
+            "runners: {} (page open {}, push {}, every one an email), phones subscribed: {}, reconnects: {}",
+            self.runners, self.page_open, self.push, self.subscribed, self.reconnects
         );
         println!(
             "WebSocket: within 1 s {}, within 5 s {}, eventually {}, never {} (p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms); duplicates seen {}",
@@ -129,13 +159,14 @@ impl Report {
             self.push_duplicates,
             self.push_rejected
         );
+        self.mail.print();
         for (at, what) in &self.timeline {
             println!("  {at:>+7} ms  {what}");
         }
         println!(
             "{}",
             if self.kept() {
-                "promise kept: every runner told, every push delivered"
+                "promise kept: every runner told, every push delivered, every runner acknowledged or mailed, none twice"
             } else {
                 "PROMISE BROKEN"
             }
@@ -151,7 +182,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let prefix = format!("promise{}", std::process::id());
     let event = setup_runners(&db, &prefix, plan.runners).await?;
     let mock = MockPushService::start(plan.decrypt_every).await?;
-    subscribe_browsers(&db, &mock, event, &prefix, plan.runners).await?;
+    subscribe_browsers(&db, &mock, &prefix, plan.runners, plan.push).await?;
+    let smtp = if plan.smtp_maildir {
+        SmtpServer::start().await?
+    } else {
+        SmtpServer::start_journal_only().await?
+    };
     let organizer =
         crate::organizer_token(&db, "director@promise.test", "courage-to-be-the-first").await?;
 
@@ -168,6 +204,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             ("RATE_WS_UPGRADES_PER_ADDRESS", "1000000".to_owned()),
             ("WS_MAX_SOCKETS_PER_ADDRESS", "1000000".to_owned()),
             ("WS_MAX_SUBSCRIPTIONS_PER_ADDRESS", "10000000".to_owned()),
+            ("SMTP_URL", smtp.url()),
+            (
+                "ALERT_EMAIL_AFTER_SECS",
+                plan.escalate_after.as_secs().to_string(),
+            ),
         ];
         env.extend(
             plan.gateway_env
@@ -197,18 +238,21 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     // The phones, all subscribed before anything happens.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let phones =
-        PhoneFleet::start(&plan.phones, urls, &prefix, plan.runners, cursor, stopped).await?;
+        PhoneFleet::start(&plan.phones, urls, &prefix, plan.page_open, cursor, stopped).await?;
     let subscribed = phones.subscribed;
     let setup = started.elapsed();
     println!(
-        "{} runners set up, {subscribed} phones subscribed, in {:.1} s",
+        "{} runners set up ({} with the page open, {} with push, every one an email), {subscribed} phones subscribed, in {:.1} s",
         plan.runners,
+        plan.page_open,
+        plan.push,
         setup.as_secs_f64()
     );
 
     // The cancellation, then the fault.
     let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
-        "variables": { "input": { "eventId": event.to_string(), "status": "CANCELLED", "reason": "Public events are banned" } } });
+        "variables": { "input": { "eventId": event.to_string(), "status": "CANCELLED", "reason": "Public events are banned",
+            "email": plan.email.policy() } } });
     let client = reqwest::Client::new();
     let answer = post_graphql(
         &client,
@@ -283,44 +327,81 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         }
     }
 
+    let target = notification_of_cancellation(&db, event).await?;
     // Wait until every push arrived or the window closed; the phones a little longer.
-    let runners = plan.runners;
-    let all_pushed = mock
-        .wait_until(plan.window, |received| {
-            let mut who = std::collections::HashSet::new();
-            for r in received.iter().filter(|r| (200..300).contains(&r.status)) {
-                who.insert(r.subscription);
-            }
-            who.len() >= runners
-        })
-        .await;
-    let last_push = mock
-        .received()
-        .iter()
-        .filter(|r| (200..300).contains(&r.status))
-        .map(|r| r.at)
-        .max();
-    match (all_pushed, last_push) {
-        (true, Some(last)) => timeline.push((at(last), "the last push delivered".into())),
-        _ => timeline.push((
-            at(Instant::now()),
-            "the window closed before every push was delivered".into(),
-        )),
+    let pushers = plan.push;
+    if pushers > 0 {
+        let all_pushed = mock
+            .wait_until(plan.window, |received| {
+                let mut who = std::collections::HashSet::new();
+                for r in received.iter().filter(|r| (200..300).contains(&r.status)) {
+                    who.insert(r.subscription);
+                }
+                who.len() >= pushers
+            })
+            .await;
+        let last_push = mock
+            .received()
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .map(|r| r.at)
+            .max();
+        match (all_pushed, last_push) {
+            (true, Some(last)) => timeline.push((at(last), "the last push delivered".into())),
+            _ => timeline.push((
+                at(Instant::now()),
+                "the window closed before every push was delivered".into(),
+            )),
+        }
     }
-    // Then for every phone (a phone whose instance died may still be backing off), within
-    // the same window; a second more for any repeat.
+    // Then for every phone to have heard and acknowledged (a phone whose instance died
+    // may still be backing off), within the same window; a second more for any repeat.
     let deadline = commit_clock + plan.window;
-    while phones.told() < subscribed && Instant::now() < deadline {
+    while (phones.told() < subscribed || phones.acked() < subscribed) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let target = notification_of_cancellation(&db, event).await?;
+    wait_for_mail(
+        &plan,
+        &smtp,
+        &phones,
+        (committed, commit_clock),
+        &mut timeline,
+    )
+    .await;
+    let pending_at_end = wait_until_settled(&db, target, &mut timeline, commit_clock).await?;
     let _ = stop.send(true);
     let heard = phones.finish().await?;
     if plan.fault == Fault::RedisLatency {
         proxy.set_delay(Duration::ZERO);
     }
 
+    let acks: HashMap<usize, i64> = heard
+        .iter()
+        .filter_map(|(index, phone)| phone.acked.get(&target).map(|at| (*index, *at)))
+        .collect();
+    let mut mail = mail::tally(
+        &mail::Tally {
+            email: plan.email,
+            escalate_after: plan.escalate_after,
+            within: plan.mail_within,
+            prefix: &prefix,
+            runners: plan.runners,
+            target,
+            committed,
+            acks: &acks,
+        },
+        &smtp.accepted(),
+    );
+    mail.pending_at_end = pending_at_end;
+    mail.reach = reach_report(&gateways, &organizer, target).await;
+    for gateway in gateways.iter().flatten() {
+        if let Ok(page) = reqwest::get(format!("{}/metrics", gateway.admin)).await
+            && let Ok(text) = page.text().await
+        {
+            mail::mails_total(&text, &mut mail.gateway_mails);
+        }
+    }
     let report = tally(
         &plan,
         subscribed,
@@ -330,6 +411,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         &mock,
         commit_clock,
         timeline,
+        mail,
     );
     drop(gateways);
     db.close().await.ok();
@@ -345,6 +427,116 @@ fn address(gateways: &[Option<Gateway>], index: usize) -> anyhow::Result<String>
         .with_context(|| format!("instance {index} is not running"))
 }
 
+/// Waits until the SMTP server has accepted a mail for every runner the policy leaves to
+/// mail (UNREACHED: those whose page has not acknowledged, once the window has closed), or
+/// until the mail promise's deadline.
+async fn wait_for_mail(
+    plan: &Plan,
+    smtp: &SmtpServer,
+    phones: &PhoneFleet,
+    (committed, commit_clock): (i64, Instant),
+    timeline: &mut Vec<(i64, String)>,
+) {
+    let at = |clock: Instant| (clock - commit_clock).as_millis() as i64;
+    let escalation = match plan.email {
+        Email::None => return,
+        Email::All => Duration::ZERO,
+        Email::Unreached => plan.escalate_after,
+    };
+    let deadline = commit_clock + escalation + plan.mail_within;
+    loop {
+        let expected = match plan.email {
+            Email::Unreached => plan.runners.saturating_sub(phones.acked()),
+            _ => plan.runners,
+        };
+        let accepted = smtp.accepted();
+        let recipients: std::collections::HashSet<&str> =
+            accepted.iter().map(|a| a.envelope_to.as_str()).collect();
+        let now = Instant::now();
+        if recipients.len() >= expected && now >= commit_clock + escalation {
+            let last_ms = accepted
+                .iter()
+                .map(|a| a.at)
+                .max()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(at(now), |t| (t.as_micros() as i64 - committed) / 1000);
+            timeline.push((
+                last_ms,
+                format!(
+                    "the last of {} mails accepted by the SMTP server",
+                    recipients.len()
+                ),
+            ));
+            return;
+        }
+        if now >= deadline {
+            timeline.push((
+                at(now),
+                format!(
+                    "the mail deadline passed: {} of {expected} runners mailed",
+                    recipients.len()
+                ),
+            ));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until none of the alert's mails is pending (each one recorded as sent, failed,
+/// acknowledged or not mailed: nothing more can reach the SMTP server), for at most a
+/// lease and a poll; how many are still pending.
+async fn wait_until_settled(
+    db: &DatabaseConnection,
+    target: i64,
+    timeline: &mut Vec<(i64, String)>,
+    commit_clock: Instant,
+) -> anyhow::Result<u64> {
+    use entities::mail_delivery::{Column, Entity, MailStatus};
+    use sea_orm::ColumnTrait;
+    let until = Instant::now() + Duration::from_secs(12);
+    loop {
+        let pending = Entity::find()
+            .filter(Column::NotificationId.eq(target))
+            .filter(Column::Status.eq(MailStatus::Pending))
+            .count(db)
+            .await?;
+        if pending == 0 || Instant::now() >= until {
+            if pending > 0 {
+                timeline.push((
+                    (Instant::now() - commit_clock).as_millis() as i64,
+                    format!("{pending} mails still pending at the end"),
+                ));
+            }
+            return Ok(pending);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The alert's `reachReport`, from the first instance still running.
+async fn reach_report(gateways: &[Option<Gateway>], organizer: &str, target: i64) -> Value {
+    let query = json!({ "query": "query($n: ID!) { reachReport(notificationId: $n) { targeted acknowledged liveSeen pushDelivered pushDisplayed pushClicked emailed emailFailed emailPending unreached } }",
+        "variables": { "n": target.to_string() } });
+    let Some(gateway) = gateways.iter().flatten().next() else {
+        return Value::Null;
+    };
+    match post_graphql(
+        &reqwest::Client::new(),
+        &gateway.address,
+        Some(organizer),
+        &query,
+    )
+    .await
+    {
+        Ok(answer) if answer["data"]["reachReport"].is_object() => {
+            answer["data"]["reachReport"].clone()
+        }
+        Ok(answer) => answer,
+        Err(error) => Value::String(format!("{error:#}")),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn tally(
     plan: &Plan,
@@ -355,6 +547,7 @@ fn tally(
     mock: &MockPushService,
     commit_clock: Instant,
     timeline: Vec<(i64, String)>,
+    mail: MailReport,
 ) -> Report {
     let mut latencies: Vec<i64> = Vec::new();
     let (mut within_1s, mut within_5s, mut untold) = (0, 0, 0);
@@ -408,11 +601,13 @@ fn tally(
     Report {
         fault: plan.fault.name().into(),
         runners: plan.runners,
+        page_open: plan.page_open,
+        push: plan.push,
         subscribed,
         ws_within_1s: within_1s,
         ws_within_5s: within_5s,
         ws_eventually: latencies.len(),
-        ws_untold: untold + plan.runners.saturating_sub(heard.len()),
+        ws_untold: untold + plan.page_open.saturating_sub(heard.len()),
         ws_p50_ms: pick(50.0),
         ws_p99_ms: pick(99.0),
         ws_max_ms: pick(100.0),
@@ -424,9 +619,10 @@ fn tally(
         reconnects,
         push_within_5s,
         push_eventually: first_push.len(),
-        push_missing: plan.runners.saturating_sub(first_push.len()),
+        push_missing: plan.push.saturating_sub(first_push.len()),
         push_duplicates,
         push_rejected: mock.rejections().len(),
+        mail,
         timeline,
     }
 }
@@ -508,20 +704,21 @@ async fn runner_accounts(db: &DatabaseConnection, prefix: &str) -> anyhow::Resul
     Ok(accounts.into_iter().map(|(_, id)| id).collect())
 }
 
-/// One browser per runner at the mock push service, following every race they run.
+/// A browser at the mock push service, following every race they run, for each of the last
+/// `push` of the `n` runners.
 async fn subscribe_browsers(
     db: &DatabaseConnection,
     mock: &MockPushService,
-    _event: i64,
     prefix: &str,
     n: usize,
+    push: usize,
 ) -> anyhow::Result<()> {
     let accounts = runner_accounts(db, prefix).await?;
     if accounts.len() != n {
         return Err(anyhow!("{} runner accounts, expected {n}", accounts.len()));
     }
     let now = chrono::Utc::now();
-    for chunk in accounts.chunks(2000) {
+    for chunk in accounts[n.saturating_sub(push)..].chunks(2000) {
         let mut rows = Vec::with_capacity(chunk.len());
         for account in chunk {
             let browser = mock.subscribe()?;
@@ -584,6 +781,8 @@ struct PhoneFleet {
     subscribed: usize,
     /// Phones told so far, per worker (one entry in process).
     told: Vec<Arc<AtomicUsize>>,
+    /// Phones that have acknowledged, per worker.
+    acked: Vec<Arc<AtomicUsize>>,
     running: Running,
 }
 
@@ -592,8 +791,8 @@ enum Running {
     Workers(Vec<Worker>),
 }
 
-/// A phone worker process; a thread reads its output (`TOLD n` lines as phones hear, then
-/// its report).
+/// A phone worker process; a thread reads its output (`TOLD n` and `ACKED n` lines as
+/// phones hear and acknowledge, then its report).
 struct Worker {
     child: std::process::Child,
     report: std::thread::JoinHandle<anyhow::Result<String>>,
@@ -612,7 +811,9 @@ impl PhoneFleet {
             Phones::InProcess => {
                 let (subscribed, count) = tokio::sync::oneshot::channel();
                 let told = Arc::new(AtomicUsize::new(0));
+                let acked = Arc::new(AtomicUsize::new(0));
                 let fleet = runner::Fleet {
+                    acknowledge: Some(runner::Acknowledge::new(&urls, acked.clone())),
                     urls,
                     prefix: prefix.to_owned(),
                     first: 0,
@@ -625,6 +826,7 @@ impl PhoneFleet {
                 Ok(Self {
                     subscribed,
                     told: vec![told],
+                    acked: vec![acked],
                     running: Running::Here(running),
                 })
             }
@@ -635,7 +837,7 @@ impl PhoneFleet {
                     let mut child = std::process::Command::new("sh")
                         .arg("-c")
                         .arg(format!(
-                            "ulimit -n 20000; exec '{}' promise-worker --urls '{}' --prefix '{prefix}' --first {first} --count {count} --cursor {cursor}",
+                            "ulimit -n 20000; exec '{}' promise-worker --urls '{}' --prefix '{prefix}' --first {first} --count {count} --cursor {cursor} --acknowledge",
                             exe.display(),
                             urls.join(",")
                         ))
@@ -645,8 +847,9 @@ impl PhoneFleet {
                         .context("starting a phone worker")?;
                     let stdout = child.stdout.take().context("worker stdout")?;
                     let told = Arc::new(AtomicUsize::new(0));
+                    let acked = Arc::new(AtomicUsize::new(0));
                     let (said, subscribed) = std::sync::mpsc::channel();
-                    let counter = told.clone();
+                    let (told_counter, acked_counter) = (told.clone(), acked.clone());
                     let report = std::thread::spawn(move || {
                         use std::io::BufRead;
                         let mut last = String::new();
@@ -655,24 +858,36 @@ impl PhoneFleet {
                             if let Some(n) = line.strip_prefix("SUBSCRIBED ") {
                                 let _ = said.send(n.trim().parse::<usize>().unwrap_or(0));
                             } else if let Some(n) = line.strip_prefix("TOLD ") {
-                                counter.store(n.trim().parse().unwrap_or(0), Ordering::Relaxed);
+                                told_counter
+                                    .store(n.trim().parse().unwrap_or(0), Ordering::Relaxed);
+                            } else if let Some(n) = line.strip_prefix("ACKED ") {
+                                acked_counter
+                                    .store(n.trim().parse().unwrap_or(0), Ordering::Relaxed);
                             } else {
                                 last = line;
                             }
                         }
                         Ok(last)
                     });
-                    workers.push((Worker { child, report }, told, subscribed));
+                    workers.push((Worker { child, report }, (told, acked), subscribed));
                 }
                 let mut subscribed = 0;
                 for (_, _, said) in &workers {
                     subscribed += said.recv().unwrap_or(0);
                 }
                 drop(stop);
-                let told = workers.iter().map(|(_, told, _)| told.clone()).collect();
+                let told = workers
+                    .iter()
+                    .map(|(_, (told, _), _)| told.clone())
+                    .collect();
+                let acked = workers
+                    .iter()
+                    .map(|(_, (_, acked), _)| acked.clone())
+                    .collect();
                 Ok(Self {
                     subscribed,
                     told,
+                    acked,
                     running: Running::Workers(workers.into_iter().map(|(w, _, _)| w).collect()),
                 })
             }
@@ -682,6 +897,11 @@ impl PhoneFleet {
     /// Phones told so far.
     fn told(&self) -> usize {
         self.told.iter().map(|t| t.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Phones that have acknowledged so far.
+    fn acked(&self) -> usize {
+        self.acked.iter().map(|t| t.load(Ordering::Relaxed)).sum()
     }
 
     async fn finish(self) -> anyhow::Result<Vec<(usize, Heard)>> {

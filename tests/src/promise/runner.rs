@@ -2,12 +2,14 @@
 //! subscribes to `myNotifications` with `after` set to it, keeps the newest id it has
 //! received, and on any closed socket reconnects (first to the other instance, in case its
 //! own is gone, then alternating) with `after` = that id, backing off with jitter as the
-//! page does.
+//! page does. It acknowledges each notification it shows, as the page does:
+//! `acknowledgeNotifications(upTo: id)` over HTTP to the instance whose socket brought it
+//! (the other one if that fails), so that `EmailPolicy.UNREACHED` does not mail it.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -17,6 +19,10 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 pub const MINE: &str = "subscription($after: String) { myNotifications(after: $after) { id kind eventStatusChange { status } } }";
+pub const ACKNOWLEDGE: &str = "mutation($upTo: ID!) { acknowledgeNotifications(upTo: $upTo) }";
+/// Acknowledgements in flight at once per fleet: the pages are separate browsers, but the
+/// rig's own connections to one port should not become what is measured.
+const ACKNOWLEDGING_AT_ONCE: usize = 64;
 
 pub fn now_micros() -> i64 {
     SystemTime::now()
@@ -36,6 +42,73 @@ pub struct Heard {
     pub reconnects: u32,
     /// Whether the first subscription was ever live.
     pub subscribed: bool,
+    /// Each notification id acknowledged, with the time the gateway answered (µs since
+    /// the epoch).
+    #[serde(default)]
+    pub acked: HashMap<i64, i64>,
+}
+
+/// How a fleet's phones acknowledge what they showed (shared by the fleet).
+#[derive(Clone)]
+pub struct Acknowledge {
+    pub client: reqwest::Client,
+    /// The instances' HTTP addresses (`http://host:port`), in the order of the phones' `urls`.
+    pub addresses: Vec<String>,
+    /// Phones that have acknowledged something.
+    pub acked: Arc<AtomicUsize>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Acknowledge {
+    /// For phones whose WebSocket URLs are `urls` (`ws://host:port/graphql/ws`).
+    pub fn new(urls: &[String], acked: Arc<AtomicUsize>) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            addresses: urls
+                .iter()
+                .map(|url| {
+                    url.replacen("ws://", "http://", 1)
+                        .trim_end_matches("/graphql/ws")
+                        .to_owned()
+                })
+                .collect(),
+            acked,
+            permits: Arc::new(tokio::sync::Semaphore::new(ACKNOWLEDGING_AT_ONCE)),
+        }
+    }
+
+    /// Acknowledges up to `id` for the runner of `token`, first on instance `first`, then
+    /// alternating, a few times with back-off; records when it was answered.
+    async fn up_to(
+        self,
+        token: String,
+        id: i64,
+        first: usize,
+        acked: Arc<Mutex<HashMap<i64, i64>>>,
+    ) {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return;
+        };
+        let body = json!({ "query": ACKNOWLEDGE, "variables": { "upTo": id.to_string() } });
+        let mut last = String::new();
+        for attempt in 0..6usize {
+            let address = &self.addresses[(first + attempt) % self.addresses.len()];
+            match crate::post_graphql(&self.client, address, Some(&token), &body).await {
+                Ok(answer) if answer["data"]["acknowledgeNotifications"].is_number() => {
+                    let mut acked = acked.lock().unwrap_or_else(|e| e.into_inner());
+                    if acked.is_empty() {
+                        self.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    acked.insert(id, now_micros());
+                    return;
+                }
+                Ok(answer) => last = answer.to_string(),
+                Err(error) => last = format!("{error:#}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+        }
+        eprintln!("a phone could not acknowledge notification {id}: {last}");
+    }
 }
 
 /// One phone: `home` is the index in `urls` of the instance it starts on.
@@ -51,6 +124,8 @@ pub struct Phone {
     /// sockets from one address to one port leave the kernel searching long for a free
     /// ephemeral port on every connect, which only this rig would pay, not the gateway.
     pub source: IpAddr,
+    /// How it acknowledges what it showed; `None`: it does not.
+    pub acknowledge: Option<Acknowledge>,
 }
 
 impl Phone {
@@ -58,7 +133,19 @@ impl Phone {
     pub async fn run(
         self,
         ready: tokio::sync::mpsc::Sender<()>,
+        stop: watch::Receiver<bool>,
+    ) -> Heard {
+        let acked = Arc::new(Mutex::new(HashMap::new()));
+        let mut heard = self.listen(ready, stop, &acked).await;
+        heard.acked = acked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        heard
+    }
+
+    async fn listen(
+        &self,
+        ready: tokio::sync::mpsc::Sender<()>,
         mut stop: watch::Receiver<bool>,
+        acked: &Arc<Mutex<HashMap<i64, i64>>>,
     ) -> Heard {
         let mut heard = Heard::default();
         let mut last = self.cursor;
@@ -66,7 +153,8 @@ impl Phone {
         let mut ready = Some(ready);
         while !*stop.borrow() {
             // The home instance first; after a lost socket, the other one first.
-            let url = &self.urls[(self.home + attempt as usize) % self.urls.len()];
+            let instance = (self.home + attempt as usize) % self.urls.len();
+            let url = &self.urls[instance];
             if let Some(mut socket) = self.open(url, last).await {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(()).await;
@@ -107,6 +195,16 @@ impl Phone {
                                     }
                                     std::collections::hash_map::Entry::Vacant(first) => {
                                         first.insert(now_micros());
+                                        // Shown: the page acknowledges it, without
+                                        // holding up the socket.
+                                        if let Some(acknowledge) = &self.acknowledge {
+                                            tokio::spawn(acknowledge.clone().up_to(
+                                                self.token.clone(),
+                                                id,
+                                                instance,
+                                                acked.clone(),
+                                            ));
+                                        }
                                     }
                                 }
                                 last = last.max(id);
@@ -188,13 +286,14 @@ fn rand_below(n: u64) -> u64 {
 
 /// Which phones a process runs: runner indexes `first..first + count`, each homed on
 /// `urls[index % urls.len()]`, signed in with the tokens of `prefix`, subscribing after
-/// `cursor`.
+/// `cursor`, acknowledging what they show when `acknowledge` is set.
 pub struct Fleet {
     pub urls: Vec<String>,
     pub prefix: String,
     pub first: usize,
     pub count: usize,
     pub cursor: i64,
+    pub acknowledge: Option<Acknowledge>,
 }
 
 /// Runs a fleet's phones in this process; says once all are subscribed (how many
@@ -212,6 +311,7 @@ pub async fn run_phones(
         first,
         count,
         cursor,
+        acknowledge,
     } = fleet;
     let (ready, mut readies) = tokio::sync::mpsc::channel(count.max(1));
     let mut phones = Vec::with_capacity(count);
@@ -223,6 +323,7 @@ pub async fn run_phones(
             cursor,
             told: told.clone(),
             source: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (index % 200) as u8)),
+            acknowledge: acknowledge.clone(),
         };
         phones.push((index, tokio::spawn(phone.run(ready.clone(), stop.clone()))));
         if index % 500 == 499 {
