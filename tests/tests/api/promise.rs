@@ -27,6 +27,8 @@ async fn run(fault: Fault, (page_open, push): (usize, usize), email: Email) -> R
         escalate_after: Duration::from_secs(3),
         mail_within: Duration::from_secs(30),
         smtp_maildir: true,
+        acknowledge: true,
+        ack_jitter: Duration::ZERO,
         fault,
         fault_at: Duration::from_millis(50),
         fault_for: Duration::from_millis(1500),
