@@ -475,8 +475,13 @@ pub struct MailSettings {
     #[arg(id = "mail-enabled", long = "mail-enabled", env = "MAIL_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
 
-    /// Mails in flight at once per instance, and pooled SMTP connections.
-    #[arg(id = "mail-concurrency", long = "mail-concurrency", env = "MAIL_CONCURRENCY", default_value_t = 16,
+    /// Mails in flight at once per instance, and pooled SMTP connections. 32 rather than 16:
+    /// lettre writes a message and its closing `.` in two writes on a socket without
+    /// TCP_NODELAY, so every mail waits for the server's delayed ACK (44 ms a mail on one
+    /// connection, against 1 ms with TCP_NODELAY); two instances of 16 took 30.5 s for
+    /// 18,000 mails on the benchmark box, of 32 18.1 s (docs/BENCHMARKS.md, "Mail"). Under
+    /// Postfix's default of 50 connections per client.
+    #[arg(id = "mail-concurrency", long = "mail-concurrency", env = "MAIL_CONCURRENCY", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub concurrency: u32,
 

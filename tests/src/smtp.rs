@@ -603,3 +603,85 @@ mod tests {
         assert!(server.messages().is_empty(), "no Maildir");
     }
 }
+
+/// What one SMTP connection from lettre (as the gateway builds its transport) sustains
+/// against this server: a probe for docs/BENCHMARKS.md, not a test of anything (ignored;
+/// run it with `cargo test --release -p gateway-tests --lib one_connection -- --ignored
+/// --nocapture`). lettre writes a message's body and its closing `.` in two writes on a
+/// socket without TCP_NODELAY: the second waits for the server's ACK of the first, which
+/// the server delays (it has nothing to answer before the `.`).
+#[cfg(test)]
+mod probe {
+    use super::*;
+    use lettre::message::MultiPart;
+    use lettre::transport::smtp::PoolConfig;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    #[tokio::test]
+    #[ignore = "a probe that prints a figure, asserts nothing"]
+    async fn one_connection_mails_per_second() {
+        let server = SmtpServer::start_journal_only().await.unwrap();
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&server.url())
+            .unwrap()
+            .pool_config(PoolConfig::new().max_size(1))
+            .build();
+        // About the size of an alert mail (text and HTML).
+        let body = "x".repeat(1500);
+        for round in 0..3 {
+            let started = Instant::now();
+            for i in 0..50 {
+                let mail = Message::builder()
+                    .from("office@race.test".parse().unwrap())
+                    .to(format!("runner-{i}@race.test").parse().unwrap())
+                    .subject("Cancelled")
+                    .multipart(MultiPart::alternative_plain_html(
+                        body.clone(),
+                        body.clone(),
+                    ))
+                    .unwrap();
+                transport.send(mail).await.unwrap();
+            }
+            let took = started.elapsed();
+            println!(
+                "round {round}: 50 mails on one pooled connection in {took:?}, {:.1} ms a mail",
+                took.as_secs_f64() * 1000.0 / 50.0
+            );
+        }
+        // The same conversation on a socket with TCP_NODELAY (lettre's connection over a
+        // stream of ours): what the gateway would get if its transport set it.
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
+            .await
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut connection =
+            lettre::transport::smtp::client::AsyncSmtpConnection::connect_with_transport(
+                Box::new(stream),
+                &lettre::transport::smtp::extension::ClientId::default(),
+            )
+            .await
+            .unwrap();
+        for round in 0..3 {
+            let started = Instant::now();
+            for i in 0..50 {
+                let mail = Message::builder()
+                    .from("office@race.test".parse().unwrap())
+                    .to(format!("runner-{i}@race.test").parse().unwrap())
+                    .subject("Cancelled")
+                    .multipart(MultiPart::alternative_plain_html(
+                        body.clone(),
+                        body.clone(),
+                    ))
+                    .unwrap();
+                connection
+                    .send(mail.envelope(), &mail.formatted())
+                    .await
+                    .unwrap();
+            }
+            let took = started.elapsed();
+            println!(
+                "round {round}: 50 mails on one connection with TCP_NODELAY in {took:?}, {:.1} ms a mail",
+                took.as_secs_f64() * 1000.0 / 50.0
+            );
+        }
+    }
+}

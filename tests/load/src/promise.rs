@@ -63,6 +63,14 @@ pub struct Args {
     /// window (unreached) plus this, in s.
     #[arg(long, default_value_t = 60)]
     mail_within_secs: u64,
+    /// The phones do not acknowledge what they show (the page does; this measures the
+    /// scenario without it).
+    #[arg(long)]
+    no_acknowledge: bool,
+    /// A phone acknowledges what it showed after a random wait below this, in ms (0: at
+    /// once, as soon as it has it).
+    #[arg(long, default_value_t = 0)]
+    ack_jitter_ms: u64,
     /// The SMTP server also writes every mail into a Maildir, one file each (as the tests'
     /// server does), instead of its journal only.
     #[arg(long)]
@@ -109,6 +117,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         escalate_after: Duration::from_secs(args.email_after_secs),
         mail_within: Duration::from_secs(args.mail_within_secs),
         smtp_maildir: args.smtp_maildir,
+        acknowledge: !args.no_acknowledge,
+        ack_jitter: Duration::from_millis(args.ack_jitter_ms),
         fault: args.fault,
         fault_at: Duration::from_millis(args.fault_at_ms),
         fault_for: Duration::from_millis(args.fault_for_ms),
@@ -155,6 +165,9 @@ pub struct WorkerArgs {
     /// Acknowledge what is shown, as the page does.
     #[arg(long)]
     acknowledge: bool,
+    /// Wait a random time below this before each acknowledgement, in ms.
+    #[arg(long, default_value_t = 0)]
+    ack_jitter_ms: u64,
 }
 
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
@@ -163,9 +176,13 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let told = Arc::new(AtomicUsize::new(0));
     let acked = Arc::new(AtomicUsize::new(0));
     let fleet = promise::runner::Fleet {
-        acknowledge: args
-            .acknowledge
-            .then(|| promise::runner::Acknowledge::new(&args.urls, acked.clone())),
+        acknowledge: args.acknowledge.then(|| {
+            promise::runner::Acknowledge::new(
+                &args.urls,
+                acked.clone(),
+                Duration::from_millis(args.ack_jitter_ms),
+            )
+        }),
         urls: args.urls,
         prefix: args.prefix,
         first: args.first,

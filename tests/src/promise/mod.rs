@@ -57,6 +57,10 @@ pub struct Plan {
     pub mail_within: Duration,
     /// The SMTP server also writes each mail into a Maildir (otherwise only its journal).
     pub smtp_maildir: bool,
+    /// Whether the phones acknowledge what they show (the page does).
+    pub acknowledge: bool,
+    /// A phone acknowledges what it showed after a random wait below this (zero: at once).
+    pub ack_jitter: Duration,
     pub fault: Fault,
     /// When the fault strikes, after the mutation's answer.
     pub fault_at: Duration,
@@ -237,8 +241,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
 
     // The phones, all subscribed before anything happens.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let phones =
-        PhoneFleet::start(&plan.phones, urls, &prefix, plan.page_open, cursor, stopped).await?;
+    let phones = PhoneFleet::start(&plan, urls, &prefix, cursor, stopped).await?;
     let subscribed = phones.subscribed;
     let setup = started.elapsed();
     println!(
@@ -357,7 +360,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     // Then for every phone to have heard and acknowledged (a phone whose instance died
     // may still be backing off), within the same window; a second more for any repeat.
     let deadline = commit_clock + plan.window;
-    while (phones.told() < subscribed || phones.acked() < subscribed) && Instant::now() < deadline {
+    let acknowledging = if plan.acknowledge { subscribed } else { 0 };
+    while (phones.told() < subscribed || phones.acked() < acknowledging)
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -800,20 +806,22 @@ struct Worker {
 
 impl PhoneFleet {
     async fn start(
-        phones: &Phones,
+        plan: &Plan,
         urls: Vec<String>,
         prefix: &str,
-        runners: usize,
         cursor: i64,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
-        match phones {
+        let runners = plan.page_open;
+        match &plan.phones {
             Phones::InProcess => {
                 let (subscribed, count) = tokio::sync::oneshot::channel();
                 let told = Arc::new(AtomicUsize::new(0));
                 let acked = Arc::new(AtomicUsize::new(0));
                 let fleet = runner::Fleet {
-                    acknowledge: Some(runner::Acknowledge::new(&urls, acked.clone())),
+                    acknowledge: plan
+                        .acknowledge
+                        .then(|| runner::Acknowledge::new(&urls, acked.clone(), plan.ack_jitter)),
                     urls,
                     prefix: prefix.to_owned(),
                     first: 0,
@@ -837,9 +845,11 @@ impl PhoneFleet {
                     let mut child = std::process::Command::new("sh")
                         .arg("-c")
                         .arg(format!(
-                            "ulimit -n 20000; exec '{}' promise-worker --urls '{}' --prefix '{prefix}' --first {first} --count {count} --cursor {cursor} --acknowledge",
+                            "ulimit -n 20000; exec '{}' promise-worker --urls '{}' --prefix '{prefix}' --first {first} --count {count} --cursor {cursor} --ack-jitter-ms {}{}",
                             exe.display(),
-                            urls.join(",")
+                            urls.join(","),
+                            plan.ack_jitter.as_millis(),
+                            if plan.acknowledge { " --acknowledge" } else { "" }
                         ))
                         .stdin(std::process::Stdio::piped())
                         .stdout(std::process::Stdio::piped())

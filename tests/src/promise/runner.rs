@@ -56,12 +56,14 @@ pub struct Acknowledge {
     pub addresses: Vec<String>,
     /// Phones that have acknowledged something.
     pub acked: Arc<AtomicUsize>,
+    /// Each acknowledgement waits a random time below this first (zero: at once).
+    pub jitter: Duration,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Acknowledge {
     /// For phones whose WebSocket URLs are `urls` (`ws://host:port/graphql/ws`).
-    pub fn new(urls: &[String], acked: Arc<AtomicUsize>) -> Self {
+    pub fn new(urls: &[String], acked: Arc<AtomicUsize>, jitter: Duration) -> Self {
         Self {
             client: reqwest::Client::new(),
             addresses: urls
@@ -73,6 +75,7 @@ impl Acknowledge {
                 })
                 .collect(),
             acked,
+            jitter,
             permits: Arc::new(tokio::sync::Semaphore::new(ACKNOWLEDGING_AT_ONCE)),
         }
     }
@@ -86,6 +89,10 @@ impl Acknowledge {
         first: usize,
         acked: Arc<Mutex<HashMap<i64, i64>>>,
     ) {
+        if !self.jitter.is_zero() {
+            let wait = rand_below(self.jitter.as_millis() as u64);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
         let Ok(_permit) = self.permits.acquire().await else {
             return;
         };
