@@ -579,8 +579,9 @@ async fn a_language_comes_from_the_browser_and_bad_translations_are_refused() {
                     .into_iter()
                     .find(|m| m.envelope_to == email)
                     .and_then(|m| m.text)
+                    // From the link, whatever language the mail is written in.
                     .and_then(|t| {
-                        t.split("The token: ")
+                        t.split("token=")
                             .nth(1)
                             .map(|t| t.split_whitespace().next().unwrap_or("").to_owned())
                     });
