@@ -69,7 +69,11 @@ impl Mailer for SmtpMailer {
             .message_id(mail.message_id.map(|id| format!("<{id}>")));
         let message = match mail.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body, html)),
-            None => builder.body(mail.body),
+            // Said outright: without it a reader takes the text for US-ASCII, and Kazakh or
+            // Russian arrives garbled.
+            None => builder
+                .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                .body(mail.body),
         }
         .map_err(|e| MailError::Message(Box::new(e)))?;
         self.transport.send(message).await.map_err(|e| {
