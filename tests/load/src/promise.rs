@@ -97,10 +97,11 @@ pub struct Args {
     postgres: crate::Postgres,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+/// `--gateway-env KEY=VALUE`, split at the first `=`.
+fn key_value(text: &str) -> anyhow::Result<(String, String)> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+        .ok_or_else(|| anyhow!("{text:?} is not KEY=VALUE"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
