@@ -35,9 +35,8 @@ pub trait Queue: Send + Sync + 'static {
     fn id(job: &Self::Job) -> i64;
     /// Sends one delivery; runs as a task of its own.
     async fn send(self: Arc<Self>, job: Self::Job) -> Self::Done;
-    /// Writes outcomes (and clears them, written or not: unwritten ones stay claimed, and
-    /// are sent again once their lease runs out).
-    async fn record(&self, done: &mut Vec<Self::Done>) -> anyhow::Result<()>;
+    /// Writes outcomes (never called with none).
+    async fn record(&self, done: &[Self::Done]) -> anyhow::Result<()>;
     /// Extends this worker's leases until `until`.
     async fn renew(&self, until: DateTime<Utc>) -> anyhow::Result<()>;
     /// Gives claimed but unstarted deliveries back.
@@ -100,7 +99,7 @@ pub async fn send_due<Q: Queue>(
                     outcomes.push(done);
                 }
                 if outcomes.len() >= pace.record_every {
-                    queue.record(&mut outcomes).await?;
+                    flush(queue.as_ref(), &mut outcomes).await?;
                 }
             }
             _ = renew.tick() => {
@@ -123,12 +122,23 @@ pub async fn send_due<Q: Queue>(
         }
     };
     let _ = tokio::time::timeout(DRAIN_ON_SHUTDOWN, finish).await;
-    queue.record(&mut outcomes).await?;
+    flush(queue.as_ref(), &mut outcomes).await?;
     queue.release(waiting.iter().map(Q::id).collect()).await?;
     match failure {
         Some(error) => Err(error),
         None => Ok(attempted),
     }
+}
+
+/// Writes the outcomes gathered so far and forgets them, written or not: unwritten ones
+/// stay claimed, and are sent again once their lease runs out.
+async fn flush<Q: Queue>(queue: &Q, outcomes: &mut Vec<Q::Done>) -> anyhow::Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let written = queue.record(outcomes).await;
+    outcomes.clear();
+    written
 }
 
 /// Runs `drain` whenever `rung` resolves or `poll` comes round, until shutdown; a failed

@@ -172,15 +172,10 @@ impl pump::Queue for MailWorker {
 
     /// Writes the outcomes so far. On failure they stay claimed: the lease runs out and the
     /// mails are sent again (with the same Message-ID).
-    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let written = mail_deliveries::record(&self.db, Utc::now(), outcomes)
+    async fn record(&self, outcomes: &[(Claimed, Outcome)]) -> anyhow::Result<()> {
+        mail_deliveries::record(&self.db, Utc::now(), outcomes)
             .await
-            .with_context(|| format!("recording {} mail outcomes", outcomes.len()));
-        outcomes.clear();
-        written
+            .with_context(|| format!("recording {} mail outcomes", outcomes.len()))
     }
 
     async fn renew(&self, until: DateTime<Utc>) -> anyhow::Result<()> {

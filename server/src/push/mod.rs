@@ -211,15 +211,10 @@ impl pump::Queue for Worker {
 
     /// Writes the outcomes gathered so far. On failure they stay claimed: the lease runs
     /// out and the deliveries are sent again.
-    async fn record(&self, outcomes: &mut Vec<(Claimed, Outcome)>) -> anyhow::Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let written = push_deliveries::record(&self.db, Utc::now(), outcomes)
+    async fn record(&self, outcomes: &[(Claimed, Outcome)]) -> anyhow::Result<()> {
+        push_deliveries::record(&self.db, Utc::now(), outcomes)
             .await
-            .with_context(|| format!("recording {} push outcomes", outcomes.len()));
-        outcomes.clear();
-        written
+            .with_context(|| format!("recording {} push outcomes", outcomes.len()))
     }
 
     async fn renew(&self, until: DateTime<Utc>) -> anyhow::Result<()> {
