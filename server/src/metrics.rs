@@ -47,6 +47,11 @@ fn describe() {
         "Open GraphQL WebSocket connections."
     );
     describe_gauge!("gateway_subscriptions", "Active GraphQL subscriptions.");
+    describe_gauge!(
+        "gateway_subscription_groups",
+        "Shared executions: subscriptions that ask the same question for the same viewer \
+         are one group, executed once per alert (read when scraped)."
+    );
     describe_counter!(
         "gateway_notifications_relayed_total",
         "Outbox rows this instance published."
@@ -141,6 +146,10 @@ pub fn websocket_closed() {
 
 pub fn subscriptions_started(n: usize) {
     gauge!("gateway_subscriptions").increment(n as f64);
+}
+
+pub fn subscription_groups(n: usize) {
+    gauge!("gateway_subscription_groups").set(n as f64);
 }
 
 pub fn subscriptions_ended(n: usize) {

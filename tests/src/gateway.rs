@@ -359,6 +359,16 @@ pub async fn websocket_from(
     url: &str,
     source: std::net::IpAddr,
 ) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    websocket_speaking(url, source, None).await
+}
+
+/// [`websocket_from`], the upgrade saying `Accept-Language: language` as a browser in that
+/// locale does.
+pub async fn websocket_speaking(
+    url: &str,
+    source: std::net::IpAddr,
+    language: Option<&str>,
+) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let target: std::net::SocketAddr = url
@@ -372,6 +382,11 @@ pub async fn websocket_from(
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().ok()?,
     );
+    if let Some(language) = language {
+        request
+            .headers_mut()
+            .insert("accept-language", language.parse().ok()?);
+    }
     let socket = tokio::net::TcpSocket::new_v4().ok()?;
     socket.bind(std::net::SocketAddr::new(source, 0)).ok()?;
     let stream = socket.connect(target).await.ok()?;

@@ -15,7 +15,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn metrics() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    crate::metrics::subscription_groups(state.fanout.groups());
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -4,6 +4,7 @@
 //!     ./target/release/load fanout --subscribers 19900 --instances 1
 //!     ./target/release/load fanout --subscribers 39800 --instances 2
 //!     ./target/release/load fanout --subscribers 1000 --distinct
+//!     ./target/release/load fanout --subscribers 19900 --languages
 //!
 //! Every process here may hold at most 20,000 open files (sockets count), so one gateway
 //! instance can take about 19,900 WebSockets, and the clients are spread over worker
@@ -18,6 +19,10 @@
 //! every subscription live, and the peak while they subscribed (VmHWM), each minus the
 //! resident memory before the first client, divided by its connections. With --distinct
 //! every subscriber's document differs (an alias of its own), so nothing can be shared.
+//! With --languages the runners are spread over Kazakh, Russian and English (each socket's
+//! upgrade says its `Accept-Language`, in turn), every change carries the reason in all
+//! three, and the subscribers ask for the translations too: the frames are larger, and
+//! the subscribers must still share one execution per change.
 
 use anyhow::{Context, anyhow};
 use std::io::{BufRead, BufReader, Write};
@@ -37,11 +42,28 @@ fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-/// The subscription; `{alias}` is empty, or `a<n>:` for --distinct.
-fn document(alias: &str) -> String {
+/// The subscription; `{alias}` is empty, or `a<n>:` for --distinct; with `translations`
+/// the reason in every language as well (what the runner page asks).
+fn document(alias: &str, translations: bool) -> String {
+    let reasons = if translations {
+        " reason reasons { language text }"
+    } else {
+        ""
+    };
     format!(
-        "subscription($e: ID) {{ {alias} eventStatusChanged(eventId: $e) {{ id status event {{ id name }} }} }}"
+        "subscription($e: ID) {{ {alias} eventStatusChanged(eventId: $e) {{ id status{reasons} event {{ id name }} }} }}"
     )
+}
+
+/// The locales a --languages run's sockets say they read, in turn.
+const LOCALES: [&str; 3] = ["kk-KZ,kk;q=0.9", "ru-RU,ru;q=0.9", "en-US,en;q=0.9"];
+
+/// A change's reason and its translations, as an Almaty organizer writes them.
+fn reasons(round: usize) -> Value {
+    json!([
+        { "language": "KK", "text": format!("{}-хабарлама: қала әкімдігі жаппай іс-шараларға тыйым салды, марафон тоқтатылды.", round + 1) },
+        { "language": "RU", "text": format!("Сообщение {}: акимат города запретил массовые мероприятия, марафон приостановлен.", round + 1) },
+    ])
 }
 
 /// What one client socket does.
@@ -54,6 +76,8 @@ struct Client {
     alias: String,
     /// Alerts it waits for.
     rounds: usize,
+    /// The `Accept-Language` of its upgrade, and whether it asks for translations.
+    language: Option<&'static str>,
 }
 
 /// The worker's signals to and from its clients.
@@ -72,6 +96,7 @@ async fn subscriber(client: Client, signals: Signals) -> Vec<i64> {
         event,
         alias,
         rounds,
+        language,
     } = client;
     let Signals {
         ready,
@@ -79,11 +104,11 @@ async fn subscriber(client: Client, signals: Signals) -> Vec<i64> {
         mut everyone_done,
     } = signals;
     let mut receipts = vec![0; rounds];
-    let Some(mut ws) = connect(&url, source).await else {
+    let Some(mut ws) = connect(&url, source, language).await else {
         return receipts;
     };
     let subscribe = json!({ "id": "1", "type": "subscribe",
-        "payload": { "query": document(&alias), "variables": { "e": event } } });
+        "payload": { "query": document(&alias, language.is_some()), "variables": { "e": event } } });
     if ws
         .send(Message::Text(subscribe.to_string().into()))
         .await
@@ -121,8 +146,8 @@ async fn subscriber(client: Client, signals: Signals) -> Vec<i64> {
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Connects from `source` and completes `connection_init`.
-async fn connect(url: &str, source: IpAddr) -> Option<Socket> {
-    let mut ws = gateway_tests::gateway::websocket_from(url, source).await?;
+async fn connect(url: &str, source: IpAddr, language: Option<&str>) -> Option<Socket> {
+    let mut ws = gateway_tests::gateway::websocket_speaking(url, source, language).await?;
     ws.send(Message::Text(
         json!({ "type": "connection_init" }).to_string().into(),
     ))
@@ -153,6 +178,9 @@ pub struct WorkerArgs {
     /// Give subscriber n the alias `a<offset + n>` (no sharing).
     #[arg(long)]
     distinct_from: Option<usize>,
+    /// Subscribers spread over the three languages, asking for translations.
+    #[arg(long)]
+    languages: bool,
 }
 
 /// Worker mode: open `count` subscribers, say READY, wait, print receipts as JSON.
@@ -164,6 +192,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         first_ip,
         rounds,
         distinct_from,
+        languages,
     } = args;
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(count.max(1));
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel(count.max(1));
@@ -179,6 +208,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             event: event.clone(),
             alias,
             rounds,
+            language: languages.then_some(LOCALES[i % LOCALES.len()]),
         };
         let signals = Signals {
             ready: ready_tx.clone(),
@@ -243,6 +273,10 @@ pub struct Args {
     /// Every subscriber a document of its own (no sharing possible).
     #[arg(long)]
     distinct: bool,
+    /// Runners spread over Kazakh, Russian and English; changes carry the reason in all
+    /// three and subscribers ask for it.
+    #[arg(long)]
+    languages: bool,
     #[command(flatten)]
     postgres: crate::Postgres,
     /// The Redis the instances share.
@@ -343,6 +377,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             if args.distinct {
                 worker_args.extend(["--distinct-from".to_owned(), offset.to_string()]);
             }
+            if args.languages {
+                worker_args.push("--languages".to_owned());
+            }
             offset += count;
             next_ip += count.div_ceil(5000) as u8;
             let child = with_ulimit(&exe, &worker_args)
@@ -393,8 +430,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map(|g| proc_kib(g.child.id(), "VmHWM:"))
         .collect();
     let mut connections = Vec::new();
+    let mut groups = Vec::new();
     for gateway in &gateways {
         connections.push(metric(&client, &gateway.admin, "gateway_websocket_connections").await);
+        groups.push(metric(&client, &gateway.admin, "gateway_subscription_groups").await);
     }
 
     let cpu_before: Vec<u64> = gateways.iter().map(|g| cpu_micros(g.child.id())).collect();
@@ -408,8 +447,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         } else {
             "SCHEDULED"
         };
+        let mut input =
+            json!({ "eventId": event, "status": status, "reason": format!("Round {}", round + 1) });
+        if args.languages {
+            input["reason"] = json!(format!(
+                "Notice {}: the city has banned mass events, and the marathon is suspended.",
+                round + 1
+            ));
+            input["reasons"] = reasons(round);
+        }
         let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
-            "variables": { "input": { "eventId": event, "status": status, "reason": format!("Round {}", round + 1) } } });
+            "variables": { "input": input } });
         let answer =
             gateway_tests::post_graphql(&client, &gateways[0].address, Some(&token), &mutation)
                 .await?;
@@ -453,10 +501,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let _ = worker.wait();
     }
     println!(
-        "subscribers: {} asked, {connected} connected{}",
+        "subscribers: {} asked, {connected} connected{}{}",
         args.subscribers,
         if args.distinct {
             ", each with its own document"
+        } else {
+            ""
+        },
+        if args.languages {
+            ", spread over Kazakh, Russian and English, asking for the reason in every language"
         } else {
             ""
         }
@@ -484,8 +537,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let n = connections[i].max(1) as f64;
         let before = rss_before[i];
         println!(
-            "instance {i}: {} connections; CPU {:.0} ms per round; RSS {before} KiB before, {} KiB live ({:.1} KiB per connection), peak {} KiB ({:.1} KiB per connection); {} KiB after the rounds",
+            "instance {i}: {} connections in {} shared execution(s); CPU {:.0} ms per round; RSS {before} KiB before, {} KiB live ({:.1} KiB per connection), peak {} KiB ({:.1} KiB per connection); {} KiB after the rounds",
             connections[i],
+            groups[i],
             cpu_used[i] as f64 / 1000.0 / args.rounds.max(1) as f64,
             rss_live[i],
             rss_live[i].saturating_sub(before) as f64 / n,

@@ -7,6 +7,7 @@
 
 mod cost;
 mod fanout;
+mod machine_floor;
 mod partner_stats;
 mod promise;
 mod push_fanout;

@@ -27,7 +27,8 @@
 //! answer, the fault strikes. Prints who heard within 1 s, 5 s and eventually, the pushes
 //! within 5 s and eventually, duplicates, the mails the SMTP server accepted (when, twice
 //! or not, who was neither acknowledged nor mailed by the deadline), the gateway's reach
-//! report, and the fault's timeline. Exits 0 only if every phone was told, every push
+//! report, the fault's timeline, and this machine's floor timed before the run (one push's
+//! primitives, one WebSocket frame written and read on loopback). Exits 0 only if every phone was told, every push
 //! delivered, every runner acknowledged or mailed by the deadline and nobody mailed twice.
 
 use anyhow::anyhow;
@@ -133,9 +134,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         },
         gateway_env,
     };
+    // Timed first, with nothing else running: the figures below are read against it.
+    let floor = crate::machine_floor::measure()?;
+    let (frames, pushes) = (plan.page_open, plan.push);
     let report = promise::run(plan).await?;
     report.print();
+    println!("{}", floor.describe(frames, pushes));
     println!("{}", serde_json::to_string(&report)?);
+    println!(
+        "{}",
+        serde_json::json!({ "floor": { "push_us": floor.push_us, "frame_us": floor.frame_us, "sockets": floor.sockets } })
+    );
     if report.kept() {
         Ok(())
     } else {

@@ -17,7 +17,7 @@
 //! gateway's CPU per message divided by it. The web-push crate's message build, the floor
 //! of the README's earlier figures, is timed and printed too.
 
-mod floor;
+pub(crate) mod floor;
 
 use anyhow::{Context, anyhow};
 use std::time::{Duration, Instant};

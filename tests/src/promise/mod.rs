@@ -178,6 +178,91 @@ impl Report {
     }
 }
 
+/// Waits until the gateways hold `subscribed` live subscriptions between them, then until
+/// each has used under a tenth of a core over 200 ms; how long each took. Fails after 60 s.
+async fn subscriptions_settled(
+    gateways: &[Option<Gateway>],
+    subscribed: usize,
+) -> anyhow::Result<(Duration, Duration)> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    loop {
+        let mut live = 0;
+        for gateway in gateways.iter().flatten() {
+            let page = reqwest::get(format!("{}/metrics", gateway.admin))
+                .await?
+                .text()
+                .await?;
+            live += gauge(&page, "gateway_subscriptions") as usize;
+        }
+        if live >= subscribed {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!(
+                "only {live} of {subscribed} subscriptions live after 60 s"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let live = started.elapsed();
+    loop {
+        let before: Vec<u64> = gateways
+            .iter()
+            .flatten()
+            .map(|g| cpu_ticks(g.child.id()))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let busiest = gateways
+            .iter()
+            .flatten()
+            .zip(before)
+            .map(|(g, before)| cpu_ticks(g.child.id()).saturating_sub(before))
+            .max()
+            .unwrap_or(0);
+        // 100 ticks a second: 2 ticks in 200 ms is a tenth of a core.
+        if busiest <= 2 {
+            return Ok((live, started.elapsed()));
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!(
+                "the gateways were still busy 60 s after the phones subscribed"
+            ));
+        }
+    }
+}
+
+/// A gauge's value in a Prometheus page (0 when absent).
+fn gauge(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// CPU a process has used (user and system), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<u64> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            Some(fields.iter().sum())
+        })
+        .unwrap_or(0)
+}
+
 pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let started = Instant::now();
     let (database, db) = TestDatabase::postgres_with_demo(&plan.postgres, &plan.database).await?;
@@ -243,13 +328,19 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let phones = PhoneFleet::start(&plan, urls, &prefix, cursor, stopped).await?;
     let subscribed = phones.subscribed;
+    // A phone has only sent its subscription; the gateways may still be working through
+    // thousands of them. On race day the page has been open a while when the director
+    // cancels: wait until every subscription is live and the gateways are idle again.
+    let (live, idle) = subscriptions_settled(&gateways, subscribed).await?;
     let setup = started.elapsed();
     println!(
-        "{} runners set up ({} with the page open, {} with push, every one an email), {subscribed} phones subscribed, in {:.1} s",
+        "{} runners set up ({} with the page open, {} with push, every one an email), {subscribed} phones subscribed, in {:.1} s; every subscription live on the gateways {:.1} s and the gateways idle {:.1} s after the last was sent",
         plan.runners,
         plan.page_open,
         plan.push,
-        setup.as_secs_f64()
+        setup.as_secs_f64(),
+        live.as_secs_f64(),
+        idle.as_secs_f64(),
     );
 
     // The cancellation, then the fault.

@@ -28,6 +28,13 @@ pub struct Keys {
     auth: Vec<u8>,
 }
 
+impl Keys {
+    /// A browser's public key (uncompressed P-256 point) and auth secret.
+    pub fn new(public: Vec<u8>, auth: Vec<u8>) -> Self {
+        Self { public, auth }
+    }
+}
+
 pub fn decode(browsers: &[BrowserSubscription]) -> anyhow::Result<Vec<Keys>> {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -43,7 +50,7 @@ pub fn decode(browsers: &[BrowserSubscription]) -> anyhow::Result<Vec<Keys>> {
 }
 
 /// This thread's CPU time in nanoseconds (the scheduler's own account, not 10 ms ticks).
-fn thread_cpu_nanos() -> u64 {
+pub fn thread_cpu_nanos() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
