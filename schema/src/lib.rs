@@ -6,6 +6,6 @@ pub mod error;
 pub mod graphql;
 
 pub use graphql::{
-    ApiSchema, Limits, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS, build_schema,
-    sdl,
+    AUDIENCE_SUBSCRIPTIONS, ApiSchema, Limits, NoticeSource, ReplayFrom,
+    VIEWER_INDEPENDENT_SUBSCRIPTIONS, build_schema, sdl,
 };

@@ -47,6 +47,11 @@ fn describe() {
         "Open GraphQL WebSocket connections."
     );
     describe_gauge!("gateway_subscriptions", "Active GraphQL subscriptions.");
+    describe_counter!(
+        "gateway_subscription_executions_total",
+        "Executions of a subscription operation for an alert: one per shared group, or one \
+         for every account group an alert concerns that asks the same personal question."
+    );
     describe_gauge!(
         "gateway_subscription_groups",
         "Shared executions: subscriptions that ask the same question for the same viewer \
@@ -146,6 +151,10 @@ pub fn websocket_closed() {
 
 pub fn subscriptions_started(n: usize) {
     gauge!("gateway_subscriptions").increment(n as f64);
+}
+
+pub fn subscription_executed() {
+    counter!("gateway_subscription_executions_total").increment(1);
 }
 
 pub fn subscription_groups(n: usize) {

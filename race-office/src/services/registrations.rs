@@ -204,6 +204,24 @@ pub async fn audience(
         .map(|audience| Some(audience.clone()))
 }
 
+/// Whether a notice concerns `account_id`: a status change of an event it is registered
+/// for (the audience read once per notice and shared), or a decision on its own refund.
+pub async fn concerns(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+    notice: &crate::domain::Notice,
+) -> Result<bool, sea_orm::DbErr> {
+    match notice.kind() {
+        Some(crate::domain::NotificationKind::RefundDecided) => {
+            Ok(notice.account_id == Some(account_id))
+        }
+        Some(crate::domain::NotificationKind::EventStatusChanged) => Ok(audience(db, notice)
+            .await?
+            .is_some_and(|accounts| accounts.contains(&account_id))),
+        None => Ok(false),
+    }
+}
+
 /// The accounts registered for an event (who a status change concerns).
 pub async fn accounts_registered(
     db: &impl ConnectionTrait,

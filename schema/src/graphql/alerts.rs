@@ -35,6 +35,13 @@ const REPLAY_BATCH: u64 = 500;
 /// is shared.
 pub const VIEWER_INDEPENDENT_SUBSCRIPTIONS: &[&str] = &["eventStatusChanged"];
 
+/// Root subscription fields whose item for a notice is the same for every viewer the
+/// notice concerns (`registrations::concerns`), and nothing for the others: an operation
+/// made only of these is executed once per notice for all the viewers it concerns, and
+/// not at all for the rest. Everything reachable from their types is pinned like the
+/// viewer-independent set (`graphql/mod.rs`).
+pub const AUDIENCE_SUBSCRIPTIONS: &[&str] = &["myNotifications"];
+
 /// Where one execution of a subscription takes its notices from.
 #[derive(Clone, Debug)]
 pub enum NoticeSource {
@@ -128,19 +135,6 @@ fn status_change_of(notice: &Notice) -> Option<EventStatusChange> {
     notice
         .status_change()
         .map(|m| EventStatusChange::from_message(m, notice.event.clone()))
-}
-
-/// Whether a status change or a personal notice concerns `account_id`. The registered
-/// accounts are read once per notice, shared by every subscriber that asks.
-async fn concerns(api: &ApiContext, account_id: i64, notice: &Notice) -> Result<bool, ApiError> {
-    match (notice.kind(), notice.event_id) {
-        (Some(NotificationKind::RefundDecided), _) => Ok(notice.account_id == Some(account_id)),
-        (Some(NotificationKind::EventStatusChanged), Some(_)) => {
-            let audience = registrations::audience(&api.db, notice).await?;
-            Ok(audience.is_some_and(|accounts| accounts.contains(&account_id)))
-        }
-        _ => Ok(false),
-    }
 }
 
 /// The notice id the client's status-change cursor stands for (0 before the first).
@@ -273,8 +267,9 @@ impl AlertSubscription {
         {
             NoticeSource::Probe => Ok(stream::empty().boxed()),
             NoticeSource::One(notice) => {
-                let item = concerns(&api, account_id, &notice)
+                let item = registrations::concerns(&api.db, account_id, &notice)
                     .await
+                    .map_err(ApiError::from)
                     .graphql()?
                     .then(|| Ok(Notification(notice)));
                 Ok(stream::iter(item).boxed())

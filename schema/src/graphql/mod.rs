@@ -31,7 +31,9 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use race_office::context::ApiContext;
 
-pub use alerts::{NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
+pub use alerts::{
+    AUDIENCE_SUBSCRIPTIONS, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS,
+};
 pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE};
 
 #[derive(MergedObject, Default)]
@@ -172,8 +174,9 @@ mod tests {
     }
 
     /// A subscription in `VIEWER_INDEPENDENT_SUBSCRIPTIONS` is executed once per notice
-    /// for every subscriber, whoever they are. So every field reachable from its type must
-    /// answer the same to everyone. This pins that reachable set: a field added to one of
+    /// for every subscriber, whoever they are; one in `AUDIENCE_SUBSCRIPTIONS` once per
+    /// notice for every viewer the notice concerns. So every field reachable from their
+    /// types must answer the same to everyone who gets it. This pins that reachable set: a field added to one of
     /// these types fails here until someone has checked that it reads no viewer (and only
     /// then adds it below), or takes the subscription out of the shared list.
     #[test]
@@ -213,6 +216,7 @@ mod tests {
         let mut reachable = BTreeSet::new();
         let mut todo: Vec<String> = super::VIEWER_INDEPENDENT_SUBSCRIPTIONS
             .iter()
+            .chain(super::AUDIENCE_SUBSCRIPTIONS)
             .map(|root| {
                 let fields = &objects["Subscription"];
                 let (_, ty) = fields
@@ -269,6 +273,20 @@ mod tests {
             "LocalizedText.language",
             "LocalizedText.text",
             "EventStatusChange.status",
+            "Notification.eventStatusChange",
+            "Notification.id",
+            "Notification.kind",
+            // The decision on one runner's refund: only ever the item of that runner's
+            // notice, which concerns nobody else.
+            "Notification.refundDecision",
+            "RefundDecided.decidedAt",
+            "RefundDecided.eventId",
+            "RefundDecided.eventName",
+            "RefundDecided.note",
+            "RefundDecided.option",
+            "RefundDecided.refundRequestId",
+            "RefundDecided.registrationId",
+            "RefundDecided.status",
             "Money.amount",
             "Money.currency",
             "Organization.id",

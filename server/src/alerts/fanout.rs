@@ -3,7 +3,10 @@
 //! depend on who they are share ONE execution per notice. A group executes the operation once for each notice the hub
 //! broadcasts, serializes the payload once, and hands every member the same bytes; each
 //! member's frame is those bytes with its own operation id around them. Operations whose
-//! answer depends on the viewer (`myNotifications`) are grouped per account instead.
+//! answer depends on the viewer (`myNotifications`) are grouped per account instead, and
+//! those whose answer is the same for everyone a notice concerns share one execution per
+//! notice across their accounts: each account group checks that the notice concerns it
+//! (the audience is read once per notice) and takes the answer the first one made.
 //!
 //! Invariants, kept per member:
 //! - "from now" means from the moment the subscribe message arrived: the hub's last id at
@@ -24,7 +27,7 @@
 //! before parses nothing, validates nothing and reads nothing from the database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,10 +39,11 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use race_office::Viewer;
 use race_office::domain::Notice;
-use race_office::services::notifications;
+use race_office::services::{notifications, registrations};
 use schema::{ApiSchema, NoticeSource, ReplayFrom};
 use sea_orm::DatabaseConnection;
 use serde_json::value::RawValue;
+use tokio::sync::OnceCell;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -170,6 +174,9 @@ enum Scope {
     Anonymous,
     Account(i64),
     PartnerKey(i64),
+    /// Whoever a notice concerns: the key of an answer shared across account groups, not
+    /// of a group.
+    Audience,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -218,6 +225,29 @@ pub struct Fanout {
     max_behind: u64,
     /// What each shared execution may cost.
     budget: Budget,
+    /// The newest notice's answers to questions shared by their audience.
+    audience: Mutex<AudienceAnswers>,
+    /// Executions of a group's operation for a notice (retries aside).
+    executions: AtomicU64,
+}
+
+/// Answers to one notice, by question, for the account groups it concerns: the first
+/// group to need one executes it, the others wait for it and take the same frame.
+#[derive(Default)]
+struct AudienceAnswers {
+    notice: i64,
+    answers: HashMap<GroupKey, Arc<OnceCell<Outcome>>>,
+}
+
+/// What a group's execution for one notice came to.
+#[derive(Clone)]
+enum Outcome {
+    /// The answer, serialized once.
+    Frame(Arc<Frame>),
+    /// Nothing to send (the notice is not for these viewers).
+    Nothing,
+    /// The group ends with this error.
+    Ending(Ending),
 }
 
 /// A subscription, ready to join.
@@ -270,7 +300,36 @@ impl Fanout {
             buffer: GROUP_BUFFER,
             max_behind,
             budget,
+            audience: Mutex::new(AudienceAnswers::default()),
+            executions: AtomicU64::new(0),
         })
+    }
+
+    /// Executions of groups' operations so far (for tests and metrics).
+    pub fn executions(&self) -> u64 {
+        self.executions.load(Ordering::Relaxed)
+    }
+
+    /// Where the answer to `key`'s question for `notice` is (or will be) kept for every
+    /// account group it concerns. A notice older than the newest one gets a cell of its
+    /// own (a group catching up executes it alone).
+    fn audience_answer(&self, key: &GroupKey, notice: i64) -> Arc<OnceCell<Outcome>> {
+        let mut memo = match self.audience.lock() {
+            Ok(memo) => memo,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if notice > memo.notice {
+            memo.notice = notice;
+            memo.answers.clear();
+        }
+        if notice < memo.notice {
+            return Arc::new(OnceCell::new());
+        }
+        let question = GroupKey {
+            scope: Scope::Audience,
+            ..key.clone()
+        };
+        memo.answers.entry(question).or_default().clone()
     }
 
     pub fn hub(&self) -> &Hub {
@@ -600,6 +659,11 @@ async fn run_group(
     mut notices: broadcast::Receiver<Arc<Notice>>,
     mut last: i64,
 ) {
+    // Answered alike for every account a notice concerns: one execution across the
+    // account groups that ask it.
+    let by_audience = template
+        .document
+        .shared_by_audience(template.operation_name.as_deref());
     loop {
         let batch: Vec<Arc<Notice>> = match notices.recv().await {
             Ok(notice) => vec![notice],
@@ -634,79 +698,121 @@ async fn run_group(
                 continue;
             }
             last = notice.id;
-            let mut retry = Backoff::default();
-            let answer = loop {
-                let request = template.request(NoticeSource::One(notice.clone()));
-                let mut execution = fanout
-                    .schema
-                    .execute_stream_with_session_data(request, data.clone());
-                let metered = Metered::new(execution.next(), fanout.budget.processor_time);
-                let answer = match metered.await {
-                    Ok(answer) => answer,
-                    Err(spent) => {
-                        let limit = fanout.budget.processor_time.as_millis();
-                        tracing::warn!(
-                            notice = notice.id,
-                            spent_ms = spent.as_millis(),
-                            limit_ms = limit,
-                            "a shared subscription execution went over its budget: ending it"
-                        );
-                        fanout.end_group(&key, &sender, notice.id, notice.created_at, Ending {
-                            code: "EXECUTION_TOO_EXPENSIVE",
-                            message: format!(
-                                "answering this subscription once took more than {limit} ms of \
-                                 the gateway's time (SUBSCRIPTION_EXECUTION_BUDGET_MS): ask for less"
-                            ),
-                        });
-                        return;
+            let outcome = match key.scope {
+                Scope::Account(account) if by_audience => {
+                    if concerns(&fanout, account, &notice).await {
+                        fanout
+                            .audience_answer(&key, notice.id)
+                            .get_or_init(|| answer(&fanout, &template, &data, &notice))
+                            .await
+                            .clone()
+                    } else {
+                        Outcome::Nothing
                     }
-                };
-                match answer {
-                    Some(answer) if failed_inside(&answer) => {
-                        // Thousands of groups may meet the same outage: one line per notice.
-                        if RETRY_LOGGED.swap(notice.id, Ordering::Relaxed) != notice.id {
-                            tracing::warn!(
-                                notice = notice.id,
-                                "shared executions failed inside: retrying until they answer"
-                            );
-                        }
-                        retry.wait().await;
-                    }
-                    other => break other,
                 }
+                _ => answer(&fanout, &template, &data, &notice).await,
             };
-            let Some(mut answer) = answer else {
-                continue;
-            };
-            template.document.order(
-                &mut answer,
-                template.operation_name.as_deref(),
-                &template.variables,
-            );
-            match serde_json::value::to_raw_value(&answer) {
-                Ok(payload) if payload.get().len() > fanout.budget.bytes => {
-                    let limit = fanout.budget.bytes;
-                    let message = schema::error::response_too_large(limit).errors[0]
-                        .message
-                        .clone();
-                    fanout.end_group(
-                        &key,
-                        &sender,
-                        notice.id,
-                        notice.created_at,
-                        Ending {
-                            code: "RESPONSE_TOO_LARGE",
-                            message,
-                        },
-                    );
+            match outcome {
+                Outcome::Frame(frame) => {
+                    let _ = sender.send(frame);
+                }
+                Outcome::Nothing => {}
+                Outcome::Ending(ending) => {
+                    fanout.end_group(&key, &sender, notice.id, notice.created_at, ending);
                     return;
                 }
-                Ok(payload) => {
-                    let _ =
-                        sender.send(Arc::new(Frame::new(notice.id, notice.created_at, payload)));
-                }
-                Err(error) => tracing::error!(%error, "could not serialize a subscription answer"),
             }
+        }
+    }
+}
+
+/// Whether `notice` concerns `account`, asked until the database answers (the audience
+/// is read once per notice, usually by the hub before it broadcast).
+async fn concerns(fanout: &Fanout, account: i64, notice: &Notice) -> bool {
+    let mut retry = Backoff::default();
+    loop {
+        match registrations::concerns(&fanout.db, account, notice).await {
+            Ok(concerns) => return concerns,
+            Err(error) => {
+                tracing::debug!(%error, "could not read whom a notice concerns: retrying");
+                retry.wait().await;
+            }
+        }
+    }
+}
+
+/// Executes the group's operation for `notice` once (again after a failure inside, until
+/// it answers), in its order, serialized once and held to the budget.
+async fn answer(
+    fanout: &Fanout,
+    template: &Template,
+    data: &Arc<Data>,
+    notice: &Arc<Notice>,
+) -> Outcome {
+    fanout.executions.fetch_add(1, Ordering::Relaxed);
+    crate::metrics::subscription_executed();
+    let mut retry = Backoff::default();
+    let answer = loop {
+        let request = template.request(NoticeSource::One(notice.clone()));
+        let mut execution = fanout
+            .schema
+            .execute_stream_with_session_data(request, data.clone());
+        let metered = Metered::new(execution.next(), fanout.budget.processor_time);
+        let answer = match metered.await {
+            Ok(answer) => answer,
+            Err(spent) => {
+                let limit = fanout.budget.processor_time.as_millis();
+                tracing::warn!(
+                    notice = notice.id,
+                    spent_ms = spent.as_millis(),
+                    limit_ms = limit,
+                    "a shared subscription execution went over its budget: ending it"
+                );
+                return Outcome::Ending(Ending {
+                    code: "EXECUTION_TOO_EXPENSIVE",
+                    message: format!(
+                        "answering this subscription once took more than {limit} ms of \
+                         the gateway's time (SUBSCRIPTION_EXECUTION_BUDGET_MS): ask for less"
+                    ),
+                });
+            }
+        };
+        match answer {
+            Some(answer) if failed_inside(&answer) => {
+                // Thousands of groups may meet the same outage: one line per notice.
+                if RETRY_LOGGED.swap(notice.id, Ordering::Relaxed) != notice.id {
+                    tracing::warn!(
+                        notice = notice.id,
+                        "shared executions failed inside: retrying until they answer"
+                    );
+                }
+                retry.wait().await;
+            }
+            other => break other,
+        }
+    };
+    let Some(mut answer) = answer else {
+        return Outcome::Nothing;
+    };
+    template.document.order(
+        &mut answer,
+        template.operation_name.as_deref(),
+        &template.variables,
+    );
+    match serde_json::value::to_raw_value(&answer) {
+        Ok(payload) if payload.get().len() > fanout.budget.bytes => {
+            let message = schema::error::response_too_large(fanout.budget.bytes).errors[0]
+                .message
+                .clone();
+            Outcome::Ending(Ending {
+                code: "RESPONSE_TOO_LARGE",
+                message,
+            })
+        }
+        Ok(payload) => Outcome::Frame(Arc::new(Frame::new(notice.id, notice.created_at, payload))),
+        Err(error) => {
+            tracing::error!(%error, "could not serialize a subscription answer");
+            Outcome::Nothing
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Shared executions: subscribers of the same operation share one group (one execution per
-//! notice), cursors aside; personal subscriptions share per account; a group ends with its
+//! notice), cursors aside; personal subscriptions share per account, and their executions
+//! across the accounts an alert concerns; a group ends with its
 //! last member; and a subscription starts when its message arrives, so a change made right
 //! after thousands subscribe on another instance reaches every one of them; an execution
 //! that fails inside is tried again, never skipped.
@@ -143,6 +144,86 @@ async fn personal_notifications_are_shared_per_account_only() {
         sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
         "{sentinel}"
     );
+}
+
+/// Runners of one race who ask the same personal question keep a group each (their own
+/// cursor, their own replay), yet an alert is executed once for all of them and not at all
+/// for a runner it does not concern; a runner who spells the question differently still
+/// reads it in their own words.
+async fn runners_asking_the_same_personal_question_share_one_execution(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (organizer, marathon) = app.demo_organizer_and_marathon().await;
+    let (other_race, other_distance) = app.small_race(&organizer, "other-race", 10).await;
+    let bystander = app.sign_up_runner("bystander@example.kz").await;
+    let body = register(&app, &bystander, &other_distance).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let query = "subscription { myNotifications { id kind eventStatusChange { reason } } }";
+    let spelled = "subscription { mine: myNotifications { eventStatusChange { reason } kind id } }";
+    let mut runners = Vec::new();
+    for (n, document) in [query, query, spelled].into_iter().enumerate() {
+        let token = registered_runner(&app, &format!("runner{n}@example.kz")).await;
+        let mut socket = Ws::init(&app.ws_url(), TRANSPORT, Some(&token)).await;
+        socket
+            .subscribe(TRANSPORT, "alerts", document, json!({}))
+            .await;
+        runners.push(socket);
+    }
+    let mut other = Ws::init(&app.ws_url(), TRANSPORT, Some(&bystander)).await;
+    other.subscribe(TRANSPORT, "alerts", query, json!({})).await;
+    groups_become(&app, 4).await;
+    let before = app.fanout.executions();
+
+    cancel_marathon(&app, &organizer, &marathon).await;
+    for socket in &mut runners[..2] {
+        let payload = socket.payload("alerts").await;
+        assert_eq!(
+            payload["data"]["myNotifications"]["eventStatusChange"]["reason"],
+            "Public events are banned",
+            "{payload}"
+        );
+    }
+    let payload = runners[2].payload("alerts").await;
+    let fields: Vec<&String> = payload["data"]["mine"]
+        .as_object()
+        .expect("the spelled answer")
+        .keys()
+        .collect();
+    assert_eq!(fields, ["eventStatusChange", "kind", "id"], "{payload}");
+    assert_eq!(
+        payload["data"]["mine"]["eventStatusChange"]["reason"],
+        "Public events are banned"
+    );
+    assert_eq!(
+        app.fanout.executions() - before,
+        1,
+        "three runners, one execution; none for the bystander"
+    );
+
+    // The bystander's next frame is their own race's: the cancellation never reached them.
+    change(
+        (&app, &organizer),
+        &other_race,
+        "CANCELLED",
+        "Sentinel",
+        None,
+    )
+    .await;
+    let sentinel = other.payload("alerts").await;
+    assert_eq!(
+        sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
+        "{sentinel}"
+    );
+    assert_eq!(app.fanout.executions() - before, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_asking_the_same_personal_question_share_one_execution_sqlite() {
+    runners_asking_the_same_personal_question_share_one_execution(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_asking_the_same_personal_question_share_one_execution_postgres() {
+    runners_asking_the_same_personal_question_share_one_execution(Backend::Postgres).await;
 }
 
 /// A shared execution that fails inside (here: who is registered cannot be read, the

@@ -15,7 +15,7 @@ use async_graphql_value::Value;
 pub use order::in_selection_order;
 pub use spelling::{Canonical, Shape, canonical, reshape};
 
-use super::VIEWER_INDEPENDENT_SUBSCRIPTIONS;
+use super::{AUDIENCE_SUBSCRIPTIONS, VIEWER_INDEPENDENT_SUBSCRIPTIONS};
 
 /// The operation a request runs (the spec's GetOperation): the named one, or the only one.
 pub fn operation_of<'a>(
@@ -88,6 +88,17 @@ impl Document {
             && fields.iter().all(|field| {
                 let name = field.name.node.as_str();
                 name == "__typename" || VIEWER_INDEPENDENT_SUBSCRIPTIONS.contains(&name)
+            })
+    }
+
+    /// Whether every root field's answer to a notice is the same for every viewer it
+    /// concerns (and nothing for the others): executed once per notice for all of them.
+    pub fn shared_by_audience(&self, name: Option<&str>) -> bool {
+        let fields = self.root_fields(name);
+        !fields.is_empty()
+            && fields.iter().all(|field| {
+                let name = field.name.node.as_str();
+                name == "__typename" || AUDIENCE_SUBSCRIPTIONS.contains(&name)
             })
     }
 
