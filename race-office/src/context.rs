@@ -126,6 +126,10 @@ pub enum Revoked {
     Account { account_id: i64 },
     /// A partner key revoked.
     PartnerKey { key_id: i64 },
+    /// An account's details changed (its name, its language): nothing is withdrawn and
+    /// no socket closes, but every instance drops the copy of the account it keeps for
+    /// its sessions.
+    Changed { account_id: i64 },
 }
 
 /// Where the API announces a withdrawn credential (after the change has committed).

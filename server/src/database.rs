@@ -5,10 +5,26 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+/// Whether a pooled connection is pinged before it is handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ping {
+    /// Always: the alert pipeline's few queries (a log read the hub cannot skip) must
+    /// not meet a connection the server dropped.
+    Always,
+    /// Only after a second idle: requests come by the thousand, and sqlx already pings a
+    /// connection on its way back to the pool; a third round trip per query is too many.
+    /// A connection dropped meanwhile fails its one query, and is replaced.
+    IfIdle,
+}
+
 /// Opens the pool. For SQLite, creates the file's folder, and uses WAL with a busy
 /// timeout so that readers do not block the writer and writers queue instead of failing.
 #[tracing::instrument(skip(url))]
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    ping: Ping,
+) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or(path);
         if let Some(parent) = std::path::Path::new(file).parent()
@@ -30,6 +46,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
         });
+    if ping == Ping::IfIdle {
+        options.test_before_acquire_if_idle_for(Duration::from_secs(1));
+    }
     Database::connect(options).await
 }
 

@@ -4,6 +4,11 @@
 //! through Redis (`<prefix>:revocations`). Because a message can be lost (Redis down at
 //! that moment), a sweep also re-checks every registered credential against the database
 //! every `recheck`.
+//!
+//! The registry also keeps the runner sessions read lately (`SESSION_CACHE_MS`), so that a
+//! reconnect storm or a burst of acknowledgements does not read the database once per
+//! request: the same withdrawals drop them (and an account's change, `Revoked::Changed`),
+//! and a short lifetime bounds a message Redis lost.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,8 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use race_office::domain::Role;
+use race_office::services::accounts::Session;
 use race_office::services::{accounts, partner_keys};
 use race_office::{Revocations, Revoked, Viewer};
 use redis::AsyncCommands;
@@ -22,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Credentials checked against the database per query by the sweep.
 const CHECK_BATCH: usize = 1000;
+/// Sessions kept at most; past this the cache starts over (a flood of distinct tokens
+/// costs each one read, and no memory that stays).
+const MAX_SESSIONS: usize = 50_000;
 
 /// What a registered socket holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,11 +46,21 @@ struct Entry {
     revoked: Arc<Notify>,
 }
 
-/// The open sockets that hold a credential, by socket.
+/// A runner session read lately.
+struct KnownSession {
+    session: Session,
+    read_at: std::time::Instant,
+}
+
+/// The open sockets that hold a credential, by socket; and the runner sessions read
+/// lately, by token hash.
 #[derive(Default)]
 pub struct Registry {
     sockets: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
+    sessions: Mutex<HashMap<String, KnownSession>>,
+    /// How long a session read is trusted (zero: not kept).
+    session_ttl: Duration,
 }
 
 /// A socket's place in the registry; leaving it (drop) unregisters the socket.
@@ -60,6 +80,60 @@ impl Drop for Registration {
 }
 
 impl Registry {
+    /// A registry that keeps the runner sessions it is told of for `session_ttl`.
+    pub fn new(session_ttl: Duration) -> Self {
+        Self {
+            session_ttl,
+            ..Self::default()
+        }
+    }
+
+    /// The account of a runner session read less than `SESSION_CACHE_MS` ago, unexpired
+    /// and not withdrawn since.
+    pub fn known_session(&self, token_hash: &str, now: DateTime<Utc>) -> Option<Session> {
+        let sessions = self.sessions.lock().ok()?;
+        let known = sessions.get(token_hash)?;
+        (known.read_at.elapsed() < self.session_ttl && known.session.expires_at > now)
+            .then(|| known.session.clone())
+    }
+
+    /// Keeps a session just read from the database; only a runner's (an organizer's or a
+    /// partner's powers may change under it).
+    pub fn remember_session(&self, session: &Session) {
+        if self.session_ttl.is_zero() || session.account.role != Role::Runner {
+            return;
+        }
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return;
+        };
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.clear();
+        }
+        sessions.insert(
+            session.token_hash.clone(),
+            KnownSession {
+                session: session.clone(),
+                read_at: std::time::Instant::now(),
+            },
+        );
+    }
+
+    /// Drops the sessions `what` withdrew or changed.
+    fn forget_sessions(&self, what: &Revoked) {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return;
+        };
+        match what {
+            Revoked::Session { token_hash } => {
+                sessions.remove(token_hash);
+            }
+            Revoked::Account { account_id } | Revoked::Changed { account_id } => {
+                sessions.retain(|_, known| known.session.account.id != *account_id);
+            }
+            Revoked::PartnerKey { .. } => {}
+        }
+    }
+
     /// Registers a socket signed in as `viewer`; `None` for an anonymous one (nothing to
     /// withdraw).
     pub fn register(self: &Arc<Self>, viewer: &Viewer) -> Option<Registration> {
@@ -92,8 +166,10 @@ impl Registry {
         })
     }
 
-    /// Closes (notifies) every socket holding what was withdrawn; returns how many.
+    /// Closes (notifies) every socket holding what was withdrawn, and forgets the sessions
+    /// it withdrew or changed; returns how many sockets.
     pub fn revoke(&self, what: &Revoked) -> usize {
+        self.forget_sessions(what);
         let Ok(sockets) = self.sockets.lock() else {
             return 0;
         };
@@ -219,7 +295,9 @@ impl Revocation {
 impl Revocations for Revocation {
     fn revoked(&self, what: Revoked) {
         let closed = self.registry.revoke(&what);
-        tracing::info!(closed, "credential withdrawn: closing its sockets");
+        if !matches!(what, Revoked::Changed { .. }) {
+            tracing::info!(closed, "credential withdrawn: closing its sockets");
+        }
         let Some((connection, channel)) = &self.redis else {
             return;
         };
@@ -283,5 +361,76 @@ pub async fn listen(
             () = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(account_id: i64, token_hash: &str, role: Role) -> Session {
+        Session {
+            account: entities::account::Model {
+                id: account_id,
+                email: format!("runner{account_id}@almaty-marathon.kz"),
+                password_hash: String::new(),
+                display_name: "Runner".into(),
+                role,
+                organization_id: None,
+                created_at: Utc::now(),
+                language: "RU".into(),
+            },
+            token_hash: token_hash.to_owned(),
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn a_runner_session_is_known_until_withdrawn_changed_or_old() {
+        let registry = Registry::new(Duration::from_secs(60));
+        let now = Utc::now();
+        registry.remember_session(&session(1, "a", Role::Runner));
+        registry.remember_session(&session(1, "b", Role::Runner));
+        registry.remember_session(&session(2, "c", Role::Runner));
+        assert!(registry.known_session("a", now).is_some());
+
+        registry.revoke(&Revoked::Session {
+            token_hash: "a".into(),
+        });
+        assert!(registry.known_session("a", now).is_none(), "signed out");
+        assert!(registry.known_session("b", now).is_some());
+
+        registry.revoke(&Revoked::Changed { account_id: 1 });
+        assert!(
+            registry.known_session("b", now).is_none(),
+            "changed: read again"
+        );
+        registry.revoke(&Revoked::Account { account_id: 2 });
+        assert!(registry.known_session("c", now).is_none(), "password reset");
+
+        // Past its expiry, or read longer ago than the cache's lifetime: read again.
+        registry.remember_session(&session(3, "d", Role::Runner));
+        assert!(
+            registry
+                .known_session("d", now + chrono::Duration::hours(2))
+                .is_none()
+        );
+        let brief = Registry::new(Duration::from_millis(20));
+        brief.remember_session(&session(3, "d", Role::Runner));
+        assert!(brief.known_session("d", now).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(brief.known_session("d", now).is_none());
+    }
+
+    #[test]
+    fn organizers_partners_and_an_unset_cache_keep_nothing() {
+        let registry = Registry::new(Duration::from_secs(60));
+        registry.remember_session(&session(1, "o", Role::Organizer));
+        registry.remember_session(&session(2, "p", Role::Partner));
+        assert!(registry.known_session("o", Utc::now()).is_none());
+        assert!(registry.known_session("p", Utc::now()).is_none());
+        let off = Registry::new(Duration::ZERO);
+        off.remember_session(&session(3, "r", Role::Runner));
+        assert!(off.known_session("r", Utc::now()).is_none());
     }
 }

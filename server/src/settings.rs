@@ -349,6 +349,14 @@ pub struct WebSocketSettings {
     #[arg(long = "ws-auth-recheck-ms", env = "WS_AUTH_RECHECK_MS", default_value = "30000",
           value_parser = millis(100..=3_600_000))]
     pub auth_recheck: Duration,
+
+    /// How long a runner's session, once read, is trusted without reading it again, in
+    /// ms (0: read on every request and handshake). A sign-out, a password reset or a
+    /// change of the account drops it at once on every instance; this bounds a message
+    /// Redis lost. Organizers' and partners' credentials are always read afresh.
+    #[arg(long = "session-cache-ms", env = "SESSION_CACHE_MS", default_value = "10000",
+          value_parser = millis(0..=60_000))]
+    pub session_cache: Duration,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -433,10 +441,10 @@ pub struct PushSettings {
 #[derive(Args, Debug, Clone)]
 pub struct DeliverySettings {
     /// Threads that prepare and send pushes and mails (encryption is the costly part), on
-    /// a runtime of their own whose threads the kernel schedules after the live channel's
-    /// (nice 10): they use idle cores and cannot take the ones the fan-out needs.
+    /// a runtime of their own: however much is queued, deliveries never hold more cores
+    /// than this, and each batch waits for the newest change's fan-out first.
     #[arg(id = "delivery-threads", long = "delivery-threads", env = "DELIVERY_THREADS",
-          default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+          default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub threads: u32,
 
     /// How long a change's pushes and mails wait, at most, for this instance's fan-out of
@@ -444,6 +452,13 @@ pub struct DeliverySettings {
     #[arg(id = "delivery-yield-ms", long = "delivery-yield-ms", env = "DELIVERY_YIELD_MS",
           default_value = "1000", value_parser = millis(0..=10_000))]
     pub yield_to_live: Duration,
+
+    /// The delivery threads' nice value (0 to 19): above 0 the kernel serves every other
+    /// thread of the machine first whenever both want a core, requests included (at 10,
+    /// 18,000 pages acknowledging an alert at once held its pushes back past 5 s).
+    #[arg(id = "delivery-nice", long = "delivery-nice", env = "DELIVERY_NICE",
+          default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=19))]
+    pub nice: u8,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -171,12 +171,20 @@ pub async fn sign_in(
     })
 }
 
-/// The account behind a bearer token, if the token is known and unexpired.
+/// A session a bearer token stands for.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub account: account::Model,
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The session behind a bearer token, if the token is known and unexpired.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     token: &str,
-) -> ApiResult<Option<(account::Model, String)>> {
+) -> ApiResult<Option<Session>> {
     let token_hash = hash_token(token);
     let found = session::Entity::find()
         .filter(session::Column::TokenHash.eq(&token_hash))
@@ -184,9 +192,13 @@ pub async fn authenticate(
         .find_also_related(account::Entity)
         .one(db)
         .await?;
-    Ok(found
-        .and_then(|(_, account)| account)
-        .map(|account| (account, token_hash)))
+    Ok(found.and_then(|(session, account)| {
+        Some(Session {
+            account: account?,
+            token_hash,
+            expires_at: session.expires_at,
+        })
+    }))
 }
 
 /// Ends the session whose token hash is given.

@@ -8,11 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use entities::notification_receipt::ReceiptChannel;
-use entities::{mail_delivery::MailStatus, notification, registration};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    Value,
-};
+use entities::{mail_delivery::MailStatus, notification};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Value};
 
 use super::statement;
 use crate::domain::{AckKey, NotificationKind, PushAction};
@@ -28,25 +25,26 @@ pub async fn acknowledge_page(
     up_to: i64,
     now: DateTime<Utc>,
 ) -> ApiResult<u64> {
-    let Some(row) = notification::Entity::find_by_id(up_to).one(db).await? else {
-        return Err(ApiError::NotFound("notification"));
-    };
-    let concerns = match (NotificationKind::parse(&row.kind), row.event_id) {
-        (Some(NotificationKind::RefundDecided), _) => row.account_id == Some(account_id),
-        (Some(NotificationKind::EventStatusChanged), Some(event_id)) => {
-            registration::Entity::find()
-                .filter(registration::Column::AccountId.eq(account_id))
-                .filter(registration::Column::EventId.eq(event_id))
-                .one(db)
-                .await?
-                .is_some()
-        }
-        _ => false,
-    };
-    if !concerns {
+    // Whether it is theirs, in one read: the notification and, for a status change, their
+    // registration for its event.
+    let backend = db.get_database_backend();
+    let theirs = db
+        .query_one_raw(statement(
+            backend,
+            "SELECT n.id FROM notification n WHERE n.id = ? AND (n.account_id = ? OR \
+             (n.kind = ? AND EXISTS (SELECT 1 FROM registration r \
+                 WHERE r.account_id = ? AND r.event_id = n.event_id)))",
+            vec![
+                up_to.into(),
+                account_id.into(),
+                NotificationKind::EventStatusChanged.as_str().into(),
+                account_id.into(),
+            ],
+        ))
+        .await?;
+    if theirs.is_none() {
         return Err(ApiError::NotFound("notification"));
     }
-    let backend = db.get_database_backend();
     let inserted = db
         .execute_raw(statement(
             backend,

@@ -257,14 +257,14 @@ impl AccountMutation {
             .map(DisplayName::parse)
             .transpose()
             .graphql()?;
-        let updated = accounts::update_account(
-            &api(ctx).graphql()?.db,
-            actor,
-            input.language.map(Into::into),
-            display_name,
-        )
-        .await
-        .graphql()?;
+        let api = api(ctx).graphql()?;
+        let updated =
+            accounts::update_account(&api.db, actor, input.language.map(Into::into), display_name)
+                .await
+                .graphql()?;
+        api.revocations.revoked(Revoked::Changed {
+            account_id: updated.id,
+        });
         Ok(Account(updated))
     }
 

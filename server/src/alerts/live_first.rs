@@ -8,8 +8,13 @@
 //! Only the newest notice is followed: a newer one replaces an older still in progress
 //! (live first holds for the newest change, and a burst never piles up waits). A group
 //! that fell behind the hub, or ended meanwhile, never reports: the wait's bound covers it.
+//!
+//! Then pushes before mail: while the push worker is sending, the mail worker waits, at
+//! most [`PUSH_PROMISE`] after the newest fan-out settled (so a queue of push retries
+//! never holds mail back for longer than that, whatever the number of batches).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -23,11 +28,28 @@ struct Pending {
     settled_at: Option<Instant>,
 }
 
+/// A push is promised within this of the change; mail waits for pushes no longer.
+pub const PUSH_PROMISE: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 pub struct LiveFirst {
     pending: Mutex<Pending>,
     settled: Notify,
     max_wait: Duration,
+    /// Push drains sending now.
+    pushing: AtomicUsize,
+    pushed: Notify,
+}
+
+/// A push drain with deliveries to send; mail waits while one lives.
+pub struct Pushing<'a>(&'a LiveFirst);
+
+impl Drop for Pushing<'_> {
+    fn drop(&mut self) {
+        if self.0.pushing.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.pushed.notify_waiters();
+        }
+    }
 }
 
 impl LiveFirst {
@@ -36,6 +58,35 @@ impl LiveFirst {
             pending: Mutex::new(Pending::default()),
             settled: Notify::new(),
             max_wait,
+            pushing: AtomicUsize::new(0),
+            pushed: Notify::new(),
+        }
+    }
+
+    /// The push worker has deliveries to send, until the guard drops.
+    pub fn pushing(&self) -> Pushing<'_> {
+        self.pushing.fetch_add(1, Ordering::AcqRel);
+        Pushing(self)
+    }
+
+    /// Waits while pushes are being sent, at most until `bound` ([`PUSH_PROMISE`]) after
+    /// the newest fan-out settled (or from now, if none has); returns how long it waited.
+    pub async fn pushes_sent(&self, bound: Duration) -> Duration {
+        let started = Instant::now();
+        let until = self.pending().settled_at.unwrap_or(started) + bound;
+        loop {
+            let notified = self.pushed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pushing.load(Ordering::Acquire) == 0 {
+                return started.elapsed();
+            }
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                return started.elapsed();
+            };
+            if tokio::time::timeout(left, notified).await.is_err() {
+                return started.elapsed();
+            }
         }
     }
 
@@ -131,5 +182,35 @@ mod tests {
         assert!(early.settled(1).await >= Duration::from_millis(50));
         early.broadcast(1, 0);
         assert!(early.settled(1).await < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn mail_waits_for_the_pushes_being_sent_and_no_longer_than_their_promise() {
+        let live = std::sync::Arc::new(LiveFirst::new(Duration::from_secs(5)));
+        let promise = Duration::from_millis(100);
+        let quick = live.pushes_sent(promise).await;
+        assert!(quick < Duration::from_millis(50), "none sending");
+        let pushing = live.pushing();
+        let waiting = tokio::spawn({
+            let live = live.clone();
+            async move { live.pushes_sent(Duration::from_secs(5)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "pushes are being sent");
+        drop(pushing);
+        waiting.await.unwrap();
+
+        // However many drains follow each other, mail waits at most the promise after the
+        // newest fan-out settled, not the promise again for every batch.
+        live.broadcast(9, 0);
+        let _pushing = live.pushing();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let waited = live.pushes_sent(promise).await;
+        assert!(
+            waited < Duration::from_millis(60),
+            "{waited:?}: counted from the fan-out"
+        );
+        let again = live.pushes_sent(promise).await;
+        assert!(again < Duration::from_millis(10), "past the promise");
     }
 }

@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// A small pool for a one-off command, with the migrations applied.
 async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let db = database::connect(&settings.database.url(), 2)
+    let db = database::connect(&settings.database.url(), 2, database::Ping::Always)
         .await
         .context("connecting to the database")?;
     database::migrate(&db)

@@ -1,5 +1,5 @@
 //! The delivery pool: pushes and mails are prepared and sent on a tokio runtime of their
-//! own (`DELIVERY_THREADS`), whose threads run at nice 10. The kernel then gives a core to
+//! own (`DELIVERY_THREADS`), whose threads run at `DELIVERY_NICE` (10). The kernel then gives a core to
 //! the live channel's threads (HTTP, WebSocket, the fan-out: nice 0) first whenever both
 //! want it, while a delivery thread still has any core nobody else uses. Encrypting 18,000
 //! pushes can therefore never hold a runner's WebSocket frame back.
@@ -15,21 +15,24 @@ use anyhow::Context;
 use thread_priority::{ThreadPriority, ThreadPriorityValue};
 use tokio::runtime::{Handle, Runtime};
 
-/// `ThreadPriority::Crossplatform(22)` is nice 10 on Linux (measured: 20 gives 11, 23
-/// gives 9); a CFS weight of 110 against 1,024 for nice 0.
-const NICE_10: u8 = 22;
+/// The `ThreadPriority::Crossplatform` value that is `nice` on Linux: the crate maps its
+/// 0 to 99 onto nice 19 to -20 as `floor(39 * (1 - p / 99)) - 20` (22 is nice 10, a CFS
+/// weight of 110 against 1,024 for nice 0).
+fn crossplatform(nice: u8) -> Option<u8> {
+    (0..=99u8).find(|&p| (39.0 * (1.0 - f32::from(p) / 99.0)) as i32 - 20 == i32::from(nice))
+}
 
 pub struct DeliveryPool {
     runtime: Option<Runtime>,
 }
 
 impl DeliveryPool {
-    pub fn new(threads: usize) -> anyhow::Result<Self> {
+    pub fn new(threads: usize, nice: u8) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .max_blocking_threads(threads.max(1))
             .thread_name("delivery")
-            .on_thread_start(lower_priority)
+            .on_thread_start(move || lower_priority(nice))
             .enable_all()
             .build()
             .context("starting the delivery runtime")?;
@@ -62,9 +65,13 @@ impl Drop for DeliveryPool {
     }
 }
 
-fn lower_priority() {
-    let lowered = ThreadPriorityValue::try_from(NICE_10)
-        .map_err(|e| e.to_string())
+fn lower_priority(nice: u8) {
+    if nice == 0 {
+        return;
+    }
+    let lowered = crossplatform(nice)
+        .ok_or_else(|| format!("no priority is nice {nice}"))
+        .and_then(|p| ThreadPriorityValue::try_from(p).map_err(|e| e.to_string()))
         .and_then(|value| {
             thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(value))
                 .map_err(|e| format!("{e:?}"))
@@ -90,16 +97,18 @@ mod tests {
     }
 
     #[test]
-    fn delivery_threads_run_at_nice_10_and_the_rest_do_not() {
+    fn delivery_threads_run_at_their_nice_value_and_the_rest_do_not() {
         let outside = nice();
-        let pool = DeliveryPool::new(1).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        pool.spawn(async move {
-            let _ = tx.send((nice(), std::thread::current().name().map(str::to_owned)));
-        });
-        let (inside, name) = rx.recv().unwrap();
-        assert_eq!(inside, Some(10));
-        assert_eq!(name.as_deref(), Some("delivery"));
+        for wanted in [0, 5, 10, 19] {
+            let pool = DeliveryPool::new(1, wanted).unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            pool.spawn(async move {
+                let _ = tx.send((nice(), std::thread::current().name().map(str::to_owned)));
+            });
+            let (inside, name) = rx.recv().unwrap();
+            assert_eq!(inside, Some(i32::from(wanted)));
+            assert_eq!(name.as_deref(), Some("delivery"));
+        }
         assert_eq!(nice(), outside, "the caller's thread is untouched");
     }
 }

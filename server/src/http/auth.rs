@@ -29,8 +29,19 @@ pub fn bearer_or_bare(value: &str) -> Option<&str> {
 
 /// Who is asking. An unknown or expired token is treated as no token: guarded fields
 /// then answer UNAUTHENTICATED. A partner key is told from a session token by its
-/// `pk_` prefix, so either costs one lookup; an expired or revoked key is no key.
+/// `pk_` prefix, so either costs one lookup; an expired or revoked key is no key. A
+/// runner's session read lately is not read again (`SESSION_CACHE_MS`).
 pub async fn resolve_viewer(state: &AppState, token: Option<&str>) -> Result<Viewer, DbErr> {
+    look_up(state, token, true).await
+}
+
+/// [`resolve_viewer`] from the database, whatever was read lately: a socket's periodic
+/// re-check, the fallback for a withdrawal whose message was lost.
+pub async fn recheck_viewer(state: &AppState, token: &str) -> Result<Viewer, DbErr> {
+    look_up(state, Some(token), false).await
+}
+
+async fn look_up(state: &AppState, token: Option<&str>, known: bool) -> Result<Viewer, DbErr> {
     let Some(token) = token else {
         return Ok(Viewer::Anonymous);
     };
@@ -41,13 +52,29 @@ pub async fn resolve_viewer(state: &AppState, token: Option<&str>) -> Result<Vie
             .map_err(internal)?
             .map_or(Viewer::Anonymous, Viewer::PartnerKey));
     }
-    Ok(accounts::authenticate(&state.db, now, token)
+    if known
+        && let Some(session) = state
+            .revocations
+            .known_session(&race_office::services::hash_token(token), now)
+    {
+        return Ok(Viewer::Account {
+            account: session.account,
+            token_hash: session.token_hash,
+        });
+    }
+    let session = accounts::authenticate(&state.db, now, token)
         .await
-        .map_err(internal)?
-        .map_or(Viewer::Anonymous, |(account, token_hash)| Viewer::Account {
-            account,
-            token_hash,
-        }))
+        .map_err(internal)?;
+    Ok(match session {
+        Some(session) => {
+            state.revocations.remember_session(&session);
+            Viewer::Account {
+                account: session.account,
+                token_hash: session.token_hash,
+            }
+        }
+        None => Viewer::Anonymous,
+    })
 }
 
 fn internal(error: race_office::ApiError) -> DbErr {

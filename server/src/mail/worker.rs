@@ -211,6 +211,12 @@ impl MailWorker {
         }
         if let Some(through) = claimed.iter().map(|c| c.notification_id).max() {
             metrics::delivery_yield("mail", self.live.settled(through).await);
+            metrics::delivery_yield(
+                "mail_after_push",
+                self.live
+                    .pushes_sent(crate::alerts::live_first::PUSH_PROMISE)
+                    .await,
+            );
         }
         let addressees =
             mail_deliveries::addressees(&self.db, claimed.iter().map(|c| c.account_id))

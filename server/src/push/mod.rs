@@ -174,6 +174,8 @@ impl Worker {
             lease: self.config.lease,
             record_every: RECORD_EVERY,
         };
+        // Mail waits while pushes go out (a push is promised within 5 s, a mail minutes).
+        let _pushing = self.live.pushing();
         drained.attempted = pump::send_due(self, pace, shutdown).await?;
         Ok(drained)
     }

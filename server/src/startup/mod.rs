@@ -58,14 +58,19 @@ impl Application {
             tasks: TaskTracker::new(),
             delivery: Arc::new(crate::delivery::DeliveryPool::new(
                 settings.delivery.threads as usize,
+                settings.delivery.nice,
             )?),
         };
         let delivery = workers.delivery.clone();
         // First: a build that fails half-way stops the workers it started.
         let stop_on_drop = workers.shutdown.clone().drop_guard();
-        let db = database::connect(&settings.database.url(), settings.database.max_connections)
-            .await
-            .context("connecting to the database")?;
+        let db = database::connect(
+            &settings.database.url(),
+            settings.database.max_connections,
+            database::Ping::IfIdle,
+        )
+        .await
+        .context("connecting to the database")?;
         database::migrate(&db)
             .await
             .context("migrating the database")?;
@@ -75,6 +80,7 @@ impl Application {
         let pipeline_db = database::connect(
             &settings.database.url(),
             settings.database.pipeline_connections,
+            database::Ping::Always,
         )
         .await
         .context("connecting the alert pipeline's pool")?;

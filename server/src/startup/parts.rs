@@ -227,7 +227,7 @@ impl Parts<'_> {
         let settings = self.settings;
         let workers = &self.workers;
         race_office::services::limit_password_hashing(settings.limits.password_hash_concurrency());
-        let registry = Arc::new(Registry::default());
+        let registry = Arc::new(Registry::new(settings.websocket.session_cache));
         let revocation = Arc::new(match &self.redis {
             Some(client) => Revocation::new(
                 registry.clone(),

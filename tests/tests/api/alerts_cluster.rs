@@ -17,7 +17,9 @@ use crate::ws_client::{TRANSPORT, Ws};
 /// A demo database (migrated and seeded) and an organizer's token on it.
 pub(crate) async fn demo_database() -> (TestDatabase, String) {
     let database = TestDatabase::create(Backend::Postgres).await.unwrap();
-    let db = server::database::connect(&database.url, 2).await.unwrap();
+    let db = server::database::connect(&database.url, 2, server::database::Ping::Always)
+        .await
+        .unwrap();
     server::database::migrate(&db).await.unwrap();
     race_office::services::demo::seed_demo(&db).await.unwrap();
     let token = gateway_tests::organizer_token(

@@ -314,7 +314,9 @@ async fn owner_of(db: &DatabaseConnection, beneficiary: &str) -> i64 {
 async fn the_migration_gives_every_existing_project_an_owner(backend: Backend) {
     use migration::MigratorTrait;
     let database = TestDatabase::create(backend).await.unwrap();
-    let db = server::database::connect(&database.url, 4).await.unwrap();
+    let db = server::database::connect(&database.url, 4, server::database::Ping::Always)
+        .await
+        .unwrap();
     // The schema as it was before projects had owners, with rows of every kind.
     migration::Migrator::up(&db, Some(5)).await.unwrap();
     for sql in [

@@ -35,7 +35,9 @@ struct Fleet {
 /// the many addresses of the world), with an account `email` whose password is PASSWORD.
 async fn fleet(redis_url: &str, email: &str, logged: bool) -> Fleet {
     let database = TestDatabase::create(Backend::Postgres).await.unwrap();
-    let db = server::database::connect(&database.url, 2).await.unwrap();
+    let db = server::database::connect(&database.url, 2, server::database::Ping::Always)
+        .await
+        .unwrap();
     server::database::migrate(&db).await.unwrap();
     race_office::services::accounts::create_account(
         &db,

@@ -135,6 +135,103 @@ async fn a_sign_out_on_one_instance_closes_the_socket_on_another() {
     assert_eq!(socket.expect_close(Duration::from_secs(3)).await, 4403);
 }
 
+/// A runner's session, once read, is not read again for SESSION_CACHE_MS (here a minute):
+/// yet a change of the account, and a sign-out, on one instance reach the session another
+/// instance keeps at once, through Redis; and the socket's periodic re-check still reads
+/// the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_kept_by_one_instance_follows_a_change_or_a_sign_out_on_another() {
+    let database = TestDatabase::create(Backend::Postgres).await.unwrap();
+    let prefix = crate::helpers::unique_name("gwsessions");
+    let env = vec![
+        ("DATABASE_URL", database.url.clone()),
+        ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
+        ("REDIS_CHANNEL_PREFIX", prefix.clone()),
+        ("SESSION_CACHE_MS", "60000".to_owned()),
+    ];
+    let a = Gateway::start(&env).await.unwrap();
+    let b = Gateway::start(&env).await.unwrap();
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    let mut tokens = gateway_tests::runner_tokens(&db, "kept", 2).await.unwrap();
+    let (token, other) = (tokens.remove(0), tokens.remove(0));
+    let client = reqwest::Client::new();
+    let me = |at: &str, token: &str| {
+        let (client, at, token) = (client.clone(), at.to_owned(), token.to_owned());
+        async move {
+            let body = gateway_tests::post_graphql(
+                &client,
+                &at,
+                Some(&token),
+                &json!({ "query": "{ me { language } }" }),
+            )
+            .await
+            .unwrap();
+            body["data"]["me"]["language"].as_str().map(str::to_owned)
+        }
+    };
+    /// Asks until `wanted`, for at most 3 s (a message on its way through Redis).
+    async fn until<F: std::future::Future<Output = Option<String>>>(
+        mut ask: impl FnMut() -> F,
+        wanted: Option<&str>,
+    ) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let got = ask().await;
+            if got.as_deref() == wanted {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still {got:?}, not {wanted:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Read once on a, then the session is gone behind its back: a keeps it.
+    assert_eq!(me(&a.address, &other).await.as_deref(), Some("EN"));
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::session::Entity::delete_many()
+        .filter(entities::session::Column::TokenHash.eq(race_office::services::hash_token(&other)))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        me(&a.address, &other).await.as_deref(),
+        Some("EN"),
+        "kept, not read again"
+    );
+    assert_eq!(me(&b.address, &other).await, None, "b reads the database");
+
+    // A change made on b reaches the copy a keeps.
+    assert_eq!(me(&a.address, &token).await.as_deref(), Some("EN"));
+    let changed = gateway_tests::post_graphql(
+        &client,
+        &b.address,
+        Some(&token),
+        &json!({ "query": "mutation { updateAccount(input: { language: RU }) { language } }" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        changed["data"]["updateAccount"]["language"], "RU",
+        "{changed}"
+    );
+    until(|| me(&a.address, &token), Some("RU")).await;
+
+    // So does a sign-out.
+    let signed_out = gateway_tests::post_graphql(
+        &client,
+        &b.address,
+        Some(&token),
+        &json!({ "query": "mutation { signOut }" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_out["data"]["signOut"], true, "{signed_out}");
+    until(|| me(&a.address, &token), None).await;
+}
+
 async fn a_socket_checks_its_credential_again_before_a_new_operation(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.websocket.auth_recheck = Duration::from_millis(200);

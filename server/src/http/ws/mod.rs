@@ -423,7 +423,7 @@ impl Session {
             return true;
         }
         let token = credential.token.clone();
-        match resolve_viewer(&self.state, Some(&token)).await {
+        match super::auth::recheck_viewer(&self.state, &token).await {
             Ok(Viewer::Anonymous) => false,
             Ok(viewer) => {
                 self.credential = Some(Credential {
