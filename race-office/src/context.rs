@@ -95,6 +95,38 @@ pub struct ApiContext {
     pub revocations: Arc<dyn Revocations>,
     /// Counts what an operator watches and only the API sees (acknowledgements).
     pub tally: Arc<dyn Tally>,
+    /// Where a page's acknowledgement is written.
+    pub page_acknowledgements: Arc<dyn PageAcknowledgements>,
+}
+
+/// Where a page's acknowledgement (`acknowledgeNotifications`) is written: at once, or
+/// gathered with the others waiting into one statement (the server does, on PostgreSQL:
+/// every page open acknowledges an alert in the same second). Either way the answer
+/// comes after the write has committed.
+#[async_trait::async_trait]
+pub trait PageAcknowledgements: Send + Sync {
+    /// What [`crate::services::reach::acknowledge_page`] answers.
+    async fn acknowledge(
+        &self,
+        account_id: i64,
+        up_to: i64,
+        now: DateTime<Utc>,
+    ) -> crate::ApiResult<u64>;
+}
+
+/// Each acknowledgement written by itself (SQLite, tools, tests).
+pub struct OneByOne(pub DatabaseConnection);
+
+#[async_trait::async_trait]
+impl PageAcknowledgements for OneByOne {
+    async fn acknowledge(
+        &self,
+        account_id: i64,
+        up_to: i64,
+        now: DateTime<Utc>,
+    ) -> crate::ApiResult<u64> {
+        crate::services::reach::acknowledge_page(&self.0, account_id, up_to, now).await
+    }
 }
 
 /// What the API counts for the operator; the server keeps the metrics.

@@ -1,6 +1,7 @@
 //! The `gateway` service: typed configuration, the database connection, the HTTP surface
 //! (GraphQL over HTTP, GraphiQL, health), mail delivery, and the command line.
 
+pub mod acknowledgements;
 pub mod alerts;
 pub mod app;
 pub mod cli;

@@ -47,6 +47,10 @@ fn describe() {
         "Open GraphQL WebSocket connections."
     );
     describe_gauge!("gateway_subscriptions", "Active GraphQL subscriptions.");
+    describe_histogram!(
+        "gateway_acknowledgement_batch_size",
+        "Pages' acknowledgements written by one statement (PostgreSQL)."
+    );
     describe_counter!(
         "gateway_subscription_executions_total",
         "Executions of a subscription operation for an alert: one per shared group, or one \
@@ -151,6 +155,10 @@ pub fn websocket_closed() {
 
 pub fn subscriptions_started(n: usize) {
     gauge!("gateway_subscriptions").increment(n as f64);
+}
+
+pub fn acknowledgements_written(n: usize) {
+    histogram!("gateway_acknowledgement_batch_size").record(n as f64);
 }
 
 pub fn subscription_executed() {

@@ -68,6 +68,72 @@ pub async fn acknowledge_page(
     Ok(inserted)
 }
 
+/// [`acknowledge_page`] for many runners in one statement (PostgreSQL; on SQLite one by
+/// one): for each `(account_id, up_to)` in turn, how many were newly acknowledged, or
+/// `None` where `up_to` is not one of that runner's notifications (NOT_FOUND).
+pub async fn acknowledge_pages(
+    db: &DatabaseConnection,
+    asks: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Option<u64>>> {
+    let backend = db.get_database_backend();
+    if backend != sea_orm::DbBackend::Postgres {
+        let mut answers = Vec::with_capacity(asks.len());
+        for &(account_id, up_to) in asks {
+            answers.push(match acknowledge_page(db, account_id, up_to, now).await {
+                Ok(count) => Some(count),
+                Err(ApiError::NotFound(_)) => None,
+                Err(other) => return Err(other),
+            });
+        }
+        return Ok(answers);
+    }
+    if asks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = vec!["(?::bigint, ?::bigint, ?::integer)"; asks.len()].join(", ");
+    let mut values: Vec<Value> = Vec::with_capacity(asks.len() * 3 + 3);
+    for (nr, &(account_id, up_to)) in asks.iter().enumerate() {
+        values.extend([account_id.into(), up_to.into(), (nr as i32).into()]);
+    }
+    values.extend([
+        NotificationKind::EventStatusChanged.as_str().into(),
+        ReceiptChannel::Page.into(),
+        now.into(),
+    ]);
+    // Which asks name one of the asker's own notifications; then every notification of
+    // theirs up to it, acknowledged; then, per ask, how many of the asker's were new.
+    let sql = format!(
+        "WITH asked (account_id, up_to, nr) AS (VALUES {rows}), \
+         kind AS (SELECT ?::text AS status_changed), \
+         theirs AS (SELECT a.* FROM asked a JOIN notification n ON n.id = a.up_to, kind \
+             WHERE n.account_id = a.account_id OR (n.kind = kind.status_changed AND EXISTS \
+                 (SELECT 1 FROM registration r WHERE r.account_id = a.account_id \
+                     AND r.event_id = n.event_id))), \
+         inserted AS (INSERT INTO notification_receipt \
+                 (notification_id, account_id, channel, created_at) \
+             SELECT DISTINCT n.id, t.account_id, ?, ? FROM theirs t, kind \
+                 JOIN notification n ON true \
+             WHERE n.id <= t.up_to AND (n.account_id = t.account_id OR \
+                 (n.kind = kind.status_changed AND n.event_id IN \
+                     (SELECT r.event_id FROM registration r WHERE r.account_id = t.account_id))) \
+             ON CONFLICT (notification_id, account_id, channel) DO NOTHING \
+             RETURNING account_id) \
+         SELECT t.nr, (SELECT COUNT(*) FROM inserted i WHERE i.account_id = t.account_id) \
+             AS inserted FROM theirs t"
+    );
+    let found = db.query_all_raw(statement(backend, &sql, values)).await?;
+    let mut answers = vec![None; asks.len()];
+    for row in found {
+        let nr: i32 = row.try_get("", "nr")?;
+        let inserted: i64 = row.try_get("", "inserted")?;
+        if let Some(answer) = answers.get_mut(nr as usize) {
+            *answer = Some(u64::try_from(inserted).unwrap_or(0));
+        }
+    }
+    Ok(answers)
+}
+
 /// A service worker's report that it showed, or that the runner clicked, the push its
 /// token names. A token that this key did not make, or one already used for this action,
 /// is refused (`INVALID_ACKNOWLEDGEMENT_TOKEN`). Returns the notification acknowledged.

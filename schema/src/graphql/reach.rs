@@ -262,7 +262,9 @@ impl ReachMutation {
         let up_to = parse_id(&up_to, "notification")
             .map_err(|_| ApiError::NotFound("notification"))
             .graphql()?;
-        let count = reach::acknowledge_page(&api.db, runner.id, up_to, api.clock.now())
+        let count = api
+            .page_acknowledgements
+            .acknowledge(runner.id, up_to, api.clock.now())
             .await
             .graphql()?;
         api.tally.acknowledged("page", count);

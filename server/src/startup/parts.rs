@@ -250,6 +250,17 @@ impl Parts<'_> {
             });
         }
         let clock: Arc<dyn race_office::Clock> = Arc::new(SystemClock);
+        // On PostgreSQL the pages' acknowledgements of an alert are written together.
+        let page_acknowledgements: Arc<dyn race_office::PageAcknowledgements> =
+            match self.db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => {
+                    let (batched, waiting) = crate::acknowledgements::Batched::new();
+                    let db = self.db.clone();
+                    workers.start(|shutdown| crate::acknowledgements::write(db, waiting, shutdown));
+                    batched
+                }
+                _ => Arc::new(race_office::OneByOne(self.db.clone())),
+            };
         let api = ApiContext {
             db: self.db.clone(),
             clock: clock.clone(),
@@ -269,6 +280,7 @@ impl Parts<'_> {
                 settings.rates.quotas(),
             )),
             revocations: revocation.clone(),
+            page_acknowledgements,
         };
         let embedded = settings.database.is_embedded();
         let limits = settings.limits.schema_limits();

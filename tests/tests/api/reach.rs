@@ -288,9 +288,9 @@ async fn a_stopped_mail_server_loses_nothing_and_repeats_nothing(backend: Backen
 }
 on_both_databases!(a_stopped_mail_server_loses_nothing_and_repeats_nothing);
 
-async fn acknowledging_what_is_not_yours_is_not_found() {
+async fn acknowledging_what_is_not_yours_is_not_found(backend: Backend) {
     let smtp = SmtpServer::start().await.unwrap();
-    let app = mail_app(Backend::Sqlite, &smtp, 600).await;
+    let app = mail_app(backend, &smtp, 600).await;
     let tokens = runners(&app, &["mine"]).await;
     let (_, notification) = cancel(&app, None).await;
     let stranger = stranger(&app, "stranger").await;
@@ -322,7 +322,52 @@ async fn acknowledging_what_is_not_yours_is_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledging_what_is_not_yours_is_not_found_on_sqlite() {
-    acknowledging_what_is_not_yours_is_not_found().await;
+    acknowledging_what_is_not_yours_is_not_found(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_what_is_not_yours_is_not_found_on_postgres() {
+    acknowledging_what_is_not_yours_is_not_found(Backend::Postgres).await;
+}
+
+/// On PostgreSQL the acknowledgements that arrive together are written by one statement:
+/// sent all at once, each runner's still answers for that runner alone (1 the first time,
+/// 0 again), a stranger's is NOT_FOUND, and the report counts each runner once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_sent_together_each_answer_for_their_runner() {
+    let smtp = SmtpServer::start().await.unwrap();
+    let app = mail_app(Backend::Postgres, &smtp, 600).await;
+    let names: Vec<String> = (0..40).map(|n| format!("together{n}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tokens = runners(&app, &names).await;
+    let (organizer, notification) = cancel(&app, Some("NONE")).await;
+    let mut strangers = Vec::new();
+    for n in 0..10 {
+        strangers.push(stranger(&app, &format!("apart{n}")).await);
+    }
+    let everyone = || {
+        futures_util::future::join_all(
+            tokens
+                .iter()
+                .chain(&strangers)
+                .map(|token| app.graphql(Some(token), ACK, json!({ "n": notification }))),
+        )
+    };
+    let first = everyone().await;
+    for body in &first[..tokens.len()] {
+        assert_eq!(body["data"]["acknowledgeNotifications"], 1, "{body}");
+    }
+    for body in &first[tokens.len()..] {
+        assert_eq!(error_code(body), "NOT_FOUND", "{body}");
+    }
+    let again = everyone().await;
+    for body in &again[..tokens.len()] {
+        assert_eq!(body["data"]["acknowledgeNotifications"], 0, "{body}");
+    }
+    drain(&app).await;
+    let reach = report(&app, &organizer, &notification, "UNREACHED").await;
+    assert_eq!(reach["targeted"], tokens.len(), "{reach}");
+    assert_eq!(reach["acknowledged"], tokens.len(), "{reach}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
