@@ -36,6 +36,9 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Every WebSocket session and background worker, so that a stop can wait for them.
     pub tasks: TaskTracker,
+    /// The WebSocket sessions alone (tracked in `tasks` too): the live feed keeps going
+    /// until every one of them has closed.
+    pub sockets: TaskTracker,
     /// WebSocket limits and timings.
     pub ws: WebSocketSettings,
     /// How a stop closes WebSockets.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
@@ -78,6 +79,23 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         .await
         .map_err(|e| DbErr::Custom(format!("building participation counters: {e:?}")))?;
     Ok(())
+}
+
+/// With MIGRATE_ON_START=false: fails, naming them, while migrations are pending (the
+/// deploy step, `gateway migrate`, has not run), without touching the database.
+pub async fn check_migrated(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let pending = Migrator::get_pending_migrations_read_only(db)
+        .await
+        .context("reading which migrations have run")?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
+    anyhow::bail!(
+        "{} migrations pending ({}) and MIGRATE_ON_START=false: run `gateway migrate` first",
+        names.len(),
+        names.join(", ")
+    )
 }
 
 /// A connection of its own holding the migration lock (waits for it).

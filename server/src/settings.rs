@@ -168,6 +168,12 @@ pub struct DatabaseSettings {
     /// the embedded SQLite, off when DATABASE_URL is set.
     #[arg(long, env = "SEED_DEMO")]
     pub seed_demo: Option<bool>,
+
+    /// Apply pending migrations at start (instances started together take turns under an
+    /// advisory lock on PostgreSQL). A fleet sets it false and runs `gateway migrate` as
+    /// its deploy step: an instance then refuses to start while a migration is pending.
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
 }
 
 impl DatabaseSettings {

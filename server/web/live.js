@@ -25,10 +25,12 @@ export function remember(accountId, id) {
   if (seen === null || BigInt(id) > BigInt(seen)) localStorage.setItem(seenKey(accountId), id);
 }
 
-/** Backoff for the n-th retry: exponential from 0.5 s, at most 30 s, with full jitter so
- * that thousands of pages reconnecting after a restart do not arrive at once. */
+/** Backoff for the n-th retry. The first anywhere in the next second (full jitter): the
+ * pages of an instance that died spread over a second, not a quarter, when they arrive at
+ * the survivor; then exponential from 1 s, at most 30 s, half of it jitter. */
 export function retryDelayMs(retries) {
-  const ceiling = Math.min(30_000, 500 * 2 ** retries);
+  if (retries === 0) return Math.random() * 1000;
+  const ceiling = Math.min(30_000, 1000 * 2 ** retries);
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 

@@ -13,12 +13,14 @@ use crate::Gateway;
 
 /// The balancer's connection cap in tests: two descriptors each, within the 20,000 files
 /// a process may hold on the test machine.
-const TEST_MAXCONN: &str = "9000";
+pub const TEST_MAXCONN: usize = 9000;
 
 pub struct Haproxy {
     child: Child,
     /// `http://127.0.0.1:port`
     pub address: String,
+    /// Its statistics page (`http://127.0.0.1:port/stats`).
+    stats: String,
 }
 
 impl Haproxy {
@@ -29,14 +31,22 @@ impl Haproxy {
 
     /// HAProxy in front of `a` and `b`, once it routes to both (their readiness checked).
     pub async fn start(a: &Gateway, b: &Gateway) -> anyhow::Result<Self> {
+        Self::start_with(a, b, TEST_MAXCONN).await
+    }
+
+    /// [`Haproxy::start`] holding at most `maxconn` connections at once (two descriptors
+    /// each: a process limited to 20,000 files holds about 9,900).
+    pub async fn start_with(a: &Gateway, b: &Gateway, maxconn: usize) -> anyhow::Result<Self> {
         let mut last = None;
-        // HAProxy cannot take port 0 and tell us: a free port is chosen, and taken again
-        // if someone else got it first.
+        // HAProxy cannot take port 0 and tell us: free ports are chosen, and taken again
+        // if someone else got one first.
         for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            match Self::start_on(port, a, b).await {
+            let free = || -> std::io::Result<u16> {
+                Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port())
+            };
+            match Self::start_on((free()?, free()?), a, b, maxconn).await {
                 Ok(started) => return Ok(started),
                 Err(error) => last = Some(error),
             }
@@ -44,15 +54,21 @@ impl Haproxy {
         Err(last.unwrap_or_else(|| anyhow!("HAProxy did not start")))
     }
 
-    async fn start_on(port: u16, a: &Gateway, b: &Gateway) -> anyhow::Result<Self> {
+    async fn start_on(
+        (port, stats): (u16, u16),
+        a: &Gateway,
+        b: &Gateway,
+        maxconn: usize,
+    ) -> anyhow::Result<Self> {
         let hostport = |g: &Gateway| g.address.trim_start_matches("http://").to_owned();
         let admin_port = |g: &Gateway| g.admin.rsplit(':').next().unwrap_or_default().to_owned();
-        let mut child = Command::new("haproxy")
+        let child = Command::new("haproxy")
             .arg("-db")
             .arg("-f")
             .arg(Self::config())
             .env("LB_BIND", format!("127.0.0.1:{port}"))
-            .env("LB_MAXCONN", TEST_MAXCONN)
+            .env("LB_MAXCONN", maxconn.to_string())
+            .env("LB_STATS_BIND", format!("127.0.0.1:{stats}"))
             .env("GATEWAY_1", hostport(a))
             .env("GATEWAY_1_ADMIN_PORT", admin_port(a))
             .env("GATEWAY_2", hostport(b))
@@ -63,44 +79,95 @@ impl Haproxy {
             .kill_on_drop(true)
             .spawn()
             .context("starting haproxy (apt-get install haproxy)")?;
-        let address = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
+        let mut balancer = Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            stats: format!("http://127.0.0.1:{stats}/stats"),
+        };
+        balancer.wait_for_both().await?;
+        Ok(balancer)
+    }
+
+    /// Waits until the balancer routes to both instances (each passed its checks, as its
+    /// statistics say: asking through it would not tell, since `leastconn` sends every
+    /// request to the instance with fewer sockets), for up to 20 s; fails at once if
+    /// HAProxy has exited.
+    pub async fn wait_for_both(&mut self) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = child.try_wait()? {
+            if let Some(status) = self.child.try_wait()? {
                 let mut stderr = String::new();
-                if let Some(mut err) = child.stderr.take() {
+                if let Some(mut err) = self.child.stderr.take() {
                     use tokio::io::AsyncReadExt;
                     let _ = err.read_to_string(&mut stderr).await;
                 }
                 return Err(anyhow!("haproxy exited ({status}): {stderr}"));
             }
-            // Up once both instances passed their checks: two answers from two instances.
-            let mut seen = std::collections::HashSet::new();
-            for _ in 0..6 {
-                if let Ok(response) = client.get(format!("{address}/healthz")).send().await
-                    && response.status().is_success()
-                    && let Ok(body) = response.json::<serde_json::Value>().await
-                    && let Some(instance) = body["instance"].as_str()
-                {
-                    seen.insert(instance.to_owned());
+            if let Ok(rows) = self.statistics().await {
+                let up = rows
+                    .iter()
+                    .filter(|row| {
+                        row.get("pxname").map(String::as_str) == Some("gateways")
+                            && row.get("svname").is_some_and(|s| s.starts_with("gw"))
+                            && row.get("status").map(String::as_str) == Some("UP")
+                    })
+                    .count();
+                if up == 2 {
+                    return Ok(());
                 }
-            }
-            if seen.len() == 2 {
-                return Ok(Self { child, address });
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(anyhow!(
                     "haproxy did not route to both instances within 20 s"
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The statistics page's rows, each by column name.
+    async fn statistics(&self) -> anyhow::Result<Vec<std::collections::HashMap<String, String>>> {
+        let csv = reqwest::get(format!("{};csv", self.stats))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let mut lines = csv.lines();
+        let header: Vec<String> = lines
+            .next()
+            .context("an empty statistics page")?
+            .trim_start_matches("# ")
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        Ok(lines
+            .map(|line| {
+                header
+                    .iter()
+                    .cloned()
+                    .zip(line.split(',').map(str::to_owned))
+                    .collect()
+            })
+            .collect())
     }
 
     /// `ws://127.0.0.1:port/graphql/ws`
     pub fn ws_url(&self) -> String {
         format!("{}/graphql/ws", self.address.replace("http://", "ws://"))
+    }
+
+    /// Responses the balancer has answered with a 5xx, its own (no instance to take the
+    /// request) and the instances' alike: its frontend's `hrsp_5xx`.
+    pub async fn responses_5xx(&self) -> anyhow::Result<u64> {
+        self.statistics()
+            .await?
+            .iter()
+            .find(|row| {
+                row.get("pxname").map(String::as_str) == Some("gateway")
+                    && row.get("svname").map(String::as_str) == Some("FRONTEND")
+            })
+            .and_then(|row| row.get("hrsp_5xx")?.parse().ok())
+            .context("no gateway frontend in the statistics")
     }
 
     pub async fn stop(mut self) {

@@ -55,6 +55,10 @@ pub enum NoticeSource {
         up_to: i64,
         /// A client cursor further behind than this many notifications is refused.
         max_behind: u64,
+        /// The newest notices the hub holds, in order and without a gap: a replay they
+        /// cover whole (a runner back within moments, its instance gone) is answered from
+        /// them, not from the log.
+        held: Vec<Arc<Notice>>,
     },
 }
 
@@ -137,6 +141,18 @@ fn status_change_of(notice: &Notice) -> Option<EventStatusChange> {
         .map(|m| EventStatusChange::from_message(m, notice.event.clone()))
 }
 
+/// The notices after `after` up to `up_to`, if `held` (ordered, without a gap) holds every
+/// one of them.
+fn held_after(held: &[Arc<Notice>], after: i64, up_to: i64) -> Option<Vec<Arc<Notice>>> {
+    let (first, last) = (held.first()?.id, held.last()?.id);
+    (first <= after + 1 && last >= up_to).then(|| {
+        held.iter()
+            .filter(|notice| notice.id > after && notice.id <= up_to)
+            .cloned()
+            .collect()
+    })
+}
+
 /// The notice id the client's status-change cursor stands for (0 before the first).
 async fn status_change_notice(api: &ApiContext, after: i64) -> Result<i64, ApiError> {
     if after == 0 {
@@ -209,6 +225,7 @@ impl AlertSubscription {
                 from,
                 up_to,
                 max_behind,
+                ..
             } => {
                 // Status changes are replayed by their own cursor when the client gave one,
                 // else by notice id.
@@ -278,6 +295,7 @@ impl AlertSubscription {
                 from,
                 up_to,
                 max_behind,
+                held,
             } => {
                 let from = match (from, after) {
                     (ReplayFrom::Client, Some(after)) => {
@@ -287,6 +305,23 @@ impl AlertSubscription {
                     (ReplayFrom::Client, None) => return Ok(stream::empty().boxed()),
                     (ReplayFrom::Notice(notice), _) => notice,
                 };
+                if from >= up_to {
+                    return Ok(stream::empty().boxed());
+                }
+                if let Some(notices) = held_after(&held, from, up_to) {
+                    // Whom each concerns is read once per notice and shared (usually
+                    // already read by the hub), so a replay from memory reads nothing.
+                    return Ok(async_stream::stream! {
+                        for notice in notices {
+                            match registrations::concerns(&api.db, account_id, &notice).await {
+                                Ok(true) => yield Ok(Notification(notice)),
+                                Ok(false) => {}
+                                Err(e) => { yield Err(to_graphql(ApiError::from(e))); return; }
+                            }
+                        }
+                    }
+                    .boxed());
+                }
                 let events = registrations::events_of_runner(&api.db, account_id)
                     .await
                     .graphql()?;
@@ -308,5 +343,47 @@ impl AlertSubscription {
                 .boxed())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use race_office::domain::NoticeMessage;
+
+    fn held(ids: std::ops::RangeInclusive<i64>) -> Vec<Arc<Notice>> {
+        ids.map(|id| {
+            Arc::new(Notice {
+                id,
+                event_id: None,
+                account_id: None,
+                message: NoticeMessage::Unreadable(None),
+                event: None,
+                created_at: Utc::now(),
+                audience: Default::default(),
+            })
+        })
+        .collect()
+    }
+
+    fn ids(notices: Option<Vec<Arc<Notice>>>) -> Option<Vec<i64>> {
+        notices.map(|n| n.iter().map(|n| n.id).collect())
+    }
+
+    #[test]
+    fn a_replay_is_served_from_memory_only_when_memory_holds_all_of_it() {
+        let memory = held(10..=14);
+        // From just before the oldest held, and from within: every one is there.
+        assert_eq!(
+            ids(held_after(&memory, 9, 14)),
+            Some(vec![10, 11, 12, 13, 14])
+        );
+        assert_eq!(ids(held_after(&memory, 12, 13)), Some(vec![13]));
+        // Older than memory reaches: notice 9 would be missed, so the log answers.
+        assert_eq!(ids(held_after(&memory, 8, 14)), None);
+        // Beyond what memory holds (committed, not yet broadcast here): the log answers.
+        assert_eq!(ids(held_after(&memory, 12, 15)), None);
+        // Nothing held yet (an instance just started).
+        assert_eq!(ids(held_after(&[], 12, 13)), None);
     }
 }

@@ -626,6 +626,7 @@ impl Fanout {
             from,
             up_to,
             max_behind: self.max_behind,
+            held: self.hub.held(up_to),
         });
         let template = template.clone();
         self.schema

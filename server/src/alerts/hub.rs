@@ -8,6 +8,7 @@
 //! publishes at least once) and costs nothing; a ring further ahead means the rings in
 //! between were lost, and the read covers them too.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -22,6 +23,9 @@ use crate::metrics;
 
 /// Rows read from the log per query.
 const READ_BATCH: u64 = 500;
+/// The newest notices kept in memory for replays: a race day has a handful of changes, so
+/// a runner whose instance died moments ago is always within them.
+const HELD: usize = 64;
 
 pub struct Hub {
     db: DatabaseConnection,
@@ -34,6 +38,8 @@ pub struct Hub {
     bell: Arc<OutboxBell>,
     /// Told how many subscriber groups each notice goes to, so deliveries wait for them.
     live: Arc<LiveFirst>,
+    /// The newest [`HELD`] notices broadcast, in order and without a gap (ids are).
+    held: std::sync::RwLock<VecDeque<Arc<Notice>>>,
 }
 
 impl Hub {
@@ -53,6 +59,7 @@ impl Hub {
             seen: AtomicI64::new(last),
             bell,
             live,
+            held: std::sync::RwLock::new(VecDeque::with_capacity(HELD)),
         }))
     }
 
@@ -95,10 +102,17 @@ impl Hub {
                 if self.sender.receiver_count() > 0 {
                     self.load_audience(&notice).await;
                 }
+                let notice = Arc::new(notice);
+                self.hold(&notice);
                 // Every receiver is a subscriber group (see the fan-out).
                 self.live.broadcast(notice.id, self.sender.receiver_count());
                 // No receiver is fine: nobody is subscribed on this instance right now.
-                let _ = self.sender.send(Arc::new(notice));
+                let _ = self.sender.send(notice);
+                tracing::debug!(
+                    id = *last,
+                    groups = self.sender.receiver_count(),
+                    "hub broadcast a notice"
+                );
                 metrics::alert_reached("hub", delay);
                 self.bell.ring_push();
             }
@@ -119,6 +133,28 @@ impl Hub {
         if let Err(error) = registrations::audience(&self.db, notice).await {
             tracing::warn!(%error, notice = notice.id, "the hub could not read who a change concerns");
         }
+    }
+
+    /// Keeps `notice` among the newest, before it is broadcast: a subscriber joining after
+    /// the broadcast finds it held.
+    fn hold(&self, notice: &Arc<Notice>) {
+        let mut held = match self.held.write() {
+            Ok(held) => held,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if held.len() == HELD {
+            held.pop_front();
+        }
+        held.push_back(notice.clone());
+    }
+
+    /// The newest notices held, up to `up_to`, oldest first (empty before the first).
+    pub fn held(&self, up_to: i64) -> Vec<Arc<Notice>> {
+        let held = match self.held.read() {
+            Ok(held) => held,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        held.iter().filter(|n| n.id <= up_to).cloned().collect()
     }
 
     /// A receiver of every notice broadcast from now on.

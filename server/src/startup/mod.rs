@@ -38,6 +38,9 @@ pub struct Application {
     /// Stops every worker if the application is dropped without being run (a test that
     /// only builds it, or a build that fails half-way), as a stop would.
     _stop_on_drop: DropGuard,
+    /// The live feed's stop (after the last WebSocket has closed), and its guard likewise.
+    feed_stop: CancellationToken,
+    _feed_on_drop: DropGuard,
 }
 
 /// The alert pipeline's workers, callable one step at a time (tests turn the background
@@ -55,6 +58,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let workers = Workers {
             shutdown: CancellationToken::new(),
+            feed_stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
             delivery: Arc::new(crate::delivery::DeliveryPool::new(
                 settings.delivery.threads as usize,
@@ -64,6 +68,8 @@ impl Application {
         let delivery = workers.delivery.clone();
         // First: a build that fails half-way stops the workers it started.
         let stop_on_drop = workers.shutdown.clone().drop_guard();
+        let workers_feed_stop = workers.feed_stop.clone();
+        let feed_on_drop = workers.feed_stop.clone().drop_guard();
         let db = database::connect(
             &settings.database.url(),
             settings.database.max_connections,
@@ -71,9 +77,13 @@ impl Application {
         )
         .await
         .context("connecting to the database")?;
-        database::migrate(&db)
-            .await
-            .context("migrating the database")?;
+        if settings.database.migrate_on_start {
+            database::migrate(&db)
+                .await
+                .context("migrating the database")?;
+        } else {
+            database::check_migrated(&db).await?;
+        }
         if settings.database.seed_demo_on_empty() {
             seed_demo_if_empty(&db).await?;
         }
@@ -152,6 +162,8 @@ impl Application {
             pipeline,
             _delivery: delivery,
             _stop_on_drop: stop_on_drop,
+            feed_stop: workers_feed_stop,
+            _feed_on_drop: feed_on_drop,
         })
     }
 
@@ -232,6 +244,11 @@ impl Application {
         let everything = async {
             let _ = accepting.await;
             connections.wait().await;
+            // Upgraded sockets outlive their connection's task: the live feed stops once
+            // the last of them has closed, with nobody left to tell.
+            self.state.sockets.close();
+            self.state.sockets.wait().await;
+            self.feed_stop.cancel();
             self.state.tasks.wait().await;
         };
         if tokio::time::timeout_at(deadline, everything).await.is_err() {

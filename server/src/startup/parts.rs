@@ -37,6 +37,10 @@ use crate::settings::Settings;
 #[derive(Clone)]
 pub(super) struct Workers {
     pub shutdown: CancellationToken,
+    /// The live feed's stop, which comes later: once the last WebSocket has closed. A
+    /// draining instance closes its sockets over SHUTDOWN_WS_SPREAD_MS, and still tells
+    /// the runners it holds meanwhile (they would otherwise hear only after reconnecting).
+    pub feed_stop: CancellationToken,
     pub tasks: TaskTracker,
     /// Where pushes and mails are prepared and sent, below the live channel.
     pub delivery: Arc<DeliveryPool>,
@@ -49,6 +53,14 @@ impl Workers {
         F: Future<Output = ()> + Send + 'static,
     {
         self.tasks.spawn(work(self.shutdown.clone()));
+    }
+
+    /// Starts the live feed's worker: it gets [`Workers::feed_stop`], not the stop signal.
+    fn start_feed<F>(&self, work: impl FnOnce(CancellationToken) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(work(self.feed_stop.clone()));
     }
 
     /// Starts a delivery worker on the delivery pool, tracked like the rest.
@@ -106,7 +118,7 @@ impl Parts<'_> {
                     outage_poll: settings.bus.hub_outage_poll,
                 };
                 let local = hub.clone();
-                self.workers.start(|shutdown| listener.run(local, shutdown));
+                self.workers.start_feed(|stop| listener.run(local, stop));
                 Arc::new(Both {
                     local: hub.clone(),
                     remote: Arc::new(RedisPublisher::new(
@@ -320,6 +332,7 @@ impl Parts<'_> {
             draining: AtomicBool::new(false),
             shutdown: self.workers.shutdown.clone(),
             tasks: self.workers.tasks.clone(),
+            sockets: TaskTracker::new(),
             ws: settings.websocket.clone(),
             stopping: settings.shutdown.clone(),
             per_address: Arc::default(),

@@ -10,6 +10,8 @@
 //!     ./target/release/load promise --fault none --email all
 //!     ./target/release/load promise --fault redis-restart --email all
 //!     ./target/release/load promise --fault none --email unreached --email-after-secs 20
+//!     ./target/release/load promise --via haproxy --fault kill-other
+//!     ./target/release/load promise --via haproxy --fault rolling-restart --fault-at-ms 1500
 //!
 //! Two release gateways on one PostgreSQL database, a Redis of the run's own and an SMTP
 //! server of the run's own (tests/smtp/server.py, aiosmtpd on 127.0.0.1, journal only
@@ -36,7 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gateway_tests::promise::{self, Email, Fault, Phones, Plan};
+use gateway_tests::promise::{self, Email, Fault, Phones, Plan, Via};
 
 /// The promise under one fault.
 #[derive(clap::Args, Debug)]
@@ -44,6 +46,10 @@ pub struct Args {
     /// The fault injected during the fan-out.
     #[arg(long, value_enum, default_value = "none")]
     fault: Fault,
+    /// How phones and the organizer reach the instances: straight, or through Debian's
+    /// HAProxy with deploy/haproxy.cfg (one balancer per 9,000 phones).
+    #[arg(long, value_enum, default_value = "direct")]
+    via: Via,
     /// Registered runners, every one with an email address.
     #[arg(long, default_value_t = 18_000)]
     runners: usize,
@@ -79,7 +85,8 @@ pub struct Args {
     /// More environment for both gateways, KEY=VALUE (e.g. MAIL_CONCURRENCY=32); may repeat.
     #[arg(long = "gateway-env", value_parser = key_value)]
     gateway_env: Vec<(String, String)>,
-    /// When the fault strikes, in ms after the cancellation's answer.
+    /// When the fault strikes, in ms after the cancellation's answer (rolling-restart: when
+    /// the organizer cancels, in ms after the second instance was told to stop).
     #[arg(long, default_value_t = 50)]
     fault_at_ms: u64,
     /// How long Redis stays down (redis-restart) or the delay added (redis-latency), in ms.
@@ -133,6 +140,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             exe: std::env::current_exe()?,
         },
         gateway_env,
+        via: args.via,
     };
     // Timed first, with nothing else running: the figures below are read against it.
     let floor = crate::machine_floor::measure()?;

@@ -30,6 +30,21 @@ pub enum Fault {
     PgTerminate,
     /// Every byte between instance 1 and Redis held back (see the module header).
     RedisLatency,
+    /// Every instance restarted, one by one, as a deploy does (SIGTERM: readiness fails,
+    /// sockets close with 1001 over a window; started again on the same addresses): the
+    /// second instance's drain is under way when the organizer cancels.
+    RollingRestart,
+}
+
+/// How the phones and the organizer reach the instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// Each phone knows every instance's address: home first, then the other.
+    Direct,
+    /// Debian's HAProxy with the project's configuration (`deploy/haproxy.cfg`) in front;
+    /// one balancer per 9,000 phones (each connection holds two of the 20,000 files a
+    /// process may have), as a pair of balancers behind one name would be.
+    Haproxy,
 }
 
 impl Fault {
@@ -41,6 +56,7 @@ impl Fault {
             Self::KillOther => "kill-instance (the other)",
             Self::PgTerminate => "pg-terminate",
             Self::RedisLatency => "redis-latency",
+            Self::RollingRestart => "rolling-restart",
         }
     }
 }

@@ -31,11 +31,12 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use fault::Fault;
+pub use fault::{Fault, Via};
 use fault::{LatencyProxy, OwnRedis};
 pub use mail::{Email, MailReport};
 use runner::{Heard, now_micros};
 
+use crate::haproxy::Haproxy;
 use crate::push_service::MockPushService;
 use crate::{Gateway, SmtpServer, TestDatabase, post_graphql, runner_tokens};
 
@@ -79,7 +80,17 @@ pub struct Plan {
     pub phones: Phones,
     /// Extra environment for both gateways (after the run's own, so it may override it).
     pub gateway_env: Vec<(String, String)>,
+    /// Straight to the instances, or through the load balancer.
+    pub via: Via,
 }
+
+/// Phones per balancer, and the connections each may hold: two descriptors a connection
+/// (client and instance side) within a process's 20,000 files, with room for the phones'
+/// acknowledgements and the organizer.
+const PHONES_PER_BALANCER: usize = 9_000;
+const BALANCER_MAXCONN: usize = 9_800;
+/// How long an instance may take to stop after SIGTERM (its SHUTDOWN_GRACE_MS and more).
+const STOP_WITHIN: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone)]
 pub enum Phones {
@@ -109,9 +120,17 @@ pub struct Report {
     /// Phones whose first socket stayed open, and how many of them heard within 1 s.
     pub ws_stayed: usize,
     pub ws_stayed_within_1s: usize,
-    /// Phones that had to reconnect, and how many of them heard within 5 s.
+    /// Phones that had to reconnect, and how many of them heard within 2 s and 5 s.
     pub ws_moved: usize,
+    pub ws_moved_within_2s: usize,
     pub ws_moved_within_5s: usize,
+    /// The moved phones' latency, p99.
+    pub ws_moved_p99_ms: f64,
+    /// Phones by how many times they reconnected: once, and more than once.
+    pub reconnected_once: usize,
+    pub reconnected_more: usize,
+    /// Through the balancer: responses it answered with a 5xx during the run.
+    pub balancer_5xx: Option<u64>,
     pub duplicates: u64,
     pub reconnects: u64,
     pub push_within_5s: usize,
@@ -132,6 +151,8 @@ impl Report {
             && self.push_missing == 0
             && self.subscribed == self.page_open
             && self.mail.kept()
+            // A killed instance may leave a request in flight unanswered; a drain may not.
+            && (self.balancer_5xx.unwrap_or(0) == 0 || self.fault.starts_with("kill"))
     }
 
     pub fn print(&self) {
@@ -152,9 +173,19 @@ impl Report {
             self.duplicates
         );
         println!(
-            "  phones whose socket stayed open: {} of {} within 1 s; phones that reconnected: {} of {} within 5 s",
-            self.ws_stayed_within_1s, self.ws_stayed, self.ws_moved_within_5s, self.ws_moved
+            "  phones whose socket stayed open: {} of {} within 1 s; phones that reconnected: {} of {} within 2 s, {} within 5 s (p99 {:.0} ms); reconnected once {}, more than once {}",
+            self.ws_stayed_within_1s,
+            self.ws_stayed,
+            self.ws_moved_within_2s,
+            self.ws_moved,
+            self.ws_moved_within_5s,
+            self.ws_moved_p99_ms,
+            self.reconnected_once,
+            self.reconnected_more
         );
+        if let Some(count) = self.balancer_5xx {
+            println!("  the balancer answered {count} requests with a 5xx");
+        }
         println!(
             "Web Push: within 5 s {}, eventually {}, never {}; duplicates {}; rejected by the push service {}",
             self.push_within_5s,
@@ -232,6 +263,15 @@ async fn subscriptions_settled(
     }
 }
 
+/// The live subscriptions an instance holds.
+async fn subscriptions_of(gateway: &Gateway) -> anyhow::Result<usize> {
+    let page = reqwest::get(format!("{}/metrics", gateway.admin))
+        .await?
+        .text()
+        .await?;
+    Ok(gauge(&page, "gateway_subscriptions") as usize)
+}
+
 /// A gauge's value in a Prometheus page (0 when absent).
 fn gauge(page: &str, name: &str) -> f64 {
     page.lines()
@@ -281,6 +321,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         crate::organizer_token(&db, "director@promise.test", "courage-to-be-the-first").await?;
 
     let mut gateways = Vec::new();
+    let mut envs = Vec::new();
     for (index, name) in ["promise-a", "promise-b"].iter().enumerate() {
         let redis_url = if index == 1 { proxy.url() } else { redis.url() };
         let mut env: Vec<(&str, String)> = vec![
@@ -298,6 +339,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
                 "ALERT_EMAIL_AFTER_SECS",
                 plan.escalate_after.as_secs().to_string(),
             ),
+            // Through the balancer every request comes from it: the client is the one
+            // it names.
+            ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ];
         env.extend(
             plan.gateway_env
@@ -305,7 +349,21 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
                 .map(|(k, v)| (k.as_str(), v.clone())),
         );
         gateways.push(Some(Gateway::start(&env).await?));
+        envs.push(
+            env.into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect::<Vec<_>>(),
+        );
     }
+    let mut balancers = Vec::new();
+    if plan.via == Via::Haproxy {
+        let (a, b) = (running(&gateways, 0)?, running(&gateways, 1)?);
+        for _ in 0..plan.page_open.div_ceil(PHONES_PER_BALANCER).max(1) {
+            balancers.push(Haproxy::start_with(a, b, BALANCER_MAXCONN).await?);
+        }
+    }
+    // Where the organizer's requests go: the balancer when there is one.
+    let through_balancer = balancers.first().map(|b| b.address.clone());
     let key = post_graphql(
         &reqwest::Client::new(),
         &address(&gateways, 0)?,
@@ -318,15 +376,22 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         .as_str()
         .and_then(|c| c.parse().ok())
         .with_context(|| format!("no cursor: {key}"))?;
-    let urls: Vec<String> = gateways
-        .iter()
-        .flatten()
-        .map(|g| format!("{}/graphql/ws", g.address.replace("http://", "ws://")))
-        .collect();
+    // Each phone worker's way in: every instance, or one balancer.
+    let routes: Vec<Vec<String>> = if balancers.is_empty() {
+        vec![
+            gateways
+                .iter()
+                .flatten()
+                .map(|g| format!("{}/graphql/ws", g.address.replace("http://", "ws://")))
+                .collect(),
+        ]
+    } else {
+        balancers.iter().map(|b| vec![b.ws_url()]).collect()
+    };
 
     // The phones, all subscribed before anything happens.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let phones = PhoneFleet::start(&plan, urls, &prefix, cursor, stopped).await?;
+    let phones = PhoneFleet::start(&plan, routes, &prefix, cursor, stopped).await?;
     let subscribed = phones.subscribed;
     // A phone has only sent its subscription; the gateways may still be working through
     // thousands of them. On race day the page has been open a while when the director
@@ -343,28 +408,91 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         idle.as_secs_f64(),
     );
 
+    // A rolling restart: the second instance restarted whole, then the first told to
+    // stop, and the cancellation while it drains.
+    let mut before: Vec<(Instant, String)> = Vec::new();
+    if plan.fault == Fault::RollingRestart {
+        // What instance a spends taking b's phones (no alert in flight): the cost of a
+        // reconnect.
+        let on_b = subscriptions_of(running(&gateways, 1)?).await?;
+        let a_pid = running(&gateways, 0)?.pid();
+        let a_before = cpu_ticks(a_pid);
+        before.push((Instant::now(), "SIGTERM instance b".into()));
+        let b = gateways[1].take().context("instance b is not running")?;
+        let stopped = stop_gracefully(b).await?;
+        before.push((Instant::now(), "instance b exited".into()));
+        gateways[1] = Some(start_again(&envs[1], &stopped).await?);
+        before.push((Instant::now(), "instance b serving again".into()));
+        for balancer in &mut balancers {
+            balancer.wait_for_both().await?;
+        }
+        if !balancers.is_empty() {
+            before.push((Instant::now(), "the balancer routes to b again".into()));
+        }
+        subscriptions_settled(&gateways, subscribed).await?;
+        let spent_ms = cpu_ticks(a_pid).saturating_sub(a_before) * 10;
+        before.push((
+            Instant::now(),
+            format!(
+                "every phone subscribed again, the gateways idle; instance a took b's {on_b} subscriptions with {spent_ms} ms of CPU ({:.0} µs each)",
+                spent_ms as f64 * 1000.0 / on_b.max(1) as f64
+            ),
+        ));
+        signal_stop(running(&gateways, 0)?)?;
+        before.push((Instant::now(), "SIGTERM instance a".into()));
+        tokio::time::sleep(plan.fault_at).await;
+    }
+
     // The cancellation, then the fault.
     let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
         "variables": { "input": { "eventId": event.to_string(), "status": "CANCELLED", "reason": "Public events are banned",
             "email": plan.email.policy() } } });
     let client = reqwest::Client::new();
-    let answer = post_graphql(
-        &client,
-        &address(&gateways, 0)?,
-        Some(&organizer),
-        &mutation,
-    )
-    .await?;
+    let front = match &through_balancer {
+        Some(balancer) => balancer.clone(),
+        None => address(&gateways, 0)?,
+    };
+    let answer = post_graphql(&client, &front, Some(&organizer), &mutation).await?;
     let committed = now_micros();
     let commit_clock = Instant::now();
     if answer.get("errors").is_some() {
         return Err(anyhow!("the cancellation failed: {answer}"));
     }
-    let mut timeline = vec![(0, "cancellation answered by instance a".to_owned())];
-    let at = |clock: Instant| (clock - commit_clock).as_millis() as i64;
-    tokio::time::sleep(plan.fault_at).await;
+    let at = |clock: Instant| {
+        if clock >= commit_clock {
+            (clock - commit_clock).as_millis() as i64
+        } else {
+            -((commit_clock - clock).as_millis() as i64)
+        }
+    };
+    let mut timeline: Vec<(i64, String)> = before
+        .into_iter()
+        .map(|(clock, what)| (at(clock), what))
+        .collect();
+    timeline.push((
+        0,
+        if balancers.is_empty() {
+            "cancellation answered by instance a".to_owned()
+        } else {
+            "cancellation answered through the balancer".to_owned()
+        },
+    ));
+    if plan.fault != Fault::RollingRestart {
+        tokio::time::sleep(plan.fault_at).await;
+    }
     match plan.fault {
         Fault::None => {}
+        Fault::RollingRestart => {
+            // Instance a finishes its drain, and starts again.
+            let a = gateways[0].take().context("instance a is not running")?;
+            let stopped = wait_for_exit(a).await?;
+            timeline.push((at(Instant::now()), "instance a exited".into()));
+            gateways[0] = Some(start_again(&envs[0], &stopped).await?);
+            timeline.push((at(Instant::now()), "instance a serving again".into()));
+            for balancer in &mut balancers {
+                balancer.wait_for_both().await?;
+            }
+        }
         Fault::RedisRestart => {
             redis.stop();
             timeline.push((at(Instant::now()), "Redis stopped".into()));
@@ -472,6 +600,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     if plan.fault == Fault::RedisLatency {
         proxy.set_delay(Duration::ZERO);
     }
+    let mut balancer_5xx = None;
+    for balancer in &balancers {
+        *balancer_5xx.get_or_insert(0) += balancer.responses_5xx().await?;
+    }
 
     let acks: HashMap<usize, i64> = heard
         .iter()
@@ -509,11 +641,74 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         commit_clock,
         timeline,
         mail,
+        balancer_5xx,
     );
     drop(gateways);
     db.close().await.ok();
     drop(database);
     Ok(report)
+}
+
+/// Instance `index`, if it is running.
+fn running(gateways: &[Option<Gateway>], index: usize) -> anyhow::Result<&Gateway> {
+    gateways
+        .get(index)
+        .and_then(|g| g.as_ref())
+        .with_context(|| format!("instance {index} is not running"))
+}
+
+/// Where a stopped instance listened, to start it again there (the balancer knows it
+/// by those addresses).
+struct Addresses {
+    public: String,
+    admin: String,
+}
+
+/// SIGTERM, as systemd sends on `systemctl stop`.
+fn signal_stop(gateway: &Gateway) -> anyhow::Result<()> {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &gateway.pid().to_string()])
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(anyhow!("kill -TERM {} failed: {status}", gateway.pid()))
+    }
+}
+
+/// Sends SIGTERM and waits for the instance to drain and exit.
+async fn stop_gracefully(gateway: Gateway) -> anyhow::Result<Addresses> {
+    signal_stop(&gateway)?;
+    wait_for_exit(gateway).await
+}
+
+/// Waits for an instance told to stop to exit, within [`STOP_WITHIN`].
+async fn wait_for_exit(mut gateway: Gateway) -> anyhow::Result<Addresses> {
+    let deadline = Instant::now() + STOP_WITHIN;
+    while gateway.child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            return Err(anyhow!(
+                "instance {} still running {STOP_WITHIN:?} after SIGTERM",
+                gateway.instance
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Addresses {
+        public: gateway.address.clone(),
+        admin: gateway.admin.clone(),
+    })
+}
+
+/// The instance started again with its environment, on the addresses it had.
+async fn start_again(env: &[(String, String)], at: &Addresses) -> anyhow::Result<Gateway> {
+    let mut env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    env.push(("BIND", at.public.trim_start_matches("http://").to_owned()));
+    env.push((
+        "ADMIN_BIND",
+        at.admin.trim_start_matches("http://").to_owned(),
+    ));
+    Ok(Gateway::start(&env).await?)
 }
 
 fn address(gateways: &[Option<Gateway>], index: usize) -> anyhow::Result<String> {
@@ -645,12 +840,17 @@ fn tally(
     commit_clock: Instant,
     timeline: Vec<(i64, String)>,
     mail: MailReport,
+    balancer_5xx: Option<u64>,
 ) -> Report {
     let mut latencies: Vec<i64> = Vec::new();
     let (mut within_1s, mut within_5s, mut untold) = (0, 0, 0);
     let (mut duplicates, mut reconnects) = (0u64, 0u64);
     let (mut stayed, mut stayed_within_1s, mut moved, mut moved_within_5s) = (0, 0, 0, 0);
+    let (mut moved_within_2s, mut once, mut more) = (0, 0, 0);
+    let mut moved_latencies: Vec<i64> = Vec::new();
     for (_, phone) in &heard {
+        once += usize::from(phone.reconnects == 1);
+        more += usize::from(phone.reconnects > 1);
         duplicates += u64::from(phone.repeats);
         reconnects += u64::from(phone.reconnects);
         let latency = phone.first.get(&target).map(|at| (at - committed).max(0));
@@ -659,7 +859,10 @@ fn tally(
             stayed_within_1s += usize::from(latency.is_some_and(|l| l <= 1_000_000));
         } else {
             moved += 1;
+            moved_within_2s += usize::from(latency.is_some_and(|l| l <= 2_000_000));
             moved_within_5s += usize::from(latency.is_some_and(|l| l <= 5_000_000));
+            // An untold phone counts as the slowest.
+            moved_latencies.push(latency.unwrap_or(i64::MAX));
         }
         match latency {
             Some(latency) => {
@@ -671,13 +874,15 @@ fn tally(
         }
     }
     latencies.sort_unstable();
-    let pick = |p: f64| -> f64 {
-        if latencies.is_empty() {
+    moved_latencies.sort_unstable();
+    let percentile = |sorted: &[i64], p: f64| -> f64 {
+        if sorted.is_empty() {
             return f64::NAN;
         }
-        let rank = ((p / 100.0) * (latencies.len() - 1) as f64).round() as usize;
-        latencies[rank] as f64 / 1000.0
+        let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank] as f64 / 1000.0
     };
+    let pick = |p: f64| percentile(&latencies, p);
     let mut first_push: HashMap<u64, Instant> = HashMap::new();
     let mut push_duplicates = 0;
     for received in mock.received() {
@@ -711,7 +916,12 @@ fn tally(
         ws_stayed: stayed,
         ws_stayed_within_1s: stayed_within_1s,
         ws_moved: moved,
+        ws_moved_within_2s: moved_within_2s,
         ws_moved_within_5s: moved_within_5s,
+        ws_moved_p99_ms: percentile(&moved_latencies, 99.0),
+        reconnected_once: once,
+        reconnected_more: more,
+        balancer_5xx,
         duplicates,
         reconnects,
         push_within_5s,
@@ -898,7 +1108,7 @@ struct Worker {
 impl PhoneFleet {
     async fn start(
         plan: &Plan,
-        urls: Vec<String>,
+        routes: Vec<Vec<String>>,
         prefix: &str,
         cursor: i64,
         stop: tokio::sync::watch::Receiver<bool>,
@@ -906,6 +1116,7 @@ impl PhoneFleet {
         let runners = plan.page_open;
         match &plan.phones {
             Phones::InProcess => {
+                let urls = routes.into_iter().next().unwrap_or_default();
                 let (subscribed, count) = tokio::sync::oneshot::channel();
                 let told = Arc::new(AtomicUsize::new(0));
                 let acked = Arc::new(AtomicUsize::new(0));
@@ -931,8 +1142,9 @@ impl PhoneFleet {
             }
             Phones::Workers { per_worker, exe } => {
                 let mut workers = Vec::new();
-                for first in (0..runners).step_by((*per_worker).max(1)) {
+                for (worker, first) in (0..runners).step_by((*per_worker).max(1)).enumerate() {
                     let count = (*per_worker).min(runners - first);
+                    let urls = &routes[worker % routes.len().max(1)];
                     let mut child = std::process::Command::new("sh")
                         .arg("-c")
                         .arg(format!(

@@ -228,12 +228,19 @@ impl Phone {
                 }
             }
             attempt += 1;
-            // The runner page's back-off (server/web/live.js, retryDelayMs): exponential
-            // from 0.5 s, at most 30 s, half of it jitter, so that thousands of phones
-            // whose instance died do not all arrive at the same moment.
-            let ceiling = (500u64 << (attempt - 1).min(6)).min(30_000);
-            let base = Duration::from_millis(ceiling / 2);
-            let jitter = Duration::from_millis(rand_below(ceiling / 2));
+            // The runner page's back-off (server/web/live.js, retryDelayMs): the first
+            // anywhere in the next second, so that thousands of phones whose instance died
+            // do not all arrive at the same moment; then exponential from 1 s, at most
+            // 30 s, half of it jitter.
+            let (base, jitter) = if attempt == 1 {
+                (Duration::ZERO, Duration::from_millis(rand_below(1000)))
+            } else {
+                let ceiling = (1000u64 << (attempt - 1).min(5)).min(30_000);
+                (
+                    Duration::from_millis(ceiling / 2),
+                    Duration::from_millis(rand_below(ceiling / 2)),
+                )
+            };
             tokio::select! {
                 () = tokio::time::sleep(base + jitter) => {}
                 _ = stop.changed() => {}

@@ -229,3 +229,161 @@ async fn behind_haproxy_a_stopping_instance_costs_no_request_and_no_runner() {
     lb.stop().await;
     drop((b, database));
 }
+
+/// What one socket on a draining instance saw: when the cancellation arrived, and when the
+/// instance closed it.
+#[derive(Debug, Default)]
+struct Drained {
+    told: Option<tokio::time::Instant>,
+    closed: Option<tokio::time::Instant>,
+}
+
+/// A subscriber to the marathon's status changes from now on, straight to `ws_url`, that
+/// notes when it hears a cancellation and when its socket is closed.
+async fn watch_until_closed(ws_url: String, event: String, within: Duration) -> Drained {
+    let mut seen = Drained::default();
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({ "type": "connection_init" }).to_string();
+    socket.send(Message::Text(init.into())).await.unwrap();
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($e: ID) { eventStatusChanged(eventId: $e) { status } }",
+        "variables": { "e": event } } });
+    socket
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] == "next"
+                    && value["payload"]["data"]["eventStatusChanged"]["status"] == "CANCELLED"
+                {
+                    seen.told.get_or_insert_with(tokio::time::Instant::now);
+                }
+            }
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                seen.closed = Some(tokio::time::Instant::now());
+                return seen;
+            }
+            Ok(Some(Ok(_))) => {}
+            Err(_) => return seen,
+        }
+    }
+}
+
+/// An instance told to stop closes its sockets at moments spread over a window, and until
+/// it closes one it still tells that runner: a change made on another instance during the
+/// drain reaches every socket still open (the live feed stops after the last socket, not
+/// with the listener). Before, the feed stopped with the listener and those runners heard
+/// only after reconnecting, all at once, on the survivor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_instance_still_tells_the_runners_it_holds() {
+    let (database, organizer) = demo_database().await;
+    let prefix = crate::helpers::unique_name("gwdrain");
+    let env = [
+        ("SHUTDOWN_READINESS_DELAY_MS", "200"),
+        ("SHUTDOWN_WS_SPREAD_MS", "12000"),
+        ("SHUTDOWN_GRACE_MS", "20000"),
+    ];
+    let mut a = instance(&database, "redis://127.0.0.1:6379", &prefix, &env).await;
+    let b = instance(&database, "redis://127.0.0.1:6379", &prefix, &env).await;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(format!("{}/graphql", b.address))
+        .json(
+            &json!({ "query": "query($s: String!) { eventBySlug(slug: $s) { id } }",
+            "variables": { "s": marathon() } }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = body["data"]["eventBySlug"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ws_url = format!("{}/graphql/ws", a.address.replace("http://", "ws://"));
+    let sockets: Vec<_> = (0..12)
+        .map(|_| {
+            tokio::spawn(watch_until_closed(
+                ws_url.clone(),
+                event.clone(),
+                Duration::from_secs(30),
+            ))
+        })
+        .collect();
+    // Every socket subscribed on A before it is told to stop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = reqwest::get(format!("{}/metrics", a.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let live = page
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("gateway_subscriptions ")?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0);
+        if live >= 12.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{live} subscribed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &a.pid().to_string()])
+        .status()
+        .unwrap();
+    // Past the readiness delay: A's listener is closed and its sockets are closing.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let body: Value = client
+        .post(format!("{}/graphql", b.address))
+        .bearer_auth(&organizer)
+        .json(&json!({ "query": "mutation($i: ChangeEventStatusInput!) { changeEventStatus(input: $i) { status } }",
+            "variables": { "i": { "eventId": event, "status": "CANCELLED", "reason": "Public events are banned" } } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let committed = tokio::time::Instant::now();
+    assert_eq!(
+        body["data"]["changeEventStatus"]["status"], "CANCELLED",
+        "{body}"
+    );
+    let mut open_at_the_change = 0;
+    for socket in sockets {
+        let seen = socket.await.unwrap();
+        let closed = seen.closed.expect("A closed every socket");
+        // Still open well after the change: it must have been told, before its close.
+        if closed > committed + Duration::from_millis(500) {
+            open_at_the_change += 1;
+            let told = seen.told.unwrap_or_else(|| {
+                panic!("an open socket on the draining instance was not told: {seen:?}")
+            });
+            assert!(told < closed, "{seen:?}");
+        }
+    }
+    assert!(
+        open_at_the_change > 0,
+        "no socket was still open at the change"
+    );
+    let _ = tokio::task::spawn_blocking(move || a.child.wait()).await;
+    drop((b, database));
+}

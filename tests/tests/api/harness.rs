@@ -120,20 +120,45 @@ async fn redis_servers_of_their_own_never_share_a_port_and_restart_on_theirs() {
 }
 
 /// Instances started together on an empty PostgreSQL database take turns migrating (an
-/// advisory lock): every one of them serves, none dies on a duplicate key.
+/// advisory lock): every one of them serves, none dies on a duplicate key, and each
+/// migration was applied once, by one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_gateways_started_together_on_an_empty_database_all_serve() {
     let database = TestDatabase::create(Backend::Postgres).await.unwrap();
     let env = [("DATABASE_URL", database.url.clone())];
+    let logged = "warn,sea_orm_migration=info";
     let (a, b, c) = tokio::join!(
-        Gateway::start(&env),
-        Gateway::start(&env),
-        Gateway::start(&env)
+        Gateway::start_logged(&env, logged),
+        Gateway::start_logged(&env, logged),
+        Gateway::start_logged(&env, logged)
     );
     let started = [a, b, c];
     for gateway in &started {
         assert!(gateway.is_ok(), "{:?}", gateway.as_ref().err());
     }
+    // sea-orm-migration says "Applying migration 'name'" as it applies each one.
+    let mut applied: Vec<String> = started
+        .iter()
+        .flatten()
+        .flat_map(|g| g.logs())
+        .filter_map(|line| {
+            let name = line.split("Applying migration '").nth(1)?;
+            Some(name.split('\'').next()?.to_owned())
+        })
+        .collect();
+    let total = applied.len();
+    applied.sort();
+    applied.dedup();
+    assert!(!applied.is_empty(), "no migration was applied");
+    assert_eq!(
+        total,
+        applied.len(),
+        "a migration applied twice: {applied:?}"
+    );
+    assert_eq!(
+        applied.len(),
+        <migration::Migrator as migration::MigratorTrait>::migrations().len()
+    );
     let client = reqwest::Client::new();
     for gateway in started.iter().flatten() {
         let ready = client
@@ -171,4 +196,33 @@ async fn the_listener_queues_a_reconnect_storm() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no listener on {port}: {listing:?}"));
     assert_eq!(backlog, somaxconn.min(4096), "{listing}");
+}
+
+/// A fleet starts with MIGRATE_ON_START=false: an instance refuses a database with a
+/// migration pending, naming the deploy step, and serves once `gateway migrate` has run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_migrate_on_start_off_an_instance_waits_for_the_deploy_step() {
+    let database = TestDatabase::create(Backend::Postgres).await.unwrap();
+    let env = [
+        ("DATABASE_URL", database.url.clone()),
+        ("MIGRATE_ON_START", "false".to_owned()),
+    ];
+    let refused = Gateway::start(&env).await.err().expect("refused to start");
+    let message = refused.to_string();
+    assert!(message.contains("MIGRATE_ON_START=false"), "{message}");
+    assert!(message.contains("gateway migrate"), "{message}");
+    let migrated = std::process::Command::new(gateway_tests::gateway_binary())
+        .arg("migrate")
+        .env("DATABASE_URL", &database.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let gateway = Gateway::start(&env)
+        .await
+        .expect("serves after the deploy step");
+    let ready = reqwest::get(format!("{}/readyz", gateway.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use gateway_tests::promise::{self, Email, Fault, Phones, Plan, Report};
+use gateway_tests::promise::{self, Email, Fault, Phones, Plan, Report, Via};
 
 const RUNNERS: usize = 300;
 
@@ -18,7 +18,16 @@ const EVERY_PHONE_AND_PUSH: (usize, usize) = (RUNNERS, RUNNERS);
 /// mail only.
 const MIX: (usize, usize) = (150, 100);
 
-async fn run(fault: Fault, (page_open, push): (usize, usize), email: Email) -> Report {
+async fn run(fault: Fault, mix: (usize, usize), email: Email) -> Report {
+    run_via(Via::Direct, fault, mix, email).await
+}
+
+async fn run_via(
+    via: Via,
+    fault: Fault,
+    (page_open, push): (usize, usize),
+    email: Email,
+) -> Report {
     let plan = Plan {
         runners: RUNNERS,
         page_open,
@@ -30,7 +39,13 @@ async fn run(fault: Fault, (page_open, push): (usize, usize), email: Email) -> R
         acknowledge: true,
         ack_jitter: Duration::ZERO,
         fault,
-        fault_at: Duration::from_millis(50),
+        // A rolling restart: the cancellation while the second instance drains (its
+        // readiness fails at once, its sockets close from 1 s to 3 s after SIGTERM).
+        fault_at: Duration::from_millis(if fault == Fault::RollingRestart {
+            1500
+        } else {
+            50
+        }),
         fault_for: Duration::from_millis(1500),
         window: Duration::from_secs(30),
         postgres: gateway_tests::postgres_admin_url(),
@@ -38,6 +53,7 @@ async fn run(fault: Fault, (page_open, push): (usize, usize), email: Email) -> R
         database: crate::helpers::unique_name("gw_promise"),
         phones: Phones::InProcess,
         gateway_env: Vec::new(),
+        via,
     };
     let report = promise::run(plan).await.expect("the run completes");
     report.print();
@@ -125,4 +141,48 @@ async fn every_runner_is_told_when_postgres_drops_every_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_runner_is_told_when_redis_is_slow_for_one_instance() {
     keeps_the_promise_under(Fault::RedisLatency).await;
+}
+
+/// Through Debian's HAProxy (deploy/haproxy.cfg): both instances restarted one by one, the
+/// cancellation while the second drains. Every runner told, every push delivered, every
+/// phone on a drained instance moved through the balancer, and not one 5xx from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_balancer_every_runner_is_told_during_a_rolling_restart() {
+    let report = run_via(
+        Via::Haproxy,
+        Fault::RollingRestart,
+        EVERY_PHONE_AND_PUSH,
+        Email::None,
+    )
+    .await;
+    assert_eq!(
+        report.balancer_5xx,
+        Some(0),
+        "no 5xx at the balancer: {report:?}"
+    );
+    // Every phone was on one of the two instances, and each was restarted.
+    assert_eq!(
+        report.reconnected_once + report.reconnected_more,
+        RUNNERS,
+        "every phone moved: {report:?}"
+    );
+    assert_eq!(report.duplicates, 0, "nobody heard it twice: {report:?}");
+}
+
+/// Through the balancer, the instance without the relay killed: its phones come back
+/// through the balancer to the survivor and hear the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_balancer_every_runner_is_told_when_an_instance_is_killed() {
+    let report = run_via(
+        Via::Haproxy,
+        Fault::KillOther,
+        EVERY_PHONE_AND_PUSH,
+        Email::None,
+    )
+    .await;
+    assert!(
+        report.ws_moved > 0,
+        "someone was on the killed instance: {report:?}"
+    );
+    assert_eq!(report.ws_moved_within_5s, report.ws_moved, "{report:?}");
 }

@@ -107,9 +107,9 @@ pub async fn upgrade(
         ws.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
     let request_id = request_id.map_or_else(|| "-".to_owned(), |Extension(id)| id.0);
-    let tasks = state.tasks.clone();
+    let (tasks, sockets) = (state.tasks.clone(), state.sockets.clone());
     ws.on_upgrade(move |socket| {
-        tasks.track_future(async move {
+        tasks.track_future(sockets.track_future(async move {
             // Counted against its address until the session ends.
             let _slot = slot;
             metrics::websocket_opened();
@@ -117,7 +117,7 @@ pub async fn upgrade(
                 .run(socket)
                 .await;
             metrics::websocket_closed();
-        })
+        }))
     })
 }
 
