@@ -6,10 +6,14 @@ use race_office::domain;
 use race_office::error::ApiError;
 
 /// An exact amount: `amount` is a decimal string in major units ("12500.00"), safe where
-/// a 32-bit Int would overflow; `currency` is the ISO 4217 code.
+/// a 32-bit Int would overflow; `currency` is the ISO 4217 code. Stored as integer minor
+/// units, so no rounding ever happens; add amounts only in the same currency.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Money {
+    /// Decimal string in major units with the currency's minor digits, e.g. "12500.00"
+    /// (KZT), "3000" (JPY); never a float.
     pub amount: String,
+    /// The ISO 4217 code the amount is in (`KZT`).
     pub currency: String,
 }
 
@@ -34,11 +38,16 @@ impl Money {
     }
 }
 
+/// An amount given by an organizer: a fee, a target, a gift.
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "MoneyInput")]
 pub struct MoneyInput {
-    /// Decimal string in major units, e.g. "12500.00".
+    /// Decimal string in major units, e.g. "12500.00": not negative, with at most as
+    /// many decimals as the currency has minor digits, and at most 10^15 minor units
+    /// (BAD_USER_INPUT otherwise).
     pub amount: String,
+    /// The ISO 4217 code the amount is in (`KZT`; BAD_USER_INPUT for one we do not
+    /// take).
     pub currency: String,
 }
 
