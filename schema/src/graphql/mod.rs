@@ -6,6 +6,7 @@ mod accounts;
 mod alerts;
 mod bounds;
 mod charity;
+mod codes;
 pub mod cost;
 mod date;
 pub mod document_guard;

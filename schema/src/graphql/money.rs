@@ -2,6 +2,7 @@
 
 use async_graphql::{InputObject, SimpleObject};
 
+use super::codes::CurrencyCode;
 use race_office::domain;
 use race_office::error::ApiError;
 
@@ -13,8 +14,8 @@ pub struct Money {
     /// Decimal string in major units with the currency's minor digits, e.g. "12500.00"
     /// (KZT), "3000" (JPY); never a float.
     pub amount: String,
-    /// The ISO 4217 code the amount is in (`KZT`).
-    pub currency: String,
+    /// The ISO 4217 code the amount is in.
+    pub currency: CurrencyCode,
 }
 
 impl Money {
@@ -28,11 +29,11 @@ impl Money {
         match domain::Currency::parse(currency) {
             Ok(c) => Self {
                 amount: domain::format_minor(minor, c.exponent()),
-                currency: c.code().into(),
+                currency: CurrencyCode(c.code().into()),
             },
             Err(_) => Self {
                 amount: minor.to_string(),
-                currency: currency.into(),
+                currency: CurrencyCode(currency.into()),
             },
         }
     }
@@ -46,13 +47,12 @@ pub struct MoneyInput {
     /// many decimals as the currency has minor digits, and at most 10^15 minor units
     /// (BAD_USER_INPUT otherwise).
     pub amount: String,
-    /// The ISO 4217 code the amount is in (`KZT`; BAD_USER_INPUT for one we do not
-    /// take).
-    pub currency: String,
+    /// The ISO 4217 code the amount is in.
+    pub currency: CurrencyCode,
 }
 
 impl MoneyInput {
     pub fn parse(&self) -> Result<domain::Money, ApiError> {
-        domain::Money::parse(&self.amount, &self.currency)
+        domain::Money::parse(&self.amount, &self.currency.0)
     }
 }

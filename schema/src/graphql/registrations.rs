@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use entities::account::Role as AccountRole;
 use entities::registration;
 
+use super::codes::CountryCode as CountryCodeScalar;
 use super::date::Date;
 use super::events::{Distance, Event};
 use super::guards::{RoleGuard, api, organized_event, signed_in};
@@ -124,9 +125,9 @@ impl Registration {
         self.0.birth_date.map(Date)
     }
 
-    /// The runner's country, an ISO 3166-1 alpha-2 code (`KZ`); null when not given.
-    async fn country(&self) -> Option<&str> {
-        self.0.country.as_deref()
+    /// The runner's country; null when not given.
+    async fn country(&self) -> Option<CountryCodeScalar> {
+        self.0.country.clone().map(CountryCodeScalar)
     }
 
     /// The runner's city as typed (1 to 100 characters); null when not given.
@@ -181,9 +182,8 @@ pub struct RegisterInput {
     gender: Option<Gender>,
     /// The runner's birth date, a past date after 1900 (BAD_USER_INPUT otherwise).
     birth_date: Option<Date>,
-    /// The runner's country, an ISO 3166-1 alpha-2 code in use, e.g. `KZ` (lower case
-    /// accepted; BAD_USER_INPUT otherwise).
-    country: Option<String>,
+    /// The runner's country, e.g. `KZ` (lower case accepted).
+    country: Option<CountryCodeScalar>,
     /// The runner's city: one line, 1 to 100 characters.
     city: Option<String>,
 }
@@ -297,8 +297,7 @@ impl RegistrationMutation {
             birth_date: input.birth_date.map(|d| d.0),
             country: input
                 .country
-                .as_deref()
-                .map(CountryCode::parse)
+                .map(|c| CountryCode::parse(&c.0))
                 .transpose()
                 .graphql()?,
             city: input
