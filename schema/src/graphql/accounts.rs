@@ -308,7 +308,8 @@ impl AccountMutation {
     /// Starts a runner's sign-up: mails the address a link (valid 24 hours) whose token
     /// `confirmSignUp` takes, replacing any earlier unconfirmed sign-up of the address. The
     /// answer is the same when the email already has an account (whose owner is mailed a
-    /// notice instead), so it tells no one who has an account. Errors: BAD_USER_INPUT.
+    /// notice instead), so it tells no one who has an account. Errors: BAD_USER_INPUT,
+    /// RATE_LIMITED (too many attempts from this address or for this email lately).
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
@@ -396,7 +397,8 @@ impl AccountMutation {
     }
 
     /// Mails a single-use reset link valid for an hour; it ends the links mailed before.
-    /// Always answers `true`, whether or not the email has an account.
+    /// Always answers `true`, whether or not the email has an account. Errors:
+    /// RATE_LIMITED (too many requests from this address or for this email lately).
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
