@@ -23,26 +23,39 @@ use race_office::throttle::ClientAddress;
 use super::languages::Language;
 use race_office::context::PreferredLanguage;
 
+/// What an account may do. Every sign-up is a RUNNER; organizer and partner accounts
+/// are created by an operator for an organization.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::account::Role")]
 pub enum Role {
+    /// Registers for races, asks for refunds, is told of changes.
     Runner,
+    /// Acts for an organizer organization: creates and changes its events, decides
+    /// refunds, reads reach reports and statistics.
     Organizer,
+    /// Acts for a partner (sponsor) organization: reads the statistics of the events it
+    /// partners, and issues nothing.
     Partner,
 }
 
 pub struct Account(pub account::Model);
 
+/// A person's account: a runner, or someone acting for an organizer or a partner.
+/// Its personal lists (`registrations`, `refundRequests`, `donations`,
+/// `pushSubscriptions`) are read by the account itself only; anyone else is FORBIDDEN.
 #[Object]
 impl Account {
+    /// The account's opaque id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// The sign-in address, trimmed and lower-cased; alerts are mailed to it.
     async fn email(&self) -> &str {
         &self.0.email
     }
 
+    /// The name organizers see (one line, 1 to 100 characters).
     async fn display_name(&self) -> &str {
         &self.0.display_name
     }
@@ -52,6 +65,7 @@ impl Account {
         race_office::domain::Language::parse_stored(&self.0.language).into()
     }
 
+    /// What the account may do.
     async fn role(&self) -> Role {
         self.0.role.into()
     }
@@ -133,16 +147,21 @@ impl Account {
 
 pub struct Organization(pub organization::Model);
 
+/// A race organizer (the Almaty Marathon's company) or a partner that sponsors races.
 #[Object]
 impl Organization {
+    /// The organization's opaque id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// Its URL-safe handle (lower-case letters, digits and inner hyphens), e.g.
+    /// `kaspi-kz`; `linkPartner` takes it.
     async fn slug(&self) -> &str {
         &self.0.slug
     }
 
+    /// Its name, for people.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -163,10 +182,12 @@ pub enum OrganizationKind {
     Partner,
 }
 
+/// A signed-in session: its bearer token and the account it is for.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     /// Bearer token for `Authorization: Bearer <token>`; shown once.
     token: String,
+    /// The account now signed in.
     account: Account,
     /// Keep it on this device and send it with the next `signIn` to this account: the
     /// device then keeps a guessing budget of its own, and is not locked out when others
@@ -186,10 +207,16 @@ pub struct SignUpPayload {
     message: String,
 }
 
+/// A runner's sign-up.
 #[derive(InputObject)]
 pub struct SignUpInput {
+    /// The address to confirm; at most 254 bytes, a plain mailbox (no display name,
+    /// quoted local part or IP literal). Trimmed and lower-cased.
     email: String,
+    /// 10 to 128 characters, no control characters, and not among the most common or
+    /// easiest to guess (BAD_USER_INPUT says so).
     password: String,
+    /// The name organizers see: one line, 1 to 100 characters, with a visible one.
     display_name: String,
     /// The language alerts and mail will be written in; left out, the one the request's
     /// `Accept-Language` asks for (English when none of ours).
@@ -199,22 +226,30 @@ pub struct SignUpInput {
 /// What a runner may change of their account; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateAccountInput {
+    /// The language alerts, pushes and mail are written in from now on.
     language: Option<Language>,
+    /// The new name organizers see: one line, 1 to 100 characters.
     display_name: Option<String>,
 }
 
+/// A sign-in with email and password.
 #[derive(InputObject)]
 pub struct SignInInput {
+    /// The account's address (any case, surrounding spaces ignored).
     email: String,
+    /// The account's password, as typed.
     password: String,
     /// The `deviceToken` an earlier `signIn` to this account gave this device, if any.
     device_token: Option<String>,
 }
 
+/// A new password, with the token of a reset mail.
 #[derive(InputObject)]
 pub struct ResetPasswordInput {
     /// The token from the reset mail.
     token: String,
+    /// The new password: the same rules as at sign-up (10 to 128 characters, not a
+    /// common one).
     new_password: String,
 }
 
@@ -223,7 +258,8 @@ pub struct AccountQuery;
 
 #[Object]
 impl AccountQuery {
-    /// The signed-in account.
+    /// The signed-in account. Errors: UNAUTHENTICATED (no session), FORBIDDEN (a
+    /// partner key, which is no account).
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Account> {
         Ok(Account(signed_in(ctx).graphql()?.clone()))
     }
@@ -248,6 +284,7 @@ impl AccountMutation {
     async fn update_account(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What to change; fields left out stay as they are.")]
         input: UpdateAccountInput,
     ) -> async_graphql::Result<Account> {
         let actor = signed_in(ctx).graphql()?;
@@ -271,11 +308,12 @@ impl AccountMutation {
     /// Starts a runner's sign-up: mails the address a link (valid 24 hours) whose token
     /// `confirmSignUp` takes, replacing any earlier unconfirmed sign-up of the address. The
     /// answer is the same when the email already has an account (whose owner is mailed a
-    /// notice instead), so it tells no one who has an account. Errors: BAD_USER_INPUT.
+    /// notice instead), so it tells no one who has an account. Errors: BAD_USER_INPUT,
+    /// RATE_LIMITED (too many attempts from this address or for this email lately).
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
-        input: SignUpInput,
+        #[graphql(desc = "The runner's address, password, name and language.")] input: SignUpInput,
     ) -> async_graphql::Result<SignUpPayload> {
         throttle(ctx, Some(&input.email)).await.graphql()?;
         let email = Email::parse(&input.email).graphql()?;
@@ -303,6 +341,7 @@ impl AccountMutation {
     async fn confirm_sign_up(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The token from the confirmation link in the sign-up mail.")]
         token: String,
     ) -> async_graphql::Result<AuthPayload> {
         let token = race_office::domain::token("token", &token, TOKEN_MAX_BYTES).graphql()?;
@@ -316,9 +355,15 @@ impl AccountMutation {
         })
     }
 
+    /// Signs in with email and password; the answer's `token` is the session's bearer
+    /// token. Errors: INVALID_CREDENTIALS (unknown address or wrong password, alike),
+    /// RATE_LIMITED (too many attempts from this address or for this account lately;
+    /// the message says when to try again; a device that sends its `deviceToken` keeps
+    /// its own budget).
     async fn sign_in(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The address, the password and this device's `deviceToken`.")]
         input: SignInInput,
     ) -> async_graphql::Result<AuthPayload> {
         let signed_in = accounts::sign_in(
@@ -352,11 +397,12 @@ impl AccountMutation {
     }
 
     /// Mails a single-use reset link valid for an hour; it ends the links mailed before.
-    /// Always answers `true`, whether or not the email has an account.
+    /// Always answers `true`, whether or not the email has an account. Errors:
+    /// RATE_LIMITED (too many requests from this address or for this email lately).
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
-        email: String,
+        #[graphql(desc = "The account's address.")] email: String,
     ) -> async_graphql::Result<bool> {
         throttle(ctx, Some(&email)).await.graphql()?;
         accounts::request_password_reset(api(ctx).graphql()?, &email)
@@ -370,6 +416,7 @@ impl AccountMutation {
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The token from the reset mail and the new password.")]
         input: ResetPasswordInput,
     ) -> async_graphql::Result<bool> {
         let reset_token = token("token", &input.token, TOKEN_MAX_BYTES).graphql()?;

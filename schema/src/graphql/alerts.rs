@@ -72,22 +72,34 @@ pub enum ReplayFrom {
     Notice(i64),
 }
 
+/// What a notification tells.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum NotificationType {
+    /// An event the runner is registered for changed status: `eventStatusChange` is set.
     EventStatusChanged,
+    /// The organizer decided on the runner's refund request, or paid it:
+    /// `refundDecision` is set.
     RefundDecided,
 }
 
 /// An organizer's decision on the runner's refund request.
 #[derive(SimpleObject)]
 pub struct RefundDecided {
+    /// The `RefundRequest.id` decided.
     refund_request_id: ID,
+    /// The `Registration.id` it is for.
     registration_id: ID,
+    /// The `Event.id` of the cancelled event.
     event_id: ID,
+    /// The event's name, to show without another query.
     event_name: String,
+    /// What the runner had chosen.
     option: RefundOption,
+    /// The request's status as decided: APPROVED, REJECTED, or PAID.
     status: RefundStatus,
+    /// The organizer's note to the runner, if any.
     note: Option<String>,
+    /// When it was decided (or paid).
     decided_at: DateTime<Utc>,
 }
 
@@ -106,15 +118,18 @@ impl From<&RefundDecisionMessage> for RefundDecided {
     }
 }
 
-/// One of a runner's notifications. Its `id` is the cursor for `myNotifications(after:)`.
 pub struct Notification(pub Arc<Notice>);
 
+/// One of a runner's notifications. Its `id` is the cursor for `myNotifications(after:)`.
 #[Object]
 impl Notification {
+    /// The notification's id in the log: ids grow in commit order, and one is the
+    /// `after` cursor of `myNotifications` and the `upTo` of `acknowledgeNotifications`.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// What it tells; null for a kind this API does not know (ignore such an item).
     async fn kind(&self) -> Option<NotificationType> {
         match self.0.kind()? {
             NotificationKind::EventStatusChanged => Some(NotificationType::EventStatusChanged),
@@ -122,6 +137,7 @@ impl Notification {
         }
     }
 
+    /// The status change, when `kind` is EVENT_STATUS_CHANGED; else null.
     async fn event_status_change(&self) -> Option<EventStatusChange> {
         let message = self.0.status_change()?;
         Some(EventStatusChange::from_message(
@@ -130,6 +146,7 @@ impl Notification {
         ))
     }
 
+    /// The refund decision, when `kind` is REFUND_DECIDED; else null.
     async fn refund_decision(&self) -> Option<RefundDecided> {
         self.0.refund_decision().map(RefundDecided::from)
     }
@@ -193,11 +210,14 @@ pub struct AlertSubscription;
 #[Subscription]
 impl AlertSubscription {
     /// Status changes of one event (or of all, without `eventId`). With `after` (an
-    /// `EventStatusChange.id`), first every change after it, then live ones.
+    /// `EventStatusChange.id`), first every change after it, then live ones. Public: no
+    /// sign-in needed. Errors: CURSOR_TOO_OLD (`after` is further behind than the
+    /// replay horizon: read the current state, then subscribe without it).
     async fn event_status_changed(
         &self,
         ctx: &Context<'_>,
-        event_id: Option<ID>,
+        #[graphql(desc = "The event to follow; left out, every event.")] event_id: Option<ID>,
+        #[graphql(desc = "The newest `EventStatusChange.id` the client has; left out, live only.")]
         after: Option<String>,
     ) -> async_graphql::Result<Items<EventStatusChange>> {
         let api = api(ctx).graphql()?.clone();
@@ -268,10 +288,13 @@ impl AlertSubscription {
 
     /// The signed-in runner's notifications: status changes of events they are registered
     /// for, and decisions on their refund requests. With `after` (a `Notification.id`),
-    /// first those after it, then live ones.
+    /// first those after it, then live ones. Errors: UNAUTHENTICATED (send the token in
+    /// `connection_init`), CURSOR_TOO_OLD (see `eventStatusChanged`).
     async fn my_notifications(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The newest `Notification.id` the client has (or \
+                          `notificationsCursor`); left out, live only.")]
         after: Option<String>,
     ) -> async_graphql::Result<Items<Notification>> {
         let account_id = signed_in(ctx).graphql()?.id;

@@ -19,14 +19,19 @@ use race_office::services::charity::{
     REPORT_MAX,
 };
 
+/// Where a charity project stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::charity_project::CharityStatus")]
 pub enum CharityStatus {
+    /// Announced; raising money.
     Planned,
+    /// Under way.
     InProgress,
+    /// Done; `report` says what was achieved.
     Completed,
 }
 
+/// Where a donation came from.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::donation::DonationSource")]
 pub enum DonationSource {
@@ -38,36 +43,46 @@ pub enum DonationSource {
 
 pub struct CharityProject(pub charity_project::Model);
 
+/// A charity project of the organizer's programme (a school's running track, a
+/// children's hospital ward), funded by donated fee shares and direct gifts. Public.
 #[Object]
 impl CharityProject {
+    /// The project's opaque id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// Who it helps, one line.
     async fn beneficiary(&self) -> &str {
         &self.0.beneficiary
     }
 
+    /// What it does, plain text that may run over lines (empty when none).
     async fn description(&self) -> &str {
         &self.0.description
     }
 
+    /// The city it is in.
     async fn city(&self) -> &str {
         &self.0.city
     }
 
+    /// The programme year it belongs to.
     async fn year(&self) -> i32 {
         self.0.year
     }
 
+    /// Where it stands.
     async fn status(&self) -> CharityStatus {
         self.0.status.into()
     }
 
+    /// What was achieved, plain text; null until written.
     async fn report(&self) -> Option<&str> {
         self.0.report.as_deref()
     }
 
+    /// The money it aims to raise.
     async fn target(&self) -> Money {
         Money::from_minor(self.0.target_minor, &self.0.currency)
     }
@@ -81,6 +96,7 @@ impl CharityProject {
         Ok(Money::from_total(raised, &self.0.currency))
     }
 
+    /// The event whose programme funds it; null for a project of no event.
     async fn event_id(&self) -> Option<ID> {
         self.0.event_id.map(to_id)
     }
@@ -97,24 +113,32 @@ impl CharityProject {
 
 pub struct Donation(pub donation::Model);
 
+/// Money given to the charity programme: a runner's donated fee share, or a gift an
+/// organizer recorded.
 #[Object]
 impl Donation {
+    /// The donation's opaque id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// A fee share or a direct gift.
     async fn source(&self) -> DonationSource {
         self.0.source.into()
     }
 
+    /// How much, in the fee's or gift's currency.
     async fn amount(&self) -> Money {
         Money::from_minor(self.0.amount_minor, &self.0.currency)
     }
 
+    /// The `CharityProject.id` it went to (a fee share is allocated to one of the
+    /// event's projects); null when it was allocated to none.
     async fn project_id(&self) -> Option<ID> {
         self.0.project_id.map(to_id)
     }
 
+    /// When it was recorded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -123,6 +147,7 @@ impl Donation {
 /// A year of the charity programme.
 #[derive(SimpleObject)]
 pub struct CharitySummary {
+    /// The year summed up.
     year: i32,
     /// The year's projects (at most 100).
     #[graphql(
@@ -141,18 +166,26 @@ pub struct CharitySummary {
     years_to_date: i32,
 }
 
+/// A charity project's fields, given whole on creation and on every change.
 #[derive(InputObject)]
 pub struct CharityProjectInput {
     /// The event whose programme funds it (donated fee shares flow to its projects).
     event_id: Option<ID>,
+    /// Who it helps: one line, 1 to 300 characters.
     beneficiary: String,
+    /// What it does: at most 10,000 characters, may run over lines.
     #[graphql(default)]
     description: String,
+    /// The city it is in: one line, 1 to 100 characters.
     city: String,
+    /// The programme year, 1990 to 2100.
     year: i32,
+    /// The money it aims to raise, at most 10^15 minor units.
     target: MoneyInput,
+    /// Where it stands (PLANNED unless given).
     #[graphql(default_with = "CharityStatus::Planned")]
     status: CharityStatus,
+    /// What was achieved: at most 50,000 characters.
     report: Option<String>,
 }
 
@@ -195,7 +228,9 @@ impl CharityQuery {
     async fn charity_projects(
         &self,
         ctx: &Context<'_>,
-        year: Option<i32>,
+        #[graphql(desc = "The programme year; left out, every year (oldest first).")] year: Option<
+            i32,
+        >,
     ) -> async_graphql::Result<Vec<CharityProject>> {
         let projects = service::projects(&api(ctx).graphql()?.db, year)
             .await
@@ -212,7 +247,7 @@ impl CharityQuery {
     async fn charity_summary(
         &self,
         ctx: &Context<'_>,
-        year: i32,
+        #[graphql(desc = "The programme year, e.g. 2020.")] year: i32,
     ) -> async_graphql::Result<CharitySummary> {
         let summary = service::summary(&api(ctx).graphql()?.db, year)
             .await
@@ -246,12 +281,13 @@ pub struct CharityMutation;
 #[Object]
 impl CharityMutation {
     /// Creates a project run by your organization; with `eventId`, of an event it
-    /// organizes. Amounts: at most 10^15 minor units.
+    /// organizes. Amounts: at most 10^15 minor units. Errors: FORBIDDEN (not an
+    /// organizer, or another's event), BAD_USER_INPUT (a field out of bounds).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn create_charity_project(
         &self,
         ctx: &Context<'_>,
-        input: CharityProjectInput,
+        #[graphql(desc = "The project's fields.")] input: CharityProjectInput,
     ) -> async_graphql::Result<CharityProject> {
         let api = api(ctx).graphql()?;
         let created = service::create_project(
@@ -270,8 +306,8 @@ impl CharityMutation {
     async fn update_charity_project(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: CharityProjectInput,
+        #[graphql(desc = "A `CharityProject.id`.")] id: ID,
+        #[graphql(desc = "All its fields, as they are to be.")] input: CharityProjectInput,
     ) -> async_graphql::Result<CharityProject> {
         let id = parse_id(&id, "charity project").graphql()?;
         let updated = service::update_project(
@@ -292,8 +328,10 @@ impl CharityMutation {
     async fn record_donation(
         &self,
         ctx: &Context<'_>,
-        project_id: ID,
+        #[graphql(desc = "A `CharityProject.id` your organization runs.")] project_id: ID,
+        #[graphql(desc = "The gift, more than zero, in the project's currency.")]
         amount: MoneyInput,
+        #[graphql(desc = "Who gave it, one line of at most 200 characters; left out: anonymous.")]
         donor_name: Option<String>,
     ) -> async_graphql::Result<Donation> {
         let api = api(ctx).graphql()?;

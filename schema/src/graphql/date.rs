@@ -11,7 +11,14 @@ use race_office::domain::{FIRST_YEAR, LAST_YEAR, check_date};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);
 
-#[Scalar(name = "Date")]
+/// A calendar date with no time of day or zone, as an RFC 3339 full-date string
+/// `YYYY-MM-DD` (e.g. `2020-03-31`), in the years 1900 to 2199. A policy date (a refund
+/// deadline, the first kit-issue day) is read in the event's time zone: a deadline holds
+/// until 23:59:59 there.
+#[Scalar(
+    name = "Date",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+)]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {

@@ -21,21 +21,35 @@ use race_office::error::ApiError;
 use race_office::services::events::{self as service, DistanceInput, EventFilter as ServiceFilter};
 use std::sync::Arc;
 
+/// Where an event stands. CANCELLED and COMPLETED are final; RESCHEDULED may repeat,
+/// each time with a new start; a SUSPENDED event resumes as SCHEDULED. Once the start has
+/// passed an event may only be cancelled or completed.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::event::EventStatus")]
 pub enum EventStatus {
+    /// Announced and going ahead as planned.
     Scheduled,
+    /// On hold until further notice (registration is suspended with it).
     Suspended,
+    /// Will not take place; runners may apply for a refund under the event's
+    /// `refundPolicy`. Final.
     Cancelled,
+    /// Moved to a new start (`startsAt`), going ahead then.
     Rescheduled,
+    /// Took place. Final.
     Completed,
 }
 
+/// Whether runners may register. Registration closes by itself at the start, whatever
+/// the organizer set.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entities::event::RegistrationState")]
 pub enum RegistrationState {
+    /// Runners may register while places are left.
     Open,
+    /// Paused (for instance while the event is suspended); may open again.
     Suspended,
+    /// Not taking registrations.
     Closed,
 }
 
@@ -62,24 +76,32 @@ impl From<event::Model> for Event {
     }
 }
 
+/// A race day: its start and time zone, venue, places, distances, status and the refund
+/// policy that applies if it is cancelled. Public: anyone may read it.
 #[Object]
 impl Event {
+    /// The event's opaque id.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// Its URL-safe handle, unique, e.g. `almaty-marathon-2020`: the page's address of the
+    /// event, and what `eventBySlug` takes.
     async fn slug(&self) -> &str {
         &self.0.slug
     }
 
+    /// Its name, e.g. "Almaty Marathon 2020".
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The organizer's description, plain text that may run over lines (empty when none).
     async fn description(&self) -> &str {
         &self.0.description
     }
 
+    /// Where the race starts, one line.
     async fn venue(&self) -> &str {
         &self.0.venue
     }
@@ -99,6 +121,7 @@ impl Event {
         &self.0.time_zone
     }
 
+    /// How many runners it takes, over all its distances.
     async fn capacity(&self) -> i32 {
         self.0.capacity
     }
@@ -108,6 +131,7 @@ impl Event {
         self.0.registered_count
     }
 
+    /// Places still free: `capacity` minus `registeredCount`, never below zero.
     async fn places_left(&self) -> i32 {
         (self.0.capacity - self.0.registered_count).max(0)
     }
@@ -117,6 +141,7 @@ impl Event {
         super::refunds::RefundPolicy::of(&self.0)
     }
 
+    /// Where the event stands now; `statusHistory` says how it got there.
     async fn status(&self) -> EventStatus {
         self.0.status.into()
     }
@@ -190,16 +215,21 @@ impl Event {
 
 pub struct Distance(pub distance::Model);
 
+/// A distance of an event (marathon, half marathon, 10 km, …): what a runner registers
+/// for, and pays its fee.
 #[Object]
 impl Distance {
+    /// The distance's opaque id; `register` takes it.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// Its name, unique within the event, e.g. "Half marathon".
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// Its length in meters (42195 for a marathon).
     async fn length_meters(&self) -> i32 {
         self.0.length_m
     }
@@ -209,6 +239,7 @@ impl Distance {
         Money::from_minor(self.0.fee_minor, &self.0.currency)
     }
 
+    /// The event it belongs to.
     async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Event> {
         loader(ctx)?
             .load_one(EventId(self.0.event_id))
@@ -218,8 +249,6 @@ impl Distance {
     }
 }
 
-/// One change of an event's status. Its `id` is also the cursor for
-/// `eventStatusChanged(after:)`: ids follow commit order.
 pub struct EventStatusChange {
     pub change: event_status_change::Model,
     /// The event, when the hub already loaded it for every subscriber at once.
@@ -255,12 +284,17 @@ impl EventStatusChange {
     }
 }
 
+/// One change of an event's status. Its `id` is also the cursor for
+/// `eventStatusChanged(after:)`: ids follow commit order.
 #[Object]
 impl EventStatusChange {
+    /// The change's id; ids follow commit order, and one is the `after` cursor of
+    /// `eventStatusChanged`.
     async fn id(&self) -> ID {
         to_id(self.change.id)
     }
 
+    /// The event that changed, as it stands now.
     async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Event> {
         if let Some(event) = &self.event {
             return Ok(Event(event.clone()));
@@ -277,10 +311,13 @@ impl EventStatusChange {
         self.change.previous_status.map(Into::into)
     }
 
+    /// The status the event took.
     async fn status(&self) -> EventStatus {
         self.change.status.into()
     }
 
+    /// Why, as the organizer wrote it (up to 1000 characters, may run over lines); see
+    /// `reasons` for its translations.
     async fn reason(&self) -> &str {
         &self.change.reason
     }
@@ -305,11 +342,13 @@ impl EventStatusChange {
         self.change.starts_at
     }
 
+    /// When the organizer made the change.
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.change.occurred_at
     }
 }
 
+/// Narrows `events`; every field given must hold.
 #[derive(InputObject, Default)]
 pub struct EventFilter {
     /// Any of these statuses.
@@ -339,8 +378,12 @@ impl EventQuery {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        filter: Option<EventFilter>,
+        #[graphql(desc = "Only the events that match; left out, every event.")] filter: Option<
+            EventFilter,
+        >,
+        #[graphql(desc = "How many events, 1 to 100 (default 20); BAD_USER_INPUT beyond.")]
         first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before, to read the next one.")]
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Event>> {
         let first = super::ids::page_size(first).graphql()?;
@@ -389,7 +432,12 @@ impl EventQuery {
         Ok(connection)
     }
 
-    async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Event>> {
+    /// The event with this id; null when there is none (or the id could not be one).
+    async fn event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An `Event.id`.")] id: ID,
+    ) -> async_graphql::Result<Option<Event>> {
         let Ok(id) = parse_id(&id, "event") else {
             return Ok(None);
         };
@@ -400,7 +448,7 @@ impl EventQuery {
     async fn event_by_slug(
         &self,
         ctx: &Context<'_>,
-        slug: String,
+        #[graphql(desc = "An `Event.slug`, e.g. `almaty-marathon-2020`.")] slug: String,
     ) -> async_graphql::Result<Option<Event>> {
         let Ok(slug) = Slug::parse(&slug) else {
             return Ok(None);
@@ -412,36 +460,59 @@ impl EventQuery {
     }
 }
 
+/// A new event of the organizer's organization.
 #[derive(InputObject)]
 pub struct CreateEventInput {
+    /// Its URL-safe handle: 2 to 80 lower-case letters, digits or inner hyphens, unique
+    /// (CONFLICT when taken).
     slug: String,
+    /// Its name: one line, 1 to 200 characters.
     name: String,
+    /// Plain text that may run over lines, at most 10,000 characters.
     #[graphql(default)]
     description: String,
+    /// Where the race starts: one line, at most 500 characters.
     venue: String,
-    /// The start, as an instant (UTC or with an offset).
+    /// The start, as an instant (UTC or with an offset); it must lie in the future.
     starts_at: DateTime<Utc>,
     /// IANA time zone, e.g. `Asia/Almaty`.
     time_zone: String,
+    /// How many runners it takes, 0 to 1,000,000.
     capacity: i32,
+    /// Whether runners may register from the start (CLOSED unless given).
     #[graphql(default_with = "RegistrationState::Closed")]
     registration_state: RegistrationState,
 }
 
+/// Changes to an event's descriptive fields; fields left out stay as they are. The start
+/// and the status change only through `changeEventStatus`.
 #[derive(InputObject)]
 pub struct UpdateEventInput {
+    /// The event, one your organization organizes.
     event_id: ID,
+    /// The new name: one line, 1 to 200 characters.
     name: Option<String>,
+    /// The new description: at most 10,000 characters.
     description: Option<String>,
+    /// The new venue: one line, at most 500 characters.
     venue: Option<String>,
+    /// The new capacity, 0 to 1,000,000 and not below the registrations already taken
+    /// (CONFLICT).
     capacity: Option<i32>,
+    /// Open, suspend or close registration. It cannot open for a cancelled or completed
+    /// event, nor once the event has started (CONFLICT).
     registration_state: Option<RegistrationState>,
 }
 
+/// A distance's name, length and fee.
 #[derive(InputObject)]
 pub struct DistanceFields {
+    /// One line, 1 to 100 characters, unique within the event (CONFLICT).
     name: String,
+    /// The length in meters, 1 to 1,000,000.
     length_meters: i32,
+    /// The entry fee: at most 10^15 minor units, with no more decimals than the currency
+    /// has.
     fee: MoneyInput,
 }
 
@@ -455,11 +526,16 @@ impl DistanceFields {
     }
 }
 
+/// A change of an event's status, announced to its runners.
 #[derive(InputObject)]
 pub struct ChangeEventStatusInput {
+    /// The event, one your organization organizes.
     event_id: ID,
+    /// The status it takes: a move `EventStatus` allows, else
+    /// INVALID_STATUS_TRANSITION.
     status: EventStatus,
-    /// Shown to runners in the alert.
+    /// Shown to runners in the alert: required, 1 to 1000 characters, may run over
+    /// lines.
     reason: String,
     /// The reason in other languages, one per language, each bounded like the reason; a
     /// runner reads the one in their language when there is one.
@@ -476,12 +552,15 @@ pub struct EventMutation;
 
 #[Object]
 impl EventMutation {
-    /// Creates an event organized by the organizer's organization.
+    /// Creates an event organized by the organizer's organization, SCHEDULED, with no
+    /// distances yet (`addDistance`). Errors: UNAUTHENTICATED, FORBIDDEN (not an
+    /// organizer), BAD_USER_INPUT (a field out of bounds, a start not in the future, an
+    /// unknown time zone), CONFLICT (the slug is taken).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn create_event(
         &self,
         ctx: &Context<'_>,
-        input: CreateEventInput,
+        #[graphql(desc = "The new event's fields.")] input: CreateEventInput,
     ) -> async_graphql::Result<Event> {
         let api = api(ctx).graphql()?;
         let new = service::NewEvent {
@@ -505,12 +584,14 @@ impl EventMutation {
         Ok(Event::from(created))
     }
 
-    /// Changes an event's descriptive fields or its registration state.
+    /// Changes an event's descriptive fields or its registration state. Errors:
+    /// FORBIDDEN (not an organizer of the event), NOT_FOUND, BAD_USER_INPUT, CONFLICT
+    /// (see the input's fields).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn update_event(
         &self,
         ctx: &Context<'_>,
-        input: UpdateEventInput,
+        #[graphql(desc = "The event and the fields to change.")] input: UpdateEventInput,
     ) -> async_graphql::Result<Event> {
         let api = api(ctx).graphql()?;
         let patch = service::EventPatch {
@@ -550,12 +631,15 @@ impl EventMutation {
         Ok(Event::from(updated))
     }
 
+    /// Adds a distance to an event your organization organizes; an event has at most 30
+    /// (BAD_USER_INPUT beyond). Errors: FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, CONFLICT
+    /// (a distance of that name exists).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn add_distance(
         &self,
         ctx: &Context<'_>,
-        event_id: ID,
-        input: DistanceFields,
+        #[graphql(desc = "The event, one your organization organizes.")] event_id: ID,
+        #[graphql(desc = "The distance's name, length and fee.")] input: DistanceFields,
     ) -> async_graphql::Result<Distance> {
         let api = api(ctx).graphql()?;
         let fields = input.parse().graphql()?;
@@ -566,12 +650,16 @@ impl EventMutation {
         Ok(Distance(added))
     }
 
+    /// Replaces a distance's name, length and fee. Errors: FORBIDDEN (not an organizer
+    /// of its event), NOT_FOUND, BAD_USER_INPUT, CONFLICT (the name is another
+    /// distance's).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn update_distance(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "A `Distance.id` of an event your organization organizes.")]
         distance_id: ID,
-        input: DistanceFields,
+        #[graphql(desc = "Its new name, length and fee (all three).")] input: DistanceFields,
     ) -> async_graphql::Result<Distance> {
         let fields = input.parse().graphql()?;
         let distance_id = parse_id(&distance_id, "distance").graphql()?;
@@ -587,11 +675,18 @@ impl EventMutation {
     }
 
     /// Suspends, cancels, reschedules, resumes or completes an event, and announces it to
-    /// every subscribed runner.
+    /// every runner it concerns: live on the page, by Web Push, and by mail per `email`.
+    /// A cancellation closes registration, and moves a refund deadline less than 7 days
+    /// ahead to 7 days ahead (in the event's zone). Errors: FORBIDDEN (not an organizer of the event), NOT_FOUND,
+    /// INVALID_STATUS_TRANSITION (a move `EventStatus` does not allow, or any but cancel
+    /// and complete after the start; complete before it), BAD_USER_INPUT (a reason out
+    /// of bounds; `startsAt` missing, unchanged or past when rescheduling, or given
+    /// otherwise), CONFLICT (the event changed meanwhile: reload and try again).
     #[graphql(guard = "RoleGuard(AccountRole::Organizer)")]
     async fn change_event_status(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The event, its new status, the reason and who is mailed.")]
         input: ChangeEventStatusInput,
     ) -> async_graphql::Result<Event> {
         let api = api(ctx).graphql()?;

@@ -17,14 +17,18 @@ pub enum Language {
 /// A text in one language.
 #[derive(SimpleObject, Clone)]
 pub struct LocalizedText {
+    /// The language it is written in.
     pub language: Language,
+    /// The text, as the organizer wrote it.
     pub text: String,
 }
 
 /// A text in one language (a translation of the organizer's reason).
 #[derive(InputObject)]
 pub struct LocalizedTextInput {
+    /// The language it is written in; one text per language.
     pub language: Language,
+    /// The text, bounded like the text it translates.
     pub text: String,
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod alerts;
 mod bounds;
 mod charity;
+mod codes;
 pub mod cost;
 mod date;
 pub mod document_guard;
@@ -36,6 +37,10 @@ pub use alerts::{
 };
 pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE};
 
+/// What can be read: events and their distances, charity projects (public); the
+/// signed-in account and its registrations, refund requests and alert log; for
+/// organizers, an event's registrations, refund requests, push and reach reports and
+/// partner keys; for organizers and partners, participation statistics.
 #[derive(MergedObject, Default)]
 pub struct Query(
     accounts::AccountQuery,
@@ -50,6 +55,10 @@ pub struct Query(
     reach::ReachQuery,
 );
 
+/// What can be changed: accounts and sessions, registrations and refund requests for
+/// runners; events, distances, status changes (which alert runners), refund decisions,
+/// charity projects, partners and partner keys for organizers; Web Push subscriptions and
+/// acknowledgements of alerts.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountMutation,
@@ -63,6 +72,9 @@ pub struct Mutation(
     reach::ReachMutation,
 );
 
+/// Live alerts, over WebSocket (`graphql-transport-ws` or `graphql-ws`) or Server-Sent
+/// Events (graphql-sse): every item once, in commit order, and with `after` a replay of
+/// what was missed, with no gap and no repeat.
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(alerts::AlertSubscription);
 
@@ -124,12 +136,45 @@ impl Default for Limits {
     }
 }
 
+/// The description of the `DateTime` scalar, in place of the one async-graphql gives it
+/// (which names a Rust type). Its `@specifiedBy` (RFC 3339) is async-graphql's.
+const DATE_TIME: &str = "An instant, as an RFC 3339 date-time string with an offset, e.g.\n\
+    `2020-04-19T02:00:00+00:00`. Answers are always in UTC; show them in the event's\n\
+    `timeZone` (an IANA zone), as `Event.startsAtLocal` does for the start. Inputs may\n\
+    carry any offset (`2020-04-19T08:00:00+06:00` is the same instant), and lie in the\n\
+    years 1900 to 2199.";
+
+/// The descriptions of the Relay connections, which async-graphql leaves without one.
+fn describe_connections(
+    builder: async_graphql::SchemaBuilder<Query, Mutation, Subscription>,
+) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    use async_graphql::connection::Connection;
+    builder
+        .override_output_type_description::<Connection<String, events::Event>>(
+            "A page of events (Relay cursor connection): `edges` with their cursors, or\n\
+             just `nodes`, and `pageInfo.endCursor` to pass as `after` for the next page.",
+        )
+        .override_output_type_description::<Connection<String, registrations::Registration>>(
+            "A page of an event's registrations (Relay cursor connection), oldest first.",
+        )
+        .override_output_type_description::<Connection<String, refunds::RefundRequest>>(
+            "A page of an event's refund requests (Relay cursor connection), oldest first.",
+        )
+        .override_output_type_description::<Connection<String, reach::ReachRunner>>(
+            "A page of a reach report's runners (Relay cursor connection), by account.",
+        )
+        .override_output_type_description::<Connection<String, alerts::Notification>>(
+            "A page of the runner's alert log (Relay cursor connection), newest first.",
+        )
+}
+
 fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(
+    describe_connections(Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
-    )
+    ))
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME)
     .extension(error_codes::ErrorCodes)
     .extension(document_guard::DocumentGuard(limits))
     .extension(partner_access::PartnerKeyScopes)
@@ -154,9 +199,12 @@ pub fn build_schema(ctx: ApiContext, limits: Limits, introspection: bool) -> Api
     }
 }
 
-/// The SDL clients rely on (committed as `schema/schema.graphql`).
+/// The SDL clients rely on (committed as `schema/schema.graphql`), with each custom
+/// scalar's `@specifiedBy`.
 pub fn sdl() -> String {
-    builder(Limits::default()).finish().sdl()
+    builder(Limits::default())
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 #[cfg(test)]
@@ -171,6 +219,139 @@ mod tests {
             committed == current,
             "schema/schema.graphql is out of date: run `cargo run -p server -- export-schema > schema/schema.graphql`"
         );
+    }
+
+    /// Every element of the public schema explains itself to the developer reading it in
+    /// GraphiQL or the SDL: each type, field, argument, input field and enum value has a
+    /// description (as GitHub's and Shopify's public schemas do), and every custom scalar
+    /// names its specification with `@specifiedBy`. The built-in scalars and directives and
+    /// the introspection types (`__*`) are the engine's and described by the spec. Fails
+    /// naming every element that is missing one.
+    #[test]
+    fn every_element_of_the_schema_has_a_description() {
+        use async_graphql::Positioned;
+        use async_graphql::parser::parse_schema;
+        use async_graphql::parser::types::{
+            FieldDefinition, InputValueDefinition, TypeKind, TypeSystemDefinition,
+        };
+
+        const BUILT_IN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
+        const BUILT_IN_DIRECTIVES: [&str; 5] =
+            ["include", "skip", "deprecated", "specifiedBy", "oneOf"];
+
+        fn described(description: &Option<Positioned<String>>) -> bool {
+            description
+                .as_ref()
+                .is_some_and(|d| !d.node.trim().is_empty())
+        }
+        /// Arguments are named `Type.field(argument:)`, input fields `Input.field`.
+        fn inputs(
+            name: impl Fn(&str) -> String,
+            inputs: &[Positioned<InputValueDefinition>],
+            elements: &mut usize,
+            missing: &mut Vec<String>,
+        ) {
+            for input in inputs {
+                *elements += 1;
+                if !described(&input.node.description) {
+                    missing.push(name(&input.node.name.node));
+                }
+            }
+        }
+        fn fields(
+            ty: &str,
+            fields: &[Positioned<FieldDefinition>],
+            elements: &mut usize,
+            missing: &mut Vec<String>,
+        ) {
+            for field in fields {
+                *elements += 1;
+                let name = format!("{ty}.{}", field.node.name.node);
+                if !described(&field.node.description) {
+                    missing.push(name.clone());
+                }
+                let arguments = &field.node.arguments;
+                inputs(|a| format!("{name}({a}:)"), arguments, elements, missing);
+            }
+        }
+
+        let document = parse_schema(super::sdl()).expect("the SDL parses");
+        let mut missing = Vec::new();
+        let mut unspecified = Vec::new();
+        let mut elements = 0;
+        for definition in &document.definitions {
+            match definition {
+                TypeSystemDefinition::Type(ty) => {
+                    let name = ty.node.name.node.as_str();
+                    if name.starts_with("__") || BUILT_IN_SCALARS.contains(&name) {
+                        continue;
+                    }
+                    if !described(&ty.node.description) {
+                        missing.push(name.to_string());
+                    }
+                    elements += 1;
+                    match &ty.node.kind {
+                        TypeKind::Scalar => {
+                            let specified = ty
+                                .node
+                                .directives
+                                .iter()
+                                .any(|d| d.node.name.node == "specifiedBy");
+                            if !specified {
+                                unspecified.push(name.to_string());
+                            }
+                        }
+                        TypeKind::Object(object) => {
+                            fields(name, &object.fields, &mut elements, &mut missing);
+                        }
+                        TypeKind::Interface(interface) => {
+                            fields(name, &interface.fields, &mut elements, &mut missing);
+                        }
+                        TypeKind::Union(_) => {}
+                        TypeKind::Enum(enumeration) => {
+                            for value in &enumeration.values {
+                                elements += 1;
+                                if !described(&value.node.description) {
+                                    missing.push(format!("{name}.{}", value.node.value.node));
+                                }
+                            }
+                        }
+                        TypeKind::InputObject(input) => {
+                            let input = &input.fields;
+                            let name = |f: &str| format!("{name}.{f}");
+                            inputs(name, input, &mut elements, &mut missing);
+                        }
+                    }
+                }
+                TypeSystemDefinition::Directive(directive) => {
+                    let name = directive.node.name.node.as_str();
+                    if BUILT_IN_DIRECTIVES.contains(&name) {
+                        continue;
+                    }
+                    elements += 1;
+                    if !described(&directive.node.description) {
+                        missing.push(format!("@{name}"));
+                    }
+                    let arguments = &directive.node.arguments;
+                    let name = |a: &str| format!("@{name}({a}:)");
+                    inputs(name, arguments, &mut elements, &mut missing);
+                }
+                TypeSystemDefinition::Schema(_) => {}
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{} of the schema's {elements} elements have no description; write one (a doc \
+             comment, or `#[graphql(desc = \"…\")]` on an argument):\n  {}",
+            missing.len(),
+            missing.join("\n  ")
+        );
+        assert!(
+            unspecified.is_empty(),
+            "custom scalars without `@specifiedBy(url:)`: {unspecified:?}"
+        );
+        // The walk saw the schema, not an empty document.
+        assert!(elements > 300, "only {elements} elements walked");
     }
 
     /// A subscription in `VIEWER_INDEPENDENT_SUBSCRIPTIONS` is executed once per notice

@@ -15,6 +15,7 @@ use crate::error::Graphql;
 use race_office::domain::{Instant, ScopeSet};
 use race_office::services::partner_keys::{self as service, NewPartnerKey};
 
+/// What a partner key may read.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "race_office::domain::PartnerScope")]
 pub enum PartnerKeyScope {
@@ -24,11 +25,12 @@ pub enum PartnerKeyScope {
     StatsRead,
 }
 
-/// A partner key as its issuer sees it: never the key itself.
 pub struct PartnerKey(pub partner_key::Model);
 
+/// A partner's API key as its issuer sees it: never the key itself.
 #[Object]
 impl PartnerKey {
+    /// The key's opaque id; `revokePartnerKey` takes it.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
@@ -42,6 +44,7 @@ impl PartnerKey {
             .map(Organization))
     }
 
+    /// What it may read.
     async fn scopes(&self) -> Vec<PartnerKeyScope> {
         ScopeSet::from_stored(&self.0.scopes)
             .iter()
@@ -54,14 +57,17 @@ impl PartnerKey {
         &self.0.hint
     }
 
+    /// When it was issued.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it stops working.
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
     }
 
+    /// When it was revoked; null while not.
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
     }
@@ -88,13 +94,16 @@ impl PartnerKey {
 pub struct IssuedPartnerKey {
     /// The key, shown this once: the partner sends it as `Authorization: Bearer <key>`.
     key: String,
+    /// The key as listed from now on (without the key itself).
     partner_key: PartnerKey,
 }
 
+/// A key to issue to a partner.
 #[derive(InputObject)]
 pub struct IssuePartnerKeyInput {
     /// The partner organization; it must partner one of your organization's events.
     organization_id: ID,
+    /// What the key may read: at least one scope.
     scopes: Vec<PartnerKeyScope>,
     /// At most 366 days away.
     expires_at: DateTime<Utc>,
@@ -114,6 +123,7 @@ impl PartnerKeyQuery {
     async fn partner_keys(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the keys of this partner organization; left out, all.")]
         organization_id: Option<ID>,
     ) -> async_graphql::Result<Vec<PartnerKey>> {
         let organization_id = organization_id
@@ -148,7 +158,7 @@ impl PartnerKeyMutation {
     async fn issue_partner_key(
         &self,
         ctx: &Context<'_>,
-        input: IssuePartnerKeyInput,
+        #[graphql(desc = "The partner, the scopes and the expiry.")] input: IssuePartnerKeyInput,
     ) -> async_graphql::Result<IssuedPartnerKey> {
         let api = api(ctx).graphql()?;
         let new = NewPartnerKey {
@@ -173,7 +183,7 @@ impl PartnerKeyMutation {
     async fn revoke_partner_key(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "A `PartnerKey.id` your organization issued.")] id: ID,
     ) -> async_graphql::Result<PartnerKey> {
         let api = api(ctx).graphql()?;
         let id = parse_id(&id, "partner key").graphql()?;

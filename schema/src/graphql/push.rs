@@ -26,25 +26,30 @@ pub struct PushKeysInput {
     auth: String,
 }
 
+/// A browser's PushSubscription (what `pushManager.subscribe` resolves to, as JSON), and
+/// the events it is to be alerted about.
 #[derive(InputObject)]
 pub struct SubscribePushInput {
     /// `PushSubscription.endpoint`: an https URL of an allowed push service.
     endpoint: String,
+    /// `PushSubscription.keys`: what pushes to this browser are encrypted for.
     keys: PushKeysInput,
     /// The events to be alerted about. Left out: every event the runner is registered
     /// for, now or later.
     event_ids: Option<Vec<ID>>,
 }
 
-/// A browser subscribed to alerts.
 pub struct PushSubscription(SubscriptionView);
 
+/// A browser subscribed to alerts.
 #[Object]
 impl PushSubscription {
+    /// The subscription's opaque id.
     async fn id(&self) -> ID {
         to_id(self.0.subscription.id)
     }
 
+    /// The push service URL the browser gave; `unsubscribePush` takes it.
     async fn endpoint(&self) -> &str {
         &self.0.subscription.endpoint
     }
@@ -69,6 +74,7 @@ impl PushSubscription {
             .collect())
     }
 
+    /// When the browser subscribed.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.subscription.created_at
     }
@@ -77,9 +83,13 @@ impl PushSubscription {
 /// What became of one alert's pushes.
 #[derive(SimpleObject)]
 pub struct PushReport {
+    /// The alert (a `Notification.id`; `reachReport` takes it).
     notification_id: ID,
+    /// The status the event took in this alert.
     status: EventStatus,
+    /// The organizer's reason, as written.
     reason: String,
+    /// When the change was made.
     occurred_at: DateTime<Utc>,
     /// One per matching subscription.
     queued: i64,
@@ -143,7 +153,8 @@ impl PushQuery {
     }
 
     /// Per alert of the event (newest first, at most 50): pushes queued, sent, delivered,
-    /// failed and pruned. For the event's organizers.
+    /// failed and pruned. For the event's organizers: FORBIDDEN for anyone else,
+    /// NOT_FOUND for an unknown event.
     #[graphql(
         guard = "RoleGuard(Role::Organizer)",
         complexity = "bounds::list(bounds::PUSH_REPORTS, child_complexity)"
@@ -151,7 +162,7 @@ impl PushQuery {
     async fn push_reports(
         &self,
         ctx: &Context<'_>,
-        event_id: ID,
+        #[graphql(desc = "The event, one your organization organizes.")] event_id: ID,
     ) -> async_graphql::Result<Vec<PushReport>> {
         let api = api(ctx).graphql()?;
         let event = organized_event(ctx, &event_id).await?;
@@ -202,6 +213,7 @@ impl PushMutation {
     async fn subscribe_push(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The browser's PushSubscription and the events to follow.")]
         input: SubscribePushInput,
     ) -> async_graphql::Result<PushSubscription> {
         let runner = signed_in(ctx).graphql()?;
@@ -238,7 +250,7 @@ impl PushMutation {
     async fn unsubscribe_push(
         &self,
         ctx: &Context<'_>,
-        endpoint: String,
+        #[graphql(desc = "The `PushSubscription.endpoint` to remove.")] endpoint: String,
     ) -> async_graphql::Result<bool> {
         let runner = signed_in(ctx).graphql()?;
         push_subscriptions::unsubscribe(&api(ctx).graphql()?.db, runner, &endpoint)

@@ -55,8 +55,11 @@ pub enum MailStatus {
 /// A runner in a reach report's list, for a director to phone.
 #[derive(SimpleObject)]
 pub struct ReachRunner {
+    /// The runner's display name.
     name: String,
+    /// The runner's address.
     email: String,
+    /// Where the alert's mail to them stands.
     email_status: MailStatus,
     /// The mail server's refusal, when there was one.
     email_reply: Option<String>,
@@ -73,12 +76,13 @@ impl From<ReachedRunner> for ReachRunner {
     }
 }
 
-/// Who one alert reached. Each targeted runner counts once per line.
 pub struct ReachReport {
     notification_id: i64,
     reach: reach::Reach,
 }
 
+/// Who one alert reached, channel by channel, and who must still be phoned. Each
+/// targeted runner counts once per line.
 #[Object]
 impl ReachReport {
     /// The alert (a `Notification.id`, as `myNotifications` and `pushReports` carry).
@@ -143,8 +147,10 @@ impl ReachReport {
     async fn runners(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] filter: ReachFilter,
-        first: Option<i32>,
+        #[graphql(default, desc = "Which runners: UNREACHED (default) or EMAIL_FAILED.")]
+        filter: ReachFilter,
+        #[graphql(desc = "How many, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before, to read the next one.")]
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, ReachRunner>> {
         let first = super::ids::page_size(first).graphql()?;
@@ -188,6 +194,7 @@ impl ReachQuery {
     async fn reach_report(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The alert: a `Notification.id` or `PushReport.notificationId`.")]
         notification_id: ID,
     ) -> async_graphql::Result<ReachReport> {
         let api = api(ctx).graphql()?;
@@ -213,7 +220,8 @@ impl ReachQuery {
     async fn notification_log(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the page before: older notifications follow.")]
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Notification>> {
         let account_id = signed_in(ctx).graphql()?.id;
@@ -255,7 +263,7 @@ impl ReachMutation {
     async fn acknowledge_notifications(
         &self,
         ctx: &Context<'_>,
-        up_to: ID,
+        #[graphql(desc = "The newest `Notification.id` the page showed.")] up_to: ID,
     ) -> async_graphql::Result<i64> {
         let runner = signed_in(ctx).graphql()?;
         let api = api(ctx).graphql()?;
@@ -278,8 +286,8 @@ impl ReachMutation {
     async fn acknowledge_push(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        action: PushAcknowledgement,
+        #[graphql(desc = "The `ack` token in the push's payload.")] token: String,
+        #[graphql(desc = "Shown, or clicked.")] action: PushAcknowledgement,
     ) -> async_graphql::Result<bool> {
         let api = api(ctx).graphql()?;
         let action = match action {

@@ -51,11 +51,12 @@ fn count(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// A group's key in one dimension.
 pub struct StatsKey(GroupKey);
 
+/// A group's key in one dimension.
 #[Object]
 impl StatsKey {
+    /// The dimension this key is in.
     async fn dimension(&self) -> Dimension {
         self.0.dimension.into()
     }
@@ -137,6 +138,7 @@ pub struct CharityRaised {
     /// True for a partner when there are 1 to 4 donations (a sum of so few could
     /// identify a donor's gift): `donations` and `amounts` are then null.
     suppressed: bool,
+    /// How many donations (fee shares and direct gifts); null when suppressed.
     donations: Option<i32>,
     /// One amount per currency.
     #[graphql(complexity = "super::bounds::list(super::bounds::CURRENCIES, child_complexity)")]
@@ -169,12 +171,16 @@ impl ParticipationStats {
     }
 }
 
+/// An event's registrations, counted by up to two dimensions, as the caller may see
+/// them: in full for its organizers, with small groups suppressed for a partner.
 #[Object]
 impl ParticipationStats {
+    /// The event counted.
     async fn event(&self) -> Event {
         Event(self.event.clone())
     }
 
+    /// The dimensions the groups are keyed by, in the order asked.
     async fn group_by(&self) -> Vec<Dimension> {
         self.group_by.iter().map(|d| (*d).into()).collect()
     }
@@ -264,6 +270,7 @@ impl ParticipationStats {
 /// A sponsor's dashboard: every event it partners, with its figures.
 #[derive(SimpleObject)]
 pub struct PartnerSummary {
+    /// The partner organization.
     organization: Organization,
     /// The events it partners (at most 10).
     #[graphql(complexity = "super::bounds::list(super::bounds::PARTNER_EVENTS, child_complexity)")]
@@ -293,7 +300,8 @@ impl StatsQuery {
     async fn participation_stats(
         &self,
         ctx: &Context<'_>,
-        event_id: ID,
+        #[graphql(desc = "The event to count.")] event_id: ID,
+        #[graphql(desc = "Up to two dimensions, each once; left out, no grouping.")]
         group_by: Option<Vec<Dimension>>,
     ) -> async_graphql::Result<ParticipationStats> {
         let reader = stats_reader(ctx).graphql()?;
@@ -314,10 +322,12 @@ impl StatsQuery {
     }
 
     /// For a partner: every event it sponsors (for a key, those of the organizer that
-    /// issued it), soonest first, each with its figures grouped by `groupBy`.
+    /// issued it), soonest first, each with its figures grouped by `groupBy`. Errors:
+    /// FORBIDDEN for anyone but a partner, BAD_USER_INPUT (as `participationStats`).
     async fn partner_summary(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Up to two dimensions for every event's groups, each once.")]
         group_by: Option<Vec<Dimension>>,
     ) -> async_graphql::Result<PartnerSummary> {
         let reader = stats_reader(ctx).graphql()?;
