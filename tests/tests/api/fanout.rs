@@ -26,6 +26,22 @@ async fn registered_runner(app: &TestApp, email: &str) -> String {
 }
 
 /// The organizer cancels the marathon: "Public events are banned".
+/// Cancels `race` (the bystander's own) and checks that the bystander's next frame on
+/// subscription `id` is that one: nothing about another race came before it.
+async fn next_is_their_own_race(
+    (app, organizer): (&TestApp, &str),
+    race: &str,
+    bystander: &mut Ws,
+    id: &str,
+) {
+    change((app, organizer), race, "CANCELLED", "Sentinel", None).await;
+    let sentinel = bystander.payload(id).await;
+    assert_eq!(
+        sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
+        "{sentinel}"
+    );
+}
+
 async fn cancel_marathon(app: &TestApp, organizer: &str, marathon: &str) {
     change(
         (app, organizer),
@@ -131,19 +147,7 @@ async fn personal_notifications_are_shared_per_account_only() {
     assert_eq!(laptop.payload("mine").await, on_phone);
     // The sentinel: the bystander's next frame is about their own race, so the
     // marathon's cancellation never reached them.
-    change(
-        (&app, &organizer),
-        &other_race,
-        "CANCELLED",
-        "Sentinel",
-        None,
-    )
-    .await;
-    let sentinel = other.payload("mine").await;
-    assert_eq!(
-        sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
-        "{sentinel}"
-    );
+    next_is_their_own_race((&app, &organizer), &other_race, &mut other, "mine").await;
 }
 
 /// Runners of one race who ask the same personal question keep a group each (their own
@@ -200,19 +204,7 @@ async fn runners_asking_the_same_personal_question_share_one_execution(backend: 
     );
 
     // The bystander's next frame is their own race's: the cancellation never reached them.
-    change(
-        (&app, &organizer),
-        &other_race,
-        "CANCELLED",
-        "Sentinel",
-        None,
-    )
-    .await;
-    let sentinel = other.payload("alerts").await;
-    assert_eq!(
-        sentinel["data"]["myNotifications"]["eventStatusChange"]["reason"], "Sentinel",
-        "{sentinel}"
-    );
+    next_is_their_own_race((&app, &organizer), &other_race, &mut other, "alerts").await;
     assert_eq!(app.fanout.executions() - before, 2);
 }
 
