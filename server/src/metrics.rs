@@ -31,6 +31,9 @@ pub fn handle() -> Option<PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            // The usual `*_build_info` series: constant 1, the version in its label, so a
+            // dashboard can join on it or tell a fleet mid-deploy.
+            gauge!("gateway_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             Some(handle)
         })
         .clone()
@@ -73,22 +76,17 @@ fn describe() {
         "gateway_graphql_requests_total",
         "GraphQL requests over HTTP."
     );
-    describe_counter!(
-        "gateway_pushes_delivered_total",
-        "Push messages a push service accepted."
+    describe_gauge!(
+        "gateway_build_info",
+        "Always 1; the gateway's version in the `version` label."
     );
     describe_counter!(
-        "gateway_pushes_retried_total",
-        "Push attempts answered 429, 5xx or a network error, to be retried."
+        "gateway_pushes_total",
+        "Push attempts by outcome: delivered (a push service accepted it), retried (429, 5xx or a network error), failed (given up), pruned (404 or 410: the subscription is deleted)."
     );
-    describe_counter!("gateway_pushes_failed_total", "Push deliveries given up.");
     describe_counter!(
         "gateway_push_failures_total",
         "Push deliveries given up, by class: REJECTED, UNAVAILABLE, NETWORK, REFUSED, INVALID."
-    );
-    describe_counter!(
-        "gateway_pushes_pruned_total",
-        "Push subscriptions deleted after a 404 or 410."
     );
     describe_histogram!(
         "gateway_delivery_yield_seconds",
@@ -213,14 +211,14 @@ pub enum PushOutcome {
 pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Duration) {
     histogram!("gateway_push_request_duration_seconds", "class" => class)
         .record(took.as_secs_f64());
-    let name = match outcome {
-        Some(PushOutcome::Delivered) => "gateway_pushes_delivered_total",
-        Some(PushOutcome::Retried) => "gateway_pushes_retried_total",
-        Some(PushOutcome::Failed) => "gateway_pushes_failed_total",
-        Some(PushOutcome::Pruned) => "gateway_pushes_pruned_total",
+    let outcome = match outcome {
+        Some(PushOutcome::Delivered) => "delivered",
+        Some(PushOutcome::Retried) => "retried",
+        Some(PushOutcome::Failed) => "failed",
+        Some(PushOutcome::Pruned) => "pruned",
         None => return,
     };
-    counter!(name).increment(1);
+    counter!("gateway_pushes_total", "outcome" => outcome).increment(1);
 }
 
 /// A delivery given up, by why (`REJECTED`, `UNAVAILABLE`, `NETWORK`, `REFUSED`, `INVALID`).

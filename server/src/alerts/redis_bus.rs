@@ -157,3 +157,33 @@ async fn catch_up(hub: &Hub) {
         tracing::error!(%error, "hub could not read the notification log");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use redis::ConnectionAddr;
+
+    #[test]
+    fn a_rediss_url_is_a_verified_tls_connection() {
+        let client = redis::Client::open("rediss://:secret@cache.almaty-marathon.kz:6380/0")
+            .expect("rediss:// is accepted");
+        match client.get_connection_info().addr() {
+            ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                ..
+            } => {
+                assert_eq!((host.as_str(), *port), ("cache.almaty-marathon.kz", 6380));
+                assert!(!insecure, "the certificate is checked");
+            }
+            other => panic!("not TLS: {other:?}"),
+        }
+        assert!(matches!(
+            redis::Client::open("redis://127.0.0.1:6379")
+                .unwrap()
+                .get_connection_info()
+                .addr(),
+            ConnectionAddr::Tcp(..)
+        ));
+    }
+}

@@ -3,13 +3,11 @@
 //! reason too long for one push is shortened at a character boundary with an ellipsis
 //! (the page shows it whole), while the ids, status, start and link stay whole.
 
+use super::sender::{Alert, Urgency};
 use chrono::{DateTime, Utc};
 use race_office::domain::EventStatus;
 use race_office::domain::{Language, StatusChangeMessage, TimeZone, messages};
 use serde_json::{Value, json};
-use web_push::Urgency;
-
-use super::sender::Alert;
 
 /// Push services keep undelivered messages at most about four weeks.
 const MAX_TTL_SECS: i64 = 28 * 24 * 3600;

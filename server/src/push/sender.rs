@@ -1,5 +1,5 @@
 //! Sending one push message: encrypted (RFC 8291 aes128gcm, by `encrypt`) and VAPID-signed
-//! (RFC 8292, by the web-push crate through `vapid`), posted through the workspace's rustls
+//! (RFC 8292, by `vapid`), posted through the workspace's rustls
 //! client.
 //!
 //! The endpoint is a URL a browser gave us, so every request is checked again here: the
@@ -17,7 +17,6 @@ use race_office::services::push_deliveries::Recipient;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use url::Host;
-use web_push::Urgency;
 
 use super::encrypt::{self, BrowserKeys, EncryptError};
 use super::vapid::{VapidError, VapidSigner};
@@ -31,6 +30,26 @@ pub struct Alert {
     pub urgency: Urgency,
     /// One per event, so a newer alert replaces an older unread one.
     pub topic: String,
+}
+
+/// How soon the phone should wake for a message (RFC 8030 §5.3, the `Urgency` header).
+/// RFC 8030 also has `very-low`, which no alert of ours is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    Low,
+    Normal,
+    High,
+}
+
+impl Urgency {
+    /// The header's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+        }
+    }
 }
 
 /// Why a request was not made or did not complete. The variant decides what the worker
@@ -237,7 +256,7 @@ impl Sender {
             .client
             .post(url.clone())
             .header("TTL", alert.ttl)
-            .header("Urgency", alert.urgency.to_string())
+            .header("Urgency", alert.urgency.as_str())
             .header("Topic", alert.topic.as_str())
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")

@@ -89,11 +89,16 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
         "gateway_alert_delay_seconds_count{stage=\"websocket\"}",
         "gateway_push_request_duration_seconds_count{class=\"2xx\"}",
         "gateway_push_delivery_delay_seconds_count",
-        "gateway_pushes_delivered_total",
+        "gateway_pushes_total{outcome=\"delivered\"}",
         "gateway_notifications_relayed_total",
         "gateway_db_pool_wait_seconds_count",
         "gateway_websocket_connections",
         "gateway_subscriptions",
+        concat!(
+            "gateway_build_info{version=\"",
+            env!("CARGO_PKG_VERSION"),
+            "\"}"
+        ),
     ];
     let present = [
         "gateway_relay_lag_seconds",
