@@ -31,6 +31,7 @@ pub fn handle() -> Option<PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            process_collector().describe();
             // The usual `*_build_info` series: constant 1, the version in its label, so a
             // dashboard can join on it or tell a fleet mid-deploy.
             gauge!("gateway_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
@@ -39,9 +40,35 @@ pub fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// The Prometheus text for /metrics.
+/// The Prometheus text for /metrics; the process's own figures are read at that moment.
 pub fn render() -> String {
-    handle().map(|h| h.render()).unwrap_or_default()
+    let Some(handle) = handle() else {
+        return String::new();
+    };
+    process_collector().collect();
+    handle.render()
+}
+
+/// The usual `process_*` series (open file descriptors and their limit, CPU seconds,
+/// resident and virtual memory, threads, start time), read from the OS at each scrape: one
+/// gateway holds about 19,900 WebSockets under a 20,000 descriptor limit, so the operator
+/// must see the one against the other.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// The class of an HTTP response's status, the only label of `gateway_http_responses_total`
+/// (a client picks neither path nor status, so nobody can grow the series).
+pub fn http_response(status: u16) {
+    let class = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    counter!("gateway_http_responses_total", "class" => class).increment(1);
 }
 
 fn describe() {
@@ -71,6 +98,11 @@ fn describe() {
     describe_counter!(
         "gateway_notices_broadcast_total",
         "Notifications this instance's hub broadcast to local subscribers."
+    );
+    describe_counter!(
+        "gateway_http_responses_total",
+        "HTTP responses of the public listener by status class (1xx to 5xx); a WebSocket \
+         upgrade is a 1xx."
     );
     describe_counter!(
         "gateway_graphql_requests_total",

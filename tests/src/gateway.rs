@@ -18,7 +18,14 @@ pub async fn post_graphql(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    Ok(request.send().await?.json().await?)
+    let response = request.send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    // A balancer's own error page is not JSON: say what came instead.
+    serde_json::from_str(&text).map_err(|error| {
+        let start: String = text.chars().take(300).collect();
+        anyhow::anyhow!("{address} answered {status} with what is not JSON ({error}): {start}")
+    })
 }
 
 /// The `gateway` binary beside this tool (release when the tool is run with --release).

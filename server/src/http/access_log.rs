@@ -90,6 +90,7 @@ pub struct Logged;
 
 impl<B: http_body::Body> OnResponse<B> for Logged {
     fn on_response(self, response: &Response<B>, latency: Duration, _span: &Span) {
+        crate::metrics::http_response(response.status().as_u16());
         tracing::info!(
             status = response.status().as_u16(),
             latency_ms = latency.as_secs_f64() * 1000.0,

@@ -79,6 +79,15 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
             .unwrap();
         assert!(body["errors"].is_null(), "{body}");
     }
+    // The public port has no /metrics: a 404, counted as a 4xx.
+    let status = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
     // Scraped until every series is there (the pool probe runs every second), at most
     // 10 s: a series that never comes fails with the last scrape.
     let positive = [
@@ -94,6 +103,13 @@ async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
         "gateway_db_pool_wait_seconds_count",
         "gateway_websocket_connections",
         "gateway_subscriptions",
+        "gateway_http_responses_total{class=\"1xx\"}",
+        "gateway_http_responses_total{class=\"2xx\"}",
+        "gateway_http_responses_total{class=\"4xx\"}",
+        "process_open_fds",
+        "process_max_fds",
+        "process_resident_memory_bytes",
+        "process_threads",
         concat!(
             "gateway_build_info{version=\"",
             env!("CARGO_PKG_VERSION"),
