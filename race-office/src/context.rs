@@ -97,6 +97,25 @@ pub struct ApiContext {
     pub tally: Arc<dyn Tally>,
     /// Where a page's acknowledgement is written.
     pub page_acknowledgements: Arc<dyn PageAcknowledgements>,
+    /// Told after a mutation that may have changed what anyone may read without a
+    /// credential, before the mutation answers.
+    pub public_reads: Arc<dyn PublicReads>,
+}
+
+/// What anyone may read without a credential (the race list, an event, its distances, the
+/// charity projects and their totals) changes only by a mutation; the server caches those
+/// answers and drops them on every instance when told, before the mutation answers.
+#[async_trait::async_trait]
+pub trait PublicReads: Send + Sync {
+    async fn changed(&self);
+}
+
+/// Nothing cached, nothing to tell (tools, tests).
+pub struct NothingCached;
+
+#[async_trait::async_trait]
+impl PublicReads for NothingCached {
+    async fn changed(&self) {}
 }
 
 /// Where a page's acknowledgement (`acknowledgeNotifications`) is written: at once, or

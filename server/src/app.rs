@@ -64,6 +64,8 @@ pub struct App {
     pub fanout: Arc<Fanout>,
     /// Sockets that hold a withdrawable credential.
     pub revocations: Arc<Registry>,
+    /// Answers to public reads.
+    pub response_cache: Arc<crate::http::response_cache::ResponseCache>,
     /// Document limits, for the handlers that parse a document themselves (GET, and the
     /// WebSocket's subscribe path) and must measure it first.
     pub limits: schema::Limits,

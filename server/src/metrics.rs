@@ -58,6 +58,12 @@ fn process_collector() -> &'static metrics_process::Collector {
     COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
+/// A lookup of a public read's answer: `hit`, `miss`, or `unknown` (the generation could
+/// not be read, nothing cached).
+pub fn response_cache(outcome: &'static str) {
+    counter!("gateway_response_cache_total", "outcome" => outcome).increment(1);
+}
+
 /// The class of an HTTP response's status, the only label of `gateway_http_responses_total`
 /// (a client picks neither path nor status, so nobody can grow the series).
 pub fn http_response(status: u16) {
@@ -98,6 +104,11 @@ fn describe() {
     describe_counter!(
         "gateway_notices_broadcast_total",
         "Notifications this instance's hub broadcast to local subscribers."
+    );
+    describe_counter!(
+        "gateway_response_cache_total",
+        "Lookups of public reads' answers by outcome: hit, miss, unknown (the generation \
+         could not be read: nothing cached)."
     );
     describe_counter!(
         "gateway_http_responses_total",

@@ -37,9 +37,37 @@ pub struct Settings {
     #[command(flatten)]
     pub limits: QueryLimits,
     #[command(flatten)]
+    pub response_cache: ResponseCacheSettings,
+    #[command(flatten)]
     pub rates: RateLimits,
     #[command(flatten)]
     pub shutdown: ShutdownSettings,
+}
+
+/// Answers to public reads kept in memory, dropped by the writes that change them
+/// (`http::response_cache`).
+#[derive(Args, Debug, Clone)]
+pub struct ResponseCacheSettings {
+    /// Keep the answers of anonymous queries of public data (the race list, an event,
+    /// charity projects and totals).
+    #[arg(id = "response_cache", long = "response-cache", env = "RESPONSE_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+
+    /// Answers kept at most; past this the cache starts over.
+    #[arg(id = "response_cache_max_entries", long = "response-cache-max-entries", env = "RESPONSE_CACHE_MAX_ENTRIES", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_entries: u64,
+
+    /// Bytes of answers kept at most (an answer over a sixteenth of it is not kept).
+    #[arg(id = "response_cache_max_bytes", long = "response-cache-max-bytes", env = "RESPONSE_CACHE_MAX_BYTES", default_value_t = 32 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=4 * 1024 * 1024 * 1024))]
+    pub max_bytes: u64,
+
+    /// The longest an answer is served, in ms: writes drop answers at once; this bounds
+    /// only a write made outside the API (by hand, in the database).
+    #[arg(id = "response_cache_max_age", long = "response-cache-max-age-ms", env = "RESPONSE_CACHE_MAX_AGE_MS", default_value = "60000",
+          value_parser = millis(1..=3_600_000))]
+    pub max_age: Duration,
 }
 
 /// The public listener.

@@ -152,6 +152,12 @@ impl Event {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<RegistrationState> {
         let now = api(ctx).graphql()?.clock.now();
+        // A cached answer holds until the race starts, when registration closes.
+        if now < self.0.starts_at
+            && let Some(until) = ctx.data_opt::<super::public_reads::ValidUntil>()
+        {
+            until.at_most(self.0.starts_at);
+        }
         Ok(
             race_office::domain::registration_at(self.0.registration_state, self.0.starts_at, now)
                 .into(),

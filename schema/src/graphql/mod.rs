@@ -20,6 +20,7 @@ mod money;
 mod organizations;
 mod partner_access;
 mod partner_keys;
+pub mod public_reads;
 mod push;
 mod reach;
 mod refunds;
@@ -179,6 +180,7 @@ fn builder(limits: Limits) -> async_graphql::SchemaBuilder<Query, Mutation, Subs
     .extension(document_guard::DocumentGuard(limits))
     .extension(partner_access::PartnerKeyScopes)
     .extension(cost::CostBudget(limits))
+    .extension(public_reads::PublicWrites)
     .limit_depth(limits.depth)
 }
 

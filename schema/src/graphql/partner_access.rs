@@ -24,13 +24,7 @@ use race_office::services::stats::StatsReader;
 /// Root fields of statistics: `STATS_READ`.
 const STATS_FIELDS: &[&str] = &["participationStats", "partnerSummary"];
 /// Root fields of public event data: `EVENTS_READ`.
-const EVENT_FIELDS: &[&str] = &[
-    "events",
-    "event",
-    "eventBySlug",
-    "charityProjects",
-    "charitySummary",
-];
+const EVENT_FIELDS: &[&str] = super::public_reads::PUBLIC_ROOTS;
 
 /// The root operation types the allowlist guards.
 const ROOTS: &[&str] = &["Query", "Mutation", "Subscription"];

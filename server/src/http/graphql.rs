@@ -11,18 +11,19 @@
 use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use race_office::ClientAddress;
-use schema::graphql::document_guard;
 use schema::graphql::sharing::in_selection_order;
+use schema::graphql::{document_guard, public_reads};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::auth::{bearer_token, resolve_viewer};
 use super::errors::{Refusal, set_retry_after};
+use super::response_cache::{self, Lookup};
 use crate::app::AppState;
 use crate::metrics;
 
@@ -112,6 +113,12 @@ fn operation(request: &mut async_graphql::Request) -> Option<(Option<String>, Op
             let ty = ops.get(name.as_str())?.node.ty;
             Some((Some(name), ty))
         }
+        // One named operation and no operationName: that one runs (the parser keeps a
+        // named operation in `Multiple` even when it is alone).
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            let (name, op) = ops.iter().next()?;
+            Some((Some(name.to_string()), op.node.ty))
+        }
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -156,13 +163,41 @@ async fn execute(
             );
         }
     };
-    let mut request = request.data(viewer).data(race_office::PreferredLanguage(
-        race_office::domain::Language::negotiate(
-            headers
-                .get(axum::http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        ),
-    ));
+    // A public read asked without a credential is answered from memory when it can be.
+    let shared = if state.response_cache.enabled()
+        && kind == Some(OperationType::Query)
+        && matches!(viewer, race_office::Viewer::Anonymous)
+    {
+        let name = request.operation_name.clone();
+        let public = matches!(request.parsed_query(),
+            Ok(document) if public_reads::is_public_read(document, name.as_deref()));
+        public.then(|| response_cache::Key::of(&request))
+    } else {
+        None
+    };
+    let valid_until = public_reads::ValidUntil::default();
+    let mut generation = None;
+    if let Some(key) = &shared {
+        match state.response_cache.lookup(key, state.clock.now()).await {
+            Lookup::Hit(body, etag) => {
+                metrics::graphql_request(name, "query", "OK", started.elapsed());
+                return public_answer(&headers, media, body, &etag);
+            }
+            Lookup::Miss(current) => generation = Some(current),
+            Lookup::Unknown => {}
+        }
+    }
+    let mut request =
+        request
+            .data(viewer)
+            .data(valid_until.clone())
+            .data(race_office::PreferredLanguage(
+                race_office::domain::Language::negotiate(
+                    headers
+                        .get(axum::http::header::ACCEPT_LANGUAGE)
+                        .and_then(|v| v.to_str().ok()),
+                ),
+            ));
     if let Some(client) = client {
         request = request.data(client);
     }
@@ -220,7 +255,7 @@ async fn execute(
         // The spec: a request error has no `data` entry at all.
         fields.shift_remove("data");
     }
-    let body = body.to_string();
+    let body = Bytes::from(body.to_string());
     if body.len() > state.response_max_bytes {
         // Measured once written: the document's budget has already bounded what it cost.
         return transport_error(
@@ -230,12 +265,48 @@ async fn execute(
             &schema::error::response_too_large(state.response_max_bytes).errors[0].message,
         );
     }
+    if let (Some(key), Some(generation)) = (shared, generation)
+        && status == StatusCode::OK
+        && response.errors.is_empty()
+    {
+        let etag = state
+            .response_cache
+            .store(key, generation, body.clone(), valid_until.get());
+        return public_answer(&headers, media, body, &etag);
+    }
     let mut http = (status, body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
+    // Nothing here may be kept by a shared cache: it may be someone's own.
+    http.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(seconds) = retry_after {
         set_retry_after(http.headers_mut(), seconds);
     }
+    http
+}
+
+/// A public read's answer, the same for every anonymous client: a CDN may keep it and must
+/// ask again each time (the gateway answers 304 from memory while it still holds).
+fn public_answer(headers: &HeaderMap, media: Media, body: Bytes, etag: &HeaderValue) -> Response {
+    let mut http = if response_cache::not_modified(headers, etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut http = (StatusCode::OK, body).into_response();
+        http.headers_mut()
+            .insert(header::CONTENT_TYPE, media.content_type());
+        http
+    };
+    let fields = http.headers_mut();
+    fields.insert(header::ETAG, etag.clone());
+    fields.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=0, must-revalidate"),
+    );
+    fields.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization"),
+    );
     http
 }
 
@@ -290,9 +361,11 @@ fn rate_limited(response: &async_graphql::Response) -> Option<u64> {
 pub async fn post(
     State(state): State<AppState>,
     client: Option<Extension<ClientAddress>>,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // A condition on a POST would be 412, never 304 (RFC 9110): conditions are for GETs.
+    headers.remove(header::IF_NONE_MATCH);
     let media = Media::negotiate(&headers);
     let content_type = headers
         .get(header::CONTENT_TYPE)

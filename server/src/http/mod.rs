@@ -10,6 +10,7 @@ mod client;
 mod errors;
 mod graphql;
 pub mod health;
+pub mod response_cache;
 pub mod serve;
 mod web;
 pub(crate) mod ws;

@@ -273,6 +273,16 @@ impl Parts<'_> {
                 }
                 _ => Arc::new(race_office::OneByOne(self.db.clone())),
             };
+        let response_cache = Arc::new(crate::http::response_cache::ResponseCache::new(
+            settings.response_cache.clone(),
+            match &self.redis {
+                Some(client) => Some((
+                    crate::alerts::redis_bus::connection_manager(client.clone())?,
+                    settings.bus.redis_channel_prefix.as_str(),
+                )),
+                None => None,
+            },
+        ));
         let api = ApiContext {
             db: self.db.clone(),
             clock: clock.clone(),
@@ -293,6 +303,7 @@ impl Parts<'_> {
             )),
             revocations: revocation.clone(),
             page_acknowledgements,
+            public_reads: response_cache.clone(),
         };
         let embedded = settings.database.is_embedded();
         let limits = settings.limits.schema_limits();
@@ -345,6 +356,7 @@ impl Parts<'_> {
             response_max_bytes,
             fanout,
             revocations: registry,
+            response_cache,
             limits,
         })))
     }

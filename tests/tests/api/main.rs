@@ -40,6 +40,7 @@ mod push_subscriptions;
 mod reach;
 mod refunds;
 mod registrations;
+mod response_cache;
 mod response_order;
 mod sockets;
 mod stats_counts;
