@@ -346,6 +346,7 @@ impl Parts<'_> {
             fanout,
             revocations: registry,
             limits,
+            documents: crate::documents::Documents::new(&settings.documents)?,
         })))
     }
 }
