@@ -69,6 +69,8 @@ pub struct App {
     /// Document limits, for the handlers that parse a document themselves (GET, and the
     /// WebSocket's subscribe path) and must measure it first.
     pub limits: schema::Limits,
+    /// The page's registered documents, the APQ texts learnt here, and TRUSTED_DOCUMENTS.
+    pub documents: crate::documents::Documents,
 }
 
 #[derive(Clone)]

@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod database;
 pub mod delivery;
+pub mod documents;
 pub mod http;
 pub mod limits;
 pub mod mail;

@@ -39,6 +39,8 @@ pub struct Settings {
     #[command(flatten)]
     pub response_cache: ResponseCacheSettings,
     #[command(flatten)]
+    pub documents: DocumentSettings,
+    #[command(flatten)]
     pub rates: RateLimits,
     #[command(flatten)]
     pub shutdown: ShutdownSettings,
@@ -559,6 +561,39 @@ pub struct MailSettings {
     #[arg(id = "mail-retry-base-ms", long = "mail-retry-base-ms", env = "MAIL_RETRY_BASE_MS", default_value = "5000",
           value_parser = millis(1..=3_600_000))]
     pub retry_base: Duration,
+}
+
+/// Which GraphQL documents clients may send: free text, registered documents, or both.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustedDocuments {
+    /// Text only: a persisted query or a `documentId` is refused
+    /// (PERSISTED_QUERY_NOT_SUPPORTED).
+    Off,
+    /// Text, automatic persisted queries and `documentId`, from anyone.
+    Allow,
+    /// As `allow` for organizers and partners; anyone else (anonymous, a runner) may send
+    /// only the runner page's own documents.
+    Only,
+}
+
+/// Registered documents: the runner page's manifest and the automatic persisted queries
+/// this instance has learnt (see `crate::documents`).
+#[derive(Args, Debug, Clone)]
+pub struct DocumentSettings {
+    /// `off`, `allow` or `only` (see docs/API.md#registered-documents).
+    #[arg(long, env = "TRUSTED_DOCUMENTS", value_enum, default_value = "allow")]
+    pub trusted_documents: TrustedDocuments,
+
+    /// Most texts the automatic persisted queries' store keeps (this instance's; the least
+    /// recently used goes first).
+    #[arg(long = "apq-max-documents", env = "APQ_MAX_DOCUMENTS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub apq_max_documents: u32,
+
+    /// Most bytes of text that store keeps.
+    #[arg(long = "apq-max-bytes", env = "APQ_MAX_BYTES", default_value_t = 8 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub apq_max_bytes: u64,
 }
 
 /// Bounds on what one GraphQL document may ask for; the defaults are the schema's own

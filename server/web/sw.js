@@ -119,10 +119,15 @@ async function setting(name, value) {
   }
 }
 
-// As api.js's ACKNOWLEDGE_PUSH (a classic worker cannot import the page's module), so
-// that the gateway's metrics name it.
+// As api.js's (a classic worker cannot import the page's module), so that the gateway's
+// metrics name them and they are among the page's registered documents
+// (server/web/documents.json; TRUSTED_DOCUMENTS=only runs no other for a runner).
 const ACKNOWLEDGE_PUSH = `mutation AcknowledgePush($token: String!, $action: PushAcknowledgement!) {
   acknowledgePush(token: $token, action: $action) }`;
+const PUBLIC_KEY = `query WebPushPublicKey { webPushPublicKey }`;
+const SUBSCRIBE_PUSH = `mutation SubscribePush($input: SubscribePushInput!) {
+  subscribePush(input: $input) { id endpoint } }`;
+const UNSUBSCRIBE_PUSH = `mutation UnsubscribePush($endpoint: String!) { unsubscribePush(endpoint: $endpoint) }`;
 
 /** Reports `action` (DISPLAYED, CLICKED) for the delivery whose `ack` token the push
  * carried. No session: the token is the credential. Never throws: the notification
@@ -246,7 +251,7 @@ self.addEventListener('pushsubscriptionchange', (event) => {
       if (!token) return;
       let subscription = event.newSubscription;
       if (!subscription) {
-        const { webPushPublicKey } = await graphql(token, '{ webPushPublicKey }', {});
+        const { webPushPublicKey } = await graphql(token, PUBLIC_KEY, {});
         const padded = webPushPublicKey.replace(/-/g, '+').replace(/_/g, '/');
         const key = Uint8Array.from(
           atob(padded + '='.repeat((4 - (padded.length % 4)) % 4)),
@@ -258,15 +263,11 @@ self.addEventListener('pushsubscriptionchange', (event) => {
         });
       }
       const { endpoint, keys } = subscription.toJSON();
-      await graphql(
-        token,
-        'mutation($input: SubscribePushInput!) { subscribePush(input: $input) { id } }',
-        { input: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } } },
-      );
+      await graphql(token, SUBSCRIBE_PUSH, {
+        input: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } },
+      });
       if (event.oldSubscription && event.oldSubscription.endpoint !== endpoint) {
-        await graphql(token, 'mutation($e: String!) { unsubscribePush(endpoint: $e) }', {
-          e: event.oldSubscription.endpoint,
-        });
+        await graphql(token, UNSUBSCRIBE_PUSH, { endpoint: event.oldSubscription.endpoint });
       }
     })(),
   );

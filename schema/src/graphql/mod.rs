@@ -201,6 +201,47 @@ pub fn build_schema(ctx: ApiContext, limits: Limits, introspection: bool) -> Api
     }
 }
 
+/// What the schema says of `text` without running it: the errors of parsing, the document
+/// guard, validation (the depth limit included) and the cost budget, at the default
+/// limits; none for a document the gateway would run. For the checks of documents kept
+/// elsewhere (the runner page's manifest).
+pub async fn validate(text: &str) -> Vec<async_graphql::ServerError> {
+    builder(Limits::default())
+        .extension(validated::Validated)
+        .finish()
+        .execute(text)
+        .await
+        .errors
+}
+
+mod validated {
+    use std::sync::Arc;
+
+    use async_graphql::Response;
+    use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+
+    /// Stops a request once it has validated: nothing resolves, so no data is needed.
+    pub struct Validated;
+
+    impl ExtensionFactory for Validated {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(Validated)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Extension for Validated {
+        async fn execute(
+            &self,
+            _ctx: &ExtensionContext<'_>,
+            _operation_name: Option<&str>,
+            _next: NextExecute<'_>,
+        ) -> Response {
+            Response::default()
+        }
+    }
+}
+
 /// The SDL clients rely on (committed as `schema/schema.graphql`), with each custom
 /// scalar's `@specifiedBy`.
 pub fn sdl() -> String {
@@ -211,6 +252,29 @@ pub fn sdl() -> String {
 
 #[cfg(test)]
 mod tests {
+    /// `validate` tells a document the schema takes from one naming a field it lacks, a
+    /// subscription included (it is validated, never run).
+    #[tokio::test]
+    async fn validate_refuses_a_document_naming_a_field_the_schema_lacks() {
+        assert!(
+            super::validate("query Ok { events(first: 1) { edges { node { id } } } }")
+                .await
+                .is_empty()
+        );
+        assert!(
+            super::validate("subscription S { myNotifications { id } }")
+                .await
+                .is_empty()
+        );
+        let errors =
+            super::validate("query Gone { events(first: 1) { edges { node { gone } } } }").await;
+        assert!(
+            errors.iter().any(|e| e.message.contains("gone")),
+            "{errors:?}"
+        );
+        assert!(!super::validate("query {").await.is_empty());
+    }
+
     /// The committed SDL is the contract; a change to it must be deliberate. Regenerate
     /// with `cargo run -p server -- export-schema > schema/schema.graphql`.
     #[test]

@@ -7,6 +7,10 @@
 //! a query (the embedded page, see `web`), when GRAPHIQL is on.
 //!
 //! A refusal by a rate limit (code RATE_LIMITED) is a 429 with `Retry-After`.
+//!
+//! A request may name its document instead of sending it (APQ's
+//! `extensions.persistedQuery`, the draft's `documentId`); [`prepare`] resolves it through
+//! [`crate::documents`] and applies TRUSTED_DOCUMENTS before anything else is done.
 
 use std::time::Instant;
 
@@ -15,7 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use race_office::ClientAddress;
+use race_office::{ClientAddress, Viewer};
 use schema::graphql::sharing::in_selection_order;
 use schema::graphql::{document_guard, public_reads};
 use serde::Deserialize;
@@ -25,6 +29,7 @@ use super::auth::{bearer_token, resolve_viewer};
 use super::errors::{Refusal, set_retry_after};
 use super::response_cache::{self, Lookup};
 use crate::app::AppState;
+use crate::documents::{Asked, DocumentHash, Refusal as DocumentRefusal};
 use crate::metrics;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -76,18 +81,24 @@ fn transport_error(status: StatusCode, media: Media, code: &str, message: &str) 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Params {
-    query: String,
+    /// Absent when the request names its document by hash instead.
+    #[serde(default)]
+    query: Option<String>,
+    /// The GraphQL-over-HTTP draft's persisted document: `sha256:<hex>`.
+    #[serde(default)]
+    document_id: Option<String>,
     #[serde(default)]
     operation_name: Option<String>,
     #[serde(default)]
     variables: Option<Map<String, Value>>,
+    /// Read for `persistedQuery` (APQ); anything else in it is ignored.
     #[serde(default)]
     extensions: Option<Map<String, Value>>,
 }
 
 impl Params {
-    fn into_request(self) -> async_graphql::Request {
-        let mut request = async_graphql::Request::new(self.query);
+    fn into_request(self, text: &str) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new(text);
         if let Some(name) = self.operation_name {
             request = request.operation_name(name);
         }
@@ -96,10 +107,87 @@ impl Params {
                 variables,
             )));
         }
-        // `extensions` is accepted (the spec says a map) and not used.
-        let _ = self.extensions;
         request
     }
+}
+
+/// A request whose document is known and may be run by whoever sent it.
+struct Prepared {
+    request: async_graphql::Request,
+    /// Who asks, when TRUSTED_DOCUMENTS needed to know before the document could run.
+    viewer: Option<Viewer>,
+    /// A text sent with its APQ hash: registered once it has run without a request error.
+    register: Option<(DocumentHash, std::sync::Arc<str>)>,
+}
+
+/// The document the parameters name (text, APQ hash or `documentId`), admitted under
+/// TRUSTED_DOCUMENTS: the viewer is looked up only when the rule depends on it.
+async fn prepare(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Params,
+    media: Media,
+) -> Result<Prepared, Response> {
+    let asked = Asked {
+        query: params.query.as_deref(),
+        document_id: params.document_id.as_deref(),
+        persisted_query: params
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("persistedQuery")),
+    };
+    let resolved = state
+        .documents
+        .resolve(&asked)
+        .map_err(|refusal| refused(&refusal, media))?;
+    let viewer = if state.documents.admits_anyone(&resolved) {
+        None
+    } else {
+        let viewer = look_up_viewer(state, headers, media).await?;
+        state
+            .documents
+            .admits(&resolved, &viewer)
+            .map_err(|refusal| refused(&refusal, media))?;
+        Some(viewer)
+    };
+    let register = resolved.register.map(|hash| (hash, resolved.text.clone()));
+    Ok(Prepared {
+        request: params.into_request(&resolved.text),
+        viewer,
+        register,
+    })
+}
+
+/// A document not run, as a GraphQL error with its code. An unknown APQ hash is Apollo's
+/// 200 (its clients then send the text); an unknown `documentId` is a request error like a
+/// parse failure (400 for graphql-response+json clients, 200 for JSON ones), since the
+/// draft asks only for a response of one error; the rest are 400.
+fn refused(refusal: &DocumentRefusal, media: Media) -> Response {
+    let status = match (refusal, media) {
+        (DocumentRefusal::PersistedQueryNotFound, _)
+        | (DocumentRefusal::UnknownDocument, Media::Json) => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    transport_error(status, media, refusal.code(), &refusal.message())
+}
+
+/// Who asks, from the bearer token; a lookup that fails is our 500.
+async fn look_up_viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: Media,
+) -> Result<Viewer, Response> {
+    resolve_viewer(state, bearer_token(headers))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not look the bearer token up");
+            transport_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                "INTERNAL",
+                "internal error",
+            )
+        })
 }
 
 /// The operation's name and type, from the parsed document (parsed once: execution reuses
@@ -113,12 +201,12 @@ fn operation(request: &mut async_graphql::Request) -> Option<(Option<String>, Op
             let ty = ops.get(name.as_str())?.node.ty;
             Some((Some(name), ty))
         }
-        // One named operation and no operationName: that one runs (the parser keeps a
-        // named operation in `Multiple` even when it is alone).
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            let (name, op) = ops.iter().next()?;
-            Some((Some(name.to_string()), op.node.ty))
-        }
+        // The parser keeps a named operation in `Multiple` even when it is the only one:
+        // a lone `mutation SignOut { … }` without operationName is still that mutation.
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.to_string()), op.node.ty)),
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -136,10 +224,15 @@ async fn execute(
     state: AppState,
     headers: HeaderMap,
     client: Option<ClientAddress>,
-    mut request: async_graphql::Request,
+    prepared: Prepared,
     media: Media,
 ) -> Response {
     let started = Instant::now();
+    let Prepared {
+        mut request,
+        viewer: known,
+        register,
+    } = prepared;
     if let Some(refused) = guard(&state, &request.query, media) {
         return refused;
     }
@@ -151,17 +244,12 @@ async fn execute(
     let span = tracing::Span::current();
     span.record("operation", tracing::field::display(name.unwrap_or("-")));
     span.record("kind", tracing::field::display(kind_name(kind)));
-    let viewer = match resolve_viewer(&state, bearer_token(&headers)).await {
-        Ok(viewer) => viewer,
-        Err(error) => {
-            tracing::error!(%error, "could not look the bearer token up");
-            return transport_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                "INTERNAL",
-                "internal error",
-            );
-        }
+    let viewer = match known {
+        Some(viewer) => viewer,
+        None => match look_up_viewer(&state, &headers, media).await {
+            Ok(viewer) => viewer,
+            Err(refused) => return refused,
+        },
     };
     // A public read asked without a credential is answered from memory when it can be.
     let shared = if state.response_cache.enabled()
@@ -180,6 +268,10 @@ async fn execute(
     if let Some(key) = &shared {
         match state.response_cache.lookup(key, state.clock.now()).await {
             Lookup::Hit(body, etag) => {
+                // The answer ran without error once: its text may be registered as well.
+                if let Some((hash, text)) = register {
+                    state.documents.register(hash, text);
+                }
                 metrics::graphql_request(name, "query", "OK", started.elapsed());
                 return public_answer(&headers, media, body, &etag);
             }
@@ -228,6 +320,12 @@ async fn execute(
     let request_failed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
+    // Parsed, guarded and validated: only now may an APQ text be kept.
+    if let Some((hash, text)) = register
+        && !request_failed
+    {
+        state.documents.register(hash, text);
+    }
     let retry_after = rate_limited(&response);
     let status = if retry_after.is_some() {
         crate::metrics::rate_limited("auth");
@@ -396,11 +494,15 @@ pub async fn post(
             return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
         }
     };
+    let prepared = match prepare(&state, &headers, params, media).await {
+        Ok(prepared) => prepared,
+        Err(refused) => return refused,
+    };
     execute(
         state,
         headers,
         client.map(|Extension(c)| c),
-        params.into_request(),
+        prepared,
         media,
     )
     .await
@@ -465,12 +567,15 @@ pub async fn get(
             );
         }
     };
-    let mut request = params.into_request();
-    if let Some(refused) = guard(&state, &request.query, media) {
+    let mut prepared = match prepare(&state, &headers, params, media).await {
+        Ok(prepared) => prepared,
+        Err(refused) => return refused,
+    };
+    if let Some(refused) = guard(&state, &prepared.request.query, media) {
         return refused;
     }
     if matches!(
-        operation(&mut request),
+        operation(&mut prepared.request),
         Some((_, OperationType::Mutation | OperationType::Subscription))
     ) {
         let mut response = transport_error(
@@ -484,7 +589,14 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(state, headers, client.map(|Extension(c)| c), request, media).await
+    execute(
+        state,
+        headers,
+        client.map(|Extension(c)| c),
+        prepared,
+        media,
+    )
+    .await
 }
 
 /// Why a GET's query string is no GraphQL request.
@@ -492,24 +604,34 @@ pub async fn get(
 enum BadQueryString {
     #[error("the query string is not a GraphQL request: {0}")]
     Unreadable(async_graphql::ParseRequestError),
-    #[error("the query string has no `query` parameter")]
-    NoQuery,
+    #[error("the query string's `extensions` is not a JSON map: {0}")]
+    Extensions(serde_json::Error),
 }
 
-/// The query string's parameters: `query`, and `variables` and `extensions` as JSON maps.
+/// The query string's parameters: `query` or `documentId`, `operationName`, and
+/// `variables` and `extensions` as JSON maps.
 fn serde_urlencoded_params(query: &str) -> Result<Params, BadQueryString> {
     let request =
         async_graphql::http::parse_query_string(query).map_err(BadQueryString::Unreadable)?;
-    if request.query.is_empty() {
-        return Err(BadQueryString::NoQuery);
+    let (mut document_id, mut extensions) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "documentId" => document_id = Some(value.into_owned()),
+            "extensions" => {
+                extensions =
+                    Some(serde_json::from_str(&value).map_err(BadQueryString::Extensions)?);
+            }
+            _ => {}
+        }
     }
     Ok(Params {
-        query: request.query,
+        query: Some(request.query).filter(|q| !q.is_empty()),
+        document_id,
         operation_name: request.operation_name,
         variables: match request.variables.into_value().into_json() {
             Ok(Value::Object(map)) => Some(map),
             _ => None,
         },
-        extensions: None,
+        extensions,
     })
 }

@@ -358,6 +358,7 @@ impl Parts<'_> {
             revocations: registry,
             response_cache,
             limits,
+            documents: crate::documents::Documents::new(&settings.documents)?,
         })))
     }
 }

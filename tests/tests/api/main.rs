@@ -16,6 +16,7 @@ mod charity_ownership;
 mod cost;
 mod deployment;
 mod docs_examples;
+mod documents;
 mod events;
 mod fanout;
 mod fleet_limits;

@@ -34,6 +34,7 @@ use super::auth::resolve_viewer;
 use super::errors::Refusal;
 use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
+use crate::documents::Asked;
 use crate::limits::window::OperationWindow;
 use crate::metrics;
 use crate::revocation::Registration;
@@ -324,7 +325,9 @@ impl Session {
             ClientMessage::ConnectionInit { payload } => self.on_init(payload.as_ref()).await,
             ClientMessage::Ping => self.send(ServerMessage::Pong),
             ClientMessage::Pong => Step::Continue,
-            ClientMessage::Subscribe { id, request } => self.on_subscribe(id, *request).await,
+            ClientMessage::Subscribe { id, request, named } => {
+                self.on_subscribe(id, *request, named).await
+            }
             ClientMessage::Complete { id } => {
                 if let Some(handle) = self.operations.remove(id.as_str()) {
                     handle.abort();
@@ -451,7 +454,12 @@ impl Session {
         })
     }
 
-    async fn on_subscribe(&mut self, id: String, request: async_graphql::Request) -> Step {
+    async fn on_subscribe(
+        &mut self,
+        id: String,
+        mut request: async_graphql::Request,
+        named: protocol::Named,
+    ) -> Step {
         // "From now" is now: the moment the message arrived.
         let baseline = self.state.fanout.hub().last_seen();
         let Some(data) = self.data.clone() else {
@@ -495,6 +503,25 @@ impl Session {
                 "RATE_LIMITED",
                 "too many operations on this socket: try again in a minute",
             );
+        }
+        // The document named by hash, and TRUSTED_DOCUMENTS for this socket's viewer. A hash
+        // is looked up here; APQ texts are learnt over HTTP only.
+        let asked = Asked {
+            query: Some(&request.query),
+            document_id: named.document_id.as_deref(),
+            persisted_query: named.persisted_query.as_ref(),
+        };
+        let resolved = self.state.documents.resolve(&asked).and_then(|resolved| {
+            self.state.documents.admits(&resolved, &self.viewer)?;
+            Ok(resolved)
+        });
+        match resolved {
+            Ok(resolved) => {
+                if *resolved.text != *request.query {
+                    request.query = resolved.text.to_string();
+                }
+            }
+            Err(refusal) => return self.refuse(&id, refusal.code(), &refusal.message()),
         }
         // Measured before anything parses it.
         if let Err(refusal) =

@@ -53,6 +53,9 @@ pub enum ClientMessage {
     Subscribe {
         id: String,
         request: Box<async_graphql::Request>,
+        /// What names the document besides its text: `documentId` and
+        /// `extensions.persistedQuery` (see `crate::documents`).
+        named: Named,
     },
     /// `complete` (graphql-transport-ws) or `stop` (legacy): the client ends an operation.
     Complete {
@@ -119,15 +122,36 @@ impl ClientMessage {
     }
 }
 
+/// A subscribe payload's names for its document, besides the text.
+#[derive(Debug, Default)]
+pub struct Named {
+    /// `documentId`, when a string (anything else is no request of ours: 4400).
+    pub document_id: Option<String>,
+    /// `extensions.persistedQuery`, as sent.
+    pub persisted_query: Option<Value>,
+}
+
 fn subscribe(id: String, payload: Value) -> Result<ClientMessage, BadMessage> {
     if id.is_empty() {
         return Err(BadMessage::NoId);
     }
+    let document_id = match payload.get("documentId") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(String::deserialize(value).map_err(BadMessage::Payload)?),
+    };
+    let named = Named {
+        document_id,
+        persisted_query: payload
+            .get("extensions")
+            .and_then(|e| e.get("persistedQuery"))
+            .cloned(),
+    };
     let request: async_graphql::Request =
         serde_json::from_value(payload).map_err(BadMessage::Payload)?;
     Ok(ClientMessage::Subscribe {
         id,
         request: Box::new(request),
+        named,
     })
 }
 
