@@ -31,7 +31,7 @@ const JSON: &str = "application/json";
 
 /// Which response media type the client asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Media {
+pub(super) enum Media {
     GraphqlResponseJson,
     Json,
 }
@@ -74,18 +74,18 @@ fn transport_error(status: StatusCode, media: Media, code: &str, message: &str) 
 /// The parameters of a GraphQL request, checked for shape before anything else.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Params {
-    query: String,
+pub(super) struct Params {
+    pub(super) query: String,
     #[serde(default)]
-    operation_name: Option<String>,
+    pub(super) operation_name: Option<String>,
     #[serde(default)]
-    variables: Option<Map<String, Value>>,
+    pub(super) variables: Option<Map<String, Value>>,
     #[serde(default)]
-    extensions: Option<Map<String, Value>>,
+    pub(super) extensions: Option<Map<String, Value>>,
 }
 
 impl Params {
-    fn into_request(self) -> async_graphql::Request {
+    pub(super) fn into_request(self) -> async_graphql::Request {
         let mut request = async_graphql::Request::new(self.query);
         if let Some(name) = self.operation_name {
             request = request.operation_name(name);
@@ -103,7 +103,9 @@ impl Params {
 
 /// The operation's name and type, from the parsed document (parsed once: execution reuses
 /// it). `None` when the document does not parse or does not say which operation.
-fn operation(request: &mut async_graphql::Request) -> Option<(Option<String>, OperationType)> {
+pub(super) fn operation(
+    request: &mut async_graphql::Request,
+) -> Option<(Option<String>, OperationType)> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
     match (&document.operations, name) {
@@ -335,7 +337,7 @@ pub async fn post(
 
 /// A body that could not be read: too large (the limit layer), too slow (the body timeout
 /// layer), or cut off.
-fn body_error(error: &axum::Error, media: Media) -> Response {
+pub(super) fn body_error(error: &axum::Error, media: Media) -> Response {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if cause.is::<http_body_util::LengthLimitError>() {
@@ -416,7 +418,7 @@ pub async fn get(
 
 /// Why a GET's query string is no GraphQL request.
 #[derive(Debug, thiserror::Error)]
-enum BadQueryString {
+pub(super) enum BadQueryString {
     #[error("the query string is not a GraphQL request: {0}")]
     Unreadable(async_graphql::ParseRequestError),
     #[error("the query string has no `query` parameter")]
@@ -424,7 +426,7 @@ enum BadQueryString {
 }
 
 /// The query string's parameters: `query`, and `variables` and `extensions` as JSON maps.
-fn serde_urlencoded_params(query: &str) -> Result<Params, BadQueryString> {
+pub(super) fn serde_urlencoded_params(query: &str) -> Result<Params, BadQueryString> {
     let request =
         async_graphql::http::parse_query_string(query).map_err(BadQueryString::Unreadable)?;
     if request.query.is_empty() {

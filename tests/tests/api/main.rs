@@ -42,5 +42,6 @@ mod refunds;
 mod registrations;
 mod response_order;
 mod sockets;
+mod sse;
 mod stats_counts;
 mod worker_logs;
