@@ -6,6 +6,6 @@ pub mod error;
 pub mod graphql;
 
 pub use graphql::{
-    AUDIENCE_SUBSCRIPTIONS, ApiSchema, Limits, NoticeSource, ReplayFrom,
+    AUDIENCE_SUBSCRIPTIONS, ApiSchema, Limits, NoticeSource, ReplayFrom, ReplayTap,
     VIEWER_INDEPENDENT_SUBSCRIPTIONS, build_schema, sdl,
 };

@@ -45,8 +45,10 @@ pub struct App {
     pub stopping: ShutdownSettings,
     /// Open WebSockets and live operations per client address.
     pub per_address: Arc<PerAddress>,
-    /// WebSocket upgrades per client address.
+    /// WebSocket upgrades (and event streams opened) per client address.
     pub ws_upgrades: Arc<Upgrades>,
+    /// graphql-sse streams reserved (single connection mode), by token.
+    pub reservations: crate::http::sse::single::Reservations,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<IpRange>,
     /// Whether GET /graphql serves GraphiQL to browsers.

@@ -9,6 +9,7 @@
 //!   live feed, so that the seam has no gap and no duplicate.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
@@ -59,7 +60,29 @@ pub enum NoticeSource {
         /// cover whole (a runner back within moments, its instance gone) is answered from
         /// them, not from the log.
         held: Vec<Arc<Notice>>,
+        /// Where each replayed item's notice is recorded, for a transport whose events
+        /// carry the cursor.
+        tap: ReplayTap,
     },
+}
+
+/// The notice each replayed item came from, for a transport whose events carry the replay
+/// cursor (SSE's `id:`): the resolver records a notice as it yields its item, and the
+/// transport reads it when that item's answer arrives. Items are answered one at a time and
+/// in order (the next is not read before the last is answered), so the newest recorded is
+/// the answer's.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayTap(Arc<AtomicI64>);
+
+impl ReplayTap {
+    fn record(&self, notice: i64) {
+        self.0.store(notice, Ordering::Release);
+    }
+
+    /// The notice of the item answered last; `None` before the first.
+    pub fn latest(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Acquire)).filter(|id| *id > 0)
+    }
 }
 
 /// Where a replay starts.
@@ -245,6 +268,7 @@ impl AlertSubscription {
                 from,
                 up_to,
                 max_behind,
+                tap,
                 ..
             } => {
                 // Status changes are replayed by their own cursor when the client gave one,
@@ -275,6 +299,7 @@ impl AlertSubscription {
                             notice_cursor = notice.id;
                             if let Some(change) = status_change_of(&notice).filter(|_| wanted(&notice)) {
                                 change_cursor = change.change.id;
+                                tap.record(notice.id);
                                 yield Ok(change);
                             }
                         }
@@ -319,6 +344,7 @@ impl AlertSubscription {
                 up_to,
                 max_behind,
                 held,
+                tap,
             } => {
                 let from = match (from, after) {
                     (ReplayFrom::Client, Some(after)) => {
@@ -337,7 +363,10 @@ impl AlertSubscription {
                     return Ok(async_stream::stream! {
                         for notice in notices {
                             match registrations::concerns(&api.db, account_id, &notice).await {
-                                Ok(true) => yield Ok(Notification(notice)),
+                                Ok(true) => {
+                                    tap.record(notice.id);
+                                    yield Ok(Notification(notice));
+                                }
                                 Ok(false) => {}
                                 Err(e) => { yield Err(to_graphql(ApiError::from(e))); return; }
                             }
@@ -358,6 +387,7 @@ impl AlertSubscription {
                         let done = (notices.len() as u64) < REPLAY_BATCH;
                         for notice in notices {
                             cursor = notice.id;
+                            tap.record(notice.id);
                             yield Ok(Notification(Arc::new(notice)));
                         }
                         if done { break; }

@@ -34,7 +34,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 use race_office::context::ApiContext;
 
 pub use alerts::{
-    AUDIENCE_SUBSCRIPTIONS, NoticeSource, ReplayFrom, VIEWER_INDEPENDENT_SUBSCRIPTIONS,
+    AUDIENCE_SUBSCRIPTIONS, NoticeSource, ReplayFrom, ReplayTap, VIEWER_INDEPENDENT_SUBSCRIPTIONS,
 };
 pub use error_codes::{GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, QUERY_TOO_LARGE};
 

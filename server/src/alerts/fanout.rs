@@ -40,7 +40,7 @@ use futures_util::stream::BoxStream;
 use race_office::Viewer;
 use race_office::domain::Notice;
 use race_office::services::{notifications, registrations};
-use schema::{ApiSchema, NoticeSource, ReplayFrom};
+use schema::{ApiSchema, NoticeSource, ReplayFrom, ReplayTap};
 use sea_orm::DatabaseConnection;
 use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
@@ -160,8 +160,9 @@ impl Frame {
 pub enum Out {
     /// A group's frame (serialized once for all).
     Shared(Arc<Frame>),
-    /// This member's own response (a replay from the log).
-    Own(async_graphql::Response),
+    /// This member's own response (a replay from the log), with the notice it answers
+    /// (its place in the log: SSE's event id), when known.
+    Own(async_graphql::Response, Option<i64>),
     /// The operation failed before it started (bad argument, cursor too old): send an
     /// `error` and end it.
     Failed(async_graphql::Response),
@@ -258,6 +259,10 @@ pub struct Subscribe {
     pub variables: Variables,
     /// The hub's last id when the subscribe message arrived: "from now" starts here.
     pub baseline: i64,
+    /// A transport's own cursor (SSE's `Last-Event-ID`, a notice id): the member resumes
+    /// after that notice, whatever the operation's `after` says (the client's `after` is
+    /// where it began, this is how far it got).
+    pub resume: Option<i64>,
 }
 
 /// An operation to execute again and again: each execution gets a fresh request built
@@ -370,6 +375,7 @@ impl Fanout {
             operation_name: name,
             variables,
             baseline,
+            resume,
         } = subscribe;
         let template = Template {
             text: text.clone(),
@@ -404,7 +410,21 @@ impl Fanout {
                 Viewer::PartnerKey(grant) => Scope::PartnerKey(grant.key_id),
             }
         };
-        let client_cursor = cursor_given(&template);
+        if let Some(resume) = resume {
+            let behind = self.hub.last_seen().saturating_sub(resume);
+            if u64::try_from(behind).unwrap_or(0) > self.max_behind {
+                let refused = schema::error::coded_response(
+                    "CURSOR_TOO_OLD",
+                    format!(
+                        "Last-Event-ID is more than {} notifications old: read the current \
+                         state, then subscribe without it",
+                        self.max_behind
+                    ),
+                );
+                return futures_util::stream::once(async move { Out::Failed(refused) }).boxed();
+            }
+        }
+        let client_cursor = resume.is_some() || cursor_given(&template);
         let key = GroupKey {
             text: group_template.text.clone(),
             operation: group_template.operation_name.clone(),
@@ -434,7 +454,9 @@ impl Fanout {
                 Err(error) => tracing::warn!(%error, "could not read the log's end"),
             }
         }
-        let catch_up = if client_cursor {
+        let catch_up = if let Some(resume) = resume {
+            Some(ReplayFrom::Notice(resume))
+        } else if client_cursor {
             Some(ReplayFrom::Client)
         } else if baseline < up_to {
             Some(ReplayFrom::Notice(baseline))
@@ -622,11 +644,13 @@ impl Fanout {
         from: ReplayFrom,
         up_to: i64,
     ) -> BoxStream<'static, Out> {
+        let tap = ReplayTap::default();
         let request = template.request(NoticeSource::Replay {
             from,
             up_to,
             max_behind: self.max_behind,
             held: self.hub.held(up_to),
+            tap: tap.clone(),
         });
         let template = template.clone();
         self.schema
@@ -640,7 +664,7 @@ impl Fanout {
                 if failed_before_start(&response) {
                     Out::Failed(response)
                 } else {
-                    Out::Own(response)
+                    Out::Own(response, tap.latest())
                 }
             })
             .boxed()

@@ -29,7 +29,7 @@ use super::auth::{bearer_token, resolve_viewer};
 use super::errors::{Refusal, set_retry_after};
 use super::response_cache::{self, Lookup};
 use crate::app::AppState;
-use crate::documents::{Asked, DocumentHash, Refusal as DocumentRefusal};
+use crate::documents::{Asked, DocumentHash, Refusal as DocumentRefusal, Resolved};
 use crate::metrics;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -37,7 +37,7 @@ const JSON: &str = "application/json";
 
 /// Which response media type the client asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Media {
+pub(super) enum Media {
     GraphqlResponseJson,
     Json,
 }
@@ -80,7 +80,7 @@ fn transport_error(status: StatusCode, media: Media, code: &str, message: &str) 
 /// The parameters of a GraphQL request, checked for shape before anything else.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Params {
+pub(super) struct Params {
     /// Absent when the request names its document by hash instead.
     #[serde(default)]
     query: Option<String>,
@@ -88,16 +88,16 @@ struct Params {
     #[serde(default)]
     document_id: Option<String>,
     #[serde(default)]
-    operation_name: Option<String>,
+    pub(super) operation_name: Option<String>,
     #[serde(default)]
-    variables: Option<Map<String, Value>>,
+    pub(super) variables: Option<Map<String, Value>>,
     /// Read for `persistedQuery` (APQ); anything else in it is ignored.
     #[serde(default)]
-    extensions: Option<Map<String, Value>>,
+    pub(super) extensions: Option<Map<String, Value>>,
 }
 
 impl Params {
-    fn into_request(self, text: &str) -> async_graphql::Request {
+    pub(super) fn into_request(self, text: &str) -> async_graphql::Request {
         let mut request = async_graphql::Request::new(text);
         if let Some(name) = self.operation_name {
             request = request.operation_name(name);
@@ -128,18 +128,7 @@ async fn prepare(
     params: Params,
     media: Media,
 ) -> Result<Prepared, Response> {
-    let asked = Asked {
-        query: params.query.as_deref(),
-        document_id: params.document_id.as_deref(),
-        persisted_query: params
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("persistedQuery")),
-    };
-    let resolved = state
-        .documents
-        .resolve(&asked)
-        .map_err(|refusal| refused(&refusal, media))?;
+    let resolved = resolve(state, &params, media).map_err(|refused| *refused)?;
     let viewer = if state.documents.admits_anyone(&resolved) {
         None
     } else {
@@ -156,6 +145,43 @@ async fn prepare(
         viewer,
         register,
     })
+}
+
+/// The document the parameters name: their text, an APQ hash or a `documentId`.
+pub(super) fn resolve(
+    state: &AppState,
+    params: &Params,
+    media: Media,
+) -> Result<Resolved, Box<Response>> {
+    state
+        .documents
+        .resolve(&Asked {
+            query: params.query.as_deref(),
+            document_id: params.document_id.as_deref(),
+            persisted_query: params
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("persistedQuery")),
+        })
+        .map_err(|refusal| Box::new(refused(&refusal, media)))
+}
+
+/// The document the parameters name, admitted for `viewer` under TRUSTED_DOCUMENTS: what
+/// an event stream runs, on the same rule as POST and GET (texts are learnt over HTTP only).
+pub(super) fn admitted(
+    state: &AppState,
+    params: Params,
+    viewer: &Viewer,
+    media: Media,
+) -> Result<async_graphql::Request, Box<Response>> {
+    let resolved = resolve(state, &params, media)?;
+    if !state.documents.admits_anyone(&resolved) {
+        state
+            .documents
+            .admits(&resolved, viewer)
+            .map_err(|refusal| Box::new(refused(&refusal, media)))?;
+    }
+    Ok(params.into_request(&resolved.text))
 }
 
 /// A document not run, as a GraphQL error with its code. An unknown APQ hash is Apollo's
@@ -192,7 +218,9 @@ async fn look_up_viewer(
 
 /// The operation's name and type, from the parsed document (parsed once: execution reuses
 /// it). `None` when the document does not parse or does not say which operation.
-fn operation(request: &mut async_graphql::Request) -> Option<(Option<String>, OperationType)> {
+pub(super) fn operation(
+    request: &mut async_graphql::Request,
+) -> Option<(Option<String>, OperationType)> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
     match (&document.operations, name) {
@@ -510,7 +538,7 @@ pub async fn post(
 
 /// A body that could not be read: too large (the limit layer), too slow (the body timeout
 /// layer), or cut off.
-fn body_error(error: &axum::Error, media: Media) -> Response {
+pub(super) fn body_error(error: &axum::Error, media: Media) -> Response {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if cause.is::<http_body_util::LengthLimitError>() {
@@ -601,7 +629,7 @@ pub async fn get(
 
 /// Why a GET's query string is no GraphQL request.
 #[derive(Debug, thiserror::Error)]
-enum BadQueryString {
+pub(super) enum BadQueryString {
     #[error("the query string is not a GraphQL request: {0}")]
     Unreadable(async_graphql::ParseRequestError),
     #[error("the query string's `extensions` is not a JSON map: {0}")]
@@ -610,7 +638,7 @@ enum BadQueryString {
 
 /// The query string's parameters: `query` or `documentId`, `operationName`, and
 /// `variables` and `extensions` as JSON maps.
-fn serde_urlencoded_params(query: &str) -> Result<Params, BadQueryString> {
+pub(super) fn serde_urlencoded_params(query: &str) -> Result<Params, BadQueryString> {
     let request =
         async_graphql::http::parse_query_string(query).map_err(BadQueryString::Unreadable)?;
     let (mut document_id, mut extensions) = (None, None);

@@ -348,6 +348,7 @@ impl Parts<'_> {
             stopping: settings.shutdown.clone(),
             per_address: Arc::default(),
             ws_upgrades,
+            reservations: Default::default(),
             trusted_proxies: settings.http.trusted_proxies.clone(),
             graphiql: settings.http.graphiql_on(embedded),
             introspection: settings.http.introspection_on(embedded),

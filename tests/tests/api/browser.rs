@@ -111,7 +111,7 @@ pub fn node_packages() -> PathBuf {
             node.is_ok_and(|o| o.status.success()),
             "node is missing: tests/browser's scripts need Node 20 or newer"
         );
-        let installed = ["playwright-core", "graphql-http", "graphql"]
+        let installed = ["playwright-core", "graphql-http", "graphql", "graphql-sse"]
             .iter()
             .all(|package| dir.join("node_modules").join(package).exists());
         if !installed {

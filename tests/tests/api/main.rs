@@ -44,5 +44,6 @@ mod registrations;
 mod response_cache;
 mod response_order;
 mod sockets;
+mod sse;
 mod stats_counts;
 mod worker_logs;

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::Data;
-use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -32,7 +31,8 @@ use serde_json::Value;
 use super::access_log::RequestId;
 use super::auth::resolve_viewer;
 use super::errors::Refusal;
-use crate::alerts::fanout::{Out, Subscribe};
+use super::operation::{self, Event, Start};
+use crate::alerts::fanout::Out;
 use crate::app::AppState;
 use crate::documents::Asked;
 use crate::limits::window::OperationWindow;
@@ -120,15 +120,6 @@ pub async fn upgrade(
             metrics::websocket_closed();
         }))
     })
-}
-
-/// What an operation's stream yields.
-enum Event {
-    Out(Out),
-    /// A query or mutation sent over the socket: its one response.
-    Single(async_graphql::Response),
-    /// The stream ended by itself.
-    End,
 }
 
 type Tagged = BoxStream<'static, (Arc<str>, Event)>;
@@ -553,66 +544,19 @@ impl Session {
         let data = self.data.clone().unwrap_or(data);
         self.started += 1;
         let tag: Arc<str> = Arc::from(id.as_str());
-        let stream: Tagged = match self.state.fanout.document(&request.query) {
-            Some((text, document))
-                if document.kind(request.operation_name.as_deref())
-                    == Some(OperationType::Subscription) =>
-            {
-                let subscribe = Subscribe {
-                    text,
-                    document,
-                    operation_name: request.operation_name.clone(),
-                    variables: request.variables.clone(),
-                    baseline,
-                };
-                let outs = self
-                    .state
-                    .fanout
-                    .subscribe(subscribe, data, &self.viewer)
-                    .await;
-                let tag = tag.clone();
-                outs.map(move |out| (tag.clone(), Event::Out(out))).boxed()
-            }
-            // Queries and mutations over the socket (or a document that does not parse,
-            // whose error execution reports): executed as usual, once, within the same
-            // deadline as over HTTP. A mutation cut off rolls its transaction back.
-            parsed => {
-                // Answered in selection order (async-graphql keeps the order fields finish).
-                let order = parsed.map(|(_, document)| {
-                    (
-                        document,
-                        request.operation_name.clone(),
-                        request.variables.clone(),
-                    )
-                });
-                let mut responses = self
-                    .state
-                    .schema
-                    .execute_stream_with_session_data(request, data);
-                let deadline = self.state.request_timeout;
-                let tag = tag.clone();
-                futures_util::stream::once(async move {
-                    let response = match tokio::time::timeout(deadline, responses.next()).await {
-                        Ok(Some(mut response)) => {
-                            if let Some((document, name, variables)) = &order {
-                                document.order(&mut response, name.as_deref(), variables);
-                            }
-                            response
-                        }
-                        Ok(None) => async_graphql::Response::default(),
-                        Err(_) => timed_out(deadline),
-                    };
-                    (tag, Event::Single(response))
-                })
-                .boxed()
-            }
+        let start = Start {
+            baseline,
+            resume: None,
         };
+        let events = operation::start(&self.state, data, &self.viewer, request, start).await;
         let (handle, registration) = AbortHandle::new_pair();
-        let end = tag.clone();
-        let stream = Abortable::new(stream, registration)
+        let (end, end_tag) = (tag.clone(), tag.clone());
+        let stream = Abortable::new(events, registration)
+            .map(move |event| (tag.clone(), event))
+            // Aborted by the client's `complete`: the end is still told to the loop.
             .chain(futures_util::stream::once(async move { (end, Event::End) }));
         self.streams.push(stream.boxed());
-        self.operations.insert(tag, handle);
+        self.operations.insert(end_tag, handle);
         metrics::subscriptions_started(1);
         Step::Continue
     }
@@ -648,7 +592,7 @@ impl Session {
                     ),
                 }
             }
-            Event::Out(Out::Own(response)) | Event::Single(response)
+            Event::Out(Out::Own(response, _)) | Event::Single(response)
                 if !failed_before_start(&response) =>
             {
                 match serde_json::value::to_raw_value(&response) {
@@ -669,7 +613,7 @@ impl Session {
                     ),
                 }
             }
-            Event::Out(Out::Own(response) | Out::Failed(response)) | Event::Single(response) => {
+            Event::Out(Out::Own(response, _) | Out::Failed(response)) | Event::Single(response) => {
                 // Failed before it started: an `error`, and the operation is over.
                 if let Some(handle) = self.operations.remove(&id) {
                     handle.abort();
@@ -682,17 +626,6 @@ impl Session {
             }
         }
     }
-}
-
-/// The answer to an operation that ran past its deadline, coded as over HTTP.
-fn timed_out(deadline: Duration) -> async_graphql::Response {
-    schema::error::coded_response(
-        "TIMEOUT",
-        format!(
-            "the operation took longer than {} ms (HTTP_REQUEST_TIMEOUT_MS)",
-            deadline.as_millis()
-        ),
-    )
 }
 
 /// Whether a read failed because the client's message is over the size limit.
