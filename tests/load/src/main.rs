@@ -3,10 +3,11 @@
 //! measured; the README's benchmark figures come from these.
 //!
 //!     cargo build --release --workspace
-//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise | cost [--help]
+//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise | cost | herd [--help]
 
 mod cost;
 mod fanout;
+mod herd;
 mod machine_floor;
 mod partner_stats;
 mod promise;
@@ -43,6 +44,8 @@ enum Tool {
     /// What hostile documents still cost: the deepest query allowed, and one change heard by
     /// 300 alias-distinct subscriptions.
     Cost(cost::Args),
+    /// The herd of page loads right after a cancellation, against the response cache.
+    Herd(herd::Args),
     /// Phones of a `promise` run (started by it).
     #[command(hide = true)]
     PromiseWorker(promise::WorkerArgs),
@@ -78,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         Tool::PartnerStats(args) => partner_stats::run(args).await,
         Tool::Promise(args) => promise::run(args).await,
         Tool::Cost(args) => cost::run(args).await,
+        Tool::Herd(args) => herd::run(args).await,
         Tool::PromiseWorker(args) => promise::worker(args).await,
     }
 }
