@@ -430,7 +430,14 @@ pub struct PushSettings {
     #[arg(long = "push-enabled", env = "PUSH_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
 
-    /// Push requests in flight at once per instance.
+    /// Extra trusted roots for push services: a PEM file of one or more CA certificates,
+    /// trusted besides the built-in (webpki) roots, for a push service behind a private CA.
+    #[arg(long = "push-extra-roots-pem", env = "PUSH_EXTRA_ROOTS_PEM")]
+    pub extra_roots_pem: Option<std::path::PathBuf>,
+
+    /// Push requests in flight at once per instance. Over HTTP/2 these are streams on one
+    /// connection per push-service origin (the service's own stream limit queues the
+    /// rest); over HTTP/1.1, up to this many connections per origin.
     #[arg(long = "push-concurrency", env = "PUSH_CONCURRENCY", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,

@@ -6,6 +6,12 @@
 //! (RFC 8291 aes128gcm). Requests that fail either check are answered 401/400 and
 //! recorded as rejections. Responses can be scripted per subscription (429 with
 //! Retry-After, 500, 410, …).
+//!
+//! Like FCM, autopush and Apple's service it speaks TLS with HTTP/2 (ALPN h2, http/1.1 as
+//! fallback) on a certificate for 127.0.0.1 and localhost signed by a CA this process makes
+//! once ([`ca_pem_path`]; gateways trust it through `PUSH_EXTRA_ROOTS_PEM`), and records
+//! each request's HTTP version. [`Transport::Plain`] is the old plain HTTP/1.1, kept for the
+//! load tool's earlier figures.
 
 use anyhow::{Context, anyhow};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -24,6 +30,24 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use serde_json::Value;
+
+mod tls;
+
+pub use axum::http::Version;
+pub use tls::ca_pem_path;
+
+/// The `PUSH_TRUSTED_ORIGINS` under which a gateway pushes to the mocks (any port): https
+/// on loopback, which only a trusted origin may be.
+pub const TRUSTED_ORIGIN: &str = "https://127.0.0.1";
+
+/// What a gateway child needs to push to this process's mocks over TLS: the trusted origin
+/// and the test CA.
+pub fn gateway_env() -> anyhow::Result<Vec<(&'static str, String)>> {
+    Ok(vec![
+        ("PUSH_TRUSTED_ORIGINS", TRUSTED_ORIGIN.to_owned()),
+        ("PUSH_EXTRA_ROOTS_PEM", ca_pem_path()?.display().to_string()),
+    ])
+}
 
 /// What a browser would hand to `subscribePush`.
 #[derive(Debug, Clone)]
@@ -46,6 +70,24 @@ pub struct Received {
     pub ttl: Option<u32>,
     pub urgency: Option<String>,
     pub topic: Option<String>,
+    /// The HTTP version the request came over (HTTP/2 when ALPN chose h2).
+    pub version: Version,
+    /// Which TLS connection carried it (numbered from 1 as accepted; `None` when plain).
+    pub connection: Option<u64>,
+}
+
+/// The TLS connection a request came on, numbered as accepted.
+#[derive(Debug, Clone, Copy)]
+struct Connection(u64);
+
+/// How the mock is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TLS on the test CA's certificate, HTTP/2 by ALPN (http/1.1 as fallback): what real
+    /// push services speak.
+    Tls,
+    /// Plain HTTP/1.1, as the mock spoke before (the load tool's `--plain-http`).
+    Plain,
 }
 
 /// A scripted answer: status and optional Retry-After seconds.
@@ -79,44 +121,84 @@ struct Shared {
     /// Wait this long before answering (to catch a worker mid-batch).
     delay: Mutex<Duration>,
     requests: AtomicU64,
+    /// TLS connections that completed their handshake.
+    connections: AtomicU64,
+    /// TLS handshakes that failed (a client that does not trust the certificate).
+    handshake_failures: AtomicU64,
     inner: Mutex<Inner>,
 }
 
 pub struct MockPushService {
     shared: Arc<Shared>,
+    transport: Transport,
     next_id: AtomicU64,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl MockPushService {
-    /// Starts on 127.0.0.1, port 0; decrypts one request in `decrypt_every`.
+    /// Starts over TLS and HTTP/2 on 127.0.0.1, port 0; decrypts one request in
+    /// `decrypt_every`.
     pub async fn start(decrypt_every: u64) -> anyhow::Result<Self> {
+        Self::start_with(Transport::Tls, decrypt_every).await
+    }
+
+    /// Starts on 127.0.0.1, port 0, over `transport`.
+    pub async fn start_with(transport: Transport, decrypt_every: u64) -> anyhow::Result<Self> {
+        let tls = match transport {
+            Transport::Tls => Some(tls::acceptor()?),
+            Transport::Plain => None,
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
-            origin: format!("http://127.0.0.1:{port}"),
+            origin: format!("{scheme}://127.0.0.1:{port}"),
             vapid_key: Mutex::new(None),
             decrypt_every: decrypt_every.max(1),
             delay: Mutex::new(Duration::ZERO),
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            handshake_failures: AtomicU64::new(0),
             inner: Mutex::new(Inner::default()),
         });
         let app = Router::new()
             .route("/push/{id}", post(push))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = match tls {
+            Some(acceptor) => tokio::spawn(tls::serve(listener, acceptor, app, shared.clone())),
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }),
+        };
         Ok(Self {
             shared,
+            transport,
             next_id: AtomicU64::new(1),
             _server: server,
         })
     }
 
-    /// `http://127.0.0.1:<port>`: the VAPID audience it expects.
+    /// `https://127.0.0.1:<port>` (`http://` when plain): the VAPID audience it expects.
     pub fn origin(&self) -> &str {
         &self.shared.origin
+    }
+
+    /// What a gateway's `PUSH_TRUSTED_ORIGINS` must say to push here (any port).
+    pub fn trusted_origin(&self) -> &'static str {
+        match self.transport {
+            Transport::Tls => TRUSTED_ORIGIN,
+            Transport::Plain => "http://127.0.0.1",
+        }
+    }
+
+    /// TLS connections accepted so far (handshake done).
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes that failed so far.
+    pub fn handshake_failures(&self) -> u64 {
+        self.shared.handshake_failures.load(Ordering::Relaxed)
     }
 
     /// Requests must be signed by this VAPID public key (base64url).
@@ -213,6 +295,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 async fn push(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<u64>,
+    version: Version,
+    connection: Option<axum::Extension<Connection>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -274,6 +358,8 @@ async fn push(
         ttl: Some(ttl),
         urgency: header(&headers, "urgency"),
         topic: header(&headers, "topic"),
+        version,
+        connection: connection.map(|axum::Extension(Connection(n))| n),
     });
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED);
     match answer.retry_after_secs {

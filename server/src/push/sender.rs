@@ -1,6 +1,8 @@
 //! Sending one push message: encrypted (RFC 8291 aes128gcm, by `encrypt`) and VAPID-signed
-//! (RFC 8292, by `vapid`), posted through the workspace's rustls
-//! client.
+//! (RFC 8292, by `vapid`), posted through the workspace's rustls client. Push services speak
+//! HTTP/2 over TLS: ALPN offers h2 first (http/1.1 as fallback), and the pool keeps one h2
+//! connection per push-service origin that carries every request in flight to it. Their
+//! certificates are checked against the built-in roots and any `PUSH_EXTRA_ROOTS_PEM`.
 //!
 //! The endpoint is a URL a browser gave us, so every request is checked again here: the
 //! URL against the push policy (allowlisted host, https), and every address the host
@@ -9,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -166,6 +169,51 @@ impl Resolve for ClientResolver {
     }
 }
 
+/// Why `PUSH_EXTRA_ROOTS_PEM` cannot be used; the gateway does not start with it.
+#[derive(Debug, thiserror::Error)]
+pub enum RootsError {
+    #[error("reading {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a PEM bundle of certificates")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    Empty { path: PathBuf },
+}
+
+/// The certificates of a PEM file (one or more), to trust besides the built-in roots.
+pub fn extra_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, RootsError> {
+    let pem = std::fs::read(path).map_err(|source| RootsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let roots =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| RootsError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+    if roots.is_empty() {
+        return Err(RootsError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    Ok(roots)
+}
+
+/// How often an HTTP/2 connection to a push service is pinged while requests are in
+/// flight, and how long a pong may take: every push to an origin rides one connection, so
+/// a connection that died silently (a NAT forgetting it) must be noticed before each
+/// request's own timeout.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct Sender {
     client: reqwest::Client,
     policy: Arc<PushPolicy>,
@@ -174,17 +222,21 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// `connections_per_host` bounds the idle HTTP/1.1 connections kept per origin (a
+    /// push service without h2); over h2 there is one. `extra_roots` are trusted besides
+    /// the built-in roots.
     pub fn new(
         policy: Arc<PushPolicy>,
         signer: VapidSigner,
         timeout: Duration,
         connections_per_host: usize,
+        extra_roots: Vec<reqwest::Certificate>,
     ) -> Result<Self, reqwest::Error> {
         let resolver = Arc::new(GuardedResolver {
             policy: policy.clone(),
             cache: Mutex::new(HashMap::new()),
         });
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .dns_resolver(Arc::new(ClientResolver(resolver.clone())))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -192,8 +244,13 @@ impl Sender {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(connections_per_host)
             .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("race-day-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .http2_keep_alive_interval(H2_KEEP_ALIVE)
+            .http2_keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT)
+            .user_agent(concat!("race-day-gateway/", env!("CARGO_PKG_VERSION")));
+        for root in extra_roots {
+            builder = builder.add_root_certificate(root);
+        }
+        let client = builder.build()?;
         Ok(Self {
             client,
             policy,
@@ -305,5 +362,32 @@ mod tests {
         assert!((110..=120).contains(&parsed.as_secs()), "{parsed:?}");
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn an_unusable_extra_roots_file_says_which_file_and_why() {
+        let missing =
+            std::env::temp_dir().join(format!("no-such-roots-{}.pem", std::process::id()));
+        let error = extra_roots(&missing).unwrap_err();
+        assert!(matches!(error, RootsError::Read { .. }), "{error:?}");
+        assert!(error.to_string().contains(&missing.display().to_string()));
+        let cause = std::error::Error::source(&error).unwrap();
+        assert!(
+            cause
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind)
+                == Some(std::io::ErrorKind::NotFound),
+            "{cause:?}"
+        );
+
+        let not_pem = std::env::temp_dir().join(format!("not-roots-{}.pem", std::process::id()));
+        std::fs::write(&not_pem, "just some text, no certificate\n").unwrap();
+        let error = extra_roots(&not_pem).unwrap_err();
+        std::fs::remove_file(&not_pem).unwrap();
+        assert!(matches!(error, RootsError::Empty { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("holds no PEM certificate"),
+            "{error}"
+        );
     }
 }

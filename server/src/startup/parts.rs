@@ -26,7 +26,7 @@ use crate::limits::buckets::RedisBuckets;
 use crate::limits::upgrades::Upgrades;
 use crate::mail;
 use crate::mail::worker::{MailWorker, MailWorkerConfig};
-use crate::push::sender::Sender;
+use crate::push::sender::{self, Sender};
 use crate::push::vapid::{self, VapidSigner};
 use crate::push::{Worker, WorkerConfig};
 use crate::revocation::{Registry, Revocation};
@@ -167,11 +167,17 @@ impl Parts<'_> {
         let push = {
             let signer = VapidSigner::new(&private_key, settings.push.vapid_subject.clone())
                 .context("the VAPID signer")?;
+            let extra_roots = match &settings.push.extra_roots_pem {
+                Some(path) => sender::extra_roots(path)
+                    .context("the push services' extra roots (PUSH_EXTRA_ROOTS_PEM)")?,
+                None => Vec::new(),
+            };
             let sender = Sender::new(
                 Arc::new(policy.clone()),
                 signer,
                 settings.push.timeout,
                 settings.push.concurrency as usize,
+                extra_roots,
             )
             .context("building the push client")?;
             let config = WorkerConfig::new(

@@ -8,7 +8,10 @@
 //! starts the release gateway (one instance, in-process bus), cancels the race, and
 //! waits until the mock push service has accepted all N messages. The mock verifies every
 //! request's VAPID token (each distinct token once) and decrypts one body in
-//! --decrypt-every (default 50), so that it is not the bottleneck.
+//! --decrypt-every (default 50), so that it is not the bottleneck. It speaks TLS and HTTP/2
+//! as real push services do (the gateway trusts the tool's CA through
+//! `PUSH_EXTRA_ROOTS_PEM`); `--plain-http` runs it over plain HTTP/1.1, as the figures
+//! before 2026-12-07 were measured.
 //!
 //! Prints: the time from the mutation's response until the last message arrived,
 //! messages per second, the gateway's CPU time per message (user + system, from /proc),
@@ -22,7 +25,7 @@ pub(crate) mod floor;
 use anyhow::{Context, anyhow};
 use std::time::{Duration, Instant};
 
-use gateway_tests::push_service::MockPushService;
+use gateway_tests::push_service::{self, MockPushService, Transport};
 use gateway_tests::{Gateway, TestDatabase, marathon, post_graphql};
 use sea_orm::{EntityTrait, Set};
 use serde_json::json;
@@ -39,6 +42,9 @@ pub struct Args {
     /// The gateway's PUSH_CONCURRENCY.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// The mock over plain HTTP/1.1 instead of TLS with HTTP/2.
+    #[arg(long)]
+    plain_http: bool,
     #[command(flatten)]
     postgres: crate::Postgres,
 }
@@ -58,7 +64,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .find(|e| e.slug == slug)
         .with_context(|| format!("no event {slug} in the demo"))?;
 
-    let mock = MockPushService::start(decrypt_every).await?;
+    let transport = if args.plain_http {
+        Transport::Plain
+    } else {
+        Transport::Tls
+    };
+    let mock = MockPushService::start_with(transport, decrypt_every).await?;
     let setup = Instant::now();
     let mut browsers = Vec::with_capacity(n);
     for _ in 0..n {
@@ -114,13 +125,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
 
-    let gateway = Gateway::start(&[
+    let mut env = vec![
         ("DATABASE_URL", scratch.url.clone()),
         ("SEED_DEMO", "false".into()),
-        ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1".into()),
+        ("PUSH_TRUSTED_ORIGINS", mock.trusted_origin().to_owned()),
         ("PUSH_CONCURRENCY", concurrency.clone()),
-    ])
-    .await?;
+    ];
+    if transport == Transport::Tls {
+        env.push((
+            "PUSH_EXTRA_ROOTS_PEM",
+            push_service::ca_pem_path()?.display().to_string(),
+        ));
+    }
+    let gateway = Gateway::start(&env).await?;
     let client = reqwest::Client::new();
     let key = post_graphql(
         &client,
@@ -176,6 +193,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         mock.requests(),
         distinct.len(),
         rejections.len()
+    );
+    let over_h2 = received
+        .iter()
+        .filter(|r| r.version == push_service::Version::HTTP_2)
+        .count();
+    println!(
+        "transport: {}; {over_h2} of {} requests over HTTP/2, {} TLS connections",
+        match transport {
+            Transport::Tls => "TLS, ALPN h2 or http/1.1",
+            Transport::Plain => "plain HTTP/1.1",
+        },
+        received.len(),
+        mock.connections()
     );
     println!(
         "time from mutation response: first push {:.0} ms, all {n} {:.2} s; {:.0} messages/s",

@@ -329,7 +329,6 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             ("REDIS_URL", redis_url),
             ("REDIS_CHANNEL_PREFIX", prefix.clone()),
             ("INSTANCE_ID", (*name).to_owned()),
-            ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1".to_owned()),
             // The phones come from a handful of loopback addresses.
             ("RATE_WS_UPGRADES_PER_ADDRESS", "1000000".to_owned()),
             ("WS_MAX_SOCKETS_PER_ADDRESS", "1000000".to_owned()),
@@ -343,6 +342,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             // it names.
             ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ];
+        env.extend(crate::push_service::gateway_env()?);
         env.extend(
             plan.gateway_env
                 .iter()

@@ -207,7 +207,7 @@ async fn a_runner_is_alerted_in_chromium_by_banner_and_push_and_sees_what_happen
     prerequisites();
     let app = spawn_app_with(Backend::Postgres, |s| {
         s.bus.redis_url = Some("redis://127.0.0.1:6379".to_owned().into());
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
         s.push.poll = std::time::Duration::from_millis(100);
         s.http.public_url = Some(PUBLIC_URL.to_owned());
     })

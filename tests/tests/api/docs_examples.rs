@@ -442,7 +442,7 @@ async fn every_worked_example_in_the_api_docs_answers_as_documented(backend: Bac
     let app = spawn_app_with(backend, |s| {
         // The push worker is driven by the walkthrough; pushes go to a local push service.
         s.push.enabled = false;
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
     })
     .await;
     app.seed_demo().await;

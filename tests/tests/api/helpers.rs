@@ -87,6 +87,12 @@ pub fn test_settings(database_url: &str, mail_dir: &std::path::Path) -> Settings
     settings.push.batch = 64;
     settings.push.poll = Duration::from_millis(200);
     settings.push.timeout = Duration::from_secs(5);
+    // The mock push services of this process serve certificates of the tests' own CA.
+    settings.push.extra_roots_pem = Some(
+        gateway_tests::push_service::ca_pem_path()
+            .expect("the mock push service's CA")
+            .to_owned(),
+    );
     // Every test client is 127.0.0.1: the per-address caps have a test of their own.
     settings.websocket.max_sockets_per_address = 100_000;
     settings.websocket.max_subscriptions_per_address = 1_000_000;

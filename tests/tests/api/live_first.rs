@@ -21,7 +21,7 @@ const RUNNERS: usize = 150;
 
 async fn every_group_is_served_before_the_pushes_are_encrypted(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
         s.push.poll = Duration::from_millis(100);
     })
     .await;

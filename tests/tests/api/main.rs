@@ -38,6 +38,7 @@ mod push_cluster;
 mod push_failures;
 mod push_payload;
 mod push_subscriptions;
+mod push_tls;
 mod reach;
 mod refunds;
 mod registrations;

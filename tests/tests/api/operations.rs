@@ -25,7 +25,7 @@ fn series(text: &str, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_scrapes_every_pipeline_metric_from_the_admin_port_only() {
     let app = spawn_app_with(Backend::Postgres, |s| {
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
     })
     .await;
     app.seed_demo().await;

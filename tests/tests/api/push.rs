@@ -27,7 +27,7 @@ const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
 pub async fn push_app(backend: Backend) -> TestApp {
     let app = spawn_app_with(backend, |s| {
         s.push.enabled = false;
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
         s.push.retry_base = Duration::from_millis(300);
     })
     .await;
@@ -36,7 +36,7 @@ pub async fn push_app(backend: Backend) -> TestApp {
 }
 
 /// Runs the push worker once: queues and sends whatever is due now.
-async fn drain(app: &TestApp) -> Drained {
+pub(crate) async fn drain(app: &TestApp) -> Drained {
     app.pipeline
         .push
         .drain_once()
@@ -60,7 +60,7 @@ async fn drain_until(app: &TestApp, within: Duration, done: impl Fn(&Drained) ->
     }
 }
 
-async fn mock_for(app: &TestApp) -> MockPushService {
+pub(crate) async fn mock_for(app: &TestApp) -> MockPushService {
     let mock = MockPushService::start(1).await.unwrap();
     let key = app.ok(None, "{ webPushPublicKey }", json!({})).await;
     mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())
@@ -84,7 +84,11 @@ pub async fn subscribe(
 }
 
 /// A runner registered for the upcoming marathon whose browser follows all their events.
-async fn registered_subscriber(app: &TestApp, mock: &MockPushService, email: &str) -> u64 {
+pub(crate) async fn registered_subscriber(
+    app: &TestApp,
+    mock: &MockPushService,
+    email: &str,
+) -> u64 {
     let token = app.sign_up_runner(email).await;
     let distance = &app.distance_ids(&marathon()).await[1];
     let registered = register(app, &token, distance).await;
@@ -311,8 +315,16 @@ async fn invalid_subscriptions_are_refused_and_nothing_is_written(backend: Backe
             browser.auth.clone(),
             "private",
         ),
+        // The local push service, untrusted: over TLS it is a private address, over plain
+        // HTTP not https either.
         (
             browser.endpoint.clone(),
+            browser.p256dh.clone(),
+            browser.auth.clone(),
+            "private",
+        ),
+        (
+            browser.endpoint.replacen("https://", "http://", 1),
             browser.p256dh.clone(),
             browser.auth.clone(),
             "https",
@@ -442,7 +454,7 @@ async fn an_allowed_host_that_resolves_to_a_private_address_is_never_fetched() {
 async fn a_delivery_is_given_up_after_the_attempt_limit_with_the_reason(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.push.enabled = false;
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
         s.push.retry_base = Duration::from_millis(100);
         s.push.max_attempts = 2;
     })

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use entities::push_delivery::{self, DeliveryStatus};
-use gateway_tests::push_service::MockPushService;
+use gateway_tests::push_service::{self, MockPushService};
 use gateway_tests::{Gateway, post_graphql, runner_tokens};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -47,8 +47,13 @@ async fn subscribers(
 }
 
 fn push_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let ca = push_service::ca_pem_path()
+        .unwrap()
+        .to_str()
+        .expect("a UTF-8 temporary path");
     let mut env = vec![
-        ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1"),
+        ("PUSH_TRUSTED_ORIGINS", push_service::TRUSTED_ORIGIN),
+        ("PUSH_EXTRA_ROOTS_PEM", ca),
         ("PUSH_POLL_MS", "100"),
     ];
     env.extend_from_slice(extra);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use gateway_tests::Gateway;
-use gateway_tests::push_service::{MockPushService, Scripted};
+use gateway_tests::push_service::{self, MockPushService, Scripted};
 use serde_json::json;
 
 use crate::deployment::{ok, sign_in};
@@ -31,18 +31,14 @@ async fn a_push_given_up_is_logged_by_origin_reported_with_its_reason_and_counte
         }
         gateway(url, &args, Some("a long enough password\n"));
     }
-    let server = Gateway::start_logged(
-        &[
-            ("DATABASE_URL", database.url.clone()),
-            ("PUSH_TRUSTED_ORIGINS", "http://127.0.0.1".into()),
-            ("PUSH_MAX_ATTEMPTS", "2".into()),
-            ("PUSH_RETRY_BASE_MS", "100".into()),
-            ("PUSH_POLL_MS", "100".into()),
-        ],
-        "warn",
-    )
-    .await
-    .unwrap();
+    let mut env = push_service::gateway_env().unwrap();
+    env.extend([
+        ("DATABASE_URL", database.url.clone()),
+        ("PUSH_MAX_ATTEMPTS", "2".into()),
+        ("PUSH_RETRY_BASE_MS", "100".into()),
+        ("PUSH_POLL_MS", "100".into()),
+    ]);
+    let server = Gateway::start_logged(&env, "warn").await.unwrap();
     let mock = MockPushService::start(1).await.unwrap();
     let key = ok(&server, None, "{ webPushPublicKey }", json!({})).await;
     mock.expect_vapid_key(key["webPushPublicKey"].as_str().unwrap())

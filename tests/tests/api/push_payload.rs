@@ -20,7 +20,7 @@ const REPORTS: &str = "query($e: ID!) { pushReports(eventId: $e) {
 
 async fn a_reason_too_long_for_one_push_is_delivered_shortened_and_decrypted(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
         s.push.poll = std::time::Duration::from_millis(100);
     })
     .await;

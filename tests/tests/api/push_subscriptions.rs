@@ -116,7 +116,7 @@ on_both_databases!(endpoint_hosts_are_normalized_before_the_allowlist_and_unique
 
 async fn the_cap_on_subscriptions_per_account_is_a_setting(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.push.trusted_origins = vec!["http://127.0.0.1".into()];
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
         s.push.max_subscriptions_per_account = 2;
     })
     .await;
