@@ -606,16 +606,7 @@ pub async fn get(
         operation(&mut prepared.request),
         Some((_, OperationType::Mutation | OperationType::Subscription))
     ) {
-        let mut response = transport_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            media,
-            "METHOD_NOT_ALLOWED",
-            "mutations are sent with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        return mutation_over_get(media);
     }
     execute(
         state,
@@ -625,6 +616,20 @@ pub async fn get(
         media,
     )
     .await
+}
+
+/// A mutation or subscription sent over GET, on every transport that takes GET: 405.
+pub(super) fn mutation_over_get(media: Media) -> Response {
+    let mut response = transport_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        media,
+        "METHOD_NOT_ALLOWED",
+        "mutations are sent with POST",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 /// Why a GET's query string is no GraphQL request.

@@ -368,15 +368,7 @@ async fn distinct(
             Some((_, OperationType::Mutation))
         )
     {
-        let mut response = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "mutations are sent with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        return graphql::mutation_over_get(Media::Json);
     }
     let resume = match last_event_id(headers) {
         Ok(resume) => resume,
