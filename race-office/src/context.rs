@@ -110,14 +110,6 @@ pub trait PublicReads: Send + Sync {
     async fn changed(&self);
 }
 
-/// Nothing cached, nothing to tell (tools, tests).
-pub struct NothingCached;
-
-#[async_trait::async_trait]
-impl PublicReads for NothingCached {
-    async fn changed(&self) {}
-}
-
 /// Where a page's acknowledgement (`acknowledgeNotifications`) is written: at once, or
 /// gathered with the others waiting into one statement (the server does, on PostgreSQL:
 /// every page open acknowledges an alert in the same second). Either way the answer

@@ -10,9 +10,9 @@ pub mod services;
 pub mod throttle;
 
 pub use context::{
-    ApiContext, Clock, Mail, MailCause, MailError, Mailer, NoSockets, NothingCached, OneByOne,
-    OutboxBell, PageAcknowledgements, PartnerGrant, PreferredLanguage, PublicReads, PushContext,
-    Revocations, Revoked, SystemClock, Viewer,
+    ApiContext, Clock, Mail, MailCause, MailError, Mailer, NoSockets, OneByOne, OutboxBell,
+    PageAcknowledgements, PartnerGrant, PreferredLanguage, PublicReads, PushContext, Revocations,
+    Revoked, SystemClock, Viewer,
 };
 pub use error::{ApiError, ApiResult};
 pub use throttle::{ClientAddress, Throttle};

@@ -61,8 +61,10 @@ impl ScalarType for CurrencyCode {
 mod tests {
     use super::*;
 
-    fn read<T: ScalarType + async_graphql::InputType>(value: Value) -> Result<T, String> {
-        <T as ScalarType>::parse(value).map_err(|e| e.into_server_error(Default::default()).message)
+    fn read<T: ScalarType + async_graphql::InputType>(
+        value: Value,
+    ) -> Result<T, async_graphql::ServerError> {
+        <T as ScalarType>::parse(value).map_err(|e| e.into_server_error(Default::default()))
     }
 
     #[test]
@@ -72,7 +74,7 @@ mod tests {
             Ok(CountryCode("KZ".into()))
         );
         for bad in ["Kazakhstan", "ZZ", "UK", ""] {
-            let message = read::<CountryCode>(Value::from(bad)).unwrap_err();
+            let message = read::<CountryCode>(Value::from(bad)).unwrap_err().message;
             assert!(message.contains("ISO 3166-1 alpha-2"), "{bad}: {message}");
         }
         assert!(read::<CountryCode>(Value::from(7)).is_err());

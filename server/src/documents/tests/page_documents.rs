@@ -167,18 +167,18 @@ fn resolve(
     parts: &[Part],
     constants: &HashMap<String, Vec<Part>>,
     depth: usize,
-) -> Result<String, String> {
+) -> anyhow::Result<String> {
     if depth > 8 {
-        return Err("constants interpolate each other too deep".into());
+        anyhow::bail!("constants interpolate each other too deep");
     }
     let mut text = String::new();
     for part in parts {
         match part {
             Part::Text(t) => text.push_str(t),
             Part::Expr(name) => {
-                let inner = constants
-                    .get(name)
-                    .ok_or_else(|| format!("`${{{name}}}` is not a string constant of the page"))?;
+                let inner = constants.get(name).ok_or_else(|| {
+                    anyhow::anyhow!("`${{{name}}}` is not a string constant of the page")
+                })?;
                 text.push_str(&resolve(inner, constants, depth + 1)?);
             }
         }
@@ -187,7 +187,7 @@ fn resolve(
 }
 
 /// Every document in `sources` (name, script), as the browser would send it.
-fn documents_of(sources: &[(String, String)]) -> Result<Vec<String>, String> {
+fn documents_of(sources: &[(String, String)]) -> anyhow::Result<Vec<String>> {
     let all: Vec<(String, Literal)> = sources
         .iter()
         .flat_map(|(name, source)| literals(source).into_iter().map(move |l| (name.clone(), l)))
@@ -206,7 +206,7 @@ fn documents_of(sources: &[(String, String)]) -> Result<Vec<String>, String> {
             continue;
         }
         let text =
-            resolve(&literal.parts, &constants, 0).map_err(|why| format!("{file}: {why}"))?;
+            anyhow::Context::with_context(resolve(&literal.parts, &constants, 0), || file.clone())?;
         documents.push(text);
     }
     Ok(documents)
