@@ -125,7 +125,7 @@ fn describe() {
     );
     describe_counter!(
         "gateway_pushes_total",
-        "Push attempts by outcome: delivered (a push service accepted it), retried (429, 5xx or a network error), failed (given up), pruned (404 or 410: the subscription is deleted)."
+        "Push attempts by outcome: delivered (a push service accepted it), retried (429, 5xx or a network error), failed (given up), pruned (404 or 410: the subscription is deleted); and postponed: not sent, its push service's Retry-After still running."
     );
     describe_counter!(
         "gateway_push_failures_total",
@@ -262,6 +262,11 @@ pub fn push_attempt(class: &'static str, outcome: Option<PushOutcome>, took: Dur
         None => return,
     };
     counter!("gateway_pushes_total", "outcome" => outcome).increment(1);
+}
+
+/// A delivery not sent because its push service asked to be left alone (`Retry-After`).
+pub fn push_postponed() {
+    counter!("gateway_pushes_total", "outcome" => "postponed").increment(1);
 }
 
 /// A delivery given up, by why (`REJECTED`, `UNAVAILABLE`, `NETWORK`, `REFUSED`, `INVALID`).

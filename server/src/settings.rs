@@ -437,10 +437,18 @@ pub struct PushSettings {
 
     /// Push requests in flight at once per instance. Over HTTP/2 these are streams on one
     /// connection per push-service origin (the service's own stream limit queues the
-    /// rest); over HTTP/1.1, up to this many connections per origin.
+    /// rest); over HTTP/1.1, up to PUSH_CONCURRENCY_PER_ORIGIN connections per origin.
     #[arg(long = "push-concurrency", env = "PUSH_CONCURRENCY", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
+
+    /// Push requests in flight at once to one push-service origin (at most
+    /// PUSH_CONCURRENCY count): a service that answers slowly holds only these, and the
+    /// others keep the rest.
+    #[arg(id = "push-concurrency-per-origin", long = "push-concurrency-per-origin",
+          env = "PUSH_CONCURRENCY_PER_ORIGIN", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency_per_origin: u32,
 
     /// Deliveries a worker claims per query.
     #[arg(long = "push-batch", env = "PUSH_BATCH", default_value_t = 256,

@@ -121,6 +121,9 @@ struct Shared {
     /// Wait this long before answering (to catch a worker mid-batch).
     delay: Mutex<Duration>,
     requests: AtomicU64,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
     /// TLS connections that completed their handshake.
     connections: AtomicU64,
     /// TLS handshakes that failed (a client that does not trust the certificate).
@@ -157,6 +160,8 @@ impl MockPushService {
             decrypt_every: decrypt_every.max(1),
             delay: Mutex::new(Duration::ZERO),
             requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            most_in_flight: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             handshake_failures: AtomicU64::new(0),
             inner: Mutex::new(Inner::default()),
@@ -264,6 +269,11 @@ impl MockPushService {
         self.shared.requests.load(Ordering::Relaxed)
     }
 
+    /// The most requests this service was answering at once.
+    pub fn most_in_flight(&self) -> u64 {
+        self.shared.most_in_flight.load(Ordering::Relaxed)
+    }
+
     /// Waits until `done` holds of what was received, or `timeout` passes.
     pub async fn wait_until(&self, timeout: Duration, done: impl Fn(&[Received]) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
@@ -301,6 +311,7 @@ async fn push(
     body: Bytes,
 ) -> Response {
     let n = shared.requests.fetch_add(1, Ordering::Relaxed);
+    let _answering = Answering::new(&shared);
     let delay = *lock(&shared.delay);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -365,6 +376,23 @@ async fn push(
     match answer.retry_after_secs {
         Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
         None => status.into_response(),
+    }
+}
+
+/// Counts a request in flight while it is answered.
+struct Answering<'a>(&'a Shared);
+
+impl<'a> Answering<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -268,6 +268,8 @@ pub enum Outcome {
     Pruned { status_code: u16 },
     /// The subscription was deleted before sending.
     Dropped,
+    /// Not sent, and so not an attempt: its push service asked every sender to wait.
+    Postponed { at: DateTime<Utc> },
 }
 
 /// Records the outcomes of a set of attempts in one transaction: bulk updates for the
@@ -291,6 +293,16 @@ pub async fn record(
                 delivered.entry(*status_code).or_default().push(claimed.id);
             }
             Outcome::Dropped => dropped.push(claimed.id),
+            Outcome::Postponed { at } => {
+                // The claim counted an attempt that was never made.
+                update
+                    .col_expr(D::NextAttemptAt, Expr::value(*at))
+                    .col_expr(D::Attempts, Expr::col(D::Attempts).sub(1))
+                    .col_expr(D::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(D::ClaimedBy, Expr::value(Option::<String>::None))
+                    .exec(&txn)
+                    .await?;
+            }
             Outcome::Retry {
                 at,
                 status_code,

@@ -386,6 +386,13 @@ async fn deliver(
         Err(error @ (SendError::Network(_) | SendError::Unresolved { .. })) => {
             retry(None, chain(&error), None)
         }
+        Err(SendError::Postponed { until }) => Outcome::Postponed {
+            at: Utc::now()
+                + chrono::Duration::from_std(
+                    until.saturating_duration_since(std::time::Instant::now()),
+                )
+                .unwrap_or_default(),
+        },
         Err(error @ SendError::Refused(_)) => Outcome::Failed {
             status_code: None,
             error: chain(&error),
@@ -498,6 +505,7 @@ fn count(job: &Job, outcome: &Outcome, took: Duration) {
         Outcome::Pruned { status_code } => {
             metrics::push_attempt(class(Some(*status_code)), Some(PushOutcome::Pruned), took)
         }
+        Outcome::Postponed { .. } => metrics::push_postponed(),
         Outcome::Dropped => {}
     }
 }

@@ -4,6 +4,11 @@
 //! connection per push-service origin that carries every request in flight to it. Their
 //! certificates are checked against the built-in roots and any `PUSH_EXTRA_ROOTS_PEM`.
 //!
+//! Each origin is owed its own bounds: at most `PUSH_CONCURRENCY_PER_ORIGIN` requests in
+//! flight to it (a slow service cannot take every slot from the others), and after it
+//! answers 429 or 503 with `Retry-After`, no request to it until then (at most
+//! [`MAX_ORIGIN_QUIET`]): its other deliveries are postponed unsent, not attempted.
+//!
 //! The endpoint is a URL a browser gave us, so every request is checked again here: the
 //! URL against the push policy (allowlisted host, https), and every address the host
 //! resolves to against the private ranges, in the resolver itself, so that no DNS answer
@@ -12,6 +17,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -76,6 +82,9 @@ pub enum SendError {
     /// capability URLs and stay out of records.
     #[error(transparent)]
     Network(reqwest::Error),
+    /// Not sent: the push service asked every sender to wait (`Retry-After`) until then.
+    #[error("the push service asked to be left alone until later (Retry-After)")]
+    Postponed { until: Instant },
 }
 
 /// Why a message cannot be made for a subscription: its keys are unusable, or ours are.
@@ -93,6 +102,74 @@ pub enum Unsendable {
 pub struct Answer {
     pub status: u16,
     pub retry_after: Option<Duration>,
+}
+
+/// The longest an origin is left alone after one `Retry-After`: a service may answer 429
+/// for one subscription (a device's own rate), and that must not silence it for everyone
+/// for an hour. The delivery that got the answer still waits its whole `Retry-After`.
+pub const MAX_ORIGIN_QUIET: Duration = Duration::from_secs(60);
+
+/// Origins remembered at most; past this, the idle ones are forgotten (endpoints may name
+/// any subdomain of an allowed host).
+const MAX_ORIGINS: usize = 1024;
+
+/// What one push-service origin is owed.
+struct Origin {
+    in_flight: tokio::sync::Semaphore,
+    /// No request before this: the origin's last `Retry-After`.
+    quiet_until: Mutex<Option<Instant>>,
+    /// Until a request to the origin has been answered, requests go one at a time: the
+    /// pool then opens one connection and learns that it speaks h2, instead of opening
+    /// one per request in flight while the first handshake runs (32 TLS connections to
+    /// the benchmark's push service, measured).
+    answered: AtomicBool,
+    first: tokio::sync::Mutex<()>,
+}
+
+impl Origin {
+    fn quiet_until(&self) -> Option<Instant> {
+        let until = *self.quiet_until.lock().unwrap_or_else(|p| p.into_inner());
+        until.filter(|until| *until > Instant::now())
+    }
+
+    fn leave_alone_for(&self, wait: Duration) {
+        let until = Instant::now() + wait.min(MAX_ORIGIN_QUIET);
+        let mut quiet = self.quiet_until.lock().unwrap_or_else(|p| p.into_inner());
+        if quiet.is_none_or(|was| was < until) {
+            *quiet = Some(until);
+        }
+    }
+}
+
+/// The origins pushed to, each with its bounds.
+struct Origins {
+    per_origin: usize,
+    by_origin: Mutex<HashMap<String, Arc<Origin>>>,
+}
+
+impl Origins {
+    fn get(&self, origin: &str) -> Arc<Origin> {
+        let mut by_origin = self.by_origin.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = by_origin.get(origin) {
+            return found.clone();
+        }
+        if by_origin.len() >= MAX_ORIGINS {
+            let per_origin = self.per_origin;
+            by_origin.retain(|_, o| {
+                Arc::strong_count(o) > 1
+                    || o.in_flight.available_permits() < per_origin
+                    || o.quiet_until().is_some()
+            });
+        }
+        let made = Arc::new(Origin {
+            in_flight: tokio::sync::Semaphore::new(self.per_origin),
+            quiet_until: Mutex::new(None),
+            answered: AtomicBool::new(false),
+            first: tokio::sync::Mutex::new(()),
+        });
+        by_origin.insert(origin.to_owned(), made.clone());
+        made
+    }
 }
 
 /// How long a host's checked addresses are reused: one lookup serves thousands of pushes.
@@ -219,17 +296,18 @@ pub struct Sender {
     policy: Arc<PushPolicy>,
     resolver: Arc<GuardedResolver>,
     signer: VapidSigner,
+    origins: Origins,
 }
 
 impl Sender {
-    /// `connections_per_host` bounds the idle HTTP/1.1 connections kept per origin (a
-    /// push service without h2); over h2 there is one. `extra_roots` are trusted besides
-    /// the built-in roots.
+    /// `per_origin` bounds the requests in flight to one origin, and so the HTTP/1.1
+    /// connections kept to it (a push service without h2); over h2 there is one.
+    /// `extra_roots` are trusted besides the built-in roots.
     pub fn new(
         policy: Arc<PushPolicy>,
         signer: VapidSigner,
         timeout: Duration,
-        connections_per_host: usize,
+        per_origin: usize,
         extra_roots: Vec<reqwest::Certificate>,
     ) -> Result<Self, reqwest::Error> {
         let resolver = Arc::new(GuardedResolver {
@@ -242,7 +320,7 @@ impl Sender {
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(connections_per_host)
+            .pool_max_idle_per_host(per_origin)
             .pool_idle_timeout(Duration::from_secs(90))
             .http2_keep_alive_interval(H2_KEEP_ALIVE)
             .http2_keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT)
@@ -256,6 +334,10 @@ impl Sender {
             policy,
             resolver,
             signer,
+            origins: Origins {
+                per_origin,
+                by_origin: Mutex::new(HashMap::new()),
+            },
         })
     }
 
@@ -301,6 +383,10 @@ impl Sender {
         }
         // The VAPID audience is the origin: scheme, host and any non-default port.
         let origin = url.origin().ascii_serialization();
+        let bounds = self.origins.get(&origin);
+        if let Some(until) = bounds.quiet_until() {
+            return Err(SendError::Postponed { until });
+        }
         let authorization = self
             .signer
             .authorization(&origin)
@@ -318,13 +404,32 @@ impl Sender {
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")
             .header(AUTHORIZATION, authorization);
+        // Never closed, so acquiring fails only if it were: then send unbounded.
+        let _permit = bounds.in_flight.acquire().await.ok();
+        let mut _first = None;
+        if !bounds.answered.load(Ordering::Acquire) {
+            let turn = bounds.first.lock().await;
+            if !bounds.answered.load(Ordering::Acquire) {
+                _first = Some(turn);
+            }
+        }
+        // The origin may have asked for quiet while this one waited its turn.
+        if let Some(until) = bounds.quiet_until() {
+            return Err(SendError::Postponed { until });
+        }
         let response = request
             .body(body)
             .send()
             .await
             .map_err(|e| SendError::Network(e.without_url()))?;
+        bounds.answered.store(true, Ordering::Release);
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
+        if matches!(status, 429 | 503)
+            && let Some(wait) = retry_after
+        {
+            bounds.leave_alone_for(wait);
+        }
         // Read the (small) body so the connection goes back to the pool.
         let _ = response.bytes().await;
         Ok(Answer {

@@ -176,7 +176,10 @@ impl Parts<'_> {
                 Arc::new(policy.clone()),
                 signer,
                 settings.push.timeout,
-                settings.push.concurrency as usize,
+                settings
+                    .push
+                    .concurrency_per_origin
+                    .min(settings.push.concurrency) as usize,
                 extra_roots,
             )
             .context("building the push client")?;

@@ -42,6 +42,9 @@ pub struct Args {
     /// The gateway's PUSH_CONCURRENCY.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// The gateway's PUSH_CONCURRENCY_PER_ORIGIN (the mock is one origin).
+    #[arg(long, default_value_t = 32)]
+    concurrency_per_origin: usize,
     /// The mock over plain HTTP/1.1 instead of TLS with HTTP/2.
     #[arg(long)]
     plain_http: bool,
@@ -130,6 +133,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ("SEED_DEMO", "false".into()),
         ("PUSH_TRUSTED_ORIGINS", mock.trusted_origin().to_owned()),
         ("PUSH_CONCURRENCY", concurrency.clone()),
+        (
+            "PUSH_CONCURRENCY_PER_ORIGIN",
+            args.concurrency_per_origin.to_string(),
+        ),
     ];
     if transport == Transport::Tls {
         env.push((

@@ -269,6 +269,86 @@ async fn a_500_then_201_is_delivered_exactly_once(backend: Backend) {
 }
 on_both_databases!(a_500_then_201_is_delivered_exactly_once);
 
+/// A push app whose worker may hold `total` requests in flight, `per_origin` to one origin.
+async fn push_app_bounded(backend: Backend, total: u32, per_origin: u32) -> TestApp {
+    let app = spawn_app_with(backend, |s| {
+        s.push.enabled = false;
+        s.push.trusted_origins = vec![gateway_tests::push_service::TRUSTED_ORIGIN.into()];
+        s.push.retry_base = Duration::from_millis(300);
+        s.push.concurrency = total;
+        s.push.concurrency_per_origin = per_origin;
+    })
+    .await;
+    app.seed_demo().await;
+    app
+}
+
+async fn a_push_service_is_sent_at_most_its_share_at_once(backend: Backend) {
+    let app = push_app_bounded(backend, 16, 3).await;
+    let mock = mock_for(&app).await;
+    for n in 0..6 {
+        registered_subscriber(&app, &mock, &format!("share{n}@example.kz")).await;
+    }
+    // Slow answers, so that every send the worker may start is in flight at once.
+    mock.set_delay(Duration::from_millis(200));
+    cancel_the_marathon(&app).await;
+    assert_eq!(drain(&app).await.attempted, 6);
+    assert_eq!(mock.delivered(), 6);
+    assert_eq!(mock.most_in_flight(), 3, "PUSH_CONCURRENCY_PER_ORIGIN is 3");
+}
+on_both_databases!(a_push_service_is_sent_at_most_its_share_at_once);
+
+async fn a_retry_after_quiets_the_whole_push_service(backend: Backend) {
+    // One request at a time to the origin, so each send after the first sees its answer.
+    let app = push_app_bounded(backend, 16, 1).await;
+    let mock = mock_for(&app).await;
+    let mut browsers = Vec::new();
+    for n in 0..3 {
+        browsers.push(registered_subscriber(&app, &mock, &format!("quiet{n}@example.kz")).await);
+    }
+    for id in &browsers {
+        mock.script(
+            *id,
+            &[Scripted {
+                status: 429,
+                retry_after_secs: Some(1),
+            }],
+        );
+    }
+    let (organizer, event) = cancel_the_marathon(&app).await;
+    drain(&app).await;
+    assert_eq!(
+        mock.requests(),
+        1,
+        "after a 429 with Retry-After, the service's other deliveries wait unsent"
+    );
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    assert_eq!(reports["pushReports"][0]["attempts"], 1, "{reports}");
+    assert_eq!(reports["pushReports"][0]["pending"], 3, "{reports}");
+    drain_until(&app, Duration::from_secs(20), |_| mock.delivered() == 3).await;
+    let received = mock.received();
+    let quiet_from = received[0].at;
+    for later in &received[1..] {
+        assert!(
+            later.at - quiet_from >= Duration::from_secs(1),
+            "a request {:?} into the service's Retry-After",
+            later.at - quiet_from
+        );
+    }
+    let reports = app
+        .ok(Some(&organizer), REPORTS, json!({ "e": event }))
+        .await;
+    assert_eq!(reports["pushReports"][0]["delivered"], 3, "{reports}");
+    assert_eq!(
+        reports["pushReports"][0]["attempts"],
+        json!(mock.requests()),
+        "an attempt is a request made: postponements are not counted"
+    );
+}
+on_both_databases!(a_retry_after_quiets_the_whole_push_service);
+
 async fn invalid_subscriptions_are_refused_and_nothing_is_written(backend: Backend) {
     // Production policy: no trusted origins.
     let app = spawn_app_with(backend, |_| {}).await;
