@@ -1,10 +1,10 @@
 //! PostGraphile 4.14 beside the gateway: installed from the npm registry into a directory
 //! that is never committed (`data/postgraphile/` under the workspace root unless told), and
-//! started on a free loopback port against the run's database, as its own process group
-//! so that cluster workers die with it.
+//! started on a free loopback port against the run's database. It stays in the tool's
+//! process group, so that an interrupt from the terminal stops it too; cluster workers
+//! exit by themselves when their primary dies.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -92,8 +92,7 @@ impl PostGraphile {
             .env("NODE_ENV", "production")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+            .stderr(Stdio::piped());
         if let Some(workers) = workers {
             command.args(["--cluster-workers", &workers.to_string()]);
         }
@@ -176,10 +175,6 @@ impl PostGraphile {
 
 impl Drop for PostGraphile {
     fn drop(&mut self) {
-        // The whole group: with --cluster-workers the workers are children of this one.
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.child.id())])
-            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
