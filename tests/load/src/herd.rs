@@ -39,7 +39,7 @@ pub struct Args {
 }
 
 /// The page's race list, as its manifest holds it.
-fn races_document() -> anyhow::Result<String> {
+pub(crate) fn races_document() -> anyhow::Result<String> {
     let manifest: Value = serde_json::from_str(include_str!("../../../server/web/documents.json"))?;
     manifest
         .as_object()
@@ -53,7 +53,7 @@ fn races_document() -> anyhow::Result<String> {
 
 /// PostgreSQL's count of this database's transactions (every statement outside one is
 /// one); read after forcing this backend's statistics out.
-async fn transactions(db: &DatabaseConnection) -> anyhow::Result<i64> {
+pub(crate) async fn transactions(db: &DatabaseConnection) -> anyhow::Result<i64> {
     let backend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(

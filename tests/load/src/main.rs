@@ -3,7 +3,7 @@
 //! measured; the README's benchmark figures come from these.
 //!
 //!     cargo build --release --workspace
-//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise | cost | herd [--help]
+//!     ./target/release/load rush | fanout | push-fanout | partner-stats | promise | cost | herd | spa [--help]
 
 mod cost;
 mod fanout;
@@ -13,6 +13,7 @@ mod partner_stats;
 mod promise;
 mod push_fanout;
 mod rush;
+mod spa;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,8 @@ enum Tool {
     Cost(cost::Args),
     /// The herd of page loads right after a cancellation, against the response cache.
     Herd(herd::Args),
+    /// The runner page's race list beside PostGraphile 4.14 on the same database.
+    Spa(spa::Args),
     /// Phones of a `promise` run (started by it).
     #[command(hide = true)]
     PromiseWorker(promise::WorkerArgs),
@@ -82,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         Tool::Promise(args) => promise::run(args).await,
         Tool::Cost(args) => cost::run(args).await,
         Tool::Herd(args) => herd::run(args).await,
+        Tool::Spa(args) => spa::run(args).await,
         Tool::PromiseWorker(args) => promise::worker(args).await,
     }
 }
