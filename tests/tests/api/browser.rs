@@ -111,9 +111,14 @@ pub fn node_packages() -> PathBuf {
             node.is_ok_and(|o| o.status.success()),
             "node is missing: tests/browser's scripts need Node 20 or newer"
         );
-        let installed = ["playwright-core", "graphql-http", "graphql", "graphql-sse"]
-            .iter()
-            .all(|package| dir.join("node_modules").join(package).exists());
+        // Every package of package.json, so a checkout that added one installs again.
+        let package: Value = serde_json::from_str(include_str!("../../browser/package.json"))
+            .expect("tests/browser/package.json is JSON");
+        let installed = package["dependencies"]
+            .as_object()
+            .expect("package.json lists its dependencies")
+            .keys()
+            .all(|name| dir.join("node_modules").join(name).exists());
         if !installed {
             let status = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])

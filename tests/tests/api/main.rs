@@ -13,6 +13,7 @@ mod balancer;
 mod browser;
 mod charity;
 mod charity_ownership;
+mod codegen;
 mod cost;
 mod deployment;
 mod docs_examples;
