@@ -386,6 +386,14 @@ pub struct WebSocketSettings {
           value_parser = millis(100..=3_600_000))]
     pub auth_recheck: Duration,
 
+    /// How often every credential held open (sockets, event streams, reservations) is
+    /// checked against the database at once, in ms: the fallback for a quiet connection
+    /// whose withdrawal message was lost. Apart from WS_AUTH_RECHECK_MS so that each can
+    /// be tuned (and tested) on its own.
+    #[arg(long = "ws-auth-sweep-ms", env = "WS_AUTH_SWEEP_MS", default_value = "30000",
+          value_parser = millis(100..=3_600_000))]
+    pub auth_sweep: Duration,
+
     /// How long a runner's session, once read, is trusted without reading it again, in
     /// ms (0: read on every request and handshake). A sign-out, a password reset or a
     /// change of the account drops it at once on every instance; this bounds a message
