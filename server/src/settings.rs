@@ -380,8 +380,9 @@ pub struct WebSocketSettings {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_operations_per_minute: u32,
 
-    /// How long a socket trusts its credential before checking it again, in ms (a
-    /// sign-out or revocation closes sockets at once; this is the fallback).
+    /// How long a socket or a stream reservation trusts its credential before checking it
+    /// again ahead of a new operation, in ms (a sign-out or revocation closes sockets at
+    /// once; this is the fallback).
     #[arg(long = "ws-auth-recheck-ms", env = "WS_AUTH_RECHECK_MS", default_value = "30000",
           value_parser = millis(100..=3_600_000))]
     pub auth_recheck: Duration,

@@ -33,6 +33,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use race_office::domain::Language;
 use race_office::{ClientAddress, Viewer};
 
 use super::auth::{bearer_token, resolve_viewer};
@@ -253,19 +254,28 @@ async fn viewer(
                 "could not check the credential: try again",
             )
         })?;
+    let data = session_data(&viewer, language(headers), client);
+    Ok((viewer, data))
+}
+
+/// The language a request prefers (`Accept-Language`).
+fn language(headers: &HeaderMap) -> Language {
+    Language::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// What a stream's operations run with: who asks, in which language, from where.
+fn session_data(viewer: &Viewer, language: Language, client: Option<ClientAddress>) -> Arc<Data> {
     let mut data = Data::default();
     data.insert(viewer.clone());
-    data.insert(race_office::PreferredLanguage(
-        race_office::domain::Language::negotiate(
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        ),
-    ));
+    data.insert(race_office::PreferredLanguage(language));
     if let Some(client) = client {
         data.insert(client);
     }
-    Ok((viewer, Arc::new(data)))
+    Arc::new(data)
 }
 
 /// A request's GraphQL parameters: the query string of a GET, the JSON body of a POST.
