@@ -352,13 +352,14 @@ async fn distinct(
     };
     // The same TRUSTED_DOCUMENTS rule as POST and GET; the viewer is looked up first only
     // when the rule depends on it.
-    let mut request = match graphql::resolve(state, &params, Media::Json) {
+    let (mut request, register) = match graphql::resolve(state, &params, Media::Json) {
         Ok(resolved) if state.documents.admits_anyone(&resolved) => {
-            params.into_request(&resolved.text)
+            let register = resolved.unregistered();
+            (params.into_request(&resolved.text), register)
         }
         Ok(_) => match viewer(state, headers, asked.client).await {
             Ok((viewer, _)) => match graphql::admitted(state, params, &viewer, Media::Json) {
-                Ok(request) => request,
+                Ok(admitted) => admitted,
                 Err(refused) => return *refused,
             },
             Err(refused) => return *refused,
@@ -402,7 +403,8 @@ async fn distinct(
         Err(refused) => return *refused,
     };
     let registration = state.revocations.register(&viewer);
-    let events = operation::start(state, data, &viewer, request, Start { baseline, resume }).await;
+    let start = Start { baseline, resume };
+    let events = operation::start(state, data, &viewer, request, start, register).await;
     let mut connection = Connection::new(state, asked, Mode::Distinct, slot, registration, None);
     connection.add(Arc::from(""), events, live);
     connection.into_response()

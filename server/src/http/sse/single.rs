@@ -324,10 +324,11 @@ pub(super) async fn execute(
     let Some((viewer, data)) = reservation.act_as(state, token).await else {
         return refuse(StatusCode::FORBIDDEN, "FORBIDDEN", WITHDRAWN);
     };
-    let request = match super::graphql::admitted(state, params, &viewer, super::Media::Json) {
-        Ok(request) => request,
-        Err(refused) => return *refused,
-    };
+    let (request, register) =
+        match super::graphql::admitted(state, params, &viewer, super::Media::Json) {
+            Ok(admitted) => admitted,
+            Err(refused) => return *refused,
+        };
     if let Err(refusal) = schema::graphql::document_guard::check(&request.query, &state.limits) {
         let body = async_graphql::Response::from_errors(vec![refusal.to_server_error()]);
         return (
@@ -383,7 +384,7 @@ pub(super) async fn execute(
         baseline,
         resume: None,
     };
-    let events = super::operation::start(state, data, &viewer, request, start).await;
+    let events = super::operation::start(state, data, &viewer, request, start, register).await;
     let command = Command::Start {
         id: id.clone(),
         events,

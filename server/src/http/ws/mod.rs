@@ -473,8 +473,8 @@ impl Session {
                 "too many operations on this socket: try again in a minute",
             );
         }
-        // The document named by hash, and TRUSTED_DOCUMENTS for this socket's viewer. A hash
-        // is looked up here; APQ texts are learnt over HTTP only.
+        // The document named by hash, and TRUSTED_DOCUMENTS for this socket's viewer; a text
+        // sent with its APQ hash is registered once it has run, as over HTTP.
         let asked = Asked {
             query: Some(&request.query),
             document_id: named.document_id.as_deref(),
@@ -484,14 +484,15 @@ impl Session {
             self.state.documents.admits(&resolved, &self.viewer)?;
             Ok(resolved)
         });
-        match resolved {
+        let register = match resolved {
             Ok(resolved) => {
                 if *resolved.text != *request.query {
                     request.query = resolved.text.to_string();
                 }
+                resolved.unregistered()
             }
             Err(refusal) => return self.refuse(&id, refusal.code(), &refusal.message()),
-        }
+        };
         // Measured before anything parses it.
         if let Err(refusal) =
             schema::graphql::document_guard::check(&request.query, &self.state.limits)
@@ -526,7 +527,8 @@ impl Session {
             baseline,
             resume: None,
         };
-        let events = operation::start(&self.state, data, &self.viewer, request, start).await;
+        let events =
+            operation::start(&self.state, data, &self.viewer, request, start, register).await;
         let (handle, registration) = AbortHandle::new_pair();
         let (end, end_tag) = (tag.clone(), tag.clone());
         let stream = Abortable::new(events, registration)
