@@ -309,7 +309,7 @@ impl Revocations for Revocation {
         tokio::spawn(async move {
             let sent: redis::RedisResult<i64> = connection.publish(&channel, message).await;
             if let Err(error) = sent {
-                // The other instances' sweep closes their sockets within WS_AUTH_RECHECK_MS.
+                // The other instances' sweep closes their sockets within WS_AUTH_SWEEP_MS.
                 tracing::warn!(%error, "could not tell other instances of a revocation");
             }
         });

@@ -380,11 +380,20 @@ pub struct WebSocketSettings {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_operations_per_minute: u32,
 
-    /// How long a socket trusts its credential before checking it again, in ms (a
-    /// sign-out or revocation closes sockets at once; this is the fallback).
+    /// How long a socket or a stream reservation trusts its credential before checking it
+    /// again ahead of a new operation, in ms (a sign-out or revocation closes sockets at
+    /// once; this is the fallback).
     #[arg(long = "ws-auth-recheck-ms", env = "WS_AUTH_RECHECK_MS", default_value = "30000",
           value_parser = millis(100..=3_600_000))]
     pub auth_recheck: Duration,
+
+    /// How often every credential held open (sockets, event streams, reservations) is
+    /// checked against the database at once, in ms: the fallback for a quiet connection
+    /// whose withdrawal message was lost. Apart from WS_AUTH_RECHECK_MS so that each can
+    /// be tuned (and tested) on its own.
+    #[arg(long = "ws-auth-sweep-ms", env = "WS_AUTH_SWEEP_MS", default_value = "30000",
+          value_parser = millis(100..=3_600_000))]
+    pub auth_sweep: Duration,
 
     /// How long a runner's session, once read, is trusted without reading it again, in
     /// ms (0: read on every request and handshake). A sign-out, a password reset or a

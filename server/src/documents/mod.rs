@@ -94,6 +94,25 @@ pub struct Resolved {
     pub register: Option<DocumentHash>,
 }
 
+impl Resolved {
+    /// What to register once the text has run, when it was sent with its APQ hash and is
+    /// new here.
+    pub fn unregistered(&self) -> Option<Unregistered> {
+        self.register.map(|hash| Unregistered {
+            hash,
+            text: self.text.clone(),
+        })
+    }
+}
+
+/// A text sent with its APQ hash and new here: kept by [`Documents::register`] once it has
+/// run without a request error (so it parsed, passed the guard and validated), whichever
+/// transport carried it.
+pub struct Unregistered {
+    hash: DocumentHash,
+    text: Arc<str>,
+}
+
 /// Why a request's document is not run. Each reads as a GraphQL error with a code.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -241,8 +260,8 @@ impl Documents {
     }
 
     /// Keeps a text sent with its hash, once it has run (parsed, guarded, validated).
-    pub fn register(&self, hash: DocumentHash, text: Arc<str>) {
-        self.learnt.insert(hash, text);
+    pub fn register(&self, text: Unregistered) {
+        self.learnt.insert(text.hash, text.text);
     }
 
     fn lookup(&self, hash: &DocumentHash) -> Option<Resolved> {

@@ -57,9 +57,9 @@ fn an_apq_hash_alone_is_found_once_registered_and_not_before() {
         })
         .expect("the text matches its hash");
     let register = with_text
-        .register
+        .unregistered()
         .expect("an unknown text is to be registered");
-    documents.register(register, with_text.text);
+    documents.register(register);
     let found = documents.resolve(&alone).expect("registered");
     assert_eq!(&*found.text, text);
     assert!(!found.from_manifest, "learnt by APQ is not trusted");

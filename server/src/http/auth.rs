@@ -1,5 +1,8 @@
-//! Who is asking: the bearer token of an HTTP request or a WebSocket `connection_init`,
-//! resolved to a [`Viewer`] (one lookup either way).
+//! Who is asking: the bearer token of an HTTP request, a WebSocket `connection_init` or a
+//! stream reservation, resolved to a [`Viewer`] (one lookup either way), and checked again
+//! before each new operation of a connection that holds it ([`HeldCredential`]).
+
+use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
 use race_office::Viewer;
@@ -75,6 +78,57 @@ async fn look_up(state: &AppState, token: Option<&str>, known: bool) -> Result<V
         }
         None => Viewer::Anonymous,
     })
+}
+
+/// The bearer token a long-lived connection acts with (a socket's `connection_init`, a
+/// stream reservation's `Authorization`), and when it was last found good: each new
+/// operation on it checks it again through [`HeldCredential::check`], every transport the
+/// same way.
+pub struct HeldCredential {
+    token: String,
+    checked_at: Instant,
+}
+
+/// What [`HeldCredential::check`] found.
+pub enum Holds {
+    /// Checked lately (or the database could not say): act as before.
+    Still,
+    /// Read again: it now stands for this viewer (the account may have changed).
+    Renewed(Viewer),
+    /// Withdrawn or expired: the connection may start nothing more with it.
+    Gone,
+}
+
+impl HeldCredential {
+    /// A token just resolved to a viewer.
+    pub fn new(token: String) -> Self {
+        Self {
+            token,
+            checked_at: Instant::now(),
+        }
+    }
+
+    /// Whether the credential still holds: read again from the database once the last
+    /// check is older than WS_AUTH_RECHECK_MS (the fallback for a withdrawal whose message
+    /// was lost; a withdrawal that arrives ends the connection by itself).
+    pub async fn check(&mut self, state: &AppState) -> Holds {
+        if self.checked_at.elapsed() < state.ws.auth_recheck {
+            return Holds::Still;
+        }
+        match recheck_viewer(state, &self.token).await {
+            Ok(Viewer::Anonymous) => Holds::Gone,
+            Ok(viewer) => {
+                self.checked_at = Instant::now();
+                Holds::Renewed(viewer)
+            }
+            Err(error) => {
+                // The database is away: keep the connection (a withdrawal still arrives by
+                // the revocation registry) and check again before the next operation.
+                tracing::warn!(%error, "could not re-check a connection's credential");
+                Holds::Still
+            }
+        }
+    }
 }
 
 fn internal(error: race_office::ApiError) -> DbErr {

@@ -29,7 +29,7 @@ use super::auth::{bearer_token, resolve_viewer};
 use super::errors::{Refusal, set_retry_after};
 use super::response_cache::{self, Lookup};
 use crate::app::AppState;
-use crate::documents::{Asked, DocumentHash, Refusal as DocumentRefusal, Resolved};
+use crate::documents::{Asked, Refusal as DocumentRefusal, Resolved, Unregistered};
 use crate::metrics;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -117,7 +117,7 @@ struct Prepared {
     /// Who asks, when TRUSTED_DOCUMENTS needed to know before the document could run.
     viewer: Option<Viewer>,
     /// A text sent with its APQ hash: registered once it has run without a request error.
-    register: Option<(DocumentHash, std::sync::Arc<str>)>,
+    register: Option<Unregistered>,
 }
 
 /// The document the parameters name (text, APQ hash or `documentId`), admitted under
@@ -139,7 +139,7 @@ async fn prepare(
             .map_err(|refusal| refused(&refusal, media))?;
         Some(viewer)
     };
-    let register = resolved.register.map(|hash| (hash, resolved.text.clone()));
+    let register = resolved.unregistered();
     Ok(Prepared {
         request: params.into_request(&resolved.text),
         viewer,
@@ -167,13 +167,14 @@ pub(super) fn resolve(
 }
 
 /// The document the parameters name, admitted for `viewer` under TRUSTED_DOCUMENTS: what
-/// an event stream runs, on the same rule as POST and GET (texts are learnt over HTTP only).
+/// an event stream runs, on the same rule as POST and GET; and the text to register once it
+/// has run, when it came with its APQ hash.
 pub(super) fn admitted(
     state: &AppState,
     params: Params,
     viewer: &Viewer,
     media: Media,
-) -> Result<async_graphql::Request, Box<Response>> {
+) -> Result<(async_graphql::Request, Option<Unregistered>), Box<Response>> {
     let resolved = resolve(state, &params, media)?;
     if !state.documents.admits_anyone(&resolved) {
         state
@@ -181,7 +182,7 @@ pub(super) fn admitted(
             .admits(&resolved, viewer)
             .map_err(|refusal| Box::new(refused(&refusal, media)))?;
     }
-    Ok(params.into_request(&resolved.text))
+    Ok((params.into_request(&resolved.text), resolved.unregistered()))
 }
 
 /// A document not run, as a GraphQL error with its code. An unknown APQ hash is Apollo's
@@ -297,8 +298,8 @@ async fn execute(
         match state.response_cache.lookup(key, state.clock.now()).await {
             Lookup::Hit(body, etag) => {
                 // The answer ran without error once: its text may be registered as well.
-                if let Some((hash, text)) = register {
-                    state.documents.register(hash, text);
+                if let Some(text) = register {
+                    state.documents.register(text);
                 }
                 metrics::graphql_request(name, "query", "OK", started.elapsed());
                 return public_answer(&headers, media, body, &etag);
@@ -343,16 +344,12 @@ async fn execute(
         first_code.as_deref().unwrap_or("OK"),
         started.elapsed(),
     );
-    // A request that never reached execution (parse or validation failure) has no data
-    // and only errors without a path.
-    let request_failed = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    let request_failed = request_failed(&response);
     // Parsed, guarded and validated: only now may an APQ text be kept.
-    if let Some((hash, text)) = register
+    if let Some(text) = register
         && !request_failed
     {
-        state.documents.register(hash, text);
+        state.documents.register(text);
     }
     let retry_after = rate_limited(&response);
     let status = if retry_after.is_some() {
@@ -410,6 +407,14 @@ async fn execute(
         set_retry_after(http.headers_mut(), seconds);
     }
     http
+}
+
+/// Whether `response` is a request error: the document never reached execution (it did not
+/// parse or validate), so it has no data and only errors without a path.
+pub(super) fn request_failed(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// A public read's answer, the same for every anonymous client: a CDN may keep it and must

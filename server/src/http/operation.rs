@@ -1,7 +1,8 @@
 //! One operation started on a long-lived transport (a WebSocket or an SSE stream), the
 //! same way whichever carries it: a subscription joins a shared execution
 //! ([`crate::alerts::fanout`]); a query or a mutation runs once within the HTTP deadline.
-//! Each transport then spells what the stream yields in its own protocol.
+//! Each transport then spells what the stream yields in its own protocol. A text sent with
+//! its APQ hash is registered here for both, as over HTTP, once it has run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use race_office::Viewer;
 
 use crate::alerts::fanout::{Out, Subscribe};
 use crate::app::AppState;
+use crate::documents::Unregistered;
 
 /// What an operation's stream yields.
 pub(crate) enum Event {
@@ -32,10 +34,50 @@ pub(crate) struct Start {
     pub resume: Option<i64>,
 }
 
-/// Starts `request` for `viewer` (whose session data is `data`). The transport chains
-/// [`Event::End`] after the stream (after its abort handle, so that an operation the client
-/// stopped ends the same way).
+/// Starts `request` for `viewer` (whose session data is `data`); `register` is its text when
+/// it came with its APQ hash and is new here. The transport chains [`Event::End`] after the
+/// stream (after its abort handle, so that an operation the client stopped ends the same
+/// way).
 pub(crate) async fn start(
+    state: &AppState,
+    data: Arc<Data>,
+    viewer: &Viewer,
+    request: async_graphql::Request,
+    start: Start,
+    register: Option<Unregistered>,
+) -> BoxStream<'static, Event> {
+    let events = execute(state, data, viewer, request, start).await;
+    let Some(text) = register else {
+        return events;
+    };
+    // Kept once the first answer shows the text parsed and validated, as over HTTP: a
+    // query's or mutation's one answer, a subscription's first result (until then its
+    // hash alone is still not found, and the client sends the text again).
+    let state = state.clone();
+    let mut register = Some(text);
+    events
+        .inspect(move |event| {
+            if let Some(text) = register.take()
+                && ran(event)
+            {
+                state.documents.register(text);
+            }
+        })
+        .boxed()
+}
+
+/// Whether an operation's first event shows that its document ran (not a request error).
+fn ran(event: &Event) -> bool {
+    match event {
+        Event::Out(Out::Shared(_)) => true,
+        Event::Out(Out::Own(response, _) | Out::Failed(response)) | Event::Single(response) => {
+            !super::graphql::request_failed(response)
+        }
+        Event::End => false,
+    }
+}
+
+async fn execute(
     state: &AppState,
     data: Arc<Data>,
     viewer: &Viewer,

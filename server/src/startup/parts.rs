@@ -267,7 +267,7 @@ impl Parts<'_> {
         {
             let (registry, db) = (registry.clone(), self.db.clone());
             workers.start(|shutdown| {
-                registry.sweep_every(db, settings.websocket.auth_recheck, shutdown)
+                registry.sweep_every(db, settings.websocket.auth_sweep, shutdown)
             });
         }
         let clock: Arc<dyn race_office::Clock> = Arc::new(SystemClock);

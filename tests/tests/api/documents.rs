@@ -1,6 +1,6 @@
 //! Registered documents: Apollo's automatic persisted queries, the GraphQL-over-HTTP
 //! draft's `documentId`, the runner page's manifest, and TRUSTED_DOCUMENTS (off, allow,
-//! only) over POST, GET and the WebSocket.
+//! only) over POST, GET and the WebSocket; APQ texts learnt over every transport.
 
 use std::time::Duration;
 
@@ -102,6 +102,94 @@ async fn an_apq_hash_is_not_found_until_its_text_has_run_then_suffices_over_post
         "{body}"
     );
     let (status, body) = get(&app, &alone).await;
+    assert_eq!(
+        (status, &body["data"]),
+        (StatusCode::OK, &json!({ "__typename": "Query" })),
+        "{body}"
+    );
+}
+
+/// Apollo's client over graphql-ws: the hash alone, PERSISTED_QUERY_NOT_FOUND, then the hash
+/// with the text, which runs and is registered, so that the hash alone runs on another
+/// socket and over HTTP. A text that does not validate is not kept; and an event stream
+/// registers a text as well.
+#[tokio::test]
+async fn an_apq_text_sent_over_a_websocket_or_an_event_stream_is_registered_once_it_has_run() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let text = "query ApqOverWs { __typename }";
+    let alone = json!({ "extensions": persisted(text) });
+    let mut first = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    first
+        .send(json!({ "id": "alone", "type": "subscribe", "payload": alone }))
+        .await;
+    let errors = operation_error(&mut first, "alone").await;
+    assert_eq!(errors[0]["message"], "PersistedQueryNotFound", "{errors}");
+    assert_eq!(
+        errors[0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{errors}"
+    );
+    let with_text = json!({ "query": text, "extensions": persisted(text) });
+    first
+        .send(json!({ "id": "with-text", "type": "subscribe", "payload": with_text }))
+        .await;
+    let payload = single(&mut first, "with-text").await;
+    assert_eq!(
+        payload["data"],
+        json!({ "__typename": "Query" }),
+        "{payload}"
+    );
+
+    let mut second = Ws::init(&app.ws_url(), TRANSPORT, None).await;
+    second
+        .send(json!({ "id": "alone", "type": "subscribe", "payload": alone }))
+        .await;
+    let payload = single(&mut second, "alone").await;
+    assert_eq!(
+        payload["data"],
+        json!({ "__typename": "Query" }),
+        "{payload}"
+    );
+    let (status, body) = post(&app, None, alone).await;
+    assert_eq!(
+        (status, &body["data"]),
+        (StatusCode::OK, &json!({ "__typename": "Query" })),
+        "{body}"
+    );
+
+    // Sent with its hash but not valid: refused, and its hash alone still unknown.
+    let invalid = "query InvalidOverWs { noSuchField }";
+    second
+        .send(json!({ "id": "invalid", "type": "subscribe",
+            "payload": { "query": invalid, "extensions": persisted(invalid) } }))
+        .await;
+    let errors = operation_error(&mut second, "invalid").await;
+    assert_eq!(
+        errors[0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{errors}"
+    );
+    let answer = post(&app, None, json!({ "extensions": persisted(invalid) })).await;
+    assert_eq!(
+        error_code(&answer.1),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "{}",
+        answer.1
+    );
+
+    // A graphql-sse stream (distinct connections mode) registers what it ran too.
+    let text = "query ApqOverSse { __typename }";
+    let streamed = app
+        .client
+        .post(format!("{}/graphql/stream", app.address))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": text, "extensions": persisted(text) }))
+        .send()
+        .await
+        .expect("the gateway answers")
+        .text()
+        .await
+        .expect("the stream ends after its one answer");
+    assert!(streamed.contains(r#""__typename":"Query""#), "{streamed}");
+    let (status, body) = post(&app, None, json!({ "extensions": persisted(text) })).await;
     assert_eq!(
         (status, &body["data"]),
         (StatusCode::OK, &json!({ "__typename": "Query" })),

@@ -109,6 +109,7 @@ async fn a_sign_out_on_one_instance_closes_the_socket_on_another() {
             ("REDIS_CHANNEL_PREFIX", prefix.clone()),
             // Far longer than the test: only the revocation message can close the socket.
             ("WS_AUTH_RECHECK_MS", "600000".to_owned()),
+            ("WS_AUTH_SWEEP_MS", "600000".to_owned()),
         ];
         env.extend(extra.iter().cloned());
         env
@@ -235,6 +236,8 @@ async fn a_session_kept_by_one_instance_follows_a_change_or_a_sign_out_on_anothe
 async fn a_socket_checks_its_credential_again_before_a_new_operation(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.websocket.auth_recheck = Duration::from_millis(200);
+        // No sweep within the test: only the socket's own re-check can find the session gone.
+        s.websocket.auth_sweep = Duration::from_secs(3600);
     })
     .await;
     let token = runner(&app, "stale@example.kz").await;
@@ -257,7 +260,7 @@ on_both_databases!(a_socket_checks_its_credential_again_before_a_new_operation);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_socket_whose_session_ended_is_closed_by_the_sweep() {
     let app = spawn_app_with(Backend::Sqlite, |s| {
-        s.websocket.auth_recheck = Duration::from_millis(300);
+        s.websocket.auth_sweep = Duration::from_millis(300);
     })
     .await;
     let token = runner(&app, "quiet@example.kz").await;

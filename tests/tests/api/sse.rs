@@ -1,7 +1,8 @@
 //! GraphQL over Server-Sent Events (graphql-sse) and one URL for every transport: a
 //! mutation over GET is refused, a query streams one `next` and `complete`, a single
-//! connection stream runs operations by id, a withdrawn credential ends its streams, the
-//! WebSocket is accepted at /graphql too, and graphql-sse's own client resumes with
+//! connection stream runs operations by id, a withdrawn credential ends its streams, a
+//! reserved stream checks its credential again before each operation, the WebSocket is
+//! accepted at /graphql too, and graphql-sse's own client resumes with
 //! `Last-Event-ID` after a cut, missing nothing and hearing nothing twice.
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, error_code, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 use crate::registrations::register;
 use crate::ws_client::{TRANSPORT, Ws};
@@ -322,6 +323,118 @@ async fn signing_out_ends_the_sessions_event_streams(backend: Backend) {
     }
 }
 on_both_databases!(signing_out_ends_the_sessions_event_streams);
+
+/// A reservation's credential is checked again before each operation, as a socket's is: a
+/// session ended behind the gateway's back (no withdrawal message, no sweep within the
+/// test) is found gone by the next POST, which is refused before anything runs, and the
+/// stream ends as a withdrawal ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reserved_stream_checks_its_credential_again_before_each_operation() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        // Every operation checks again (a value below the setting's range, which only a
+        // test can set), and the sweep never comes: only that check can find it gone.
+        s.websocket.auth_recheck = Duration::ZERO;
+        s.websocket.auth_sweep = Duration::from_secs(3600);
+    })
+    .await;
+    let runner = app.sign_up_runner("stale-stream@example.kz").await;
+    let url = stream_url(&app);
+    let reserved = app
+        .client
+        .put(&url)
+        .bearer_auth(&runner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reserved.status(), 201);
+    let token = reserved.text().await.unwrap();
+    let mut stream = Stream::new(
+        app.client
+            .get(&url)
+            .header(ACCEPT, EVENT_STREAM)
+            .header("x-graphql-event-stream-token", &token)
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(stream.next().await, Item::Comment);
+    let post = |id: &str, query: &str| {
+        app.client
+            .post(&url)
+            .header("x-graphql-event-stream-token", &token)
+            .json(&json!({ "query": query, "extensions": { "operationId": id } }))
+            .send()
+    };
+    let live = post("live", "subscription { myNotifications { id } }")
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 202);
+    assert_eq!(
+        post("me", "{ me { language } }").await.unwrap().status(),
+        202
+    );
+    let language = match stream.event().await {
+        Item::Event { event, data, .. } if event == "next" && data["id"] == "me" => {
+            data["payload"]["data"]["me"]["language"].clone()
+        }
+        other => panic!("expected the runner's account, got {other:?}"),
+    };
+    assert_ne!(language, "RU", "the mutation below would change nothing");
+    assert!(
+        matches!(stream.event().await, Item::Event { event, .. } if event == "complete"),
+        "the query is done"
+    );
+
+    // The session ends behind the gateway's back: no withdrawal message reaches it.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::session::Entity::delete_many()
+        .filter(entities::session::Column::TokenHash.eq(race_office::services::hash_token(&runner)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let refused = post(
+        "change",
+        "mutation { updateAccount(input: { language: RU }) { language } }",
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let account = entities::account::Entity::find()
+        .filter(entities::account::Column::Email.eq("stale-stream@example.kz"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the runner's account");
+    assert_eq!(account.language, language, "the mutation never ran");
+    // The stream ends as a withdrawal ends it: its live operation told FORBIDDEN.
+    match stream.event().await {
+        Item::Event { event, data, .. } => {
+            assert_eq!(event, "next");
+            assert_eq!(data["id"], "live", "{data}");
+            assert_eq!(
+                data["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{data}"
+            );
+        }
+        other => panic!("expected FORBIDDEN, got {other:?}"),
+    }
+    assert_eq!(
+        stream.event().await,
+        Item::Event {
+            event: "complete".into(),
+            id: None,
+            data: json!({ "id": "live" }),
+        }
+    );
+    assert_eq!(stream.event().await, Item::End);
+    assert_eq!(
+        post("again", "{ __typename }").await.unwrap().status(),
+        404,
+        "the reservation is gone"
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_is_accepted_at_graphql_too() {

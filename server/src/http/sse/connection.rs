@@ -28,6 +28,9 @@ use crate::limits::per_address::SocketSlot;
 use crate::metrics;
 use crate::revocation::Registration;
 
+/// What an operation is told when the stream's credential is withdrawn.
+pub(super) const WITHDRAWN: &str = "Forbidden: the credential was withdrawn";
+
 pub(super) fn next_bytes(
     operation: Option<&str>,
     response: &async_graphql::Response,
@@ -268,8 +271,7 @@ impl Connection {
     /// The credential was withdrawn: every operation is told FORBIDDEN and completed (the
     /// client does not come back with it), and the stream ends.
     fn revoked(&mut self) -> Step {
-        let forbidden =
-            schema::error::coded_response("FORBIDDEN", "Forbidden: the credential was withdrawn");
+        let forbidden = schema::error::coded_response("FORBIDDEN", WITHDRAWN);
         let ids: Vec<Arc<str>> = self.operations.keys().cloned().collect();
         let mut events = Vec::new();
         for id in ids {

@@ -33,6 +33,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use race_office::domain::Language;
 use race_office::{ClientAddress, Viewer};
 
 use super::auth::{bearer_token, resolve_viewer};
@@ -253,19 +254,28 @@ async fn viewer(
                 "could not check the credential: try again",
             )
         })?;
+    let data = session_data(&viewer, language(headers), client);
+    Ok((viewer, data))
+}
+
+/// The language a request prefers (`Accept-Language`).
+fn language(headers: &HeaderMap) -> Language {
+    Language::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// What a stream's operations run with: who asks, in which language, from where.
+fn session_data(viewer: &Viewer, language: Language, client: Option<ClientAddress>) -> Arc<Data> {
     let mut data = Data::default();
     data.insert(viewer.clone());
-    data.insert(race_office::PreferredLanguage(
-        race_office::domain::Language::negotiate(
-            headers
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        ),
-    ));
+    data.insert(race_office::PreferredLanguage(language));
     if let Some(client) = client {
         data.insert(client);
     }
-    Ok((viewer, Arc::new(data)))
+    Arc::new(data)
 }
 
 /// A request's GraphQL parameters: the query string of a GET, the JSON body of a POST.
@@ -342,13 +352,14 @@ async fn distinct(
     };
     // The same TRUSTED_DOCUMENTS rule as POST and GET; the viewer is looked up first only
     // when the rule depends on it.
-    let mut request = match graphql::resolve(state, &params, Media::Json) {
+    let (mut request, register) = match graphql::resolve(state, &params, Media::Json) {
         Ok(resolved) if state.documents.admits_anyone(&resolved) => {
-            params.into_request(&resolved.text)
+            let register = resolved.unregistered();
+            (params.into_request(&resolved.text), register)
         }
         Ok(_) => match viewer(state, headers, asked.client).await {
             Ok((viewer, _)) => match graphql::admitted(state, params, &viewer, Media::Json) {
-                Ok(request) => request,
+                Ok(admitted) => admitted,
                 Err(refused) => return *refused,
             },
             Err(refused) => return *refused,
@@ -392,7 +403,8 @@ async fn distinct(
         Err(refused) => return *refused,
     };
     let registration = state.revocations.register(&viewer);
-    let events = operation::start(state, data, &viewer, request, Start { baseline, resume }).await;
+    let start = Start { baseline, resume };
+    let events = operation::start(state, data, &viewer, request, start, register).await;
     let mut connection = Connection::new(state, asked, Mode::Distinct, slot, registration, None);
     connection.add(Arc::from(""), events, live);
     connection.into_response()

@@ -13,10 +13,13 @@
 //! - `DELETE ?operationId=` with the token stops one: 200.
 //!
 //! The token is the reservation's capability: whoever holds it acts with the credential the
-//! reservation was made with, as a socket's operations act with its `connection_init`.
+//! reservation was made with, as a socket's operations act with its `connection_init`; and
+//! as on a socket, that credential is checked again before a new operation once the last
+//! check is older than WS_AUTH_RECHECK_MS. Found gone, the operation is refused (403
+//! `FORBIDDEN`) and the stream ends as a withdrawal ends it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_graphql::Data;
@@ -24,12 +27,14 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use race_office::Viewer;
-use tokio::sync::mpsc;
+use race_office::domain::Language;
+use race_office::{ClientAddress, Viewer};
+use tokio::sync::{Notify, mpsc};
 
-use super::connection::{Command, Connection, Mode};
+use super::connection::{Command, Connection, Mode, WITHDRAWN};
 use super::{Asked, OperationSlot, Refused, open_connection, refuse, refused, viewer};
 use crate::app::AppState;
+use crate::http::auth::{HeldCredential, Holds, bearer_token};
 use crate::limits::per_address::SocketSlot;
 use crate::limits::window::OperationWindow;
 use crate::metrics;
@@ -48,8 +53,18 @@ pub struct Reservations {
 }
 
 struct Reservation {
-    viewer: Viewer,
-    data: Arc<Data>,
+    /// Who its operations act as, and their session data: renewed when the credential is
+    /// read again.
+    acting: Mutex<(Viewer, Arc<Data>)>,
+    /// The `Authorization` token (none: anonymous), checked again before new operations;
+    /// an async lock, held across that check.
+    credential: tokio::sync::Mutex<Option<HeldCredential>>,
+    /// The stream's registration's signal: told when the credential is found gone, the
+    /// stream ends as the revocation registry would end it.
+    withdrawn: Option<Arc<Notify>>,
+    /// What the session data is rebuilt with.
+    language: Language,
+    client: Option<ClientAddress>,
     made_at: Instant,
     commands: mpsc::Sender<Command>,
     /// What the stream takes when it opens; `None` once it has.
@@ -93,6 +108,43 @@ impl Drop for Ended {
 impl Reservations {
     fn get(&self, token: &str) -> Option<Arc<Reservation>> {
         self.by_token.lock().ok()?.get(token).cloned()
+    }
+
+    fn forget(&self, token: &str) {
+        if let Ok(mut by_token) = self.by_token.lock() {
+            by_token.remove(token);
+        }
+    }
+}
+
+impl Reservation {
+    /// Who the next operation acts as, once the credential is checked again
+    /// ([`HeldCredential::check`]); `None` when it is gone: then the reservation is
+    /// forgotten and its stream ends, each operation told FORBIDDEN.
+    async fn act_as(&self, state: &AppState, token: &str) -> Option<(Viewer, Arc<Data>)> {
+        let holds = match self.credential.lock().await.as_mut() {
+            Some(credential) => credential.check(state).await,
+            None => Holds::Still,
+        };
+        // A panic elsewhere leaves a viewer that is still whole.
+        let mut acting = self.acting.lock().unwrap_or_else(PoisonError::into_inner);
+        match holds {
+            Holds::Still => {}
+            Holds::Renewed(viewer) => {
+                let data = super::session_data(&viewer, self.language, self.client);
+                *acting = (viewer, data);
+            }
+            Holds::Gone => {
+                drop(acting);
+                state.reservations.forget(token);
+                if let Some(withdrawn) = &self.withdrawn {
+                    // Kept as a permit: a stream opening meanwhile ends at once.
+                    withdrawn.notify_one();
+                }
+                return None;
+            }
+        }
+        Some(acting.clone())
     }
 }
 
@@ -143,6 +195,12 @@ pub(super) async fn reserve(state: &AppState, asked: &Asked, headers: &HeaderMap
         Ok(found) => found,
         Err(refused) => return *refused,
     };
+    // An unknown token reads as none, as over HTTP: nothing to check again.
+    let credential = match viewer {
+        Viewer::Anonymous => None,
+        _ => bearer_token(headers).map(|token| HeldCredential::new(token.to_owned())),
+    };
+    let registration = state.revocations.register(&viewer);
     let token: Arc<str> = Arc::from(
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(rand::random::<[u8; 32]>())
@@ -150,14 +208,17 @@ pub(super) async fn reserve(state: &AppState, asked: &Asked, headers: &HeaderMap
     );
     let (commands, receiver) = mpsc::channel(state.ws.max_subscriptions as usize);
     let reservation = Arc::new(Reservation {
-        viewer: viewer.clone(),
-        data,
+        withdrawn: registration.as_ref().map(|r| r.revoked.clone()),
+        acting: Mutex::new((viewer, data)),
+        credential: tokio::sync::Mutex::new(credential),
+        language: super::language(headers),
+        client: asked.client,
         made_at: Instant::now(),
         commands,
         waiting: Mutex::new(Some(Waiting {
             commands: receiver,
             slot,
-            registration: state.revocations.register(&viewer),
+            registration,
         })),
         operations: Mutex::new(HashSet::new()),
         window: Mutex::new(OperationWindow::new(state.ws.max_operations_per_minute)),
@@ -260,9 +321,12 @@ pub(super) async fn execute(
             );
         }
     };
-    let request =
-        match super::graphql::admitted(state, params, &reservation.viewer, super::Media::Json) {
-            Ok(request) => request,
+    let Some((viewer, data)) = reservation.act_as(state, token).await else {
+        return refuse(StatusCode::FORBIDDEN, "FORBIDDEN", WITHDRAWN);
+    };
+    let (request, register) =
+        match super::graphql::admitted(state, params, &viewer, super::Media::Json) {
+            Ok(admitted) => admitted,
             Err(refused) => return *refused,
         };
     if let Err(refusal) = schema::graphql::document_guard::check(&request.query, &state.limits) {
@@ -320,14 +384,7 @@ pub(super) async fn execute(
         baseline,
         resume: None,
     };
-    let events = super::operation::start(
-        state,
-        reservation.data.clone(),
-        &reservation.viewer,
-        request,
-        start,
-    )
-    .await;
+    let events = super::operation::start(state, data, &viewer, request, start, register).await;
     let command = Command::Start {
         id: id.clone(),
         events,

@@ -29,7 +29,7 @@ use race_office::{ClientAddress, Viewer};
 use serde_json::Value;
 
 use super::access_log::RequestId;
-use super::auth::resolve_viewer;
+use super::auth::{HeldCredential, Holds, resolve_viewer};
 use super::errors::Refusal;
 use super::operation::{self, Event, Start};
 use crate::alerts::fanout::Out;
@@ -124,19 +124,14 @@ pub async fn upgrade(
 
 type Tagged = BoxStream<'static, (Arc<str>, Event)>;
 
-/// The credential a socket was opened with, and when it was last checked.
-struct Credential {
-    token: String,
-    checked_at: Instant,
-}
-
 struct Session {
     state: AppState,
     protocol: Protocol,
     client: Option<ClientAddress>,
     request_id: String,
     opened_at: Instant,
-    credential: Option<Credential>,
+    /// The `connection_init` token, checked again before new operations.
+    credential: Option<HeldCredential>,
     viewer: Viewer,
     data: Option<Arc<Data>>,
     /// Present while the socket holds a withdrawable credential.
@@ -388,10 +383,7 @@ impl Session {
         let Some(viewer) = viewer else {
             return self.forbidden();
         };
-        self.credential = token.map(|token| Credential {
-            token,
-            checked_at: Instant::now(),
-        });
+        self.credential = token.map(HeldCredential::new);
         self.set_viewer(viewer);
         self.send(ServerMessage::ConnectionAck)
     }
@@ -407,32 +399,18 @@ impl Session {
         self.data = Some(Arc::new(data));
     }
 
-    /// Whether the credential still holds (checked again once it is older than the
-    /// re-check interval).
+    /// Whether the credential still holds ([`HeldCredential::check`]).
     async fn credential_holds(&mut self) -> bool {
-        let Some(credential) = &self.credential else {
+        let Some(credential) = &mut self.credential else {
             return true;
         };
-        if credential.checked_at.elapsed() < self.state.ws.auth_recheck {
-            return true;
-        }
-        let token = credential.token.clone();
-        match super::auth::recheck_viewer(&self.state, &token).await {
-            Ok(Viewer::Anonymous) => false,
-            Ok(viewer) => {
-                self.credential = Some(Credential {
-                    token,
-                    checked_at: Instant::now(),
-                });
+        match credential.check(&self.state).await {
+            Holds::Still => true,
+            Holds::Renewed(viewer) => {
                 self.set_viewer(viewer);
                 true
             }
-            Err(error) => {
-                // The database is away: keep the socket (a withdrawal still arrives by the
-                // revocation channel) and check again before the next operation.
-                tracing::warn!(%error, "could not re-check the connection's token");
-                true
-            }
+            Holds::Gone => false,
         }
     }
 
@@ -495,8 +473,8 @@ impl Session {
                 "too many operations on this socket: try again in a minute",
             );
         }
-        // The document named by hash, and TRUSTED_DOCUMENTS for this socket's viewer. A hash
-        // is looked up here; APQ texts are learnt over HTTP only.
+        // The document named by hash, and TRUSTED_DOCUMENTS for this socket's viewer; a text
+        // sent with its APQ hash is registered once it has run, as over HTTP.
         let asked = Asked {
             query: Some(&request.query),
             document_id: named.document_id.as_deref(),
@@ -506,14 +484,15 @@ impl Session {
             self.state.documents.admits(&resolved, &self.viewer)?;
             Ok(resolved)
         });
-        match resolved {
+        let register = match resolved {
             Ok(resolved) => {
                 if *resolved.text != *request.query {
                     request.query = resolved.text.to_string();
                 }
+                resolved.unregistered()
             }
             Err(refusal) => return self.refuse(&id, refusal.code(), &refusal.message()),
-        }
+        };
         // Measured before anything parses it.
         if let Err(refusal) =
             schema::graphql::document_guard::check(&request.query, &self.state.limits)
@@ -548,7 +527,8 @@ impl Session {
             baseline,
             resume: None,
         };
-        let events = operation::start(&self.state, data, &self.viewer, request, start).await;
+        let events =
+            operation::start(&self.state, data, &self.viewer, request, start, register).await;
         let (handle, registration) = AbortHandle::new_pair();
         let (end, end_tag) = (tag.clone(), tag.clone());
         let stream = Abortable::new(events, registration)
