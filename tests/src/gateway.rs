@@ -191,19 +191,7 @@ impl Gateway {
             ..Output::default()
         }));
         let echo = shown.is_some() && capture.is_none();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for stream in piped_outputs(&mut child) {
             let sink = output.clone();
             // Read to the end, so that the child never blocks on a full pipe.
             std::thread::spawn(move || {
@@ -404,4 +392,18 @@ pub async fn websocket_speaking(
         .await
         .ok()?;
     Some(socket)
+}
+
+/// A child's piped stdout and stderr, each to be read to its end on a thread of its own
+/// (a child blocks on a full pipe).
+pub fn piped_outputs(child: &mut std::process::Child) -> Vec<Box<dyn std::io::Read + Send>> {
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+    stdout.into_iter().chain(stderr).collect()
 }

@@ -100,19 +100,7 @@ impl PostGraphile {
             .spawn()
             .with_context(|| format!("starting PostGraphile from {}", dir.display()))?;
         let tail = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for stream in gateway_tests::gateway::piped_outputs(&mut child) {
             let tail = tail.clone();
             // Read to the end, so that it never blocks on a full pipe.
             std::thread::spawn(move || {
