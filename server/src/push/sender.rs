@@ -118,11 +118,12 @@ struct Origin {
     in_flight: tokio::sync::Semaphore,
     /// No request before this: the origin's last `Retry-After`.
     quiet_until: Mutex<Option<Instant>>,
-    /// Until a request to the origin has been answered, requests go one at a time: the
-    /// pool then opens one connection and learns that it speaks h2, instead of opening
-    /// one per request in flight while the first handshake runs (32 TLS connections to
-    /// the benchmark's push service, measured).
-    answered: AtomicBool,
+    /// Until a request to the origin has been tried, requests go one at a time: the pool
+    /// then opens one connection and learns that it speaks h2, instead of opening one per
+    /// request in flight while the first handshake runs (32 TLS connections to the
+    /// benchmark's push service, measured). Tried, not answered: a service that is down
+    /// must not have its requests time out one by one.
+    tried: AtomicBool,
     first: tokio::sync::Mutex<()>,
 }
 
@@ -164,7 +165,7 @@ impl Origins {
         let made = Arc::new(Origin {
             in_flight: tokio::sync::Semaphore::new(self.per_origin),
             quiet_until: Mutex::new(None),
-            answered: AtomicBool::new(false),
+            tried: AtomicBool::new(false),
             first: tokio::sync::Mutex::new(()),
         });
         by_origin.insert(origin.to_owned(), made.clone());
@@ -407,9 +408,9 @@ impl Sender {
         // Never closed, so acquiring fails only if it were: then send unbounded.
         let _permit = bounds.in_flight.acquire().await.ok();
         let mut _first = None;
-        if !bounds.answered.load(Ordering::Acquire) {
+        if !bounds.tried.load(Ordering::Acquire) {
             let turn = bounds.first.lock().await;
-            if !bounds.answered.load(Ordering::Acquire) {
+            if !bounds.tried.load(Ordering::Acquire) {
                 _first = Some(turn);
             }
         }
@@ -417,12 +418,9 @@ impl Sender {
         if let Some(until) = bounds.quiet_until() {
             return Err(SendError::Postponed { until });
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SendError::Network(e.without_url()))?;
-        bounds.answered.store(true, Ordering::Release);
+        let sent = request.body(body).send().await;
+        bounds.tried.store(true, Ordering::Release);
+        let response = sent.map_err(|e| SendError::Network(e.without_url()))?;
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         if matches!(status, 429 | 503)
