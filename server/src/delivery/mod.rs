@@ -65,19 +65,38 @@ impl Drop for DeliveryPool {
     }
 }
 
+/// Why a delivery thread could not be lowered to its nice value.
+#[derive(Debug, thiserror::Error)]
+enum NotLowered {
+    #[error("no priority is nice {0}")]
+    NoSuchNice(u8),
+    /// thread-priority says why only in words.
+    #[error("priority {priority} is out of range: {why}")]
+    OutOfRange { priority: u8, why: String },
+    #[error("setting the thread's priority")]
+    Refused(#[source] thread_priority::Error),
+}
+
 fn lower_priority(nice: u8) {
     if nice == 0 {
         return;
     }
     let lowered = crossplatform(nice)
-        .ok_or_else(|| format!("no priority is nice {nice}"))
-        .and_then(|p| ThreadPriorityValue::try_from(p).map_err(|e| e.to_string()))
+        .ok_or(NotLowered::NoSuchNice(nice))
+        .and_then(|priority| {
+            ThreadPriorityValue::try_from(priority)
+                .map_err(|why| NotLowered::OutOfRange { priority, why })
+        })
         .and_then(|value| {
             thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(value))
-                .map_err(|e| format!("{e:?}"))
+                .map_err(NotLowered::Refused)
         });
     if let Err(error) = lowered {
-        tracing::warn!(%error, "a delivery thread keeps the live channel's priority");
+        let error = anyhow::Error::new(error);
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "a delivery thread keeps the live channel's priority"
+        );
     }
 }
 
