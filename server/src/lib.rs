@@ -8,6 +8,7 @@ pub mod cli;
 pub mod database;
 pub mod delivery;
 pub mod documents;
+pub mod gather;
 pub mod http;
 pub mod limits;
 pub mod mail;

@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use entities::{account, account::Role, password_reset, session};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
 use super::secrets::{hash_password, hash_token, new_token, verify_password};
@@ -199,6 +199,34 @@ pub async fn authenticate(
             expires_at: session.expires_at,
         })
     }))
+}
+
+/// The unexpired sessions behind these token hashes, in one query: for a gateway that
+/// takes hundreds of runners at once (their instance gone), one read for all of them.
+pub async fn sessions_by_hash(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    token_hashes: &[String],
+) -> Result<Vec<Session>, DbErr> {
+    if token_hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = session::Entity::find()
+        .filter(session::Column::TokenHash.is_in(token_hashes.iter().cloned()))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .find_also_related(account::Entity)
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(session, account)| {
+            Some(Session {
+                account: account?,
+                token_hash: session.token_hash,
+                expires_at: session.expires_at,
+            })
+        })
+        .collect())
 }
 
 /// Ends the session whose token hash is given.

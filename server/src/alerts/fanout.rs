@@ -48,6 +48,7 @@ use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::Hub;
+use super::log_end::LogEnd;
 use crate::http::ws::protocol::{Protocol, ServerMessage, failed_before_start};
 use schema::graphql::sharing::{Document, Shape, canonical, reshape};
 
@@ -217,6 +218,8 @@ pub struct Fanout {
     /// group's catch-up) queue here, not on the hub's pool that the next alert needs.
     db: DatabaseConnection,
     hub: Arc<Hub>,
+    /// The log's end, read once for the members resuming at the same moment.
+    log_end: LogEnd,
     groups: Mutex<HashMap<GroupKey, Arc<Group>>>,
     documents: Mutex<HashMap<Arc<str>, Arc<Document>>>,
     /// Frames a group keeps for slow members (a tokio broadcast channel allocates all its
@@ -298,6 +301,7 @@ impl Fanout {
     ) -> Arc<Self> {
         Arc::new(Self {
             schema,
+            log_end: LogEnd::new(db.clone()),
             db,
             hub,
             groups: Mutex::new(HashMap::new()),
@@ -449,7 +453,7 @@ impl Fanout {
         // already seen (on another instance), and must not come again as a live frame.
         let mut up_to = self.hub.last_seen();
         if client_cursor {
-            match notifications::last_id(&self.db).await {
+            match self.log_end.read().await {
                 Ok(last) => up_to = up_to.max(last),
                 Err(error) => tracing::warn!(%error, "could not read the log's end"),
             }

@@ -8,6 +8,7 @@
 pub mod fanout;
 pub mod hub;
 pub mod live_first;
+pub mod log_end;
 pub mod redis_bus;
 pub mod relay;
 

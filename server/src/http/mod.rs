@@ -6,7 +6,7 @@
 
 mod access_log;
 pub mod admin;
-mod auth;
+pub mod auth;
 mod client;
 mod errors;
 mod graphql;

@@ -126,6 +126,12 @@ pub struct Report {
     pub ws_moved_within_5s: usize,
     /// The moved phones' latency, p99.
     pub ws_moved_p99_ms: f64,
+    /// Where the moved phones' time went, step by step (p50 and p99 in ms): socket lost
+    /// after the answer, lost to the attempt that got through (back-off and failed
+    /// attempts), that attempt to the upgrade, upgrade to `connection_ack`, ack to told.
+    pub ws_moved_steps: Vec<(&'static str, f64, f64)>,
+    /// Moved phones whose first reconnection needed more than one attempt.
+    pub ws_moved_retried: usize,
     /// Phones by how many times they reconnected: once, and more than once.
     pub reconnected_once: usize,
     pub reconnected_more: usize,
@@ -183,6 +189,18 @@ impl Report {
             self.reconnected_once,
             self.reconnected_more
         );
+        if !self.ws_moved_steps.is_empty() {
+            let steps: Vec<String> = self
+                .ws_moved_steps
+                .iter()
+                .map(|(step, p50, p99)| format!("{step} {p50:.0}/{p99:.0}"))
+                .collect();
+            println!(
+                "  the moved phones' steps, p50/p99 ms: {}; more than one attempt: {}",
+                steps.join(", "),
+                self.ws_moved_retried
+            );
+        }
         if let Some(count) = self.balancer_5xx {
             println!("  the balancer answered {count} requests with a 5xx");
         }
@@ -443,6 +461,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         tokio::time::sleep(plan.fault_at).await;
     }
 
+    // Who holds the relay is read before the cancellation: read after it, on a box
+    // busy with the fan-out, the fault would strike hundreds of ms later than asked.
+    let holder = match plan.fault {
+        Fault::KillRelay | Fault::KillOther => relay_holder(&db).await?,
+        _ => None,
+    };
     // The cancellation, then the fault.
     let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
         "variables": { "input": { "eventId": event.to_string(), "status": "CANCELLED", "reason": "Public events are banned",
@@ -454,6 +478,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     };
     let answer = post_graphql(&client, &front, Some(&organizer), &mutation).await?;
     let committed = now_micros();
+    let answered_at = chrono::Utc::now();
     let commit_clock = Instant::now();
     if answer.get("errors").is_some() {
         return Err(anyhow!("the cancellation failed: {answer}"));
@@ -471,11 +496,15 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         .collect();
     timeline.push((
         0,
-        if balancers.is_empty() {
-            "cancellation answered by instance a".to_owned()
-        } else {
-            "cancellation answered through the balancer".to_owned()
-        },
+        format!(
+            "cancellation answered {} (at {} UTC)",
+            if balancers.is_empty() {
+                "by instance a"
+            } else {
+                "through the balancer"
+            },
+            answered_at.format("%H:%M:%S%.3f")
+        ),
     ));
     if plan.fault != Fault::RollingRestart {
         tokio::time::sleep(plan.fault_at).await;
@@ -501,7 +530,6 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             timeline.push((at(Instant::now()), "Redis started again".into()));
         }
         Fault::KillRelay | Fault::KillOther => {
-            let holder = relay_holder(&db).await?;
             let holder_index = if holder.as_deref() == Some("promise-b") {
                 1
             } else {
@@ -848,7 +876,21 @@ fn tally(
     let (mut stayed, mut stayed_within_1s, mut moved, mut moved_within_5s) = (0, 0, 0, 0);
     let (mut moved_within_2s, mut once, mut more) = (0, 0, 0);
     let mut moved_latencies: Vec<i64> = Vec::new();
+    let mut steps: [Vec<i64>; 5] = Default::default();
+    let mut retried = 0;
     for (_, phone) in &heard {
+        if let (Some(moved), Some(told)) = (&phone.moved, phone.first.get(&target)) {
+            retried += usize::from(moved.failed > 0);
+            for (step, took) in steps.iter_mut().zip([
+                moved.lost - committed,
+                moved.tried - moved.lost,
+                moved.upgraded - moved.tried,
+                moved.accepted - moved.upgraded,
+                told - moved.accepted,
+            ]) {
+                step.push(took);
+            }
+        }
         once += usize::from(phone.reconnects == 1);
         more += usize::from(phone.reconnects > 1);
         duplicates += u64::from(phone.repeats);
@@ -875,6 +917,9 @@ fn tally(
     }
     latencies.sort_unstable();
     moved_latencies.sort_unstable();
+    for step in &mut steps {
+        step.sort_unstable();
+    }
     let percentile = |sorted: &[i64], p: f64| -> f64 {
         if sorted.is_empty() {
             return f64::NAN;
@@ -919,6 +964,13 @@ fn tally(
         ws_moved_within_2s: moved_within_2s,
         ws_moved_within_5s: moved_within_5s,
         ws_moved_p99_ms: percentile(&moved_latencies, 99.0),
+        ws_moved_steps: ["lost", "back-off", "upgrade", "ack", "told"]
+            .into_iter()
+            .zip(&steps)
+            .filter(|(_, took)| !took.is_empty())
+            .map(|(name, took)| (name, percentile(took, 50.0), percentile(took, 99.0)))
+            .collect(),
+        ws_moved_retried: retried,
         reconnected_once: once,
         reconnected_more: more,
         balancer_5xx,

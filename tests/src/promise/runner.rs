@@ -46,6 +46,24 @@ pub struct Heard {
     /// the epoch).
     #[serde(default)]
     pub acked: HashMap<i64, i64>,
+    /// The first reconnection, phase by phase, so that a slow one says where it waited.
+    #[serde(default)]
+    pub moved: Option<Reconnection>,
+}
+
+/// When each step of a phone's first reconnection happened (µs since the epoch).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reconnection {
+    /// Its first socket closed.
+    pub lost: i64,
+    /// The attempt that got through began (after the back-off and any failed attempts).
+    pub tried: i64,
+    /// Attempts before it (refused, timed out or closed before `connection_ack`).
+    pub failed: u32,
+    /// The WebSocket upgrade was answered.
+    pub upgraded: i64,
+    /// `connection_ack` arrived (the token checked).
+    pub accepted: i64,
 }
 
 /// How a fleet's phones acknowledge what they showed (shared by the fleet).
@@ -158,16 +176,29 @@ impl Phone {
         let mut last = self.cursor;
         let mut attempt = 0u32;
         let mut ready = Some(ready);
+        // The first reconnection's steps, while it is under way.
+        let mut moving: Option<Reconnection> = None;
         while !*stop.borrow() {
             // The home instance first; after a lost socket, the other one first.
             let instance = (self.home + attempt as usize) % self.urls.len();
             let url = &self.urls[instance];
-            if let Some(mut socket) = self.open(url, last).await {
+            let mut steps = Reconnection {
+                tried: now_micros(),
+                ..Reconnection::default()
+            };
+            if let Some(mut socket) = self.open(url, last, &mut steps).await {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(()).await;
                     heard.subscribed = true;
                 } else {
                     heard.reconnects += 1;
+                    if let Some(moving) = moving.take() {
+                        heard.moved = Some(Reconnection {
+                            lost: moving.lost,
+                            failed: moving.failed,
+                            ..steps
+                        });
+                    }
                 }
                 attempt = 0;
                 loop {
@@ -226,6 +257,14 @@ impl Phone {
                         _ => {}
                     }
                 }
+                if heard.moved.is_none() {
+                    moving.get_or_insert_with(|| Reconnection {
+                        lost: now_micros(),
+                        ..Reconnection::default()
+                    });
+                }
+            } else if let Some(moving) = &mut moving {
+                moving.failed += 1;
             }
             attempt += 1;
             // The runner page's back-off (server/web/live.js, retryDelayMs): the first
@@ -254,6 +293,7 @@ impl Phone {
         &self,
         url: &str,
         after: i64,
+        steps: &mut Reconnection,
     ) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
         let mut socket = tokio::time::timeout(
             Duration::from_secs(5),
@@ -261,6 +301,7 @@ impl Phone {
         )
         .await
         .ok()??;
+        steps.upgraded = now_micros();
         let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", self.token) } });
         socket
             .send(Message::Text(init.to_string().into()))
@@ -278,6 +319,7 @@ impl Phone {
         })
         .await
         .ok()??;
+        steps.accepted = now_micros();
         let subscribe = json!({ "id": "mine", "type": "subscribe",
             "payload": { "query": MINE, "variables": { "after": after.to_string() } } });
         socket
