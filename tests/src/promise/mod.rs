@@ -461,12 +461,6 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         tokio::time::sleep(plan.fault_at).await;
     }
 
-    // Who holds the relay is read before the cancellation: read after it, on a box
-    // busy with the fan-out, the fault would strike hundreds of ms later than asked.
-    let holder = match plan.fault {
-        Fault::KillRelay | Fault::KillOther => relay_holder(&db).await?,
-        _ => None,
-    };
     // The cancellation, then the fault.
     let mutation = json!({ "query": "mutation($input: ChangeEventStatusInput!) { changeEventStatus(input: $input) { status } }",
         "variables": { "input": { "eventId": event.to_string(), "status": "CANCELLED", "reason": "Public events are banned",
@@ -530,6 +524,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             timeline.push((at(Instant::now()), "Redis started again".into()));
         }
         Fault::KillRelay | Fault::KillOther => {
+            // Read after the cancellation: the relay lease is taken for the work, so
+            // before it nobody may hold it.
+            let holder = relay_holder(&db).await?;
             let holder_index = if holder.as_deref() == Some("promise-b") {
                 1
             } else {
