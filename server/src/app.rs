@@ -31,7 +31,7 @@ pub struct App {
     pub clock: Arc<dyn race_office::Clock>,
     /// Sessions read from the database, one query for the tokens asked at the same
     /// moment (a dead instance's runners arriving here at once).
-    pub sessions: crate::http::auth::SessionReads,
+    pub sessions: crate::sessions::SessionReads,
     /// Set on SIGTERM: /readyz answers 503 from then on.
     pub draining: AtomicBool,
     /// Cancelled when the stop begins (after the readiness delay): the listeners close,

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod push;
 pub mod readiness;
 pub mod revocation;
+pub mod sessions;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

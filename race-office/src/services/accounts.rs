@@ -179,28 +179,6 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The session behind a bearer token, if the token is known and unexpired.
-pub async fn authenticate(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    token: &str,
-) -> ApiResult<Option<Session>> {
-    let token_hash = hash_token(token);
-    let found = session::Entity::find()
-        .filter(session::Column::TokenHash.eq(&token_hash))
-        .filter(session::Column::ExpiresAt.gt(now))
-        .find_also_related(account::Entity)
-        .one(db)
-        .await?;
-    Ok(found.and_then(|(session, account)| {
-        Some(Session {
-            account: account?,
-            token_hash,
-            expires_at: session.expires_at,
-        })
-    }))
-}
-
 /// The unexpired sessions behind these token hashes, in one query: for a gateway that
 /// takes hundreds of runners at once (their instance gone), one read for all of them.
 pub async fn sessions_by_hash(

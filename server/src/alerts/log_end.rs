@@ -46,9 +46,17 @@ mod tests {
 
     #[tokio::test]
     async fn subscribers_resuming_at_once_share_a_read_of_the_log() {
-        let db = database::connect("sqlite::memory:", 1, Ping::Always)
+        // A file, not `sqlite::memory:`: each connection to memory is a database of its
+        // own, and the pool may open another one.
+        let folder = std::env::temp_dir().join(format!(
+            "log-end-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let url = format!("sqlite://{}/log.db?mode=rwc", folder.display());
+        let db = database::connect(&url, 1, Ping::Always)
             .await
-            .expect("an in-memory database");
+            .expect("a scratch database");
         database::migrate(&db).await.expect("migrated");
         db.execute_unprepared("UPDATE notification_counter SET last_id = 41")
             .await
@@ -68,5 +76,6 @@ mod tests {
             "{} reads for 200 subscribers",
             log_end.reads()
         );
+        let _ = std::fs::remove_dir_all(folder);
     }
 }

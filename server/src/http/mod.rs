@@ -6,7 +6,7 @@
 
 mod access_log;
 pub mod admin;
-pub mod auth;
+mod auth;
 mod client;
 mod errors;
 mod graphql;

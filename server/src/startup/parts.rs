@@ -345,7 +345,7 @@ impl Parts<'_> {
         Ok(AppState(Arc::new(App {
             instance: self.instance,
             schema,
-            sessions: crate::http::auth::session_reads(self.db.clone(), clock.clone()),
+            sessions: crate::sessions::session_reads(self.db.clone(), clock.clone()),
             db: self.db,
             redis,
             readiness: crate::readiness::Readiness::default(),
