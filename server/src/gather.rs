@@ -80,14 +80,12 @@ where
                 }
             }
         };
-        match answer.wait_for(Option::is_some).await {
-            Ok(done) => match done.as_ref() {
-                Some(Ok(answers)) => Ok(answers.get(&key).cloned()),
-                Some(Err(error)) => Err(error.clone()),
-                None => unreachable!("waited for an answer"),
-            },
+        let done = answer.wait_for(Option::is_some).await.ok();
+        match done.as_deref() {
+            Some(Some(Ok(answers))) => Ok(answers.get(&key).cloned()),
+            Some(Some(Err(error))) => Err(error.clone()),
             // The reading task ended without an answer: the runtime is shutting down.
-            Err(_) => Err(Arc::new(DbErr::Custom("shutting down: not read".into()))),
+            _ => Err(Arc::new(DbErr::Custom("shutting down: not read".into()))),
         }
     }
 

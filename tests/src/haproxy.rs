@@ -11,6 +11,9 @@ use tokio::process::{Child, Command};
 
 use crate::Gateway;
 
+/// One row of the statistics page (`/stats;csv`): each value by its column name.
+type StatisticsRow = std::collections::HashMap<String, String>;
+
 /// The balancer's connection cap in tests: two descriptors each, within the 20,000 files
 /// a process may hold on the test machine.
 pub const TEST_MAXCONN: usize = 9000;
@@ -126,7 +129,7 @@ impl Haproxy {
     }
 
     /// The statistics page's rows, each by column name.
-    async fn statistics(&self) -> anyhow::Result<Vec<std::collections::HashMap<String, String>>> {
+    async fn statistics(&self) -> anyhow::Result<Vec<StatisticsRow>> {
         let csv = reqwest::get(format!("{};csv", self.stats))
             .await?
             .error_for_status()?

@@ -73,16 +73,9 @@ async fn an_apq_hash_is_not_found_until_its_text_has_run_then_suffices_over_post
 
     let with_text = json!({ "query": text, "extensions": persisted(text) });
     let (status, body) = post(&app, None, with_text).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" }))
-    );
+    answered_typename(status, &body);
     let (status, body) = post(&app, None, alone).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
 
     // GET: the same round trip, the extensions as a JSON string.
     let text = "query ApqOverGet { __typename }";
@@ -96,17 +89,9 @@ async fn an_apq_hash_is_not_found_until_its_text_has_run_then_suffices_over_post
         &[("query", text.to_owned()), ("extensions", extensions)],
     )
     .await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
     let (status, body) = get(&app, &alone).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
 }
 
 /// Apollo's client over graphql-ws: the hash alone, PERSISTED_QUERY_NOT_FOUND, then the hash
@@ -150,11 +135,7 @@ async fn an_apq_text_sent_over_a_websocket_or_an_event_stream_is_registered_once
         "{payload}"
     );
     let (status, body) = post(&app, None, alone).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
 
     // Sent with its hash but not valid: refused, and its hash alone still unknown.
     let invalid = "query InvalidOverWs { noSuchField }";
@@ -190,11 +171,7 @@ async fn an_apq_text_sent_over_a_websocket_or_an_event_stream_is_registered_once
         .expect("the stream ends after its one answer");
     assert!(streamed.contains(r#""__typename":"Query""#), "{streamed}");
     let (status, body) = post(&app, None, json!({ "extensions": persisted(text) })).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
 }
 
 #[tokio::test]
@@ -335,10 +312,7 @@ async fn off_refuses_persisted_queries_and_document_ids_and_runs_text() {
         "PERSISTED_QUERY_NOT_SUPPORTED",
     );
     let (status, body) = post(&app, None, json!({ "query": "{ __typename }" })).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" }))
-    );
+    answered_typename(status, &body);
 }
 
 #[tokio::test]
@@ -392,22 +366,14 @@ async fn only_runs_the_page_s_documents_for_anyone_and_free_text_for_organizers_
         .await;
     let with_hash = json!({ "query": free, "extensions": persisted(free) });
     let (status, body) = post(&app, Some(&organizer), with_hash).await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
     let (status, body) = post(
         &app,
         Some(&organizer),
         json!({ "extensions": persisted(free) }),
     )
     .await;
-    assert_eq!(
-        (status, &body["data"]),
-        (StatusCode::OK, &json!({ "__typename": "Query" })),
-        "{body}"
-    );
+    answered_typename(status, &body);
     let answer = post(&app, None, json!({ "extensions": persisted(free) })).await;
     refused_with(
         &answer,
@@ -484,5 +450,15 @@ async fn only_holds_an_anonymous_socket_to_the_page_s_documents_and_not_an_organ
         payload["data"],
         json!({ "__typename": "Query" }),
         "{payload}"
+    );
+}
+
+/// The answer of `{ __typename }` on the root: 200 and `Query`.
+#[track_caller]
+fn answered_typename(status: StatusCode, body: &Value) {
+    assert_eq!(
+        (status, &body["data"]),
+        (StatusCode::OK, &json!({ "__typename": "Query" })),
+        "{body}"
     );
 }
